@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Create .venv and install mlake with the given extras (default: dev). Fast on re-runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="${1:-dev}"
+python="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+if [ ! -x .venv/bin/uv ]; then
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check uv
+fi
+if ! .venv/bin/uv pip install --quiet --python .venv/bin/python -e ".[${extras}]"; then
+  echo "uv failed; falling back to pip" >&2
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[${extras}]"
+fi

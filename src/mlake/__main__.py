@@ -1,0 +1,3 @@
+from mlake.cli.main import run
+
+run()

@@ -1,0 +1,1 @@
+"""The ``mlake`` command line: a thin face over :class:`mlake.Lake` (parse, call, render)."""

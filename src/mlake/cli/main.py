@@ -1,0 +1,102 @@
+"""The ``mlake`` command: global options, error handling, and the command list."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlake.cli import ingest as ingest_cli
+from mlake.cli import sql as sql_cli
+from mlake.cli import tables as tables_cli
+from mlake.cli.context import console, err_console, state
+from mlake.errors import MlakeError
+
+app = typer.Typer(
+    name="mlake",
+    help="mlake — a local-first data lake for machine-learning projects.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def main(
+    home: Annotated[Path | None, typer.Option(envvar="MLAKE_HOME", help="Lake home folder (default ./.mlake).")] = None,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks on errors.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    state.home = home
+    state.debug = debug
+    state.quiet = quiet
+
+
+@app.command()
+def init() -> None:
+    """Create the lake (catalog, warehouse) and show where it lives."""
+    lake = state.lake()
+    s = lake.settings.redacted()
+    console.print(f"[green]lake ready[/green] at {lake.settings.home}")
+    for key in ("catalog_url", "warehouse", "online_url"):
+        console.print(f"  {key}: {s.get(key) or '(default)'}")
+
+
+app.command("ingest")(ingest_cli.ingest)
+app.command("sql")(sql_cli.sql)
+app.add_typer(tables_cli.app, name="tables")
+app.command("lineage")(tables_cli.lineage)
+app.command("maintain")(tables_cli.maintain)
+
+
+@app.command()
+def demo(
+    serve: Annotated[bool, typer.Option(help="Open Studio on the demo lake afterwards.")] = False,
+    rows: Annotated[int, typer.Option(help="Customers to generate (orders and events scale with it).")] = 5000,
+) -> None:
+    """Build a lake from a realistic sample dataset (generated, deterministic) and show what to try next."""
+    from mlake.demo import build_demo, next_steps
+
+    lake = state.lake()
+    summary = build_demo(lake, customers=rows)
+    for line in summary:
+        console.print(line)
+    console.print(next_steps(lake))
+
+
+def run() -> None:
+    """Entry point: errors become one red line (tracebacks with --debug) and a non-zero exit code."""
+    try:
+        app(standalone_mode=False)
+    except MlakeError as exc:
+        if state.debug:
+            traceback.print_exc()
+        err_console.print(f"[red]error:[/red] {exc.message}")
+        if exc.hint:
+            err_console.print(f"[dim]{exc.hint}[/dim]")
+        sys.exit(1)
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("aborted")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if state.debug:
+            traceback.print_exc()
+        err_console.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc}")
+        err_console.print("[dim]this is a bug in mlake; run again with --debug for the traceback[/dim]")
+        sys.exit(2)
+    finally:
+        state.close()
+
+
+if __name__ == "__main__":
+    run()

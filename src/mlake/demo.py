@@ -1,0 +1,270 @@
+"""The demo lake: a small online shop, generated deterministically, with the dirt real data has.
+
+Tables (namespace ``shop``):
+- ``customers``: who they are — country, age, gender (a sensitive attribute for bias checks), segment,
+  email (some missing or malformed), signup time.
+- ``products``: catalog with category and price.
+- ``orders``: what they bought and when, with duplicates, negative and huge amounts (outliers), missing
+  channels, and a malformed-rows CSV so the quarantine has something in it.
+- ``events``: clickstream (views, carts, purchases) with timestamps, as JSON Lines.
+- ``churn_labels``: the label to predict — whether a customer churned after a cut-off date. It depends
+  on recency, frequency and spend, and (deliberately) a little on gender and age, so bias metrics have
+  something to find.
+- ``customer_stats``: derived with SQL from orders (lineage has a downstream).
+
+Everything is generated from a fixed seed, so two runs build the same lake; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    from mlake.lake import Lake
+
+SEED = 20261127
+START = datetime(2025, 1, 1, tzinfo=UTC)
+DAYS = 365
+CUTOFF = START + timedelta(days=300)  # labels: did the customer buy in the 65 days after this?
+COUNTRIES = ["DE", "FR", "NL", "ES", "IT", "PL", "SE", "US", "GB"]
+SEGMENTS = ["consumer", "small_business", "enterprise"]
+CATEGORIES = ["books", "electronics", "garden", "toys", "fashion", "grocery", "sports"]
+CHANNELS = ["web", "app", "store", "partner"]
+EVENT_TYPES = ["view", "view", "view", "search", "add_to_cart", "purchase"]
+
+
+def generate(customers: int = 5000, seed: int = SEED) -> dict[str, pa.Table]:
+    """The demo tables as Arrow, before any dirt is written to files."""
+    rng = np.random.default_rng(seed)
+    n = customers
+    cust_ids = np.arange(1, n + 1)
+    signup = START + np.array([timedelta(days=float(d)) for d in rng.uniform(-400, 250, n)])
+    age = np.clip(rng.normal(40, 13, n).round(), 18, 90).astype(int)
+    gender = rng.choice(["female", "male", "nonbinary"], n, p=[0.49, 0.49, 0.02])
+    country = rng.choice(COUNTRIES, n, p=[0.25, 0.15, 0.1, 0.1, 0.1, 0.08, 0.07, 0.1, 0.05])
+    segment = rng.choice(SEGMENTS, n, p=[0.8, 0.15, 0.05])
+    emails: list[str | None] = [f"customer{i}@example.com" for i in cust_ids]
+    for i in rng.choice(n, n // 50, replace=False):
+        emails[i] = None
+    for i in rng.choice(n, n // 100, replace=False):
+        emails[i] = f"customer{i + 1}-at-example"  # malformed
+    activity = rng.gamma(1.5, 1.0, n) * np.where(segment == "enterprise", 3, 1)
+
+    products = 300
+    prod_ids = np.arange(1, products + 1)
+    categories = rng.choice(CATEGORIES, products)
+    price = np.round(np.exp(rng.normal(3.2, 0.9, products)), 2)
+
+    orders_per = rng.poisson(activity * 6)
+    o_cust = np.repeat(cust_ids, orders_per)
+    m = len(o_cust)
+    signup_day = np.array([(s - START).total_seconds() / 86400 for s in signup])
+    first_day = np.maximum(signup_day[o_cust - 1], 0)
+    # churners stop buying early: customers with low activity fade out after ~day 200
+    fade = np.where(activity[o_cust - 1] < 0.7, 200, DAYS)
+    day = first_day + rng.uniform(0, 1, m) * np.maximum(fade - first_day, 1)
+    ordered_at = [START + timedelta(days=float(d)) for d in np.minimum(day, DAYS - 0.01)]
+    o_prod = rng.choice(prod_ids, m)
+    qty = rng.integers(1, 5, m)
+    amount = np.round(price[o_prod - 1] * qty * rng.uniform(0.9, 1.1, m), 2)
+    channel = rng.choice(CHANNELS, m, p=[0.5, 0.3, 0.15, 0.05]).astype(object)
+    channel[rng.choice(m, m // 40, replace=False)] = None  # missing channels
+    status = rng.choice(["completed", "completed", "completed", "returned", "cancelled"], m)
+    order_ids = np.arange(100_000, 100_000 + m)
+    order_rows = {
+        "order_id": order_ids,
+        "customer_id": o_cust,
+        "product_id": o_prod,
+        "ordered_at": pa.array(ordered_at, pa.timestamp("us", tz="UTC")),
+        "quantity": qty,
+        "amount": amount,
+        "channel": list(channel),
+        "status": status,
+    }
+    orders = pa.table(order_rows)
+    outliers = rng.choice(m, max(m // 500, 3), replace=False)
+    amounts = orders.column("amount").to_numpy().copy()
+    amounts[outliers[: len(outliers) // 2]] *= -1  # refunds booked wrongly as negative amounts
+    amounts[outliers[len(outliers) // 2 :]] *= 100  # fat-finger outliers
+    orders = orders.set_column(orders.schema.get_field_index("amount"), "amount", pa.array(amounts))
+    dups = orders.take(pa.array(rng.choice(m, max(m // 200, 2), replace=False)))
+    orders = pa.concat_tables([orders, dups])  # exact duplicate rows, as double-sent exports make
+
+    ev_per = rng.poisson(activity * 25)
+    e_cust = np.repeat(cust_ids, ev_per)
+    k = len(e_cust)
+    e_day = np.maximum(signup_day[e_cust - 1], 0) + rng.uniform(0, 1, k) * (
+        DAYS - np.maximum(signup_day[e_cust - 1], 0)
+    )
+    e_ts = [START + timedelta(days=float(d)) for d in np.minimum(e_day, DAYS - 0.001)]
+    events = pa.table(
+        {
+            "event_id": np.arange(1, k + 1),
+            "customer_id": e_cust,
+            "ts": pa.array(e_ts, pa.timestamp("us", tz="UTC")),
+            "event_type": rng.choice(EVENT_TYPES, k),
+            "page": [f"/p/{p}" for p in rng.choice(prod_ids, k)],
+            "device": rng.choice(["desktop", "mobile", "tablet"], k, p=[0.45, 0.45, 0.1]),
+            "session_id": [f"s{c}-{int(d * 4)}" for c, d in zip(e_cust, e_day, strict=True)],
+        }
+    )
+
+    last_before = np.full(n, -1.0)
+    spend = np.zeros(n)
+    count = np.zeros(n)
+    after = np.zeros(n, dtype=bool)
+    cut = (CUTOFF - START).days
+    for c, d, a in zip(o_cust, day, amount, strict=True):
+        if d <= cut:
+            last_before[c - 1] = max(last_before[c - 1], d)
+            spend[c - 1] += a
+            count[c - 1] += 1
+        else:
+            after[c - 1] = True
+    recency = np.where(last_before < 0, 400, cut - last_before)
+    logit = -1.2 + 0.012 * recency - 0.15 * count - 0.0008 * spend + 0.35 * (gender == "male") + 0.01 * (age - 40)
+    churn_prob = 1 / (1 + np.exp(-logit))
+    churned = (rng.uniform(0, 1, n) < churn_prob) | (~after & (recency > 120))
+    labels = pa.table(
+        {
+            "customer_id": cust_ids,
+            "as_of": pa.array([CUTOFF] * n, pa.timestamp("us", tz="UTC")),
+            "churned": churned,
+        }
+    )
+    customers_t = pa.table(
+        {
+            "customer_id": cust_ids,
+            "signup_at": pa.array(list(signup), pa.timestamp("us", tz="UTC")),
+            "country": country,
+            "age": age,
+            "gender": gender,
+            "segment": segment,
+            "email": emails,
+        }
+    )
+    products_t = pa.table({"product_id": prod_ids, "category": categories, "price": price})
+    return {
+        "customers": customers_t,
+        "products": products_t,
+        "orders": orders,
+        "events": events,
+        "churn_labels": labels,
+    }
+
+
+def write_files(tables: dict[str, pa.Table], folder: Path) -> dict[str, list[Path]]:
+    """Write the demo data as the files a company would export: CSV, Parquet, JSON Lines."""
+    import pyarrow.csv as pacsv
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files: dict[str, list[Path]] = {}
+    pacsv.write_csv(tables["customers"], folder / "customers.csv")
+    files["customers"] = [folder / "customers.csv"]
+    pq.write_table(tables["products"], folder / "products.parquet")
+    files["products"] = [folder / "products.parquet"]
+    orders = tables["orders"]
+    half = orders.num_rows // 2
+    pacsv.write_csv(orders.slice(0, half), folder / "orders-2025-h1.csv")
+    pacsv.write_csv(orders.slice(half), folder / "orders-2025-h2.csv")
+    # A partner's export with broken rows: wrong field counts, text in numbers, bad encoding.
+    bad = folder / "orders-partner.csv"
+    with (folder / "orders-2025-h2.csv").open("rb") as f:
+        header = f.readline()
+    lines = [header]
+    base = 900_000
+    for i in range(40):
+        day = f"2025-06-{1 + i % 28:02d} 10:00:00+00"
+        lines.append(f"{base + i},{1 + i},{1 + i % 300},{day},1,{12.5 + i},partner,completed\n".encode())
+    lines += [
+        b"900100,17,3,2025-06-02 11:00:00+00,1,19.99,partner\n",
+        b"900101,18,4,2025-06-02 11:05:00+00,two,19.99,partner,completed\n",
+        b"900102,19,5,2025-06-02 11:10:00+00,1,19.99,partner,completed,extra\n",
+        b"900103,20,6,2025-06-02 11:15:00+00,1,\xff\xfe9.99,partner,completed\n",
+        b"900104,21,7,not a date,1,5.00,partner,completed\n",
+    ]
+    bad.write_bytes(b"".join(lines))
+    files["orders"] = [folder / "orders-2025-h1.csv", folder / "orders-2025-h2.csv", bad]
+    events = tables["events"]
+    with (folder / "events.jsonl").open("w") as f:
+        for row in events.to_pylist():
+            row["ts"] = row["ts"].isoformat()
+            f.write(json.dumps(row) + "\n")
+        f.write('{"event_id": -1, "customer_id": 1, "ts": "yesterday-ish", "event_type": "view"}\n')
+        f.write("{truncated json\n")
+    files["events"] = [folder / "events.jsonl"]
+    pq.write_table(tables["churn_labels"], folder / "churn_labels.parquet")
+    files["churn_labels"] = [folder / "churn_labels.parquet"]
+    return files
+
+
+def build_demo(lake: Lake, customers: int = 5000) -> list[str]:
+    """Generate, write and ingest the demo data; describe tables; derive one table with SQL."""
+    tables = generate(customers)
+    folder = lake.settings.home / "demo-data"
+    files = write_files(tables, folder)
+    lake.create_namespace("shop", description="A small online shop: the mlake demo dataset.")
+    lines = []
+    descriptions = {
+        "customers": "Registered customers. gender is a sensitive attribute; email has missing and malformed values.",
+        "products": "Product catalog.",
+        "orders": "Orders with deliberate dirt: duplicates, negative and huge amounts, missing channels.",
+        "events": "Clickstream events (JSON Lines export).",
+        "churn_labels": "Label to predict: churned after the cut-off date (as_of).",
+    }
+    partitions = {"events": ["month(ts)"], "orders": []}
+    for name, paths in files.items():
+        report = lake.ingest(
+            [str(p) for p in paths],
+            into=f"shop.{name}",
+            description=descriptions[name],
+            partition_by=partitions.get(name, ()),
+        )
+        lines.append(report.summary())
+    t = lake.table("shop.customers")
+    t.set_metadata(
+        owner="crm-team",
+        tags={"pii": "true", "domain": "customers"},
+        column_docs={"gender": "Self-reported; sensitive attribute", "email": "Contact address (PII)"},
+    )
+    lake.table("shop.orders").set_metadata(
+        owner="sales-data",
+        tags={"pii": "false", "domain": "sales"},
+        column_docs={"amount": "Order value in EUR", "ordered_at": "When the order was placed (UTC)"},
+    )
+    lake.table("shop.events").set_metadata(owner="web-team", tags={"pii": "false", "domain": "web"})
+    lake.table("shop.churn_labels").set_metadata(owner="ml-team", tags={"pii": "false", "domain": "ml"})
+    lake.table("shop.products").set_metadata(owner="catalog-team", tags={"pii": "false"})
+    lake.sql(
+        """CREATE OR REPLACE TABLE shop.customer_stats AS
+           SELECT customer_id, count(*) AS orders, sum(amount) AS spend, max(ordered_at) AS last_order_at
+           FROM shop.orders WHERE status = 'completed' AND amount > 0 GROUP BY customer_id"""
+    )
+    lake.table("shop.customer_stats").set_metadata(
+        description="Per-customer order statistics, derived with SQL.", owner="ml-team", tags={"pii": "false"}
+    )
+    lines.append("shop.customer_stats: derived from shop.orders with SQL")
+    return lines
+
+
+def next_steps(lake: Lake) -> str:
+    home = lake.settings.home
+    return f"""
+[bold green]The demo lake is ready[/bold green] in {home}. Try:
+
+  mlake tables list
+  mlake tables show shop.orders
+  mlake sql "select channel, count(*), round(sum(amount), 2) from shop.orders group by all order by 2 desc"
+  mlake sql "select line, kind, reason from shop.orders__quarantine"
+  mlake tables history shop.orders
+  mlake lineage shop.customer_stats
+
+From Python:  import mlake; lake = mlake.connect("{home}"); lake.sql("select * from shop.customers limit 5").to_pandas()
+"""

@@ -1,0 +1,233 @@
+"""CSV and TSV ingestion on DuckDB's parallel, streaming CSV reader.
+
+DuckDB sniffs the dialect and types, parses on all cores, and with ``store_rejects`` records every bad
+line — wrong number of fields, a value that does not parse as its column's type, invalid UTF-8 — with
+its line number and text instead of stopping. Good rows stream straight into Parquet data files; the
+rejects become quarantine rows. Memory stays bounded by the ingest memory limit whatever the file size.
+
+For a table that exists, its column types are imposed on the reader, so a value that does not fit the
+table is quarantined rather than silently changing the table's type.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from mlake.errors import IngestError, ValidationError
+from mlake.ingest.context import IngestContext
+from mlake.ingest.sources import SourceFile
+from mlake.tables.types import duckdb_type, quote_ident, quote_literal
+
+_OPTION_NAMES = {
+    "delimiter": "delim",
+    "delim": "delim",
+    "sep": "delim",
+    "header": "header",
+    "quote": "quote",
+    "escape": "escape",
+    "null_values": "nullstr",
+    "nullstr": "nullstr",
+    "date_format": "dateformat",
+    "timestamp_format": "timestampformat",
+    "encoding": "encoding",
+    "skip": "skip",
+    "sample_size": "sample_size",
+    "decimal_separator": "decimal_separator",
+    "comment": "comment",
+    "names": "names",
+}
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    return quote_literal(str(value))
+
+
+def reader_options(fmt: str, options: dict[str, Any]) -> str:
+    opts: dict[str, Any] = {}
+    if fmt == "tsv":
+        opts["delim"] = "\t"
+    for key, value in options.items():
+        if value is None:
+            continue
+        name = _OPTION_NAMES.get(key)
+        if name is None:
+            raise ValidationError(
+                f"Unknown CSV option {key!r}", hint=f"known options: {', '.join(sorted(set(_OPTION_NAMES)))}"
+            )
+        opts[name] = value
+    return ", ".join(f"{k}={_literal(v)}" for k, v in opts.items())
+
+
+def _read_call(paths: Sequence[str], opts: str, types: dict[str, str] | None, rejects: tuple[str, str] | None) -> str:
+    parts = ["[" + ", ".join(quote_literal(p) for p in paths) + "]"]
+    if opts:
+        parts.append(opts)
+    if types:
+        parts.append("types={" + ", ".join(f"{quote_literal(k)}: {quote_literal(v)}" for k, v in types.items()) + "}")
+    if rejects is None:
+        parts.append("ignore_errors=true")  # describing only: bad lines must not stop the sniffer
+    else:
+        parts.append(
+            f"store_rejects=true, rejects_table={quote_literal(rejects[0])}, rejects_scan={quote_literal(rejects[1])}"
+        )
+    return f"read_csv({', '.join(parts)})"
+
+
+def _describe(con: duckdb.DuckDBPyConnection, call: str, files: list[SourceFile]) -> pa.Schema:
+    try:
+        return con.sql(f"SELECT * FROM {call} LIMIT 0").to_arrow_table().schema
+    except duckdb.Error as exc:
+        names = ", ".join(f.display for f in files[:3]) + (" ..." if len(files) > 3 else "")
+        raise IngestError(
+            f"Cannot read {names} as CSV: {str(exc).splitlines()[0]}",
+            hint="check the file is text in the given format; set delimiter/header/encoding if the sniffer "
+            "guessed wrong",
+        ) from exc
+
+
+def ingest_csv(ctx: IngestContext, files: list[SourceFile], options: dict[str, Any], types: dict[str, str]) -> None:
+    """Ingest CSV files one by one (each sniffed on its own), all into the same pending commit.
+
+    DuckDB cannot keep rejects while unifying several files by column name, and files from different
+    exports often differ in their columns anyway.
+    """
+    for f in files:
+        _ingest_one(ctx, [f], options, types)
+
+
+def _ingest_one(ctx: IngestContext, files: list[SourceFile], options: dict[str, Any], types: dict[str, str]) -> None:
+    con = ctx.con
+    fmt = files[0].format
+    opts = reader_options(fmt, options)
+    paths = [str(f.path) for f in files]
+    # 1. What columns does the data have? (no types imposed)
+    sniffed = _describe(con, _read_call(paths, opts, types or None, None), files)
+    # 2. Impose the table's types on columns it already has, and the user's overrides on the rest.
+    existing = ctx.existing_schema()
+    imposed = dict(types)
+    if existing is not None:
+        by_lower = {f.name.lower(): f for f in existing.fields}
+        for col in sniffed.names:
+            f = by_lower.get(col.lower())
+            if f is not None and col not in imposed:
+                imposed[col] = duckdb_type(f.field_type)
+    call_types = imposed or None
+    data_schema = _describe(con, _read_call(paths, opts, call_types, None), files) if imposed != types else sniffed
+    ice = ctx.ensure_table(data_schema)
+    by_lower_data = {c.lower(): c for c in data_schema.names}
+    selects = []
+    for f in ice.schema().fields:
+        src = by_lower_data.get(f.name.lower())
+        t = duckdb_type(f.field_type)
+        selects.append(
+            f"CAST({quote_ident(src)} AS {t}) AS {quote_ident(f.name)}"
+            if src
+            else f"NULL::{t} AS {quote_ident(f.name)}"
+        )
+    rejects = (f"__rej_{ctx.write_id}", f"__scan_{ctx.write_id}")
+    select_sql = f"SELECT {', '.join(selects)} FROM {_read_call(paths, opts, call_types, rejects)}"
+    total = sum(f.size for f in files)
+    with (
+        ctx.lake.progress.task(
+            f"ingest {files[0].display if len(files) == 1 else f'{len(files)} files'}", total=total, unit="bytes"
+        ) as task,
+        _poll_progress(con, task, total),
+    ):
+        try:
+            ctx.stage_duckdb(select_sql)
+        except duckdb.Error as exc:
+            raise IngestError(
+                f"Reading {files[0].display if len(files) == 1 else 'the files'} failed: {str(exc).splitlines()[0]}",
+                hint="bad rows are normally quarantined; this error stopped the whole file — check its format options",
+            ) from exc
+        task.update(completed=total)
+    _quarantine_rejects(ctx, rejects, files)
+
+
+@contextmanager
+def _poll_progress(con: duckdb.DuckDBPyConnection, task: Any, total: int) -> Iterator[None]:
+    """Report DuckDB's own query progress while a long statement runs."""
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(0.25):
+            try:
+                pct = con.query_progress()
+            except Exception:
+                return
+            if pct and pct > 0:
+                task.update(completed=total * min(pct, 100.0) / 100.0)
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _quarantine_rejects(ctx: IngestContext, rejects: tuple[str, str], files: list[SourceFile]) -> None:
+    errors, scans = rejects
+    display = {str(f.path): f.display for f in files}
+    try:
+        rel = ctx.con.sql(
+            f"""SELECT s.file_path AS file, e.line, min(e.line_byte_position) AS pos,
+                       string_agg(DISTINCT e.error_type, ', ') AS kind,
+                       string_agg(coalesce(e.column_name || ': ', '') || e.error_message, '; ') AS reason,
+                       any_value(e.csv_line) AS raw
+                FROM {errors} e JOIN {scans} s USING (scan_id, file_id)
+                GROUP BY ALL ORDER BY file, line"""
+        )
+        reader = rel.to_arrow_reader(50_000)
+    except duckdb.CatalogException:
+        return  # no reject table: nothing was rejected
+    for batch in reader:
+        rows = batch.to_pylist()
+        raws = []
+        for r in rows:
+            raw = r["raw"]
+            if "INVALID ENCODING" in (r["kind"] or "") and r["pos"] is not None:
+                raw = _raw_line(r["file"], int(r["pos"])) or raw
+            raws.append(raw)
+        ctx.quarantine.add(
+            source=[display.get(r["file"], r["file"]) for r in rows],
+            line=[r["line"] for r in rows],
+            kind=[r["kind"] for r in rows],
+            reason=[r["reason"] for r in rows],
+            raw=raws,
+        )
+
+
+def _raw_line(path: str, offset: int, limit: int = 1 << 20) -> str | None:
+    """The original bytes of a line (DuckDB shows invalid UTF-8 as '?'), with bad bytes escaped.
+
+    DuckDB's reported position lands on or just after the line's start, so the start is found by
+    scanning back to the previous newline.
+    """
+    if path.endswith((".gz", ".zst", ".bz2")):
+        return None  # positions are in the decompressed stream
+    try:
+        with open(path, "rb") as f:
+            back = min(offset, 4096)
+            f.seek(offset - back)
+            before = f.read(back)
+            data = f.read(limit)
+    except OSError:
+        return None
+    nl = before.rfind(b"\n")
+    head = before[nl + 1 :] if nl >= 0 else (before if offset - back == 0 else b"")
+    line = (head + data).split(b"\n", 1)[0].rstrip(b"\r")
+    return line.decode("utf-8", errors="backslashreplace")

@@ -1,0 +1,286 @@
+"""Table maintenance: expire old snapshots, compact small files, remove orphaned files.
+
+pyiceberg expires snapshots (from metadata only) but neither compacts nor deletes files, so both are
+built here:
+
+- **Compaction** bin-packs a partition's small data files into files near the target size. The new
+  files are written by DuckDB (or pyiceberg's writer for partitioned tables) and swapped in with one
+  commit that checks every replaced file is still live, so a concurrent delete is never undone.
+- **Orphan removal** deletes files under the table's folder that no remaining snapshot or metadata
+  references (what expiry, failed writes and compaction leave behind), sparing files younger than a
+  grace period so in-flight writes are safe.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from pyiceberg.manifest import DataFile, ManifestEntryStatus
+from pyiceberg.table import Table as IcebergTable
+
+from mlake.errors import CommitConflictError, ValidationError
+from mlake.tables.lineage import WriteRecord
+from mlake.tables.names import TableName
+from mlake.tables.scan import local_path, schema_map
+from mlake.tables.table import Table
+from mlake.tables.types import quote_ident, quote_literal
+from mlake.tables.writer import can_write_with_duckdb, remove_files, with_retries, write_arrow, write_duckdb
+
+if TYPE_CHECKING:
+    from mlake.lake import Lake
+
+DEFAULT_TARGET_BYTES = 256 * 1024 * 1024
+
+
+@dataclass
+class MaintenanceReport:
+    table: str
+    snapshots_expired: int = 0
+    files_compacted: int = 0
+    files_written: int = 0
+    orphans_removed: int = 0
+    bytes_freed: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def parse_duration(text: str | timedelta) -> timedelta:
+    """``7d``, ``12h``, ``30m``, ``45s`` (or a timedelta) as a timedelta."""
+    if isinstance(text, timedelta):
+        return text
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text.lower())
+    if not m:
+        raise ValidationError(f"Cannot read duration {text!r}", hint="use e.g. 45s, 30m, 12h, 7d or 2w")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
+    return timedelta(**{unit: float(m.group(1))})
+
+
+def maintain_table(
+    lake: Lake,
+    name: TableName,
+    *,
+    expire_older_than: timedelta | str = "7d",
+    retain_last: int = 5,
+    compact: bool = True,
+    remove_orphans: bool = True,
+    orphan_grace: timedelta | str = "1h",
+    target_file_bytes: int = DEFAULT_TARGET_BYTES,
+) -> MaintenanceReport:
+    started = time.perf_counter()
+    report = MaintenanceReport(str(name))
+    if compact:
+        compact_table(lake, name, report, target_file_bytes)
+    report.snapshots_expired = expire_snapshots(lake, name, parse_duration(expire_older_than), retain_last)
+    if remove_orphans:
+        removed, freed = remove_orphan_files(lake, name, parse_duration(orphan_grace))
+        report.orphans_removed, report.bytes_freed = removed, freed
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+# --- expiry ------------------------------------------------------------------------------------------
+
+
+def expire_snapshots(lake: Lake, name: TableName, older_than: timedelta, retain_last: int = 5) -> int:
+    """Expire snapshots older than ``older_than``, always keeping the newest ``retain_last`` of the
+    current history (and the current snapshot). Time travel to expired snapshots is then impossible."""
+    cutoff_ms = int((datetime.now(UTC) - older_than).timestamp() * 1000)
+    expired: list[int] = []
+
+    def attempt(tbl: IcebergTable) -> None:
+        keep: set[int] = set()
+        snap = tbl.current_snapshot()
+        while snap is not None and len(keep) < max(retain_last, 1):
+            keep.add(snap.snapshot_id)
+            snap = tbl.snapshot_by_id(snap.parent_snapshot_id) if snap.parent_snapshot_id else None
+        protected = {ref.snapshot_id for ref in tbl.metadata.refs.values()}
+        ids = [
+            s.snapshot_id
+            for s in tbl.snapshots()
+            if s.timestamp_ms < cutoff_ms and s.snapshot_id not in keep and s.snapshot_id not in protected
+        ]
+        expired[:] = ids
+        if ids:
+            tbl.maintenance.expire_snapshots().by_ids(ids).commit()
+
+    with_retries(lake.catalog, name.identifier, attempt, lake.settings.commit_retries)
+    return len(expired)
+
+
+# --- orphans -----------------------------------------------------------------------------------------
+
+
+def referenced_files(tbl: IcebergTable) -> set[str]:
+    """Every file the table's metadata still needs, as local paths."""
+    refs: set[str] = set()
+    meta = tbl.metadata
+    if tbl.metadata_location:
+        refs.add(tbl.metadata_location)
+    refs.update(entry.metadata_file for entry in meta.metadata_log)
+    refs.update(s.statistics_path for s in meta.statistics)
+    io = tbl.io
+    for snap in meta.snapshots:
+        refs.add(snap.manifest_list)
+        for manifest in snap.manifests(io):
+            refs.add(manifest.manifest_path)
+            for entry in manifest.fetch_manifest_entry(io, discard_deleted=False):
+                if entry.status != ManifestEntryStatus.DELETED:
+                    refs.add(entry.data_file.file_path)
+    return {p for p in (local_path(r) for r in refs) if p}
+
+
+def remove_orphan_files(lake: Lake, name: TableName, grace: timedelta) -> tuple[int, int]:
+    tbl = lake.table(name).iceberg
+    root = local_path(tbl.location())
+    if root is None:
+        return 0, 0  # object storage: listing buckets is out of scope here
+    keep = referenced_files(tbl)
+    cutoff = time.time() - grace.total_seconds()
+    removed = freed = 0
+    for dirpath, _dirs, files in os.walk(root):
+        for fname in files:
+            path = os.path.join(dirpath, fname)
+            if path in keep:
+                continue
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                continue
+            if st.st_mtime > cutoff:
+                continue
+            if path.endswith(".metadata.json") and _newer_metadata(path, tbl):
+                continue  # written by a commit that may be landing right now
+            try:
+                os.unlink(path)
+                removed += 1
+                freed += st.st_size
+            except FileNotFoundError:
+                pass
+    for dirpath, dirs, files in os.walk(root, topdown=False):
+        if not dirs and not files and dirpath != root:
+            try:
+                os.rmdir(dirpath)
+            except OSError:
+                pass
+    return removed, freed
+
+
+def _newer_metadata(path: str, tbl: IcebergTable) -> bool:
+    current = local_path(tbl.metadata_location or "")
+    return bool(current) and os.stat(path).st_mtime > os.stat(current).st_mtime  # type: ignore[arg-type]
+
+
+# --- compaction --------------------------------------------------------------------------------------
+
+
+def _bins(files: list[DataFile], target: int) -> list[list[DataFile]]:
+    bins: list[list[DataFile]] = []
+    current: list[DataFile] = []
+    size = 0
+    for f in sorted(files, key=lambda f: f.file_size_in_bytes):
+        if current and size + f.file_size_in_bytes > target:
+            bins.append(current)
+            current, size = [], 0
+        current.append(f)
+        size += f.file_size_in_bytes
+    if current:
+        bins.append(current)
+    return [b for b in bins if len(b) > 1]
+
+
+def compact_table(lake: Lake, name: TableName, report: MaintenanceReport, target: int = DEFAULT_TARGET_BYTES) -> None:
+    """Rewrite small files of each partition into files of about ``target`` bytes, in one commit."""
+    handle = lake.table(name)
+    tbl = handle.iceberg
+    if tbl.current_snapshot() is None:
+        return
+    groups: dict[tuple[int, str], list[DataFile]] = {}
+    for task in tbl.scan().plan_files():
+        if task.delete_files or local_path(task.file.file_path) is None:
+            continue  # files with deletes are rewritten by a delete, not here
+        if task.file.file_size_in_bytes < target * 3 // 4:
+            key = (task.file.spec_id, repr(task.file.partition))
+            groups.setdefault(key, []).append(task.file)
+    bins = [b for files in groups.values() for b in _bins(files, target)]
+    if not bins:
+        return
+    write = WriteRecord(
+        write_id=uuid.uuid4().hex,
+        table=str(name),
+        operation="compact",
+        actor=lake.settings.user,
+        command="maintain: compact small files",
+    )
+    props = Table.snapshot_properties(write)
+    with lake.progress.task(f"compact {name}", total=len(bins), unit="groups") as task:
+        old: list[DataFile] = []
+        new: list[DataFile] = []
+        try:
+            for b in bins:
+                new.extend(_rewrite(lake, tbl, b, write.write_id))
+                old.extend(b)
+                task.advance()
+            _swap(lake, name, old, new, props)
+        except BaseException:
+            remove_files(f.file_path for f in new)
+            raise
+    report.files_compacted += len(old)
+    report.files_written += len(new)
+    write.rows_written = sum(f.record_count for f in new)
+    write.snapshot_id = handle.iceberg.current_snapshot().snapshot_id  # type: ignore[union-attr]
+    lake.lineage_store.record(write)
+
+
+def _rewrite(lake: Lake, tbl: IcebergTable, files: list[DataFile], write_id: str) -> list[DataFile]:
+    import duckdb
+
+    schema = tbl.schema()
+    paths = "[" + ", ".join(quote_literal(local_path(f.file_path) or "") for f in files) + "]"
+    cols = ", ".join(quote_ident(f.name) for f in schema.fields)
+    select = f"SELECT {cols} FROM read_parquet({paths}, schema={schema_map(schema)}, hive_partitioning=false)"
+    con = duckdb.connect()
+    try:
+        con.execute(f"SET memory_limit = {quote_literal(lake.settings.ingest_memory_limit)}")
+        if can_write_with_duckdb(tbl):
+            written, _ = write_duckdb(con, tbl, select, uuid.uuid4().hex)
+            return written
+        return write_arrow(tbl, con.sql(select).to_arrow_reader(100_000))
+    finally:
+        con.close()
+
+
+class _Gone(Exception):
+    pass
+
+
+def _swap(lake: Lake, name: TableName, old: list[DataFile], new: list[DataFile], props: dict[str, str]) -> None:
+    old_paths = {f.file_path for f in old}
+
+    def attempt(tbl: IcebergTable) -> None:
+        live = {t.file.file_path for t in tbl.scan().plan_files()}
+        if not old_paths <= live:
+            raise _Gone()
+        with tbl.transaction() as tx, tx.update_snapshot(snapshot_properties=props).overwrite() as ow:
+            for f in old:
+                ow.delete_data_file(f)
+            for f in new:
+                ow.append_data_file(f)
+
+    try:
+        with_retries(lake.catalog, name.identifier, attempt, lake.settings.commit_retries)
+    except _Gone as exc:
+        raise CommitConflictError(
+            f"Files of {name} changed while compacting (a concurrent delete or overwrite)",
+            hint="run maintain again",
+        ) from exc
+
+
+__all__ = ["MaintenanceReport", "maintain_table", "parse_duration"]

@@ -1,0 +1,446 @@
+"""SQL over the lake, on DuckDB.
+
+``lake.sql("select ... from shop.orders")`` runs the user's SQL unchanged except for one rewrite: each
+reference to a lake table (``ns.tbl``, optionally followed by DuckDB's time-travel clause
+``AT (VERSION => <snapshot id>)`` or ``AT (TIMESTAMP => '<time>')``) is pointed at an immutable view of
+that table at one snapshot, living in a schema named ``"ns.tbl@<snapshot>"``. Because those views never
+change, a result stays pinned to the snapshots it was bound to even when the tables move on, and
+qualified column references (``orders.amount``, ``shop.orders.amount``) keep working.
+
+References are found with DuckDB's own tokenizer, so table names inside string literals and comments
+are left alone. ``CREATE TABLE ns.t AS SELECT ...`` and ``INSERT INTO ns.t SELECT ...`` write Iceberg
+tables with lineage; other statements that would change state are refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+from pyiceberg.expressions import BooleanExpression
+
+from mlake.errors import MlakeError, NotFoundError, SqlError, ValidationError
+from mlake.results import Result, translate_duckdb_error
+from mlake.tables.lineage import LineageInput
+from mlake.tables.names import TableName
+from mlake.tables.scan import plan_scan
+from mlake.tables.types import duckdb_type, quote_ident, quote_literal
+
+if TYPE_CHECKING:
+    from mlake.lake import Lake
+    from mlake.tables.table import Table
+
+_MAX_VIEW_SCHEMAS = 512
+_READ_STATEMENTS = {
+    duckdb.StatementType.SELECT,
+    duckdb.StatementType.EXPLAIN,
+}
+_CTAS = re.compile(
+    r"^\s*CREATE\s+(?P<replace>OR\s+REPLACE\s+)?TABLE\s+(?P<ine>IF\s+NOT\s+EXISTS\s+)?"
+    r"(?P<name>\"?[\w]+\"?\s*\.\s*\"?[\w]+\"?)\s+AS\s+(?P<query>.+?)\s*;?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+_INSERT = re.compile(
+    r"^\s*INSERT\s+INTO\s+(?P<name>\"?[\w]+\"?\s*\.\s*\"?[\w]+\"?)\s+(?P<byname>BY\s+NAME\s+)?"
+    r"(?P<query>(SELECT|WITH|FROM|VALUES|\()\b.*?|\(.*?)\s*;?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """A lake table named in a query, with the text span that names it."""
+
+    start: int
+    end: int
+    name: TableName
+    at_kind: str | None = None  # VERSION or TIMESTAMP
+    at_value: str | None = None
+
+
+def _strip_quotes(token: str) -> str:
+    if len(token) >= 2 and token[0] == token[-1] == '"':
+        return token[1:-1].replace('""', '"')
+    return token
+
+
+def find_table_refs(sql: str, namespaces: set[str]) -> list[TableRef]:
+    """Spans of ``ns.tbl [AT (VERSION|TIMESTAMP => literal)]`` where ``ns`` is a lake namespace."""
+    try:
+        tokens = duckdb.tokenize(sql)
+    except duckdb.Error as exc:  # pragma: no cover - the tokenizer accepts any text
+        raise translate_duckdb_error(exc, sql) from exc
+    starts = [t[0] for t in tokens]
+    kinds = [t[1] for t in tokens]
+    ends = [*starts[1:], len(sql)]
+    texts = [sql[s:e].rstrip() for s, e in zip(starts, ends, strict=True)]
+    T = duckdb.token_type
+    name_kinds = (T.identifier, T.keyword)
+    refs: list[TableRef] = []
+    i = 0
+    n = len(tokens)
+    while i + 2 < n:
+        is_ref = (
+            kinds[i] in name_kinds
+            and kinds[i + 1] == T.operator
+            and texts[i + 1] == "."
+            and kinds[i + 2] in name_kinds
+            and not (i > 0 and kinds[i - 1] == T.operator and texts[i - 1] == ".")
+        )
+        if not is_ref:
+            i += 1
+            continue
+        ns = _strip_quotes(texts[i]).lower()
+        if ns not in namespaces:
+            i += 1
+            continue
+        table = _strip_quotes(texts[i + 2]).lower()
+        try:
+            name = (
+                TableName(ns, table) if re.fullmatch(r"[a-z_][a-z0-9_]*", table) else TableName.parse(f"{ns}.{table}")
+            )
+        except ValidationError:
+            i += 3
+            continue
+        end = starts[i + 2] + len(texts[i + 2])
+        at_kind = at_value = None
+        j = i + 3
+        if (
+            j + 5 < n + 0
+            and texts[j].upper() == "AT"
+            and texts[j + 1] == "("
+            and texts[j + 2].upper() in ("VERSION", "TIMESTAMP")
+            and texts[j + 3] == "=>"
+            and kinds[j + 4] in (T.numeric_const, T.string_const)
+            and texts[j + 5] == ")"
+        ):
+            at_kind = texts[j + 2].upper()
+            at_value = _strip_string(texts[j + 4])
+            end = starts[j + 5] + 1
+            j += 6
+        refs.append(TableRef(starts[i], end, name, at_kind, at_value))
+        i = j
+    return refs
+
+
+def _strip_string(literal: str) -> str:
+    if len(literal) >= 2 and literal[0] == literal[-1] == "'":
+        return literal[1:-1].replace("''", "'")
+    return literal
+
+
+class SqlEngine:
+    """One in-process DuckDB database whose views are the lake's tables at given snapshots."""
+
+    def __init__(self, lake: Lake) -> None:
+        self._lake = lake
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._lock = threading.RLock()
+        self._schemas: OrderedDict[str, None] = OrderedDict()
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            if self._con is None:
+                self._con = self._connect()
+            return self._con
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        s = self._lake.settings
+        temp = s.home / "tmp"
+        temp.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(
+            ":memory:",
+            config={
+                "threads": s.threads,
+                "memory_limit": s.memory_limit,
+                "temp_directory": str(temp),
+            },
+        )
+        con.execute("SET enable_progress_bar = false")
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET parquet_metadata_cache = true")  # Iceberg data files never change
+        return con
+
+    def close(self) -> None:
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+                self._schemas.clear()
+
+    # --- views ------------------------------------------------------------------------------------
+
+    def view_for(
+        self,
+        name: TableName,
+        snapshot_id: int | None = None,
+        where: str | BooleanExpression | None = None,
+    ) -> str:
+        """A SQL reference to ``name`` at ``snapshot_id`` (default: current), files pruned by ``where``."""
+        table = self._lake.table(name).iceberg
+        row_filter = _pruning_filter(where)
+        if snapshot_id is None:
+            # Current state: the current schema applies (a rename shows at once, with no new snapshot).
+            snap = table.current_snapshot()
+            tag = f"{name}@{snap.snapshot_id if snap else 'empty'}~s{table.schema().schema_id}"
+        else:
+            # Time travel: the schema the snapshot was written with, as other Iceberg engines do.
+            tag = f"{name}@{snapshot_id}"
+        if row_filter is not None:
+            tag += "~" + hashlib.sha1(repr(row_filter).encode()).hexdigest()[:10]
+        ref = f"{quote_ident(tag)}.{quote_ident(name.name)}"
+        with self._lock:
+            if tag in self._schemas:
+                self._schemas.move_to_end(tag)
+                return ref
+            source = plan_scan(table, snapshot_id, row_filter)
+            con = self.connection
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(tag)}")
+            if source.sql is not None:
+                con.execute(f"CREATE OR REPLACE VIEW {ref} AS {source.sql}")
+            else:
+                con.register("__mlake_fallback", source.arrow)
+                try:
+                    con.execute(f"CREATE OR REPLACE TABLE {ref} AS SELECT * FROM __mlake_fallback")
+                finally:
+                    con.unregister("__mlake_fallback")
+            self._schemas[tag] = None
+            while len(self._schemas) > _MAX_VIEW_SCHEMAS:
+                old, _ = self._schemas.popitem(last=False)
+                con.execute(f"DROP SCHEMA IF EXISTS {quote_ident(old)} CASCADE")
+        return ref
+
+    # --- queries ----------------------------------------------------------------------------------
+
+    def run_internal(self, sql: str, inputs: list[LineageInput] | None = None) -> Result:
+        """Run SQL that mlake itself built over views from :meth:`view_for`."""
+        cursor = self.connection.cursor()
+        try:
+            rel = cursor.sql(sql)
+        except duckdb.Error as exc:
+            raise translate_duckdb_error(exc, sql) from exc
+        assert rel is not None
+        return Result(rel, sql, inputs, keepalive=cursor, lake=self._lake)
+
+    def bind(self, sql: str, as_of: datetime | str | None = None) -> tuple[str, list[LineageInput]]:
+        """Rewrite lake table references to pinned views; return the SQL and the tables it reads."""
+        namespaces = set(self._lake.namespaces())
+        refs = find_table_refs(sql, namespaces)
+        out: list[str] = []
+        inputs: dict[tuple[str, int | None], LineageInput] = {}
+        pos = 0
+        for ref in refs:
+            table = self._lake.table(ref.name)
+            if not self._lake.table_exists(ref.name):
+                raise self._lake.not_found(ref.name)
+            snapshot_id = self._resolve_snapshot(table, ref, as_of)
+            view = self.view_for(ref.name, snapshot_id)
+            out.append(sql[pos : ref.start])
+            out.append(view)
+            pos = ref.end
+            pinned = snapshot_id if snapshot_id is not None else _current_snapshot(table)
+            inputs[(str(ref.name), pinned)] = LineageInput("table", str(ref.name), snapshot_id=pinned)
+        out.append(sql[pos:])
+        return "".join(out), list(inputs.values())
+
+    @staticmethod
+    def _resolve_snapshot(table: Table, ref: TableRef, as_of: datetime | str | None) -> int | None:
+        if ref.at_kind == "VERSION":
+            try:
+                snapshot_id = int(ref.at_value or "")
+            except ValueError as exc:
+                raise SqlError(f"AT (VERSION => {ref.at_value}) needs a snapshot id (a number)") from exc
+            return table.check_snapshot(snapshot_id)
+        if ref.at_kind == "TIMESTAMP":
+            return table.snapshot_at(ref.at_value or "")
+        if as_of is not None:
+            return table.snapshot_at(as_of)
+        return None
+
+    def query(self, sql: str, *, as_of: datetime | str | None = None, params: Any = None) -> Result:
+        """Run one statement; see the module docstring for what is allowed."""
+        statements = _split(sql)
+        if len(statements) != 1:
+            raise SqlError(
+                f"Expected one SQL statement, got {len(statements)}",
+                hint="run statements one at a time",
+            )
+        stmt = statements[0]
+        text = stmt.query
+        if stmt.type == duckdb.StatementType.CREATE and (m := _CTAS.match(text)):
+            return self._create_as(m, as_of)
+        if stmt.type == duckdb.StatementType.INSERT and (m := _INSERT.match(text)):
+            return self._insert(m, as_of)
+        if stmt.type not in _READ_STATEMENTS:
+            raise SqlError(
+                f"{stmt.type.name.replace('_', ' ').title()} statements are not run on the lake",
+                hint="use SELECT to read, CREATE TABLE ns.t AS SELECT ... or INSERT INTO ns.t SELECT ... to "
+                "write; deletes and updates go through lake.table(...).delete()/upsert() or the CLI",
+            )
+        bound, inputs = self.bind(text, as_of)
+        cursor = self.connection.cursor()
+        try:
+            rel = cursor.sql(bound, params=params)
+        except duckdb.Error as exc:
+            raise translate_duckdb_error(exc, text) from exc
+        if rel is None:  # pragma: no cover - SELECT always yields a relation
+            rel = cursor.sql("SELECT 'ok' AS status")
+        inputs.append(LineageInput("query", "sql", detail=text))
+        return Result(rel, text, inputs, keepalive=cursor, lake=self._lake)
+
+    def _create_as(self, m: re.Match[str], as_of: datetime | str | None) -> Result:
+        name = TableName.parse(m.group("name"))
+        mode = "replace" if m.group("replace") else "create"
+        if m.group("ine") and self._lake.table_exists(name):
+            return self.run_internal(f"SELECT {quote_literal(str(name))} AS table_name, 0 AS rows_written")
+        result = self.query(m.group("query"), as_of=as_of)
+        return _write_summary(self, save_result(result, str(name), mode=mode))
+
+    def _insert(self, m: re.Match[str], as_of: datetime | str | None) -> Result:
+        name = TableName.parse(m.group("name"))
+        target = self._lake.table(name)
+        if not self._lake.table_exists(name):
+            raise self._lake.not_found(name)
+        result = self.query(m.group("query"), as_of=as_of)
+        if not m.group("byname"):
+            columns = target.columns
+            if len(result.columns) != len(columns):
+                raise SqlError(
+                    f"INSERT INTO {name} gives {len(result.columns)} column(s); the table has {len(columns)}",
+                    hint="select the table's columns in order, or use INSERT INTO ... BY NAME SELECT ...",
+                )
+            renamed = result.relation.project(
+                ", ".join(
+                    f"{quote_ident(src)} AS {quote_ident(dst)}"
+                    for src, dst in zip(result.columns, columns, strict=True)
+                )
+            )
+            result = Result(renamed, result.sql, result.lineage_inputs, keepalive=result._keepalive, lake=self._lake)
+        return _write_summary(self, save_result(result, str(name), mode="append"))
+
+
+def _write_summary(engine: SqlEngine, table: Table) -> Result:
+    last = engine._lake.lineage_store.writes(str(table.name), limit=1)
+    rows = last[0].rows_written if last else 0
+    snap = last[0].snapshot_id if last else None
+    return engine.run_internal(
+        f"SELECT {quote_literal(str(table.name))} AS table_name, {int(rows)}::BIGINT AS rows_written, "
+        f"{'NULL' if snap is None else int(snap)}::BIGINT AS snapshot_id"
+    )
+
+
+def _split(sql: str) -> list[Any]:
+    try:
+        return list(duckdb.extract_statements(sql))
+    except duckdb.Error as exc:
+        raise translate_duckdb_error(exc, sql) from exc
+
+
+def _current_snapshot(table: Table) -> int | None:
+    snap = table.iceberg.current_snapshot()
+    return snap.snapshot_id if snap else None
+
+
+def _pruning_filter(where: str | BooleanExpression | None) -> BooleanExpression | None:
+    """An Iceberg expression for file pruning, when the SQL predicate is simple enough to translate."""
+    if where is None or isinstance(where, BooleanExpression):
+        return where
+    from pyiceberg.expressions.parser import parse
+
+    try:
+        return parse(where)
+    except Exception:
+        return None  # DuckDB still applies the predicate; only pruning is lost
+
+
+def save_result(result: Result, name: str, *, mode: str = "create") -> Table:
+    """Write a query result to a table: ``create`` (fails if it exists), ``replace`` or ``append``."""
+    from mlake.tables.writer import (
+        append_files,
+        can_write_with_duckdb,
+        remove_files,
+        write_arrow,
+        write_duckdb,
+    )
+
+    if mode not in ("create", "replace", "append"):
+        raise ValidationError(f"Unknown save mode {mode!r}", hint="use create, replace or append")
+    lake = _lake_of(result)
+    table_name = TableName.parse(name)
+    exists = lake.table_exists(table_name)
+    if mode == "create" and exists:
+        raise MlakeError(
+            f"Table {table_name} already exists",
+            hint="use CREATE OR REPLACE TABLE, INSERT INTO, or mode='replace'/'append'",
+        )
+    if mode == "append" and not exists:
+        raise lake.not_found(table_name)
+    import pyarrow as pa
+
+    empty = result.relation.limit(0).to_arrow_table()
+    if mode == "append":
+        target = lake.table(table_name)
+        target.evolve_for(empty.schema)
+    else:
+        if exists and mode == "replace":
+            lake.drop_table(table_name)
+        target = lake.create_table(table_name, schema=empty.schema)
+    ice = target.iceberg
+    write = target._write_record(
+        "create" if mode != "append" else "append",
+        f"{'CREATE TABLE' if mode != 'append' else 'INSERT INTO'} {table_name} AS {result.sql}",
+        inputs=list(result.lineage_inputs),
+    )
+    props = target.snapshot_properties(write)
+    select_cols = ", ".join(
+        f"CAST({quote_ident(f.name)} AS {duckdb_type(f.field_type)}) AS {quote_ident(f.name)}"
+        if f.name in result.columns
+        else f"NULL::{duckdb_type(f.field_type)} AS {quote_ident(f.name)}"
+        for f in ice.schema().fields
+    )
+    if can_write_with_duckdb(ice):
+        # COPY runs on the cursor that owns the relation, through a temporary view of it.
+        view = f"__mlake_save_{uuid.uuid4().hex}"
+        cursor = result._keepalive
+        try:
+            result.relation.to_view(view, replace=True)
+            files, rows = write_duckdb(cursor, ice, f"SELECT {select_cols} FROM {view}", write.write_id)
+        except duckdb.Error as exc:
+            raise translate_duckdb_error(exc, result.sql) from exc
+        finally:
+            try:
+                cursor.execute(f"DROP VIEW IF EXISTS {view}")
+            except duckdb.Error:
+                pass
+    else:
+        from mlake.tables.frames import conform
+
+        reader = result.reader()
+        data = conform(pa.Table.from_batches(list(reader), schema=reader.schema), ice.schema())
+        files, rows = write_arrow(ice, data), data.num_rows
+    write.rows_written = rows
+    try:
+        ice = append_files(lake.catalog, table_name.identifier, files, props, lake.settings.commit_retries)
+    except BaseException:
+        remove_files(f.file_path for f in files)
+        raise
+    target._finish(write, ice)
+    return target
+
+
+def _lake_of(result: Result) -> Lake:
+    lake = result.lake
+    if lake is None:
+        raise ValidationError("This result does not come from a lake", hint="use lake.sql(...) to make it")
+    return lake  # type: ignore[no-any-return]
+
+
+__all__ = ["NotFoundError", "SqlEngine", "TableRef", "find_table_refs", "save_result"]

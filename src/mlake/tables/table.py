@@ -1,0 +1,586 @@
+"""A handle on one lake table: read it, write it, look at its history and metadata.
+
+A ``Table`` is cheap: it holds a name and the lake. Every call loads the table's current metadata
+from the catalog, so a handle never goes stale when other processes write.
+"""
+
+from __future__ import annotations
+
+import html
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.exceptions import ValidationError as IcebergValidationError
+from pyiceberg.expressions import AlwaysTrue, BooleanExpression
+from pyiceberg.expressions.parser import parse as parse_filter
+from pyiceberg.schema import Schema
+from pyiceberg.table import Table as IcebergTable
+from pyiceberg.table.snapshots import Snapshot
+
+from mlake.errors import MlakeError, NotFoundError, SchemaError, ValidationError
+from mlake.tables.frames import SchemaPlan, conform, iceberg_type_of, plan_schema, to_arrow
+from mlake.tables.lineage import LineageInput, WriteRecord
+from mlake.tables.names import TableName
+from mlake.tables.types import describe_schema, quote_ident
+from mlake.tables.writer import append_files, remove_files, with_retries, write_arrow
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import polars as pl
+
+    from mlake.lake import Lake
+    from mlake.results import Result
+
+TAG_PREFIX = "mlake.tag."
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """One entry of a table's history."""
+
+    snapshot_id: int
+    parent_id: int | None
+    committed_at: datetime
+    operation: str
+    rows_added: int
+    rows_deleted: int
+    total_rows: int
+    files_added: int
+    actor: str | None
+    command: str | None
+    write_id: str | None
+    is_current: bool
+    in_current_lineage: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.__dict__.copy()
+        d["committed_at"] = self.committed_at.isoformat()
+        return d
+
+
+def _summary_int(snapshot: Snapshot, key: str) -> int:
+    if snapshot.summary is None:
+        return 0
+    value = snapshot.summary.additional_properties.get(key)
+    return int(value) if value is not None else 0
+
+
+def parse_row_filter(where: str | BooleanExpression | None) -> BooleanExpression:
+    """A row filter for Iceberg operations (delete, overwrite), from SQL-like text."""
+    if where is None:
+        return AlwaysTrue()
+    if isinstance(where, BooleanExpression):
+        return where
+    try:
+        return parse_filter(where)
+    except Exception as exc:
+        raise ValidationError(
+            f"Cannot understand the filter {where!r}: {str(exc).splitlines()[0]}",
+            hint="use comparisons joined by AND/OR, e.g. \"amount < 0 AND channel = 'web'\", "
+            "IN (...), IS NULL, LIKE 'prefix%'",
+        ) from exc
+
+
+class Table:
+    """One table of the lake, by name."""
+
+    def __init__(self, lake: Lake, name: TableName) -> None:
+        self._lake = lake
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<mlake.Table {self.name}>"
+
+    # --- metadata -------------------------------------------------------------------------------
+
+    @property
+    def iceberg(self) -> IcebergTable:
+        """The pyiceberg table, freshly loaded."""
+        try:
+            return self._lake.catalog.load_table(self.name.identifier)
+        except NoSuchTableError as exc:
+            raise self._lake.not_found(self.name) from exc
+
+    @property
+    def schema(self) -> Schema:
+        return self.iceberg.schema()
+
+    @property
+    def columns(self) -> list[str]:
+        return [f.name for f in self.schema.fields]
+
+    @property
+    def location(self) -> str:
+        return self.iceberg.location()
+
+    def describe(self) -> dict[str, Any]:
+        """Everything a catalog page shows about the table, as plain data."""
+        tbl = self.iceberg
+        snap = tbl.current_snapshot()
+        props = tbl.properties
+        return {
+            "name": str(self.name),
+            "description": props.get("comment"),
+            "owner": props.get("owner"),
+            "tags": self._tags(props),
+            "columns": describe_schema(tbl.schema()),
+            "partitioning": [str(f) for f in tbl.spec().fields],
+            "location": tbl.location(),
+            "snapshot_id": snap.snapshot_id if snap else None,
+            "rows": _summary_int(snap, "total-records") if snap else 0,
+            "files": _summary_int(snap, "total-data-files") if snap else 0,
+            "size_bytes": _summary_int(snap, "total-files-size") if snap else 0,
+            "last_updated": (datetime.fromtimestamp(snap.timestamp_ms / 1000, UTC).isoformat() if snap else None),
+            "format_version": tbl.format_version,
+        }
+
+    @staticmethod
+    def _tags(props: dict[str, str]) -> dict[str, str]:
+        return {k[len(TAG_PREFIX) :]: v for k, v in props.items() if k.startswith(TAG_PREFIX)}
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return self._tags(self.iceberg.properties)
+
+    def set_metadata(
+        self,
+        *,
+        description: str | None = None,
+        owner: str | None = None,
+        tags: dict[str, str] | Sequence[str] | None = None,
+        remove_tags: Sequence[str] = (),
+        column_docs: dict[str, str] | None = None,
+    ) -> None:
+        """Update description, owner, tags (``{"pii": "false"}`` or ``["gold"]``) and column descriptions.
+
+        They are stored in Iceberg itself (table properties and column docs), so any Iceberg engine
+        sees them too.
+        """
+        props: dict[str, str] = {}
+        if description is not None:
+            props["comment"] = description
+        if owner is not None:
+            props["owner"] = owner
+        if tags is not None:
+            items = tags.items() if isinstance(tags, dict) else ((t, "") for t in tags)
+            for key, value in items:
+                props[TAG_PREFIX + key] = str(value)
+        known = set(self.columns)
+        for col in column_docs or {}:
+            if col not in known:
+                raise NotFoundError(
+                    f"Table {self.name} has no column {col!r}", hint=f"columns: {', '.join(sorted(known))}"
+                )
+
+        def attempt(tbl: IcebergTable) -> None:
+            with tbl.transaction() as tx:
+                if props:
+                    tx.set_properties(props)
+                if remove_tags:
+                    tx.remove_properties(*(TAG_PREFIX + t for t in remove_tags))
+                if column_docs:
+                    with tx.update_schema() as update:
+                        for col, doc in column_docs.items():
+                            update.update_column(col, doc=doc)
+
+        with_retries(self._lake.catalog, self.name.identifier, attempt, self._lake.settings.commit_retries)
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def snapshot_at(self, when: datetime | str) -> int:
+        """The id of the snapshot that was current at ``when`` (a datetime or ISO text)."""
+        if isinstance(when, str):
+            try:
+                when = datetime.fromisoformat(when)
+            except ValueError as exc:
+                raise ValidationError(
+                    f"Cannot read {when!r} as a time", hint="use ISO 8601, e.g. 2026-11-20 14:00"
+                ) from exc
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        tbl = self.iceberg
+        snap = tbl.snapshot_as_of_timestamp(int(when.timestamp() * 1000))
+        if snap is None:
+            first = min((s.timestamp_ms for s in tbl.snapshots()), default=None)
+            since = (
+                f"; its first snapshot is from {datetime.fromtimestamp(first / 1000, UTC):%Y-%m-%d %H:%M:%S} UTC"
+                if first
+                else ""
+            )
+            raise NotFoundError(f"Table {self.name} had no data at {when.isoformat()}{since}")
+        return snap.snapshot_id
+
+    def check_snapshot(self, snapshot_id: int) -> int:
+        if self.iceberg.snapshot_by_id(snapshot_id) is None:
+            raise NotFoundError(
+                f"Table {self.name} has no snapshot {snapshot_id}",
+                hint=f"see `mlake tables history {self.name}` for its snapshots",
+            )
+        return snapshot_id
+
+    def query(
+        self,
+        columns: Sequence[str] | None = None,
+        where: str | None = None,
+        *,
+        snapshot_id: int | None = None,
+        as_of: datetime | str | None = None,
+        limit: int | None = None,
+        order_by: str | None = None,
+    ) -> Result:
+        """A lazy query over this table; convert it with ``to_arrow()``, ``to_pandas()``, ``batches()``."""
+        if as_of is not None and snapshot_id is None:
+            snapshot_id = self.snapshot_at(as_of)
+        if snapshot_id is not None:
+            self.check_snapshot(snapshot_id)
+        cols = ", ".join(quote_ident(c) for c in columns) if columns else "*"
+        if columns:
+            missing = set(columns) - set(self.columns)
+            if missing:
+                raise NotFoundError(f"Table {self.name} has no column(s) {', '.join(sorted(missing))}")
+        view = self._lake.engine.view_for(self.name, snapshot_id, where)
+        sql = f"SELECT {cols} FROM {view}"
+        if where:
+            sql += f" WHERE {where}"
+        if order_by:
+            sql += f" ORDER BY {order_by}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return self._lake.engine.run_internal(sql)
+
+    def to_arrow(self, columns: Sequence[str] | None = None, where: str | None = None, **kw: Any) -> pa.Table:
+        return self.query(columns, where, **kw).to_arrow()
+
+    def to_pandas(self, columns: Sequence[str] | None = None, where: str | None = None, **kw: Any) -> pd.DataFrame:
+        return self.query(columns, where, **kw).to_pandas()
+
+    def to_polars(self, columns: Sequence[str] | None = None, where: str | None = None, **kw: Any) -> pl.DataFrame:
+        return self.query(columns, where, **kw).to_polars()
+
+    def batches(self, batch_size: int = 100_000, **kw: Any) -> Iterator[pa.RecordBatch]:
+        return self.query(**kw).batches(batch_size)
+
+    def head(self, n: int = 10) -> Result:
+        return self.query(limit=n)
+
+    def count(self, snapshot_id: int | None = None) -> int:
+        rows = self.query(snapshot_id=snapshot_id).relation.aggregate("count(*)").fetchall()
+        return int(rows[0][0]) if rows else 0
+
+    # --- history --------------------------------------------------------------------------------
+
+    def history(self) -> list[SnapshotInfo]:
+        """Snapshots, oldest first; ``in_current_lineage`` is False for ones left by a rollback."""
+        tbl = self.iceberg
+        current = tbl.current_snapshot()
+        ancestors: set[int] = set()
+        snap = current
+        while snap is not None:
+            ancestors.add(snap.snapshot_id)
+            snap = tbl.snapshot_by_id(snap.parent_snapshot_id) if snap.parent_snapshot_id else None
+        out = []
+        for s in sorted(tbl.snapshots(), key=lambda s: (s.timestamp_ms, s.sequence_number or 0)):
+            props = s.summary.additional_properties if s.summary else {}
+            op = s.summary.operation.value if s.summary else "unknown"
+            out.append(
+                SnapshotInfo(
+                    snapshot_id=s.snapshot_id,
+                    parent_id=s.parent_snapshot_id,
+                    committed_at=datetime.fromtimestamp(s.timestamp_ms / 1000, UTC),
+                    operation=props.get("mlake.operation", op),
+                    rows_added=_summary_int(s, "added-records"),
+                    rows_deleted=_summary_int(s, "deleted-records"),
+                    total_rows=_summary_int(s, "total-records"),
+                    files_added=_summary_int(s, "added-data-files"),
+                    actor=props.get("mlake.actor"),
+                    command=props.get("mlake.command"),
+                    write_id=props.get("mlake.write-id"),
+                    is_current=current is not None and s.snapshot_id == current.snapshot_id,
+                    in_current_lineage=s.snapshot_id in ancestors,
+                )
+            )
+        return out
+
+    def rollback(self, snapshot_id: int) -> None:
+        """Make ``snapshot_id`` current again. Later snapshots stay in history (roll forward works too)."""
+        self.check_snapshot(snapshot_id)
+
+        def attempt(tbl: IcebergTable) -> None:
+            tbl.manage_snapshots().set_current_snapshot(snapshot_id=snapshot_id).commit()
+
+        with_retries(self._lake.catalog, self.name.identifier, attempt, self._lake.settings.commit_retries)
+        self._lake.lineage_store.record(
+            self._write_record("rollback", f"rollback to {snapshot_id}", snapshot_id=snapshot_id)
+        )
+
+    # --- schema changes ---------------------------------------------------------------------------
+
+    def add_columns(self, columns: dict[str, pa.DataType | str], docs: dict[str, str] | None = None) -> None:
+        """Add nullable columns; old files read them as NULL without being rewritten."""
+        fields = {name: pa.field(name, _arrow_type(t)) for name, t in columns.items()}
+
+        def attempt(tbl: IcebergTable) -> None:
+            with tbl.update_schema() as update:
+                for name, f in fields.items():
+                    update.add_column(name, iceberg_type_of(f.type), doc=(docs or {}).get(name))
+
+        self._schema_change(attempt)
+
+    def rename_column(self, old: str, new: str) -> None:
+        self._schema_change(lambda tbl: _apply(tbl, lambda u: u.rename_column(old, new)))
+
+    def drop_column(self, name: str) -> None:
+        self._schema_change(lambda tbl: _apply(tbl, lambda u: u.delete_column(name)))
+
+    def widen_column(self, name: str, to: pa.DataType | str) -> None:
+        """Widen int→long, float→double or a decimal's precision (Iceberg's safe promotions)."""
+        new_type = iceberg_type_of(_arrow_type(to))
+        field_ = self.schema.find_field(name) if name in self.columns else None
+        if field_ is None:
+            raise NotFoundError(f"Table {self.name} has no column {name!r}")
+        from mlake.tables.types import reconcile
+
+        if reconcile(name, field_.field_type, new_type) != "widen":
+            return
+        self._schema_change(lambda tbl: _apply(tbl, lambda u: u.update_column(name, field_type=new_type)))
+
+    def _schema_change(self, attempt: Any) -> None:
+        try:
+            with_retries(self._lake.catalog, self.name.identifier, attempt, self._lake.settings.commit_retries)
+        except (IcebergValidationError, ValueError) as exc:
+            raise SchemaError(f"Schema change on {self.name} refused: {exc}") from exc
+
+    def evolve_for(self, data_schema: pa.Schema, lenient: bool = False) -> SchemaPlan:
+        """Add new columns and widen columns so that data of ``data_schema`` fits; return the plan.
+
+        ``lenient`` leaves incompatible columns alone (see :func:`plan_schema`)."""
+        plan = plan_schema(self.schema, data_schema, lenient)
+        if plan.changes_schema:
+
+            def attempt(tbl: IcebergTable) -> None:
+                fresh = plan_schema(tbl.schema(), data_schema, lenient)
+                if not fresh.changes_schema:
+                    return
+                with tbl.update_schema() as update:
+                    for f in fresh.add:
+                        update.add_column(f.name, iceberg_type_of(f.type))
+                    for name, t in fresh.widen.items():
+                        update.update_column(name, field_type=t)
+
+            self._schema_change(attempt)
+        return plan
+
+    # --- writing --------------------------------------------------------------------------------
+
+    def _write_record(self, operation: str, command: str, **kw: Any) -> WriteRecord:
+        return WriteRecord(
+            write_id=kw.pop("write_id", None) or uuid.uuid4().hex,
+            table=str(self.name),
+            operation=operation,
+            actor=self._lake.settings.user,
+            command=command,
+            **kw,
+        )
+
+    @staticmethod
+    def snapshot_properties(write: WriteRecord) -> dict[str, str]:
+        return {
+            "mlake.write-id": write.write_id,
+            "mlake.actor": write.actor,
+            "mlake.command": write.command[:500],
+            "mlake.operation": write.operation,
+        }
+
+    def _finish(self, write: WriteRecord, tbl: IcebergTable) -> WriteRecord:
+        snap = tbl.current_snapshot()
+        write.snapshot_id = snap.snapshot_id if snap else None
+        self._lake.lineage_store.record(write)
+        self._lake.events.emit("table.write", write)
+        return write
+
+    def _prepare(self, data: Any) -> tuple[pa.Table, list[LineageInput]]:
+        inputs = list(getattr(data, "lineage_inputs", []) or [])
+        table = to_arrow(data)
+        if not inputs:
+            inputs = [LineageInput("dataframe", type(data).__name__, f"{table.num_rows} rows")]
+        self.evolve_for(table.schema)
+        return conform(table, self.schema), inputs
+
+    def append(self, data: Any, *, command: str | None = None, inputs: list[LineageInput] | None = None) -> WriteRecord:
+        """Append rows; new columns are added to the schema, safe widenings applied."""
+        table, default_inputs = self._prepare(data)
+        write = self._write_record("append", command or "append", inputs=inputs or default_inputs)
+        write.rows_written = table.num_rows
+        tbl = self.iceberg
+        files = write_arrow(tbl, table)
+        try:
+            tbl = append_files(
+                self._lake.catalog,
+                self.name.identifier,
+                files,
+                self.snapshot_properties(write),
+                self._lake.settings.commit_retries,
+            )
+        except BaseException:
+            remove_files(f.file_path for f in files)
+            raise
+        return self._finish(write, tbl)
+
+    def overwrite(
+        self,
+        data: Any,
+        where: str | BooleanExpression | None = None,
+        *,
+        command: str | None = None,
+        inputs: list[LineageInput] | None = None,
+    ) -> WriteRecord:
+        """Replace all rows (or the rows matching ``where``) with ``data``, in one snapshot."""
+        table, default_inputs = self._prepare(data)
+        row_filter = parse_row_filter(where)
+        write = self._write_record(
+            "overwrite",
+            command or (f"overwrite where {where}" if where else "overwrite"),
+            inputs=inputs or default_inputs,
+        )
+        write.rows_written = table.num_rows
+        props = self.snapshot_properties(write)
+
+        def attempt(tbl: IcebergTable) -> IcebergTable:
+            tbl.overwrite(table, overwrite_filter=row_filter, snapshot_properties=props)
+            return tbl
+
+        tbl = self._run(attempt)
+        return self._finish(write, tbl)
+
+    def delete(self, where: str | BooleanExpression, *, command: str | None = None) -> WriteRecord:
+        """Delete the rows matching ``where`` (files are rewritten; older snapshots keep the rows)."""
+        row_filter = parse_row_filter(where)
+        before = self.count()
+        write = self._write_record("delete", command or f"delete where {where}")
+
+        def attempt(tbl: IcebergTable) -> IcebergTable:
+            tbl.delete(delete_filter=row_filter, snapshot_properties=self.snapshot_properties(write))
+            return tbl
+
+        tbl = self._run(attempt)
+        write.rows_written = before - self.count()
+        return self._finish(write, tbl)
+
+    def upsert(
+        self, data: Any, on: Sequence[str], *, command: str | None = None, inputs: list[LineageInput] | None = None
+    ) -> WriteRecord:
+        """Update rows whose key columns ``on`` match, insert the others."""
+        table, default_inputs = self._prepare(data)
+        missing = [c for c in on if c not in table.column_names]
+        if missing:
+            raise ValidationError(f"Upsert key column(s) {missing} are not in the data")
+        dup = (
+            table.group_by(list(on))
+            .aggregate([([], "count_all")])
+            .filter(pa.compute.greater(pa.compute.field("count_all"), 1))
+        )
+        if dup.num_rows:
+            raise ValidationError(
+                f"Upsert data has {dup.num_rows} duplicate key(s) on {list(on)}",
+                hint="each key may appear once in the data; deduplicate it first",
+            )
+        write = self._write_record("upsert", command or f"upsert on {', '.join(on)}", inputs=inputs or default_inputs)
+        props = self.snapshot_properties(write)
+        result: dict[str, int] = {}
+
+        def attempt(tbl: IcebergTable) -> IcebergTable:
+            r = tbl.upsert(table, join_cols=list(on), snapshot_properties=props)
+            result.update(updated=r.rows_updated, inserted=r.rows_inserted)
+            return tbl
+
+        tbl = self._run(attempt)
+        write.rows_written = result.get("updated", 0) + result.get("inserted", 0)
+        return self._finish(write, tbl)
+
+    def _run(self, attempt: Any) -> IcebergTable:
+        try:
+            tbl: IcebergTable = with_retries(
+                self._lake.catalog, self.name.identifier, attempt, self._lake.settings.commit_retries
+            )
+        except MlakeError:
+            raise
+        except (IcebergValidationError, ValueError) as exc:
+            raise SchemaError(f"Write to {self.name} refused: {exc}") from exc
+        return tbl
+
+    # --- notebooks --------------------------------------------------------------------------------
+
+    def _repr_html_(self) -> str:
+        d = self.describe()
+        cols = "".join(
+            f"<tr><td>{html.escape(c['name'])}</td><td>{html.escape(c['type'])}</td>"
+            f"<td>{html.escape(c['doc'] or '')}</td></tr>"
+            for c in d["columns"]
+        )
+        tags = ", ".join(f"{k}={v}" if v else k for k, v in d["tags"].items())
+        head = self.head(5)._repr_html_()
+        return (
+            f"<div><b>{html.escape(d['name'])}</b> — {d['rows']:,} rows, {d['files']} files"
+            f"{' — ' + html.escape(d['description']) if d['description'] else ''}"
+            f"{'<br>owner: ' + html.escape(d['owner']) if d['owner'] else ''}"
+            f"{'<br>tags: ' + html.escape(tags) if tags else ''}"
+            f"<table><tr><th>column</th><th>type</th><th>description</th></tr>{cols}</table>{head}</div>"
+        )
+
+
+def _apply(tbl: IcebergTable, change: Any) -> None:
+    with tbl.update_schema() as update:
+        change(update)
+
+
+_TYPE_NAMES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "str": pa.string(),
+    "varchar": pa.string(),
+    "text": pa.string(),
+    "int": pa.int32(),
+    "integer": pa.int32(),
+    "int32": pa.int32(),
+    "long": pa.int64(),
+    "bigint": pa.int64(),
+    "int64": pa.int64(),
+    "float": pa.float32(),
+    "float32": pa.float32(),
+    "real": pa.float32(),
+    "double": pa.float64(),
+    "float64": pa.float64(),
+    "bool": pa.bool_(),
+    "boolean": pa.bool_(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us"),
+    "timestamptz": pa.timestamp("us", tz="UTC"),
+    "binary": pa.binary(),
+    "blob": pa.binary(),
+}
+
+
+def _arrow_type(t: pa.DataType | str) -> pa.DataType:
+    if isinstance(t, pa.DataType):
+        return t
+    key = t.strip().lower()
+    if key.startswith("decimal(") and key.endswith(")"):
+        p, s = (int(x) for x in key[8:-1].split(","))
+        return pa.decimal128(p, s)
+    if key not in _TYPE_NAMES:
+        raise ValidationError(
+            f"Unknown type {t!r}", hint=f"use one of {', '.join(sorted(_TYPE_NAMES))} or decimal(p,s)"
+        )
+    return _TYPE_NAMES[key]
+
+
+def parse_type(t: pa.DataType | str) -> pa.DataType:
+    """A user's type name (``long``, ``decimal(10,2)``, ``timestamptz``) as an Arrow type."""
+    return _arrow_type(t)
+
+
+__all__ = ["SnapshotInfo", "Table", "parse_row_filter", "parse_type"]
