@@ -28,6 +28,7 @@ from pyiceberg.schema import Schema, assign_fresh_schema_ids
 
 from mlake.errors import AlreadyExistsError, ConfigError, NotFoundError, ValidationError
 from mlake.events import EventBus, Progress, SilentProgress
+from mlake.governance import store as _governance_store  # noqa: F401  (registers its migration before migrate())
 from mlake.metastore import migrate
 from mlake.settings import Settings
 from mlake.sql import SqlEngine
@@ -38,6 +39,9 @@ from mlake.tables.table import Table
 from mlake.tables.types import normalize_arrow_schema
 
 if TYPE_CHECKING:
+    from mlake.governance.governed import GovernedLake
+    from mlake.governance.model import Principal
+    from mlake.governance.service import Governance
     from mlake.ingest.report import IngestReport
     from mlake.maintenance import MaintenanceReport
     from mlake.results import Result
@@ -83,6 +87,8 @@ class Lake:
             raise ConfigError(f"Cannot open the Iceberg catalog: {str(exc).splitlines()[0]}") from exc
 
     def close(self) -> None:
+        if "governance" in self.__dict__:
+            self.governance.close()
         self.engine.close()
         self.metadata_engine.dispose()
         if "catalog" in self.__dict__:
@@ -96,6 +102,19 @@ class Lake:
 
     def __repr__(self) -> str:
         return f"<mlake.Lake home={self.settings.home}>"
+
+    # --- governance -------------------------------------------------------------------------------
+
+    @cached_property
+    def governance(self) -> Governance:
+        """Principals, grants, row filters, column masks and the audit log; see :mod:`mlake.governance`."""
+        from mlake.governance.service import Governance
+
+        return Governance(self)
+
+    def as_principal(self, principal: Principal | str, client: str | None = None) -> GovernedLake:
+        """This lake as ``principal`` may see and change it (sandboxed SQL, secure views, audit log)."""
+        return self.governance.as_principal(principal, client)
 
     # --- namespaces -------------------------------------------------------------------------------
 

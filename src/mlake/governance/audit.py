@@ -1,0 +1,260 @@
+"""The audit log: who did what, when, to which tables, with what outcome — an Iceberg table.
+
+Recording is synchronous and durable: each event is one INSERT into a small metastore table
+(``mlake_audit_pending``) before the action's answer goes out, so nothing acknowledged is lost when the
+process dies. Appending each event to Iceberg directly would make one snapshot, one manifest list and
+one metadata file per request — slow, and a table of millions of tiny commits. Instead a flusher moves
+pending events into the Iceberg table ``mlake.audit_log`` in batches (every few seconds in a server, and
+before every read of the log), so the log is queryable with SQL like any table and stays compact.
+
+A flush is exactly-once without locks: the highest event id flushed is a property of the Iceberg table,
+set in the same commit as the appended rows. A flusher that lost a commit race reloads the table, sees
+the new high-water mark, and drops what the winner already wrote; pending rows at or below the mark are
+deleted afterwards (and on the next flush, if the process died in between).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+from pyiceberg.table import Table as IcebergTable
+
+from mlake.governance.model import AuditEvent, Outcome
+from mlake.governance.store import audit_pending_table
+from mlake.tables.names import TableName
+from mlake.tables.types import quote_literal
+from mlake.tables.writer import remove_files, with_retries, write_arrow
+
+if TYPE_CHECKING:
+    from mlake.lake import Lake
+
+AUDIT_TABLE = TableName("mlake", "audit_log")
+_HIGH_WATER = "mlake.audit.last-event-id"
+_BATCH = 10_000
+
+AUDIT_SCHEMA = pa.schema(
+    [
+        pa.field("event_id", pa.int64(), nullable=False),
+        pa.field("at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("principal", pa.string(), nullable=False),
+        pa.field("action", pa.string(), nullable=False),
+        pa.field("tables", pa.string()),
+        pa.field("detail", pa.string()),
+        pa.field("outcome", pa.string(), nullable=False),
+        pa.field("message", pa.string()),
+        pa.field("client", pa.string()),
+        pa.field("duration_ms", pa.float64()),
+    ]
+)
+
+
+class AuditLog:
+    """Records audit events and serves them back."""
+
+    table_name = AUDIT_TABLE
+
+    def __init__(self, lake: Lake) -> None:
+        self._lake = lake
+        self._engine = lake.metadata_engine
+        self._flush_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- recording --------------------------------------------------------------------------------
+
+    def record(
+        self,
+        *,
+        principal: str,
+        action: str,
+        tables: Sequence[str] = (),
+        detail: str | None = None,
+        outcome: Outcome = "ok",
+        message: str | None = None,
+        client: str | None = None,
+        duration_ms: float | None = None,
+    ) -> None:
+        """Write one event durably (returns once it is committed to the metastore)."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                audit_pending_table.insert().values(
+                    at=datetime.now(UTC),
+                    principal=principal,
+                    action=action,
+                    tables=",".join(tables) or None,
+                    detail=(detail or None) and detail[:20_000],
+                    outcome=outcome,
+                    message=(message or None) and message[:2000],
+                    client=client,
+                    duration_ms=duration_ms,
+                )
+            )
+
+    def pending(self) -> int:
+        with self._engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(audit_pending_table)).scalar() or 0)
+
+    # --- flushing ---------------------------------------------------------------------------------
+
+    def _ensure_table(self) -> IcebergTable:
+        if not self._lake.table_exists(AUDIT_TABLE):
+            from mlake.errors import AlreadyExistsError
+
+            try:
+                self._lake.create_table(
+                    AUDIT_TABLE,
+                    schema=AUDIT_SCHEMA,
+                    partition_by=["month(at)"],
+                    description="Audit log: who did what, when, to which tables, with what outcome.",
+                    owner="mlake",
+                    tags={"system": "audit"},
+                )
+            except AlreadyExistsError:
+                pass
+        return self._lake.table(AUDIT_TABLE).iceberg
+
+    def flush(self) -> int:
+        """Move pending events into the Iceberg table; returns how many were written by this call."""
+        with self._flush_lock:
+            written = 0
+            while True:
+                n = self._flush_batch()
+                written += n
+                if n < _BATCH:
+                    return written
+
+    def _flush_batch(self) -> int:
+        with self._engine.connect() as conn:
+            rows = list(
+                conn.execute(sa.select(audit_pending_table).order_by(audit_pending_table.c.event_id).limit(_BATCH))
+            )
+        if not rows:
+            return 0
+        ice = self._ensure_table()
+        mark = int(ice.properties.get(_HIGH_WATER, "0"))
+        rows = [r for r in rows if r.event_id > mark]
+        if rows:
+            data = pa.Table.from_pylist(
+                [
+                    {
+                        "event_id": r.event_id,
+                        "at": r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC),
+                        "principal": r.principal,
+                        "action": r.action,
+                        "tables": r.tables,
+                        "detail": r.detail,
+                        "outcome": r.outcome,
+                        "message": r.message,
+                        "client": r.client,
+                        "duration_ms": r.duration_ms,
+                    }
+                    for r in rows
+                ],
+                schema=AUDIT_SCHEMA,
+            )
+            files = write_arrow(ice, data)
+            top = rows[-1].event_id
+            first = rows[0].event_id
+            committed = {"done": False}
+
+            def attempt(tbl: IcebergTable) -> None:
+                if int(tbl.properties.get(_HIGH_WATER, "0")) >= first:
+                    return  # another flusher won the race with these events
+                with tbl.transaction() as tx:
+                    tx.set_properties({_HIGH_WATER: str(top)})
+                    with tx.update_snapshot(
+                        snapshot_properties={"mlake.operation": "audit-flush", "mlake.actor": "mlake"}
+                    ).fast_append() as fa:
+                        for f in files:
+                            fa.append_data_file(f)
+                committed["done"] = True
+
+            try:
+                with_retries(self._lake.catalog, AUDIT_TABLE.identifier, attempt, self._lake.settings.commit_retries)
+            finally:
+                if not committed["done"]:
+                    remove_files(f.file_path for f in files)
+            mark = (
+                max(mark, top)
+                if committed["done"]
+                else int(self._lake.table(AUDIT_TABLE).iceberg.properties.get(_HIGH_WATER, "0"))
+            )
+        with self._engine.begin() as conn:
+            conn.execute(audit_pending_table.delete().where(audit_pending_table.c.event_id <= mark))
+        return len(rows)
+
+    def start(self, interval: float = 5.0) -> None:
+        """Flush in a background thread every ``interval`` seconds (servers call this)."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+
+        def run() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.flush()
+                except Exception:  # pragma: no cover - retried on the next tick; events stay pending
+                    continue
+
+        self._thread = threading.Thread(target=run, name="mlake-audit-flush", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the background flusher and flush what is pending."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        self.flush()
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def events(
+        self,
+        *,
+        principal: str | None = None,
+        action: str | None = None,
+        outcome: str | None = None,
+        table: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[AuditEvent]:
+        """Events, newest first, after flushing what is pending."""
+        self.flush()
+        if not self._lake.table_exists(AUDIT_TABLE):
+            return []
+        conditions = []
+        if principal:
+            conditions.append(f"principal = {quote_literal(principal)}")
+        if action:
+            conditions.append(f"action LIKE {quote_literal(action.replace('%', '') + '%')}")
+        if outcome:
+            conditions.append(f"outcome = {quote_literal(outcome)}")
+        if table:
+            conditions.append(f"list_contains(string_split(tables, ','), {quote_literal(table)})")
+        view = self._lake.engine.view_for(AUDIT_TABLE)
+        sql = f"SELECT * FROM {view}"
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
+        sql += f" ORDER BY event_id DESC LIMIT {int(limit)} OFFSET {int(offset)}"
+        return [_event(r) for r in self._lake.engine.run_internal(sql).to_pylist()]
+
+
+def _event(row: dict[str, Any]) -> AuditEvent:
+    return AuditEvent(
+        principal=row["principal"],
+        action=row["action"],
+        at=row["at"],
+        tables=[t for t in (row["tables"] or "").split(",") if t],
+        detail=row["detail"],
+        outcome=row["outcome"],
+        message=row["message"],
+        client=row["client"],
+        duration_ms=row["duration_ms"],
+        event_id=row["event_id"],
+    )

@@ -1,0 +1,258 @@
+"""The SQL engine of a principal: the lake's SqlEngine, sandboxed, reading tables through secure views.
+
+One sandboxed DuckDB database (:class:`SandboxedEngine`) serves every principal of a lake. Each
+principal's :class:`PrincipalEngine` shares its connection and view cache, and adds on top of the
+pinned view of a table (``"shop.orders@<snapshot>"."orders"``) a view of its own
+(``"shop.orders@<snapshot>~p<fingerprint>"."orders"``) that applies its column grants, masks and row
+filters. Untrusted SQL is checked by :class:`~mlake.governance.sandbox.SqlSandbox` after binding, so it
+can only name the views bound for it; the unfiltered base views and other principals' views are out of
+its reach even by their quoted names.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pyarrow as pa
+
+from mlake.errors import MlakeError, PermissionDeniedError, SqlError
+from mlake.governance.sandbox import QueryLimitError, SandboxError, SqlSandbox, lock_down, sandbox_config
+from mlake.results import Result, translate_duckdb_error
+from mlake.sql import _INSERT, SqlEngine, _split
+from mlake.tables.lineage import LineageInput
+from mlake.tables.names import TableName
+from mlake.tables.types import quote_ident
+
+if TYPE_CHECKING:
+    from pyiceberg.expressions import BooleanExpression
+
+    from mlake.governance.governed import GovernedLake
+    from mlake.governance.policy import AccessPolicy
+    from mlake.lake import Lake
+
+_EXPLAIN = re.compile(r"^\s*EXPLAIN\s+(ANALYZE\s+)?", re.IGNORECASE)
+_REF = re.compile(r'^"((?:[^"]|"")*)"\."((?:[^"]|"")*)"$')
+
+
+def _split_ref(ref: str) -> tuple[str, str]:
+    m = _REF.match(ref)
+    if not m:  # pragma: no cover - view_for always quotes both parts
+        raise SqlError(f"Unexpected view reference {ref!r}")
+    return m.group(1).replace('""', '"'), m.group(2).replace('""', '"')
+
+
+class SandboxedEngine(SqlEngine):
+    """The lake's SQL engine on a DuckDB database locked down for untrusted SQL (shared by principals)."""
+
+    def __init__(self, lake: Lake, sandbox: SqlSandbox) -> None:
+        super().__init__(lake)
+        self.sandbox = sandbox
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        s = self._lake.settings
+        temp = s.home / "tmp"
+        temp.mkdir(parents=True, exist_ok=True)
+        warehouse = s.local_warehouse_path()
+        con = duckdb.connect(":memory:", config=sandbox_config(warehouse, temp, s.threads, s.memory_limit))
+        con.execute("SET enable_progress_bar = false")
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET parquet_metadata_cache = true")
+        readable = [temp] + ([warehouse] if warehouse is not None else [])
+        lock_down(con, readable)
+        return con
+
+
+class PrincipalEngine(SqlEngine):
+    """SQL as one principal: sandboxed, through secure views, audited."""
+
+    def __init__(self, lake: GovernedLake, shared: SandboxedEngine, policy: AccessPolicy) -> None:
+        super().__init__(lake)
+        self._glake = lake
+        self._shared = shared
+        self._lock = shared._lock
+        self._schemas = shared._schemas
+        self.policy = policy
+        self.sandbox = shared.sandbox
+        self._issued: set[tuple[str, str]] = set()
+        self._binding = threading.local()
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        return self._shared.connection
+
+    def close(self) -> None:
+        """The connection belongs to the shared engine; nothing to close here."""
+
+    # --- views ----------------------------------------------------------------------------------
+
+    def view_for(
+        self,
+        name: TableName,
+        snapshot_id: int | None = None,
+        where: str | BooleanExpression | None = None,
+    ) -> str:
+        attempted = getattr(self._binding, "attempted", None)
+        if attempted is not None:
+            attempted.append(str(name))
+        facts = self._glake.facts(name)
+        self.policy.require("select", facts)
+        if str(name) == str(self._glake.audit_table):
+            self._glake.flush_audit()
+        base = super().view_for(name, snapshot_id, where)
+        secure = self.policy.secure_view(facts, base)
+        ref = base
+        if secure is not None:
+            fingerprint, sql = secure
+            schema, table = _split_ref(base)
+            tag = f"{schema}~p{fingerprint}"
+            ref = f"{quote_ident(tag)}.{quote_ident(table)}"
+            with self._lock:
+                if tag in self._schemas:
+                    self._schemas.move_to_end(tag)
+                else:
+                    con = self.connection
+                    con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(tag)}")
+                    con.execute(f"CREATE OR REPLACE VIEW {ref} AS {sql}")
+                    self._schemas[tag] = None
+        parts = _split_ref(ref)
+        self._issued.add(parts)
+        bound = getattr(self._binding, "refs", None)
+        if bound is not None:
+            bound.add(parts)
+        return ref
+
+    # --- queries ----------------------------------------------------------------------------------
+
+    def run_internal(self, sql: str, inputs: list[LineageInput] | None = None) -> Result:
+        """mlake-built SQL (table reads) is checked too: it may only name views issued to this principal."""
+        self.sandbox.check_select(sql, self._issued)
+        cursor = self.connection.cursor()
+        try:
+            rel = cursor.sql(sql)
+        except duckdb.Error as exc:
+            raise translate_duckdb_error(exc, sql) from exc
+        assert rel is not None
+        return GovernedResult(rel, sql, inputs, keepalive=cursor, lake=self._glake, engine=self)
+
+    def query(self, sql: str, *, as_of: datetime | str | None = None, params: Any = None) -> Result:
+        started = time.perf_counter()
+        tables: list[str] = []
+        outer = getattr(self._binding, "attempted", None)
+        self._binding.attempted = tables if outer is None else outer
+        try:
+            result = self._query(sql, as_of, params, tables)
+        except (PermissionDeniedError, SandboxError) as exc:
+            self._glake.audit("sql", tables, sql, "denied", exc.message, started)
+            raise
+        except MlakeError as exc:
+            self._glake.audit("sql", tables, sql, "error", exc.message, started)
+            raise
+        finally:
+            self._binding.attempted = outer
+        self._glake.audit("sql", tables, sql, "ok", None, started)
+        return result
+
+    def _query(self, sql: str, as_of: datetime | str | None, params: Any, tables: list[str]) -> Result:
+        statements = _split(sql)
+        if len(statements) != 1:
+            raise SqlError(f"Expected one SQL statement, got {len(statements)}", hint="run statements one at a time")
+        stmt = statements[0]
+        text = stmt.query
+        if stmt.type == duckdb.StatementType.INSERT and (m := _INSERT.match(text)):
+            target = TableName.parse(m.group("name"))
+            tables.append(str(target))
+            self.policy.require("insert", self._glake.facts(target))
+        if stmt.type in (duckdb.StatementType.CREATE, duckdb.StatementType.INSERT):
+            return super().query(text, as_of=as_of, params=params)  # writes: the inner SELECT comes back here
+        if stmt.type not in (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN):
+            raise SandboxError(
+                f"{stmt.type.name.replace('_', ' ').title()} statements are not allowed here",
+                hint="only SELECT (and CREATE TABLE ns.t AS SELECT / INSERT INTO ns.t SELECT with grants) run",
+            )
+        self._binding.refs = set()
+        try:
+            bound, inputs = self.bind(text, as_of)
+            allowed = set(self._binding.refs)
+        finally:
+            self._binding.refs = None
+        self.sandbox.check_select(_EXPLAIN.sub("", bound, count=1), allowed)
+        cursor = self.connection.cursor()
+        try:
+            rel = cursor.sql(bound, params=params)
+        except duckdb.Error as exc:
+            raise translate_duckdb_error(exc, text) from exc
+        if rel is None:  # pragma: no cover - SELECT always yields a relation
+            rel = cursor.sql("SELECT 'ok' AS status")
+        inputs.append(LineageInput("query", "sql", detail=text))
+        return GovernedResult(rel, text, inputs, keepalive=cursor, lake=self._glake, engine=self)
+
+
+class GovernedResult(Result):
+    """A result whose execution is bounded by the statement timeout and the result-size limits."""
+
+    def __init__(self, *args: Any, engine: PrincipalEngine, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._engine = engine
+
+    @property
+    def _sandbox(self) -> SqlSandbox:
+        return self._engine.sandbox
+
+    def _limit_error(self, message: str, hint: str) -> QueryLimitError:
+        err = QueryLimitError(message, hint=hint)
+        self._engine._glake.audit("sql.limit", [], self.sql, "error", message, None)
+        return err
+
+    def to_arrow(self) -> pa.Table:
+        if self._arrow is None:
+            limits = self._sandbox.limits
+            try:
+                with self._sandbox.deadline(self._keepalive):
+                    table = self._relation.limit(limits.max_result_rows + 1).to_arrow_table()
+            except duckdb.Error as exc:
+                raise translate_duckdb_error(exc, self.sql) from exc
+            if table.num_rows > limits.max_result_rows:
+                raise self._limit_error(
+                    f"The result has more than {limits.max_result_rows:,} rows",
+                    "add LIMIT or aggregate, or download it as CSV/Parquet (downloads stream)",
+                )
+            if table.nbytes > limits.max_result_bytes:
+                raise self._limit_error(
+                    f"The result is larger than {limits.max_result_bytes // (1024 * 1024)} MiB",
+                    "select fewer columns or rows, or download it as CSV/Parquet",
+                )
+            self._arrow = table
+        return self._arrow
+
+    def preview(self, n: int = 20) -> pa.Table:
+        if self._arrow is not None:
+            return self._arrow.slice(0, n)
+        try:
+            with self._sandbox.deadline(self._keepalive):
+                return self._relation.limit(min(n, self._sandbox.limits.max_result_rows)).to_arrow_table()
+        except duckdb.Error as exc:
+            raise translate_duckdb_error(exc, self.sql) from exc
+
+    def batches(self, batch_size: int = 100_000) -> Iterator[pa.RecordBatch]:
+        """Stream up to ``max_export_rows`` rows; downloads use this."""
+        limit = self._sandbox.limits.max_export_rows
+        rows = 0
+        with self._sandbox.deadline(self._keepalive):
+            for batch in super().batches(batch_size):
+                rows += batch.num_rows
+                if rows > limit:
+                    raise self._limit_error(
+                        f"The result has more than {limit:,} rows, the download limit",
+                        "filter or aggregate before downloading",
+                    )
+                yield batch
+
+    def reader(self, batch_size: int = 100_000) -> pa.RecordBatchReader:
+        schema = self._relation.limit(0).to_arrow_table().schema
+        return pa.RecordBatchReader.from_batches(schema, self.batches(batch_size))

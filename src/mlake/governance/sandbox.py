@@ -1,0 +1,306 @@
+"""Sandboxed SQL: untrusted SQL may read the lake tables it is granted, and nothing else.
+
+Two walls, each enough on its own for the attacks we know of:
+
+1. **Structure.** The statement, after lake tables were rewritten to the principal's views, is parsed
+   by DuckDB's own parser (``json_serialize_sql`` gives the syntax tree). It must be one SELECT; every
+   table it reads must be one of the views bound for this query or a CTE in scope; table functions are
+   refused (``read_csv``, ``read_parquet``, ``glob``, ``query_table``, ``duckdb_settings`` ...) except
+   pure generators (``range``, ``generate_series``, ``unnest``); and every function called must be on
+   an allow-list: DuckDB's built-in scalar, aggregate and window functions, less those that read the
+   environment, settings or catalog (``getenv``, ``current_setting``, ``duckdb_*``, ``pg_*`` ...).
+   Statements other than SELECT (COPY, ATTACH, INSTALL, LOAD, SET, PRAGMA, CALL, EXPORT, CREATE SECRET
+   ...) never reach DuckDB.
+2. **Settings.** The DuckDB database that runs sandboxed SQL has external access disabled except for
+   the warehouse and its spill folder, extension auto-install/auto-load off, and its configuration
+   locked, so that even a statement the first wall missed cannot open a file, a URL or an extension,
+   nor change a setting.
+
+A statement timeout (DuckDB's ``interrupt()`` from a timer) and a result-size limit bound what one
+query may cost; see :class:`SandboxLimits`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from mlake.errors import MlakeError, SqlError
+
+
+class SandboxError(MlakeError):
+    """Untrusted SQL tried to do something the sandbox does not allow."""
+
+    code = "sql_not_allowed"
+    http_status = 403
+
+
+class QueryLimitError(SqlError):
+    """A sandboxed query ran longer, or returned more, than the limits allow."""
+
+    code = "query_limit"
+    http_status = 422
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """What one untrusted query may cost."""
+
+    timeout_seconds: float = 30.0
+    max_result_rows: int = 100_000  # rows materialised in memory (grids, JSON, charts)
+    max_result_bytes: int = 256 * 1024 * 1024
+    max_export_rows: int = 50_000_000  # rows streamed to a download
+
+
+# Table functions that generate values without touching files, the network or the catalog.
+SAFE_TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest"})
+
+_DENIED_FUNCTIONS = frozenset(
+    {
+        "getenv",
+        "current_setting",
+        "getvariable",
+        "setseed",
+        "nextval",
+        "currval",
+        "col_description",
+        "obj_description",
+        "shobj_description",
+        "json_serialize_sql",
+        "json_deserialize_sql",
+        "json_serialize_plan",
+        "json_execute_serialized_sql",
+        "which_secret",
+        "current_schemas",
+        "current_database",
+        "current_catalog",
+        "txid_current",
+        "parse_filename",
+        "parse_dirname",
+        "parse_dirpath",
+        "parse_path",
+    }
+)
+_DENIED_PREFIXES = ("duckdb_", "pg_", "has_", "sqlite_", "icu_", "enable_", "disable_")
+
+
+@lru_cache(maxsize=1)
+def allowed_functions() -> frozenset[str]:
+    """Built-in scalar, aggregate, window and macro functions, less the denied ones.
+
+    Read from a DuckDB with extension auto-loading off, so functions of extensions that are not
+    loaded are not on the list (calling one would otherwise try to download the extension).
+    """
+    con = duckdb.connect(":memory:", config={"autoload_known_extensions": False, "autoinstall_known_extensions": False})
+    try:
+        rows = con.execute(
+            "SELECT DISTINCT function_name FROM duckdb_functions() "
+            "WHERE function_type IN ('scalar', 'aggregate', 'window', 'macro')"
+        ).fetchall()
+    finally:
+        con.close()
+    names = {r[0].lower() for r in rows}
+    names |= {"count_star", "row_number", "rank", "dense_rank", "percent_rank", "cume_dist", "ntile"}
+    names |= {"lag", "lead", "first_value", "last_value", "nth_value", "rank_dense"}
+    return frozenset(n for n in names if n not in _DENIED_FUNCTIONS and not n.startswith(_DENIED_PREFIXES))
+
+
+def sandbox_config(warehouse: Path | None, temp: Path, threads: int, memory_limit: str) -> dict[str, Any]:
+    """The connect-time part of the settings wall (the rest is applied by :func:`lock_down`)."""
+    del warehouse  # applied after start: DuckDB refuses allowed_directories in the connect config
+    return {
+        "threads": threads,
+        "memory_limit": memory_limit,
+        "temp_directory": str(temp),
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+    }
+
+
+def lock_down(con: duckdb.DuckDBPyConnection, readable: Iterable[Path]) -> None:
+    """Disable file, network and extension access except ``readable`` folders; lock the configuration."""
+    dirs = ", ".join("'" + str(p).rstrip("/").replace("'", "''") + "/'" for p in readable)
+    con.execute(f"SET allowed_directories = [{dirs}]")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET allow_community_extensions = false")
+    con.execute("SET lock_configuration = true")
+
+
+def _serialize(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any]:
+    try:
+        raw = con.execute("SELECT json_serialize_sql(?::VARCHAR)", [sql]).fetchone()
+    except duckdb.Error as exc:  # pragma: no cover - the function reports errors in its JSON
+        raise SqlError(f"Cannot parse the query: {str(exc).splitlines()[0]}") from exc
+    tree: dict[str, Any] = json.loads(raw[0] if raw else "{}")
+    if tree.get("error"):
+        message = str(tree.get("error_message", "cannot parse"))
+        if "Only SELECT" in message:
+            raise SandboxError(
+                "Only SELECT queries over lake tables are allowed here",
+                hint="PIVOT, COPY, ATTACH, SET, PRAGMA, INSTALL/LOAD and other statements are refused",
+            )
+        raise SqlError(f"Syntax error: {message}", hint="check the SQL near the position named")
+    return tree
+
+
+class _Walker:
+    """Checks one syntax tree against the rules in the module docstring."""
+
+    def __init__(self, allowed_tables: set[tuple[str, str]], functions: frozenset[str]) -> None:
+        self.allowed_tables = allowed_tables
+        self.functions = functions
+        self.cte_scopes: list[set[str]] = []
+
+    def visit(self, node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                self.visit(item)
+            return
+        if not isinstance(node, dict):
+            return
+        ctes = node.get("cte_map")
+        pushed = False
+        if isinstance(ctes, dict) and ctes.get("map"):
+            self.cte_scopes.append({str(entry["key"]).lower() for entry in ctes["map"]})
+            pushed = True
+        try:
+            self._check(node)
+            for key, value in node.items():
+                if key in ("function",) and node.get("type") == "TABLE_FUNCTION":
+                    # the table function itself was checked; its arguments are expressions
+                    self.visit(value.get("arguments", []))
+                    continue
+                if isinstance(value, dict | list):
+                    self.visit(value)
+        finally:
+            if pushed:
+                self.cte_scopes.pop()
+
+    def _check(self, node: dict[str, Any]) -> None:
+        kind = node.get("type")
+        cls = node.get("class")
+        if kind == "BASE_TABLE":
+            self._check_table(node)
+        elif kind == "TABLE_FUNCTION":
+            fn = node.get("function") or {}
+            name = str(fn.get("function_name", "?")).lower()
+            if name not in SAFE_TABLE_FUNCTIONS or fn.get("schema") or fn.get("catalog"):
+                raise SandboxError(
+                    f"Table function {name}() is not allowed: queries may read lake tables only",
+                    hint="name lake tables as namespace.table; files are loaded with `mlake ingest`",
+                )
+        elif kind == "SHOW_REF":
+            if node.get("query") is None:
+                raise SandboxError(
+                    "SHOW statements are not allowed here", hint="the catalog API and Studio list the tables"
+                )
+        elif cls in ("FUNCTION", "WINDOW") and node.get("function_name"):
+            self._check_function(node)
+
+    def _check_function(self, node: dict[str, Any]) -> None:
+        name = str(node["function_name"]).lower()
+        schema = str(node.get("schema") or "").lower()
+        catalog = str(node.get("catalog") or "").lower()
+        if catalog not in ("", "system") or schema not in ("", "main"):
+            raise SandboxError(f"Function {catalog + '.' if catalog else ''}{schema}.{name}() is not allowed")
+        if name not in self.functions:
+            raise SandboxError(
+                f"Function {name}() is not allowed in lake SQL",
+                hint="built-in scalar, aggregate and window functions are available; functions that read "
+                "files, settings, the environment or the catalog are not",
+            )
+
+    def _check_table(self, node: dict[str, Any]) -> None:
+        schema = str(node.get("schema_name") or "")
+        table = str(node.get("table_name") or "")
+        catalog = str(node.get("catalog_name") or "")
+        if not catalog and (schema, table) in self.allowed_tables:
+            return
+        if not catalog and not schema and any(table.lower() in scope for scope in self.cte_scopes):
+            return
+        shown = ".".join(p for p in (catalog, schema, table) if p)
+        if "/" in table or ("." in table and not schema):
+            raise SandboxError(
+                f"Reading files ({table!r}) is not allowed: queries may read lake tables only",
+                hint="load files into a table with `mlake ingest` or the upload in Studio",
+            )
+        raise SandboxError(
+            f"{shown!r} is not a lake table",
+            hint="name lake tables as namespace.table; `mlake tables list` or the catalog shows them",
+        )
+
+
+class SqlSandbox:
+    """Checks untrusted SQL and runs it under limits."""
+
+    def __init__(self, limits: SandboxLimits | None = None) -> None:
+        self.limits = limits or SandboxLimits()
+        self._parser = duckdb.connect(":memory:")
+        self._parser_lock = threading.Lock()
+
+    def close(self) -> None:
+        self._parser.close()
+
+    def parse(self, sql: str) -> dict[str, Any]:
+        with self._parser_lock:
+            return _serialize(self._parser, sql)
+
+    def check_select(self, sql: str, allowed_tables: set[tuple[str, str]]) -> None:
+        """Refuse ``sql`` unless it is one SELECT reading only ``allowed_tables`` (schema, name) and CTEs."""
+        tree = self.parse(sql)
+        statements = tree.get("statements", [])
+        if len(statements) != 1:
+            raise SandboxError(f"Expected one statement, got {len(statements)}", hint="run statements one at a time")
+        _Walker(allowed_tables, allowed_functions()).visit(statements[0])
+
+    def check_expression(self, expression: str, what: str = "expression") -> None:
+        """Refuse an untrusted SQL expression (a filter, a sort, a mask) unless it is plain: columns,
+        literals, operators and allowed functions; no subqueries, no tables."""
+        if ";" in expression or "--" in expression or "/*" in expression:
+            raise SandboxError(f"The {what} {expression!r} may not contain ';' or comments")
+        tree = self.parse(f"SELECT 1 FROM __mlake_row WHERE ({expression})")
+        statements = tree.get("statements", [])
+        node = statements[0].get("node", {}) if len(statements) == 1 else {}
+        if node.get("type") != "SELECT_NODE" or (node.get("from_table") or {}).get("table_name") != "__mlake_row":
+            raise SandboxError(f"The {what} {expression!r} is not a plain SQL expression")
+        _Walker({("", "__mlake_row")}, allowed_functions()).visit(node.get("where_clause"))
+        if '"SUBQUERY"' in json.dumps(node.get("where_clause")):
+            raise SandboxError(f"The {what} {expression!r} may not contain subqueries")
+
+    @contextmanager
+    def deadline(self, cursor: duckdb.DuckDBPyConnection) -> Iterator[None]:
+        """Interrupt ``cursor`` when the statement timeout passes; turn the interrupt into a clear error."""
+        fired = threading.Event()
+
+        def stop() -> None:
+            fired.set()
+            try:
+                cursor.interrupt()
+            except duckdb.Error:  # pragma: no cover - the cursor was closed meanwhile
+                pass
+
+        timer = threading.Timer(self.limits.timeout_seconds, stop)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        except (duckdb.InterruptException, SqlError) as exc:
+            if fired.is_set():
+                raise QueryLimitError(
+                    f"The query ran longer than the statement timeout ({self.limits.timeout_seconds:g}s)",
+                    hint="filter or aggregate more, or ask an admin for a longer timeout",
+                ) from exc
+            raise
+        finally:
+            timer.cancel()
+
+
+__all__ = ["QueryLimitError", "SandboxError", "SandboxLimits", "SqlSandbox", "allowed_functions"]

@@ -1,0 +1,417 @@
+"""``lake.governance``: administer access control, authenticate tokens, bind a lake to a principal.
+
+:class:`Governance` is the trusted API the lake's owner uses (the CLI on the lake's machine, tests,
+the server's start-up). :class:`GuardedGovernance` is the same API as a principal may use it — through
+``lake.as_principal(p).governance`` and so through the REST API and Studio — where every change is
+checked (superusers manage principals and roles; an ``admin`` on a table, namespace or the lake may
+grant on it and set its filters and masks) and audited.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from mlake.errors import PermissionDeniedError
+from mlake.governance.audit import AuditLog
+from mlake.governance.engine import SandboxedEngine
+from mlake.governance.model import (
+    ApiToken,
+    AuditEvent,
+    ColumnMask,
+    Grant,
+    Principal,
+    PrincipalKind,
+    Role,
+    RowFilter,
+    Scope,
+)
+from mlake.governance.policy import AccessPolicy, check_mask_definition
+from mlake.governance.sandbox import SandboxLimits, SqlSandbox
+from mlake.governance.store import GovernanceStore
+from mlake.tables.names import TableName
+
+if TYPE_CHECKING:
+    from mlake.governance.governed import GovernedLake
+    from mlake.lake import Lake
+
+
+class Governance:
+    """Access control of one lake."""
+
+    def __init__(self, lake: Lake, limits: SandboxLimits | None = None) -> None:
+        self._lake = lake
+        self.store = GovernanceStore(lake.metadata_engine)
+        self.audit = AuditLog(lake)
+        self.sandbox = SqlSandbox(limits)
+        self._engine: SandboxedEngine | None = None
+        self._lock = threading.Lock()
+        self._policies: dict[str, tuple[int, Principal, AccessPolicy]] = {}
+
+    @property
+    def limits(self) -> SandboxLimits:
+        return self.sandbox.limits
+
+    @limits.setter
+    def limits(self, value: SandboxLimits) -> None:
+        self.sandbox.limits = value
+
+    @property
+    def sandbox_engine(self) -> SandboxedEngine:
+        """The locked-down DuckDB database every principal's SQL runs on (created on first use)."""
+        with self._lock:
+            if self._engine is None:
+                self._engine = SandboxedEngine(self._lake, self.sandbox)
+            return self._engine
+
+    def close(self) -> None:
+        self.audit.stop()
+        with self._lock:
+            if self._engine is not None:
+                self._engine.close()
+                self._engine = None
+        self.sandbox.close()
+
+    # --- principals -------------------------------------------------------------------------------
+
+    def local_superuser(self) -> Principal:
+        """The lake's own user on its machine: what an unauthenticated loopback server acts as."""
+        return Principal(name=self._lake.settings.user, superuser=True, display_name="local user")
+
+    def authenticate(self, token: str, client: str | None = None) -> Principal:
+        """The principal of an API token; failures are audited (without the token)."""
+        from mlake.governance.tokens import AuthenticationError
+
+        try:
+            return self.store.authenticate(token)
+        except AuthenticationError as exc:
+            self.audit.record(
+                principal="anonymous", action="authenticate", outcome="denied", message=exc.message, client=client
+            )
+            raise
+
+    def policy_for(self, principal: Principal) -> AccessPolicy:
+        """The resolved policy, cached until any grant, filter, mask or membership changes."""
+        version = self.store.version()
+        cached = self._policies.get(principal.name)
+        if cached is not None and cached[0] == version and cached[1] == principal:
+            return cached[2]
+        if principal.superuser:
+            policy = AccessPolicy(principal, [], [], [], self.sandbox)
+        else:
+            grantees = principal.grantees
+            policy = AccessPolicy(
+                principal,
+                self.store.grants(grantees),
+                self.store.row_filters(grantees=grantees),
+                self.store.column_masks(grantees=grantees),
+                self.sandbox,
+            )
+        self._policies[principal.name] = (version, principal, policy)
+        return policy
+
+    def as_principal(self, principal: Principal | str, client: str | None = None) -> GovernedLake:
+        """The lake as ``principal`` sees it: every read through its secure views, every action audited."""
+        from mlake.governance.governed import GovernedLake
+
+        p = principal if isinstance(principal, Principal) else self._principal_named(principal)
+        return GovernedLake(self._lake, p, self, client)
+
+    def _principal_named(self, name: str) -> Principal:
+        if name == self._lake.settings.user and not self._exists(name):
+            return self.local_superuser()
+        return self.store.principal(name)
+
+    def _exists(self, name: str) -> bool:
+        return any(p.name == name for p in self.store.principals())
+
+    # --- administration (trusted) -------------------------------------------------------------------
+
+    def create_principal(
+        self,
+        name: str,
+        *,
+        kind: PrincipalKind = "user",
+        superuser: bool = False,
+        display_name: str | None = None,
+        roles: Sequence[str] = (),
+    ) -> Principal:
+        return self.store.create_principal(name, kind=kind, superuser=superuser, display_name=display_name, roles=roles)
+
+    def principals(self) -> list[Principal]:
+        return self.store.principals()
+
+    def principal(self, name: str) -> Principal:
+        return self.store.principal(name)
+
+    def update_principal(self, name: str, **changes: Any) -> Principal:
+        return self.store.update_principal(name, **changes)
+
+    def delete_principal(self, name: str) -> None:
+        self.store.delete_principal(name)
+
+    def create_role(self, name: str, description: str | None = None) -> Role:
+        return self.store.create_role(name, description)
+
+    def roles(self) -> list[Role]:
+        return self.store.roles()
+
+    def delete_role(self, name: str) -> None:
+        self.store.delete_role(name)
+
+    def add_member(self, role: str, principal: str) -> None:
+        self.store.add_member(role, principal)
+
+    def remove_member(self, role: str, principal: str) -> None:
+        self.store.remove_member(role, principal)
+
+    def create_token(
+        self, principal: str, description: str | None = None, expires_at: datetime | None = None
+    ) -> tuple[ApiToken, str]:
+        return self.store.create_token(principal, description, expires_at)
+
+    def tokens(self, principal: str | None = None) -> list[ApiToken]:
+        return self.store.tokens(principal)
+
+    def revoke_token(self, token_id: str) -> ApiToken:
+        return self.store.revoke_token(token_id)
+
+    def grant(self, grantee: str, privilege: str, scope: str, *, granted_by: str | None = None) -> Grant:
+        return self.store.grant(grantee, privilege, scope, granted_by or self._lake.settings.user)
+
+    def revoke(self, grantee: str, privilege: str, scope: str) -> int:
+        return self.store.revoke(grantee, privilege, scope)
+
+    def delete_grant(self, grant_id: int) -> None:
+        self.store.delete_grant(grant_id)
+
+    def grants(self, grantee: str | None = None) -> list[Grant]:
+        return self.store.grants(grantee)
+
+    def add_row_filter(self, table: str, grantee: str, predicate: str, *, created_by: str | None = None) -> RowFilter:
+        self.sandbox.check_expression(predicate.replace("${principal}", "'x'"), "row filter")
+        return self.store.add_row_filter(table, grantee, predicate, created_by or self._lake.settings.user)
+
+    def row_filters(self, table: str | None = None) -> list[RowFilter]:
+        return self.store.row_filters(str(TableName.parse(table)) if table else None)
+
+    def add_column_mask(
+        self, table: str, column: str, grantee: str, mask: str, *, created_by: str | None = None
+    ) -> ColumnMask:
+        check_mask_definition(mask, self.sandbox)
+        return self.store.add_column_mask(table, column, grantee, mask, created_by or self._lake.settings.user)
+
+    def column_masks(self, table: str | None = None) -> list[ColumnMask]:
+        return self.store.column_masks(str(TableName.parse(table)) if table else None)
+
+    def delete_policy(self, kind: str, policy_id: int) -> None:
+        self.store.delete_policy(kind, policy_id)
+
+    def audit_events(self, **filters: Any) -> list[AuditEvent]:
+        return self.audit.events(**filters)
+
+
+class GuardedGovernance:
+    """The administration API as one principal may use it: checked and audited."""
+
+    def __init__(self, gov: Governance, lake: GovernedLake) -> None:
+        self._gov = gov
+        self._lake = lake
+        self.principal = lake.principal
+        self.policy = lake.policy
+
+    def _superuser(self, what: str) -> None:
+        self.policy.require_superuser(what)
+
+    def _admin_on(self, scope: str | Scope) -> None:
+        """Superusers may grant anything; otherwise ``admin`` on the scope's table, namespace or lake."""
+        if self.policy.superuser:
+            return
+        sc = scope if isinstance(scope, Scope) else Scope.parse(scope)
+        if sc.kind in ("table", "column"):
+            self._lake.require("admin", sc.target)
+            return
+        if sc.kind == "namespace" and self.policy.can_on_namespace("admin", sc.target):
+            return
+        raise PermissionDeniedError(
+            f"Principal {self.principal.name!r} may not grant on {sc}", hint="ask a superuser or an admin of it"
+        )
+
+    def _do(self, action: str, tables: list[str], detail: str, fn: Any, *args: Any, **kw: Any) -> Any:
+        with self._lake.audited(action, tables, detail):
+            return fn(*args, **kw)
+
+    # principals, roles, tokens
+
+    def principals(self) -> list[Principal]:
+        everyone = self._gov.principals()
+        return everyone if self.policy.superuser else [p for p in everyone if p.name == self.principal.name]
+
+    def create_principal(self, name: str, **kw: Any) -> Principal:
+        def run() -> Principal:
+            self._superuser("create principals")
+            return self._gov.create_principal(name, **kw)
+
+        return self._do("principal.create", [], name, run)  # type: ignore[no-any-return]
+
+    def update_principal(self, name: str, **changes: Any) -> Principal:
+        def run() -> Principal:
+            self._superuser("change principals")
+            return self._gov.update_principal(name, **changes)
+
+        return self._do("principal.update", [], f"{name} {changes}", run)  # type: ignore[no-any-return]
+
+    def delete_principal(self, name: str) -> None:
+        def run() -> None:
+            self._superuser("delete principals")
+            if name == self.principal.name:
+                raise PermissionDeniedError("A principal cannot delete itself")
+            self._gov.delete_principal(name)
+
+        self._do("principal.delete", [], name, run)
+
+    def roles(self) -> list[Role]:
+        return self._gov.roles()
+
+    def create_role(self, name: str, description: str | None = None) -> Role:
+        def run() -> Role:
+            self._superuser("create roles")
+            return self._gov.create_role(name, description)
+
+        return self._do("role.create", [], name, run)  # type: ignore[no-any-return]
+
+    def delete_role(self, name: str) -> None:
+        def run() -> None:
+            self._superuser("delete roles")
+            self._gov.delete_role(name)
+
+        self._do("role.delete", [], name, run)
+
+    def add_member(self, role: str, principal: str) -> None:
+        def run() -> None:
+            self._superuser("change role membership")
+            self._gov.add_member(role, principal)
+
+        self._do("role.add_member", [], f"{principal} -> {role}", run)
+
+    def remove_member(self, role: str, principal: str) -> None:
+        def run() -> None:
+            self._superuser("change role membership")
+            self._gov.remove_member(role, principal)
+
+        self._do("role.remove_member", [], f"{principal} -/-> {role}", run)
+
+    def tokens(self, principal: str | None = None) -> list[ApiToken]:
+        if not self.policy.superuser:
+            principal = self.principal.name
+        return self._gov.tokens(principal)
+
+    def create_token(
+        self, principal: str | None = None, description: str | None = None, expires_at: datetime | None = None
+    ) -> tuple[ApiToken, str]:
+        target = principal or self.principal.name
+
+        def run() -> tuple[ApiToken, str]:
+            if target != self.principal.name:
+                self._superuser("create tokens for other principals")
+            return self._gov.create_token(target, description, expires_at)
+
+        return self._do("token.create", [], target, run)  # type: ignore[no-any-return]
+
+    def revoke_token(self, token_id: str) -> ApiToken:
+        def run() -> ApiToken:
+            owned = [t for t in self._gov.tokens(self.principal.name) if t.token_id == token_id]
+            if not owned:
+                self._superuser("revoke other principals' tokens")
+            return self._gov.revoke_token(token_id)
+
+        return self._do("token.revoke", [], token_id, run)  # type: ignore[no-any-return]
+
+    # grants and policies
+
+    def grants(self, grantee: str | None = None) -> list[Grant]:
+        if self.policy.superuser:
+            return self._gov.grants(grantee)
+        mine = set(self.principal.grantees)
+        return [g for g in self._gov.grants(grantee) if g.grantee in mine]
+
+    def grant(self, grantee: str, privilege: str, scope: str) -> Grant:
+        def run() -> Grant:
+            self._admin_on(scope)
+            return self._gov.grant(grantee, privilege, scope, granted_by=self.principal.name)
+
+        return self._do("grant", _tables_of(scope), f"{privilege} on {scope} to {grantee}", run)  # type: ignore[no-any-return]
+
+    def revoke(self, grantee: str, privilege: str, scope: str) -> int:
+        def run() -> int:
+            self._admin_on(scope)
+            return self._gov.revoke(grantee, privilege, scope)
+
+        return self._do("revoke", _tables_of(scope), f"{privilege} on {scope} from {grantee}", run)  # type: ignore[no-any-return]
+
+    def delete_grant(self, grant_id: int) -> None:
+        def run() -> None:
+            grant = next((g for g in self._gov.grants() if g.id == grant_id), None)
+            if grant is None:
+                self._gov.delete_grant(grant_id)  # raises NotFoundError
+                return
+            self._admin_on(grant.scope)
+            self._gov.delete_grant(grant_id)
+
+        self._do("revoke", [], f"grant {grant_id}", run)
+
+    def row_filters(self, table: str | None = None) -> list[RowFilter]:
+        items = self._gov.row_filters(table)
+        return items if self.policy.superuser else [f for f in items if self._may_admin(f.table)]
+
+    def column_masks(self, table: str | None = None) -> list[ColumnMask]:
+        items = self._gov.column_masks(table)
+        return items if self.policy.superuser else [m for m in items if self._may_admin(m.table)]
+
+    def _may_admin(self, table: str) -> bool:
+        try:
+            return self.policy.can("admin", self._lake.facts(table))
+        except Exception:
+            return False
+
+    def add_row_filter(self, table: str, grantee: str, predicate: str) -> RowFilter:
+        def run() -> RowFilter:
+            self._lake.require("admin", table)
+            return self._gov.add_row_filter(table, grantee, predicate, created_by=self.principal.name)
+
+        return self._do("row_filter.add", [table], f"{grantee}: {predicate}", run)  # type: ignore[no-any-return]
+
+    def add_column_mask(self, table: str, column: str, grantee: str, mask: str) -> ColumnMask:
+        def run() -> ColumnMask:
+            self._lake.require("admin", table)
+            return self._gov.add_column_mask(table, column, grantee, mask, created_by=self.principal.name)
+
+        return self._do("column_mask.add", [table], f"{column} for {grantee}: {mask}", run)  # type: ignore[no-any-return]
+
+    def delete_policy(self, kind: str, policy_id: int) -> None:
+        def run() -> None:
+            items: Sequence[RowFilter | ColumnMask] = (
+                self._gov.row_filters() if kind == "row_filter" else self._gov.column_masks()
+            )
+            target = next((p for p in items if p.id == policy_id), None)
+            if target is not None:
+                self._lake.require("admin", target.table)
+            self._gov.delete_policy(kind, policy_id)
+
+        self._do(f"{kind}.delete", [], str(policy_id), run)
+
+    def audit_events(self, **filters: Any) -> list[AuditEvent]:
+        """Superusers see every event; others see their own."""
+        if not self.policy.superuser:
+            filters["principal"] = self.principal.name
+        return self._gov.audit_events(**filters)
+
+
+def _tables_of(scope: str) -> list[str]:
+    try:
+        sc = Scope.parse(scope)
+    except Exception:
+        return []
+    return [sc.target] if sc.kind in ("table", "column") else []
