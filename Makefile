@@ -5,11 +5,12 @@
 
 demo:
 	./scripts/setup.sh all
-	.venv/bin/mlake --home .mlake-demo demo
+	.venv/bin/mlake --home .mlake-demo demo --serve
 
 test:
 	./scripts/setup.sh dev
 	./scripts/services.sh
+	./scripts/browser.sh
 	.venv/bin/python -m pytest
 
 setup:

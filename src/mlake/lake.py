@@ -26,9 +26,10 @@ from pyiceberg.exceptions import (
 from pyiceberg.io.pyarrow import _ConvertToIcebergWithoutIDs, visit_pyarrow
 from pyiceberg.schema import Schema, assign_fresh_schema_ids
 
+from mlake.dashboards import store as _dashboards_store  # noqa: F401  (areas register migrations on import)
 from mlake.errors import AlreadyExistsError, ConfigError, NotFoundError, ValidationError
 from mlake.events import EventBus, Progress, SilentProgress
-from mlake.governance import store as _governance_store  # noqa: F401  (registers its migration before migrate())
+from mlake.governance import store as _governance_store  # noqa: F401
 from mlake.metastore import migrate
 from mlake.settings import Settings
 from mlake.sql import SqlEngine

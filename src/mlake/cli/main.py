@@ -9,7 +9,9 @@ from typing import Annotated
 
 import typer
 
+from mlake.cli import access as access_cli
 from mlake.cli import ingest as ingest_cli
+from mlake.cli import serve as serve_cli
 from mlake.cli import sql as sql_cli
 from mlake.cli import tables as tables_cli
 from mlake.cli.context import console, err_console, state
@@ -50,11 +52,14 @@ app.command("sql")(sql_cli.sql)
 app.add_typer(tables_cli.app, name="tables")
 app.command("lineage")(tables_cli.lineage)
 app.command("maintain")(tables_cli.maintain)
+app.command("serve")(serve_cli.serve)
+app.add_typer(access_cli.app, name="access")
 
 
 @app.command()
 def demo(
     serve: Annotated[bool, typer.Option(help="Open Studio on the demo lake afterwards.")] = False,
+    port: Annotated[int, typer.Option(help="Studio's port with --serve.")] = 8642,
     rows: Annotated[int, typer.Option(help="Customers to generate (orders and events scale with it).")] = 5000,
 ) -> None:
     """Build a lake from a realistic sample dataset (generated, deterministic) and show what to try next."""
@@ -65,6 +70,8 @@ def demo(
     for line in summary:
         console.print(line)
     console.print(next_steps(lake))
+    if serve:
+        serve_cli.run_server("127.0.0.1", port, auth=False)
 
 
 def run() -> None:

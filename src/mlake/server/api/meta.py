@@ -1,0 +1,32 @@
+"""REST: health, who am I, which areas this server has."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+
+from mlake import __version__
+from mlake.governance.governed import GovernedLake
+from mlake.server.extensions import load_areas
+from mlake.server.state import principal_lake, state_of
+
+
+def router() -> APIRouter:
+    r = APIRouter(tags=["server"])
+
+    @r.get("/health", summary="Liveness (no token needed)")
+    def health(request: Request) -> dict[str, Any]:
+        st = state_of(request)
+        return {"status": "ok", "version": __version__, "auth": st.settings.auth}
+
+    @r.get("/me", summary="The caller and what it may do")
+    def me(lake: Annotated[GovernedLake, Depends(principal_lake)]) -> dict[str, Any]:
+        p = lake.principal
+        return {**p.to_dict(), "grants": [g.to_dict() for g in lake.policy.grants]}
+
+    @r.get("/areas", summary="The areas (parts of mlake) this server offers")
+    def areas() -> list[dict[str, Any]]:
+        return [{"name": a.name, "nav": [n.title for n in a.nav]} for a in load_areas()]
+
+    return r

@@ -1,0 +1,75 @@
+"""The FastAPI app: the REST API under ``/api/v1`` and Studio at ``/``, for one lake.
+
+``create_app(lake, settings)`` builds it; ``mlake serve`` runs it with uvicorn. Each area (see
+:mod:`mlake.server.extensions`) contributes its API router, its pages, its templates and static files.
+The lifespan starts the audit log's background flusher and, at shutdown, flushes what is pending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from mlake import __version__
+from mlake.lake import Lake
+from mlake.server.api import meta
+from mlake.server.errors import install_error_handlers
+from mlake.server.extensions import load_areas
+from mlake.server.settings import ServerSettings
+from mlake.server.state import ServerState
+from mlake.server.studio import auth as studio_auth
+from mlake.server.studio.render import configure_templates
+
+HERE = Path(__file__).parent
+API_PREFIX = "/api/v1"
+
+
+def create_app(lake: Lake, settings: ServerSettings | None = None) -> FastAPI:
+    """A server for ``lake``. The caller keeps ownership of the lake (and closes it)."""
+    settings = (settings or ServerSettings()).check()
+    state = ServerState(lake, settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        lake.governance.audit.start(settings.audit_flush_seconds)
+        try:
+            yield
+        finally:
+            lake.governance.audit.stop()
+
+    areas = load_areas()
+    app = FastAPI(
+        title="mlake",
+        version=__version__,
+        summary="REST API of an mlake data lake: catalog, SQL, ingest, governance, dashboards.",
+        description="Authenticate with `Authorization: Bearer <token>` (create tokens with `mlake access token`). "
+        "Errors are JSON problems: `{code, message, hint, status}` with a stable `code`.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+        openapi_tags=[t for a in areas for t in a.tags],
+    )
+    app.state.mlake = state
+    install_error_handlers(app)
+
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(meta.router())
+    for a in areas:
+        if a.api is not None:
+            api.include_router(a.api())
+    app.include_router(api)
+
+    app.include_router(studio_auth.router())
+    for a in areas:
+        if a.pages is not None:
+            app.include_router(a.pages())
+        if a.static is not None:
+            app.mount(f"/static/areas/{a.name}", StaticFiles(directory=a.static), name=f"static-{a.name}")
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    configure_templates(app, [HERE / "templates", *(a.templates for a in areas if a.templates is not None)])
+    return app

@@ -1,0 +1,49 @@
+"""Catalog search: which tables a principal may see match a few words (name, description, tags, columns)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mlake.errors import MlakeError
+
+if TYPE_CHECKING:
+    from mlake.governance.governed import GovernedLake
+
+
+def table_summaries(
+    lake: GovernedLake, query: str | None = None, namespace: str | None = None, include_quarantine: bool = True
+) -> list[dict[str, Any]]:
+    """Summaries of the visible tables matching every word of ``query`` (all of them without one)."""
+    words = [w for w in (query or "").lower().split() if w]
+    out = []
+    for name in lake.list_tables(namespace, include_quarantine=include_quarantine):
+        try:
+            info = lake.table(name).describe()
+        except MlakeError:
+            continue  # dropped meanwhile, or only insert/alter granted: not listed as readable
+        haystack = " ".join(
+            [
+                info["name"],
+                info.get("description") or "",
+                info.get("owner") or "",
+                " ".join(f"{k}={v}" for k, v in info["tags"].items()),
+                " ".join(c["name"] + " " + (c.get("doc") or "") for c in info["columns"]),
+            ]
+        ).lower()
+        if all(w in haystack for w in words):
+            out.append(
+                {
+                    "name": info["name"],
+                    "namespace": name.namespace,
+                    "table": name.name,
+                    "description": info.get("description"),
+                    "owner": info.get("owner"),
+                    "tags": info["tags"],
+                    "rows": info["rows"],
+                    "size_bytes": info["size_bytes"],
+                    "last_updated": info["last_updated"],
+                    "columns": [c["name"] for c in info["columns"]],
+                    "quarantine": name.is_quarantine,
+                }
+            )
+    return out

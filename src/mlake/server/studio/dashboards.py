@@ -1,0 +1,34 @@
+"""Studio pages: the dashboards list and one dashboard (tiles refresh in the browser)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from mlake.dashboards import DashboardStore
+from mlake.governance.governed import GovernedLake
+from mlake.server.state import principal_lake
+from mlake.server.studio.render import render
+
+Lk = Annotated[GovernedLake, Depends(principal_lake)]
+
+
+def router() -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+
+    @r.get("/dashboards", response_class=HTMLResponse)
+    def dashboards(request: Request, lake: Lk) -> HTMLResponse:
+        store = DashboardStore(lake.metadata_engine)
+        return render(
+            request, "dashboards.html", title="Dashboards", dashboards=store.dashboards(), queries=store.queries()
+        )
+
+    @r.get("/dashboards/{dashboard_id}", response_class=HTMLResponse)
+    def dashboard(request: Request, dashboard_id: int, lake: Lk) -> HTMLResponse:
+        store = DashboardStore(lake.metadata_engine)
+        board = store.dashboard(dashboard_id)
+        return render(request, "dashboard.html", title=board.name, board=board, queries=store.queries())
+
+    return r

@@ -1,0 +1,41 @@
+"""Studio page: the SQL editor."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from mlake.dashboards import DashboardStore
+from mlake.governance.governed import GovernedLake
+from mlake.server.state import principal_lake
+from mlake.server.studio.render import render
+
+Lk = Annotated[GovernedLake, Depends(principal_lake)]
+
+
+def router() -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+
+    @r.get("/sql", response_class=HTMLResponse)
+    def sql_page(request: Request, lake: Lk, q: str | None = None, query: int | None = None) -> HTMLResponse:
+        store = DashboardStore(lake.metadata_engine)
+        saved = store.query(query) if query is not None else None
+        tables = [str(t) for t in lake.list_tables(include_quarantine=False)]
+        text = (
+            saved.sql
+            if saved
+            else (q or (f"SELECT *\nFROM {tables[0]}\nLIMIT 100" if tables else "SELECT 42 AS answer"))
+        )
+        return render(
+            request,
+            "sql.html",
+            title="SQL",
+            sql=text,
+            saved=saved,
+            tables=tables,
+            dashboards=store.dashboards(),
+        )
+
+    return r
