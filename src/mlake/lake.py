@@ -290,12 +290,18 @@ class Lake:
         return [maintain_table(self, n, **options) for n in names]
 
 
-def connect(home: str | Path | None = None, **overrides: Any) -> Lake:
+def connect(home: str | Path | None = None, **overrides: Any) -> Any:
     """Open (creating if needed) the lake at ``home`` (default ``$MLAKE_HOME`` or ``./.mlake``).
 
     Overrides are settings (``catalog_url=``, ``warehouse=`` ...); a URL as ``home``
-    (``http://host:port``) connects to an mlake server instead.
+    (``http://host:port``) connects to an mlake server instead and returns a
+    :class:`~mlake.client.RemoteLake` (``token=`` or ``$MLAKE_TOKEN`` authenticates; ``transport=``
+    or ``client=`` choose how httpx reaches it).
     """
+    if isinstance(home, str) and home.startswith(("http://", "https://")):
+        from mlake.client.remote import RemoteLake
+
+        return RemoteLake(home, **overrides)
     from mlake.settings import load_settings
 
     return Lake(load_settings(home, **overrides))

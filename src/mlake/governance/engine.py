@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -175,6 +175,8 @@ class PrincipalEngine(SqlEngine):
                 f"{stmt.type.name.replace('_', ' ').title()} statements are not allowed here",
                 hint="only SELECT (and CREATE TABLE ns.t AS SELECT / INSERT INTO ns.t SELECT with grants) run",
             )
+        if self._glake.audit_table.name in text.lower():
+            self._glake.flush_audit()  # the log shows every event recorded so far (and exists once any was)
         self._binding.refs = set()
         try:
             bound, inputs = self.bind(text, as_of)
@@ -209,14 +211,21 @@ class GovernedResult(Result):
         self._engine._glake.audit("sql.limit", [], self.sql, "error", message, None)
         return err
 
+    def _bounded(self, fetch: Callable[[], pa.Table]) -> pa.Table:
+        """Run ``fetch`` under the statement timeout; a timeout is audited like other limits."""
+        try:
+            with self._sandbox.deadline(self._keepalive):
+                return fetch()
+        except QueryLimitError as exc:
+            self._engine._glake.audit("sql.limit", [], self.sql, "error", exc.message, None)
+            raise
+        except duckdb.Error as exc:
+            raise translate_duckdb_error(exc, self.sql) from exc
+
     def to_arrow(self) -> pa.Table:
         if self._arrow is None:
             limits = self._sandbox.limits
-            try:
-                with self._sandbox.deadline(self._keepalive):
-                    table = self._relation.limit(limits.max_result_rows + 1).to_arrow_table()
-            except duckdb.Error as exc:
-                raise translate_duckdb_error(exc, self.sql) from exc
+            table = self._bounded(lambda: self._relation.limit(limits.max_result_rows + 1).to_arrow_table())
             if table.num_rows > limits.max_result_rows:
                 raise self._limit_error(
                     f"The result has more than {limits.max_result_rows:,} rows",
@@ -233,11 +242,9 @@ class GovernedResult(Result):
     def preview(self, n: int = 20) -> pa.Table:
         if self._arrow is not None:
             return self._arrow.slice(0, n)
-        try:
-            with self._sandbox.deadline(self._keepalive):
-                return self._relation.limit(min(n, self._sandbox.limits.max_result_rows)).to_arrow_table()
-        except duckdb.Error as exc:
-            raise translate_duckdb_error(exc, self.sql) from exc
+        return self._bounded(
+            lambda: self._relation.limit(min(n, self._sandbox.limits.max_result_rows)).to_arrow_table()
+        )
 
     def batches(self, batch_size: int = 100_000) -> Iterator[pa.RecordBatch]:
         """Stream up to ``max_export_rows`` rows; downloads use this."""

@@ -109,7 +109,8 @@ def allowed_functions() -> frozenset[str]:
         con.close()
     names = {r[0].lower() for r in rows}
     names |= {"count_star", "row_number", "rank", "dense_rank", "percent_rank", "cume_dist", "ntile"}
-    names |= {"lag", "lead", "first_value", "last_value", "nth_value", "rank_dense"}
+    names |= {"lag", "lead", "first_value", "last_value", "nth_value", "rank_dense", "unnest", "unlist"}
+    names |= SAFE_TABLE_FUNCTIONS
     return frozenset(n for n in names if n not in _DENIED_FUNCTIONS and not n.startswith(_DENIED_PREFIXES))
 
 

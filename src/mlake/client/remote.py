@@ -1,0 +1,400 @@
+"""The Lake API over HTTP, for a lake served by ``mlake serve``.
+
+``RemoteLake`` offers the main operations of :class:`~mlake.lake.Lake` — ``sql``, ``table(...)`` reads and
+metadata, ``list_tables``, ``namespaces``, ``lineage``, ``ingest`` of local files, ``create_table`` from
+data — with the same return types where they matter (Arrow tables, pandas/polars frames, lineage graphs,
+ingest reports). Results travel as Arrow IPC streams, so types survive exactly. Errors come back as
+the same :class:`~mlake.errors.MlakeError` subclasses, chosen by the server's stable error ``code``.
+
+Like httpx itself, the client takes a transport: in tests it talks straight to the ASGI app.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pyarrow as pa
+
+from mlake import errors
+from mlake.errors import ConfigError, MlakeError, ValidationError
+from mlake.tables.lineage import LineageEdge, LineageGraph, LineageInput, WriteRecord
+from mlake.tables.names import TableName
+from mlake.tables.table import SnapshotInfo
+from mlake.tables.types import quote_ident
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import polars as pl
+
+    from mlake.ingest.report import IngestReport
+
+
+def _error_classes() -> dict[str, type[MlakeError]]:
+    from mlake.governance.sandbox import QueryLimitError, SandboxError
+    from mlake.governance.tokens import AuthenticationError
+
+    classes: dict[str, type[MlakeError]] = {}
+    for value in [*vars(errors).values(), SandboxError, QueryLimitError, AuthenticationError]:
+        if isinstance(value, type) and issubclass(value, MlakeError):
+            classes[value.code] = value
+    return classes
+
+
+class RemoteLake:
+    """A lake on an mlake server."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        client: httpx.Client | None = None,
+        timeout: float = 120.0,
+    ) -> None:
+        self.url = url.rstrip("/")
+        token = token or os.environ.get("MLAKE_TOKEN")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if client is not None:
+            client.headers.update(headers)
+            self._http = client
+        else:
+            self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, transport=transport)
+        self._errors = _error_classes()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> RemoteLake:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<mlake.RemoteLake {self.url}>"
+
+    # --- transport --------------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """Call ``/api/v1{path}``; a problem response becomes the matching MlakeError."""
+        try:
+            response = self._http.request(method, f"/api/v1{path}", **kw)
+        except httpx.HTTPError as exc:
+            raise ConfigError(f"Cannot reach the mlake server at {self.url}: {exc}", hint="is `mlake serve` running?") from exc
+        if response.status_code >= 400:
+            try:
+                problem = response.json()
+            except ValueError:
+                problem = {"code": "http_error", "message": response.text[:500] or response.reason_phrase}
+            cls = self._errors.get(str(problem.get("code")), MlakeError)
+            err = cls(str(problem.get("message", "request failed")), hint=problem.get("hint"))
+            raise err
+        return response
+
+    def _json(self, method: str, path: str, **kw: Any) -> Any:
+        response = self.request(method, path, **kw)
+        return None if response.status_code == 204 else response.json()
+
+    def me(self) -> dict[str, Any]:
+        """Who this client acts as, and its grants."""
+        me: dict[str, Any] = self._json("GET", "/me")
+        return me
+
+    # --- catalog ----------------------------------------------------------------------------------
+
+    def namespaces(self) -> list[str]:
+        return [n["name"] for n in self._json("GET", "/namespaces")]
+
+    def create_namespace(self, namespace: str, description: str | None = None, exist_ok: bool = True) -> None:
+        if exist_ok and namespace in self.namespaces():
+            return
+        self._json("POST", "/namespaces", json={"name": namespace, "description": description})
+
+    def list_tables(self, namespace: str | None = None, *, include_quarantine: bool = True) -> list[TableName]:
+        params: dict[str, Any] = {"include_quarantine": include_quarantine}
+        if namespace:
+            params["namespace"] = namespace
+        return sorted(TableName.parse(t["name"]) for t in self._json("GET", "/tables", params=params))
+
+    def search(self, words: str) -> list[dict[str, Any]]:
+        """Tables whose name, description, tags, owner or columns match every word."""
+        found: list[dict[str, Any]] = self._json("GET", "/tables", params={"q": words})
+        return found
+
+    def table(self, name: str | TableName) -> RemoteTable:
+        return RemoteTable(self, TableName.parse(name))
+
+    def table_exists(self, name: str | TableName) -> bool:
+        try:
+            self._json("GET", f"/tables/{TableName.parse(name)}")
+        except errors.NotFoundError:
+            return False
+        return True
+
+    def drop_table(self, name: str | TableName, *, missing_ok: bool = False) -> None:
+        if missing_ok and not self.table_exists(name):
+            return
+        self._json("DELETE", f"/tables/{TableName.parse(name)}")
+
+    def create_table(
+        self,
+        name: str | TableName,
+        data: Any,
+        *,
+        description: str | None = None,
+        owner: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> RemoteTable:
+        """Create a table from data (Arrow, pandas, polars ...), uploaded as Parquet."""
+        table_name = TableName.parse(name)
+        if self.table_exists(table_name):
+            raise errors.AlreadyExistsError(f"Table {table_name} already exists", hint="append to it instead")
+        self._upload(data, table_name, "append", description)
+        table = self.table(table_name)
+        if owner or tags:
+            table.set_metadata(owner=owner, tags=tags)
+        return table
+
+    def _upload(self, data: Any, name: TableName, mode: str, description: str | None = None) -> IngestReport:
+        import pyarrow.parquet as pq
+
+        from mlake.tables.frames import to_arrow
+
+        buffer = io.BytesIO()
+        pq.write_table(to_arrow(data), buffer)
+        files = [("files", ("data.parquet", buffer.getvalue(), "application/vnd.apache.parquet"))]
+        form = {"table": str(name), "mode": mode, "format": "parquet"}
+        if description:
+            form["description"] = description
+        return _report(self._json("POST", "/ingest", files=files, data=form))
+
+    # --- SQL, lineage, ingest -----------------------------------------------------------------------
+
+    def sql(self, query: str, *, as_of: datetime | str | None = None) -> RemoteResult:
+        """A lazy result; it runs on the server when converted (``to_arrow()``, ``to_pandas()`` ...)."""
+        return RemoteResult(self, query, as_of.isoformat() if isinstance(as_of, datetime) else as_of)
+
+    def lineage(self, name: str | TableName, max_depth: int = 10) -> LineageGraph:
+        body = self._json("GET", f"/tables/{TableName.parse(name)}/lineage", params={"max_depth": min(max_depth, 20)})
+        return _graph(body)
+
+    def ingest(self, source: str | Path | Sequence[str | Path], into: str, **options: Any) -> IngestReport:
+        """Upload local files into a table (the server quarantines bad rows as usual)."""
+        paths = [Path(source)] if isinstance(source, str | Path) else [Path(p) for p in source]
+        expanded: list[Path] = []
+        for p in paths:
+            expanded.extend(sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p])
+        if not expanded:
+            raise ValidationError(f"No files to upload in {source}")
+        unknown = set(options) - {"mode", "format", "description"}
+        if unknown:
+            raise ValidationError(
+                f"Option(s) {sorted(unknown)} are not available remotely", hint="use mode, format or description"
+            )
+        handles = [p.open("rb") for p in expanded]
+        try:
+            files = [("files", (p.name, h, "application/octet-stream")) for p, h in zip(expanded, handles, strict=True)]
+            form = {"table": str(TableName.parse(into)), **{k: str(v) for k, v in options.items() if v is not None}}
+            return _report(self._json("POST", "/ingest", files=files, data=form))
+        finally:
+            for h in handles:
+                h.close()
+
+
+class RemoteResult:
+    """The result of a query on the server: fetched as Arrow when first converted, then cached."""
+
+    def __init__(self, lake: RemoteLake, sql: str, as_of: str | None = None) -> None:
+        self._lake = lake
+        self.sql = sql
+        self._as_of = as_of
+        self._arrow: pa.Table | None = None
+
+    def to_arrow(self) -> pa.Table:
+        if self._arrow is None:
+            import pyarrow.ipc as ipc
+
+            response = self._lake.request(
+                "POST", "/sql/export", json={"sql": self.sql, "as_of": self._as_of, "format": "arrow"}
+            )
+            self._arrow = ipc.open_stream(response.content).read_all()
+        return self._arrow
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.to_arrow().column_names)
+
+    def to_pandas(self) -> pd.DataFrame:
+        return self.to_arrow().to_pandas()
+
+    def to_polars(self) -> pl.DataFrame:
+        import polars as pl
+
+        frame = pl.from_arrow(self.to_arrow())
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+    def to_pylist(self) -> list[dict[str, Any]]:
+        return self.to_arrow().to_pylist()
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        table = self.to_arrow()
+        return list(zip(*(c.to_pylist() for c in table.columns), strict=True)) if table.num_columns else []
+
+    def batches(self, batch_size: int = 100_000) -> Iterator[pa.RecordBatch]:
+        yield from self.to_arrow().to_batches(batch_size)
+
+    def scalar(self) -> Any:
+        table = self.to_arrow()
+        return table.column(0)[0].as_py() if table.num_rows and table.num_columns else None
+
+    def __len__(self) -> int:
+        return self.to_arrow().num_rows
+
+    def save(self, name: str, *, mode: str = "create") -> RemoteTable:
+        """Write the result to a table on the server (with lineage to the query)."""
+        self._lake._json("POST", "/sql/save", json={"sql": self.sql, "table": name, "mode": mode, "as_of": self._as_of})
+        return self._lake.table(name)
+
+    def __repr__(self) -> str:
+        return f"<mlake.RemoteResult {self.sql[:60]!r}>"
+
+
+class RemoteTable:
+    """A table on the server."""
+
+    def __init__(self, lake: RemoteLake, name: TableName) -> None:
+        self._lake = lake
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<mlake.RemoteTable {self.name}>"
+
+    def describe(self) -> dict[str, Any]:
+        info: dict[str, Any] = self._lake._json("GET", f"/tables/{self.name}")
+        return info
+
+    @property
+    def columns(self) -> list[str]:
+        return [c["name"] for c in self.describe()["columns"]]
+
+    @property
+    def tags(self) -> dict[str, str]:
+        tags: dict[str, str] = self.describe()["tags"]
+        return tags
+
+    def history(self) -> list[SnapshotInfo]:
+        out = []
+        for s in self._lake._json("GET", f"/tables/{self.name}/history"):
+            s["committed_at"] = datetime.fromisoformat(s["committed_at"])
+            out.append(SnapshotInfo(**s))
+        return out
+
+    def query(
+        self,
+        columns: Sequence[str] | None = None,
+        where: str | None = None,
+        *,
+        snapshot_id: int | None = None,
+        as_of: datetime | str | None = None,
+        limit: int | None = None,
+        order_by: str | None = None,
+    ) -> RemoteResult:
+        cols = ", ".join(quote_ident(c) for c in columns) if columns else "*"
+        source = str(self.name)
+        if snapshot_id is not None:
+            source += f" AT (VERSION => {int(snapshot_id)})"
+        elif as_of is not None:
+            when = as_of.isoformat() if isinstance(as_of, datetime) else str(as_of)
+            source += " AT (TIMESTAMP => '" + when.replace("'", "''") + "')"
+        sql = f"SELECT {cols} FROM {source}"
+        if where:
+            sql += f" WHERE {where}"
+        if order_by:
+            sql += f" ORDER BY {order_by}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return RemoteResult(self._lake, sql)
+
+    def to_arrow(self, columns: Sequence[str] | None = None, where: str | None = None, **kw: Any) -> pa.Table:
+        return self.query(columns, where, **kw).to_arrow()
+
+    def to_pandas(self, columns: Sequence[str] | None = None, where: str | None = None, **kw: Any) -> pd.DataFrame:
+        return self.query(columns, where, **kw).to_pandas()
+
+    def to_polars(self, columns: Sequence[str] | None = None, where: str | None = None, **kw: Any) -> pl.DataFrame:
+        return self.query(columns, where, **kw).to_polars()
+
+    def head(self, n: int = 10) -> RemoteResult:
+        return self.query(limit=n)
+
+    def count(self, snapshot_id: int | None = None) -> int:
+        source = str(self.name) + (f" AT (VERSION => {int(snapshot_id)})" if snapshot_id is not None else "")
+        return int(RemoteResult(self._lake, f"SELECT count(*) FROM {source}").scalar() or 0)
+
+    def set_metadata(
+        self,
+        *,
+        description: str | None = None,
+        owner: str | None = None,
+        tags: dict[str, str] | None = None,
+        remove_tags: Sequence[str] = (),
+        column_docs: dict[str, str] | None = None,
+    ) -> None:
+        body = {
+            "description": description,
+            "owner": owner,
+            "tags": tags,
+            "remove_tags": list(remove_tags),
+            "column_docs": column_docs,
+        }
+        self._lake._json("PATCH", f"/tables/{self.name}", json=body)
+
+    def rollback(self, snapshot_id: int) -> None:
+        self._lake._json("POST", f"/tables/{self.name}/rollback", json={"snapshot_id": snapshot_id})
+
+    def append(self, data: Any) -> IngestReport:
+        """Append rows (uploaded as Parquet)."""
+        return self._lake._upload(data, self.name, "append")
+
+    def overwrite(self, data: Any) -> IngestReport:
+        """Replace all rows (uploaded as Parquet)."""
+        return self._lake._upload(data, self.name, "overwrite")
+
+    def lineage(self, max_depth: int = 10) -> LineageGraph:
+        return self._lake.lineage(self.name, max_depth)
+
+
+def _report(body: dict[str, Any]) -> IngestReport:
+    from collections import Counter
+
+    from mlake.ingest.report import IngestReport
+
+    fields = set(IngestReport.__dataclass_fields__)
+    values = {k: v for k, v in body.items() if k in fields}
+    values["reasons"] = Counter(values.get("reasons") or {})
+    return IngestReport(**values)
+
+
+def _graph(body: dict[str, Any]) -> LineageGraph:
+    def edge(e: dict[str, Any]) -> LineageEdge:
+        s = e["source"]
+        write = WriteRecord(
+            write_id=e["write_id"],
+            table=e["target"],
+            operation=e["operation"],
+            actor=e["actor"],
+            command="",
+            snapshot_id=e["snapshot_id"],
+            at=datetime.fromisoformat(e["at"]),
+        )
+        return LineageEdge(LineageInput(s["kind"], s["ref"], s["detail"], s["snapshot_id"]), e["target"], write, e["depth"])
+
+    return LineageGraph(body["table"], [edge(e) for e in body["upstream"]], [edge(e) for e in body["downstream"]])
