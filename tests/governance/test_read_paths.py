@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
+from tests.governed_lake import Governed
 
 from mlake.errors import PermissionDeniedError
-from tests.governed_lake import Governed
 
 DE_IDS = [1, 3, 5]
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from tests.governed_lake import Governed
 
 from mlake.errors import MlakeError, PermissionDeniedError, SqlError
 from mlake.governance.sandbox import QueryLimitError, SandboxError, SandboxLimits
-from tests.governed_lake import Governed
 
 HOSTILE = [
     "SELECT * FROM read_csv('/etc/passwd')",

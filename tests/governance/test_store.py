@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from tests.governed_lake import Governed
 
 import mlake
 from mlake.errors import AlreadyExistsError, NotFoundError, PermissionDeniedError, ValidationError
@@ -13,7 +14,6 @@ from mlake.governance.model import Scope
 from mlake.governance.store import audit_pending_table, tokens_table
 from mlake.governance.tokens import AuthenticationError
 from mlake.lake import Lake
-from tests.governed_lake import Governed
 
 
 def test_tokens_are_stored_hashed_and_checked(lake: Lake) -> None:

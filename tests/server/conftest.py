@@ -8,10 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from tests.governed_lake import Governed, build_governed_lake
 
 from mlake.server.app import create_app
 from mlake.server.settings import ServerSettings
-from tests.governed_lake import Governed, build_governed_lake
 
 
 @pytest.fixture

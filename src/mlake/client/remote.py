@@ -87,7 +87,9 @@ class RemoteLake:
         try:
             response = self._http.request(method, f"/api/v1{path}", **kw)
         except httpx.HTTPError as exc:
-            raise ConfigError(f"Cannot reach the mlake server at {self.url}: {exc}", hint="is `mlake serve` running?") from exc
+            raise ConfigError(
+                f"Cannot reach the mlake server at {self.url}: {exc}", hint="is `mlake serve` running?"
+            ) from exc
         if response.status_code >= 400:
             try:
                 problem = response.json()
@@ -395,6 +397,7 @@ def _graph(body: dict[str, Any]) -> LineageGraph:
             snapshot_id=e["snapshot_id"],
             at=datetime.fromisoformat(e["at"]),
         )
-        return LineageEdge(LineageInput(s["kind"], s["ref"], s["detail"], s["snapshot_id"]), e["target"], write, e["depth"])
+        source = LineageInput(s["kind"], s["ref"], s["detail"], s["snapshot_id"])
+        return LineageEdge(source, e["target"], write, e["depth"])
 
     return LineageGraph(body["table"], [edge(e) for e in body["upstream"]], [edge(e) for e in body["downstream"]])
