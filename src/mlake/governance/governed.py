@@ -306,7 +306,7 @@ class GovernedTable(Table):
             if where:
                 sandbox.check_expression(where, "filter")
             if order_by:
-                sandbox.check_expression(order_by.replace(" DESC", "").replace(" ASC", ""), "sort order")
+                sandbox.check_expression(order_by, "sort order", order_by=True)
             if columns and access.columns is not None:
                 hidden = [c for c in columns if c not in access.columns]
                 if hidden:

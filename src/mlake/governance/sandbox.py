@@ -262,18 +262,22 @@ class SqlSandbox:
             raise SandboxError(f"Expected one statement, got {len(statements)}", hint="run statements one at a time")
         _Walker(allowed_tables, allowed_functions()).visit(statements[0])
 
-    def check_expression(self, expression: str, what: str = "expression") -> None:
-        """Refuse an untrusted SQL expression (a filter, a sort, a mask) unless it is plain: columns,
-        literals, operators and allowed functions; no subqueries, no tables."""
+    def check_expression(self, expression: str, what: str = "expression", *, order_by: bool = False) -> None:
+        """Refuse an untrusted SQL expression (a filter, a mask, or with ``order_by`` a sort order) unless
+        it is plain: columns, literals, operators and allowed functions; no subqueries, no tables."""
         if ";" in expression or "--" in expression or "/*" in expression:
             raise SandboxError(f"The {what} {expression!r} may not contain ';' or comments")
-        tree = self.parse(f"SELECT 1 FROM __mlake_row WHERE ({expression})")
+        sql = "SELECT 1 FROM __mlake_row " + (f"ORDER BY {expression}" if order_by else f"WHERE ({expression})")
+        tree = self.parse(sql)
         statements = tree.get("statements", [])
         node = statements[0].get("node", {}) if len(statements) == 1 else {}
         if node.get("type") != "SELECT_NODE" or (node.get("from_table") or {}).get("table_name") != "__mlake_row":
             raise SandboxError(f"The {what} {expression!r} is not a plain SQL expression")
-        _Walker({("", "__mlake_row")}, allowed_functions()).visit(node.get("where_clause"))
-        if '"SUBQUERY"' in json.dumps(node.get("where_clause")):
+        part = node.get("modifiers") if order_by else node.get("where_clause")
+        if order_by and any(m.get("type") != "ORDER_MODIFIER" for m in part or []):
+            raise SandboxError(f"The {what} {expression!r} is not a plain sort order")
+        _Walker({("", "__mlake_row")}, allowed_functions()).visit(part)
+        if '"SUBQUERY"' in json.dumps(part):
             raise SandboxError(f"The {what} {expression!r} may not contain subqueries")
 
     @contextmanager
