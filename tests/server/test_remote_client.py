@@ -15,13 +15,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from tests.governed_lake import Governed
 
-
 import mlake
 from mlake.client import RemoteLake
 from mlake.errors import AlreadyExistsError, NotFoundError, PermissionDeniedError
 from mlake.governance.sandbox import SandboxError
 from mlake.governance.tokens import AuthenticationError
-
 
 # Starlette's TestClient is the sync httpx client with an ASGI transport; its httpx deprecation is not ours.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:fastapi.testclient")
