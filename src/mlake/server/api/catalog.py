@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from mlake.errors import NotFoundError, ValidationError
 from mlake.governance.governed import GovernedLake
+from mlake.server.api.params import SnapshotField, SnapshotQuery
 from mlake.server.catalog_search import table_summaries
 from mlake.server.downloads import stream_result
 from mlake.server.rows import table_json
@@ -35,7 +36,7 @@ class MetadataIn(BaseModel):
 
 
 class RollbackIn(BaseModel):
-    snapshot_id: int
+    snapshot_id: SnapshotField
 
 
 def _name(name: str) -> TableName:
@@ -128,7 +129,7 @@ def router() -> APIRouter:
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
         order_by: Annotated[str | None, Query(max_length=200, description="A column name.")] = None,
         desc: bool = False,
-        snapshot_id: int | None = None,
+        snapshot_id: SnapshotQuery = None,
         as_of: Annotated[str | None, Query(max_length=64, description="ISO time: the table as it was then.")] = None,
         where: Annotated[str | None, Query(max_length=2000, description="A SQL filter over the columns.")] = None,
     ) -> dict[str, Any]:
@@ -158,7 +159,7 @@ def router() -> APIRouter:
         name: str,
         lake: Lk,
         format: Literal["csv", "parquet", "arrow"] = "csv",
-        snapshot_id: int | None = None,
+        snapshot_id: SnapshotQuery = None,
     ) -> StreamingResponse:
         table_name = _name(name)
         result = lake.table(table_name).query(snapshot_id=snapshot_id)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from mlake.dashboards import DashboardStore
 from mlake.governance.governed import GovernedLake
+from mlake.server.api.params import IdField, RecordId
 from mlake.server.rows import table_json
 from mlake.server.state import principal_lake
 
@@ -48,7 +49,7 @@ class DashboardPatch(BaseModel):
 
 
 class TileIn(BaseModel):
-    query_id: int
+    query_id: IdField
     width: int = Field(default=1, ge=1, le=3)
 
 
@@ -80,22 +81,22 @@ def router() -> APIRouter:
         return store(lake).save_query(body.name, body.sql, body.chart.model_dump(), lake.principal.name).to_dict()
 
     @r.get("/queries/{query_id}", summary="A saved query")
-    def get_query(query_id: int, lake: Lk) -> dict[str, Any]:
+    def get_query(query_id: RecordId, lake: Lk) -> dict[str, Any]:
         return store(lake).query(query_id).to_dict()
 
     @r.patch("/queries/{query_id}", summary="Change a saved query (its owner)")
-    def update_query(query_id: int, body: QueryPatch, lake: Lk) -> dict[str, Any]:
+    def update_query(query_id: RecordId, body: QueryPatch, lake: Lk) -> dict[str, Any]:
         chart = body.chart.model_dump() if body.chart else None
         q = store(lake).update_query(query_id, *who(lake), name=body.name, sql=body.sql, chart=chart)
         return q.to_dict()
 
     @r.delete("/queries/{query_id}", status_code=204, summary="Delete a saved query (and its tiles)")
-    def delete_query(query_id: int, lake: Lk) -> Response:
+    def delete_query(query_id: RecordId, lake: Lk) -> Response:
         store(lake).delete_query(query_id, *who(lake))
         return Response(status_code=204)
 
     @r.post("/queries/{query_id}/run", summary="Run a saved query as the caller")
-    def run_query(query_id: int, lake: Lk) -> dict[str, Any]:
+    def run_query(query_id: RecordId, lake: Lk) -> dict[str, Any]:
         q = store(lake).query(query_id)
         return {**run_saved(lake, q.sql), "query": q.to_dict()}
 
@@ -109,27 +110,27 @@ def router() -> APIRouter:
         return d.to_dict()
 
     @r.get("/dashboards/{dashboard_id}", summary="A dashboard and its tiles")
-    def get_dashboard(dashboard_id: int, lake: Lk) -> dict[str, Any]:
+    def get_dashboard(dashboard_id: RecordId, lake: Lk) -> dict[str, Any]:
         return store(lake).dashboard(dashboard_id).to_dict()
 
     @r.patch("/dashboards/{dashboard_id}", summary="Change a dashboard (its owner)")
-    def update_dashboard(dashboard_id: int, body: DashboardPatch, lake: Lk) -> dict[str, Any]:
+    def update_dashboard(dashboard_id: RecordId, body: DashboardPatch, lake: Lk) -> dict[str, Any]:
         d = store(lake).update_dashboard(
             dashboard_id, *who(lake), name=body.name, description=body.description, refresh_seconds=body.refresh_seconds
         )
         return d.to_dict()
 
     @r.delete("/dashboards/{dashboard_id}", status_code=204, summary="Delete a dashboard")
-    def delete_dashboard(dashboard_id: int, lake: Lk) -> Response:
+    def delete_dashboard(dashboard_id: RecordId, lake: Lk) -> Response:
         store(lake).delete_dashboard(dashboard_id, *who(lake))
         return Response(status_code=204)
 
     @r.post("/dashboards/{dashboard_id}/tiles", status_code=201, summary="Pin a saved query to a dashboard")
-    def pin(dashboard_id: int, body: TileIn, lake: Lk) -> dict[str, Any]:
+    def pin(dashboard_id: RecordId, body: TileIn, lake: Lk) -> dict[str, Any]:
         return store(lake).pin(dashboard_id, body.query_id, *who(lake), width=body.width).to_dict()
 
     @r.delete("/dashboards/{dashboard_id}/tiles/{tile_id}", summary="Unpin a tile")
-    def unpin(dashboard_id: int, tile_id: int, lake: Lk) -> dict[str, Any]:
+    def unpin(dashboard_id: RecordId, tile_id: RecordId, lake: Lk) -> dict[str, Any]:
         return store(lake).unpin(dashboard_id, tile_id, *who(lake)).to_dict()
 
     return r

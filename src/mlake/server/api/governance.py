@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from mlake.governance.governed import GovernedLake
 from mlake.governance.service import GuardedGovernance
+from mlake.server.api.params import RecordId
 from mlake.server.state import principal_lake
 
 Lk = Annotated[GovernedLake, Depends(principal_lake)]
@@ -138,7 +139,7 @@ def router() -> APIRouter:
         return _gov(lake).grant(body.grantee, body.privilege, body.scope).to_dict()
 
     @r.delete("/grants/{grant_id}", status_code=204, summary="Revoke a grant")
-    def delete_grant(grant_id: int, lake: Lk) -> Response:
+    def delete_grant(grant_id: RecordId, lake: Lk) -> Response:
         _gov(lake).delete_grant(grant_id)
         return Response(status_code=204)
 
@@ -151,7 +152,7 @@ def router() -> APIRouter:
         return _gov(lake).add_row_filter(body.table, body.grantee, body.predicate).to_dict()
 
     @r.delete("/row-filters/{policy_id}", status_code=204, summary="Delete a row filter")
-    def delete_row_filter(policy_id: int, lake: Lk) -> Response:
+    def delete_row_filter(policy_id: RecordId, lake: Lk) -> Response:
         _gov(lake).delete_policy("row_filter", policy_id)
         return Response(status_code=204)
 
@@ -164,7 +165,7 @@ def router() -> APIRouter:
         return _gov(lake).add_column_mask(body.table, body.column, body.grantee, body.mask).to_dict()
 
     @r.delete("/column-masks/{policy_id}", status_code=204, summary="Delete a column mask")
-    def delete_column_mask(policy_id: int, lake: Lk) -> Response:
+    def delete_column_mask(policy_id: RecordId, lake: Lk) -> Response:
         _gov(lake).delete_policy("column_mask", policy_id)
         return Response(status_code=204)
 
