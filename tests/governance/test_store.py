@@ -159,3 +159,13 @@ def test_audit_log_is_readable_by_superusers_only(governed: Governed) -> None:
         governed.lake.as_principal("bob").sql("SELECT * FROM mlake.audit_log")
     own = governed.lake.as_principal("bob").governance.audit_events()
     assert own and {e.principal for e in own} == {"bob"}
+
+
+def test_event_ids_are_never_reused(lake: Lake) -> None:
+    """Once every pending event is flushed, new events still get higher ids (none is mistaken for flushed)."""
+    audit = lake.governance.audit
+    audit.record(principal="p", action="first")
+    assert audit.flush() == 1
+    audit.record(principal="p", action="second")
+    assert audit.flush() == 1
+    assert [e.action for e in audit.events()] == ["second", "first"]

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
+from tests.governed_lake import Governed, build_governed_lake
 
 from mlake.server.app import create_app
 from mlake.server.settings import ServerSettings
-from tests.governed_lake import Governed, build_governed_lake
+
 
 @pytest.fixture(scope="module")
 def fuzz_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Governed]:

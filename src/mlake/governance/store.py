@@ -119,6 +119,9 @@ audit_pending_table = sa.Table(
     sa.Column("message", sa.Text, nullable=True),
     sa.Column("client", sa.String(200), nullable=True),
     sa.Column("duration_ms", sa.Float, nullable=True),
+    # Event ids must never be reused (the flush's high-water mark relies on it): SQLite's plain rowid
+    # would hand out 1 again once the table is empty, AUTOINCREMENT does not.
+    sqlite_autoincrement=True,
 )
 
 

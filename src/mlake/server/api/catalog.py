@@ -144,13 +144,18 @@ def router() -> APIRouter:
         result = table.query(columns, where or None, snapshot_id=snapshot_id, as_of=as_of, order_by=order)
         with lake.engine.sandbox.deadline(result._keepalive):
             page_table = result.relation.limit(limit + 1, offset).to_arrow_table()
+        total: int | None = info["rows"]
+        if where or as_of:
+            total = None
+        elif snapshot_id is not None:
+            total = next((s.total_rows for s in table.history() if s.snapshot_id == snapshot_id), None)
         body = table_json(page_table.slice(0, limit))
         body.update(
             offset=offset,
             limit=limit,
             has_more=page_table.num_rows > limit,
             snapshot_id=snapshot_id if snapshot_id is not None else info["snapshot_id"],
-            total_rows=None if (where or snapshot_id or as_of) else info["rows"],
+            total_rows=total,
         )
         return body
 
