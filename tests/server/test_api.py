@@ -247,3 +247,23 @@ async def test_no_auth_is_loopback_only(governed: Governed) -> None:
     async with client_for(app, None) as local:
         me = (await local.get("/api/v1/me")).json()
         assert me["superuser"] and me["name"] == "owner"
+
+
+async def test_rest_read_paths_obey_filters_and_masks(
+    analyst: httpx.AsyncClient, outsider: httpx.AsyncClient, admin: httpx.AsyncClient
+) -> None:
+    page = (await analyst.get("/api/v1/tables/shop.customers/rows")).json()
+    assert sorted(r[0] for r in page["rows"]) == [1, 3, 5]  # row filter country = 'DE'
+    assert all(r[1] is None or r[1].startswith("***@") for r in page["rows"])  # email mask
+    csv = (await analyst.get("/api/v1/tables/shop.customers/export", params={"format": "csv"})).text
+    assert "ann@example.com" not in csv and csv.count("\n") == 4
+    for path in (
+        "/api/v1/tables/shop.customers/rows",
+        "/api/v1/tables/shop.customers/export",
+        "/api/v1/tables/shop.customers",
+    ):
+        r = await outsider.get(path)
+        assert r.status_code == 403 and r.json()["code"] == "permission_denied"
+    events = (await admin.get("/api/v1/audit", params={"table": "shop.customers"})).json()
+    assert {(e["principal"], e["outcome"]) for e in events} >= {("bob", "ok"), ("alice", "denied")}
+    assert all(e["client"] for e in events)

@@ -101,7 +101,7 @@ const Studio = (() => {
     if (!ys.length) { el.innerHTML = '<p class="muted">The chart\'s columns are not in the result.</p>'; return; }
     const xKind = spec.x && spec.x in idx ? data.columns[idx[spec.x]].kind : null;
     let rows = data.rows.slice(0, spec.type === "bar" ? 60 : 5000);
-    const W = 820, H = 320, m = { l: 56, r: 16, t: 16 + (ys.length > 1 ? 18 : 0), b: 52 };
+    const W = Math.max(360, Math.round(el.clientWidth || 820)), H = Math.round(Math.min(320, Math.max(220, W * 0.42))), m = { l: 56, r: 16, t: 16 + (ys.length > 1 ? 18 : 0), b: 52 };
     const iw = W - m.l - m.r, ih = H - m.t - m.b;
     const xval = (r, i) => spec.x && spec.x in idx ? r[idx[spec.x]] : i + 1;
     const continuous = spec.type !== "bar" && (xKind === "number" || xKind === "time");
