@@ -169,3 +169,26 @@ def test_event_ids_are_never_reused(lake: Lake) -> None:
     audit.record(principal="p", action="second")
     assert audit.flush() == 1
     assert [e.action for e in audit.events()] == ["second", "first"]
+
+
+def test_group_commit_keeps_every_event(lake: Lake) -> None:
+    """In server mode concurrent events are committed together, and each caller returns after its commit."""
+    import threading
+
+    audit = lake.governance.audit
+    audit.start(interval=0.2)
+    try:
+
+        def burst(i: int) -> None:
+            for j in range(20):
+                audit.record(principal=f"p{i}", action=f"a{j}")
+
+        threads = [threading.Thread(target=burst, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        audit.stop()
+    assert audit.pending() == 0
+    assert lake.sql("SELECT count(*), count(DISTINCT event_id) FROM mlake.audit_log").fetchall() == [(160, 160)]

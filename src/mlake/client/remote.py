@@ -244,7 +244,8 @@ class RemoteResult:
         return frame
 
     def to_pylist(self) -> list[dict[str, Any]]:
-        return self.to_arrow().to_pylist()
+        rows: list[dict[str, Any]] = self.to_arrow().to_pylist()
+        return rows
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         table = self.to_arrow()
@@ -258,7 +259,7 @@ class RemoteResult:
         return table.column(0)[0].as_py() if table.num_rows and table.num_columns else None
 
     def __len__(self) -> int:
-        return self.to_arrow().num_rows
+        return int(self.to_arrow().num_rows)
 
     def save(self, name: str, *, mode: str = "create") -> RemoteTable:
         """Write the result to a table on the server (with lineage to the query)."""

@@ -64,6 +64,9 @@ class AuditLog:
         self._flush_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._writer: threading.Thread | None = None
+        self._queue: list[tuple[dict[str, Any], _Waiter]] = []
+        self._queue_cond = threading.Condition()
 
     # --- recording --------------------------------------------------------------------------------
 
@@ -79,21 +82,53 @@ class AuditLog:
         client: str | None = None,
         duration_ms: float | None = None,
     ) -> None:
-        """Write one event durably (returns once it is committed to the metastore)."""
-        with self._engine.begin() as conn:
-            conn.execute(
-                audit_pending_table.insert().values(
-                    at=datetime.now(UTC),
-                    principal=principal,
-                    action=action,
-                    tables=",".join(tables) or None,
-                    detail=(detail or None) and detail[:20_000],
-                    outcome=outcome,
-                    message=(message or None) and message[:2000],
-                    client=client,
-                    duration_ms=duration_ms,
-                )
-            )
+        """Write one event durably: this returns once the event is committed to the metastore.
+
+        In a server (after :meth:`start`), concurrent requests' events are committed together by one
+        writer thread — group commit: one transaction, one disk sync for many events — and each
+        caller still waits for its own event's commit.
+        """
+        row = {
+            "at": datetime.now(UTC),
+            "principal": principal,
+            "action": action,
+            "tables": ",".join(tables) or None,
+            "detail": (detail or None) and detail[:20_000],
+            "outcome": outcome,
+            "message": (message or None) and message[:2000],
+            "client": client,
+            "duration_ms": duration_ms,
+        }
+        if self._writer is None:
+            with self._engine.begin() as conn:
+                conn.execute(audit_pending_table.insert(), [row])
+            return
+        waiter = _Waiter()
+        with self._queue_cond:
+            self._queue.append((row, waiter))
+            self._queue_cond.notify()
+        if not waiter.done.wait(timeout=60):
+            raise RuntimeError("the audit log writer did not answer within 60 s")
+        if waiter.error is not None:
+            raise waiter.error
+
+    def _write_batches(self) -> None:
+        while True:
+            with self._queue_cond:
+                while not self._queue and not self._stop.is_set():
+                    self._queue_cond.wait(0.5)
+                if not self._queue and self._stop.is_set():
+                    return
+                batch, self._queue = self._queue, []
+            error: BaseException | None = None
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(audit_pending_table.insert(), [row for row, _ in batch])
+            except BaseException as exc:  # every waiter learns that its event was not recorded
+                error = exc
+            for _, waiter in batch:
+                waiter.error = error
+                waiter.done.set()
 
     def pending(self) -> int:
         with self._engine.connect() as conn:
@@ -189,7 +224,8 @@ class AuditLog:
         return len(rows)
 
     def start(self, interval: float = 5.0) -> None:
-        """Flush in a background thread every ``interval`` seconds (servers call this)."""
+        """Group-commit events from a writer thread and flush them to Iceberg every ``interval`` s
+        (servers call this; embedded use commits each event itself and flushes on read)."""
         if self._thread is not None:
             return
         self._stop.clear()
@@ -201,15 +237,20 @@ class AuditLog:
                 except Exception:  # pragma: no cover - retried on the next tick; events stay pending
                     continue
 
+        self._writer = threading.Thread(target=self._write_batches, name="mlake-audit-writer", daemon=True)
+        self._writer.start()
         self._thread = threading.Thread(target=run, name="mlake-audit-flush", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the background flusher and flush what is pending."""
+        """Stop the background threads (after writing every queued event) and flush what is pending."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        with self._queue_cond:
+            self._queue_cond.notify_all()
+        for thread in (self._writer, self._thread):
+            if thread is not None:
+                thread.join(timeout=30)
+        self._writer = self._thread = None
         self.flush()
 
     # --- reading ----------------------------------------------------------------------------------
@@ -243,6 +284,14 @@ class AuditLog:
             sql += " WHERE " + " AND ".join(conditions)
         sql += f" ORDER BY event_id DESC LIMIT {int(limit)} OFFSET {int(offset)}"
         return [_event(r) for r in self._lake.engine.run_internal(sql).to_pylist()]
+
+
+class _Waiter:
+    """One caller waiting for its event's group commit."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.error: BaseException | None = None
 
 
 def _event(row: dict[str, Any]) -> AuditEvent:

@@ -179,7 +179,8 @@ class PrincipalEngine(SqlEngine):
             self._glake.flush_audit()  # the log shows every event recorded so far (and exists once any was)
         self._binding.refs = set()
         try:
-            bound, inputs = self.bind(text, as_of)
+            with self._glake.metadata_cache():
+                bound, inputs = self.bind(text, as_of)
             allowed = set(self._binding.refs)
         finally:
             self._binding.refs = None

