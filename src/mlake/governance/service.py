@@ -10,8 +10,9 @@ grant on it and set its filters and masks) and audited.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mlake.errors import PermissionDeniedError
@@ -49,6 +50,7 @@ class Governance:
         self._engine: SandboxedEngine | None = None
         self._lock = threading.Lock()
         self._policies: dict[str, tuple[int, Principal, AccessPolicy]] = {}
+        self._tokens: dict[str, tuple[int, float, datetime | None, Principal]] = {}
 
     @property
     def limits(self) -> SandboxLimits:
@@ -82,15 +84,27 @@ class Governance:
 
     def authenticate(self, token: str, client: str | None = None) -> Principal:
         """The principal of an API token; failures are audited (without the token)."""
-        from mlake.governance.tokens import AuthenticationError
+        from mlake.governance.tokens import AuthenticationError, hash_secret
 
+        # A verified token is remembered for up to a minute while nothing in access control changes
+        # (revoking a token or disabling a principal bumps the version): one query per request, not four.
+        key = hash_secret(token)
+        version = self.store.version()
+        hit = self._tokens.get(key)
+        now = time.monotonic()
+        if hit is not None and hit[0] == version and now - hit[1] < 60 and (hit[2] is None or hit[2] > _utcnow()):
+            return hit[3]
         try:
-            return self.store.authenticate(token)
+            principal, expires = self.store.verify(token)
         except AuthenticationError as exc:
             self.audit.record(
                 principal="anonymous", action="authenticate", outcome="denied", message=exc.message, client=client
             )
             raise
+        if len(self._tokens) > 10_000:
+            self._tokens.clear()
+        self._tokens[key] = (version, now, expires, principal)
+        return principal
 
     def policy_for(self, principal: Principal) -> AccessPolicy:
         """The resolved policy, cached until any grant, filter, mask or membership changes."""
@@ -415,3 +429,7 @@ def _tables_of(scope: str) -> list[str]:
     except Exception:
         return []
     return [sc.target] if sc.kind in ("table", "column") else []
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -381,10 +381,15 @@ class GovernanceStore:
             if row is None:
                 raise NotFoundError(f"No token with id {token_id!r}")
             conn.execute(tokens_table.update().where(tokens_table.c.token_id == token_id).values(revoked_at=_now()))
+            self._bump(conn)
         return next(t for t in self.tokens(row.principal) if t.token_id == token_id)
 
     def authenticate(self, token: str) -> Principal:
         """The principal a token belongs to; AuthenticationError when it is unknown, revoked or expired."""
+        return self.verify(token)[0]
+
+    def verify(self, token: str) -> tuple[Principal, datetime | None]:
+        """The principal of a valid token and when the token expires (None: never)."""
         token_id, secret = tokens.split(token)
         with self._engine.connect() as conn:
             row = conn.execute(sa.select(tokens_table).where(tokens_table.c.token_id == token_id)).first()
@@ -406,7 +411,7 @@ class GovernanceStore:
         if last is None or (now - last).total_seconds() > 60:  # one write a minute at most, not one per request
             with self._engine.begin() as conn:
                 conn.execute(tokens_table.update().where(tokens_table.c.token_id == token_id).values(last_used_at=now))
-        return principal
+        return principal, expires
 
     # --- grants -----------------------------------------------------------------------------------
 
