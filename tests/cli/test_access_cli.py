@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from mlake.cli.context import state
@@ -44,6 +45,7 @@ def test_access_commands(tmp_path: Path) -> None:
     assert isinstance(exc, MlakeError) and "Cannot use" in exc.message
 
 
+@pytest.mark.slow
 def test_serve_refuses_unsafe_setups(tmp_path: Path) -> None:
     home = tmp_path / "lake"
     _, _, exc = invoke(home, "serve", "--no-auth", "--host", "0.0.0.0", "--port", "0")

@@ -105,6 +105,7 @@ def test_principals_manage_only_what_they_may(governed: Governed) -> None:
     assert {e.action for e in denied} >= {"principal.create", "grant", "token.create"}
 
 
+@pytest.mark.slow
 def test_audit_events_survive_a_crash_and_flush_once(tmp_path: object) -> None:
     """Events are durable once recorded: a process killed before any flush loses none of them."""
     import subprocess
@@ -192,3 +193,15 @@ def test_group_commit_keeps_every_event(lake: Lake) -> None:
         audit.stop()
     assert audit.pending() == 0
     assert lake.sql("SELECT count(*), count(DISTINCT event_id) FROM mlake.audit_log").fetchall() == [(160, 160)]
+
+
+def test_local_administration_is_audited_once(governed: Governed) -> None:
+    gov = governed.lake.governance
+    gov.grant("alice", "select", "vault.secrets")
+    governed.lake.as_principal("root").governance.grant("alice", "select", "shop.orders")
+    grants = gov.audit_events(action="grant")
+    assert [(e.principal, e.client, e.tables) for e in grants[:2]] == [
+        ("root", None, ["shop.orders"]),
+        ("owner", "local", ["vault.secrets"]),
+    ]
+    assert len([e for e in grants if "shop.orders" in e.tables]) == 1

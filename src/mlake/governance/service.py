@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,7 @@ class Governance:
         self._lock = threading.Lock()
         self._policies: dict[str, tuple[int, Principal, AccessPolicy]] = {}
         self._tokens: dict[str, tuple[int, float, datetime | None, Principal]] = {}
+        self._local = threading.local()
 
     @property
     def limits(self) -> SandboxLimits:
@@ -143,6 +145,21 @@ class Governance:
 
     # --- administration (trusted) -------------------------------------------------------------------
 
+    @contextmanager
+    def _quiet(self) -> Iterator[None]:
+        """Guarded calls audit themselves (with the principal and outcome); no second event here."""
+        self._local.quiet = True
+        try:
+            yield
+        finally:
+            self._local.quiet = False
+
+    def _log(self, action: str, detail: str, tables: Sequence[str] = ()) -> None:
+        if not getattr(self._local, "quiet", False):
+            self.audit.record(
+                principal=self._lake.settings.user, action=action, tables=tables, detail=detail, client="local"
+            )
+
     def create_principal(
         self,
         name: str,
@@ -152,7 +169,9 @@ class Governance:
         display_name: str | None = None,
         roles: Sequence[str] = (),
     ) -> Principal:
-        return self.store.create_principal(name, kind=kind, superuser=superuser, display_name=display_name, roles=roles)
+        p = self.store.create_principal(name, kind=kind, superuser=superuser, display_name=display_name, roles=roles)
+        self._log("principal.create", name)
+        return p
 
     def principals(self) -> list[Principal]:
         return self.store.principals()
@@ -161,52 +180,71 @@ class Governance:
         return self.store.principal(name)
 
     def update_principal(self, name: str, **changes: Any) -> Principal:
-        return self.store.update_principal(name, **changes)
+        p = self.store.update_principal(name, **changes)
+        self._log("principal.update", f"{name} {changes}")
+        return p
 
     def delete_principal(self, name: str) -> None:
         self.store.delete_principal(name)
+        self._log("principal.delete", name)
 
     def create_role(self, name: str, description: str | None = None) -> Role:
-        return self.store.create_role(name, description)
+        role = self.store.create_role(name, description)
+        self._log("role.create", name)
+        return role
 
     def roles(self) -> list[Role]:
         return self.store.roles()
 
     def delete_role(self, name: str) -> None:
         self.store.delete_role(name)
+        self._log("role.delete", name)
 
     def add_member(self, role: str, principal: str) -> None:
         self.store.add_member(role, principal)
+        self._log("role.add_member", f"{principal} -> {role}")
 
     def remove_member(self, role: str, principal: str) -> None:
         self.store.remove_member(role, principal)
+        self._log("role.remove_member", f"{principal} -/-> {role}")
 
     def create_token(
         self, principal: str, description: str | None = None, expires_at: datetime | None = None
     ) -> tuple[ApiToken, str]:
-        return self.store.create_token(principal, description, expires_at)
+        out = self.store.create_token(principal, description, expires_at)
+        self._log("token.create", f"{principal} {out[0].token_id}")
+        return out
 
     def tokens(self, principal: str | None = None) -> list[ApiToken]:
         return self.store.tokens(principal)
 
     def revoke_token(self, token_id: str) -> ApiToken:
-        return self.store.revoke_token(token_id)
+        token = self.store.revoke_token(token_id)
+        self._log("token.revoke", token_id)
+        return token
 
     def grant(self, grantee: str, privilege: str, scope: str, *, granted_by: str | None = None) -> Grant:
-        return self.store.grant(grantee, privilege, scope, granted_by or self._lake.settings.user)
+        g = self.store.grant(grantee, privilege, scope, granted_by or self._lake.settings.user)
+        self._log("grant", f"{privilege} on {scope} to {grantee}", _tables_of(scope))
+        return g
 
     def revoke(self, grantee: str, privilege: str, scope: str) -> int:
-        return self.store.revoke(grantee, privilege, scope)
+        n = self.store.revoke(grantee, privilege, scope)
+        self._log("revoke", f"{privilege} on {scope} from {grantee}", _tables_of(scope))
+        return n
 
     def delete_grant(self, grant_id: int) -> None:
         self.store.delete_grant(grant_id)
+        self._log("revoke", f"grant {grant_id}")
 
     def grants(self, grantee: str | None = None) -> list[Grant]:
         return self.store.grants(grantee)
 
     def add_row_filter(self, table: str, grantee: str, predicate: str, *, created_by: str | None = None) -> RowFilter:
         self.sandbox.check_expression(predicate.replace("${principal}", "'x'"), "row filter")
-        return self.store.add_row_filter(table, grantee, predicate, created_by or self._lake.settings.user)
+        f = self.store.add_row_filter(table, grantee, predicate, created_by or self._lake.settings.user)
+        self._log("row_filter.add", f"{grantee}: {predicate}", [f.table])
+        return f
 
     def row_filters(self, table: str | None = None) -> list[RowFilter]:
         return self.store.row_filters(str(TableName.parse(table)) if table else None)
@@ -215,13 +253,16 @@ class Governance:
         self, table: str, column: str, grantee: str, mask: str, *, created_by: str | None = None
     ) -> ColumnMask:
         check_mask_definition(mask, self.sandbox)
-        return self.store.add_column_mask(table, column, grantee, mask, created_by or self._lake.settings.user)
+        m = self.store.add_column_mask(table, column, grantee, mask, created_by or self._lake.settings.user)
+        self._log("column_mask.add", f"{column} for {grantee}: {mask}", [m.table])
+        return m
 
     def column_masks(self, table: str | None = None) -> list[ColumnMask]:
         return self.store.column_masks(str(TableName.parse(table)) if table else None)
 
     def delete_policy(self, kind: str, policy_id: int) -> None:
         self.store.delete_policy(kind, policy_id)
+        self._log(f"{kind}.delete", str(policy_id))
 
     def audit_events(self, **filters: Any) -> list[AuditEvent]:
         return self.audit.events(**filters)
@@ -254,7 +295,7 @@ class GuardedGovernance:
         )
 
     def _do(self, action: str, tables: list[str], detail: str, fn: Any, *args: Any, **kw: Any) -> Any:
-        with self._lake.audited(action, tables, detail):
+        with self._lake.audited(action, tables, detail), self._gov._quiet():
             return fn(*args, **kw)
 
     # principals, roles, tokens
