@@ -15,12 +15,12 @@ principal (grants by tag, a column mask: the governed path every request takes).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -112,32 +112,78 @@ def in_process_latency(home: Path, n: int) -> list[float]:
     return out
 
 
-async def throughput(
+def throughput(
     url: str, token: str, method: str, path: str, body: Any, clients: int, seconds: float
 ) -> dict[str, float]:
-    """``clients`` concurrent keep-alive clients for ``seconds``: requests/s and latency under load."""
-    samples: list[float] = []
-    errors = 0
-    stop = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(
-        base_url=url, headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=60
-    ) as client:
+    """``clients`` concurrent keep-alive clients (one thread and connection each) for ``seconds``.
 
-        async def worker() -> None:
-            nonlocal errors
+    Threads with blocking clients, not asyncio: on this machine httpx's async client caps out near
+    150 requests/s with 50 connections even against a bare FastAPI endpoint, which would measure the
+    client instead of the server.
+    """
+    samples: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def worker() -> None:
+        local: list[float] = []
+        with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
             while time.perf_counter() < stop:
                 t = time.perf_counter()
-                r = await client.request(method, path, json=body)
+                r = client.request(method, path, json=body)
+                local.append(time.perf_counter() - t)
                 if r.status_code >= 400:
-                    errors += 1
-                samples.append(time.perf_counter() - t)
+                    with lock:
+                        errors[0] += 1
+        with lock:
+            samples.extend(local)
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        elapsed = time.perf_counter() - started
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
     p50, p99, _ = _percentiles(samples)
-    return {"rps": len(samples) / elapsed, "p50": p50, "p99": p99, "requests": len(samples), "errors": errors}
+    return {"rps": len(samples) / elapsed, "p50": p50, "p99": p99, "requests": len(samples), "errors": errors[0]}
+
+
+def bare_server(port: str) -> None:
+    """Baseline server: FastAPI + uvicorn answering a constant, no auth, no lake (the framework's floor)."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/hello")
+    def hello() -> dict[str, int]:
+        return {"ok": 1}
+
+    uvicorn.run(app, host="127.0.0.1", port=int(port), log_level="warning", access_log=False)
+
+
+def _start(target: str, *args: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = str(_free_port())
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}"}
+    call = ", ".join(repr(a) for a in (*args, port))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", f"from benchmarks.bench_rest import {target}; {target}({call})"], cwd=ROOT, env=env
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            httpx.get(url + "/openapi.json", timeout=1)
+            httpx.get(url + "/api/v1/health", timeout=1)
+            return proc, url
+        except httpx.HTTPError:
+            if time.time() > deadline or proc.poll() is not None:
+                proc.terminate()
+                raise RuntimeError(f"{target} did not start") from None
+            time.sleep(0.2)
 
 
 def main() -> None:
@@ -149,37 +195,26 @@ def main() -> None:
     args = parser.parse_args()
     home = DATA / f"rest-lake-{args.customers}"
     token = build(home, args.customers)
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}"}
-    server = subprocess.Popen(
-        [sys.executable, "-c", f"from benchmarks.bench_rest import serve; serve({str(home)!r}, '{port}')"],
-        cwd=ROOT,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
+    server, url = _start("serve", str(home))
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                httpx.get(url + "/api/v1/health", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if time.time() > deadline or server.poll() is not None:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.2)
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
             sql = latency(client, "POST", "/api/v1/sql", {"sql": QUERY}, args.requests)
             preview = latency(client, "GET", PREVIEW, None, args.requests)
             health = latency(client, "GET", "/api/v1/me", None, args.requests)
         local = in_process_latency(home, args.requests)
-        load_sql = asyncio.run(
-            throughput(url, token, "POST", "/api/v1/sql", {"sql": QUERY}, args.clients, args.seconds)
-        )
-        load_floor = asyncio.run(throughput(url, token, "GET", "/api/v1/me", None, args.clients, args.seconds))
+        load_sql = throughput(url, token, "POST", "/api/v1/sql", {"sql": QUERY}, args.clients, args.seconds)
+        load_preview = throughput(url, token, "GET", PREVIEW, None, args.clients, args.seconds)
+        load_floor = throughput(url, token, "GET", "/api/v1/me", None, args.clients, args.seconds)
     finally:
         server.terminate()
         server.wait(timeout=30)
+    bare, bare_url = _start("bare_server")
+    try:
+        load_bare = throughput(bare_url, "", "GET", "/hello", None, args.clients, args.seconds)
+    finally:
+        bare.terminate()
+        bare.wait(timeout=30)
 
     rows = [
         ("REST: small SQL query (POST /api/v1/sql)", sql),
@@ -206,7 +241,9 @@ def main() -> None:
     ]
     for name, r in (
         ("REST: small SQL query", load_sql),
-        ("baseline: REST with no work (GET /api/v1/me)", load_floor),
+        ("REST: table preview, 20 rows", load_preview),
+        ("baseline: REST with no work (GET /api/v1/me: auth + JSON)", load_floor),
+        ("baseline: bare FastAPI + uvicorn, constant answer", load_bare),
     ):
         lines.append(
             f"| {name} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['requests']:.0f} | {r['errors']:.0f} | "

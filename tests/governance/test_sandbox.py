@@ -68,6 +68,8 @@ HOSTILE = [
     "SELECT * FROM json_execute_serialized_sql('x')",
     "SELECT pg_get_viewdef('x')",
     "SELECT setseed(0.5)",
+    "EXPLAIN SELECT * FROM shop.customers",
+    "EXPLAIN ANALYZE SELECT * FROM shop.customers",
 ]
 
 
@@ -91,6 +93,7 @@ def test_superusers_are_sandboxed_too(governed: Governed) -> None:
     with pytest.raises(SandboxError):
         root.sql("SELECT * FROM read_csv('/etc/passwd')").to_arrow()
     assert root.sql("SELECT count(*) FROM vault.secrets").scalar() == 1
+    assert root.sql("EXPLAIN SELECT * FROM shop.orders").to_arrow().num_rows >= 1
 
 
 def test_no_file_was_written(governed: Governed) -> None:
@@ -122,7 +125,6 @@ LEGIT = [
     "FROM shop.orders SELECT order_id LIMIT 1",
     "DESCRIBE SELECT * FROM shop.orders",
     "SUMMARIZE shop.orders",
-    "EXPLAIN SELECT * FROM shop.orders",
     "SELECT 'read_csv(''/etc/passwd'')' AS looks_bad_but_is_text",
 ]
 

@@ -175,6 +175,11 @@ class PrincipalEngine(SqlEngine):
                 f"{stmt.type.name.replace('_', ' ').title()} statements are not allowed here",
                 hint="only SELECT (and CREATE TABLE ns.t AS SELECT / INSERT INTO ns.t SELECT with grants) run",
             )
+        if stmt.type == duckdb.StatementType.EXPLAIN and not self.policy.superuser:
+            raise SandboxError(
+                "EXPLAIN is for superusers: a plan shows storage paths and the filters and masks applied",
+                hint="run the query itself",
+            )
         if self._glake.audit_table.name in text.lower():
             self._glake.flush_audit()  # the log shows every event recorded so far (and exists once any was)
         self._binding.refs = set()

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.table import Table as IcebergTable
 
-from mlake.errors import MlakeError, PermissionDeniedError
+from mlake.errors import MlakeError, NotFoundError, PermissionDeniedError
 from mlake.governance.engine import PrincipalEngine
 from mlake.governance.model import Principal, Privilege
 from mlake.governance.policy import AccessPolicy, TableFacts
@@ -128,7 +129,10 @@ class GovernedLake(Lake):
         cache: dict[TableName, IcebergTable] | None = getattr(self._metadata, "tables", None)
         if cache is not None and name in cache:
             return cache[name]
-        table = Table(self._base, name).iceberg
+        try:
+            table = self._gov.metadata.load(self.catalog, name)
+        except NoSuchTableError as exc:
+            raise self._base.not_found(name) from exc
         if cache is not None:
             cache[name] = table
         return table
@@ -174,6 +178,13 @@ class GovernedLake(Lake):
 
     def table(self, name: str | TableName) -> GovernedTable:
         return GovernedTable(self, TableName.parse(name))
+
+    def table_exists(self, name: str | TableName) -> bool:
+        try:
+            self.load_iceberg(TableName.parse(name))
+        except NotFoundError:
+            return False
+        return True
 
     def list_tables(self, namespace: str | None = None, *, include_quarantine: bool = True) -> list[TableName]:
         """The tables this principal may read or change; others are not listed."""
