@@ -21,9 +21,6 @@ from mlake.errors import AlreadyExistsError, NotFoundError, PermissionDeniedErro
 from mlake.governance.sandbox import SandboxError
 from mlake.governance.tokens import AuthenticationError
 
-# Starlette's TestClient is the sync httpx client with an ASGI transport; its httpx deprecation is not ours.
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:fastapi.testclient")
-
 
 @pytest.fixture
 def remote(app: FastAPI, governed: Governed) -> Iterator[RemoteLake]:
