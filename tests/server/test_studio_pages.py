@@ -44,6 +44,7 @@ PAGES = [
     "/access",
     "/audit",
     "/audit?outcome=denied&page=2",
+    "/api/v1/docs",
 ]
 
 
@@ -77,7 +78,13 @@ async def test_missing_things_are_messages(admin: httpx.AsyncClient) -> None:
 
 
 async def test_static_assets_are_served_locally(admin: httpx.AsyncClient) -> None:
-    page = (await admin.get("/", headers=HTML)).text
+    response = await admin.get("/", headers=HTML)
+    csp = response.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp  # the browser refuses anything remote
+    assert "<script>" not in response.text  # no inline scripts: pages start from data-page
+    docs = (await admin.get("/api/v1/docs", headers=HTML)).text
+    assert "cdn" not in docs.lower() and "/api/v1/sql" in docs
+    page = response.text
     assert "http://" not in page.replace("http://www.w3.org", "") and "https://" not in page
     for asset in ("/static/studio.css", "/static/studio.js", "/static/favicon.svg"):
         assert (await admin.get(asset)).status_code == 200

@@ -7,11 +7,11 @@ The lifespan starts the audit log's background flusher and, at shutdown, flushes
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from mlake import __version__
@@ -21,11 +21,16 @@ from mlake.server.errors import install_error_handlers
 from mlake.server.extensions import load_areas
 from mlake.server.settings import ServerSettings
 from mlake.server.state import ServerState
+from mlake.server.studio import api_docs
 from mlake.server.studio import auth as studio_auth
 from mlake.server.studio.render import configure_templates
 
 HERE = Path(__file__).parent
 API_PREFIX = "/api/v1"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
 
 
 def create_app(lake: Lake, settings: ServerSettings | None = None) -> FastAPI:
@@ -49,13 +54,23 @@ def create_app(lake: Lake, settings: ServerSettings | None = None) -> FastAPI:
         description="Authenticate with `Authorization: Bearer <token>` (create tokens with `mlake access token`). "
         "Errors are JSON problems: `{code, message, hint, status}` with a stable `code`.",
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # Swagger UI loads from a CDN; Studio renders the reference itself (api_docs)
         redoc_url=None,
         lifespan=lifespan,
         openapi_tags=[t for a in areas for t in a.tags],
     )
     app.state.mlake = state
     install_error_handlers(app)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """Studio loads nothing from elsewhere; the browser is told so (and refuses if a page tried)."""
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(meta.router())
@@ -65,6 +80,7 @@ def create_app(lake: Lake, settings: ServerSettings | None = None) -> FastAPI:
     app.include_router(api)
 
     app.include_router(studio_auth.router())
+    app.include_router(api_docs.router(API_PREFIX))
     for a in areas:
         if a.pages is not None:
             app.include_router(a.pages())

@@ -403,6 +403,12 @@ const Studio = (() => {
     }));
   }
 
-  document.addEventListener("DOMContentLoaded", () => { wireUpload(); wireMetadata(); tablePage(); });
-  return { api, toast, grid, chart, autoChart, highlight, sqlPage, dashboardsPage, dashboardPage, accessPage };
+  const pages = { sqlPage, dashboardsPage, dashboardPage, accessPage };
+  document.addEventListener("DOMContentLoaded", () => {
+    wireUpload(); wireMetadata(); tablePage();
+    const page = pages[document.body.dataset.page];
+    if (page) page();
+  });
+  document.addEventListener("click", (e) => { if (e.target.closest("[data-reload]")) location.reload(); });
+  return { api, toast, grid, chart, autoChart, highlight, ...pages };
 })();
