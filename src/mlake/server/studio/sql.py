@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from mlake.dashboards import DashboardStore
@@ -19,15 +19,15 @@ def router() -> APIRouter:
     r = APIRouter(include_in_schema=False)
 
     @r.get("/sql", response_class=HTMLResponse)
-    def sql_page(request: Request, lake: Lk, q: str | None = None, query: int | None = None) -> HTMLResponse:
+    def sql_page(
+        request: Request, lake: Lk, q: str | None = None, query: Annotated[int | None, Query(ge=1, le=2**62)] = None
+    ) -> HTMLResponse:
         store = DashboardStore(lake.metadata_engine)
         saved = store.query(query) if query is not None else None
         tables = [str(t) for t in lake.list_tables(include_quarantine=False)]
-        text = (
-            saved.sql
-            if saved
-            else (q or (f"SELECT *\nFROM {tables[0]}\nLIMIT 100" if tables else "SELECT 42 AS answer"))
-        )
+        user_tables = [t for t in tables if not t.startswith(f"{lake.audit_table.namespace}.")] or tables
+        example = f"SELECT *\nFROM {user_tables[0]}\nLIMIT 100" if user_tables else "SELECT 42 AS answer"
+        text = saved.sql if saved else (q or example)
         return render(
             request,
             "sql.html",
