@@ -75,6 +75,9 @@ async def test_missing_things_are_messages(admin: httpx.AsyncClient) -> None:
     assert r.status_code == 400 and "namespace.table" in r.text
     r = await admin.get("/dashboards/999", headers=HTML)
     assert r.status_code == 404
+    for path in ("/dashboards/99999999999999999999999", "/sql?query=99999999999999999999999", "/tables/a.b?tab=nope"):
+        r = await admin.get(path, headers=HTML)
+        assert r.status_code in (200, 404, 422) and "Traceback" not in r.text, path
 
 
 async def test_static_assets_are_served_locally(admin: httpx.AsyncClient) -> None:

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from mlake.dashboards import DashboardStore
 from mlake.governance.governed import GovernedLake
+from mlake.server.api.params import RecordId
 from mlake.server.state import principal_lake
 from mlake.server.studio.render import render
 
@@ -26,7 +27,7 @@ def router() -> APIRouter:
         )
 
     @r.get("/dashboards/{dashboard_id}", response_class=HTMLResponse)
-    def dashboard(request: Request, dashboard_id: int, lake: Lk) -> HTMLResponse:
+    def dashboard(request: Request, dashboard_id: RecordId, lake: Lk) -> HTMLResponse:
         store = DashboardStore(lake.metadata_engine)
         board = store.dashboard(dashboard_id)
         return render(request, "dashboard.html", title=board.name, board=board, queries=store.queries())
