@@ -287,14 +287,18 @@ class Table:
         for s in sorted(tbl.snapshots(), key=lambda s: (s.timestamp_ms, s.sequence_number or 0)):
             props = s.summary.additional_properties if s.summary else {}
             op = s.summary.operation.value if s.summary else "unknown"
+            added, deleted = _summary_int(s, "added-records"), _summary_int(s, "deleted-records")
+            if props.get("mlake.operation") == "delete":
+                # Copy-on-write rewrites the surviving rows of touched files; report the rows removed.
+                added, deleted = 0, deleted - added
             out.append(
                 SnapshotInfo(
                     snapshot_id=s.snapshot_id,
                     parent_id=s.parent_snapshot_id,
                     committed_at=datetime.fromtimestamp(s.timestamp_ms / 1000, UTC),
                     operation=props.get("mlake.operation", op),
-                    rows_added=_summary_int(s, "added-records"),
-                    rows_deleted=_summary_int(s, "deleted-records"),
+                    rows_added=added,
+                    rows_deleted=deleted,
                     total_rows=_summary_int(s, "total-records"),
                     files_added=_summary_int(s, "added-data-files"),
                     actor=props.get("mlake.actor"),
