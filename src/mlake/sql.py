@@ -289,12 +289,29 @@ class SqlEngine:
         cursor = self.connection.cursor()
         try:
             rel = cursor.sql(bound, params=params)
+        except duckdb.CatalogException as exc:
+            raise self._missing_table(exc, text) from exc
         except duckdb.Error as exc:
             raise translate_duckdb_error(exc, text) from exc
         if rel is None:  # pragma: no cover - SELECT always yields a relation
             rel = cursor.sql("SELECT 'ok' AS status")
         inputs.append(LineageInput("query", "sql", detail=text))
         return Result(rel, text, inputs, keepalive=cursor, lake=self._lake)
+
+    def _missing_table(self, exc: duckdb.CatalogException, sql: str) -> MlakeError:
+        """Turn DuckDB's "table does not exist" into the lake's own message, with suggestions."""
+        m = re.search(r'Table with name "?([^"\s!]+)"? does not exist', str(exc))
+        if not m:
+            return translate_duckdb_error(exc, sql)
+        missing = m.group(1)
+        if "." in missing:
+            try:
+                return self._lake.not_found(TableName.parse(missing))
+            except ValidationError:
+                return translate_duckdb_error(exc, sql)
+        same_name = [str(n) for n in self._lake.list_tables() if n.name == missing.lower()]
+        hint = f"did you mean {' or '.join(same_name)}?" if same_name else "`mlake tables list` shows the tables"
+        return NotFoundError(f"Table {missing} does not exist (lake tables are named namespace.table)", hint=hint)
 
     def _create_as(self, m: re.Match[str], as_of: datetime | str | None) -> Result:
         name = TableName.parse(m.group("name"))

@@ -175,8 +175,9 @@ def ingest_database(
     name = TableName.parse(into)
     if mode not in ("append", "overwrite"):
         raise ValidationError(f"Unknown ingest mode {mode!r}", hint="use append or overwrite")
+    driver_url = normalize_url(url)
     try:
-        engine = sa.create_engine(normalize_url(url))
+        engine = sa.create_engine(driver_url)
     except Exception as exc:
         raise IngestError(f"Cannot use database URL {redact(url)}: {exc}") from exc
     base_sql = _source_sql(engine, table, query)
