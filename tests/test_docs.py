@@ -20,6 +20,6 @@ def test_doc_examples_run(doc: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("MLAKE_HOME", str(tmp_path / ".mlake"))
     scope: dict[str, object] = {}
     for block in blocks:
-        exec(compile(block, f"{doc.name}", "exec"), scope)  # noqa: S102 - our own docs
+        exec(compile(block, f"{doc.name}", "exec"), scope)
     lake = scope.get("lake")
     assert lake is not None and os.path.isdir(lake.settings.home)  # type: ignore[attr-defined]
