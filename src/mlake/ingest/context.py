@@ -167,7 +167,7 @@ class IngestContext:
         ice = self.table.iceberg
         if isinstance(data, pa.Table):
             data = conform(data, ice.schema())
-            rows = data.num_rows
+            rows = int(data.num_rows)
             self.staged.extend(write_arrow(ice, data))
         else:
             counted = _Counting(data)

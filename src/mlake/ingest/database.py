@@ -249,7 +249,8 @@ def ingest_database(
     except sa.exc.SQLAlchemyError as exc:
         ctx.abort()
         raise IngestError(
-            f"Reading {source_label!r} from {redact(url)} failed: {str(exc.orig or exc).splitlines()[0]}",
+            f"Reading {source_label!r} from {redact(url)} failed: "
+            f"{str(getattr(exc, 'orig', None) or exc).splitlines()[0]}",
             hint="check the URL, credentials, and the table or query",
         ) from exc
     except BaseException:

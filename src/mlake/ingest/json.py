@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import duckdb
@@ -273,7 +273,7 @@ def records_to_arrow(records: list[dict[str, Any]]) -> tuple[pa.Table, dict[str,
     return pa.table(columns), hints
 
 
-def _with_aux(table: pa.Table, source: str, lines: list[int], raws: list[str | None]) -> pa.Table:
+def _with_aux(table: pa.Table, source: str, lines: list[int], raws: Sequence[str | None]) -> pa.Table:
     n = table.num_rows
     return (
         table.append_column(SOURCE_COL, pa.array([source] * n, pa.string()))
