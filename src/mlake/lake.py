@@ -78,6 +78,7 @@ class Lake:
                 CATALOG_NAME,
                 uri=self._catalog_url,
                 warehouse=self.settings.resolved_warehouse(),
+                **self.settings.s3_options(),
             )
         except sa.exc.SQLAlchemyError as exc:
             raise ConfigError(f"Cannot open the Iceberg catalog: {str(exc).splitlines()[0]}") from exc
@@ -216,7 +217,11 @@ class Lake:
         location = None
         try:
             location = self.catalog.load_table(table_name.identifier).location()
-            self.catalog.drop_table(table_name.identifier)
+            if purge and location and not location.startswith("file://"):
+                self.catalog.purge_table(table_name.identifier)  # object storage: delete via FileIO
+                location = None
+            else:
+                self.catalog.drop_table(table_name.identifier)
         except NoSuchTableError as exc:
             if missing_ok:
                 return

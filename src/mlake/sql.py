@@ -144,6 +144,7 @@ class SqlEngine:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.RLock()
         self._schemas: OrderedDict[str, None] = OrderedDict()
+        self.remote = False  # True once DuckDB can read s3:// (object-store warehouse)
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -167,6 +168,9 @@ class SqlEngine:
         con.execute("SET enable_progress_bar = false")
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET parquet_metadata_cache = true")  # Iceberg data files never change
+        from mlake.storage import attach_object_store
+
+        self.remote = attach_object_store(con, s)
         return con
 
     def close(self) -> None:
@@ -201,8 +205,8 @@ class SqlEngine:
             if tag in self._schemas:
                 self._schemas.move_to_end(tag)
                 return ref
-            source = plan_scan(table, snapshot_id, row_filter)
             con = self.connection
+            source = plan_scan(table, snapshot_id, row_filter, remote=self.remote)
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(tag)}")
             if source.sql is not None:
                 con.execute(f"CREATE OR REPLACE VIEW {ref} AS {source.sql}")
