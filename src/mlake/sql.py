@@ -189,7 +189,7 @@ class SqlEngine:
         where: str | BooleanExpression | None = None,
     ) -> str:
         """A SQL reference to ``name`` at ``snapshot_id`` (default: current), files pruned by ``where``."""
-        table = self._lake.table(name).iceberg
+        table = self._lake.iceberg_table(name)
         row_filter = _pruning_filter(where)
         if snapshot_id is None:
             # Current state: the current schema applies (a rename shows at once, with no new snapshot).
@@ -236,15 +236,16 @@ class SqlEngine:
 
     def bind(self, sql: str, as_of: datetime | str | None = None) -> tuple[str, list[LineageInput]]:
         """Rewrite lake table references to pinned views; return the SQL and the tables it reads."""
-        namespaces = set(self._lake.namespaces())
+        entries = self._lake.catalog_entries()
+        namespaces = {ns for ns, _ in entries}
         refs = find_table_refs(sql, namespaces)
         out: list[str] = []
         inputs: dict[tuple[str, int | None], LineageInput] = {}
         pos = 0
         for ref in refs:
-            table = self._lake.table(ref.name)
-            if not self._lake.table_exists(ref.name):
+            if ref.name.identifier not in entries:
                 raise self._lake.not_found(ref.name)
+            table = self._lake.table(ref.name)
             snapshot_id = self._resolve_snapshot(table, ref, as_of)
             view = self.view_for(ref.name, snapshot_id)
             out.append(sql[pos : ref.start])
