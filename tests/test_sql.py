@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyarrow as pa
 import pytest
 
@@ -118,3 +120,13 @@ def test_repr_and_html(shop: Lake) -> None:
     assert "3 row(s)" in r._repr_html_()
     assert "shop.orders" in shop.table("shop.orders")._repr_html_()
     assert "upstream" in shop.lineage("shop.orders")._repr_html_()
+
+
+def test_unusual_names_and_non_ascii_queries(lake: Lake, tmp_path: Path) -> None:
+    (tmp_path / "n.csv").write_text('Order ID,select,"we""ird, col",Ünïcode\n1,a,x,ü\n2,b,y,é\n')
+    lake.ingest(str(tmp_path / "n.csv"), into="raw.names")
+    assert lake.table("raw.names").columns == ["Order ID", "select", 'we"ird, col', "Ünïcode"]
+    rows = lake.sql('select "Order ID", "we""ird, col" from raw.names where "Ünïcode" <> \'ä\' order by 1').fetchall()
+    assert rows == [(1, "x"), (2, "y")]
+    lake.table("raw.names").rename_column("select", "choice")
+    assert lake.sql("select choice from raw.names -- ünïcödé comment\n order by 1").fetchall() == [("a",), ("b",)]

@@ -77,10 +77,20 @@ def find_table_refs(sql: str, namespaces: set[str]) -> list[TableRef]:
         tokens = duckdb.tokenize(sql)
     except duckdb.Error as exc:  # pragma: no cover - the tokenizer accepts any text
         raise translate_duckdb_error(exc, sql) from exc
-    starts = [t[0] for t in tokens]
+    # DuckDB reports token positions in UTF-8 bytes; spans below are in characters.
+    data = sql.encode()
+    byte_starts = [t[0] for t in tokens]
     kinds = [t[1] for t in tokens]
-    ends = [*starts[1:], len(sql)]
-    texts = [sql[s:e].rstrip() for s, e in zip(starts, ends, strict=True)]
+    byte_ends = [*byte_starts[1:], len(data)]
+    texts = [data[s:e].decode(errors="replace").rstrip() for s, e in zip(byte_starts, byte_ends, strict=True)]
+    if len(data) == len(sql):
+        starts = byte_starts
+    else:
+        char_at: list[int] = []
+        for i, ch in enumerate(sql):
+            char_at.extend([i] * len(ch.encode()))
+        char_at.append(len(sql))
+        starts = [char_at[s] for s in byte_starts]
     T = duckdb.token_type
     name_kinds = (T.identifier, T.keyword)
     refs: list[TableRef] = []
