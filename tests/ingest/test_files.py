@@ -241,3 +241,26 @@ def test_http_url(lake: Lake, http_dir: tuple[str, Path]) -> None:
     with pytest.raises(IngestError, match="HTTP 404"):
         lake.ingest(f"{base}/nope.csv", into="raw.remote")
     assert not list((lake.settings.home / "tmp").glob("download-*"))  # downloads cleaned up
+
+
+def test_empty_files_header_only_and_single_json_object(lake: Lake, tmp_path: Path) -> None:
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(IngestError, match="empty.csv is empty"):
+        lake.ingest(str(tmp_path / "empty.csv"), into="raw.e")
+    lake.create_table("raw.e", pa.table({"a": [1]}))
+    assert lake.ingest(str(tmp_path / "empty.csv"), into="raw.e").rows_written == 0  # nothing to add
+    (tmp_path / "header.csv").write_text("a,b\n")
+    assert lake.ingest(str(tmp_path / "header.csv"), into="raw.h").rows_written == 0
+    assert lake.table("raw.h").columns == ["a", "b"]
+    (tmp_path / "one.json").write_text('{\n  "id": 1,\n  "tags": ["a", "b"]\n}\n')
+    lake.ingest(str(tmp_path / "one.json"), into="raw.one")
+    assert lake.sql("select id, tags from raw.one").fetchall() == [(1, ["a", "b"])]
+
+
+def test_all_rows_bad_still_commits_quarantine(lake: Lake, tmp_path: Path) -> None:
+    lake.create_table("raw.ints", pa.table({"a": [1], "b": [2]}))
+    (tmp_path / "bad.csv").write_text("a,b\nx,1\ny,2\n")
+    report = lake.ingest(str(tmp_path / "bad.csv"), into="raw.ints")
+    assert report.rows_written == 0 and report.rows_quarantined == 2
+    assert lake.table("raw.ints").count() == 1
+    assert lake.table("raw.ints__quarantine").count() == 2

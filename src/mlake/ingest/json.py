@@ -110,12 +110,30 @@ def _is_array_document(path: Any) -> bool:
 Parsed = tuple[pa.Table, pa.Table, int]
 
 
+SINGLE_DOCUMENT_MAX = 256 * 1024 * 1024
+
+
 def _records(f: SourceFile) -> Iterator[Parsed]:
     """Chunks of records (plus source/line/raw columns), rejected lines, and the bytes consumed."""
     if f.format == "json" and _is_array_document(f.path):
         yield from _array_records(f)
+    elif f.format == "json" and f.size <= SINGLE_DOCUMENT_MAX and (doc := _single_object(f)) is not None:
+        yield doc, _NO_REJECTS, f.size
     else:
         yield from _line_records(f)
+
+
+def _single_object(f: SourceFile) -> pa.Table | None:
+    """A ``.json`` file holding one (possibly pretty-printed) object is one record."""
+    try:
+        text = f.path.read_bytes().decode("utf-8-sig")
+        value = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None  # maybe JSON Lines after all: read line by line
+    if not isinstance(value, dict):
+        return None
+    data, _hints = records_to_arrow([value])
+    return _with_aux(data, f.display, [1], [text.strip()[:1_000_000]])
 
 
 def _line_records(f: SourceFile) -> Iterator[Parsed]:
