@@ -25,6 +25,7 @@ from pyiceberg.exceptions import (
 )
 from pyiceberg.io.pyarrow import _ConvertToIcebergWithoutIDs, visit_pyarrow
 from pyiceberg.schema import Schema, assign_fresh_schema_ids
+from pyiceberg.table import Table as IcebergTable
 
 from mlake.dashboards import store as _dashboards_store  # noqa: F401  (areas register migrations on import)
 from mlake.errors import AlreadyExistsError, ConfigError, NotFoundError, ValidationError
@@ -73,6 +74,9 @@ class Lake:
             ) from exc
         self.lineage_store = LineageStore(self.metadata_engine)
         self.engine = SqlEngine(self)
+        # Loaded table metadata by name, with the metadata file it came from: metadata files are
+        # immutable, so a cached table is valid exactly while the catalog still points at its file.
+        self._loaded: dict[tuple[str, str], tuple[str, IcebergTable]] = {}
 
     # --- plumbing ---------------------------------------------------------------------------------
 
@@ -83,6 +87,7 @@ class Lake:
                 CATALOG_NAME,
                 uri=self._catalog_url,
                 warehouse=self.settings.resolved_warehouse(),
+                **self.settings.s3_options(),
             )
         except sa.exc.SQLAlchemyError as exc:
             raise ConfigError(f"Cannot open the Iceberg catalog: {str(exc).splitlines()[0]}") from exc
@@ -146,7 +151,51 @@ class Lake:
         return Table(self, TableName.parse(name))
 
     def table_exists(self, name: str | TableName) -> bool:
-        return bool(self.catalog.table_exists(TableName.parse(name).identifier))
+        return self.metadata_location(name) is not None
+
+    def metadata_location(self, name: str | TableName) -> str | None:
+        """Where the catalog says the table's current metadata is (None: no such table); one small query."""
+        ident = TableName.parse(name).identifier
+        _ = self.catalog  # the catalog creates its tables on first use
+        with self.metadata_engine.connect() as conn:
+            row = conn.execute(
+                sa.text(
+                    "SELECT metadata_location FROM iceberg_tables WHERE catalog_name = :c "
+                    "AND table_namespace = :ns AND table_name = :t"
+                ),
+                {"c": CATALOG_NAME, "ns": ident[0], "t": ident[1]},
+            ).first()
+        return str(row[0]) if row else None
+
+    def catalog_entries(self) -> dict[tuple[str, str], str]:
+        """Every table of the catalog with its metadata location, in one query."""
+        _ = self.catalog
+        with self.metadata_engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT table_namespace, table_name, metadata_location FROM iceberg_tables WHERE catalog_name = :c"
+                ),
+                {"c": CATALOG_NAME},
+            )
+            return {(r[0], r[1]): r[2] for r in rows}
+
+    def iceberg_table(self, name: str | TableName, location: str | None = None) -> IcebergTable:
+        """The table's current pyiceberg metadata, reloaded only when the table changed."""
+        table_name = TableName.parse(name)
+        location = location or self.metadata_location(table_name)
+        if location is None:
+            raise self.not_found(table_name)
+        cached = self._loaded.get(table_name.identifier)
+        if cached is not None and cached[0] == location and cached[1].metadata_location == location:
+            return cached[1]
+        try:
+            table = self.catalog.load_table(table_name.identifier)
+        except NoSuchTableError as exc:
+            raise self.not_found(table_name) from exc
+        if len(self._loaded) > 512:
+            self._loaded.clear()
+        self._loaded[table_name.identifier] = (table.metadata_location, table)
+        return table
 
     def list_tables(self, namespace: str | None = None, *, include_quarantine: bool = True) -> list[TableName]:
         names: list[TableName] = []
@@ -236,7 +285,11 @@ class Lake:
         location = None
         try:
             location = self.catalog.load_table(table_name.identifier).location()
-            self.catalog.drop_table(table_name.identifier)
+            if purge and location and not location.startswith("file://"):
+                self.catalog.purge_table(table_name.identifier)  # object storage: delete via FileIO
+                location = None
+            else:
+                self.catalog.drop_table(table_name.identifier)
         except NoSuchTableError as exc:
             if missing_ok:
                 return

@@ -19,7 +19,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pyiceberg.manifest import DataFile, ManifestEntryStatus
 from pyiceberg.table import Table as IcebergTable
@@ -27,7 +27,7 @@ from pyiceberg.table import Table as IcebergTable
 from mlake.errors import CommitConflictError, ValidationError
 from mlake.tables.lineage import WriteRecord
 from mlake.tables.names import TableName
-from mlake.tables.scan import local_path, schema_map
+from mlake.tables.scan import duckdb_path, local_path, schema_map
 from mlake.tables.table import Table
 from mlake.tables.types import quote_ident, quote_literal
 from mlake.tables.writer import can_write_with_duckdb, remove_files, with_retries, write_arrow, write_duckdb
@@ -134,48 +134,65 @@ def referenced_files(tbl: IcebergTable) -> set[str]:
             for entry in manifest.fetch_manifest_entry(io, discard_deleted=False):
                 if entry.status != ManifestEntryStatus.DELETED:
                     refs.add(entry.data_file.file_path)
-    return {p for p in (local_path(r) for r in refs) if p}
+    return {_strip_scheme(r) for r in refs if r}
+
+
+def _strip_scheme(uri: str) -> str:
+    """``file:///a/b`` → ``/a/b``; ``s3://bucket/k`` → ``bucket/k`` (as fsspec lists them)."""
+    return uri.split("://", 1)[1] if "://" in uri else uri
+
+
+def _filesystem(lake: Lake, location: str) -> Any:
+    if location.startswith("file://") or "://" not in location:
+        import fsspec
+
+        return fsspec.filesystem("file")
+    from mlake.storage import s3_filesystem
+
+    return s3_filesystem(lake.settings)
+
+
+def _mtime(info: dict[str, Any]) -> float:
+    value = info.get("mtime", info.get("LastModified", info.get("created", 0)))
+    return value.timestamp() if isinstance(value, datetime) else float(value or 0)
 
 
 def remove_orphan_files(lake: Lake, name: TableName, grace: timedelta) -> tuple[int, int]:
+    """Delete unreferenced files under the table's location (local folder or object-store prefix)."""
     tbl = lake.table(name).iceberg
-    root = local_path(tbl.location())
-    if root is None:
-        return 0, 0  # object storage: listing buckets is out of scope here
+    root = _strip_scheme(tbl.location())
+    fs = _filesystem(lake, tbl.location())
     keep = referenced_files(tbl)
+    current = _strip_scheme(tbl.metadata_location or "")
     cutoff = time.time() - grace.total_seconds()
+    try:
+        listing: dict[str, dict[str, Any]] = fs.find(root, detail=True)
+    except FileNotFoundError:
+        return 0, 0
+    current_mtime = _mtime(listing[current]) if current in listing else None
     removed = freed = 0
-    for dirpath, _dirs, files in os.walk(root):
-        for fname in files:
-            path = os.path.join(dirpath, fname)
-            if path in keep:
-                continue
-            try:
-                st = os.stat(path)
-            except FileNotFoundError:
-                continue
-            if st.st_mtime > cutoff:
-                continue
-            if path.endswith(".metadata.json") and _newer_metadata(path, tbl):
-                continue  # written by a commit that may be landing right now
-            try:
-                os.unlink(path)
-                removed += 1
-                freed += st.st_size
-            except FileNotFoundError:
-                pass
-    for dirpath, dirs, files in os.walk(root, topdown=False):
-        if not dirs and not files and dirpath != root:
-            try:
-                os.rmdir(dirpath)
-            except OSError:
-                pass
+    for path, info in listing.items():
+        if path in keep or info.get("type") == "directory":
+            continue
+        mtime = _mtime(info)
+        if mtime > cutoff:
+            continue
+        if path.endswith(".metadata.json") and current_mtime is not None and mtime > current_mtime:
+            continue  # written by a commit that may be landing right now
+        try:
+            fs.rm(path)
+            removed += 1
+            freed += int(info.get("size") or 0)
+        except FileNotFoundError:
+            pass
+    if local_path(tbl.location()) is not None:
+        for dirpath, dirs, files in os.walk(root, topdown=False):
+            if not dirs and not files and dirpath != root:
+                try:
+                    os.rmdir(dirpath)
+                except OSError:
+                    pass
     return removed, freed
-
-
-def _newer_metadata(path: str, tbl: IcebergTable) -> bool:
-    current = local_path(tbl.metadata_location or "")
-    return bool(current) and os.stat(path).st_mtime > os.stat(current).st_mtime  # type: ignore[arg-type]
 
 
 # --- compaction --------------------------------------------------------------------------------------
@@ -204,7 +221,7 @@ def compact_table(lake: Lake, name: TableName, report: MaintenanceReport, target
         return
     groups: dict[tuple[int, str], list[DataFile]] = {}
     for task in tbl.scan().plan_files():
-        if task.delete_files or local_path(task.file.file_path) is None:
+        if task.delete_files or duckdb_path(task.file.file_path, remote=True) is None:
             continue  # files with deletes are rewritten by a delete, not here
         if task.file.file_size_in_bytes < target * 3 // 4:
             key = (task.file.spec_id, repr(task.file.partition))
@@ -243,12 +260,15 @@ def _rewrite(lake: Lake, tbl: IcebergTable, files: list[DataFile], write_id: str
     import duckdb
 
     schema = tbl.schema()
-    paths = "[" + ", ".join(quote_literal(local_path(f.file_path) or "") for f in files) + "]"
+    paths = "[" + ", ".join(quote_literal(duckdb_path(f.file_path, remote=True) or "") for f in files) + "]"
     cols = ", ".join(quote_ident(f.name) for f in schema.fields)
     select = f"SELECT {cols} FROM read_parquet({paths}, schema={schema_map(schema)}, hive_partitioning=false)"
     con = duckdb.connect()
     try:
         con.execute(f"SET memory_limit = {quote_literal(lake.settings.ingest_memory_limit)}")
+        from mlake.storage import attach_object_store
+
+        attach_object_store(con, lake.settings)
         if can_write_with_duckdb(tbl):
             written, _ = write_duckdb(con, tbl, select, uuid.uuid4().hex)
             return written

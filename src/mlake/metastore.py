@@ -123,7 +123,11 @@ def migrate(engine: Engine) -> list[Migration]:
         with engine.begin() as conn:
             migrations_table.create(conn, checkfirst=True)
     except sa.exc.OperationalError as exc:
-        raise ConfigError(f"Cannot open the control-plane database: {exc.orig}") from exc
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise ConfigError(
+            f"Cannot open the catalog database {engine.url.render_as_string(hide_password=True)}: {reason}",
+            hint="check MLAKE_CATALOG_URL and that the database server is running",
+        ) from exc
     except sa.exc.SQLAlchemyError:
         pass  # another process created it at the same moment
     with engine.connect() as conn:

@@ -133,7 +133,8 @@ class Result:
         return list(zip(*cols, strict=True)) if cols else []
 
     def to_pylist(self) -> list[dict[str, Any]]:
-        return self.to_arrow().to_pylist()
+        rows: list[dict[str, Any]] = self.to_arrow().to_pylist()
+        return rows
 
     def scalar(self) -> Any:
         """The first column of the first row (for ``select count(*) ...``)."""
@@ -143,7 +144,7 @@ class Result:
         return table.column(0)[0].as_py()
 
     def __len__(self) -> int:
-        return self.to_arrow().num_rows
+        return int(self.to_arrow().num_rows)
 
     def save(self, name: str, *, mode: str = "create") -> Table:
         """Write this result to a lake table (``mode``: create, replace or append), with lineage."""

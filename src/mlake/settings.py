@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mlake.errors import ConfigError
 
-_SECRET_KEYS = {"token"}
+_SECRET_KEYS = {"token", "s3_secret_access_key"}
 
 
 def _default_user() -> str:
@@ -48,6 +48,14 @@ class Settings(BaseSettings):
     online_url: str | None = Field(
         default=None,
         description="Online feature store: sqlite:///path (default, in the home) or redis://host:port/db.",
+    )
+    s3_endpoint: str | None = Field(
+        default=None, description="S3-compatible endpoint for an s3:// warehouse (MinIO, Ceph ...); None = AWS."
+    )
+    s3_region: str | None = Field(default=None, description="Region of the s3:// warehouse bucket.")
+    s3_access_key_id: str | None = Field(default=None, description="S3 key id (else the AWS_* environment).")
+    s3_secret_access_key: SecretStr | None = Field(
+        default=None, description="S3 secret (environment only, never in mlake.toml)."
     )
     stream_url: str | None = Field(default=None, description="Stream backend for streaming ingestion.")
     engine: str = Field(default="duckdb", description="Compute engine: duckdb (default) or ray.")
@@ -98,6 +106,27 @@ class Settings(BaseSettings):
         uri = self.resolved_warehouse()
         return Path(uri[len("file://") :]) if uri.startswith("file://") else None
 
+    def s3_options(self) -> dict[str, str]:
+        """pyiceberg FileIO properties for an s3:// warehouse (empty for local ones)."""
+        import os
+
+        opts: dict[str, str] = {}
+        if self.s3_endpoint:
+            opts["s3.endpoint"] = self.s3_endpoint
+        region = self.s3_region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        if region:
+            opts["s3.region"] = region
+        key = self.s3_access_key_id or os.environ.get("AWS_ACCESS_KEY_ID")
+        secret = (
+            self.s3_secret_access_key.get_secret_value()
+            if self.s3_secret_access_key
+            else os.environ.get("AWS_SECRET_ACCESS_KEY")
+        )
+        if key and secret:
+            opts["s3.access-key-id"] = key
+            opts["s3.secret-access-key"] = secret
+        return opts
+
     def resolved_online_url(self) -> str:
         return self.online_url or f"sqlite:///{self.home / 'online.db'}"
 
@@ -139,6 +168,12 @@ def load_settings(home: str | os.PathLike[str] | None = None, **overrides: Any) 
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{toml_path} is not valid TOML: {exc}", hint="fix or remove the file") from exc
         section = from_file.get("mlake", from_file)
+        secrets = sorted(k for k in section if k in _SECRET_KEYS)
+        if secrets:
+            raise ConfigError(
+                f"{toml_path} holds secret setting(s) {', '.join(secrets)}",
+                hint="secrets come from the environment (MLAKE_S3_SECRET_ACCESS_KEY ...), not from files",
+            )
         env_set = {k for k in Settings.model_fields if f"MLAKE_{k.upper()}" in os.environ}
         merged = {k: v for k, v in section.items() if k in Settings.model_fields and k not in env_set}
         merged.update(given)

@@ -77,10 +77,20 @@ def find_table_refs(sql: str, namespaces: set[str]) -> list[TableRef]:
         tokens = duckdb.tokenize(sql)
     except duckdb.Error as exc:  # pragma: no cover - the tokenizer accepts any text
         raise translate_duckdb_error(exc, sql) from exc
-    starts = [t[0] for t in tokens]
+    # DuckDB reports token positions in UTF-8 bytes; spans below are in characters.
+    data = sql.encode()
+    byte_starts = [t[0] for t in tokens]
     kinds = [t[1] for t in tokens]
-    ends = [*starts[1:], len(sql)]
-    texts = [sql[s:e].rstrip() for s, e in zip(starts, ends, strict=True)]
+    byte_ends = [*byte_starts[1:], len(data)]
+    texts = [data[s:e].decode(errors="replace").rstrip() for s, e in zip(byte_starts, byte_ends, strict=True)]
+    if len(data) == len(sql):
+        starts = byte_starts
+    else:
+        char_at: list[int] = []
+        for i, ch in enumerate(sql):
+            char_at.extend([i] * len(ch.encode()))
+        char_at.append(len(sql))
+        starts = [char_at[s] for s in byte_starts]
     T = duckdb.token_type
     name_kinds = (T.identifier, T.keyword)
     refs: list[TableRef] = []
@@ -144,6 +154,7 @@ class SqlEngine:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.RLock()
         self._schemas: OrderedDict[str, None] = OrderedDict()
+        self.remote = False  # True once DuckDB can read s3:// (object-store warehouse)
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -167,6 +178,9 @@ class SqlEngine:
         con.execute("SET enable_progress_bar = false")
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET parquet_metadata_cache = true")  # Iceberg data files never change
+        from mlake.storage import attach_object_store
+
+        self.remote = attach_object_store(con, s)
         return con
 
     def close(self) -> None:
@@ -185,7 +199,7 @@ class SqlEngine:
         where: str | BooleanExpression | None = None,
     ) -> str:
         """A SQL reference to ``name`` at ``snapshot_id`` (default: current), files pruned by ``where``."""
-        table = self._lake.table(name).iceberg
+        table = self._lake.iceberg_table(name)
         row_filter = _pruning_filter(where)
         if snapshot_id is None:
             # Current state: the current schema applies (a rename shows at once, with no new snapshot).
@@ -201,8 +215,8 @@ class SqlEngine:
             if tag in self._schemas:
                 self._schemas.move_to_end(tag)
                 return ref
-            source = plan_scan(table, snapshot_id, row_filter)
             con = self.connection
+            source = plan_scan(table, snapshot_id, row_filter, remote=self.remote)
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(tag)}")
             if source.sql is not None:
                 con.execute(f"CREATE OR REPLACE VIEW {ref} AS {source.sql}")
@@ -232,15 +246,16 @@ class SqlEngine:
 
     def bind(self, sql: str, as_of: datetime | str | None = None) -> tuple[str, list[LineageInput]]:
         """Rewrite lake table references to pinned views; return the SQL and the tables it reads."""
-        namespaces = set(self._lake.namespaces())
+        entries = self._lake.catalog_entries()
+        namespaces = {ns for ns, _ in entries}
         refs = find_table_refs(sql, namespaces)
         out: list[str] = []
         inputs: dict[tuple[str, int | None], LineageInput] = {}
         pos = 0
         for ref in refs:
-            table = self._lake.table(ref.name)
-            if not self._lake.table_exists(ref.name):
+            if ref.name.identifier not in entries:
                 raise self._lake.not_found(ref.name)
+            table = self._lake.table(ref.name)
             snapshot_id = self._resolve_snapshot(table, ref, as_of)
             view = self.view_for(ref.name, snapshot_id)
             out.append(sql[pos : ref.start])
@@ -289,12 +304,29 @@ class SqlEngine:
         cursor = self.connection.cursor()
         try:
             rel = cursor.sql(bound, params=params)
+        except duckdb.CatalogException as exc:
+            raise self._missing_table(exc, text) from exc
         except duckdb.Error as exc:
             raise translate_duckdb_error(exc, text) from exc
         if rel is None:  # pragma: no cover - SELECT always yields a relation
             rel = cursor.sql("SELECT 'ok' AS status")
         inputs.append(LineageInput("query", "sql", detail=text))
         return Result(rel, text, inputs, keepalive=cursor, lake=self._lake)
+
+    def _missing_table(self, exc: duckdb.CatalogException, sql: str) -> MlakeError:
+        """Turn DuckDB's "table does not exist" into the lake's own message, with suggestions."""
+        m = re.search(r'Table with name "?([^"\s!]+)"? does not exist', str(exc))
+        if not m:
+            return translate_duckdb_error(exc, sql)
+        missing = m.group(1)
+        if "." in missing:
+            try:
+                return self._lake.not_found(TableName.parse(missing))
+            except ValidationError:
+                return translate_duckdb_error(exc, sql)
+        same_name = [str(n) for n in self._lake.list_tables() if n.name == missing.lower()]
+        hint = f"did you mean {' or '.join(same_name)}?" if same_name else "`mlake tables list` shows the tables"
+        return NotFoundError(f"Table {missing} does not exist (lake tables are named namespace.table)", hint=hint)
 
     def _create_as(self, m: re.Match[str], as_of: datetime | str | None) -> Result:
         name = TableName.parse(m.group("name"))

@@ -20,8 +20,9 @@ FORMATS = ("table", "csv", "json", "parquet")
 
 def rich_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> RichTable:
     table = RichTable(title=title, header_style="bold cyan", show_lines=False)
-    for c in columns:
-        table.add_column(str(c), overflow="fold")
+    for i, c in enumerate(columns):
+        # the first column names things (tables, snapshots): never wrap it
+        table.add_column(str(c), overflow="fold", no_wrap=i == 0)
     for row in rows:
         table.add_row(*(format_value(v) for v in row))
     return table

@@ -26,7 +26,14 @@ def list_tables(
         print_json(infos)
         return
     rows = [
-        (i["name"], f"{i['rows']:,}", i["files"], i["last_updated"] or "—", i["owner"] or "", i["description"] or "")
+        (
+            i["name"],
+            f"{i['rows']:,}",
+            i["files"],
+            (i["last_updated"] or "—")[:16].replace("T", " "),
+            i["owner"] or "",
+            i["description"] or "",
+        )
         for i in infos
     ]
     console.print(rich_table(["table", "rows", "files", "last updated", "owner", "description"], rows))

@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.table import Table as IcebergTable
 
-from mlake.errors import MlakeError, NotFoundError, PermissionDeniedError
+from mlake.errors import MlakeError, PermissionDeniedError
 from mlake.governance.engine import PrincipalEngine
 from mlake.governance.model import Principal, Privilege
 from mlake.governance.policy import AccessPolicy, TableFacts
@@ -114,8 +113,8 @@ class GovernedLake(Lake):
 
     @contextmanager
     def metadata_cache(self) -> Iterator[None]:
-        """Within the block, each table's metadata is loaded from the catalog once (binding one query
-        otherwise loads it three or four times: facts, existence, snapshot, view)."""
+        """Within the block, each table's metadata is looked up once (binding one query otherwise asks
+        the catalog three or four times: facts, snapshot, view)."""
         outer = getattr(self._metadata, "tables", None)
         if outer is None:
             self._metadata.tables = {}
@@ -129,13 +128,17 @@ class GovernedLake(Lake):
         cache: dict[TableName, IcebergTable] | None = getattr(self._metadata, "tables", None)
         if cache is not None and name in cache:
             return cache[name]
-        try:
-            table = self._gov.metadata.load(self.catalog, name)
-        except NoSuchTableError as exc:
-            raise self._base.not_found(name) from exc
+        table = self._base.iceberg_table(name)
         if cache is not None:
             cache[name] = table
         return table
+
+    def iceberg_table(self, name: str | TableName, location: str | None = None) -> IcebergTable:
+        """The base lake's metadata cache (parsed once per metadata file), shared by every principal."""
+        table_name = TableName.parse(name)
+        if location is None:
+            return self.load_iceberg(table_name)
+        return self._base.iceberg_table(table_name, location)
 
     def facts(self, name: str | TableName) -> TableFacts:
         """Owner, tags and columns of a table, for policy checks (NotFoundError if it does not exist)."""
@@ -178,13 +181,6 @@ class GovernedLake(Lake):
 
     def table(self, name: str | TableName) -> GovernedTable:
         return GovernedTable(self, TableName.parse(name))
-
-    def table_exists(self, name: str | TableName) -> bool:
-        try:
-            self.load_iceberg(TableName.parse(name))
-        except NotFoundError:
-            return False
-        return True
 
     def list_tables(self, namespace: str | None = None, *, include_quarantine: bool = True) -> list[TableName]:
         """The tables this principal may read or change; others are not listed."""

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from mlake.errors import PermissionDeniedError
 from mlake.governance.audit import AuditLog
 from mlake.governance.engine import SandboxedEngine
-from mlake.governance.metadata import MetadataCache
 from mlake.governance.model import (
     ApiToken,
     AuditEvent,
@@ -49,7 +48,6 @@ class Governance:
         self.store = GovernanceStore(lake.metadata_engine)
         self.audit = AuditLog(lake)
         self.sandbox = SqlSandbox(limits)
-        self.metadata = MetadataCache()
         self._engine: SandboxedEngine | None = None
         self._lock = threading.Lock()
         self._policies: dict[str, tuple[int, Principal, AccessPolicy]] = {}

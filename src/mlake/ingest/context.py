@@ -28,7 +28,7 @@ from mlake.metastore import ingest_log_table
 from mlake.tables.frames import conform
 from mlake.tables.lineage import LineageInput, WriteRecord
 from mlake.tables.names import TableName
-from mlake.tables.scan import local_path, schema_map
+from mlake.tables.scan import duckdb_path, schema_map
 from mlake.tables.table import Table
 from mlake.tables.types import quote_literal
 from mlake.tables.writer import (
@@ -70,11 +70,12 @@ class StagedData:
         """A SELECT over the staged rows (DuckDB), in the table's columns."""
         from mlake.tables.scan import empty_select
 
-        paths = [local_path(f.file_path) for f in self.files]
+        remote = self.connection.filesystem_is_registered("s3")
+        paths = [duckdb_path(f.file_path, remote) for f in self.files]
         if not paths:
             return empty_select(self.schema)
         if any(p is None for p in paths):
-            raise IngestError("Gates on object-storage warehouses are not supported yet")
+            raise IngestError("Staged files of this warehouse cannot be read by DuckDB")
         files = "[" + ", ".join(quote_literal(p or "") for p in paths) + "]"
         cols = ", ".join(f'"{f.name}"' for f in self.schema.fields)
         return f"SELECT {cols} FROM read_parquet({files}, schema={schema_map(self.schema)}, hive_partitioning=false)"
@@ -102,6 +103,7 @@ class IngestContext:
     def __post_init__(self) -> None:
         self.quarantine = QuarantineSink(self.lake, self.name, self.write_id)
         self._con: duckdb.DuckDBPyConnection | None = None
+        self.remote = False
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -115,6 +117,9 @@ class IngestContext:
             self._con.execute("SET preserve_insertion_order = false")
             self._con.execute("SET TimeZone = 'UTC'")
             self._con.execute("SET enable_progress_bar = false")
+            from mlake.storage import attach_object_store
+
+            self.remote = attach_object_store(self._con, s)
         return self._con
 
     def close(self) -> None:
@@ -167,7 +172,7 @@ class IngestContext:
         ice = self.table.iceberg
         if isinstance(data, pa.Table):
             data = conform(data, ice.schema())
-            rows = data.num_rows
+            rows = int(data.num_rows)
             self.staged.extend(write_arrow(ice, data))
         else:
             counted = _Counting(data)

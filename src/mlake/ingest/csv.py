@@ -11,6 +11,7 @@ table is quarantined rather than silently changing the table's type.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -41,6 +42,8 @@ _OPTION_NAMES = {
     "decimal_separator": "decimal_separator",
     "comment": "comment",
     "names": "names",
+    "max_line_size": "max_line_size",
+    "buffer_size": "buffer_size",
 }
 
 
@@ -85,10 +88,17 @@ def _read_call(paths: Sequence[str], opts: str, types: dict[str, str] | None, re
     return f"read_csv({', '.join(parts)})"
 
 
+_LINE_TOO_LONG = re.compile(r"Maximum line size of \d+ bytes exceeded\. Actual Size:\s*(\d+)")
+MAX_LINE_BYTES = 512 * 1024 * 1024
+
+
 def _describe(con: duckdb.DuckDBPyConnection, call: str, files: list[SourceFile]) -> pa.Schema:
     try:
         return con.sql(f"SELECT * FROM {call} LIMIT 0").to_arrow_table().schema
     except duckdb.Error as exc:
+        if _LINE_TOO_LONG.search(str(exc)):
+            raise
+
         names = ", ".join(f.display for f in files[:3]) + (" ..." if len(files) > 3 else "")
         raise IngestError(
             f"Cannot read {names} as CSV: {str(exc).splitlines()[0]}",
@@ -104,7 +114,22 @@ def ingest_csv(ctx: IngestContext, files: list[SourceFile], options: dict[str, A
     exports often differ in their columns anyway.
     """
     for f in files:
-        _ingest_one(ctx, [f], options, types)
+        opts = dict(options)
+        while True:
+            try:
+                _ingest_one(ctx, [f], opts, types)
+                break
+            except duckdb.Error as exc:
+                # A line longer than DuckDB's default limit (2 MB): raise the limit to fit and retry.
+                m = _LINE_TOO_LONG.search(str(exc))
+                needed = int(m.group(1)) + 1024 if m else 0
+                if not m or needed > MAX_LINE_BYTES or needed <= int(opts.get("max_line_size", 0)):
+                    raise IngestError(
+                        f"Cannot read {f.display}: a line is {m.group(1) if m else '?'} bytes long",
+                        hint=f"lines up to {MAX_LINE_BYTES // 2**20} MB are read; split the file",
+                    ) from exc
+                opts["max_line_size"] = needed
+                opts["buffer_size"] = max(32 * 2**20, 4 * needed)
 
 
 def _ingest_one(ctx: IngestContext, files: list[SourceFile], options: dict[str, Any], types: dict[str, str]) -> None:

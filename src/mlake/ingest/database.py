@@ -175,8 +175,9 @@ def ingest_database(
     name = TableName.parse(into)
     if mode not in ("append", "overwrite"):
         raise ValidationError(f"Unknown ingest mode {mode!r}", hint="use append or overwrite")
+    driver_url = normalize_url(url)
     try:
-        engine = sa.create_engine(normalize_url(url))
+        engine = sa.create_engine(driver_url)
     except Exception as exc:
         raise IngestError(f"Cannot use database URL {redact(url)}: {exc}") from exc
     base_sql = _source_sql(engine, table, query)
@@ -248,7 +249,8 @@ def ingest_database(
     except sa.exc.SQLAlchemyError as exc:
         ctx.abort()
         raise IngestError(
-            f"Reading {source_label!r} from {redact(url)} failed: {str(exc.orig or exc).splitlines()[0]}",
+            f"Reading {source_label!r} from {redact(url)} failed: "
+            f"{str(getattr(exc, 'orig', None) or exc).splitlines()[0]}",
             hint="check the URL, credentials, and the table or query",
         ) from exc
     except BaseException:

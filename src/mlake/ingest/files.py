@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from mlake.errors import ValidationError
+from mlake.errors import IngestError, ValidationError
 from mlake.ingest.context import Gate, IngestContext, already_ingested
 from mlake.ingest.report import IngestReport
 from mlake.ingest.sources import SourceFile, resolve_sources
@@ -76,8 +76,14 @@ def ingest_files(
         if not todo:
             return report
         ctx.inputs = [LineageInput(f.kind, f.display, detail=f"xxh3:{f.content_hash}") for f in todo]  # type: ignore[arg-type]
+        empty = [f for f in todo if f.size == 0]
+        if empty and not lake.table_exists(name) and len(empty) == len(todo):
+            raise IngestError(
+                f"{empty[0].display} is empty: there is no header or data to make {name} from",
+                hint="ingest a file with data, or create the table first",
+            )
         try:
-            for group in _by_format(todo):
+            for group in _by_format([f for f in todo if f.size > 0]):
                 _ingest_group(ctx, group, overrides, options)
         except BaseException:
             ctx.abort()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import duckdb
@@ -42,7 +42,10 @@ def ingest_json(ctx: IngestContext, files: list[SourceFile], types: dict[str, pa
                 data_cols = [c for c in chunk.column_names if c not in (SOURCE_COL, LINE_COL, RAW_COL)]
                 if data_cols:
                     inferred = infer_temporal(ctx.con, chunk.select(data_cols))
-                    wanted = pa.schema([pa.field(f.name, types.get(f.name, f.type)) for f in inferred])
+                    hints = _hints(chunk)
+                    wanted = pa.schema(
+                        [pa.field(f.name, types.get(f.name, hints.get(f.name, f.type))) for f in inferred]
+                    )
                     ice = ctx.ensure_table(wanted)
                 else:
                     ice = ctx.table.iceberg
@@ -55,6 +58,16 @@ def ingest_json(ctx: IngestContext, files: list[SourceFile], types: dict[str, pa
                     _flush(ctx, pending)
                     pending, pending_rows = [], 0
         _flush(ctx, pending)
+
+
+_HINT_TYPES = {"double": pa.float64(), "int64": pa.int64(), "bool": pa.bool_()}
+
+
+def _hints(chunk: pa.Table) -> dict[str, pa.DataType]:
+    meta = (chunk.schema.metadata or {}).get(b"mlake.hints")
+    if not meta:
+        return {}
+    return {k: _HINT_TYPES[v] for k, v in json.loads(meta).items() if v in _HINT_TYPES}
 
 
 def _flush(ctx: IngestContext, pending: list[pa.Table]) -> None:
@@ -97,12 +110,30 @@ def _is_array_document(path: Any) -> bool:
 Parsed = tuple[pa.Table, pa.Table, int]
 
 
+SINGLE_DOCUMENT_MAX = 256 * 1024 * 1024
+
+
 def _records(f: SourceFile) -> Iterator[Parsed]:
     """Chunks of records (plus source/line/raw columns), rejected lines, and the bytes consumed."""
     if f.format == "json" and _is_array_document(f.path):
         yield from _array_records(f)
+    elif f.format == "json" and f.size <= SINGLE_DOCUMENT_MAX and (doc := _single_object(f)) is not None:
+        yield doc, _NO_REJECTS, f.size
     else:
         yield from _line_records(f)
+
+
+def _single_object(f: SourceFile) -> pa.Table | None:
+    """A ``.json`` file holding one (possibly pretty-printed) object is one record."""
+    try:
+        text = f.path.read_bytes().decode("utf-8-sig")
+        value = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None  # maybe JSON Lines after all: read line by line
+    if not isinstance(value, dict):
+        return None
+    data, _hints = records_to_arrow([value])
+    return _with_aux(data, f.display, [1], [text.strip()[:1_000_000]])
 
 
 def _line_records(f: SourceFile) -> Iterator[Parsed]:
@@ -168,7 +199,10 @@ def _parse_lines(source: str, lines: list[bytes], first_line: int) -> tuple[pa.T
         records.append(value)
         good_lines.append(n)
         good_raws.append(text.rstrip("\r\n"))
-    table = _with_aux(records_to_arrow(records), source, good_lines, good_raws)
+    data, hints = records_to_arrow(records)
+    table = _with_aux(data, source, good_lines, good_raws)
+    if hints:
+        table = table.replace_schema_metadata({"mlake.hints": json.dumps({k: str(t) for k, t in hints.items()})})
     rejected = pa.table(
         {
             "source": pa.array([source] * len(bad), pa.string()),
@@ -211,27 +245,53 @@ def infer_temporal(con: duckdb.DuckDBPyConnection, data: pa.Table) -> pa.Schema:
     return pa.schema(fields)
 
 
-def records_to_arrow(records: list[dict[str, Any]]) -> pa.Table:
-    """Arrow columns from dicts; a column whose values disagree in type is kept as JSON text."""
+def records_to_arrow(records: list[dict[str, Any]]) -> tuple[pa.Table, dict[str, pa.DataType]]:
+    """Arrow columns from dicts, and the type each mixed column should have.
+
+    When a column's values disagree in type (numbers and text, say), the column is kept as text and its
+    *intended* type is the type of the large majority (95%) of its values; the cast stage then converts
+    the values that fit and quarantines the others. With no clear majority the column is text.
+    """
     if not records:
-        return pa.table({})
+        return pa.table({}), {}
     keys: dict[str, None] = {}
     for r in records:
         for k in r:
             keys.setdefault(k, None)
     columns = {}
+    hints: dict[str, pa.DataType] = {}
     for k in keys:
         values = [r.get(k) for r in records]
         try:
             columns[k] = pa.array(values)
+            continue
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-            columns[k] = pa.array(
-                [None if v is None else (v if isinstance(v, str) else json.dumps(v)) for v in values], pa.string()
+            pass
+        columns[k] = pa.array(
+            [None if v is None else (v if isinstance(v, str) else json.dumps(v)) for v in values], pa.string()
+        )
+        kinds: dict[str, int] = {}
+        for v in values:
+            if v is None:
+                continue
+            kind = (
+                "bool"
+                if isinstance(v, bool)
+                else "int"
+                if isinstance(v, int)
+                else ("float" if isinstance(v, float) else "other")
             )
-    return pa.table(columns)
+            kinds[kind] = kinds.get(kind, 0) + 1
+        total = sum(kinds.values())
+        numeric = kinds.get("int", 0) + kinds.get("float", 0)
+        if total and numeric / total >= 0.95:
+            hints[k] = pa.float64() if kinds.get("float") else pa.int64()
+        elif total and kinds.get("bool", 0) / total >= 0.95:
+            hints[k] = pa.bool_()
+    return pa.table(columns), hints
 
 
-def _with_aux(table: pa.Table, source: str, lines: list[int], raws: list[str | None]) -> pa.Table:
+def _with_aux(table: pa.Table, source: str, lines: list[int], raws: Sequence[str | None]) -> pa.Table:
     n = table.num_rows
     return (
         table.append_column(SOURCE_COL, pa.array([source] * n, pa.string()))
@@ -253,7 +313,7 @@ def _array_records(f: SourceFile) -> Iterator[Parsed]:
             good, bad = _parse_lines(f.display, lines, index + 1)
             index += len(texts)
             yield good, bad, min(per_record * len(texts), f.size)
-    except duckdb.Error as exc:
+    except (duckdb.Error, OSError, pa.ArrowException) as exc:
         raise IngestError(
             f"Cannot read {f.display} as a JSON array: {str(exc).splitlines()[0]}",
             hint="a JSON file must hold one array of objects, or one object per line (JSON Lines)",

@@ -124,13 +124,13 @@ def resolve_sources(
                 continue
             for path, display in _expand(item):
                 size = _check_readable(path, display)
-                fmt = format or detect_format(path.name)
-                if fmt is None:
+                detected = format or detect_format(path.name)
+                if detected is None:
                     raise IngestError(
                         f"Cannot tell the format of {display} from its name",
                         hint="pass format='csv' (or --format csv) explicitly",
                     )
-                files.append(SourceFile(path, display, "file", fmt, hash_file(path), size))
+                files.append(SourceFile(path, display, "file", detected, hash_file(path), size))
         yield files
     finally:
         for p in downloads:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
@@ -32,7 +33,7 @@ FIRST_PARTITION_FIELD_ID = 1000
 def parse_partition_spec(spec: Sequence[str], schema: Schema) -> PartitionSpec:
     fields = []
     for i, item in enumerate(spec):
-        transform: Transform[object, object]
+        transform: Transform[Any, Any]
         if m := _CALL.match(item):
             fn, arg, column = m.group(1).lower(), m.group(2), m.group(3)
         elif re.fullmatch(r"\s*\w+\s*", item):

@@ -56,6 +56,17 @@ def local_path(uri: str) -> str | None:
     return None
 
 
+def duckdb_path(uri: str, remote: bool = False) -> str | None:
+    """A path DuckDB can open: local files always; ``s3://`` objects when ``remote`` (an fsspec
+    filesystem is registered on the connection)."""
+    path = local_path(uri)
+    if path is not None:
+        return path
+    if remote and uri.startswith(("s3://", "s3a://", "s3n://")):
+        return "s3://" + uri.split("://", 1)[1]
+    return None
+
+
 def empty_select(schema: Schema) -> str:
     cols = ", ".join(f"NULL::{duckdb_type(f.field_type)} AS {quote_ident(f.name)}" for f in schema.fields)
     return f"SELECT {cols or 'NULL AS _empty'} WHERE false"
@@ -75,18 +86,18 @@ def _file_list(paths: list[str]) -> str:
     return "[" + ", ".join(quote_literal(p) for p in paths) + "]"
 
 
-def _fast_path_possible(table: IcebergTable, schema: Schema, tasks: list[FileScanTask]) -> bool:
+def _fast_path_possible(table: IcebergTable, schema: Schema, tasks: list[FileScanTask], remote: bool) -> bool:
     if not is_flat(schema) or not schema.fields:
         return False
     if table.metadata.properties.get("schema.name-mapping.default"):
         return False  # files added without field ids are matched by name: pyiceberg knows how
     for task in tasks:
-        if task.file.file_format != FileFormat.PARQUET or local_path(task.file.file_path) is None:
+        if task.file.file_format != FileFormat.PARQUET or duckdb_path(task.file.file_path, remote) is None:
             return False
         for d in task.delete_files:
             if d.content != DataFileContent.POSITION_DELETES or d.file_format != FileFormat.PARQUET:
                 return False
-            if local_path(d.file_path) is None:
+            if duckdb_path(d.file_path, remote) is None:
                 return False
     return True
 
@@ -95,10 +106,12 @@ def plan_scan(
     table: IcebergTable,
     snapshot_id: int | None = None,
     row_filter: BooleanExpression | None = None,
+    remote: bool = False,
 ) -> ScanSource:
     """Plan a read of ``table`` at ``snapshot_id`` (default: current), pruned by ``row_filter``.
 
-    The row filter only prunes files; the caller still applies its full predicate in DuckDB.
+    The row filter only prunes files; the caller still applies its full predicate in DuckDB. ``remote``
+    says the DuckDB connection can open ``s3://`` paths.
     """
     scan = table.scan(snapshot_id=snapshot_id, row_filter=row_filter or AlwaysTrue())
     schema = scan.projection()
@@ -106,7 +119,7 @@ def plan_scan(
     if snapshot is None:
         return ScanSource(schema=schema, snapshot_id=None, sql=empty_select(schema))
     tasks = list(scan.plan_files())
-    if not _fast_path_possible(table, schema, tasks):
+    if not _fast_path_possible(table, schema, tasks, remote):
         return ScanSource(
             schema=schema,
             snapshot_id=snapshot.snapshot_id,
@@ -117,9 +130,9 @@ def plan_scan(
     if not tasks:
         return ScanSource(schema=schema, snapshot_id=snapshot.snapshot_id, sql=empty_select(schema))
 
-    paths = [local_path(t.file.file_path) or "" for t in tasks]
+    paths = [duckdb_path(t.file.file_path, remote) or "" for t in tasks]
     columns = ", ".join(quote_ident(f.name) for f in schema.fields)
-    delete_paths = sorted({local_path(d.file_path) or "" for t in tasks for d in t.delete_files})
+    delete_paths = sorted({duckdb_path(d.file_path, remote) or "" for t in tasks for d in t.delete_files})
     reader = (
         f"read_parquet({_file_list(paths)}, schema={schema_map(schema)}, hive_partitioning=false"
         + (", filename=true, file_row_number=true" if delete_paths else "")

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.exceptions import ValidationError as IcebergValidationError
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.expressions.parser import parse as parse_filter
@@ -100,11 +99,8 @@ class Table:
 
     @property
     def iceberg(self) -> IcebergTable:
-        """The pyiceberg table, freshly loaded."""
-        try:
-            return self._lake.catalog.load_table(self.name.identifier)
-        except NoSuchTableError as exc:
-            raise self._lake.not_found(self.name) from exc
+        """The pyiceberg table as the catalog has it now (cached while unchanged; do not commit on it)."""
+        return self._lake.iceberg_table(self.name)
 
     @property
     def schema(self) -> Schema:
@@ -287,14 +283,18 @@ class Table:
         for s in sorted(tbl.snapshots(), key=lambda s: (s.timestamp_ms, s.sequence_number or 0)):
             props = s.summary.additional_properties if s.summary else {}
             op = s.summary.operation.value if s.summary else "unknown"
+            added, deleted = _summary_int(s, "added-records"), _summary_int(s, "deleted-records")
+            if props.get("mlake.operation") == "delete":
+                # Copy-on-write rewrites the surviving rows of touched files; report the rows removed.
+                added, deleted = 0, deleted - added
             out.append(
                 SnapshotInfo(
                     snapshot_id=s.snapshot_id,
                     parent_id=s.parent_snapshot_id,
                     committed_at=datetime.fromtimestamp(s.timestamp_ms / 1000, UTC),
                     operation=props.get("mlake.operation", op),
-                    rows_added=_summary_int(s, "added-records"),
-                    rows_deleted=_summary_int(s, "deleted-records"),
+                    rows_added=added,
+                    rows_deleted=deleted,
                     total_rows=_summary_int(s, "total-records"),
                     files_added=_summary_int(s, "added-data-files"),
                     actor=props.get("mlake.actor"),
@@ -460,7 +460,6 @@ class Table:
     def delete(self, where: str | BooleanExpression, *, command: str | None = None) -> WriteRecord:
         """Delete the rows matching ``where`` (files are rewritten; older snapshots keep the rows)."""
         row_filter = parse_row_filter(where)
-        before = self.count()
         write = self._write_record("delete", command or f"delete where {where}")
 
         def attempt(tbl: IcebergTable) -> IcebergTable:
@@ -468,7 +467,14 @@ class Table:
             return tbl
 
         tbl = self._run(attempt)
-        write.rows_written = before - self.count()
+        snap = tbl.current_snapshot()
+        if (
+            snap is not None
+            and snap.summary
+            and snap.summary.additional_properties.get("mlake.write-id") == write.write_id
+        ):
+            # copy-on-write: deleted-records counts the rewritten survivors too
+            write.rows_written = _summary_int(snap, "deleted-records") - _summary_int(snap, "added-records")
         return self._finish(write, tbl)
 
     def upsert(

@@ -179,8 +179,8 @@ def reconcile(column: str, current: IcebergType, new: IcebergType) -> str:
         return "same"
     if type(current) in _PROMOTIONS.get(type(new), ()):
         return "cast"
-    if isinstance(current, DoubleType) and isinstance(new, IntegerType | LongType | FloatType):
-        return "cast"
+    if isinstance(current, DoubleType) and isinstance(new, IntegerType | LongType | FloatType | DecimalType):
+        return "cast"  # as SQL engines do on INSERT; a decimal beyond 15 digits loses precision
     if type(new) in _PROMOTIONS.get(type(current), ()):
         return "widen"
     if isinstance(current, DecimalType) and isinstance(new, DecimalType) and new.scale == current.scale:

@@ -1,0 +1,143 @@
+"""The CLI as a user runs it: real commands, output, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from mlake.cli.main import run
+
+
+def mlake(capsys: pytest.CaptureFixture[str], home: Path, *args: str) -> tuple[int, str, str]:
+    """Run the CLI in-process (fast); returns exit code, stdout, stderr."""
+    argv = sys.argv
+    sys.argv = ["mlake", "--home", str(home), "--quiet", *args]
+    code = 0
+    try:
+        run()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    finally:
+        sys.argv = argv
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "lake"
+
+
+def test_tour(capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path) -> None:
+    code, out, _ = mlake(capsys, home, "init")
+    assert code == 0 and "lake ready" in out
+    (tmp_path / "o.csv").write_text("id,amount,channel\n1,10.5,web\n2,oops,app\n3,7,web\n")
+    code, out, _ = mlake(
+        capsys, home, "ingest", str(tmp_path / "o.csv"), "--into", "shop.orders", "--type", "amount=double"
+    )
+    assert code == 0 and "2 row(s) written" in out and "1 quarantined" in out
+    code, out, _ = mlake(capsys, home, "ingest", str(tmp_path / "o.csv"), "--into", "shop.orders", "--json")
+    assert json.loads(out)["files_skipped"] == [str(tmp_path / "o.csv")]
+    code, out, _ = mlake(capsys, home, "sql", "select channel, count(*) n from shop.orders group by 1 order by 1")
+    assert code == 0 and "web" in out and "1 row(s)" in out
+    code, out, _ = mlake(capsys, home, "sql", "select id, amount from shop.orders order by id", "--format", "csv")
+    assert out.splitlines() == ['"id","amount"', "1,10.5", "3,7"]
+    code, out, _ = mlake(capsys, home, "sql", "select id from shop.orders order by id", "-f", "json")
+    assert [json.loads(line) for line in out.splitlines()] == [{"id": 1}, {"id": 3}]
+    target = tmp_path / "out.parquet"
+    code, _, err = mlake(capsys, home, "sql", "select * from shop.orders", "-f", "parquet", "-o", str(target))
+    assert code == 0 and pq.read_table(target).num_rows == 2 and "wrote 2 row(s)" in err
+    code, out, _ = mlake(capsys, home, "tables", "list")
+    assert "shop.orders" in out and "shop.orders__quarantine" in out
+    code, out, _ = mlake(
+        capsys,
+        home,
+        "tables",
+        "set",
+        "shop.orders",
+        "--description",
+        "Orders",
+        "--owner",
+        "sales",
+        "--tag",
+        "pii=false",
+        "--column",
+        "amount=EUR",
+    )
+    assert code == 0
+    code, out, _ = mlake(capsys, home, "tables", "show", "shop.orders", "--json")
+    info = json.loads(out)
+    assert info["owner"] == "sales" and info["tags"] == {"pii": "false"} and info["columns"][1]["doc"] == "EUR"
+    code, out, _ = mlake(capsys, home, "tables", "show", "shop.orders")
+    assert "Orders" in out and "preview" in out
+    code, out, _ = mlake(capsys, home, "tables", "history", "shop.orders", "--json")
+    snaps = json.loads(out)
+    assert len(snaps) == 1 and snaps[0]["operation"] == "ingest"
+    mlake(capsys, home, "sql", "insert into shop.orders select 4, 1.0, 'x'")
+    code, out, _ = mlake(capsys, home, "tables", "rollback", "shop.orders", str(snaps[0]["snapshot_id"]))
+    assert code == 0 and "now at snapshot" in out
+    code, out, _ = mlake(capsys, home, "sql", "select count(*) from shop.orders", "-f", "csv")
+    assert out.splitlines()[1] == "2"
+    mlake(capsys, home, "sql", "create table mart.t as select * from shop.orders")
+    code, out, _ = mlake(capsys, home, "lineage", "mart.t")
+    assert "upstream" in out and "shop.orders" in out and "o.csv" in out
+    code, out, _ = mlake(capsys, home, "lineage", "shop.orders", "--json")
+    assert json.loads(out)["downstream"][0]["target"] == "mart.t"
+    code, out, _ = mlake(
+        capsys, home, "maintain", "shop.orders", "--older-than", "0s", "--orphan-grace", "0s", "--retain-last", "1"
+    )
+    assert code == 0 and "shop.orders" in out
+    code, out, _ = mlake(capsys, home, "tables", "drop", "mart.t", "--yes")
+    assert code == 0 and "dropped" in out
+
+
+def test_errors_are_one_line_with_exit_code(capsys: pytest.CaptureFixture[str], home: Path) -> None:
+    code, _, err = mlake(capsys, home, "sql", "select * from shop.nope")
+    assert code == 1
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert lines[0].startswith("error: Table shop.nope does not exist") and len(lines) <= 2
+    assert "Traceback" not in err
+    code, _, err = mlake(capsys, home, "ingest", "/no/such.csv", "--into", "a.b")
+    assert code == 1 and "no such file" in err
+    code, _, err = mlake(capsys, home, "sql", "select 1", "--format", "xml")
+    assert code == 1 and "Unknown format" in err
+    code, _, err = mlake(capsys, home, "--debug", "sql", "select * from shop.nope")
+    assert code == 1 and "Traceback" in err
+
+
+def test_module_entry_point_and_exit_codes(tmp_path: Path) -> None:
+    env = {**os.environ, "MLAKE_HOME": str(tmp_path / "lake")}
+    ok = subprocess.run(
+        [sys.executable, "-m", "mlake", "sql", "select 42 as answer", "-f", "csv"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert ok.returncode == 0 and ok.stdout.splitlines() == ['"answer"', "42"]
+    bad = subprocess.run(
+        [sys.executable, "-m", "mlake", "tables", "show", "x.y"], capture_output=True, text=True, env=env
+    )
+    assert bad.returncode == 1 and "error: Table x.y does not exist" in bad.stderr
+
+
+def test_interactive_sql_shell(tmp_path: Path) -> None:
+    pexpect = pytest.importorskip("pexpect")
+    env = {**os.environ, "MLAKE_HOME": str(tmp_path / "lake"), "TERM": "dumb"}
+    child = pexpect.spawn(sys.executable, ["-m", "mlake", "sql"], env=env, encoding="utf-8", timeout=30)
+    child.expect("mlake>")
+    child.sendline("select 6 * 7")
+    child.expect(r"\.\.>")  # statement continues until ';'
+    child.sendline("  as answer;")
+    child.expect("42")
+    child.expect("mlake>")
+    child.sendline("select * from nope.nothing;")
+    child.expect("error:")
+    child.sendline(".quit")
+    child.expect(pexpect.EOF)
+    assert (tmp_path / "lake" / "sql_history").exists()

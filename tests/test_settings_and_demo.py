@@ -1,0 +1,80 @@
+"""Settings resolution, and the demo dataset that every later part builds on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import mlake
+from mlake.demo import build_demo, generate
+from mlake.errors import ConfigError
+from mlake.settings import load_settings
+
+
+def test_defaults_live_in_home(tmp_path: Path) -> None:
+    s = load_settings(tmp_path / "h")
+    assert s.resolved_catalog_url().startswith(f"sqlite:///{tmp_path / 'h' / 'catalog.db'}")
+    assert s.resolved_warehouse() == f"file://{tmp_path / 'h' / 'warehouse'}"
+    assert s.resolved_online_url() == f"sqlite:///{tmp_path / 'h' / 'online.db'}"
+
+
+def test_env_toml_and_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "h"
+    home.mkdir()
+    (home / "mlake.toml").write_text('[mlake]\nwarehouse = "/data/wh"\nuser = "from-toml"\nmemory_limit = "2GB"\n')
+    monkeypatch.setenv("MLAKE_USER", "from-env")
+    s = load_settings(home, memory_limit="1GB")
+    assert s.warehouse == "/data/wh" and s.user == "from-env" and s.memory_limit == "1GB"
+    monkeypatch.setenv("MLAKE_CATALOG_URL", "postgresql://u:secret@db:5432/lake")
+    s = load_settings(home)
+    assert s.resolved_catalog_url() == "postgresql+psycopg://u:secret@db:5432/lake"
+    assert ":secret@" not in str(s.redacted())
+
+
+def test_bad_settings_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="Unknown setting"):
+        load_settings(tmp_path, catalog="x")
+    with pytest.raises(ConfigError, match="Unsupported catalog URL scheme 'oracle'"):
+        load_settings(tmp_path, catalog_url="oracle://x").resolved_catalog_url()
+    with pytest.raises(ConfigError, match="Unsupported warehouse"):
+        load_settings(tmp_path, warehouse="ftp://x").resolved_warehouse()
+    (tmp_path / "mlake.toml").write_text('s3_secret_access_key = "oops"\n')
+    with pytest.raises(ConfigError, match="holds secret setting"):
+        load_settings(tmp_path)
+    (tmp_path / "mlake.toml").write_text("this is = not [toml")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(tmp_path)
+    with pytest.raises(ConfigError, match="Cannot open the catalog database"):
+        mlake.connect(tmp_path / "x", catalog_url="postgresql://nobody@127.0.0.1:1/none")
+
+
+def test_demo_is_deterministic_and_dirty(tmp_path: Path) -> None:
+    a, b = generate(300), generate(300)
+    assert all(a[k].equals(b[k]) for k in a)
+    with mlake.connect(tmp_path / "demo", threads=2) as lake:
+        lines = build_demo(lake, customers=300)
+        assert any("quarantined" in line for line in lines)
+        names = {str(n) for n in lake.list_tables()}
+        assert {
+            "shop.customers",
+            "shop.orders",
+            "shop.events",
+            "shop.churn_labels",
+            "shop.products",
+            "shop.customer_stats",
+            "shop.orders__quarantine",
+        } <= names
+        assert lake.sql("select count(*) from shop.orders where amount < 0").scalar() > 0  # outliers
+        dup = lake.sql("select count(*) - count(distinct order_id) from shop.orders").scalar()
+        assert dup > 0  # duplicates
+        assert lake.sql("select count(*) from shop.customers where email is null").scalar() > 0
+        assert set(lake.sql("select distinct gender from shop.customers").to_arrow().column(0).to_pylist()) >= {
+            "female",
+            "male",
+        }
+        rate = lake.sql("select avg(churned::int) from shop.churn_labels").scalar()
+        assert 0.05 < rate < 0.95
+        assert lake.table("shop.events").describe()["partitioning"]
+        assert lake.table("shop.customers").tags["pii"] == "true"
+        assert "shop.orders" in lake.lineage("shop.customer_stats").upstream_tables()
