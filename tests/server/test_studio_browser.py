@@ -124,6 +124,7 @@ def test_preview_with_paging_and_sorting(browser: Any, studio: Studio) -> None:
     page.wait_for_selector("#rows table.grid tbody tr")
     assert page.locator("#rows tbody tr").count() == 50
     page.click("#rows th[data-col=amount]")
+    page.wait_for_selector("#rows th[data-col=amount] .arrow:has-text('▲')")
     page.click("#rows th[data-col=amount]")  # descending
     page.wait_for_selector("#rows th[data-col=amount] .arrow:has-text('▼')")
     amounts = page.locator("#rows tbody tr td:nth-child(7)").all_inner_texts()

@@ -228,7 +228,9 @@ const Studio = (() => {
     if (!host) return;
     const table = host.dataset.table, snapshot = host.dataset.snapshot;
     const state = { offset: 0, limit: 50, sort: null, where: "" };
+    let latest = 0;  // answers to superseded requests (a fast second click) are dropped
     const load = async () => {
+      const mine = ++latest;
       const q = new URLSearchParams({ limit: state.limit, offset: state.offset });
       if (state.sort) { q.set("order_by", state.sort.column); q.set("desc", state.sort.desc); }
       if (snapshot) q.set("snapshot_id", snapshot);
@@ -236,6 +238,7 @@ const Studio = (() => {
       host.classList.add("loading");
       try {
         const data = await api(`/api/v1/tables/${table}/rows?${q}`);
+        if (mine !== latest) return;
         grid(host, data, { offset: state.offset, sort: state.sort, onSort: (col) => {
           state.sort = state.sort && state.sort.column === col ? (state.sort.desc ? null : { column: col, desc: true }) : { column: col, desc: false };
           state.offset = 0; load();
