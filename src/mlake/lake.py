@@ -40,6 +40,7 @@ from mlake.tables.types import normalize_arrow_schema
 if TYPE_CHECKING:
     from mlake.ingest.report import IngestReport
     from mlake.maintenance import MaintenanceReport
+    from mlake.quality.api import Quality
     from mlake.results import Result
 
 CATALOG_NAME = "mlake"
@@ -259,6 +260,15 @@ class Lake:
         from mlake.ingest.database import ingest_database
 
         return ingest_database(self, url, into, **options)
+
+    # --- quality ------------------------------------------------------------------------------------
+
+    @cached_property
+    def quality(self) -> Quality:
+        """Profiles, checks, suggestions, gates, metric history, readiness and reports; see :mod:`mlake.quality`."""
+        from mlake.quality.api import Quality
+
+        return Quality(self)
 
     # --- maintenance --------------------------------------------------------------------------------
 

@@ -1,0 +1,46 @@
+"""Fusing many aggregates into one SELECT, so that one scan computes them all.
+
+Profiles and check suites both describe what they need as keyed aggregate expressions; an
+:class:`AggregatePlan` puts them into one ``SELECT expr AS a0, expr AS a1, ... FROM source`` and hands
+back the values by key. DuckDB evaluates every aggregate in one pass over the data, so the cost of a
+profile grows with the number of rows times the number of expressions — linearly in the column count —
+and not with the number of queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+from mlake.quality.source import Source
+
+
+class AggregatePlan:
+    """Keyed aggregate expressions over one source, run as one query."""
+
+    def __init__(self) -> None:
+        self._keys: list[Hashable] = []
+        self._exprs: list[str] = []
+        self._index: dict[Hashable, int] = {}
+
+    def add(self, key: Hashable, expr: str) -> None:
+        if key in self._index:
+            raise KeyError(f"aggregate {key!r} added twice")
+        self._index[key] = len(self._exprs)
+        self._keys.append(key)
+        self._exprs.append(expr)
+
+    def __len__(self) -> int:
+        return len(self._exprs)
+
+    def sql(self, from_clause: str) -> str:
+        cols = ",\n  ".join(f"{e} AS a{i}" for i, e in enumerate(self._exprs))
+        return f"SELECT\n  {cols}\nFROM {from_clause}"
+
+    def run(self, source: Source) -> dict[Hashable, Any]:
+        """Run the plan (one scan of ``source``); an empty plan reads nothing."""
+        if not self._exprs:
+            return {}
+        rows = source.fetch(self.sql(source.from_clause()))
+        values = rows[0] if rows else (None,) * len(self._exprs)
+        return dict(zip(self._keys, values, strict=True))

@@ -1,0 +1,566 @@
+"""Profiles: what every column of a table, snapshot or query holds, computed in at most three scans.
+
+A profile never loads the data into Python. It builds fused aggregate queries (see
+:mod:`mlake.quality.aggregate`) whose cost grows linearly with the column count:
+
+1. **Scan 1** — for every column at once: non-null count, approximate distinct count (HyperLogLog),
+   min/max/mean/std, skewness, kurtosis, quantiles, zeros, negatives, NaN and infinities, string
+   lengths, empty and whitespace-padded strings, pattern matches (email, URL, UUID, date/time,
+   number-as-string); for the table: rows, duplicate rows (distinct 64-bit row hashes), duplicate keys,
+   newest event time.
+2. **Scan 2** — what needs scan 1's answers: histograms (bins from min/max), exact value counts of
+   low-cardinality columns (which give exact distinct counts and top values), top-k candidates of
+   mid-cardinality strings (space-saving sketch), exact distinct counts of near-unique columns (key
+   candidates), the median absolute deviation, IQR outliers, numeric correlations and missing-value
+   co-occurrence (both over a capped number of columns so wide tables stay linear).
+3. **Scan 3** — outliers beyond median ± 5 robust standard deviations (1.4826 × MAD, which needs the
+   MAD of scan 2), and exact counts of the top-value candidates of mid-cardinality strings.
+
+Approximate figures say so (``distinct_exact``). Quantiles (and the MAD) are read from a reservoir
+sample of 10,000 values per column: their rank error is about ±1% at the median, and they cost a sixth
+of a t-digest's time, which matters on wide tables. Counts (nulls, zeros, patterns, outliers beyond
+given bounds, duplicates) are exact.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from mlake.errors import ValidationError
+from mlake.quality.aggregate import AggregatePlan
+from mlake.quality.source import BINARY, BOOLEAN, NUMERIC, OTHER, STRING, TEMPORAL, Source, column_kind, is_float, q
+from mlake.tables.types import quote_literal
+
+QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+LOW_CARDINALITY = 1000  # columns with at most this many (approximate) distinct values get exact value counts
+NEAR_UNIQUE = 0.9  # approximate distinct / non-null above this: count distinct exactly (key candidates)
+ROBUST_Z = 5.0  # robust outliers: |x - median| > ROBUST_Z * 1.4826 * MAD
+MAD_TO_STD = 1.4826  # MAD of a normal distribution times this is its standard deviation
+
+RESERVOIR = 10_000  # quantiles are read from a reservoir sample of this many values per column
+
+# Patterns recognised in strings: name -> (cheap necessary condition, RE2 regular expression for a full
+# match). Written without \d and \s, whose meaning differs between regex engines, so that Python's re
+# agrees with DuckDB. No value can match two of them, so one CASE per row classifies it.
+PATTERNS: dict[str, tuple[str, str]] = {
+    "email": ("contains({x}, '@')", r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"),
+    "url": ("(starts_with({x}, 'http') OR starts_with({x}, 'ftp'))", r"(https?|ftp)://[^ \t\n\f\r/$.?#][^ \t\n\f\r]*"),
+    "uuid": (
+        "strlen({x}) = 36",
+        r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+    ),
+    "date": (
+        "(strlen({x}) >= 10 AND substr({x}, 5, 1) = '-')",
+        r"[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+\-][0-9]{2}(:?[0-9]{2})?)?)?",
+    ),
+    "number": (
+        "(ascii({x}) BETWEEN 48 AND 57 OR ascii({x}) IN (9, 10, 12, 13, 32, 43, 45, 46))",
+        r"[ \t\n\f\r]*[+\-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+\-]?[0-9]+)?[ \t\n\f\r]*",
+    ),
+}
+PATTERN_NAMES = list(PATTERNS)
+
+
+def pattern_case(x: str) -> str:
+    """SQL giving each string the number of the pattern it matches (1-based; 0 for none)."""
+    whens = " ".join(
+        f"WHEN {cheap.format(x=x)} AND regexp_full_match({x}, {quote_literal(regex)}) THEN {n}"
+        for n, (cheap, regex) in enumerate(PATTERNS.values(), start=1)
+    )
+    return f"CASE {whens} ELSE 0 END"
+
+
+@dataclass
+class HistogramBin:
+    low: float
+    high: float
+    count: int
+
+
+@dataclass
+class ColumnProfile:
+    """Everything measured about one column. Fields that do not apply to its kind are None."""
+
+    name: str
+    type: str
+    kind: str
+    rows: int
+    non_null: int
+    nulls: int
+    distinct: int | None = None
+    distinct_exact: bool = False
+    min: Any = None
+    max: Any = None
+    mean: float | None = None
+    std: float | None = None
+    skewness: float | None = None
+    kurtosis: float | None = None
+    quantiles: dict[str, float | None] = field(default_factory=dict)
+    zeros: int | None = None
+    negatives: int | None = None
+    nan: int | None = None
+    infinite: int | None = None
+    true_count: int | None = None
+    empty: int | None = None
+    whitespace: int | None = None
+    length_min: int | None = None
+    length_max: int | None = None
+    length_mean: float | None = None
+    patterns: dict[str, int] = field(default_factory=dict)
+    histogram: list[HistogramBin] = field(default_factory=list)
+    top_values: list[tuple[Any, int]] = field(default_factory=list)
+    mad: float | None = None
+    outliers_iqr: int | None = None
+    outliers_robust: int | None = None
+
+    @property
+    def null_rate(self) -> float:
+        return self.nulls / self.rows if self.rows else 0.0
+
+    @property
+    def distinct_rate(self) -> float | None:
+        return None if self.distinct is None or not self.non_null else min(self.distinct / self.non_null, 1.0)
+
+    @property
+    def is_unique(self) -> bool:
+        """Every non-null value distinct (exactly counted), with at least one value."""
+        return self.distinct_exact and self.non_null > 0 and self.distinct == self.non_null
+
+    def dominant_pattern(self, share: float = 0.9) -> str | None:
+        """The pattern most non-empty values match, if at least ``share`` of them do."""
+        base = self.non_null - (self.empty or 0)
+        if not self.patterns or base <= 0:
+            return None
+        name, hits = max(self.patterns.items(), key=lambda kv: kv[1])
+        return name if hits / base >= share else None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["min"], d["max"] = _plain(self.min), _plain(self.max)
+        d["top_values"] = [{"value": _plain(v), "count": c} for v, c in self.top_values]
+        d["null_rate"] = self.null_rate
+        d["distinct_rate"] = self.distinct_rate
+        return d
+
+
+@dataclass
+class Freshness:
+    column: str
+    newest: datetime | date | None
+    age_seconds: float | None
+
+
+@dataclass
+class Matrix:
+    """A square matrix over columns (correlations, joint-null counts)."""
+
+    columns: list[str]
+    values: list[list[float | None]]
+
+    def get(self, a: str, b: str) -> float | None:
+        return self.values[self.columns.index(a)][self.columns.index(b)]
+
+
+@dataclass
+class Profile:
+    """A profile of a table, snapshot or query; ``to_dict()`` for JSON, shows itself in notebooks."""
+
+    source: str
+    table: str | None
+    snapshot_id: int | None
+    rows: int
+    columns: list[ColumnProfile]
+    duplicate_rows: int
+    key: list[str] = field(default_factory=list)
+    duplicate_keys: int | None = None
+    freshness: Freshness | None = None
+    correlations: Matrix | None = None
+    missing: Matrix | None = None  # joint null counts of columns that have nulls
+    scans: int = 0
+    seconds: float = 0.0
+    computed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def column(self, name: str) -> ColumnProfile:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def __getitem__(self, name: str) -> ColumnProfile:
+        return self.column(name)
+
+    @property
+    def cells(self) -> int:
+        return self.rows * len(self.columns)
+
+    @property
+    def missing_cells(self) -> int:
+        return sum(c.nulls + (c.empty or 0) for c in self.columns)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "source": self.source,
+            "table": self.table,
+            "snapshot_id": self.snapshot_id,
+            "computed_at": self.computed_at.isoformat(),
+            "rows": self.rows,
+            "duplicate_rows": self.duplicate_rows,
+            "key": self.key,
+            "duplicate_keys": self.duplicate_keys,
+            "freshness": None
+            if self.freshness is None
+            else {
+                "column": self.freshness.column,
+                "newest": _plain(self.freshness.newest),
+                "age_seconds": self.freshness.age_seconds,
+            },
+            "missing_cells": self.missing_cells,
+            "columns": [c.to_dict() for c in self.columns],
+            "correlations": None if self.correlations is None else asdict(self.correlations),
+            "missing": None if self.missing is None else asdict(self.missing),
+            "scans": self.scans,
+            "seconds": round(self.seconds, 3),
+        }
+
+    def _repr_html_(self) -> str:
+        from mlake.quality.report import profile_html
+
+        return profile_html(self)
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly value."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    f = float(value)
+    return f if math.isfinite(f) else None
+
+
+def _int(value: Any) -> int:
+    return int(value or 0)
+
+
+def profile(
+    source: Source,
+    *,
+    columns: Sequence[str] | None = None,
+    key: Sequence[str] = (),
+    time_column: str | None = None,
+    bins: int = 20,
+    top_k: int = 10,
+    exact_distinct: bool = False,
+    correlations: bool = True,
+    max_correlation_columns: int = 40,
+    max_missing_columns: int = 30,
+) -> Profile:
+    """Profile ``source`` (see the module docstring for what is computed, and in how many scans).
+
+    ``key`` names the column(s) that should identify a row (duplicate keys are counted);
+    ``time_column`` the event time for freshness (default: the temporal column with the newest value);
+    ``exact_distinct`` counts distinct values exactly for every column (costlier; by default only
+    low-cardinality and near-unique columns are counted exactly). Correlations and missing-value
+    co-occurrence cover at most ``max_correlation_columns`` / ``max_missing_columns`` columns, since
+    they grow with the square of the column count.
+    """
+    started = time.perf_counter()
+    if bins < 1 or top_k < 1:
+        raise ValidationError("bins and top_k must be at least 1")
+    all_cols = source.columns
+    if columns:
+        for c in columns:
+            source.column_type(c)  # raises NotFoundError naming the columns there are
+        cols = [(c, t) for c, t in all_cols if c in set(columns)]
+    else:
+        cols = list(all_cols)
+    for k in key:
+        source.column_type(k)
+    if time_column is not None and column_kind(source.column_type(time_column)) != TEMPORAL:
+        raise ValidationError(
+            f"time_column {time_column!r} is not a date or timestamp column",
+            hint=f"its type is {source.column_type(time_column)}",
+        )
+    kinds = [column_kind(t) for _, t in cols]
+
+    # --- scan 1 ---------------------------------------------------------------------------------------
+    p1 = AggregatePlan()
+    p1.add("rows", "count(*)")
+    if all_cols:
+        p1.add("distinct_rows", f"count(DISTINCT hash({', '.join(q(c) for c, _ in all_cols)}))")
+    if key:
+        p1.add("distinct_keys", f"count(DISTINCT ({', '.join(q(k) for k in key)},))")
+    for i, ((name, dtype), kind) in enumerate(zip(cols, kinds, strict=True)):
+        _scan1(p1, i, q(name), dtype, kind)
+    r1 = p1.run(source)
+    rows = _int(r1["rows"])
+    scans = 1
+
+    # --- scan 2 ---------------------------------------------------------------------------------------
+    p2 = AggregatePlan()
+    profiles: list[ColumnProfile] = []
+    for i, ((name, dtype), kind) in enumerate(zip(cols, kinds, strict=True)):
+        cp = _column_from_scan1(r1, i, name, dtype, kind, rows)
+        profiles.append(cp)
+        _scan2(p2, i, q(name), dtype, cp, bins, top_k, exact_distinct)
+    numeric = [
+        (i, cp) for i, cp in enumerate(profiles) if cp.kind == NUMERIC and cp.non_null >= 2 and (cp.std or 0) > 0
+    ][: max_correlation_columns if correlations else 0]
+    for a in range(len(numeric)):
+        for b in range(a + 1, len(numeric)):
+            ia, ib = numeric[a][0], numeric[b][0]
+            xa, xb = _as_double(q(cols[ia][0])), _as_double(q(cols[ib][0]))
+            p2.add(("corr", ia, ib), f"corr({xa}, {xb})")
+    with_nulls = [i for i, cp in enumerate(profiles) if cp.nulls > 0][:max_missing_columns]
+    for a in range(len(with_nulls)):
+        for b in range(a + 1, len(with_nulls)):
+            ia, ib = with_nulls[a], with_nulls[b]
+            p2.add(("joint_null", ia, ib), f"count_if({q(cols[ia][0])} IS NULL AND {q(cols[ib][0])} IS NULL)")
+    r2 = p2.run(source) if rows else {}
+    scans += 1 if len(p2) and rows else 0
+    for i, cp in enumerate(profiles):
+        _column_from_scan2(cp, r2, i, bins, top_k)
+
+    # --- scan 3 ---------------------------------------------------------------------------------------
+    p3 = AggregatePlan()
+    for i, cp in enumerate(profiles):
+        median = cp.quantiles.get("0.5")
+        if cp.kind == NUMERIC and cp.mad and median is not None:
+            x = _as_double(q(cols[i][0]))
+            limit = ROBUST_Z * MAD_TO_STD * cp.mad
+            p3.add((i, "robust"), f"count_if(abs({x} - {median!r}) > {limit!r})")
+        cands = [c for c in (r2.get((i, "top_candidates")) or []) if c is not None]
+        if cands:
+            x = q(cols[i][0])
+            p3.add((i, "top"), f"histogram({x}) FILTER (WHERE {x} IN ({_value_list(cands, 'VARCHAR')}))")
+    r3 = p3.run(source) if rows else {}
+    scans += 1 if len(p3) and rows else 0
+    for i, cp in enumerate(profiles):
+        if cp.kind == NUMERIC and cp.non_null:
+            cp.outliers_robust = _int(r3.get((i, "robust"))) if (i, "robust") in r3 else (0 if cp.mad else None)
+        if (i, "top") in r3:
+            ranked = sorted((r3[(i, "top")] or {}).items(), key=lambda kv: (-kv[1], str(kv[0])))
+            cp.top_values = [(v, int(c)) for v, c in ranked[:top_k]]
+
+    names = [c for c, _ in cols]
+    corr = None
+    if len(numeric) >= 2:
+        idx = [i for i, _ in numeric]
+        corr = Matrix(
+            [names[i] for i in idx],
+            [[1.0 if a == b else _num(r2.get(("corr", min(a, b), max(a, b)))) for b in idx] for a in idx],
+        )
+    missing = None
+    if with_nulls:
+        missing = Matrix(
+            [names[i] for i in with_nulls],
+            [
+                [
+                    float(profiles[a].nulls) if a == b else float(_int(r2.get(("joint_null", min(a, b), max(a, b)))))
+                    for b in with_nulls
+                ]
+                for a in with_nulls
+            ],
+        )
+    distinct_rows = _int(r1.get("distinct_rows"))
+    duplicate_keys = None
+    if key:
+        duplicate_keys = rows - _int(r1["distinct_keys"])
+    return Profile(
+        source=source.label,
+        table=source.table,
+        snapshot_id=source.snapshot_id,
+        rows=rows,
+        columns=profiles,
+        duplicate_rows=rows - distinct_rows if all_cols else 0,
+        key=list(key),
+        duplicate_keys=duplicate_keys,
+        freshness=_freshness(profiles, time_column),
+        correlations=corr,
+        missing=missing,
+        scans=scans,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _as_double(x: str) -> str:
+    return f"{x}::DOUBLE"
+
+
+def _finite_filter(x: str, dtype: str) -> str:
+    return f" FILTER (WHERE isfinite({x}))" if is_float(dtype) else ""
+
+
+def _scan1(p: AggregatePlan, i: int, x: str, dtype: str, kind: str) -> None:
+    p.add((i, "non_null"), f"count({x})")
+    p.add((i, "approx_distinct"), f"approx_count_distinct({x})")
+    if kind == NUMERIC:
+        f = _finite_filter(x, dtype)
+        v = _as_double(x)
+        if is_float(dtype):
+            p.add((i, "nan"), f"count_if(isnan({x}))")
+            p.add((i, "infinite"), f"count_if(isinf({x}))")
+        p.add((i, "min"), f"min({x}){f}")
+        p.add((i, "max"), f"max({x}){f}")
+        p.add((i, "mean"), f"avg({v}){f}")
+        p.add((i, "std"), f"stddev_samp({v}){f}")
+        p.add((i, "skewness"), f"skewness({v}){f}")
+        p.add((i, "kurtosis"), f"kurtosis({v}){f}")
+        p.add((i, "zeros"), f"count_if({x} = 0)")
+        p.add((i, "negatives"), f"count_if({x} < 0)")
+        qs = ", ".join(repr(v) for v in QUANTILES)
+        p.add((i, "quantiles"), f"reservoir_quantile({v}, [{qs}], {RESERVOIR}){f}")
+    elif kind == STRING:
+        p.add((i, "empty"), f"count_if({x} = '')")
+        p.add((i, "whitespace"), f"count_if({x} <> trim({x}))")
+        p.add((i, "length_min"), f"min(length({x}))")
+        p.add((i, "length_max"), f"max(length({x}))")
+        p.add((i, "length_mean"), f"avg(length({x}))")
+        p.add((i, "patterns"), f"histogram({pattern_case(x)}) FILTER (WHERE {x} IS NOT NULL)")
+    elif kind == BOOLEAN:
+        p.add((i, "true_count"), f"count_if({x})")
+    elif kind == TEMPORAL:
+        p.add((i, "min"), f"min({x})")
+        p.add((i, "max"), f"max({x})")
+    elif kind == BINARY:
+        p.add((i, "length_min"), f"min(octet_length({x}))")
+        p.add((i, "length_max"), f"max(octet_length({x}))")
+        p.add((i, "length_mean"), f"avg(octet_length({x}))")
+
+
+def _column_from_scan1(r: dict[Any, Any], i: int, name: str, dtype: str, kind: str, rows: int) -> ColumnProfile:
+    non_null = _int(r[(i, "non_null")])
+    cp = ColumnProfile(name=name, type=dtype, kind=kind, rows=rows, non_null=non_null, nulls=rows - non_null)
+    cp.distinct = min(_int(r[(i, "approx_distinct")]), non_null)
+    if kind == NUMERIC:
+        cp.min, cp.max = r[(i, "min")], r[(i, "max")]
+        if isinstance(cp.min, Decimal) or isinstance(cp.max, Decimal):
+            cp.min = None if cp.min is None else float(cp.min)
+            cp.max = None if cp.max is None else float(cp.max)
+        cp.mean, cp.std = _num(r[(i, "mean")]), _num(r[(i, "std")])
+        cp.skewness, cp.kurtosis = _num(r[(i, "skewness")]), _num(r[(i, "kurtosis")])
+        cp.zeros, cp.negatives = _int(r[(i, "zeros")]), _int(r[(i, "negatives")])
+        if is_float(dtype):
+            cp.nan, cp.infinite = _int(r[(i, "nan")]), _int(r[(i, "infinite")])
+        qv = r[(i, "quantiles")] or [None] * len(QUANTILES)
+        cp.quantiles = {str(k): _num(v) for k, v in zip(QUANTILES, qv, strict=True)}
+    elif kind == STRING:
+        cp.empty, cp.whitespace = _int(r[(i, "empty")]), _int(r[(i, "whitespace")])
+        cp.length_min, cp.length_max = r[(i, "length_min")], r[(i, "length_max")]
+        cp.length_mean = _num(r[(i, "length_mean")])
+        found = r[(i, "patterns")] or {}
+        cp.patterns = {name: int(found.get(n, 0)) for n, name in enumerate(PATTERN_NAMES, start=1)}
+    elif kind == BOOLEAN:
+        cp.true_count = _int(r[(i, "true_count")])
+    elif kind == TEMPORAL:
+        cp.min, cp.max = r[(i, "min")], r[(i, "max")]
+    elif kind == BINARY:
+        cp.length_min, cp.length_max = r[(i, "length_min")], r[(i, "length_max")]
+        cp.length_mean = _num(r[(i, "length_mean")])
+    return cp
+
+
+def _value_list(values: list[Any], dtype: str) -> str:
+    return ", ".join(f"{quote_literal(str(v))}::{dtype}" for v in values)
+
+
+def _scan2(
+    p: AggregatePlan, i: int, x: str, dtype: str, cp: ColumnProfile, bins: int, top_k: int, exact_distinct: bool
+) -> None:
+    if cp.non_null == 0 or (cp.kind == OTHER and not exact_distinct):
+        return
+    approx = cp.distinct or 0
+    if cp.kind != OTHER and approx <= LOW_CARDINALITY:
+        p.add((i, "values"), f"histogram({x})")  # exact value counts: distinct count and top values
+    else:
+        near_unique = approx >= NEAR_UNIQUE * cp.non_null
+        if exact_distinct or (near_unique and not is_float(dtype)):
+            p.add((i, "distinct"), f"count(DISTINCT {x})")  # key candidates: is it really unique?
+        if cp.kind == STRING and not near_unique:
+            p.add((i, "top_candidates"), f"approx_top_k({x}, {int(top_k)})")
+    if cp.kind == NUMERIC and cp.min is not None and cp.max is not None:
+        lo, hi = float(cp.min), float(cp.max)
+        v, f = _as_double(x), _finite_filter(x, dtype)
+        if hi > lo:
+            width = (hi - lo) / bins
+            p.add((i, "bins"), f"histogram(least(floor(({v} - {lo!r}) / {width!r}), {bins - 1})::INTEGER){f}")
+        median, q1, q3 = cp.quantiles.get("0.5"), cp.quantiles.get("0.25"), cp.quantiles.get("0.75")
+        if median is not None:
+            p.add((i, "mad"), f"reservoir_quantile(abs({v} - {median!r}), 0.5, {RESERVOIR}){f}")
+        if q1 is not None and q3 is not None:
+            iqr = q3 - q1
+            low, high = q1 - 1.5 * iqr, q3 + 1.5 * iqr
+            p.add((i, "iqr"), f"count_if({v} < {low!r} OR {v} > {high!r})")
+    elif cp.kind == TEMPORAL and cp.min is not None and cp.max is not None:
+        lo, hi = _epoch(cp.min), _epoch(cp.max)
+        if hi > lo:
+            width = (hi - lo) / bins
+            p.add((i, "bins"), f"histogram(least(floor((epoch({x}) - {lo!r}) / {width!r}), {bins - 1})::INTEGER)")
+
+
+def _epoch(value: datetime | date) -> float:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.timestamp()
+    return datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp()
+
+
+def _column_from_scan2(cp: ColumnProfile, r: dict[Any, Any], i: int, bins: int, top_k: int) -> None:
+    if (i, "values") in r:
+        counts = r[(i, "values")] or {}
+        cp.distinct, cp.distinct_exact = len(counts), True
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
+        cp.top_values = [(v, int(c)) for v, c in ranked[:top_k]]
+    if (i, "distinct") in r:
+        cp.distinct, cp.distinct_exact = _int(r[(i, "distinct")]), True
+    if cp.non_null == 0:
+        cp.distinct, cp.distinct_exact = 0, True
+    if (i, "bins") in r:
+        counts = r[(i, "bins")] or {}
+        lo = float(cp.min) if cp.kind == NUMERIC else _epoch(cp.min)
+        hi = float(cp.max) if cp.kind == NUMERIC else _epoch(cp.max)
+        width = (hi - lo) / bins
+        cp.histogram = [HistogramBin(lo + b * width, lo + (b + 1) * width, int(counts.get(b, 0))) for b in range(bins)]
+    elif cp.kind in (NUMERIC, TEMPORAL) and cp.min is not None and cp.non_null:
+        finite = cp.non_null - (cp.nan or 0) - (cp.infinite or 0)
+        lo = float(cp.min) if cp.kind == NUMERIC else _epoch(cp.min)
+        cp.histogram = [HistogramBin(lo, lo, finite)]
+    if (i, "mad") in r:
+        cp.mad = _num(r[(i, "mad")])
+    if (i, "iqr") in r:
+        cp.outliers_iqr = _int(r[(i, "iqr")])
+    elif cp.kind == NUMERIC and cp.non_null:
+        cp.outliers_iqr = 0
+
+
+def _freshness(profiles: list[ColumnProfile], time_column: str | None) -> Freshness | None:
+    temporal = [c for c in profiles if c.kind == TEMPORAL and c.max is not None]
+    if time_column is not None:
+        temporal = [c for c in temporal if c.name == time_column]
+        if not temporal:
+            return Freshness(time_column, None, None)
+    if not temporal:
+        return None
+    newest = max(temporal, key=lambda c: _epoch(c.max))
+    age = datetime.now(UTC).timestamp() - _epoch(newest.max)
+    return Freshness(newest.name, newest.max, age)
