@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from mlake.cli import ingest as ingest_cli
+from mlake.cli import quality as quality_cli
 from mlake.cli import sql as sql_cli
 from mlake.cli import tables as tables_cli
 from mlake.cli.context import console, err_console, state
@@ -50,6 +51,11 @@ app.command("sql")(sql_cli.sql)
 app.add_typer(tables_cli.app, name="tables")
 app.command("lineage")(tables_cli.lineage)
 app.command("maintain")(tables_cli.maintain)
+app.command("profile")(quality_cli.profile)
+app.command("check")(quality_cli.check)
+app.command("suggest")(quality_cli.suggest)
+app.command("report")(quality_cli.report)
+app.add_typer(quality_cli.app, name="quality")
 
 
 @app.command()

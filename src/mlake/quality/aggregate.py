@@ -18,7 +18,8 @@ from mlake.quality.source import Source
 class AggregatePlan:
     """Keyed aggregate expressions over one source, run as one query."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str = "a") -> None:
+        self.prefix = prefix
         self._keys: list[Hashable] = []
         self._exprs: list[str] = []
         self._index: dict[Hashable, int] = {}
@@ -34,8 +35,12 @@ class AggregatePlan:
         return len(self._exprs)
 
     def sql(self, from_clause: str) -> str:
-        cols = ",\n  ".join(f"{e} AS a{i}" for i, e in enumerate(self._exprs))
+        cols = ",\n  ".join(f"{e} AS {self.prefix}{i}" for i, e in enumerate(self._exprs))
         return f"SELECT\n  {cols}\nFROM {from_clause}"
+
+    @property
+    def keys(self) -> list[Hashable]:
+        return list(self._keys)
 
     def run(self, source: Source) -> dict[Hashable, Any]:
         """Run the plan (one scan of ``source``); an empty plan reads nothing."""
@@ -44,3 +49,22 @@ class AggregatePlan:
         rows = source.fetch(self.sql(source.from_clause()))
         values = rows[0] if rows else (None,) * len(self._exprs)
         return dict(zip(self._keys, values, strict=True))
+
+
+def run_together(source: Source, plans: list[tuple[AggregatePlan, str]], with_clause: str = "") -> dict[Hashable, Any]:
+    """Run several plans, each over its own FROM clause, as one statement (one result row).
+
+    DuckDB executes the parts in one query, so, for example, the main aggregates and those over a
+    sample of the same source are computed together.
+    """
+    parts = [(p, f) for p, f in plans if len(p)]
+    if not parts:
+        return {}
+    if len({p.prefix for p, _ in parts}) != len(parts):
+        raise ValueError("plans run together need distinct prefixes")
+    selects = ", ".join(f"({p.sql(f)}) AS __{p.prefix}" for p, f in parts)
+    sql = f"{with_clause} SELECT * FROM {selects}"
+    rows = source.fetch(sql)
+    keys = [k for p, _ in parts for k in p.keys]
+    values = rows[0] if rows else (None,) * len(keys)
+    return dict(zip(keys, values, strict=True))

@@ -41,6 +41,7 @@ h2{font-size:17px;margin:28px 0 10px;border-bottom:1px solid #dfe3ec;padding-bot
 h3{font-size:14px;margin:0 0 6px}
 .sub{color:#667085}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:12px}
+.grid.hist{grid-template-columns:repeat(auto-fill,minmax(250px,1fr))}
 .card{background:#fff;border:1px solid #e3e7ef;border-radius:8px;padding:12px}
 table.mq{border-collapse:collapse;width:100%;font-size:13px}
 table.mq td,table.mq th{border-bottom:1px solid #eef0f5;padding:3px 6px;text-align:left;vertical-align:top}
@@ -162,7 +163,9 @@ def svg_line(points: list[float | None], marks: set[int] | None = None, width: i
     if len(vals) < 1:
         return ""
     lo, hi = min(vals), max(vals)
-    span = (hi - lo) or 1.0
+    span = hi - lo
+    if span <= 1e-9 * max(abs(lo), abs(hi), 1e-12):  # constant, up to floating-point noise
+        lo, span = lo - 1.0, 2.0
     n = len(points)
     xs = [(i * (width - 8) / max(n - 1, 1)) + 4 for i in range(n)]
     ys = [None if p is None else height - 4 - (p - lo) / span * (height - 8) for p in points]
@@ -291,24 +294,38 @@ def anomalies_html(anomalies: list[Anomaly]) -> str:
     return _table(["column", "metric", "rule", "what changed"], rows)
 
 
-def history_html(history: pa.Table, anomalies: list[Anomaly], limit: int = 40) -> str:
-    """Sparklines of profile metrics over runs, anomalies marked."""
+HISTORY_METRICS = ("rows", "duplicate_rate", "missing_cell_rate", "null_rate", "mean", "empty_rate", "outlier_rate")
+
+
+def history_html(history: pa.Table, anomalies: list[Anomaly], limit: int = 36) -> str:
+    """Sparklines of the main profile metrics over runs (anomalous series first, marked in red)."""
     if history.num_rows == 0:
         return "<p>No history yet: each profile run adds one point.</p>"
     series: dict[tuple[str, str], list[tuple[datetime, float | None]]] = {}
+    runs = set()
     for row in history.to_pylist():
         if row["kind"] != "profile":
             continue
+        runs.add(row["run_id"])
         series.setdefault((row["column_name"], row["metric"]), []).append((row["run_at"], row["value"]))
-    flagged = {(a.column, a.metric): a for a in anomalies}
-    keys = sorted(series, key=lambda k: ((k not in flagged), k[0] != "", k))
-    rows = []
-    for key in keys[:limit]:
+    flagged = {(a.column, a.metric) for a in anomalies}
+    shown = [k for k in series if k in flagged or k[1] in HISTORY_METRICS]
+    shown.sort(
+        key=lambda k: (k not in flagged, k[0] != "", HISTORY_METRICS.index(k[1]) if k[1] in HISTORY_METRICS else 0, k)
+    )
+    cards = []
+    for key in shown[:limit]:
         pts = sorted(series[key], key=lambda p: p[0])
         values = [v for _, v in pts]
         marks = {len(values) - 1} if key in flagged else set()
-        rows.append([esc(key[0] or "(table)"), esc(key[1]), svg_line(values, marks), esc(fmt(values[-1]))])
-    return _table(["column", "metric", f"runs ({len({r['run_id'] for r in history.to_pylist()})})", "latest"], rows)
+        name = f"{key[0] or 'table'} · {key[1]}"
+        style = f" style='border-color:{BAD}'" if key in flagged else ""
+        cards.append(
+            f"<div class='card'{style}><h3>{esc(name)}</h3>{svg_line(values, marks)}"
+            f"<div class='sub'>latest {esc(fmt(values[-1]))}</div></div>"
+        )
+    more = f"<p class='sub'>{len(shown) - limit} more series in the JSON report.</p>" if len(shown) > limit else ""
+    return f"<p class='sub'>{len(runs)} profile run(s)</p><div class='grid hist'>{''.join(cards)}</div>{more}"
 
 
 def readiness_html(r: ReadinessReport) -> str:
