@@ -56,7 +56,7 @@ def profile(
         distinct = f"{c.distinct:,}" + ("" if c.distinct_exact else " ≈") if c.distinct is not None else ""
         rows.append((c.name, c.type, _pct(c.null_rate), distinct, stats, top))
     console.print(rich_table(["column", "type", "nulls", "distinct", "range", "top values"], rows))
-    console.print(f"[dim]{p.scans} scan(s), {p.seconds:.2f}s — `mlake report {table} -o report.html` for charts[/dim]")
+    console.print(f"[dim]{p.queries} query(ies), {p.seconds:.2f}s — `mlake report ... -o report.html` for charts[/dim]")
 
 
 def check(

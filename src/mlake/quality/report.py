@@ -242,7 +242,7 @@ def profile_html(p: Profile) -> str:
         kpis.append((f"newest {p.freshness.column}", fmt(p.freshness.newest)))
     kpi_html = "".join(f'<div class="kpi"><span class="sub">{esc(k)}</span><b>{esc(v)}</b></div>' for k, v in kpis)
     cards = "".join(column_card(c) for c in p.columns)
-    note = f"<p class='sub'>{esc(p.source)} · {p.scans} scan(s) · {p.seconds:.2f}s</p>"
+    note = f"<p class='sub'>{esc(p.source)} · {p.queries} quer(ies) · {p.seconds:.2f}s</p>"
     return f'<div class="mlake-profile"><div class="kpis">{kpi_html}</div>{note}<div class="grid">{cards}</div></div>'
 
 

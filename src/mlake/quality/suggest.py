@@ -6,7 +6,8 @@ The rules follow Deequ's constraint suggestion, adapted to mlake's check types:
 - **complete if complete** — a column without nulls gets ``not_null``.
 - **retain completeness** — a column with some nulls gets ``not_null`` with a threshold just below its
   present completeness (the lower end of a 3-sigma binomial interval), as a warning.
-- **unique if unique** — a column whose values are all distinct (counted exactly) gets ``unique``.
+- **unique if unique** — an integer or text column, mostly non-null, whose values are all distinct
+  (counted exactly) gets ``unique``; floating-point measurements are not keys.
 - **categorical range** — a column with few distinct values gets ``in_set`` of them; when a long tail of
   rare values exists, ``in_set`` of the values covering 99% of rows, with that threshold.
 - **non-negative** — a numeric column whose minimum is not below zero gets ``in_range`` with ``min: 0``.
@@ -26,6 +27,7 @@ from typing import Any
 
 from mlake.quality.checks import Check, InRange, InSet, NotNull, Regex, RowCount, SchemaContract, TypeCheck, Unique
 from mlake.quality.profile import BOOLEAN, NUMERIC, PATTERNS, STRING, ColumnProfile, Profile
+from mlake.quality.source import is_float
 from mlake.quality.suite import Suite
 
 MAX_CATEGORIES = 30  # in_set is suggested for columns with at most this many distinct values
@@ -79,10 +81,11 @@ def suggest(p: Profile, name: str | None = None) -> SuggestedSuite:
         return SuggestedSuite(Suite(checks, name=name or "suggested", table=p.table), reasons)
     for c in p.columns:
         _completeness(c, p.rows, add)
-        if c.is_unique and c.kind in (NUMERIC, STRING) and c.non_null > 1:
+        if c.is_unique and c.kind in (NUMERIC, STRING) and not is_float(c.type) and c.non_null > max(1, p.rows // 2):
             add(Unique(c.name), f"unique if unique: all {c.non_null:,} values of {c.name} are distinct")
         _categorical(c, add)
-        if c.kind == NUMERIC and c.min is not None and c.max is not None and not c.is_unique:
+        is_key = c.is_unique and not is_float(c.type)
+        if c.kind == NUMERIC and c.min is not None and c.max is not None and not is_key:
             lo, hi = float(c.min), float(c.max)
             if lo >= 0:
                 add(InRange(c.name, min=0), f"non-negative: the smallest {c.name} is {_n(lo)}")
