@@ -23,6 +23,7 @@ class AggregatePlan:
         self._keys: list[Hashable] = []
         self._exprs: list[str] = []
         self._index: dict[Hashable, int] = {}
+        self._derived: dict[str, str] = {}
 
     def add(self, key: Hashable, expr: str) -> None:
         if key in self._index:
@@ -31,11 +32,19 @@ class AggregatePlan:
         self._keys.append(key)
         self._exprs.append(expr)
 
+    def derive(self, alias: str, expr: str) -> str:
+        """A per-row value computed once and used by several aggregates (``length(x)`` for min, max, mean)."""
+        self._derived.setdefault(alias, expr)
+        return alias
+
     def __len__(self) -> int:
         return len(self._exprs)
 
     def sql(self, from_clause: str) -> str:
         cols = ",\n  ".join(f"{e} AS {self.prefix}{i}" for i, e in enumerate(self._exprs))
+        if self._derived:
+            derived = ", ".join(f"{e} AS {a}" for a, e in self._derived.items())
+            from_clause = f"(SELECT *, {derived} FROM {from_clause}) AS __src"
         return f"SELECT\n  {cols}\nFROM {from_clause}"
 
     @property

@@ -356,7 +356,7 @@ def profile(
     for n, chunk in enumerate(chunks if rows else []):
         p2 = AggregatePlan()
         for i in chunk:
-            _scan2(p2, i, q(cols[i][0]), cols[i][1], profiles[i], r1, bins, top_k, exact_distinct)
+            _scan2(p2, i, q(cols[i][0]), cols[i][1], profiles[i], r1, bins, exact_distinct, rows <= sample_size)
         if n == 0:
             for a in range(len(with_nulls)):
                 for b in range(a + 1, len(with_nulls)):
@@ -425,49 +425,50 @@ def _finite(x: str, dtype: str, value: str | None = None) -> str:
 
 def _scan1(p: AggregatePlan, i: int, x: str, dtype: str, kind: str) -> None:
     p.add((i, "non_null"), f"count({x})")
-    p.add((i, "approx_distinct"), f"approx_count_distinct({x})")
+    if kind != BOOLEAN:
+        p.add((i, "approx_distinct"), f"approx_count_distinct({x})")
     if kind == NUMERIC:
         if is_float(dtype):
             p.add((i, "nan"), f"count_if(isnan({x}))")
             p.add((i, "infinite"), f"count_if(isinf({x}))")
-        raw, v = _finite(x, dtype), _finite(x, dtype, _as_double(x))
+        raw = _finite(x, dtype)
         p.add((i, "min"), f"min({raw})")
         p.add((i, "max"), f"max({raw})")
-        p.add((i, "mean"), f"avg({v})")
-        p.add((i, "std"), f"stddev_samp({v})")
-        p.add((i, "skewness"), f"skewness({v})")
-        p.add((i, "kurtosis"), f"kurtosis({v})")
+        p.add((i, "mean"), f"avg({_finite(x, dtype, _as_double(x))})")
         p.add((i, "zeros"), f"count_if({x} = 0)")
         p.add((i, "negatives"), f"count_if({x} < 0)")
     elif kind == STRING:
-        p.add((i, "empty"), f"count_if({x} = '')")
-        p.add((i, "whitespace"), f"count_if({x} <> trim({x}))")
-        p.add((i, "length_min"), f"min(length({x}))")
-        p.add((i, "length_max"), f"max(length({x}))")
-        p.add((i, "length_mean"), f"avg(length({x}))")
-        p.add((i, "patterns"), f"histogram({pattern_case(x)})")
+        n = p.derive(f"__len{i}", f"length({x})")
+        p.add((i, "empty"), f"count_if({n} = 0)")
+        p.add((i, "whitespace"), f"count_if(starts_with({x}, ' ') OR ends_with({x}, ' '))")
+        p.add((i, "length_min"), f"min({n})")
+        p.add((i, "length_max"), f"max({n})")
+        p.add((i, "length_mean"), f"avg({n})")
     elif kind == BOOLEAN:
         p.add((i, "true_count"), f"count_if({x})")
     elif kind == TEMPORAL:
         p.add((i, "min"), f"min({x})")
         p.add((i, "max"), f"max({x})")
     elif kind == BINARY:
-        p.add((i, "length_min"), f"min(octet_length({x}))")
-        p.add((i, "length_max"), f"max(octet_length({x}))")
-        p.add((i, "length_mean"), f"avg(octet_length({x}))")
+        n = p.derive(f"__len{i}", f"octet_length({x})")
+        p.add((i, "length_min"), f"min({n})")
+        p.add((i, "length_max"), f"max({n})")
+        p.add((i, "length_mean"), f"avg({n})")
 
 
 def _column_from_scan1(r: dict[Any, Any], i: int, name: str, dtype: str, kind: str, rows: int) -> ColumnProfile:
     non_null = _int(r[(i, "non_null")])
     cp = ColumnProfile(name=name, type=dtype, kind=kind, rows=rows, non_null=non_null, nulls=rows - non_null)
-    cp.distinct = min(_int(r[(i, "approx_distinct")]), non_null)
+    if kind == BOOLEAN:
+        cp.distinct = None  # exact, from the value counts of pass 2
+    else:
+        cp.distinct = min(_int(r[(i, "approx_distinct")]), non_null)
     if kind == NUMERIC:
         cp.min, cp.max = r[(i, "min")], r[(i, "max")]
         if isinstance(cp.min, Decimal) or isinstance(cp.max, Decimal):
             cp.min = None if cp.min is None else float(cp.min)
             cp.max = None if cp.max is None else float(cp.max)
-        cp.mean, cp.std = _num(r[(i, "mean")]), _num(r[(i, "std")])
-        cp.skewness, cp.kurtosis = _num(r[(i, "skewness")]), _num(r[(i, "kurtosis")])
+        cp.mean = _num(r[(i, "mean")])
         cp.zeros, cp.negatives = _int(r[(i, "zeros")]), _int(r[(i, "negatives")])
         if is_float(dtype):
             cp.nan, cp.infinite = _int(r[(i, "nan")]), _int(r[(i, "infinite")])
@@ -478,7 +479,7 @@ def _column_from_scan1(r: dict[Any, Any], i: int, name: str, dtype: str, kind: s
         cp.empty, cp.whitespace = _int(r[(i, "empty")]), _int(r[(i, "whitespace")])
         cp.length_min, cp.length_max = r[(i, "length_min")], r[(i, "length_max")]
         cp.length_mean = _num(r[(i, "length_mean")])
-        found = r[(i, "patterns")] or {}
+        found = r.get(("s", i, "patterns")) or {}  # from the sample; counted exactly in pass 2
         cp.patterns = {name: int(found.get(n, 0)) for n, name in enumerate(PATTERN_NAMES, start=1)}
     elif kind == BOOLEAN:
         cp.true_count = _int(r[(i, "true_count")])
@@ -524,6 +525,7 @@ def _sample_plan(
             plan.add(("s", i, "mad"), f"median(abs({v} - __medians.m{i}))")
         else:
             plan.add(("s", i, "top_candidates"), f"approx_top_k({x}, {int(top_k)})")
+            plan.add(("s", i, "patterns"), f"histogram({pattern_case(x)})")
     for a, ia in enumerate(correlated):
         for ib in correlated[a + 1 :]:
             xa = _finite(f"__sample.c{ia}", cols[ia][1], _as_double(f"__sample.c{ia}"))
@@ -532,7 +534,7 @@ def _sample_plan(
     with_clause = (
         f"WITH __sample AS MATERIALIZED (SELECT {names} FROM {{src}} "
         f"USING SAMPLE reservoir({int(size)} ROWS) REPEATABLE ({SAMPLE_SEED})), "
-        f"__medians AS (SELECT {', '.join(medians) or '1 AS m'} FROM __sample)"
+        + (f"__medians AS (SELECT {', '.join(medians)} FROM __sample)" if medians else "__medians AS (SELECT 1 AS m)")
     )
     return plan, with_clause
 
@@ -545,21 +547,30 @@ def _scan2(
     cp: ColumnProfile,
     r1: dict[Any, Any],
     bins: int,
-    top_k: int,
     exact_distinct: bool,
+    sampled_all: bool,
 ) -> None:
     if cp.non_null == 0 or (cp.kind == OTHER and not exact_distinct):
         return
     approx = cp.distinct or 0
+    near_unique = cp.kind != BOOLEAN and approx >= NEAR_UNIQUE * cp.non_null
     if cp.kind != OTHER and approx <= LOW_CARDINALITY:
         p.add((i, "values"), f"histogram({x})")  # exact value counts: distinct count and top values
-    else:
-        near_unique = approx >= NEAR_UNIQUE * cp.non_null
-        if exact_distinct or (near_unique and not is_float(dtype)):
-            p.add((i, "distinct"), f"count(DISTINCT {x})")  # key candidates: is it really unique?
+    elif exact_distinct:
+        p.add((i, "distinct"), f"count(DISTINCT {x})")
+    elif near_unique and cp.kind in (NUMERIC, STRING) and not is_float(dtype):
+        # Key candidates: is every value distinct? Distinct 64-bit hashes answer that exactly unless two
+        # values collide (probability about n²/2⁶⁵: 3·10⁻⁶ at ten million rows) and cost far less memory.
+        p.add((i, "distinct"), f"count(DISTINCT hash({x}))")
+    if cp.kind == STRING and not near_unique and approx > LOW_CARDINALITY:
         cands = [c for c in (r1.get(("s", i, "top_candidates")) or []) if c is not None]
-        if cp.kind == STRING and cands:
+        if cands:
             p.add((i, "top"), f"histogram(CASE WHEN {x} IN ({_value_list(cands, 'VARCHAR')}) THEN {x} END)")
+    if cp.kind == STRING and not sampled_all:
+        for n, (name, (cheap, regex)) in enumerate(PATTERNS.items(), start=1):
+            if cp.patterns.get(name):  # seen in the sample: count exactly
+                cond = f"{cheap.format(x=x)} AND regexp_full_match({x}, {quote_literal(regex)})"
+                p.add((i, "pattern", n), f"count_if({cond})")
     if cp.kind == NUMERIC and cp.min is not None and cp.max is not None:
         lo, hi = float(cp.min), float(cp.max)
         v = _as_double(x)
@@ -569,6 +580,12 @@ def _scan2(
             guard = f"isfinite({x})" if is_float(dtype) else f"{x} IS NOT NULL"
             binned = f"CASE WHEN {guard} THEN least(floor(({v} - {lo!r}) / {width!r}), {bins - 1})::INTEGER END"
             p.add((i, "bins"), f"histogram({binned})")
+        if cp.mean is not None:
+            # Central moments around pass 1's mean (the two-pass algorithm: no cancellation).
+            d = p.derive(f"__d{i}", _finite(x, dtype, f"({v} - {cp.mean!r})"))
+            p.add((i, "m2"), f"sum({d} * {d})")
+            p.add((i, "m3"), f"sum({d} * {d} * {d})")
+            p.add((i, "m4"), f"sum(({d} * {d}) * ({d} * {d}))")
         median, q1, q3 = cp.quantiles.get("0.5"), cp.quantiles.get("0.25"), cp.quantiles.get("0.75")
         if q1 is not None and q3 is not None:
             iqr = q3 - q1
@@ -585,6 +602,21 @@ def _scan2(
             p.add((i, "bins"), f"histogram(CASE WHEN {x} IS NOT NULL THEN {binned} END)")
 
 
+def moments(n: int, m2: float, m3: float, m4: float) -> tuple[float | None, float | None, float | None]:
+    """Sample standard deviation, skewness and excess kurtosis (bias-corrected, as DuckDB, Excel and
+    ``scipy.stats`` with ``bias=False`` give them) from central moment sums."""
+    std = math.sqrt(m2 / (n - 1)) if n > 1 else None
+    if n < 3 or m2 <= 0:
+        return std, None, None
+    g1 = (m3 / n) / (m2 / n) ** 1.5
+    skew = g1 * math.sqrt(n * (n - 1)) / (n - 2)
+    if n < 4:
+        return std, skew, None
+    g2 = (m4 / n) / (m2 / n) ** 2 - 3
+    kurt = ((n + 1) * g2 + 6) * (n - 1) / ((n - 2) * (n - 3))
+    return std, skew, kurt
+
+
 def _epoch(value: datetime | date) -> float:
     if isinstance(value, datetime):
         if value.tzinfo is None:
@@ -594,6 +626,13 @@ def _epoch(value: datetime | date) -> float:
 
 
 def _column_from_scan2(cp: ColumnProfile, r: dict[Any, Any], i: int, bins: int, top_k: int) -> None:
+    if (i, "m2") in r:
+        finite = cp.non_null - (cp.nan or 0) - (cp.infinite or 0)
+        m2, m3, m4 = (float(r[(i, k)] or 0.0) for k in ("m2", "m3", "m4"))
+        cp.std, cp.skewness, cp.kurtosis = moments(finite, m2, m3, m4)
+    for n, name in enumerate(PATTERN_NAMES, start=1):
+        if (i, "pattern", n) in r:
+            cp.patterns[name] = _int(r[(i, "pattern", n)])
     if (i, "values") in r:
         counts = r[(i, "values")] or {}
         cp.distinct, cp.distinct_exact = len(counts), True
