@@ -32,6 +32,7 @@ row. Counts (nulls, zeros, patterns, outliers beyond given bounds, duplicates) a
 from __future__ import annotations
 
 import math
+import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -54,6 +55,9 @@ MAD_TO_STD = 1.4826  # MAD of a normal distribution times this is its standard d
 SAMPLE_SIZE = 100_000  # quantiles, MAD and top-value candidates come from a uniform sample of this many rows
 SAMPLE_SEED = 42
 CHUNK_COLUMNS = 32  # columns per statement (see profile())
+# Numeric histograms span the sample's 0.5% to 99.5% quantiles, with a bin below and one above for the
+# tails; when the sample is the whole source, and for dates and times, its minimum and maximum.
+HISTOGRAM_RANGE = (0.005, 0.995)
 
 # Patterns recognised in strings: name -> (cheap necessary condition, RE2 regular expression for a full
 # match). Written without \d and \s, whose meaning differs between regex engines, so that Python's re
@@ -316,58 +320,63 @@ def profile(
     # aggregates (histograms) in more than linear time, while a group reads only its own columns, so the
     # total work stays linear in the column count. A table of up to CHUNK_COLUMNS columns is one group.
     chunks = [list(range(s, min(s + CHUNK_COLUMNS, len(cols)))) for s in range(0, len(cols), CHUNK_COLUMNS)] or [[]]
-    numeric_cols = [i for i, kind in enumerate(kinds) if kind == NUMERIC]
-    correlated = numeric_cols[: max_correlation_columns if correlations else 0]
+    correlated = [i for i, kind in enumerate(kinds) if kind == NUMERIC][
+        : max_correlation_columns if correlations else 0
+    ]
     queries = 0
 
-    # --- pass 1: the main aggregates and, in the same statement, those over a uniform sample ------------
-    r1: dict[Any, Any] = {}
-    for n, chunk in enumerate(chunks):
-        p1 = AggregatePlan("a")
-        if n == 0:
-            p1.add("rows", "count(*)")
-            if all_cols:
-                p1.add("distinct_rows", f"count(DISTINCT hash({', '.join(q(c) for c, _ in all_cols)}))")
-            if key:
-                p1.add("distinct_keys", f"count(DISTINCT ({', '.join(q(k) for k in key)},))")
-        for i in chunk:
-            _scan1(p1, i, q(cols[i][0]), cols[i][1], kinds[i])
-        sampled = [i for i in chunk if kinds[i] in (NUMERIC, STRING)]
+    # --- pass 1: a uniform sample ------------------------------------------------------------------------
+    rs: dict[Any, Any] = {}
+    for chunk in chunks:
+        sampled = [i for i in chunk if kinds[i] != OTHER]
         pairs = correlated if set(correlated) <= set(chunk) else []
-        ps, with_sample = _sample_plan(cols, kinds, sampled, pairs, top_k, sample_size)
-        r1.update(
+        ps, with_sample = _sample_plan(cols, kinds, sampled, pairs, top_k)
+        if len(ps):
+            rs.update(
+                run_together(
+                    source,
+                    [(ps, "__sample, __medians")],
+                    with_sample.format(src=source.from_clause(), size=int(sample_size)),
+                )
+            )
+            queries += 1
+    if len(correlated) >= 2 and not set(correlated) <= set(chunks[0]):
+        pc, with_sample = _sample_plan(cols, kinds, correlated, correlated, top_k, stats=False)
+        rs.update(
             run_together(
                 source,
-                [(p1, source.from_clause()), (ps, "__sample, __medians")],
-                with_sample.format(src=source.from_clause()),
+                [(pc, "__sample, __medians")],
+                with_sample.format(src=source.from_clause(), size=int(sample_size)),
             )
         )
         queries += 1
-    if len(correlated) >= 2 and not set(correlated) <= set(chunks[0]):
-        pc, with_sample = _sample_plan(cols, kinds, correlated, correlated, top_k, sample_size, stats=False)
-        r1.update(run_together(source, [(pc, "__sample, __medians")], with_sample.format(src=source.from_clause())))
-        queries += 1
-    rows = _int(r1["rows"])
+    hints = [_SampleHints.read(rs, i, kinds[i], cols[i][1], sample_size) for i in range(len(cols))]
 
-    # --- pass 2: what needs pass 1's answers ---------------------------------------------------------
-    profiles = [_column_from_scan1(r1, i, name, dtype, kinds[i], rows) for i, (name, dtype) in enumerate(cols)]
-    with_nulls = [i for i, cp in enumerate(profiles) if cp.nulls > 0][:max_missing_columns]
-    r2: dict[Any, Any] = {}
-    for n, chunk in enumerate(chunks if rows else []):
-        p2 = AggregatePlan()
-        for i in chunk:
-            _scan2(p2, i, q(cols[i][0]), cols[i][1], profiles[i], r1, bins, exact_distinct, rows <= sample_size)
+    # --- pass 2: everything else, exactly, in one statement per group of columns ------------------------
+    r: dict[Any, Any] = {}
+    with_nulls = [i for i, h in enumerate(hints) if h.has_nulls][:max_missing_columns]
+    for n, chunk in enumerate(chunks):
+        plan = AggregatePlan()
         if n == 0:
+            plan.add("rows", "count(*)")
+            if all_cols:
+                plan.add("distinct_rows", f"count(DISTINCT hash({', '.join(q(c) for c, _ in all_cols)}))")
+            if key:
+                plan.add("distinct_keys", f"count(DISTINCT ({', '.join(q(k) for k in key)},))")
             for a in range(len(with_nulls)):
                 for b in range(a + 1, len(with_nulls)):
                     ia, ib = with_nulls[a], with_nulls[b]
                     x, y = q(cols[ia][0]), q(cols[ib][0])
-                    p2.add(("joint_null", ia, ib), f"count_if({x} IS NULL AND {y} IS NULL)")
-        if len(p2):
-            r2.update(p2.run(source))
-            queries += 1
-    for i, cp in enumerate(profiles):
-        _column_from_scan2(cp, r2, i, bins, top_k)
+                    plan.add(("joint_null", ia, ib), f"count_if({x} IS NULL AND {y} IS NULL)")
+        for i in chunk:
+            _exact(plan, i, q(cols[i][0]), cols[i][1], kinds[i], hints[i], bins, exact_distinct)
+        r.update(plan.run(source))
+        queries += 1
+    rows = _int(r["rows"])
+    profiles = [
+        _column(r, rs, i, name, dtype, kinds[i], hints[i], rows, bins, top_k) for i, (name, dtype) in enumerate(cols)
+    ]
+    with_nulls = [i for i in with_nulls if profiles[i].nulls]
 
     names = [c for c, _ in cols]
     corr = None
@@ -375,7 +384,7 @@ def profile(
     if len(idx) >= 2:
         corr = Matrix(
             [names[i] for i in idx],
-            [[1.0 if a == b else _num(r1.get(("s", "corr", min(a, b), max(a, b)))) for b in idx] for a in idx],
+            [[1.0 if a == b else _num(rs.get(("s", "corr", min(a, b), max(a, b)))) for b in idx] for a in idx],
         )
     missing = None
     if with_nulls:
@@ -383,16 +392,16 @@ def profile(
             [names[i] for i in with_nulls],
             [
                 [
-                    float(profiles[a].nulls) if a == b else float(_int(r2.get(("joint_null", min(a, b), max(a, b)))))
+                    float(profiles[a].nulls) if a == b else float(_int(r.get(("joint_null", min(a, b), max(a, b)))))
                     for b in with_nulls
                 ]
                 for a in with_nulls
             ],
         )
-    distinct_rows = _int(r1.get("distinct_rows"))
+    distinct_rows = _int(r.get("distinct_rows"))
     duplicate_keys = None
     if key:
-        duplicate_keys = rows - _int(r1["distinct_keys"])
+        duplicate_keys = rows - _int(r["distinct_keys"])
     return Profile(
         source=source.label,
         table=source.table,
@@ -423,76 +432,54 @@ def _finite(x: str, dtype: str, value: str | None = None) -> str:
     return f"CASE WHEN isfinite({x}) THEN {value} END" if is_float(dtype) else value
 
 
-def _scan1(p: AggregatePlan, i: int, x: str, dtype: str, kind: str) -> None:
-    p.add((i, "non_null"), f"count({x})")
-    if kind != BOOLEAN:
-        p.add((i, "approx_distinct"), f"approx_count_distinct({x})")
-    if kind == NUMERIC:
-        if is_float(dtype):
-            p.add((i, "nan"), f"count_if(isnan({x}))")
-            p.add((i, "infinite"), f"count_if(isinf({x}))")
-        raw = _finite(x, dtype)
-        p.add((i, "min"), f"min({raw})")
-        p.add((i, "max"), f"max({raw})")
-        p.add((i, "mean"), f"avg({_finite(x, dtype, _as_double(x))})")
-        p.add((i, "zeros"), f"count_if({x} = 0)")
-        p.add((i, "negatives"), f"count_if({x} < 0)")
-    elif kind == STRING:
-        n = p.derive(f"__len{i}", f"length({x})")
-        p.add((i, "empty"), f"count_if({n} = 0)")
-        p.add((i, "whitespace"), f"count_if(starts_with({x}, ' ') OR ends_with({x}, ' '))")
-        p.add((i, "length_min"), f"min({n})")
-        p.add((i, "length_max"), f"max({n})")
-        p.add((i, "length_mean"), f"avg({n})")
-    elif kind == BOOLEAN:
-        p.add((i, "true_count"), f"count_if({x})")
-    elif kind == TEMPORAL:
-        p.add((i, "min"), f"min({x})")
-        p.add((i, "max"), f"max({x})")
-    elif kind == BINARY:
-        n = p.derive(f"__len{i}", f"octet_length({x})")
-        p.add((i, "length_min"), f"min({n})")
-        p.add((i, "length_max"), f"max({n})")
-        p.add((i, "length_mean"), f"avg({n})")
+@dataclass
+class _SampleHints:
+    """What the sample says about a column, to plan the exact pass."""
 
+    rows: int = 0
+    non_null: int = 0
+    distinct: int = 0
+    mean: float | None = None
+    quantiles: list[float | None] = field(default_factory=list)
+    mad: float | None = None
+    low: float | None = None  # histogram range
+    high: float | None = None
+    candidates: list[Any] = field(default_factory=list)
+    patterns: dict[int, int] = field(default_factory=dict)
+    whole: bool = False  # the sample is the whole source
 
-def _column_from_scan1(r: dict[Any, Any], i: int, name: str, dtype: str, kind: str, rows: int) -> ColumnProfile:
-    non_null = _int(r[(i, "non_null")])
-    cp = ColumnProfile(name=name, type=dtype, kind=kind, rows=rows, non_null=non_null, nulls=rows - non_null)
-    if kind == BOOLEAN:
-        cp.distinct = None  # exact, from the value counts of pass 2
-    else:
-        cp.distinct = min(_int(r[(i, "approx_distinct")]), non_null)
-    if kind == NUMERIC:
-        cp.min, cp.max = r[(i, "min")], r[(i, "max")]
-        if isinstance(cp.min, Decimal) or isinstance(cp.max, Decimal):
-            cp.min = None if cp.min is None else float(cp.min)
-            cp.max = None if cp.max is None else float(cp.max)
-        cp.mean = _num(r[(i, "mean")])
-        cp.zeros, cp.negatives = _int(r[(i, "zeros")]), _int(r[(i, "negatives")])
-        if is_float(dtype):
-            cp.nan, cp.infinite = _int(r[(i, "nan")]), _int(r[(i, "infinite")])
-        qv = r.get(("s", i, "quantiles")) or [None] * len(QUANTILES)
-        cp.quantiles = {str(k): _num(v) for k, v in zip(QUANTILES, qv, strict=True)}
-        cp.mad = _num(r.get(("s", i, "mad")))
-    elif kind == STRING:
-        cp.empty, cp.whitespace = _int(r[(i, "empty")]), _int(r[(i, "whitespace")])
-        cp.length_min, cp.length_max = r[(i, "length_min")], r[(i, "length_max")]
-        cp.length_mean = _num(r[(i, "length_mean")])
-        found = r.get(("s", i, "patterns")) or {}  # from the sample; counted exactly in pass 2
-        cp.patterns = {name: int(found.get(n, 0)) for n, name in enumerate(PATTERN_NAMES, start=1)}
-    elif kind == BOOLEAN:
-        cp.true_count = _int(r[(i, "true_count")])
-    elif kind == TEMPORAL:
-        cp.min, cp.max = r[(i, "min")], r[(i, "max")]
-    elif kind == BINARY:
-        cp.length_min, cp.length_max = r[(i, "length_min")], r[(i, "length_max")]
-        cp.length_mean = _num(r[(i, "length_mean")])
-    return cp
+    @property
+    def has_nulls(self) -> bool:
+        return self.non_null < self.rows
 
+    @property
+    def low_cardinality(self) -> bool:
+        return self.distinct <= LOW_CARDINALITY
 
-def _value_list(values: list[Any], dtype: str) -> str:
-    return ", ".join(f"{quote_literal(str(v))}::{dtype}" for v in values)
+    @property
+    def near_unique(self) -> bool:
+        return self.non_null > 0 and self.distinct >= NEAR_UNIQUE * self.non_null
+
+    @classmethod
+    def read(cls, rs: dict[Any, Any], i: int, kind: str, dtype: str, size: int) -> _SampleHints:
+        if ("s", i, "rows") not in rs:
+            return cls(whole=False)
+        h = cls(rows=_int(rs[("s", i, "rows")]), non_null=_int(rs[("s", i, "non_null")]))
+        h.distinct = _int(rs[("s", i, "distinct")])
+        h.whole = h.rows < size
+        if kind in (NUMERIC, TEMPORAL):
+            # the central range of a sample; all of it when the sample is the whole source
+            edges = rs.get(("s", i, "range")) if kind == NUMERIC and not h.whole else rs[("s", i, "minmax")]
+            edges = edges or [None, None]
+            h.low, h.high = _num(edges[0]), _num(edges[1])
+        if kind == NUMERIC:
+            h.mean = _num(rs[("s", i, "mean")])
+            h.quantiles = list(rs[("s", i, "quantiles")] or [])
+            h.mad = _num(rs[("s", i, "mad")])
+        elif kind == STRING:
+            h.candidates = [c for c in (rs[("s", i, "top_candidates")] or []) if c is not None]
+            h.patterns = {int(k): int(v) for k, v in (rs[("s", i, "patterns")] or {}).items() if k}
+        return h
 
 
 def _sample_plan(
@@ -501,15 +488,12 @@ def _sample_plan(
     sampled: list[int],
     correlated: list[int],
     top_k: int,
-    size: int,
     stats: bool = True,
 ) -> tuple[AggregatePlan, str]:
-    """Aggregates over a uniform reservoir sample: quantiles and MAD of numbers, their Pearson
-    correlations (standard error about (1 − r²)/√n, 0.003 at n = 100,000), top candidates of text.
-
-    The sample is drawn once (a materialized CTE) and read twice: for the medians, then for the
-    deviations from them.
-    """
+    """Aggregates over a uniform reservoir sample (a materialized CTE, read for the medians, then for the
+    deviations from them): counts that plan the exact pass, quantiles and MAD of numbers, histogram
+    ranges, top-value candidates and patterns of text, and Pearson correlations (standard error about
+    (1 − r²)/√n: 0.003 at n = 100,000). ``{src}`` and ``{size}`` are filled in by the caller."""
     plan = AggregatePlan("s")
     if not sampled:
         return plan, ""
@@ -518,12 +502,20 @@ def _sample_plan(
     qs = ", ".join(repr(v) for v in QUANTILES)
     for i in sampled if stats else []:
         x, dtype = f"__sample.c{i}", cols[i][1]
+        plan.add(("s", i, "rows"), "count(*)")
+        plan.add(("s", i, "non_null"), f"count({x})")
+        plan.add(("s", i, "distinct"), f"count(DISTINCT {x})")
         if kinds[i] == NUMERIC:
             v = _finite(x, dtype, _as_double(x))
             medians.append(f"median({v}) AS m{i}")
+            plan.add(("s", i, "mean"), f"avg({v})")
             plan.add(("s", i, "quantiles"), f"quantile_cont({v}, [{qs}])")
             plan.add(("s", i, "mad"), f"median(abs({v} - __medians.m{i}))")
-        else:
+            plan.add(("s", i, "range"), f"quantile_cont({v}, [{HISTOGRAM_RANGE[0]}, {HISTOGRAM_RANGE[1]}])")
+            plan.add(("s", i, "minmax"), f"[min({v}), max({v})]")
+        elif kinds[i] == TEMPORAL:
+            plan.add(("s", i, "minmax"), f"[min(epoch({x})), max(epoch({x}))]")
+        elif kinds[i] == STRING:
             plan.add(("s", i, "top_candidates"), f"approx_top_k({x}, {int(top_k)})")
             plan.add(("s", i, "patterns"), f"histogram({pattern_case(x)})")
     for a, ia in enumerate(correlated):
@@ -531,75 +523,100 @@ def _sample_plan(
             xa = _finite(f"__sample.c{ia}", cols[ia][1], _as_double(f"__sample.c{ia}"))
             xb = _finite(f"__sample.c{ib}", cols[ib][1], _as_double(f"__sample.c{ib}"))
             plan.add(("s", "corr", ia, ib), f"corr({xa}, {xb})")
+    medians_cte = (
+        f"__medians AS (SELECT {', '.join(medians)} FROM __sample)" if medians else "__medians AS (SELECT 1 AS m)"
+    )
     with_clause = (
         f"WITH __sample AS MATERIALIZED (SELECT {names} FROM {{src}} "
-        f"USING SAMPLE reservoir({int(size)} ROWS) REPEATABLE ({SAMPLE_SEED})), "
-        + (f"__medians AS (SELECT {', '.join(medians)} FROM __sample)" if medians else "__medians AS (SELECT 1 AS m)")
+        f"USING SAMPLE reservoir({{size}} ROWS) REPEATABLE ({SAMPLE_SEED})), {medians_cte}"
     )
     return plan, with_clause
 
 
-def _scan2(
-    p: AggregatePlan,
-    i: int,
-    x: str,
-    dtype: str,
-    cp: ColumnProfile,
-    r1: dict[Any, Any],
-    bins: int,
-    exact_distinct: bool,
-    sampled_all: bool,
+def _value_list(values: list[Any], dtype: str) -> str:
+    return ", ".join(f"{quote_literal(str(v))}::{dtype}" for v in values)
+
+
+def _bin_expr(v: str, guard: str, low: float, high: float, bins: int) -> str:
+    """The bin of each value: -1 below ``low``, ``bins`` above ``high``, else 0 .. bins-1 (last bin closed)."""
+    width = (high - low) / bins
+    inner = f"least(floor(({v} - {low!r}) / {width!r}), {bins - 1})::INTEGER"
+    # least() skips NULLs, so a NULL or NaN must never reach it: the guard comes first.
+    placed = f"CASE WHEN {v} < {low!r} THEN -1 WHEN {v} > {high!r} THEN {bins} ELSE {inner} END"
+    return f"CASE WHEN {guard} THEN {placed} END"
+
+
+def _exact(
+    p: AggregatePlan, i: int, x: str, dtype: str, kind: str, h: _SampleHints, bins: int, exact_distinct: bool
 ) -> None:
-    if cp.non_null == 0 or (cp.kind == OTHER and not exact_distinct):
+    """The exact aggregates of one column, planned with what the sample showed."""
+    p.add((i, "non_null"), f"count({x})")
+    if kind == BOOLEAN:
+        p.add((i, "true_count"), f"count_if({x})")
         return
-    approx = cp.distinct or 0
-    near_unique = cp.kind != BOOLEAN and approx >= NEAR_UNIQUE * cp.non_null
-    if cp.kind != OTHER and approx <= LOW_CARDINALITY:
-        p.add((i, "values"), f"histogram({x})")  # exact value counts: distinct count and top values
-    elif exact_distinct:
+    if kind in (NUMERIC, STRING, TEMPORAL) and h.non_null and h.low_cardinality:
+        # Exact value counts: for a column with few values they hold everything else (distinct count, top
+        # values, min/max, moments, histogram, lengths, patterns), computed from them in Python.
+        p.add((i, "values"), f"histogram({x})")
+        return
+    p.add((i, "approx_distinct"), f"approx_count_distinct({x})")
+    if exact_distinct:
         p.add((i, "distinct"), f"count(DISTINCT {x})")
-    elif near_unique and cp.kind in (NUMERIC, STRING) and not is_float(dtype):
+    elif h.near_unique and kind in (NUMERIC, STRING) and not is_float(dtype):
         # Key candidates: is every value distinct? Distinct 64-bit hashes answer that exactly unless two
         # values collide (probability about n²/2⁶⁵: 3·10⁻⁶ at ten million rows) and cost far less memory.
         p.add((i, "distinct"), f"count(DISTINCT hash({x}))")
-    if cp.kind == STRING and not near_unique and approx > LOW_CARDINALITY:
-        cands = [c for c in (r1.get(("s", i, "top_candidates")) or []) if c is not None]
-        if cands:
-            p.add((i, "top"), f"histogram(CASE WHEN {x} IN ({_value_list(cands, 'VARCHAR')}) THEN {x} END)")
-    if cp.kind == STRING and not sampled_all:
-        for n, (name, (cheap, regex)) in enumerate(PATTERNS.items(), start=1):
-            if cp.patterns.get(name):  # seen in the sample: count exactly
-                cond = f"{cheap.format(x=x)} AND regexp_full_match({x}, {quote_literal(regex)})"
-                p.add((i, "pattern", n), f"count_if({cond})")
-    if cp.kind == NUMERIC and cp.min is not None and cp.max is not None:
-        lo, hi = float(cp.min), float(cp.max)
+    if kind == NUMERIC:
         v = _as_double(x)
-        if hi > lo:
-            width = (hi - lo) / bins
-            # least() skips NULLs (it would put them in the last bin), so NULL and NaN are left out first.
+        if is_float(dtype):
+            p.add((i, "nan"), f"count_if(isnan({x}))")
+            p.add((i, "infinite"), f"count_if(isinf({x}))")
+        raw = _finite(x, dtype)
+        p.add((i, "min"), f"min({raw})")
+        p.add((i, "max"), f"max({raw})")
+        p.add((i, "zeros"), f"count_if({x} = 0)")
+        p.add((i, "negatives"), f"count_if({x} < 0)")
+        # Power sums of deviations from the sample's mean: the exact mean and central moments follow
+        # without cancellation, since that shift is close to the mean.
+        shift = h.mean if h.mean is not None else 0.0
+        d = p.derive(f"__d{i}", _finite(x, dtype, f"({v} - {shift!r})"))
+        p.add((i, "s1"), f"sum({d})")
+        p.add((i, "s2"), f"sum({d} * {d})")
+        p.add((i, "s3"), f"sum({d} * {d} * {d})")
+        p.add((i, "s4"), f"sum(({d} * {d}) * ({d} * {d}))")
+        if h.low is not None and h.high is not None and h.high > h.low:
             guard = f"isfinite({x})" if is_float(dtype) else f"{x} IS NOT NULL"
-            binned = f"CASE WHEN {guard} THEN least(floor(({v} - {lo!r}) / {width!r}), {bins - 1})::INTEGER END"
-            p.add((i, "bins"), f"histogram({binned})")
-        if cp.mean is not None:
-            # Central moments around pass 1's mean (the two-pass algorithm: no cancellation).
-            d = p.derive(f"__d{i}", _finite(x, dtype, f"({v} - {cp.mean!r})"))
-            p.add((i, "m2"), f"sum({d} * {d})")
-            p.add((i, "m3"), f"sum({d} * {d} * {d})")
-            p.add((i, "m4"), f"sum(({d} * {d}) * ({d} * {d}))")
-        median, q1, q3 = cp.quantiles.get("0.5"), cp.quantiles.get("0.25"), cp.quantiles.get("0.75")
-        if q1 is not None and q3 is not None:
+            p.add((i, "bins"), f"histogram({_bin_expr(v, guard, h.low, h.high, bins)})")
+        if len(h.quantiles) == len(QUANTILES) and None not in h.quantiles:
+            q1, median, q3 = h.quantiles[2], h.quantiles[3], h.quantiles[4]
             iqr = q3 - q1
-            low, high = q1 - 1.5 * iqr, q3 + 1.5 * iqr
-            p.add((i, "iqr"), f"count_if({v} < {low!r} OR {v} > {high!r})")
-        if median is not None and cp.mad:
-            limit = ROBUST_Z * MAD_TO_STD * cp.mad
-            p.add((i, "robust"), f"count_if(abs({v} - {median!r}) > {limit!r})")
-    elif cp.kind == TEMPORAL and cp.min is not None and cp.max is not None:
-        lo, hi = _epoch(cp.min), _epoch(cp.max)
-        if hi > lo:
-            width = (hi - lo) / bins
-            binned = f"least(floor((epoch({x}) - {lo!r}) / {width!r}), {bins - 1})::INTEGER"
-            p.add((i, "bins"), f"histogram(CASE WHEN {x} IS NOT NULL THEN {binned} END)")
+            p.add((i, "iqr"), f"count_if({v} < {q1 - 1.5 * iqr!r} OR {v} > {q3 + 1.5 * iqr!r})")
+            if h.mad:
+                p.add((i, "robust"), f"count_if(abs({v} - {median!r}) > {ROBUST_Z * MAD_TO_STD * h.mad!r})")
+    elif kind == STRING:
+        n = p.derive(f"__len{i}", f"length({x})")
+        p.add((i, "empty"), f"count_if({n} = 0)")
+        p.add((i, "whitespace"), f"count_if(starts_with({x}, ' ') OR ends_with({x}, ' '))")
+        p.add((i, "length_min"), f"min({n})")
+        p.add((i, "length_max"), f"max({n})")
+        p.add((i, "length_mean"), f"avg({n})")
+        if not h.low_cardinality and not h.near_unique and h.candidates:
+            p.add((i, "top"), f"histogram(CASE WHEN {x} IN ({_value_list(h.candidates, 'VARCHAR')}) THEN {x} END)")
+        if not h.whole:
+            for code, (cheap, regex) in enumerate(PATTERNS.values(), start=1):
+                if h.patterns.get(code):  # seen in the sample: count exactly
+                    cond = f"{cheap.format(x=x)} AND regexp_full_match({x}, {quote_literal(regex)})"
+                    p.add((i, "pattern", code), f"count_if({cond})")
+    elif kind == TEMPORAL:
+        p.add((i, "min"), f"min({x})")
+        p.add((i, "max"), f"max({x})")
+        if h.low is not None and h.high is not None and h.high > h.low:
+            p.add((i, "bins"), f"histogram({_bin_expr(f'epoch({x})', f'{x} IS NOT NULL', h.low, h.high, bins)})")
+    elif kind == BINARY:
+        n = p.derive(f"__len{i}", f"octet_length({x})")
+        p.add((i, "length_min"), f"min({n})")
+        p.add((i, "length_max"), f"max({n})")
+        p.add((i, "length_mean"), f"avg({n})")
 
 
 def moments(n: int, m2: float, m3: float, m4: float) -> tuple[float | None, float | None, float | None]:
@@ -625,44 +642,177 @@ def _epoch(value: datetime | date) -> float:
     return datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp()
 
 
-def _column_from_scan2(cp: ColumnProfile, r: dict[Any, Any], i: int, bins: int, top_k: int) -> None:
-    if (i, "m2") in r:
-        finite = cp.non_null - (cp.nan or 0) - (cp.infinite or 0)
-        m2, m3, m4 = (float(r[(i, k)] or 0.0) for k in ("m2", "m3", "m4"))
-        cp.std, cp.skewness, cp.kurtosis = moments(finite, m2, m3, m4)
-    for n, name in enumerate(PATTERN_NAMES, start=1):
-        if (i, "pattern", n) in r:
-            cp.patterns[name] = _int(r[(i, "pattern", n)])
-    if (i, "values") in r:
-        counts = r[(i, "values")] or {}
+def _column(
+    r: dict[Any, Any],
+    rs: dict[Any, Any],
+    i: int,
+    name: str,
+    dtype: str,
+    kind: str,
+    h: _SampleHints,
+    rows: int,
+    bins: int,
+    top_k: int,
+) -> ColumnProfile:
+    """A column's profile from the exact pass ``r`` and the sample's hints."""
+    non_null = _int(r[(i, "non_null")])
+    cp = ColumnProfile(name=name, type=dtype, kind=kind, rows=rows, non_null=non_null, nulls=rows - non_null)
+    if kind == BOOLEAN:
+        trues = _int(r[(i, "true_count")])
+        cp.true_count = trues
+        counts = [(v, c) for v, c in ((True, trues), (False, non_null - trues)) if c]
+        cp.top_values = sorted(counts, key=lambda vc: -vc[1])
         cp.distinct, cp.distinct_exact = len(counts), True
-        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
-        cp.top_values = [(v, int(c)) for v, c in ranked[:top_k]]
+        return cp
+    if (i, "values") in r:
+        _from_values(cp, r[(i, "values")] or {}, h, bins, top_k)
+        return cp
+    cp.distinct = min(_int(r[(i, "approx_distinct")]), non_null)
     if (i, "distinct") in r:
         cp.distinct, cp.distinct_exact = _int(r[(i, "distinct")]), True
-    if cp.non_null == 0:
+    if non_null == 0:
         cp.distinct, cp.distinct_exact = 0, True
-    if (i, "bins") in r:
-        counts = r[(i, "bins")] or {}
-        lo = float(cp.min) if cp.kind == NUMERIC else _epoch(cp.min)
-        hi = float(cp.max) if cp.kind == NUMERIC else _epoch(cp.max)
-        width = (hi - lo) / bins
-        cp.histogram = [HistogramBin(lo + b * width, lo + (b + 1) * width, int(counts.get(b, 0))) for b in range(bins)]
-    elif cp.kind in (NUMERIC, TEMPORAL) and cp.min is not None and cp.non_null:
-        finite = cp.non_null - (cp.nan or 0) - (cp.infinite or 0)
-        lo = float(cp.min) if cp.kind == NUMERIC else _epoch(cp.min)
-        cp.histogram = [HistogramBin(lo, lo, finite)]
-    if (i, "iqr") in r:
-        cp.outliers_iqr = _int(r[(i, "iqr")])
-    elif cp.kind == NUMERIC and cp.non_null:
-        cp.outliers_iqr = 0
-    if (i, "robust") in r:
-        cp.outliers_robust = _int(r[(i, "robust")])
-    elif cp.kind == NUMERIC and cp.non_null and cp.mad is not None:
-        cp.outliers_robust = 0  # MAD 0: half the values equal the median; "robust" outliers are undefined
     if (i, "top") in r:
         ranked = sorted((r[(i, "top")] or {}).items(), key=lambda kv: (-kv[1], str(kv[0])))
         cp.top_values = [(v, int(c)) for v, c in ranked[:top_k]]
+    if kind == NUMERIC:
+        cp.min, cp.max = r[(i, "min")], r[(i, "max")]
+        if isinstance(cp.min, Decimal) or isinstance(cp.max, Decimal):
+            cp.min = None if cp.min is None else float(cp.min)
+            cp.max = None if cp.max is None else float(cp.max)
+        if cp.kind == NUMERIC and "nan" in {k[1] for k in r if isinstance(k, tuple) and k[0] == i}:
+            cp.nan, cp.infinite = _int(r[(i, "nan")]), _int(r[(i, "infinite")])
+        cp.zeros, cp.negatives = _int(r[(i, "zeros")]), _int(r[(i, "negatives")])
+        finite = non_null - (cp.nan or 0) - (cp.infinite or 0)
+        if finite:
+            shift = h.mean if h.mean is not None else 0.0
+            s1, s2, s3, s4 = (float(r[(i, k)] or 0.0) for k in ("s1", "s2", "s3", "s4"))
+            delta = s1 / finite
+            cp.mean = shift + delta
+            m2 = max(s2 - finite * delta**2, 0.0)
+            m3 = s3 - 3 * delta * s2 + 3 * delta**2 * s1 - finite * delta**3
+            m4 = s4 - 4 * delta * s3 + 6 * delta**2 * s2 - 4 * delta**3 * s1 + finite * delta**4
+            cp.std, cp.skewness, cp.kurtosis = moments(finite, m2, m3, m4)
+        cp.quantiles = {str(k): _num(v) for k, v in zip(QUANTILES, h.quantiles or [None] * len(QUANTILES), strict=True)}
+        cp.mad = h.mad
+        if finite:
+            cp.outliers_iqr = _int(r.get((i, "iqr")))
+            cp.outliers_robust = _int(r[(i, "robust")]) if (i, "robust") in r else (0 if h.mad is not None else None)
+        _histogram(
+            cp,
+            r,
+            i,
+            h,
+            bins,
+            float(cp.min) if cp.min is not None else None,
+            float(cp.max) if cp.max is not None else None,
+            finite,
+        )
+    elif kind == STRING:
+        cp.empty, cp.whitespace = _int(r[(i, "empty")]), _int(r[(i, "whitespace")])
+        cp.length_min, cp.length_max = r[(i, "length_min")], r[(i, "length_max")]
+        cp.length_mean = _num(r[(i, "length_mean")])
+        cp.patterns = {
+            pname: _int(r[(i, "pattern", code)])
+            if (i, "pattern", code) in r
+            else (h.patterns.get(code, 0) if h.whole else 0)
+            for code, pname in enumerate(PATTERN_NAMES, start=1)
+        }
+    elif kind == TEMPORAL:
+        cp.min, cp.max = r[(i, "min")], r[(i, "max")]
+        if cp.min is not None and cp.max is not None:
+            _histogram(cp, r, i, h, bins, _epoch(cp.min), _epoch(cp.max), non_null)
+    elif kind == BINARY:
+        cp.length_min, cp.length_max = r[(i, "length_min")], r[(i, "length_max")]
+        cp.length_mean = _num(r[(i, "length_mean")])
+    return cp
+
+
+def _from_values(cp: ColumnProfile, counts: dict[Any, int], h: _SampleHints, bins: int, top_k: int) -> None:
+    """Every metric of a low-cardinality column from its exact value counts (same definitions as SQL)."""
+    items = [(k, int(c)) for k, c in counts.items()]
+    cp.distinct, cp.distinct_exact = len(items), True
+    ranked = sorted(items, key=lambda kv: (-kv[1], str(kv[0])))
+    cp.top_values = ranked[:top_k]
+    if cp.kind == NUMERIC:
+        nums = [(float(k), c) for k, c in items]
+        if is_float(cp.type):
+            cp.nan = sum(c for v, c in nums if math.isnan(v))
+            cp.infinite = sum(c for v, c in nums if math.isinf(v))
+        finite = [(v, c) for v, c in nums if math.isfinite(v)]
+        keys = [k for k, _ in items if math.isfinite(float(k))]
+        cp.zeros = sum(c for v, c in nums if v == 0)
+        cp.negatives = sum(c for v, c in nums if v < 0)
+        n = sum(c for _, c in finite)
+        if not n:
+            return
+        cp.min, cp.max = min(keys), max(keys)
+        if isinstance(cp.min, Decimal) or isinstance(cp.max, Decimal):
+            cp.min, cp.max = float(cp.min), float(cp.max)
+        cp.mean = math.fsum(v * c for v, c in finite) / n
+        m2, m3, m4 = (math.fsum(c * (v - cp.mean) ** k for v, c in finite) for k in (2, 3, 4))
+        cp.std, cp.skewness, cp.kurtosis = moments(n, m2, m3, m4)
+        cp.quantiles = {str(k): _num(v) for k, v in zip(QUANTILES, h.quantiles or [None] * len(QUANTILES), strict=True)}
+        cp.mad = h.mad
+        if len(h.quantiles) == len(QUANTILES) and None not in h.quantiles:
+            q1, median, q3 = h.quantiles[2], h.quantiles[3], h.quantiles[4]
+            iqr = q3 - q1
+            cp.outliers_iqr = sum(c for v, c in finite if v < q1 - 1.5 * iqr or v > q3 + 1.5 * iqr)
+            if h.mad:
+                cp.outliers_robust = sum(c for v, c in finite if abs(v - median) > ROBUST_Z * MAD_TO_STD * h.mad)
+            elif h.mad is not None:
+                cp.outliers_robust = 0
+        placed: dict[int, int] = {}
+        if h.low is not None and h.high is not None and h.high > h.low:
+            width = (h.high - h.low) / bins
+            for v, c in finite:
+                b = -1 if v < h.low else bins if v > h.high else min(math.floor((v - h.low) / width), bins - 1)
+                placed[b] = placed.get(b, 0) + c
+        _histogram(cp, {(0, "bins"): placed} if placed else {}, 0, h, bins, float(cp.min), float(cp.max), n)
+    elif cp.kind == STRING:
+        texts = [(str(k), c) for k, c in items]
+        cp.empty = sum(c for t, c in texts if t == "")
+        cp.whitespace = sum(c for t, c in texts if t.startswith(" ") or t.endswith(" "))
+        if texts:
+            cp.length_min = min(len(t) for t, _ in texts)
+            cp.length_max = max(len(t) for t, _ in texts)
+            cp.length_mean = math.fsum(len(t) * c for t, c in texts) / sum(c for _, c in texts)
+        cp.patterns = {
+            name: sum(c for t, c in texts if re.fullmatch(regex, t, re.ASCII)) for name, (_, regex) in PATTERNS.items()
+        }
+    elif cp.kind == TEMPORAL and items:
+        keys = [k for k, _ in items]
+        cp.min, cp.max = min(keys), max(keys)
+        placed = {}
+        if h.low is not None and h.high is not None and h.high > h.low:
+            width = (h.high - h.low) / bins
+            for k, c in items:
+                v = _epoch(k)
+                b = -1 if v < h.low else bins if v > h.high else min(math.floor((v - h.low) / width), bins - 1)
+                placed[b] = placed.get(b, 0) + c
+        total = sum(c for _, c in items)
+        _histogram(cp, {(0, "bins"): placed} if placed else {}, 0, h, bins, _epoch(cp.min), _epoch(cp.max), total)
+
+
+def _histogram(
+    cp: ColumnProfile, r: dict[Any, Any], i: int, h: _SampleHints, bins: int, lo: float | None, hi: float | None, n: int
+) -> None:
+    """Bins over the sample's central range, plus a bin below and one above it when values fall there
+    (so that a few outliers do not squeeze the rest of the data into one bar)."""
+    if lo is None or hi is None or not n:
+        return
+    if (i, "bins") not in r or h.low is None or h.high is None:
+        cp.histogram = [HistogramBin(lo, hi, n)]
+        return
+    counts = r[(i, "bins")] or {}
+    width = (h.high - h.low) / bins
+    out = []
+    if counts.get(-1):
+        out.append(HistogramBin(lo, h.low, int(counts[-1])))
+    out += [HistogramBin(h.low + b * width, h.low + (b + 1) * width, int(counts.get(b, 0))) for b in range(bins)]
+    if counts.get(bins):
+        out.append(HistogramBin(h.high, hi, int(counts[bins])))
+    cp.histogram = out
 
 
 def _freshness(profiles: list[ColumnProfile], time_column: str | None) -> Freshness | None:
