@@ -38,7 +38,8 @@ def orders_select(rows: int) -> str:
       CASE WHEN {u(14)} < 0.03 THEN NULL ELSE (18 + hash(i, 15) % 72)::INTEGER END AS age,
       round(1 + 4 * {u(16)}, 1) AS rating,
       ['DE', 'FR', 'NL', 'ES', 'IT', 'PL', 'SE', 'US', 'GB', 'AT'][(1 + hash(i, 17) % 10)::BIGINT] AS country,
-      CASE WHEN {u(18)} < 0.02 THEN NULL ELSE ['web', 'app', 'store', 'partner'][(1 + hash(i, 19) % 4)::BIGINT] END AS channel,
+      CASE WHEN {u(18)} < 0.02 THEN NULL
+           ELSE ['web', 'app', 'store', 'partner'][(1 + hash(i, 19) % 4)::BIGINT] END AS channel,
       ['completed', 'returned', 'cancelled'][(1 + hash(i, 20) % 3)::BIGINT] AS status,
       'category_' || (hash(i, 21) % 50)::VARCHAR AS category,
       CASE WHEN {u(22)} < 0.005 THEN 'customer' || (hash(i, 1) % 200000)::VARCHAR || '-at-example'

@@ -203,7 +203,7 @@ def test_large_columns_use_the_sample_and_exact_counts(sql_source):
         assert rank == pytest.approx(float(q), abs=0.01)
     assert p["id"].distinct == n and p["id"].distinct_exact and p["id"].is_unique
     assert dict(p["cat"].top_values) == dict(Counter(data["cat"].to_pylist()))
-    assert p.queries == 2  # pass 1 (main aggregates and the sample together) and pass 2
+    assert p.queries == 3  # the sample, the exact aggregates, the grouped distinct counts
 
 
 def test_temporal_columns_and_freshness(sql_source):
@@ -236,8 +236,9 @@ def test_profile_of_table_snapshot_and_query(lake):
 def test_wide_table_profile_runs_one_statement_per_group_of_columns(sql_source):
     data = pa.table({f"c{i}": np.arange(200) % (i + 2) for i in range(120)})
     p = profile(sql_source(data))
-    # 4 groups of up to 32 columns in each pass, and one sample for the correlations across groups
-    assert len(p.columns) == 120 and p.queries == 4 + 1 + 4
+    # 4 groups of up to 32 columns in each pass, one sample for the correlations across groups, and the
+    # grouped distinct counts
+    assert len(p.columns) == 120 and p.queries == 4 + 1 + 4 + 1
     assert p.correlations is not None and len(p.correlations.columns) == 40
     assert p["c0"].distinct == 2 and p["c119"].distinct == 121
 

@@ -77,3 +77,17 @@ def run_together(source: Source, plans: list[tuple[AggregatePlan, str]], with_cl
     keys = [k for p, _ in parts for k in p.keys]
     values = rows[0] if rows else (None,) * len(keys)
     return dict(zip(keys, values, strict=True))
+
+
+def count_groups(source: Source, groups: dict[Hashable, tuple[str, str]]) -> dict[Hashable, Any]:
+    """The number of distinct values of several expressions (``key -> (expression, filter)``), as one
+    statement of grouped counts: ``SELECT count(*) FROM (SELECT expr FROM src WHERE filter GROUP BY ALL)``
+    for each, joined by UNION ALL."""
+    keys = list(groups)
+    parts = [
+        f"SELECT {n} AS k, count(*) AS n FROM (SELECT {expr} FROM {source.from_clause()} WHERE {cond} GROUP BY ALL)"
+        for n, (expr, cond) in enumerate(groups.values())
+    ]
+    rows = source.fetch(" UNION ALL ".join(parts))
+    found = {int(k): int(n) for k, n in rows}
+    return {key: found.get(n, 0) for n, key in enumerate(keys)}

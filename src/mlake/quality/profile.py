@@ -1,32 +1,30 @@
-"""Profiles: what every column of a table, snapshot or query holds, computed in two passes.
+"""Profiles: what every column of a table, snapshot or query holds, in three statements.
 
 A profile never loads the data into Python. It builds fused aggregate queries (see
 :mod:`mlake.quality.aggregate`) whose cost grows linearly with the column count:
 
-1. **Pass 1** (one statement) — for every column at once: non-null count, approximate distinct count
-   (HyperLogLog), min/max/mean/std, skewness, kurtosis, zeros, negatives, NaN and infinities, string
-   lengths, empty and whitespace-padded strings, pattern matches (email, URL, UUID, date/time,
-   number-as-string); for the table: rows, duplicate rows (distinct 64-bit row hashes), duplicate
-   keys. In the same statement, over a uniform reservoir sample of 100,000 rows (numeric and text
-   columns only): quantiles, the median absolute deviation (MAD), correlations and top-value
-   candidates of text.
-2. **Pass 2** — what needs pass 1's answers: histograms (bins from min/max), exact value counts of
-   low-cardinality columns (which give exact distinct counts and top values), exact counts of the
-   top-value candidates, exact distinct counts of near-unique columns (key candidates), outliers by IQR
-   and beyond median ± 5 robust standard deviations (1.4826 × MAD), and missing-value co-occurrence.
+1. **Sample** — a uniform reservoir sample of 100,000 rows, read once: quantiles and the median absolute
+   deviation (MAD) of numbers, Pearson correlations, histogram ranges, top-value candidates and
+   patterns (email, URL, UUID, date/time, number-as-string) of text, and, to plan the next statement,
+   each column's distinct count and whether it has nulls.
+2. **Exact aggregates** — one scan for every column at once: non-null counts, approximate distinct
+   counts (HyperLogLog), min/max, mean, standard deviation, skewness and kurtosis (from power sums of
+   deviations from the sample's mean, so without cancellation), zeros, negatives, NaN and infinities,
+   string lengths, empty and space-padded strings, exact counts of the patterns the sample showed and of
+   the top-value candidates, histograms, outliers by IQR and beyond median ± 5 robust standard deviations
+   (1.4826 × MAD), and missing-value co-occurrence. A column with few distinct values (at most 1,000 in
+   the sample) gets its exact value counts instead, from which all of its metrics are computed.
+3. **Distinct counts** — grouped counts for duplicate rows (distinct 64-bit row hashes), duplicate keys
+   and key candidates (columns unique in the sample), which DuckDB computes several times faster as
+   GROUP BYs of their own than as DISTINCT aggregates beside the others.
 
-Numeric correlations are computed on the sample too. Correlations and missing-value co-occurrence
-grow with the square of the column count, so they cover a capped number of columns (40 and 30 by
-default): that keeps wide tables linear.
-
-Each column is read three times whatever the column count: by the main aggregates and the sample in
-pass 1, and in pass 2. Up to 32 columns share one statement per pass; wider tables run one statement per
-group of 32 columns (each reading only its columns), because DuckDB plans very wide SELECTs of histogram
+Up to 32 columns share one statement; wider tables run one statement per group of 32 columns in the
+first two steps (each reading only its columns), because DuckDB plans very wide SELECTs of histogram
 aggregates in more than linear time. ``Profile.queries`` counts the statements.
-Approximate figures say so (``distinct_exact``). Quantiles and the MAD are exact on the sample (rank
-error about ±0.3% at the median for tables larger than the sample, exact below it) and use fixed
-memory, where an exact quantile over a whole column holds every value and a t-digest costs more per
-row. Counts (nulls, zeros, patterns, outliers beyond given bounds, duplicates) are exact.
+
+Quantiles, the MAD and correlations are exact on the sample (for sources up to 100,000 rows, exact);
+above that, the rank error of a quantile is about ±0.3% at the median and a correlation's standard error
+about (1 − r²)/√n. Counts are exact; distinct counts say whether they are (``distinct_exact``).
 """
 
 from __future__ import annotations
@@ -42,7 +40,7 @@ from decimal import Decimal
 from typing import Any
 
 from mlake.errors import ValidationError
-from mlake.quality.aggregate import AggregatePlan, run_together
+from mlake.quality.aggregate import AggregatePlan, count_groups, run_together
 from mlake.quality.source import BINARY, BOOLEAN, NUMERIC, OTHER, STRING, TEMPORAL, Source, column_kind, is_float, q
 from mlake.tables.types import quote_literal
 
@@ -325,7 +323,7 @@ def profile(
     ]
     queries = 0
 
-    # --- pass 1: a uniform sample ------------------------------------------------------------------------
+    # --- 1. a uniform sample ------------------------------------------------------------------------
     rs: dict[Any, Any] = {}
     for chunk in chunks:
         sampled = [i for i in chunk if kinds[i] != OTHER]
@@ -352,17 +350,13 @@ def profile(
         queries += 1
     hints = [_SampleHints.read(rs, i, kinds[i], cols[i][1], sample_size) for i in range(len(cols))]
 
-    # --- pass 2: everything else, exactly, in one statement per group of columns ------------------------
+    # --- 2. everything else, exactly, in one statement per group of columns ------------------------
     r: dict[Any, Any] = {}
     with_nulls = [i for i, h in enumerate(hints) if h.has_nulls][:max_missing_columns]
     for n, chunk in enumerate(chunks):
         plan = AggregatePlan()
         if n == 0:
             plan.add("rows", "count(*)")
-            if all_cols:
-                plan.add("distinct_rows", f"count(DISTINCT hash({', '.join(q(c) for c, _ in all_cols)}))")
-            if key:
-                plan.add("distinct_keys", f"count(DISTINCT ({', '.join(q(k) for k in key)},))")
             for a in range(len(with_nulls)):
                 for b in range(a + 1, len(with_nulls)):
                     ia, ib = with_nulls[a], with_nulls[b]
@@ -371,6 +365,20 @@ def profile(
         for i in chunk:
             _exact(plan, i, q(cols[i][0]), cols[i][1], kinds[i], hints[i], bins, exact_distinct)
         r.update(plan.run(source))
+        queries += 1
+    # Distinct counts (duplicate rows and keys, key candidates) group by value in their own statement:
+    # DuckDB counts groups several times faster than it runs DISTINCT aggregates beside others.
+    groups: dict[Any, tuple[str, str]] = {}
+    if all_cols:
+        groups["distinct_rows"] = (f"hash({', '.join(q(c) for c, _ in all_cols)})", "TRUE")
+    if key:
+        groups["distinct_keys"] = (", ".join(q(k) for k in key), "TRUE")
+    for i, (name, dtype) in enumerate(cols):
+        if _wants_distinct(kinds[i], dtype, hints[i], exact_distinct):
+            x = q(name)
+            groups[(i, "distinct")] = (x if exact_distinct else f"hash({x})", f"{x} IS NOT NULL")
+    if groups:
+        r.update(count_groups(source, groups))
         queries += 1
     rows = _int(r["rows"])
     profiles = [
@@ -546,6 +554,21 @@ def _bin_expr(v: str, guard: str, low: float, high: float, bins: int) -> str:
     return f"CASE WHEN {guard} THEN {placed} END"
 
 
+def _wants_distinct(kind: str, dtype: str, h: _SampleHints, exact_distinct: bool) -> bool:
+    """Count distinct values exactly: all columns when asked, else key candidates.
+
+    Key candidates are integer and text columns that look unique in the sample. Their distinct 64-bit
+    hashes are counted, which is exact unless two values collide (probability about n²/2⁶⁵: 3·10⁻⁶ at
+    ten million rows) and holds far less memory than the values. Low-cardinality columns get exact
+    counts from their value counts anyway.
+    """
+    if kind in (BOOLEAN,) or (h.non_null and h.low_cardinality and kind in (NUMERIC, STRING, TEMPORAL)):
+        return False
+    if exact_distinct:
+        return True
+    return h.near_unique and kind in (NUMERIC, STRING) and not is_float(dtype)
+
+
 def _exact(
     p: AggregatePlan, i: int, x: str, dtype: str, kind: str, h: _SampleHints, bins: int, exact_distinct: bool
 ) -> None:
@@ -560,12 +583,6 @@ def _exact(
         p.add((i, "values"), f"histogram({x})")
         return
     p.add((i, "approx_distinct"), f"approx_count_distinct({x})")
-    if exact_distinct:
-        p.add((i, "distinct"), f"count(DISTINCT {x})")
-    elif h.near_unique and kind in (NUMERIC, STRING) and not is_float(dtype):
-        # Key candidates: is every value distinct? Distinct 64-bit hashes answer that exactly unless two
-        # values collide (probability about n²/2⁶⁵: 3·10⁻⁶ at ten million rows) and cost far less memory.
-        p.add((i, "distinct"), f"count(DISTINCT hash({x}))")
     if kind == NUMERIC:
         v = _as_double(x)
         if is_float(dtype):
