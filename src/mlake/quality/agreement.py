@@ -114,7 +114,7 @@ def fleiss_kappa(ratings: Iterable[Rating]) -> tuple[float, int, int]:
     used = [v for v in units.values() if len(v) == m]
     categories = sorted({x for labels in used for x in labels}, key=_sort_key)
     n_items = len(used)
-    totals = Counter()
+    totals: Counter[Any] = Counter()
     p_items = []
     for labels in used:
         counts = Counter(labels)

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from mlake.errors import ValidationError
 from mlake.quality.checks import CHECK_TYPES, duckdb_type_name, parse_duration
-from mlake.quality.profile import NUMERIC, STRING, Profile
-from mlake.quality.source import Source, q, resolve
+from mlake.quality.profile import Profile
+from mlake.quality.source import NUMERIC, STRING, Source, q, resolve
 from mlake.quality.suite import SuiteResult
 
 if TYPE_CHECKING:
@@ -202,6 +202,7 @@ def _accuracy(
         )
     if not key:
         raise ValidationError("Accuracy against a reference needs key= (the column(s) joining the two)")
+    assert reference is not None
     ref = resolve(lake, reference)
     ref_cols = set(ref.column_names())
     compared = [c for c in source.column_names() if c in ref_cols and c not in key]

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from mlake.quality.profile import NUMERIC, STRING, Profile
+from mlake.quality.profile import Profile
+from mlake.quality.source import NUMERIC, STRING
 from mlake.quality.suite import SuiteResult
 from mlake.tables.names import TableName
 

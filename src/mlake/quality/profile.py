@@ -41,7 +41,30 @@ from typing import Any
 
 from mlake.errors import ValidationError
 from mlake.quality.aggregate import AggregatePlan, count_groups, run_together
-from mlake.quality.source import BINARY, BOOLEAN, NUMERIC, OTHER, STRING, TEMPORAL, Source, column_kind, is_float, q
+from mlake.quality.source import (
+    BINARY as BINARY,
+)
+from mlake.quality.source import (
+    BOOLEAN as BOOLEAN,
+)
+from mlake.quality.source import (
+    NUMERIC as NUMERIC,
+)
+from mlake.quality.source import (
+    OTHER as OTHER,
+)
+from mlake.quality.source import (
+    STRING as STRING,
+)
+from mlake.quality.source import (
+    TEMPORAL as TEMPORAL,
+)
+from mlake.quality.source import (
+    Source,
+    column_kind,
+    is_float,
+    q,
+)
 from mlake.tables.types import quote_literal
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
@@ -323,6 +346,17 @@ def profile(
     ]
     queries = 0
 
+    # How to sample: when the row count is known in advance (a table's snapshot summary, a staged batch),
+    # Bernoulli sampling of the right fraction, which costs less per row than a reservoir; otherwise a
+    # reservoir of sample_size rows. A source no larger than the sample is read whole.
+    known = source.rows_hint
+    if known is not None and known <= sample_size:
+        sampling, whole = "", True
+    elif known is not None:
+        sampling, whole = f"USING SAMPLE {100.0 * sample_size / known!r}% (bernoulli, {SAMPLE_SEED})", False
+    else:
+        sampling, whole = f"USING SAMPLE reservoir({int(sample_size)} ROWS) REPEATABLE ({SAMPLE_SEED})", None
+
     # --- 1. a uniform sample ------------------------------------------------------------------------
     rs: dict[Any, Any] = {}
     for chunk in chunks:
@@ -334,7 +368,7 @@ def profile(
                 run_together(
                     source,
                     [(ps, "__sample, __medians")],
-                    with_sample.format(src=source.from_clause(), size=int(sample_size)),
+                    with_sample.format(src=source.from_clause(), sampling=sampling),
                 )
             )
             queries += 1
@@ -344,11 +378,11 @@ def profile(
             run_together(
                 source,
                 [(pc, "__sample, __medians")],
-                with_sample.format(src=source.from_clause(), size=int(sample_size)),
+                with_sample.format(src=source.from_clause(), sampling=sampling),
             )
         )
         queries += 1
-    hints = [_SampleHints.read(rs, i, kinds[i], cols[i][1], sample_size) for i in range(len(cols))]
+    hints = [_SampleHints.read(rs, i, kinds[i], cols[i][1], sample_size, whole) for i in range(len(cols))]
 
     # --- 2. everything else, exactly, in one statement per group of columns ------------------------
     r: dict[Any, Any] = {}
@@ -457,6 +491,14 @@ class _SampleHints:
     whole: bool = False  # the sample is the whole source
 
     @property
+    def quartiles(self) -> tuple[float, float, float] | None:
+        """(q1, median, q3) from the sample, when known."""
+        q = [v for v in self.quantiles if v is not None]
+        if len(self.quantiles) != len(QUANTILES) or len(q) != len(QUANTILES):
+            return None
+        return float(q[2]), float(q[3]), float(q[4])
+
+    @property
     def has_nulls(self) -> bool:
         return self.non_null < self.rows
 
@@ -469,12 +511,12 @@ class _SampleHints:
         return self.non_null > 0 and self.distinct >= NEAR_UNIQUE * self.non_null
 
     @classmethod
-    def read(cls, rs: dict[Any, Any], i: int, kind: str, dtype: str, size: int) -> _SampleHints:
+    def read(cls, rs: dict[Any, Any], i: int, kind: str, dtype: str, size: int, whole: bool | None) -> _SampleHints:
         if ("s", i, "rows") not in rs:
             return cls(whole=False)
         h = cls(rows=_int(rs[("s", i, "rows")]), non_null=_int(rs[("s", i, "non_null")]))
         h.distinct = _int(rs[("s", i, "distinct")])
-        h.whole = h.rows < size
+        h.whole = h.rows < size if whole is None else whole
         if kind in (NUMERIC, TEMPORAL):
             # the central range of a sample; all of it when the sample is the whole source
             edges = rs.get(("s", i, "range")) if kind == NUMERIC and not h.whole else rs[("s", i, "minmax")]
@@ -534,10 +576,7 @@ def _sample_plan(
     medians_cte = (
         f"__medians AS (SELECT {', '.join(medians)} FROM __sample)" if medians else "__medians AS (SELECT 1 AS m)"
     )
-    with_clause = (
-        f"WITH __sample AS MATERIALIZED (SELECT {names} FROM {{src}} "
-        f"USING SAMPLE reservoir({{size}} ROWS) REPEATABLE ({SAMPLE_SEED})), {medians_cte}"
-    )
+    with_clause = f"WITH __sample AS MATERIALIZED (SELECT {names} FROM {{src}} {{sampling}}), {medians_cte}"
     return plan, with_clause
 
 
@@ -604,8 +643,9 @@ def _exact(
         if h.low is not None and h.high is not None and h.high > h.low:
             guard = f"isfinite({x})" if is_float(dtype) else f"{x} IS NOT NULL"
             p.add((i, "bins"), f"histogram({_bin_expr(v, guard, h.low, h.high, bins)})")
-        if len(h.quantiles) == len(QUANTILES) and None not in h.quantiles:
-            q1, median, q3 = h.quantiles[2], h.quantiles[3], h.quantiles[4]
+        quartiles = h.quartiles
+        if quartiles is not None:
+            q1, median, q3 = quartiles
             iqr = q3 - q1
             p.add((i, "iqr"), f"count_if({v} < {q1 - 1.5 * iqr!r} OR {v} > {q3 + 1.5 * iqr!r})")
             if h.mad:
@@ -771,8 +811,9 @@ def _from_values(cp: ColumnProfile, counts: dict[Any, int], h: _SampleHints, bin
         cp.std, cp.skewness, cp.kurtosis = moments(n, m2, m3, m4)
         cp.quantiles = {str(k): _num(v) for k, v in zip(QUANTILES, h.quantiles or [None] * len(QUANTILES), strict=True)}
         cp.mad = h.mad
-        if len(h.quantiles) == len(QUANTILES) and None not in h.quantiles:
-            q1, median, q3 = h.quantiles[2], h.quantiles[3], h.quantiles[4]
+        quartiles = h.quartiles
+        if quartiles is not None:
+            q1, median, q3 = quartiles
             iqr = q3 - q1
             cp.outliers_iqr = sum(c for v, c in finite if v < q1 - 1.5 * iqr or v > q3 + 1.5 * iqr)
             if h.mad:

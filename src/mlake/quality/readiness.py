@@ -491,7 +491,7 @@ def _power_law(n: np.ndarray, score: np.ndarray) -> tuple[float, float, float] |
         return None
 
     def f(x: np.ndarray, a: float, b: float, c: float) -> np.ndarray:
-        return a - b * np.power(x, -c)
+        return np.asarray(a - b * np.power(x, -c), dtype=float)
 
     try:
         with warnings.catch_warnings():

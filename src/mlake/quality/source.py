@@ -90,6 +90,7 @@ class Source:
     table: str | None = None
     snapshot_id: int | None = None
     kind: str = "table"  # table | query | staged
+    rows_hint: int | None = None  # the row count when known without a scan (snapshot summary, staged batch)
     _columns: list[tuple[str, str]] | None = field(default=None, repr=False)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -167,7 +168,14 @@ def resolve(
     if isinstance(target, Source):
         return target
     if isinstance(target, StagedData):
-        return Source(lake, target.sql(), f"staged batch of {target.table}", table=target.table, kind="staged")
+        return Source(
+            lake,
+            target.sql(),
+            f"staged batch of {target.table}",
+            table=target.table,
+            kind="staged",
+            rows_hint=target.rows,
+        )
     if isinstance(target, Result):
         if snapshot_id is not None or as_of is not None:
             raise ValidationError("A query result is already pinned", hint="pass as_of to lake.sql(...) instead")
@@ -181,18 +189,30 @@ def resolve(
         table = lake.table(name)
         if as_of is not None and snapshot_id is None:
             snapshot_id = table.snapshot_at(as_of)
-        if snapshot_id is not None:
-            table.check_snapshot(snapshot_id)
-            pinned = snapshot_id
-        else:
-            snap = table.iceberg.current_snapshot()
-            pinned = snap.snapshot_id if snap else None
+        ice = table.iceberg
+        snap = (
+            ice.snapshot_by_id(table.check_snapshot(snapshot_id)) if snapshot_id is not None else ice.current_snapshot()
+        )
+        pinned = snap.snapshot_id if snap else None
         view = lake.engine.view_for(name, pinned)
         label = f"{name}@{pinned}" if pinned is not None else f"{name} (empty)"
-        return Source(lake, f"SELECT * FROM {view}", label, table=str(name), snapshot_id=pinned)
+        return Source(
+            lake, f"SELECT * FROM {view}", label, table=str(name), snapshot_id=pinned, rows_hint=_snapshot_rows(snap)
+        )
     if snapshot_id is not None:
         raise ValidationError("snapshot_id applies to a table, not to SQL", hint="use AT (VERSION => id) in the SQL")
     return _query_source(lake, str(target), as_of)
+
+
+def _snapshot_rows(snapshot: Any) -> int | None:
+    """The row count an Iceberg snapshot's summary records (None without a summary or with deletes, when
+    it may not be exact)."""
+    if snapshot is None:
+        return 0
+    props = snapshot.summary.additional_properties if snapshot.summary else {}
+    if "total-records" not in props or int(props.get("total-position-deletes", 0) or 0):
+        return None
+    return int(props["total-records"])
 
 
 def _query_source(lake: Lake, sql: str, as_of: datetime | str | None = None) -> Source:

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlake.quality.checks import Check, InRange, InSet, NotNull, Regex, RowCount, SchemaContract, TypeCheck, Unique
-from mlake.quality.profile import BOOLEAN, NUMERIC, PATTERNS, STRING, ColumnProfile, Profile
-from mlake.quality.source import is_float
+from mlake.quality.profile import PATTERNS, ColumnProfile, Profile
+from mlake.quality.source import BOOLEAN, NUMERIC, STRING, is_float
 from mlake.quality.suite import Suite
 
 MAX_CATEGORIES = 30  # in_set is suggested for columns with at most this many distinct values

@@ -322,7 +322,12 @@ def run_suite(source: Source, suite: Suite, sample_rows: int = SAMPLE_ROWS) -> S
 def _evaluate(
     source: Source, check: Check, values: dict[str, Any], rows: int, violation: str | None, sample_rows: int
 ) -> tuple[CheckResult, int]:
-    base = {"check": check.label, "kind": check.kind, "severity": check.severity, "threshold": check.threshold}
+    base: dict[str, Any] = {
+        "check": check.label,
+        "kind": check.kind,
+        "severity": check.severity,
+        "threshold": check.threshold,
+    }
     base["columns"] = check.columns
     if isinstance(check, SchemaContract):
         ok, problems = check.evaluate(source)
@@ -366,12 +371,12 @@ def _evaluate(
     if isinstance(check, Unique) and failing_rows and sample_rows > 0:
         samples = _sample(source, check.sample_sql(source.from_clause(), sample_rows))
         scans = 1
-    checked = int(values.get("keyed") or 0) if isinstance(check, Unique) else None
+    keyed = int(values.get("keyed") or 0) if isinstance(check, Unique) else None
     return CheckResult(
         passed=ok,
         metric=metric,
         value=value,
-        rows_checked=checked,
+        rows_checked=keyed,
         failing_rows=failing_rows,
         message=msg,
         samples=samples,
