@@ -259,3 +259,12 @@ def test_empty_table(sql_source):
     p = profile(sql_source(pa.table({"x": pa.array([], pa.int64()), "s": pa.array([], pa.string())})))
     assert p.rows == 0 and p["x"].distinct == 0 and p["x"].null_rate == 0
     assert p.to_dict()["rows"] == 0
+
+
+def test_a_unique_column_proves_there_are_no_duplicate_rows(sql_source):
+    n = 150_000  # above the sample size, so key candidates are counted in their own statement
+    with_id = profile(sql_source(pa.table({"id": np.arange(n), "v": np.arange(n) % 7})))
+    assert with_id.duplicate_rows == 0 and with_id.queries == 3  # no row hashing needed
+    repeated = np.concatenate([np.arange(n - 10), np.arange(10)])
+    without = profile(sql_source(pa.table({"a": repeated, "b": repeated % 3})))
+    assert without.duplicate_rows == 10 and without.queries == 4

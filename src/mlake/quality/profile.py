@@ -1,7 +1,8 @@
-"""Profiles: what every column of a table, snapshot or query holds, in three statements.
+"""Profiles: what every column of a table, snapshot or query holds, in three or four statements.
 
-A profile never loads the data into Python. It builds fused aggregate queries (see
-:mod:`mlake.quality.aggregate`) whose cost grows linearly with the column count:
+A profile never loads the data into Python (only the value counts of low-cardinality columns). It
+builds fused aggregate queries (see :mod:`mlake.quality.aggregate`) whose cost grows linearly with the
+column count:
 
 1. **Sample** — a uniform reservoir sample of 100,000 rows, read once: quantiles and the median absolute
    deviation (MAD) of numbers, Pearson correlations, histogram ranges, top-value candidates and
@@ -14,9 +15,10 @@ A profile never loads the data into Python. It builds fused aggregate queries (s
    the top-value candidates, histograms, outliers by IQR and beyond median ± 5 robust standard deviations
    (1.4826 × MAD), and missing-value co-occurrence. A column with few distinct values (at most 1,000 in
    the sample) gets its exact value counts instead, from which all of its metrics are computed.
-3. **Distinct counts** — grouped counts for duplicate rows (distinct 64-bit row hashes), duplicate keys
-   and key candidates (columns unique in the sample), which DuckDB computes several times faster as
-   GROUP BYs of their own than as DISTINCT aggregates beside the others.
+3. **Distinct counts** — grouped counts for duplicate keys and key candidates (columns unique in the
+   sample), which DuckDB computes several times faster as GROUP BYs of their own than as DISTINCT
+   aggregates beside the others; then, unless a column already proved every row distinct, duplicate
+   rows (distinct 64-bit row hashes).
 
 Up to 32 columns share one statement; wider tables run one statement per group of 32 columns in the
 first two steps (each reading only its columns), because DuckDB plans very wide SELECTs of histogram
@@ -403,8 +405,6 @@ def profile(
     # Distinct counts (duplicate rows and keys, key candidates) group by value in their own statement:
     # DuckDB counts groups several times faster than it runs DISTINCT aggregates beside others.
     groups: dict[Any, tuple[str, str]] = {}
-    if all_cols:
-        groups["distinct_rows"] = (f"hash({', '.join(q(c) for c, _ in all_cols)})", "TRUE")
     if key:
         groups["distinct_keys"] = (", ".join(q(k) for k in key), "TRUE")
     for i, (name, dtype) in enumerate(cols):
@@ -413,6 +413,17 @@ def profile(
             groups[(i, "distinct")] = (x if exact_distinct else f"hash({x})", f"{x} IS NOT NULL")
     if groups:
         r.update(count_groups(source, groups))
+        queries += 1
+    # A duplicate row repeats every column's value, so a column without nulls whose values are all
+    # distinct proves there are none; only without such a column are whole rows hashed and counted.
+    total = _int(r["rows"])
+    unique_column = any(
+        _int(r.get((i, "distinct"), -1)) == total == _int(r.get((i, "non_null"), -1)) for i in range(len(cols))
+    )
+    if all_cols and unique_column:
+        r["distinct_rows"] = total
+    elif all_cols:
+        r.update(count_groups(source, {"distinct_rows": (f"hash({', '.join(q(c) for c, _ in all_cols)})", "TRUE")}))
         queries += 1
     rows = _int(r["rows"])
     profiles = [
@@ -612,16 +623,17 @@ def _exact(
     p: AggregatePlan, i: int, x: str, dtype: str, kind: str, h: _SampleHints, bins: int, exact_distinct: bool
 ) -> None:
     """The exact aggregates of one column, planned with what the sample showed."""
+    if kind in (NUMERIC, STRING, TEMPORAL) and h.non_null and h.low_cardinality:
+        # Exact value counts: for a column with few values they hold everything else (non-null and distinct
+        # counts, top values, min/max, moments, histogram, lengths, patterns), computed from them in Python.
+        p.add((i, "values"), f"histogram({x})")
+        return
     p.add((i, "non_null"), f"count({x})")
     if kind == BOOLEAN:
         p.add((i, "true_count"), f"count_if({x})")
         return
-    if kind in (NUMERIC, STRING, TEMPORAL) and h.non_null and h.low_cardinality:
-        # Exact value counts: for a column with few values they hold everything else (distinct count, top
-        # values, min/max, moments, histogram, lengths, patterns), computed from them in Python.
-        p.add((i, "values"), f"histogram({x})")
-        return
-    p.add((i, "approx_distinct"), f"approx_count_distinct({x})")
+    if not _wants_distinct(kind, dtype, h, exact_distinct):  # an exact count comes from the grouped counts
+        p.add((i, "approx_distinct"), f"approx_count_distinct({x})")
     if kind == NUMERIC:
         v = _as_double(x)
         if is_float(dtype):
@@ -712,6 +724,8 @@ def _column(
     top_k: int,
 ) -> ColumnProfile:
     """A column's profile from the exact pass ``r`` and the sample's hints."""
+    if (i, "values") in r:
+        r[(i, "non_null")] = sum(int(c) for c in (r[(i, "values")] or {}).values())
     non_null = _int(r[(i, "non_null")])
     cp = ColumnProfile(name=name, type=dtype, kind=kind, rows=rows, non_null=non_null, nulls=rows - non_null)
     if kind == BOOLEAN:
@@ -724,7 +738,7 @@ def _column(
     if (i, "values") in r:
         _from_values(cp, r[(i, "values")] or {}, h, bins, top_k)
         return cp
-    cp.distinct = min(_int(r[(i, "approx_distinct")]), non_null)
+    cp.distinct = min(_int(r.get((i, "approx_distinct"))), non_null)
     if (i, "distinct") in r:
         cp.distinct, cp.distinct_exact = _int(r[(i, "distinct")]), True
     if non_null == 0:
