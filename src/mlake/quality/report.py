@@ -124,7 +124,7 @@ def svg_hbars(items: list[tuple[str, float]], width: int = 320, row: int = 16, c
     return f'<svg width="{width}" height="{h}" viewBox="0 0 {width} {h}" role="img">{"".join(parts)}</svg>'
 
 
-def svg_heatmap(m: Matrix, diverging: bool = True, cell: int = 18) -> str:
+def svg_heatmap(m: Matrix, diverging: bool = True, cell: int = 22) -> str:
     """A square heatmap: blue for positive, red for negative (diverging), or shades of one colour."""
     n = len(m.columns)
     if n == 0:
@@ -167,6 +167,12 @@ def svg_line(points: list[float | None], marks: set[int] | None = None, width: i
     if span <= 1e-9 * max(abs(lo), abs(hi), 1e-12):  # constant, up to floating-point noise
         lo, span = lo - 1.0, 2.0
     n = len(points)
+    if n == 1:  # one run so far: a dot in the middle
+        color = BAD if marks else ACCENT
+        return (
+            f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">'
+            f'<circle cx="{width / 2}" cy="{height / 2}" r="3" fill="{color}"/></svg>'
+        )
     xs = [(i * (width - 8) / max(n - 1, 1)) + 4 for i in range(n)]
     ys = [None if p is None else height - 4 - (p - lo) / span * (height - 8) for p in points]
     path = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys, strict=True) if y is not None)
@@ -255,7 +261,8 @@ def missing_html(p: Profile) -> str:
     if p.missing is not None and len(p.missing.columns) > 1:
         heat = "<h3>Missing together (rows where both are null)</h3>" + svg_heatmap(p.missing, diverging=False)
     first = f'<div class="card"><h3>Share missing (null or empty)</h3>{bars}</div>'
-    return f'<div class="grid">{first}<div class="card">{heat}</div></div>'
+    second = f'<div class="card">{heat}</div>' if heat else ""
+    return f'<div class="grid">{first}{second}</div>'
 
 
 def checks_html(r: SuiteResult) -> str:
