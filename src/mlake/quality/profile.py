@@ -692,7 +692,7 @@ def moments(n: int, m2: float, m3: float, m4: float) -> tuple[float | None, floa
     """Sample standard deviation, skewness and excess kurtosis (bias-corrected, as DuckDB, Excel and
     ``scipy.stats`` with ``bias=False`` give them) from central moment sums."""
     std = math.sqrt(m2 / (n - 1)) if n > 1 else None
-    if n < 3 or m2 <= 0:
+    if n < 3 or (m2 / n) ** 2 == 0:  # no spread, or one so small that its powers underflow
         return std, None, None
     g1 = (m3 / n) / (m2 / n) ** 1.5
     skew = g1 * math.sqrt(n * (n - 1)) / (n - 2)
