@@ -210,7 +210,8 @@ def _snapshot_rows(snapshot: Any) -> int | None:
     if snapshot is None:
         return 0
     props = snapshot.summary.additional_properties if snapshot.summary else {}
-    if "total-records" not in props or int(props.get("total-position-deletes", 0) or 0):
+    deletes = int(props.get("total-position-deletes", 0) or 0) + int(props.get("total-equality-deletes", 0) or 0)
+    if "total-records" not in props or deletes:
         return None
     return int(props["total-records"])
 
