@@ -30,11 +30,14 @@ class Measurement:
     extra: dict[str, Any]
 
 
-def run_contender(module: str, func: str, *args: Any, repeat: int = 1) -> Measurement:
+def run_contender(
+    module: str, func: str, *args: Any, repeat: int = 1, python: str | None = None, name: str | None = None
+) -> Measurement:
     """Run ``module.func(*args)`` in a subprocess ``repeat`` times; keep the fastest run.
 
     The function returns a dict of extra figures (rows, bytes ...); its wall time is measured inside
-    the child around the call only, so interpreter start-up is not counted.
+    the child around the call only, so interpreter start-up is not counted. ``python`` runs the child
+    with another interpreter (a baseline that needs its own virtualenv); ``name`` labels the result.
     """
     best: Measurement | None = None
     for _ in range(repeat):
@@ -49,12 +52,12 @@ def run_contender(module: str, func: str, *args: Any, repeat: int = 1) -> Measur
             "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
             "print('@@RESULT@@' + json.dumps({'seconds': dt, 'peak_mb': peak, 'extra': extra}, default=str))\n"
         )
-        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+        proc = subprocess.run([python or sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
         if proc.returncode != 0:
             raise RuntimeError(f"{module}.{func} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
         line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("@@RESULT@@"))
         data = json.loads(line[len("@@RESULT@@") :])
-        m = Measurement(func, data["seconds"], data["peak_mb"], data["extra"])
+        m = Measurement(name or func, data["seconds"], data["peak_mb"], data["extra"])
         if best is None or m.seconds < best.seconds:
             best = m
     assert best is not None

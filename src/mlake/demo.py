@@ -251,6 +251,10 @@ def build_demo(lake: Lake, customers: int = 5000) -> list[str]:
         description="Per-customer order statistics, derived with SQL.", owner="ml-team", tags={"pii": "false"}
     )
     lines.append("shop.customer_stats: derived from shop.orders with SQL")
+    # A suggested check suite to start from (one profile of the orders: well under a second).
+    suite = folder / "orders-checks.yaml"
+    lake.quality.suggest("shop.orders").save(suite)
+    lines.append(f"shop.orders: suggested checks written to {suite}")
     return lines
 
 
@@ -265,6 +269,9 @@ def next_steps(lake: Lake) -> str:
   mlake sql "select line, kind, reason from shop.orders__quarantine"
   mlake tables history shop.orders
   mlake lineage shop.customer_stats
+  mlake profile shop.orders --key order_id
+  mlake check shop.orders --suite {home}/demo-data/orders-checks.yaml
+  mlake report shop.orders -o orders-quality.html --key order_id
 
 From Python:  import mlake; lake = mlake.connect("{home}"); lake.sql("select * from shop.customers limit 5").to_pandas()
 """

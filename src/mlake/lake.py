@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from mlake.governance.service import Governance
     from mlake.ingest.report import IngestReport
     from mlake.maintenance import MaintenanceReport
+    from mlake.quality.api import Quality
     from mlake.results import Result
 
 CATALOG_NAME = "mlake"
@@ -332,6 +333,15 @@ class Lake:
         from mlake.ingest.database import ingest_database
 
         return ingest_database(self, url, into, **options)
+
+    # --- quality ------------------------------------------------------------------------------------
+
+    @cached_property
+    def quality(self) -> Quality:
+        """Profiles, checks, suggestions, gates, metric history, readiness and reports; see :mod:`mlake.quality`."""
+        from mlake.quality.api import Quality
+
+        return Quality(self)
 
     # --- maintenance --------------------------------------------------------------------------------
 

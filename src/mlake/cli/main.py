@@ -12,6 +12,7 @@ import typer
 from mlake.cli import access as access_cli
 from mlake.cli import ingest as ingest_cli
 from mlake.cli import serve as serve_cli
+from mlake.cli import quality as quality_cli
 from mlake.cli import sql as sql_cli
 from mlake.cli import tables as tables_cli
 from mlake.cli.context import console, err_console, state
@@ -54,6 +55,11 @@ app.command("lineage")(tables_cli.lineage)
 app.command("maintain")(tables_cli.maintain)
 app.command("serve")(serve_cli.serve)
 app.add_typer(access_cli.app, name="access")
+app.command("profile")(quality_cli.profile)
+app.command("check")(quality_cli.check)
+app.command("suggest")(quality_cli.suggest)
+app.command("report")(quality_cli.report)
+app.add_typer(quality_cli.app, name="quality")
 
 
 @app.command()

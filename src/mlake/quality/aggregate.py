@@ -1,0 +1,93 @@
+"""Fusing many aggregates into one SELECT, so that one scan computes them all.
+
+Profiles and check suites both describe what they need as keyed aggregate expressions; an
+:class:`AggregatePlan` puts them into one ``SELECT expr AS a0, expr AS a1, ... FROM source`` and hands
+back the values by key. DuckDB evaluates every aggregate in one pass over the data, so the cost of a
+profile grows with the number of rows times the number of expressions — linearly in the column count —
+and not with the number of queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+from mlake.quality.source import Source
+
+
+class AggregatePlan:
+    """Keyed aggregate expressions over one source, run as one query."""
+
+    def __init__(self, prefix: str = "a") -> None:
+        self.prefix = prefix
+        self._keys: list[Hashable] = []
+        self._exprs: list[str] = []
+        self._index: dict[Hashable, int] = {}
+        self._derived: dict[str, str] = {}
+
+    def add(self, key: Hashable, expr: str) -> None:
+        if key in self._index:
+            raise KeyError(f"aggregate {key!r} added twice")
+        self._index[key] = len(self._exprs)
+        self._keys.append(key)
+        self._exprs.append(expr)
+
+    def derive(self, alias: str, expr: str) -> str:
+        """A per-row value computed once and used by several aggregates (``length(x)`` for min, max, mean)."""
+        self._derived.setdefault(alias, expr)
+        return alias
+
+    def __len__(self) -> int:
+        return len(self._exprs)
+
+    def sql(self, from_clause: str) -> str:
+        cols = ",\n  ".join(f"{e} AS {self.prefix}{i}" for i, e in enumerate(self._exprs))
+        if self._derived:
+            derived = ", ".join(f"{e} AS {a}" for a, e in self._derived.items())
+            from_clause = f"(SELECT *, {derived} FROM {from_clause}) AS __src"
+        return f"SELECT\n  {cols}\nFROM {from_clause}"
+
+    @property
+    def keys(self) -> list[Hashable]:
+        return list(self._keys)
+
+    def run(self, source: Source) -> dict[Hashable, Any]:
+        """Run the plan (one scan of ``source``); an empty plan reads nothing."""
+        if not self._exprs:
+            return {}
+        rows = source.fetch(self.sql(source.from_clause()))
+        values = rows[0] if rows else (None,) * len(self._exprs)
+        return dict(zip(self._keys, values, strict=True))
+
+
+def run_together(source: Source, plans: list[tuple[AggregatePlan, str]], with_clause: str = "") -> dict[Hashable, Any]:
+    """Run several plans, each over its own FROM clause, as one statement (one result row).
+
+    DuckDB executes the parts in one query, so, for example, the main aggregates and those over a
+    sample of the same source are computed together.
+    """
+    parts = [(p, f) for p, f in plans if len(p)]
+    if not parts:
+        return {}
+    if len({p.prefix for p, _ in parts}) != len(parts):
+        raise ValueError("plans run together need distinct prefixes")
+    selects = ", ".join(f"({p.sql(f)}) AS __{p.prefix}" for p, f in parts)
+    sql = f"{with_clause} SELECT * FROM {selects}"
+    rows = source.fetch(sql)
+    keys = [k for p, _ in parts for k in p.keys]
+    values = rows[0] if rows else (None,) * len(keys)
+    return dict(zip(keys, values, strict=True))
+
+
+def count_groups(source: Source, groups: dict[Hashable, tuple[str, str]]) -> dict[Hashable, Any]:
+    """The number of distinct values of several expressions (``key -> (expression, filter)``), as one
+    statement of grouped counts: ``SELECT count(*) FROM (SELECT expr FROM src WHERE filter GROUP BY ALL)``
+    for each, joined by UNION ALL."""
+    keys = list(groups)
+    parts = [
+        f"SELECT {n} AS k, count(*) AS n FROM (SELECT {expr} FROM {source.from_clause()} WHERE {cond} GROUP BY ALL)"
+        for n, (expr, cond) in enumerate(groups.values())
+    ]
+    rows = source.fetch(" UNION ALL ".join(parts))
+    found = {int(k): int(n) for k, n in rows}
+    return {key: found.get(n, 0) for n, key in enumerate(keys)}

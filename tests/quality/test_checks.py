@@ -1,0 +1,217 @@
+"""Every check type passing and failing; suites from YAML and Python; one fused scan; bad suites."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from mlake.errors import ValidationError
+from mlake.quality import (
+    CustomSql,
+    Distribution,
+    Freshness,
+    InRange,
+    InSet,
+    NotNull,
+    References,
+    Regex,
+    RowCount,
+    SchemaContract,
+    Suite,
+    TypeCheck,
+    Unique,
+)
+from mlake.quality.checks import parse_duration
+
+
+@pytest.fixture
+def orders(lake):
+    now = datetime.now(UTC)
+    lake.create_table("c.customers", pa.table({"id": [1, 2, 3, 9]}))
+    return lake.create_table(
+        "c.orders",
+        pa.table(
+            {
+                "order_id": [10, 11, 12, 13, 13],
+                "customer_id": pa.array([1, 2, 3, 9, None], pa.int64()),
+                "amount": [5.0, 7.5, -1.0, 1000.0, 12.0],
+                "channel": ["web", "app", "web", "fax", None],
+                "email": ["a@b.com", "c@d.org", "bad", "e@f.net", "g@h.io"],
+                "zip": ["12345", "54321", "1A345", "00000", None],
+                "at": pa.array([now - timedelta(hours=h) for h in (50, 40, 30, 20, 10)], pa.timestamp("us", tz="UTC")),
+            }
+        ),
+    )
+
+
+CASES = [
+    # (check that passes, check that fails, failing rows of the failing one)
+    (NotNull("order_id"), NotNull("customer_id"), 1),
+    (Unique("customer_id"), Unique("order_id"), 1),
+    (Unique(["order_id", "amount"]), Unique(["order_id"]), 1),
+    (InSet("channel", values=["web", "app", "fax"]), InSet("channel", values=["web", "app"]), 1),
+    (InRange("amount", min=-5, max=2000), InRange("amount", min=0, max=100), 2),
+    (Regex("order_id", pattern=r"1\d"), Regex("email", pattern=r"[^@]+@[^@]+\.[a-z]+"), 1),
+    (TypeCheck("order_id", cast_to="integer"), TypeCheck("zip", cast_to="integer"), 1),
+    (
+        References("customer_id", table="c.customers", key="id"),
+        References("order_id", table="c.customers", key="id"),
+        5,
+    ),
+    (RowCount(min=5, max=5), RowCount(min=6), None),
+    (Freshness("at", max_age="1d"), Freshness("at", max_age="5h"), None),
+    (Distribution("amount", metric_name="max", max=1000), Distribution("amount", metric_name="mean", max=100), None),
+    (
+        Distribution("amount", metric_name="quantile", q=0.5, min=5, max=13),
+        Distribution("channel", metric_name="null_rate", max=0.1),
+        None,
+    ),
+    (
+        SchemaContract(columns_expected={"order_id": "long", "amount": "double", "at": "timestamptz"}),
+        SchemaContract(columns_expected={"order_id": "string", "missing": "int"}),
+        None,
+    ),
+    (
+        CustomSql(query="select * from {table} where amount > 5000"),
+        CustomSql(query="select * from {table} where amount < 0"),
+        1,
+    ),
+]
+
+
+@pytest.mark.parametrize(("good", "bad", "failing"), CASES, ids=[c[0].kind + str(i) for i, c in enumerate(CASES)])
+def test_each_check_type_passes_and_fails(lake, orders, good, bad, failing):
+    result = lake.quality.check("c.orders", Suite([good, bad]), save=False)
+    ok, ko = result.results
+    assert ok.passed, ok.message
+    assert not ko.passed and ko.status == "fail", ko.message
+    assert not result.passed and result.failures == [ko]
+    if failing is not None:
+        assert ko.failing_rows == failing
+        assert 0 < len(ko.samples) <= 5
+        assert ok.failing_rows in (0, None)
+
+
+def test_row_level_checks_run_in_one_scan_and_samples_are_bounded(lake):
+    lake.create_table("c.big", pa.table({"x": list(range(1000)), "y": [None] * 1000}))
+    suite = Suite([NotNull("x"), NotNull("y"), InRange("x", min=0, max=10), Regex("x", pattern=r"\d")])
+    result = lake.quality.check("c.big", suite, save=False, sample_rows=3)
+    # one fused aggregate query, plus one LIMIT-ed sample query per failing check
+    assert result.scans == 1 + 3
+    assert result["not_null(y)"].failing_rows == 1000 and len(result["not_null(y)"].samples) == 3
+    assert result["in_range(x)"].failing_rows == 989
+    clean = lake.quality.check("c.big", Suite([NotNull("x"), InRange("x", min=0)]), save=False)
+    assert clean.passed and clean.scans == 1
+
+
+def test_threshold_severity_and_where(lake, orders):
+    suite = Suite(
+        [
+            NotNull("customer_id", threshold=0.8, name="mostly_complete"),
+            InRange("amount", min=0, severity="warn"),
+            InSet("channel", values=["web"], where="amount < 100", threshold=0.5),
+        ]
+    )
+    r = lake.quality.check("c.orders", suite, save=False)
+    assert r["mostly_complete"].passed and r["mostly_complete"].failing_rows == 1
+    assert not r["in_range(amount)"].passed and r["in_range(amount)"].status == "warn"
+    in_set = r["in_set(channel)"]
+    assert in_set.rows_checked == 4 and in_set.failing_rows == 1 and in_set.passed
+    assert r.passed  # only a warning failed
+    assert r.warnings and not r.failures
+
+
+YAML = """
+name: orders
+table: c.orders
+checks:
+  - not_null: order_id
+  - unique: [order_id]
+  - type: in_set
+    column: channel
+    values: [web, app]
+    threshold: 0.5
+  - in_range: {column: amount, min: 0, severity: warn}
+  - type: {column: zip, as: integer}
+  - freshness: {column: at, max_age: 3d}
+  - distribution: {column: amount, metric: mean, min: 0, max: 1000}
+  - sql:
+      name: no_huge_orders
+      query: select * from {table} where amount > 500
+"""
+
+
+def test_yaml_suite_round_trip(lake, orders, tmp_path: Path):
+    suite = Suite.load(YAML)
+    assert [c.kind for c in suite.checks] == [
+        "not_null",
+        "unique",
+        "in_set",
+        "in_range",
+        "type",
+        "freshness",
+        "distribution",
+        "sql",
+    ]
+    path = tmp_path / "orders.yaml"
+    path.write_text(suite.to_yaml())
+    again = Suite.load(path)
+    assert again.to_dict() == suite.to_dict()
+    result = lake.quality.check("c.orders", str(path), save=False)
+    assert [r.status for r in result.results] == ["pass", "fail", "pass", "warn", "fail", "pass", "pass", "fail"]
+    assert result["no_huge_orders"].failing_rows == 1
+    assert result.to_dict()["results"][1]["samples"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("checks: [{type: nonsense, column: x}]", "unknown check type 'nonsense'"),
+        ("checks: [{not_null: x, colour: red}]", "has no option"),
+        ("checks: [{type: in_set, column: x}]", "non-empty list of values"),
+        ("checks: [{type: in_range, column: x}]", "needs min, max or both"),
+        ("checks: [{type: regex, column: x, pattern: '('}]", "not a regular expression"),
+        ("checks: [{type: not_null, column: x, severity: fatal}]", "severity must be error or warn"),
+        ("checks: [{type: not_null, column: x, threshold: 2}]", "not a share of rows"),
+        ("checks: [{type: distribution, column: x, metric: mode, max: 1}]", "unknown distribution metric"),
+        ("checks: {a: 1}", "list of checks"),
+        ("checks: [\n  - a: [\n", "not valid YAML at line"),
+        ("checks: [{type: references, column: x}]", "referenced table"),
+    ],
+)
+def test_bad_suites_say_what_and_where(text, message):
+    with pytest.raises(ValidationError, match=message) as info:
+        Suite.load(text)
+    assert "suite" in str(info.value)
+
+
+def test_missing_columns_and_tables_are_named(lake, orders):
+    with pytest.raises(ValidationError, match=r"Check 1 \(not_null\(nope\)\).*no column\(s\) nope"):
+        lake.quality.check("c.orders", Suite([NotNull("nope")]), save=False)
+    with pytest.raises(ValidationError, match="does not exist"):
+        lake.quality.check("c.orders", Suite([References("customer_id", table="c.ghosts", key="id")]), save=False)
+    with pytest.raises(ValidationError, match=r"is for c\.other"):
+        lake.quality.check("c.orders", Suite([NotNull("order_id")], table="c.other"), save=False)
+    with pytest.raises(ValidationError, match="does not exist"):
+        Suite.load("missing-suite.yaml")
+
+
+def test_checks_on_a_query_and_a_snapshot(lake, orders):
+    first = orders.history()[-1].snapshot_id
+    orders.append(pa.table({"order_id": [99], "amount": [-50.0]}))
+    suite = Suite([InRange("amount", min=-10)])
+    assert lake.quality.check("c.orders", suite, snapshot_id=first, save=False).passed
+    assert not lake.quality.check("c.orders", suite, save=False).passed
+    q = lake.quality.check("select * from c.orders where order_id < 50", suite, save=False)
+    assert q.passed and q.rows == 5
+
+
+def test_parse_duration():
+    assert parse_duration("90m") == timedelta(minutes=90)
+    assert parse_duration("2d") == timedelta(days=2)
+    assert parse_duration(30) == timedelta(seconds=30)
+    with pytest.raises(ValidationError):
+        parse_duration("soon")
