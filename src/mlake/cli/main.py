@@ -11,8 +11,8 @@ import typer
 
 from mlake.cli import access as access_cli
 from mlake.cli import ingest as ingest_cli
-from mlake.cli import serve as serve_cli
 from mlake.cli import quality as quality_cli
+from mlake.cli import serve as serve_cli
 from mlake.cli import sql as sql_cli
 from mlake.cli import tables as tables_cli
 from mlake.cli.context import console, err_console, state
