@@ -26,6 +26,7 @@ from pyiceberg.exceptions import (
 from pyiceberg.io.pyarrow import _ConvertToIcebergWithoutIDs, visit_pyarrow
 from pyiceberg.schema import Schema, assign_fresh_schema_ids
 
+import mlake.features.metastore  # noqa: F401  (registers the feature store's migrations before migrate())
 from mlake.errors import AlreadyExistsError, ConfigError, NotFoundError, ValidationError
 from mlake.events import EventBus, Progress, SilentProgress
 from mlake.metastore import migrate
@@ -38,6 +39,7 @@ from mlake.tables.table import Table
 from mlake.tables.types import normalize_arrow_schema
 
 if TYPE_CHECKING:
+    from mlake.features.store import FeatureStore
     from mlake.ingest.report import IngestReport
     from mlake.maintenance import MaintenanceReport
     from mlake.results import Result
@@ -83,6 +85,8 @@ class Lake:
             raise ConfigError(f"Cannot open the Iceberg catalog: {str(exc).splitlines()[0]}") from exc
 
     def close(self) -> None:
+        if "features" in self.__dict__:
+            self.features.close()
         self.engine.close()
         self.metadata_engine.dispose()
         if "catalog" in self.__dict__:
@@ -259,6 +263,15 @@ class Lake:
         from mlake.ingest.database import ingest_database
 
         return ingest_database(self, url, into, **options)
+
+    # --- areas --------------------------------------------------------------------------------------
+
+    @cached_property
+    def features(self) -> FeatureStore:
+        """The feature store: groups, offline/online stores, training sets; see :mod:`mlake.features`."""
+        from mlake.features.store import FeatureStore
+
+        return FeatureStore(self)
 
     # --- maintenance --------------------------------------------------------------------------------
 

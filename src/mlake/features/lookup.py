@@ -1,0 +1,133 @@
+"""Online reads: the latest values of some features for one or many entities, with a status for each.
+
+Status per value:
+- ``present``: the store has a value for the entity (it may be NULL if the latest row had NULL);
+- ``missing``: the store knows nothing about the entity in that group (or the feature was added after
+  the entity's latest row was written);
+- ``expired``: the latest value is older than the group's TTL at the moment of the read — the same rule
+  as offline, where a value with ``t - event_time > ttl`` is NULL. Expired values are returned as NULL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from mlake.errors import ValidationError
+from mlake.features.groups import FeatureGroup
+from mlake.features.online.base import OnlineStore, entity_key
+from mlake.features.types import decode_value
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+PRESENT, MISSING, EXPIRED = "present", "missing", "expired"
+
+
+@dataclass
+class OnlineFeatures:
+    """Values and statuses, one row per entity asked for, in the order asked."""
+
+    entities: list[dict[str, Any]]
+    features: list[str]  # output names, in the order asked
+    values: list[dict[str, Any]]
+    statuses: list[dict[str, str]]
+    event_times: list[dict[str, datetime | None]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "features": self.features,
+            "results": [
+                {
+                    "entity": e,
+                    "values": v,
+                    "statuses": s,
+                    "event_times": {k: (t.isoformat() if t else None) for k, t in et.items()},
+                }
+                for e, v, s, et in zip(self.entities, self.values, self.statuses, self.event_times, strict=True)
+            ],
+        }
+
+    def to_arrow(self) -> pa.Table:
+        rows = [{**e, **v} for e, v in zip(self.entities, self.values, strict=True)]
+        return pa.Table.from_pylist(rows)
+
+    def to_pandas(self) -> pd.DataFrame:
+        return self.to_arrow().to_pandas()
+
+    def __len__(self) -> int:
+        return len(self.entities)
+
+
+def normalize_keys(keys: Any) -> list[dict[str, Any]]:
+    """Entities as a list of {key column: value}: accepts one dict, a list of dicts, or a dict of lists."""
+    if isinstance(keys, Mapping):
+        values = list(keys.values())
+        if values and all(isinstance(v, list | tuple) for v in values):
+            lengths = {len(v) for v in values}
+            if len(lengths) != 1:
+                raise ValidationError("Entity key lists have different lengths")
+            names = list(keys)
+            return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+        return [dict(keys)]
+    if isinstance(keys, Sequence) and not isinstance(keys, str):
+        out = []
+        for k in keys:
+            if not isinstance(k, Mapping):
+                raise ValidationError(
+                    f"Cannot read the entity {k!r}", hint='give entities as dicts, e.g. [{"customer_id": 1}]'
+                )
+            out.append(dict(k))
+        return out
+    raise ValidationError("Cannot read the entities", hint='give a dict or a list of dicts, e.g. [{"customer_id": 1}]')
+
+
+def read_online(
+    store: OnlineStore,
+    selected: list[tuple[FeatureGroup, list[str]]],
+    names: list[list[str]],
+    entities: list[dict[str, Any]],
+    now: datetime | None = None,
+) -> OnlineFeatures:
+    now = now or datetime.now(UTC)
+    now_us = int(now.timestamp() * 1_000_000)
+    values: list[dict[str, Any]] = [{} for _ in entities]
+    statuses: list[dict[str, str]] = [{} for _ in entities]
+    times: list[dict[str, datetime | None]] = [{} for _ in entities]
+    for (group, feats), outs in zip(selected, names, strict=True):
+        keys = []
+        for e in entities:
+            try:
+                keys.append(entity_key([e[k] for k in group.key_names]))
+            except KeyError as exc:
+                raise ValidationError(
+                    f"Entity {e!r} lacks {exc.args[0]!r}, a key of feature group {group.name!r}",
+                    hint=f"{group.name} is keyed by {', '.join(group.key_names)}",
+                ) from None
+        stored = store.read(group.name, keys)
+        ttl = group.ttl_us
+        types = [group.feature(f).dtype for f in feats]
+        for i, record in enumerate(stored):
+            if record is None:
+                for out in outs:
+                    values[i][out] = None
+                    statuses[i][out] = MISSING
+                times[i][group.name] = None
+                continue
+            times[i][group.name] = datetime.fromtimestamp(record.event_time_us / 1_000_000, UTC)
+            expired = ttl is not None and now_us - record.event_time_us > ttl
+            payload = json.loads(record.payload)
+            for f, out, dtype in zip(feats, outs, types, strict=True):
+                if f not in payload:
+                    values[i][out], statuses[i][out] = None, MISSING
+                elif expired:
+                    values[i][out], statuses[i][out] = None, EXPIRED
+                else:
+                    values[i][out], statuses[i][out] = decode_value(payload[f], dtype), PRESENT
+    features = [o for outs in names for o in outs]
+    return OnlineFeatures(entities, features, values, statuses, times)
