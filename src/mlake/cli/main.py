@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from mlake.cli import features as features_cli
 from mlake.cli import ingest as ingest_cli
 from mlake.cli import sql as sql_cli
 from mlake.cli import tables as tables_cli
@@ -48,6 +49,7 @@ def init() -> None:
 app.command("ingest")(ingest_cli.ingest)
 app.command("sql")(sql_cli.sql)
 app.add_typer(tables_cli.app, name="tables")
+app.add_typer(features_cli.app, name="features")
 app.command("lineage")(tables_cli.lineage)
 app.command("maintain")(tables_cli.maintain)
 

@@ -229,7 +229,8 @@ class GroupRegistry:
             canonical = canonical_type(dtype)
             if canonical not in KEY_TYPES:
                 raise ValidationError(
-                    f"Entity key {key!r} has type {canonical}", hint=f"keys must be one of {', '.join(sorted(KEY_TYPES))}"
+                    f"Entity key {key!r} has type {canonical}",
+                    hint=f"keys must be one of {', '.join(sorted(KEY_TYPES))}",
                 )
             keys.append(EntityKey(key, canonical))
         _check_column(event_time, "event-time column")
@@ -370,7 +371,10 @@ class GroupRegistry:
         now = datetime.now(UTC)
         with self._engine.begin() as conn:
             self._insert_features(
-                conn, group.name, [Feature(f.name, f.dtype, f.description, version) for f in features], len(group.features)
+                conn,
+                group.name,
+                [Feature(f.name, f.dtype, f.description, version) for f in features],
+                len(group.features),
             )
             conn.execute(
                 groups_table.update().where(groups_table.c.name == group.name).values(version=version, updated_at=now)

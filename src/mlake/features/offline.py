@@ -83,7 +83,8 @@ def ensure_offline_table(lake: Lake, group: FeatureGroup) -> Table:
     return lake.create_table(
         name,
         schema=group.offline_schema(),
-        description=f"Offline store of feature group {group.name}" + (f": {group.description}" if group.description else ""),
+        description=f"Offline store of feature group {group.name}"
+        + (f": {group.description}" if group.description else ""),
         owner=group.owner,
         tags={"feature_group": group.name, **group.tags},
         exist_ok=True,
@@ -179,8 +180,7 @@ def write_features(lake: Lake, group: FeatureGroup, source: Any) -> tuple[WriteS
         bad = [(c, n) for c, n in zip([*group.key_names, group.event_time], counts or (), strict=True) if n]
         if bad:
             raise ValidationError(
-                f"Data for feature group {group.name!r} has nulls in "
-                + ", ".join(f"{c} ({n} row(s))" for c, n in bad),
+                f"Data for feature group {group.name!r} has nulls in " + ", ".join(f"{c} ({n} row(s))" for c, n in bad),
                 hint="every row needs its entity key(s) and event time; filter those rows out first",
             )
         write_time = next_write_time()
@@ -211,7 +211,11 @@ def write_features(lake: Lake, group: FeatureGroup, source: Any) -> tuple[WriteS
         except duckdb.Error as exc:
             raise translate_duckdb_error(exc, result.sql) from exc
         described = f"features write {group.name} from {result.sql[:300]}"
-        table = save_result(Result(final, described, result.lineage_inputs, keepalive=cursor, lake=lake), str(group.table_name), mode="append")
+        table = save_result(
+            Result(final, described, result.lineage_inputs, keepalive=cursor, lake=lake),
+            str(group.table_name),
+            mode="append",
+        )
     finally:
         try:
             cursor.execute(f"DROP VIEW IF EXISTS {quote_ident(src)}")

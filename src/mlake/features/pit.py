@@ -41,6 +41,7 @@ class GroupRead:
     features: tuple[str, ...]
     output_names: tuple[str, ...]
     key_columns: tuple[str, ...]  # the entity-side column for each of the group's keys, in order
+    event_time_output: str | None = None  # also output the matched row's event time (before TTL) under this name
 
 
 def point_in_time_sql(
@@ -82,5 +83,7 @@ def point_in_time_sql(
             if ttl is not None:
                 value = f"CASE WHEN __pit_ts - __et{i} <= {ttl} THEN {value} END"
             outputs.append(f"{value} AS {quote_ident(name)}")
+        if read.event_time_output:
+            outputs.append(f"make_timestamptz(__et{i}) AS {quote_ident(read.event_time_output)}")
     select = [quote_ident(c) for c in entity_columns if c != ROW] + outputs
     return f"WITH {', '.join(ctes)} SELECT {', '.join(select)} FROM {previous} ORDER BY {ROW}"

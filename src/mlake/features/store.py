@@ -229,7 +229,7 @@ class FeatureStore:
     def describe(self, group: str, *, statistics: bool = True) -> dict[str, Any]:
         from mlake.features.search import describe_group
 
-        return describe_group(self._lake, self.group(group), statistics=statistics)
+        return describe_group(self._lake, self.group(group), with_statistics=statistics)
 
     def skew(self, group: str, *, sample: int = 100, seed: int = 0, now: datetime | None = None) -> SkewReport:
         from mlake.features.skew import check_skew

@@ -191,7 +191,7 @@ def _check_snapshot(lake: Lake, table: str, snapshot_id: int) -> None:
     if lake.table(table).iceberg.snapshot_by_id(snapshot_id) is None:
         raise NotFoundError(
             f"Snapshot {snapshot_id} of {table}, read by this training set, no longer exists",
-            hint="maintenance expired it; keep snapshots longer (mlake maintain --older-than) to rebuild old training sets",
+            hint="maintenance expired it; keep snapshots longer (mlake maintain) to rebuild old training sets",
         )
 
 
@@ -323,9 +323,15 @@ def create_training_set(
         if ROW in entity_data.column_names:
             entity_data = entity_data.drop_columns([ROW])
         entity_data = entity_data.append_column(ROW, pa.array(range(entity_data.num_rows), pa.int64()))
-        entity_source = {"kind": "sql" if isinstance(entities, str) else "dataframe", "source": described, "copied": True}
+        entity_source = {
+            "kind": "sql" if isinstance(entities, str) else "dataframe",
+            "source": described,
+            "copied": True,
+        }
     preview_schema = (
-        entity_data.schema if entity_data is not None else lake.table(entity_source["table"]).query(limit=0).to_arrow().schema
+        entity_data.schema
+        if entity_data is not None
+        else lake.table(entity_source["table"]).query(limit=0).to_arrow().schema
     )
     time_col = _detect_entity_time(preview_schema, keys, entity_time)
     spec = {
@@ -334,7 +340,9 @@ def create_training_set(
         "as_of": as_of_dt.isoformat() if as_of_dt else None,
         "output_names": output_names(selected, [c for c in preview_schema.names if c != ROW]),
     }
-    ts = TrainingSet(lake, ts_id if save else None, spec, entity_source, snapshots, name, description, lake.settings.user)
+    ts = TrainingSet(
+        lake, ts_id if save else None, spec, entity_source, snapshots, name, description, lake.settings.user
+    )
     if not save:
         ts._entity_data = entity_data
         return ts
@@ -376,7 +384,9 @@ def _parse_as_of(value: datetime | str | None) -> datetime | None:
         try:
             value = datetime.fromisoformat(value)
         except ValueError as exc:
-            raise ValidationError(f"Cannot read {value!r} as a time", hint="use ISO 8601, e.g. 2026-11-20 14:00") from exc
+            raise ValidationError(
+                f"Cannot read {value!r} as a time", hint="use ISO 8601, e.g. 2026-11-20 14:00"
+            ) from exc
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -412,7 +422,9 @@ def load_training_set(lake: Lake, ts_id: str) -> TrainingSet:
 def list_training_sets(lake: Lake, group: str | None = None) -> list[TrainingSet]:
     query = sa.select(training_sets_table).order_by(training_sets_table.c.created_at.desc())
     if group is not None:
-        ids = sa.select(training_set_groups_table.c.training_set_id).where(training_set_groups_table.c.group_name == group)
+        ids = sa.select(training_set_groups_table.c.training_set_id).where(
+            training_set_groups_table.c.group_name == group
+        )
         query = query.where(training_sets_table.c.id.in_(ids))
     with lake.metadata_engine.connect() as conn:
         return [_from_row(lake, r) for r in conn.execute(query)]

@@ -19,7 +19,10 @@ def open_online_store(url: str) -> OnlineStore:
         from mlake.features.online.sqlite import SqliteOnlineStore
 
         if not url.lower().startswith("sqlite:///"):
-            raise ConfigError(f"Cannot read the online store URL {url!r}", hint="use sqlite:///relative/path.db or sqlite:////absolute/path.db")
+            raise ConfigError(
+                f"Cannot read the online store URL {url!r}",
+                hint="use sqlite:///relative/path.db or sqlite:////absolute/path.db",
+            )
         return SqliteOnlineStore(url[len("sqlite:///") :])
     if scheme in ("redis", "rediss", "unix"):
         from mlake.features.online.redis import RedisOnlineStore

@@ -100,7 +100,9 @@ class SqliteOnlineStore:
         return [found.get(k) for k in keys]
 
     def count(self, group: str) -> int:
-        row = self._connection().execute("SELECT count(*) FROM online_features WHERE group_name = ?", (group,)).fetchone()
+        row = (
+            self._connection().execute("SELECT count(*) FROM online_features WHERE group_name = ?", (group,)).fetchone()
+        )
         return int(row[0]) if row else 0
 
     def drop_group(self, group: str) -> None:
