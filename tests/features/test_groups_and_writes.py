@@ -86,9 +86,7 @@ def test_types_come_from_data_and_every_input_kind_writes(lake: Lake) -> None:
 
 
 def test_duplicates_within_one_write_keep_the_last_row(lake: Lake) -> None:
-    lake.features.create_group(
-        "d", entities={"k": "long"}, event_time="ts", features={"v": "long"}, online=False
-    )
+    lake.features.create_group("d", entities={"k": "long"}, event_time="ts", features={"v": "long"}, online=False)
     lake.features.write("d", {"k": [1, 1, 1], "ts": [T0, T0, T0 + timedelta(1)], "v": [1, 2, 3]})
     assert sorted(lake.table("features.d").to_arrow()["v"].to_pylist()) == [2, 3]
 

@@ -67,9 +67,7 @@ def _reference(
 ) -> dict[str, Any] | None:
     if t is None:
         return None
-    candidates = [
-        r for r in features if r["k"] == key and r["et"] <= t and (as_of is None or r[WRITE_TIME] <= as_of)
-    ]
+    candidates = [r for r in features if r["k"] == key and r["et"] <= t and (as_of is None or r[WRITE_TIME] <= as_of)]
     if not candidates:
         return None
     best = max(candidates, key=lambda r: (r["et"], r[WRITE_TIME]))
@@ -85,8 +83,13 @@ def _run(
     as_of: datetime | None,
 ) -> list[dict[str, Any]]:
     schema = pa.schema(
-        [("k", pa.int64()), ("et", pa.timestamp("us", tz="UTC")), ("v", pa.int64()), ("x", pa.float64()),
-         (WRITE_TIME, pa.timestamp("us", tz="UTC"))]
+        [
+            ("k", pa.int64()),
+            ("et", pa.timestamp("us", tz="UTC")),
+            ("v", pa.int64()),
+            ("x", pa.float64()),
+            (WRITE_TIME, pa.timestamp("us", tz="UTC")),
+        ]
     )
     reads = []
     for i, (group, rows) in enumerate(groups):
@@ -95,7 +98,9 @@ def _run(
     ent = pa.table(
         {
             "k": pa.array([k for k, _ in entities], pa.int64()),
-            "t": pa.array([None if m is None else BASE + m * MINUTE for _, m in entities], pa.timestamp("us", tz="UTC")),
+            "t": pa.array(
+                [None if m is None else BASE + m * MINUTE for _, m in entities], pa.timestamp("us", tz="UTC")
+            ),
             ROW: pa.array(range(len(entities)), pa.int64()),
         }
     )

@@ -1,9 +1,9 @@
 """Online reads: the latest values of some features for one or many entities, with a status for each.
 
 Status per value:
-- ``present``: the store has a value for the entity (it may be NULL if the latest row had NULL);
-- ``missing``: the store knows nothing about the entity in that group (or the feature was added after
-  the entity's latest row was written);
+- ``present``: the store has the entity's latest row; the value may be NULL (the row had NULL, or the
+  feature was added to the group after that row was written — offline reads it as NULL too);
+- ``missing``: the store knows nothing about the entity in that group;
 - ``expired``: the latest value is older than the group's TTL at the moment of the read — the same rule
   as offline, where a value with ``t - event_time > ttl`` is NULL. Expired values are returned as NULL.
 """
@@ -123,11 +123,9 @@ def read_online(
             expired = ttl is not None and now_us - record.event_time_us > ttl
             payload = json.loads(record.payload)
             for f, out, dtype in zip(feats, outs, types, strict=True):
-                if f not in payload:
-                    values[i][out], statuses[i][out] = None, MISSING
-                elif expired:
+                if expired:
                     values[i][out], statuses[i][out] = None, EXPIRED
                 else:
-                    values[i][out], statuses[i][out] = decode_value(payload[f], dtype), PRESENT
+                    values[i][out], statuses[i][out] = decode_value(payload.get(f), dtype), PRESENT
     features = [o for outs in names for o in outs]
     return OnlineFeatures(entities, features, values, statuses, times)

@@ -91,8 +91,10 @@ def ensure_offline_table(lake: Lake, group: FeatureGroup) -> Table:
     )
 
 
-def source_relation(lake: Lake, source: Any) -> Result:
-    """Any accepted source as a lazy result on its own DuckDB cursor, with its lineage inputs."""
+def source_relation(lake: Lake, source: Any, *, number_rows: bool = True) -> Result:
+    """Any accepted source as a lazy result on its own DuckDB cursor, with its lineage inputs.
+
+    A data frame gets a row-number column (``number_rows``) so that "last row wins" has a meaning."""
     if isinstance(source, Result):
         return source
     if isinstance(source, str) and _SQL_START.match(source):
@@ -112,7 +114,8 @@ def source_relation(lake: Lake, source: Any) -> Result:
     from mlake.tables.frames import to_arrow
 
     data = to_arrow(source)
-    data = data.append_column(_ROW, pa.array(range(data.num_rows), pa.int64()))
+    if number_rows:
+        data = data.append_column(_ROW, pa.array(range(data.num_rows), pa.int64()))
     cursor = lake.engine.connection.cursor()
     view = f"__mlake_features_in_{uuid.uuid4().hex}"
     cursor.register(view, data)

@@ -140,8 +140,6 @@ def check_skew(
             report.values_compared += 1
             expected = row.get(f) if expected_status == PRESENT else None
             got, status = online.values[i][f], online.statuses[i][f]
-            if f not in offline_feats and status == MISSING:
-                continue  # feature added after the pinned snapshot: nothing to compare
             if status != expected_status or not _same(got, expected):
                 report.mismatches.append(
                     {

@@ -90,7 +90,7 @@ class FeatureStore:
 
             source = source_relation(self._lake, data)
             types = dict(zip(source.columns, source.relation.limit(0).to_arrow_table().schema.types, strict=True))
-            types.pop("__mlake_input_row", None)
+            types.pop("__mlake_input_row", None)  # the row number that orders a frame's rows
         group = self.registry.create(
             name,
             entities=entities,

@@ -281,6 +281,38 @@ def _detect_entity_time(data: pa.Schema, keys: set[str], given: str | None) -> s
     return candidates[0]
 
 
+def _kind(dtype: pa.DataType) -> str:
+    if pa.types.is_integer(dtype):
+        return "integer"
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+        return "string"
+    if pa.types.is_date(dtype):
+        return "date"
+    return str(dtype)
+
+
+def _check_keys(schema: pa.Schema, selected: list[tuple[FeatureGroup, list[str]]]) -> None:
+    """Every group's key columns exist in the entity rows, with a type that can equal the group's."""
+    from mlake.features.types import arrow_type
+
+    by_lower = {n.lower(): n for n in schema.names}
+    for group, _ in selected:
+        for key in group.entities:
+            column = by_lower.get(key.name.lower())
+            if column is None:
+                raise ValidationError(
+                    f"The entity rows lack {key.name!r}, an entity key of feature group {group.name!r}",
+                    hint=f"entity columns are {', '.join(n for n in schema.names if n != ROW)}",
+                )
+            given, wanted = _kind(schema.field(column).type), _kind(arrow_type(key.dtype))
+            if given != wanted:
+                raise ValidationError(
+                    f"Entity column {column!r} is {schema.field(column).type}, but feature group {group.name!r} "
+                    f"keys it as {key.dtype}",
+                    hint=f"cast {column} to {key.dtype}",
+                )
+
+
 def create_training_set(
     lake: Lake,
     entities: Any,
@@ -319,7 +351,7 @@ def create_training_set(
         entity_source = {"kind": "table", "table": str(tname), "snapshot_id": snap.snapshot_id, "copied": False}
     else:
         described = entities if isinstance(entities, str) else f"<{type(entities).__name__}>"
-        entity_data = source_relation(lake, entities).to_arrow()
+        entity_data = source_relation(lake, entities, number_rows=False).to_arrow()
         if ROW in entity_data.column_names:
             entity_data = entity_data.drop_columns([ROW])
         entity_data = entity_data.append_column(ROW, pa.array(range(entity_data.num_rows), pa.int64()))
@@ -334,6 +366,7 @@ def create_training_set(
         else lake.table(entity_source["table"]).query(limit=0).to_arrow().schema
     )
     time_col = _detect_entity_time(preview_schema, keys, entity_time)
+    _check_keys(preview_schema, selected)
     spec = {
         "features": [f"{g.name}:{f}" for g, feats in selected for f in feats],
         "entity_time": time_col,
