@@ -251,6 +251,9 @@ def build_demo(lake: Lake, customers: int = 5000) -> list[str]:
         description="Per-customer order statistics, derived with SQL.", owner="ml-team", tags={"pii": "false"}
     )
     lines.append("shop.customer_stats: derived from shop.orders with SQL")
+    from mlake.features.demo import build_feature_demo
+
+    lines += build_feature_demo(lake)
     return lines
 
 
@@ -265,6 +268,9 @@ def next_steps(lake: Lake) -> str:
   mlake sql "select line, kind, reason from shop.orders__quarantine"
   mlake tables history shop.orders
   mlake lineage shop.customer_stats
+  mlake features show customer_orders
+  mlake features export churn-training
+  mlake features get customer_orders:spend_30d customer_clicks:views_1d --entity customer_id=42
 
 From Python:  import mlake; lake = mlake.connect("{home}"); lake.sql("select * from shop.customers limit 5").to_pandas()
 """
