@@ -11,8 +11,8 @@ latest write time wins (a correction beats the value it corrects). Within one wr
 cannot exist (the offline store keeps the last row of the input), and one process never hands out
 the same write time twice.
 
-Strategy: one ``ASOF LEFT JOIN`` per group, a sort-merge on (keys, time) that never pairs an entity row
-with all rows of its key. The tie-break is folded into the join's inequality: both sides carry a
+Strategy: one ``ASOF LEFT JOIN`` per group (see :func:`point_in_time`), a sort-merge on (keys, time)
+that never pairs an entity row with all rows of its key. The tie-break is folded into the join's inequality: both sides carry a
 128-bit ordering key ``event_time_us * 2^64 + write_time_us`` (entity side: ``t_us * 2^64 + 2^64-1``), so
 the join's "greatest key not above" is exactly "latest event time <= t, then latest write time". Every
 entity row is kept (LEFT join) and the result comes back in the entity input's order (a row number
@@ -21,8 +21,12 @@ carried through).
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
+
+import duckdb
+import pyarrow as pa
 
 from mlake.features.groups import WRITE_TIME, FeatureGroup
 from mlake.tables.types import quote_ident, quote_literal
@@ -44,46 +48,80 @@ class GroupRead:
     event_time_output: str | None = None  # also output the matched row's event time (before TTL) under this name
 
 
-def point_in_time_sql(
+def _group_join_sql(
+    entities: str,
+    entity_columns: list[str],
+    entity_time: str,
+    read: GroupRead,
+    i: int,
+    as_of: datetime | None,
+    carry_entities: bool,
+) -> str:
+    """One group's ASOF join; carries every entity column (``carry_entities``) or only the row number."""
+    t = quote_ident(entity_time)
+    g = read.group
+    et = quote_ident(g.event_time)
+    keys = sorted(set(read.key_columns))
+    narrow = "*" if carry_entities else ", ".join([ROW, *(quote_ident(k) for k in keys)])
+    cols = [f"{quote_ident(k)} AS __k{i}_{j}" for j, k in enumerate(g.key_names)]
+    cols.append(f"epoch_us({et}) AS __et{i}")
+    cols.append(f"epoch_us({et})::HUGEINT * {_SHIFT} + epoch_us({WRITE_TIME}) AS __pit_f{i}")
+    cols += [f"{quote_ident(f)} AS __v{i}_{j}" for j, f in enumerate(read.features)]
+    where = f" WHERE {WRITE_TIME} <= TIMESTAMPTZ {quote_literal(as_of.isoformat())}" if as_of is not None else ""
+    on = " AND ".join(f"__e.{quote_ident(col)} = __g.__k{i}_{j}" for j, col in enumerate(read.key_columns))
+    picked = []
+    for j, name in enumerate(read.output_names):
+        value = f"__g.__v{i}_{j}"
+        if g.ttl_us is not None:
+            value = f"CASE WHEN __e.__pit_ts - __g.__et{i} <= {g.ttl_us} THEN {value} END"
+        picked.append(f"{value} AS {quote_ident(name)}")
+    if read.event_time_output:
+        picked.append(f"make_timestamptz(__g.__et{i}) AS {quote_ident(read.event_time_output)}")
+    carried = [f"__e.{quote_ident(c)}" for c in entity_columns] if carry_entities else [f"__e.{ROW}"]
+    return (
+        f"WITH __e AS (SELECT {narrow}, epoch_us(CAST({t} AS TIMESTAMPTZ)) AS __pit_ts, "
+        f"epoch_us(CAST({t} AS TIMESTAMPTZ))::HUGEINT * {_SHIFT} + {_LOW_MAX} AS __pit_e FROM {entities}), "
+        f"__g AS (SELECT {', '.join(cols)} FROM {read.source}{where}) "
+        f"SELECT {', '.join(carried + picked)} FROM __e ASOF LEFT JOIN __g ON {on} AND __e.__pit_e >= __g.__pit_f{i}"
+    )
+
+
+def _outputs(read: GroupRead) -> list[str]:
+    return list(read.output_names) + ([read.event_time_output] if read.event_time_output else [])
+
+
+def point_in_time(
+    cursor: duckdb.DuckDBPyConnection,
     entities: str,
     entity_columns: list[str],
     entity_time: str,
     reads: list[GroupRead],
     as_of: datetime | None = None,
-) -> str:
-    """The SELECT that joins ``entities`` (which carries a ``__mlake_row`` column) with every group."""
-    t = quote_ident(entity_time)
-    ctes = [
-        f"__e AS (SELECT *, epoch_us(CAST({t} AS TIMESTAMPTZ)) AS __pit_ts, "
-        f"epoch_us(CAST({t} AS TIMESTAMPTZ))::HUGEINT * {_SHIFT} + {_LOW_MAX} AS __pit_e FROM {entities})"
-    ]
-    previous = "__e"
-    outputs: list[str] = []
+) -> tuple[duckdb.DuckDBPyRelation, str, list[pa.Table]]:
+    """The point-in-time join of ``entities`` (a relation with a ``__mlake_row`` column) with every group.
+
+    Returns the relation (in the entity input's order), its SQL, and Arrow tables that must outlive it.
+    One group is one lazy query whose ASOF join carries the entity columns. Several groups are joined one
+    at a time, each with a narrow projection of the entity rows (row number, keys, time) into a small
+    Arrow table of row number + values, then joined back by row number: memory holds one group's join
+    at a time, so time and memory grow linearly with the number of groups.
+    """
+    visible = [c for c in entity_columns if c != ROW]
+    if len(reads) == 1:
+        inner = _group_join_sql(entities, entity_columns, entity_time, reads[0], 0, as_of, carry_entities=True)
+        columns = [quote_ident(c) for c in [*visible, *_outputs(reads[0])]]
+        sql = f"SELECT {', '.join(columns)} FROM ({inner}) ORDER BY {ROW}"
+        return cursor.sql(sql), sql, []
+    kept: list[pa.Table] = []
+    joins, outputs = [], []
     for i, read in enumerate(reads):
-        g = read.group
-        et = quote_ident(g.event_time)
-        cols = [f"{quote_ident(k)} AS __k{i}_{j}" for j, k in enumerate(g.key_names)]
-        cols.append(f"epoch_us({et}) AS __et{i}")
-        cols.append(f"epoch_us({et})::HUGEINT * {_SHIFT} + epoch_us({WRITE_TIME}) AS __pit_f{i}")
-        cols += [f"{quote_ident(f)} AS __v{i}_{j}" for j, f in enumerate(read.features)]
-        where = f" WHERE {WRITE_TIME} <= TIMESTAMPTZ {quote_literal(as_of.isoformat())}" if as_of is not None else ""
-        ctes.append(f"__g{i} AS (SELECT {', '.join(cols)} FROM {read.source}{where})")
-        on = " AND ".join(
-            f"{previous}.{quote_ident(col)} = __g{i}.__k{i}_{j}" for j, col in enumerate(read.key_columns)
-        )
-        carried = ", ".join([f"__g{i}.__et{i}"] + [f"__g{i}.__v{i}_{j}" for j in range(len(read.features))])
-        ctes.append(
-            f"__j{i} AS (SELECT {previous}.*, {carried} FROM {previous} ASOF LEFT JOIN __g{i} "
-            f"ON {on} AND {previous}.__pit_e >= __g{i}.__pit_f{i})"
-        )
-        previous = f"__j{i}"
-        ttl = g.ttl_us
-        for j, name in enumerate(read.output_names):
-            value = f"__v{i}_{j}"
-            if ttl is not None:
-                value = f"CASE WHEN __pit_ts - __et{i} <= {ttl} THEN {value} END"
-            outputs.append(f"{value} AS {quote_ident(name)}")
-        if read.event_time_output:
-            outputs.append(f"make_timestamptz(__et{i}) AS {quote_ident(read.event_time_output)}")
-    select = [quote_ident(c) for c in entity_columns if c != ROW] + outputs
-    return f"WITH {', '.join(ctes)} SELECT {', '.join(select)} FROM {previous} ORDER BY {ROW}"
+        part = cursor.sql(_group_join_sql(entities, entity_columns, entity_time, read, i, as_of, False))
+        table = part.to_arrow_table()
+        name = f"__mlake_pit_{uuid.uuid4().hex}"
+        cursor.register(name, table)
+        kept.append(table)
+        joins.append(f"JOIN {name} AS __j{i} USING ({ROW})")
+        outputs += [f"__j{i}.{quote_ident(c)}" for c in _outputs(read)]
+    select = [f"__src.{quote_ident(c)}" for c in visible] + outputs
+    sql = f"SELECT {', '.join(select)} FROM {entities} AS __src {' '.join(joins)} ORDER BY __src.{ROW}"
+    return cursor.sql(sql), sql, kept

@@ -20,7 +20,7 @@ import pyarrow as pa
 from mlake.features.groups import FeatureGroup
 from mlake.features.lookup import EXPIRED, MISSING, PRESENT, read_online
 from mlake.features.materialize import last_materialized
-from mlake.features.pit import ROW, GroupRead, point_in_time_sql
+from mlake.features.pit import ROW, GroupRead, point_in_time
 from mlake.tables.types import quote_ident
 
 if TYPE_CHECKING:
@@ -112,11 +112,8 @@ def check_skew(
     name = f"__mlake_skew_{uuid.uuid4().hex}"
     cursor.register(name, entities)
     try:
-        offline = (
-            cursor.sql(point_in_time_sql(quote_ident(name), entities.column_names, "__mlake_now", [read]))
-            .to_arrow_table()
-            .to_pylist()
-        )
+        relation, _, _ = point_in_time(cursor, quote_ident(name), entities.column_names, "__mlake_now", [read])
+        offline = relation.to_arrow_table().to_pylist()
     finally:
         cursor.unregister(name)
         cursor.close()

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from mlake.errors import NotFoundError, ValidationError
 from mlake.features.groups import FeatureGroup
 from mlake.features.metastore import training_set_groups_table, training_sets_table
-from mlake.features.pit import ROW, GroupRead, point_in_time_sql
+from mlake.features.pit import ROW, GroupRead, point_in_time
 from mlake.results import Result, translate_duckdb_error
 from mlake.tables.lineage import LineageInput
 from mlake.tables.names import TableName
@@ -245,12 +245,13 @@ def _build(ts: TrainingSet) -> Result:
     cursor = lake.engine.connection.cursor()
     view = f"__mlake_entities_{uuid.uuid4().hex}"
     cursor.register(view, data)
-    sql = point_in_time_sql(quote_ident(view), data.column_names, entity_time, reads, _as_of(ts.spec.get("as_of")))
     try:
-        relation = cursor.sql(sql)
+        relation, sql, kept = point_in_time(
+            cursor, quote_ident(view), data.column_names, entity_time, reads, _as_of(ts.spec.get("as_of"))
+        )
     except duckdb.Error as exc:
-        raise translate_duckdb_error(exc, sql) from exc
-    return Result(relation, sql, inputs, keepalive=(cursor, data), lake=lake)
+        raise translate_duckdb_error(exc) from exc
+    return Result(relation, sql, inputs, keepalive=(cursor, data, kept), lake=lake)
 
 
 def _as_of(value: str | None) -> datetime | None:
