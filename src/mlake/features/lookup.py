@@ -11,7 +11,7 @@ Status per value:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -87,45 +87,89 @@ def normalize_keys(keys: Any) -> list[dict[str, Any]]:
     raise ValidationError("Cannot read the entities", hint='give a dict or a list of dicts, e.g. [{"customer_id": 1}]')
 
 
+@dataclass(frozen=True)
+class GroupPlan:
+    group: FeatureGroup
+    features: tuple[str, ...]
+    outputs: tuple[str, ...]
+    decoders: tuple[Callable[[Any], Any], ...]
+    key_names: tuple[str, ...]
+    ttl_us: int | None
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    """What an online read needs, worked out once per feature list (see FeatureStore._read_plan)."""
+
+    groups: tuple[GroupPlan, ...]
+    features: tuple[str, ...]
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _decoder(dtype: str) -> Callable[[Any], Any]:
+    if dtype in ("string", "long", "int", "bool"):
+        return _identity
+    if dtype in ("double", "float"):
+        return lambda v: float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+    return lambda v: decode_value(v, dtype)
+
+
+def plan_read(selected: list[tuple[FeatureGroup, list[str]]], names: list[list[str]]) -> ReadPlan:
+    groups = tuple(
+        GroupPlan(
+            group,
+            tuple(feats),
+            tuple(outs),
+            tuple(_decoder(group.feature(f).dtype) for f in feats),
+            tuple(group.key_names),
+            group.ttl_us,
+        )
+        for (group, feats), outs in zip(selected, names, strict=True)
+    )
+    return ReadPlan(groups, tuple(o for outs in names for o in outs))
+
+
 def read_online(
-    store: OnlineStore,
-    selected: list[tuple[FeatureGroup, list[str]]],
-    names: list[list[str]],
-    entities: list[dict[str, Any]],
-    now: datetime | None = None,
+    store: OnlineStore, plan: ReadPlan, entities: list[dict[str, Any]], now: datetime | None = None
 ) -> OnlineFeatures:
     now = now or datetime.now(UTC)
     now_us = int(now.timestamp() * 1_000_000)
     values: list[dict[str, Any]] = [{} for _ in entities]
     statuses: list[dict[str, str]] = [{} for _ in entities]
     times: list[dict[str, datetime | None]] = [{} for _ in entities]
-    for (group, feats), outs in zip(selected, names, strict=True):
+    for gp in plan.groups:
+        group = gp.group
         keys = []
         for e in entities:
             try:
-                keys.append(entity_key([e[k] for k in group.key_names]))
+                keys.append(entity_key([e[k] for k in gp.key_names]))
             except KeyError as exc:
                 raise ValidationError(
                     f"Entity {e!r} lacks {exc.args[0]!r}, a key of feature group {group.name!r}",
-                    hint=f"{group.name} is keyed by {', '.join(group.key_names)}",
+                    hint=f"{group.name} is keyed by {', '.join(gp.key_names)}",
                 ) from None
         stored = store.read(group.name, keys)
-        ttl = group.ttl_us
-        types = [group.feature(f).dtype for f in feats]
+        columns = list(zip(gp.features, gp.outputs, gp.decoders, strict=True))
         for i, record in enumerate(stored):
+            row_values, row_status = values[i], statuses[i]
             if record is None:
-                for out in outs:
-                    values[i][out] = None
-                    statuses[i][out] = MISSING
+                for _, out, _ in columns:
+                    row_values[out] = None
+                    row_status[out] = MISSING
                 times[i][group.name] = None
                 continue
             times[i][group.name] = datetime.fromtimestamp(record.event_time_us / 1_000_000, UTC)
-            expired = ttl is not None and now_us - record.event_time_us > ttl
+            if gp.ttl_us is not None and now_us - record.event_time_us > gp.ttl_us:
+                for _, out, _ in columns:
+                    row_values[out] = None
+                    row_status[out] = EXPIRED
+                continue
             payload = json.loads(record.payload)
-            for f, out, dtype in zip(feats, outs, types, strict=True):
-                if expired:
-                    values[i][out], statuses[i][out] = None, EXPIRED
-                else:
-                    values[i][out], statuses[i][out] = decode_value(payload.get(f), dtype), PRESENT
-    features = [o for outs in names for o in outs]
-    return OnlineFeatures(entities, features, values, statuses, times)
+            for f, out, decode in columns:
+                value = payload.get(f)
+                row_values[out] = None if value is None else decode(value)
+                row_status[out] = PRESENT
+    return OnlineFeatures(entities, list(plan.features), values, statuses, times)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from mlake.features.groups import FeatureGroup
-from mlake.features.lookup import EXPIRED, MISSING, PRESENT, read_online
+from mlake.features.lookup import EXPIRED, MISSING, PRESENT, plan_read, read_online
 from mlake.features.materialize import last_materialized
 from mlake.features.pit import ROW, GroupRead, point_in_time
 from mlake.tables.types import quote_ident
@@ -118,7 +118,7 @@ def check_skew(
         cursor.unregister(name)
         cursor.close()
     entity_dicts = sampled.to_pylist()
-    online = read_online(store, [(group, feats)], [feats], entity_dicts, now)
+    online = read_online(store, plan_read([(group, feats)], [feats]), entity_dicts, now)
     ttl = group.ttl_us
     now_us = int(now.timestamp() * 1_000_000)
     for i, row in enumerate(offline):

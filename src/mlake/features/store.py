@@ -7,12 +7,13 @@ point-in-time correct training sets, read online features, materialize, search a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from mlake.features.groups import Feature, FeatureGroup, GroupRegistry, parse_features
-from mlake.features.lookup import OnlineFeatures, normalize_keys, read_online
+from mlake.features.lookup import OnlineFeatures, ReadPlan, normalize_keys, plan_read, read_online
 from mlake.features.materialize import MaterializeReport, forget_materializations, materialize_group
 from mlake.features.offline import WriteSummary, ensure_offline_table, write_features
 from mlake.features.online import OnlineStore, open_online_store
@@ -25,6 +26,8 @@ from mlake.features.training import (
     parse_feature_refs,
     resolve_features,
 )
+
+SERVING_CACHE_SECONDS = 5.0
 
 if TYPE_CHECKING:
     from mlake.features.search import SearchHit
@@ -39,6 +42,9 @@ class FeatureStore:
         self._lake = lake
         self.registry = GroupRegistry(lake.metadata_engine, lake.settings.user)
         self._online: OnlineStore | None = None
+        # Online reads are the hot path: group definitions are cached for a few seconds (changes made
+        # through this object are seen at once, changes made by other processes within SERVING_CACHE_SECONDS).
+        self._plans: dict[tuple[str, ...], tuple[float, ReadPlan]] = {}
 
     # --- online store -------------------------------------------------------------------------------
 
@@ -91,6 +97,7 @@ class FeatureStore:
             source = source_relation(self._lake, data)
             types = dict(zip(source.columns, source.relation.limit(0).to_arrow_table().schema.types, strict=True))
             types.pop("__mlake_input_row", None)  # the row number that orders a frame's rows
+        self._plans.clear()
         group = self.registry.create(
             name,
             entities=entities,
@@ -120,6 +127,7 @@ class FeatureStore:
 
     def add_features(self, group: str, features: Mapping[str, Any] | Sequence[Feature]) -> FeatureGroup:
         """Add features to a group: nullable columns in its offline table, no data rewritten."""
+        self._plans.clear()
         current = self.group(group)
         new = parse_features(features, {}, current.version + 1)
         updated = self.registry.add_features(current, new)
@@ -134,10 +142,12 @@ class FeatureStore:
 
     def update_group(self, group: str, **values: Any) -> FeatureGroup:
         """Change ``description``, ``owner``, ``tags``, ``ttl`` or ``online``."""
+        self._plans.clear()
         return self.registry.update(self.group(group), **values)
 
     def drop_group(self, group: str, *, purge: bool = True) -> None:
         """Forget a group; ``purge`` also drops its offline table and its online records."""
+        self._plans.clear()
         g = self.group(group)
         if purge:
             self._lake.drop_table(g.table_name, missing_ok=True)
@@ -213,11 +223,20 @@ class FeatureStore:
         self, keys: Any, features: Sequence[str] | str, *, now: datetime | None = None
     ) -> OnlineFeatures:
         """Latest values and a status per value (present / missing / expired) for one or many entities."""
+        return read_online(self.online_store, self._read_plan(features), normalize_keys(keys), now)
+
+    def _read_plan(self, features: Sequence[str] | str) -> ReadPlan:
+        key = (features,) if isinstance(features, str) else tuple(features)
+        cached = self._plans.get(key)
+        clock = time.monotonic()
+        if cached is not None and clock - cached[0] < SERVING_CACHE_SECONDS:
+            return cached[1]
         selected = resolve_features(self, parse_feature_refs(features))
-        entities = normalize_keys(keys)
-        key_columns = sorted({k for g, _ in selected for k in g.key_names})
-        names = output_names(selected, key_columns)
-        return read_online(self.online_store, selected, names, entities, now)
+        plan = plan_read(selected, output_names(selected, sorted({k for g, _ in selected for k in g.key_names})))
+        if len(self._plans) > 1000:
+            self._plans.clear()
+        self._plans[key] = (clock, plan)
+        return plan
 
     # --- discovery and checks -------------------------------------------------------------------------
 
