@@ -27,7 +27,7 @@ class OnlineStoreError(MlakeError):
 
 
 class OnlineRecord(NamedTuple):
-    """One entity's latest values in one group."""
+    """One entity's latest values in one group (plain 4-tuples in this order are accepted too)."""
 
     key: str
     event_time_us: int

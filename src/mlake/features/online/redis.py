@@ -75,9 +75,9 @@ class RedisOnlineStore:
             for start in range(0, len(records), _BATCH):
                 chunk = records[start : start + _BATCH]
                 args: list[Any] = []
-                for r in chunk:
-                    args += [r.event_time_us, r.write_time_us, r.payload]
-                self._upsert(keys=[self._key(group, r.key) for r in chunk], args=args, client=pipe)
+                for _, et, wt, payload in chunk:
+                    args += [et, wt, payload]
+                self._upsert(keys=[self._key(group, r[0]) for r in chunk], args=args, client=pipe)
             applied = sum(int(n) for n in pipe.execute())
         except self._error as exc:
             raise OnlineStoreError(f"Writing to the Redis online store failed: {exc}") from exc

@@ -56,6 +56,7 @@ class SqliteOnlineStore:
                 con = sqlite3.connect(self.path, timeout=60, check_same_thread=False, isolation_level=None)
                 con.execute("PRAGMA journal_mode=WAL")
                 con.execute("PRAGMA synchronous=NORMAL")
+                con.execute("PRAGMA cache_size=-65536")  # 64 MB page cache: bulk upserts stay in memory
             except sqlite3.Error as exc:
                 raise OnlineStoreError(f"Cannot open the online store {self.path}: {exc}") from exc
             self._local.con = con
