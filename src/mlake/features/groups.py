@@ -166,7 +166,8 @@ def parse_features(
         items = [(f.name, f) if isinstance(f, Feature) else (f, None) for f in features]
     for name, spec in items:
         _check_column(name, "feature")
-        description = None
+        description: str | None = None
+        dtype: Any
         if isinstance(spec, Feature):
             dtype, description = spec.dtype, spec.description
         elif isinstance(spec, tuple | list):

@@ -11,12 +11,12 @@ latest write time wins (a correction beats the value it corrects). Within one wr
 cannot exist (the offline store keeps the last row of the input), and one process never hands out
 the same write time twice.
 
-Strategy: one ``ASOF LEFT JOIN`` per group (see :func:`point_in_time`), a sort-merge on (keys, time)
-that never pairs an entity row with all rows of its key. The tie-break is folded into the join's
-inequality: both sides carry a 128-bit ordering key ``event_time_us * 2^64 + write_time_us`` (entity
-side: ``t_us * 2^64 + 2^64-1``), so the join's "greatest key not above" is exactly "latest event time <= t, then latest write time". Every
-entity row is kept (LEFT join) and the result comes back in the entity input's order (a row number
-carried through).
+Strategy: one ``ASOF LEFT JOIN`` per group (see :func:`point_in_time`), a sort-merge on (keys, time) that
+never pairs an entity row with all rows of its key. The tie-break is folded into the join's inequality:
+both sides carry a 128-bit ordering key ``event_time_us * 2^64 + write_time_us`` (entity side: ``t_us *
+2^64 + 2^64-1``), so the join's "greatest key not above" is exactly "latest event time <= t, then latest
+write time". Every entity row is kept (LEFT join) and the result comes back in the entity input's order
+(a row number carried through).
 """
 
 from __future__ import annotations

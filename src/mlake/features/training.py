@@ -263,13 +263,13 @@ def _detect_entity_time(data: pa.Schema, keys: set[str], given: str | None) -> s
     if given is not None:
         if given.lower() not in names:
             raise ValidationError(f"The entity rows have no column {given!r}", hint=f"columns: {', '.join(data.names)}")
-        column = names[given.lower()]
+        column: str = names[given.lower()]
         dtype = data.field(column).type
         if not (pa.types.is_timestamp(dtype) or pa.types.is_date(dtype)):
             raise ValidationError(f"Entity time column {column!r} is {dtype}, not a timestamp or date")
         return column
-    candidates = [
-        f.name
+    candidates: list[str] = [
+        str(f.name)
         for f in data
         if f.name.lower() not in keys and (pa.types.is_timestamp(f.type) or pa.types.is_date(f.type)) and f.name != ROW
     ]

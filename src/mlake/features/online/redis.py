@@ -95,7 +95,9 @@ class RedisOnlineStore:
         except self._error as exc:
             raise OnlineStoreError(f"Reading from the Redis online store failed: {exc}") from exc
         return [
-            StoredValue(int(et), int(wt), v.decode()) if et is not None and v is not None else None
+            StoredValue(int(et), int(wt), v.decode() if isinstance(v, bytes) else v)
+            if et is not None and wt is not None and v is not None
+            else None
             for et, wt, v in rows
         ]
 
