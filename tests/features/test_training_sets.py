@@ -133,3 +133,11 @@ def test_a_group_without_data_gives_nulls(lake: Lake) -> None:
     assert ts.to_arrow()["v"].to_pylist() == [None, None]
     lake.features.write("empty", {"k": [1], "ts": [T0], "v": [1.0]})
     assert lake.features.load_training_set(ts.id).to_arrow()["v"].to_pylist() == [None, None]
+
+
+def test_no_entity_rows_give_an_empty_training_set(shop: Lake) -> None:
+    import pyarrow as pa
+
+    empty = pa.table({"customer_id": pa.array([], pa.int64()), "when": pa.array([], pa.timestamp("us", tz="UTC"))})
+    ts = shop.features.training_set(empty, ["orders:spend"])
+    assert shop.features.load_training_set(ts.id).to_arrow().num_rows == 0

@@ -175,8 +175,10 @@ def _entity_arrow(lake: Lake, ts: TrainingSet) -> pa.Table:
     snapshot_id = source.get("snapshot_id")
     if snapshot_id is not None:
         _check_snapshot(lake, source["table"], snapshot_id)
-    data = table.query(snapshot_id=snapshot_id).to_arrow() if snapshot_id is not None else None
-    if data is None:
+        data = table.query(snapshot_id=snapshot_id).to_arrow()
+    elif source.get("copied"):
+        data = table.query().to_arrow()  # no entity rows were given: the copy never got a snapshot
+    else:
         raise NotFoundError(f"The entity table {source['table']} of training set {ts.id} was empty when it was made")
     if source.get("copied"):
         data = data.sort_by(ROW)
