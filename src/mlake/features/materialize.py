@@ -6,6 +6,10 @@ files; a compaction rewrites them, which re-sends values the newer-wins rule the
 them to the latest row per entity in DuckDB, and streams the result to the store in batches, so memory
 stays bounded whatever the size. Re-running is harmless: with nothing new it does nothing, and after a
 crash half-way the same records are sent again and the store keeps the newest.
+
+Rows deleted from the offline table (``lake.table("features.g").delete(...)``) are not deleted online:
+the online store only ever moves forward. To make it forget, drop the group's online records
+(``lake.features.online_store.drop_group(name)``) and materialize with ``full=True``.
 """
 
 from __future__ import annotations
