@@ -255,6 +255,9 @@ def build_demo(lake: Lake, customers: int = 5000) -> list[str]:
     suite = folder / "orders-checks.yaml"
     lake.quality.suggest("shop.orders").save(suite)
     lines.append(f"shop.orders: suggested checks written to {suite}")
+    from mlake.features.demo import build_feature_demo
+
+    lines += build_feature_demo(lake)
     return lines
 
 
@@ -272,6 +275,9 @@ def next_steps(lake: Lake) -> str:
   mlake profile shop.orders --key order_id
   mlake check shop.orders --suite {home}/demo-data/orders-checks.yaml
   mlake report shop.orders -o orders-quality.html --key order_id
+  mlake features show customer_orders
+  mlake features export churn-training
+  mlake features get customer_orders:spend_30d customer_clicks:views_1d --entity customer_id=42
 
 From Python:  import mlake; lake = mlake.connect("{home}"); lake.sql("select * from shop.customers limit 5").to_pandas()
 """

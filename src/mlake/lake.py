@@ -28,6 +28,7 @@ from pyiceberg.schema import Schema, assign_fresh_schema_ids
 from pyiceberg.table import Table as IcebergTable
 
 from mlake.dashboards import store as _dashboards_store  # noqa: F401  (areas register migrations on import)
+import mlake.features.metastore  # noqa: F401  (registers the feature store's migrations before migrate())
 from mlake.errors import AlreadyExistsError, ConfigError, NotFoundError, ValidationError
 from mlake.events import EventBus, Progress, SilentProgress
 from mlake.governance import store as _governance_store  # noqa: F401
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from mlake.governance.governed import GovernedLake
     from mlake.governance.model import Principal
     from mlake.governance.service import Governance
+    from mlake.features.store import FeatureStore
     from mlake.ingest.report import IngestReport
     from mlake.maintenance import MaintenanceReport
     from mlake.quality.api import Quality
@@ -96,6 +98,8 @@ class Lake:
     def close(self) -> None:
         if "governance" in self.__dict__:
             self.governance.close()
+        if "features" in self.__dict__:
+            self.features.close()
         self.engine.close()
         self.metadata_engine.dispose()
         if "catalog" in self.__dict__:
@@ -342,6 +346,14 @@ class Lake:
         from mlake.quality.api import Quality
 
         return Quality(self)
+    # --- areas --------------------------------------------------------------------------------------
+
+    @cached_property
+    def features(self) -> FeatureStore:
+        """The feature store: groups, offline/online stores, training sets; see :mod:`mlake.features`."""
+        from mlake.features.store import FeatureStore
+
+        return FeatureStore(self)
 
     # --- maintenance --------------------------------------------------------------------------------
 

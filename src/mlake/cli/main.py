@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from mlake.cli import access as access_cli
+from mlake.cli import features as features_cli
 from mlake.cli import ingest as ingest_cli
 from mlake.cli import quality as quality_cli
 from mlake.cli import serve as serve_cli
@@ -51,6 +52,7 @@ def init() -> None:
 app.command("ingest")(ingest_cli.ingest)
 app.command("sql")(sql_cli.sql)
 app.add_typer(tables_cli.app, name="tables")
+app.add_typer(features_cli.app, name="features")
 app.command("lineage")(tables_cli.lineage)
 app.command("maintain")(tables_cli.maintain)
 app.command("serve")(serve_cli.serve)

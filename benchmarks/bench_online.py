@@ -1,0 +1,206 @@
+"""Online reads: 10 features for one entity and for batches of 100, p50/p99 latency.
+
+Three paths, each next to a baseline measured in the same run:
+- SQLite, in process: ``lake.features.get_online_features(...)`` vs a bare ``sqlite3`` primary-key SELECT;
+- Redis: the same call on the Redis store vs a bare redis-py ``HMGET`` (pipelined for batches);
+- HTTP on loopback: ``POST /api/features/online`` to uvicorn vs a FastAPI endpoint that returns a constant
+  (the floor of the HTTP stack itself).
+Targets: SQLite p99 < 0.5 ms, Redis p99 < 1 ms, HTTP p99 < 5 ms for a single entity.
+
+    .venv/bin/python -m benchmarks.bench_online [--quick]
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+
+import mlake
+from benchmarks.common import DATA, ROOT, machine
+
+ENTITIES = 100_000
+FEATURES = [f"f{i}" for i in range(10)]
+REDIS_URL = "redis://127.0.0.1:6379/0?prefix=mlake_bench_online"
+HOME = DATA / "online_lake"
+
+
+def prepare() -> None:
+    lake = mlake.connect(HOME)
+    fs = lake.features
+    if not fs.registry.exists("profile"):
+        fs.create_group(
+            "profile",
+            entities={"customer_id": "long"},
+            event_time="ts",
+            features=dict.fromkeys(FEATURES, "double"),
+            ttl="3650d",
+        )
+        now = datetime.now(UTC) - timedelta(hours=1)
+        data = {"customer_id": pa.array(range(ENTITIES), pa.int64()), "ts": pa.array([now] * ENTITIES)}
+        rng = random.Random(1)
+        for f in FEATURES:
+            data[f] = pa.array([rng.random() for _ in range(ENTITIES)])
+        fs.write("profile", pa.table(data))  # materializes into the default SQLite store
+    fs.use_online_store(REDIS_URL)
+    fs.materialize("profile", full=True)
+    lake.close()
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    s = sorted(samples)
+    return s[len(s) // 2] * 1000, s[min(len(s) - 1, int(len(s) * 0.99))] * 1000
+
+
+def measure(call: Callable[[], Any], n: int) -> tuple[float, float]:
+    for _ in range(min(200, n)):
+        call()  # warm up
+    samples = []
+    for _ in range(n):
+        t = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - t)
+    return percentiles(samples)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+SERVER = """
+import sys, uvicorn, mlake
+from fastapi import FastAPI
+from mlake.features.serving import create_app
+lake = mlake.connect(sys.argv[1])
+if sys.argv[3] == "floor":
+    app = FastAPI()
+    async def constant() -> dict:
+        return {"ok": 1}
+    app.add_api_route("/api/features/online", constant, methods=["POST"])
+else:
+    app = create_app(lake)
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", access_log=False)
+"""
+
+
+def _serve(kind: str) -> tuple[subprocess.Popen[bytes], int]:
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(HOME), str(port), kind], cwd=ROOT)
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("the feature server did not start")
+
+
+def main() -> None:
+    import httpx
+    import redis
+
+    quick = "--quick" in sys.argv
+    n1, n100 = (2000, 300) if quick else (20_000, 2000)
+    prepare()
+    lake = mlake.connect(HOME)
+    fs = lake.features
+    feats = [f"profile:{f}" for f in FEATURES]
+    rng = random.Random(7)
+
+    def one() -> Any:
+        return fs.get_online_features({"customer_id": rng.randrange(ENTITIES)}, feats)
+
+    def batch() -> Any:
+        return fs.get_online_features({"customer_id": rng.sample(range(ENTITIES), 100)}, feats)
+
+    rows: list[tuple[str, str, float, float, str]] = []
+    con = sqlite3.connect(HOME / "online.db")
+
+    def raw_sqlite_one() -> Any:
+        return con.execute(
+            "SELECT event_time, write_time, payload FROM online_features WHERE group_name = ? AND entity_key = ?",
+            ("profile", str(rng.randrange(ENTITIES))),
+        ).fetchone()
+
+    def raw_sqlite_batch() -> Any:
+        keys = [str(k) for k in rng.sample(range(ENTITIES), 100)]
+        marks = ", ".join("?" * 100)
+        return con.execute(
+            f"SELECT entity_key, payload FROM online_features WHERE group_name = ? AND entity_key IN ({marks})",
+            ("profile", *keys),
+        ).fetchall()
+
+    fs.use_online_store(f"sqlite:///{HOME / 'online.db'}")
+    rows.append(("SQLite in-process", "1 entity", *measure(one, n1), "< 0.5 ms"))
+    rows.append(("  bare sqlite3 SELECT", "1 entity", *measure(raw_sqlite_one, n1), ""))
+    rows.append(("SQLite in-process", "100 entities", *measure(batch, n100), ""))
+    rows.append(("  bare sqlite3 SELECT ... IN", "100 entities", *measure(raw_sqlite_batch, n100), ""))
+
+    fs.use_online_store(REDIS_URL)
+    client = redis.Redis.from_url(REDIS_URL.split("?")[0])
+
+    def raw_redis_one() -> Any:
+        return client.hmget(f"mlake_bench_online:profile:{rng.randrange(ENTITIES)}", "et", "wt", "v")
+
+    def raw_redis_batch() -> Any:
+        pipe = client.pipeline(transaction=False)
+        for k in rng.sample(range(ENTITIES), 100):
+            pipe.hmget(f"mlake_bench_online:profile:{k}", "et", "wt", "v")
+        return pipe.execute()
+
+    rows.append(("Redis", "1 entity", *measure(one, n1), "< 1 ms"))
+    rows.append(("  bare redis-py HMGET", "1 entity", *measure(raw_redis_one, n1), ""))
+    rows.append(("Redis", "100 entities", *measure(batch, n100), ""))
+    rows.append(("  bare redis-py pipelined HMGET", "100 entities", *measure(raw_redis_batch, n100), ""))
+
+    for kind in ("features", "floor"):
+        proc, port = _serve(kind)
+        try:
+            http = httpx.Client(base_url=f"http://127.0.0.1:{port}")
+
+            def post_one(http: httpx.Client = http) -> Any:
+                body = {"features": feats, "entities": [{"customer_id": rng.randrange(ENTITIES)}]}
+                r = http.post("/api/features/online", json=body)
+                r.raise_for_status()
+                return r.content
+
+            def post_batch(http: httpx.Client = http) -> Any:
+                body = {"features": feats, "entities": [{"customer_id": k} for k in rng.sample(range(ENTITIES), 100)]}
+                r = http.post("/api/features/online", json=body)
+                r.raise_for_status()
+                return r.content
+
+            if kind == "features":
+                rows.append(("HTTP loopback (SQLite store)", "1 entity", *measure(post_one, n1), "< 5 ms"))
+                rows.append(("HTTP loopback (SQLite store)", "100 entities", *measure(post_batch, n100), ""))
+            else:
+                rows.append(("  FastAPI constant endpoint", "1 entity", *measure(post_one, n1), ""))
+            http.close()
+        finally:
+            proc.terminate()
+            proc.wait()
+    lake.close()
+    keys = list(client.scan_iter(match="mlake_bench_online:*", count=5000))
+    for i in range(0, len(keys), 5000):
+        client.unlink(*keys[i : i + 5000])
+
+    md = ["| path | request | p50 ms | p99 ms | target |", "|---|---|---|---|---|"]
+    for path, req, p50, p99, target in rows:
+        md.append(f"| {path} | {req} | {p50:.3f} | {p99:.3f} | {target} |")
+    print(f"machine: {machine()}; {n1} single reads, {n100} batch reads per row; 10 double features")
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()

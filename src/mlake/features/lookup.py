@@ -1,0 +1,175 @@
+"""Online reads: the latest values of some features for one or many entities, with a status for each.
+
+Status per value:
+- ``present``: the store has the entity's latest row; the value may be NULL (the row had NULL, or the
+  feature was added to the group after that row was written — offline reads it as NULL too);
+- ``missing``: the store knows nothing about the entity in that group;
+- ``expired``: the latest value is older than the group's TTL at the moment of the read — the same rule
+  as offline, where a value with ``t - event_time > ttl`` is NULL. Expired values are returned as NULL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from mlake.errors import ValidationError
+from mlake.features.groups import FeatureGroup
+from mlake.features.online.base import OnlineStore, entity_key
+from mlake.features.types import decode_value
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+PRESENT, MISSING, EXPIRED = "present", "missing", "expired"
+
+
+@dataclass
+class OnlineFeatures:
+    """Values and statuses, one row per entity asked for, in the order asked."""
+
+    entities: list[dict[str, Any]]
+    features: list[str]  # output names, in the order asked
+    values: list[dict[str, Any]]
+    statuses: list[dict[str, str]]
+    event_times: list[dict[str, datetime | None]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "features": self.features,
+            "results": [
+                {
+                    "entity": e,
+                    "values": v,
+                    "statuses": s,
+                    "event_times": {k: (t.isoformat() if t else None) for k, t in et.items()},
+                }
+                for e, v, s, et in zip(self.entities, self.values, self.statuses, self.event_times, strict=True)
+            ],
+        }
+
+    def to_arrow(self) -> pa.Table:
+        rows = [{**e, **v} for e, v in zip(self.entities, self.values, strict=True)]
+        return pa.Table.from_pylist(rows)
+
+    def to_pandas(self) -> pd.DataFrame:
+        return self.to_arrow().to_pandas()
+
+    def __len__(self) -> int:
+        return len(self.entities)
+
+
+def normalize_keys(keys: Any) -> list[dict[str, Any]]:
+    """Entities as a list of {key column: value}: accepts one dict, a list of dicts, or a dict of lists."""
+    if isinstance(keys, Mapping):
+        values = list(keys.values())
+        if values and all(isinstance(v, list | tuple) for v in values):
+            lengths = {len(v) for v in values}
+            if len(lengths) != 1:
+                raise ValidationError("Entity key lists have different lengths")
+            names = list(keys)
+            return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+        return [dict(keys)]
+    if isinstance(keys, Sequence) and not isinstance(keys, str):
+        out = []
+        for k in keys:
+            if not isinstance(k, Mapping):
+                raise ValidationError(
+                    f"Cannot read the entity {k!r}", hint='give entities as dicts, e.g. [{"customer_id": 1}]'
+                )
+            out.append(dict(k))
+        return out
+    raise ValidationError("Cannot read the entities", hint='give a dict or a list of dicts, e.g. [{"customer_id": 1}]')
+
+
+@dataclass(frozen=True)
+class GroupPlan:
+    group: FeatureGroup
+    features: tuple[str, ...]
+    outputs: tuple[str, ...]
+    decoders: tuple[Callable[[Any], Any], ...]
+    key_names: tuple[str, ...]
+    ttl_us: int | None
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    """What an online read needs, worked out once per feature list (see FeatureStore._read_plan)."""
+
+    groups: tuple[GroupPlan, ...]
+    features: tuple[str, ...]
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _decoder(dtype: str) -> Callable[[Any], Any]:
+    if dtype in ("string", "long", "int", "bool"):
+        return _identity
+    if dtype in ("double", "float"):
+        return lambda v: float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+    return lambda v: decode_value(v, dtype)
+
+
+def plan_read(selected: list[tuple[FeatureGroup, list[str]]], names: list[list[str]]) -> ReadPlan:
+    groups = tuple(
+        GroupPlan(
+            group,
+            tuple(feats),
+            tuple(outs),
+            tuple(_decoder(group.feature(f).dtype) for f in feats),
+            tuple(group.key_names),
+            group.ttl_us,
+        )
+        for (group, feats), outs in zip(selected, names, strict=True)
+    )
+    return ReadPlan(groups, tuple(o for outs in names for o in outs))
+
+
+def read_online(
+    store: OnlineStore, plan: ReadPlan, entities: list[dict[str, Any]], now: datetime | None = None
+) -> OnlineFeatures:
+    now = now or datetime.now(UTC)
+    now_us = int(now.timestamp() * 1_000_000)
+    values: list[dict[str, Any]] = [{} for _ in entities]
+    statuses: list[dict[str, str]] = [{} for _ in entities]
+    times: list[dict[str, datetime | None]] = [{} for _ in entities]
+    for gp in plan.groups:
+        group = gp.group
+        keys = []
+        for e in entities:
+            try:
+                keys.append(entity_key([e[k] for k in gp.key_names]))
+            except KeyError as exc:
+                raise ValidationError(
+                    f"Entity {e!r} lacks {exc.args[0]!r}, a key of feature group {group.name!r}",
+                    hint=f"{group.name} is keyed by {', '.join(gp.key_names)}",
+                ) from None
+        stored = store.read(group.name, keys)
+        columns = list(zip(gp.features, gp.outputs, gp.decoders, strict=True))
+        for i, record in enumerate(stored):
+            row_values, row_status = values[i], statuses[i]
+            if record is None:
+                for _, out, _ in columns:
+                    row_values[out] = None
+                    row_status[out] = MISSING
+                times[i][group.name] = None
+                continue
+            times[i][group.name] = datetime.fromtimestamp(record.event_time_us / 1_000_000, UTC)
+            if gp.ttl_us is not None and now_us - record.event_time_us > gp.ttl_us:
+                for _, out, _ in columns:
+                    row_values[out] = None
+                    row_status[out] = EXPIRED
+                continue
+            payload = json.loads(record.payload)
+            for f, out, decode in columns:
+                value = payload.get(f)
+                row_values[out] = None if value is None else decode(value)
+                row_status[out] = PRESENT
+    return OnlineFeatures(entities, list(plan.features), values, statuses, times)

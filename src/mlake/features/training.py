@@ -1,0 +1,466 @@
+"""Training sets: point-in-time correct, saved, and rebuilt bit for bit.
+
+``lake.features.training_set(entities, features=["group:feature", ...])`` joins the entity rows (keys
+and a time per row) with each group's offline table (see :mod:`mlake.features.pit`). When saved, the
+training set records its spec and the exact Iceberg snapshot of every table it read; entity rows given
+as a data frame or SQL are copied into a table of the ``training_sets`` namespace (with their row
+order), entity rows from a lake table are pinned to that table's snapshot. ``load(id)`` reads the
+same snapshots again, so the rows, their order and every value come back identical after new data,
+backfills or corrections arrive — as long as maintenance has not expired those snapshots.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pyarrow as pa
+import sqlalchemy as sa
+
+from mlake.errors import NotFoundError, ValidationError
+from mlake.features.groups import FeatureGroup
+from mlake.features.metastore import training_set_groups_table, training_sets_table
+from mlake.features.pit import ROW, GroupRead, point_in_time
+from mlake.results import Result, translate_duckdb_error
+from mlake.tables.lineage import LineageInput
+from mlake.tables.names import TableName
+from mlake.tables.types import duckdb_type, quote_ident
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import polars as pl
+
+    from mlake.features.store import FeatureStore
+    from mlake.lake import Lake
+
+TRAINING_NAMESPACE = "training_sets"
+
+
+@dataclass(frozen=True)
+class FeatureRef:
+    group: str
+    feature: str  # a feature name, or "*" for all
+
+
+def parse_feature_refs(features: Sequence[str] | str) -> list[FeatureRef]:
+    if isinstance(features, str):
+        features = [features]
+    refs = []
+    for text in features:
+        group, sep, feature = text.partition(":")
+        if not sep or not group or not feature:
+            raise ValidationError(
+                f"Cannot read the feature reference {text!r}",
+                hint="write group:feature (or group:* for all of a group's features), e.g. customer_orders:spend_30d",
+            )
+        refs.append(FeatureRef(group.strip(), feature.strip()))
+    if not refs:
+        raise ValidationError("A training set needs at least one feature", hint='e.g. features=["group:feature"]')
+    return refs
+
+
+def resolve_features(store: FeatureStore, refs: list[FeatureRef]) -> list[tuple[FeatureGroup, list[str]]]:
+    """Groups in first-mention order, each with its requested features (``*`` expanded), no repeats."""
+    order: dict[str, list[str]] = {}
+    groups: dict[str, FeatureGroup] = {}
+    for ref in refs:
+        if ref.group not in groups:
+            groups[ref.group] = store.group(ref.group)
+            order[ref.group] = []
+        names = groups[ref.group].feature_names if ref.feature == "*" else [groups[ref.group].feature(ref.feature).name]
+        for n in names:
+            if n not in order[ref.group]:
+                order[ref.group].append(n)
+    return [(groups[g], feats) for g, feats in order.items()]
+
+
+def output_names(selected: list[tuple[FeatureGroup, list[str]]], entity_columns: list[str]) -> list[list[str]]:
+    """A feature's column is its name; on a clash with another group's feature or an entity column it is
+    ``<group>__<feature>``."""
+    counts: dict[str, int] = {}
+    for _, feats in selected:
+        for f in feats:
+            counts[f.lower()] = counts.get(f.lower(), 0) + 1
+    taken = {c.lower() for c in entity_columns}
+    return [
+        [f if counts[f.lower()] == 1 and f.lower() not in taken else f"{g.name}__{f}" for f in feats]
+        for g, feats in selected
+    ]
+
+
+@dataclass
+class TrainingSet:
+    """A point-in-time correct training set; convert it with ``to_arrow()``, ``to_pandas()`` ... ."""
+
+    lake: Lake
+    id: str | None
+    spec: dict[str, Any]
+    entities: dict[str, Any]
+    snapshots: dict[str, int | None]
+    name: str | None = None
+    description: str | None = None
+    created_by: str | None = None
+    created_at: datetime | None = None
+    _result: Result | None = field(default=None, repr=False)
+    _entity_data: pa.Table | None = field(default=None, repr=False)
+
+    @property
+    def result(self) -> Result:
+        if self._result is None:
+            self._result = _build(self)
+        return self._result
+
+    @property
+    def columns(self) -> list[str]:
+        return self.result.columns
+
+    def to_arrow(self) -> pa.Table:
+        return self.result.to_arrow()
+
+    def to_pandas(self) -> pd.DataFrame:
+        return self.result.to_pandas()
+
+    def to_polars(self) -> pl.DataFrame:
+        return self.result.to_polars()
+
+    def batches(self, batch_size: int = 65_536) -> Iterator[pa.RecordBatch]:
+        """The rows in order, as Arrow batches, without holding them all (for training loops)."""
+        return self.result.batches(batch_size)
+
+    def to_parquet(self, path: str | Path) -> int:
+        """Stream the training set into one Parquet file; returns the rows written."""
+        import pyarrow.parquet as pq
+
+        reader = self.result.reader()
+        rows = 0
+        with pq.ParquetWriter(str(path), reader.schema) as writer:
+            for batch in reader:
+                writer.write_batch(batch)
+                rows += batch.num_rows
+        return rows
+
+    def __len__(self) -> int:
+        return len(self.result)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "features": self.spec["features"],
+            "as_of": self.spec.get("as_of"),
+            "entity_time": self.spec["entity_time"],
+            "entities": self.entities,
+            "snapshots": self.snapshots,
+            "created_by": self.created_by,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+        }
+
+    def __repr__(self) -> str:
+        return f"<mlake TrainingSet {self.id or '(unsaved)'} {len(self.spec['features'])} feature(s)>"
+
+
+def _entity_arrow(lake: Lake, ts: TrainingSet) -> pa.Table:
+    """The entity rows with their row numbers, from a pinned table snapshot or the data given."""
+    if ts._entity_data is not None:
+        return ts._entity_data
+    source = ts.entities
+    table = lake.table(source["table"])
+    snapshot_id = source.get("snapshot_id")
+    if snapshot_id is not None:
+        _check_snapshot(lake, source["table"], snapshot_id)
+        data = table.query(snapshot_id=snapshot_id).to_arrow()
+    elif source.get("copied"):
+        data = table.query().to_arrow()  # no entity rows were given: the copy never got a snapshot
+    else:
+        raise NotFoundError(f"The entity table {source['table']} of training set {ts.id} was empty when it was made")
+    if source.get("copied"):
+        data = data.sort_by(ROW)
+    else:
+        data = data.append_column(ROW, pa.array(range(data.num_rows), pa.int64()))
+    return data
+
+
+def _check_snapshot(lake: Lake, table: str, snapshot_id: int) -> None:
+    if not lake.table_exists(table):
+        raise NotFoundError(f"Table {table}, read by this training set, no longer exists")
+    if lake.table(table).iceberg.snapshot_by_id(snapshot_id) is None:
+        raise NotFoundError(
+            f"Snapshot {snapshot_id} of {table}, read by this training set, no longer exists",
+            hint="maintenance expired it; keep snapshots longer (mlake maintain) to rebuild old training sets",
+        )
+
+
+def _empty_source(group: FeatureGroup) -> str:
+    from mlake.features.types import arrow_type
+    from mlake.tables.frames import iceberg_type_of
+
+    schema = group.offline_schema()
+    cols = ", ".join(
+        f"NULL::{duckdb_type(iceberg_type_of(arrow_type(_name_of(f.type))))} AS {quote_ident(f.name)}" for f in schema
+    )
+    return f"(SELECT {cols} WHERE false)"
+
+
+def _name_of(dtype: pa.DataType) -> str:
+    from mlake.features.types import type_name
+
+    return type_name(dtype)
+
+
+def _build(ts: TrainingSet) -> Result:
+    lake = ts.lake
+    store = lake.features
+    refs = parse_feature_refs(ts.spec["features"])
+    selected = resolve_features(store, refs)
+    data = _entity_arrow(lake, ts)
+    entity_columns = [c for c in data.column_names if c != ROW]
+    entity_time = ts.spec["entity_time"]
+    names = ts.spec.get("output_names") or output_names(selected, entity_columns)
+    by_lower = {c.lower(): c for c in entity_columns}
+    reads = []
+    inputs: list[LineageInput] = []
+    for (group, feats), outs in zip(selected, names, strict=True):
+        table = str(group.table_name)
+        snapshot_id = ts.snapshots.get(table)
+        if snapshot_id is None:
+            source = _empty_source(group)
+        else:
+            _check_snapshot(lake, table, snapshot_id)
+            source = lake.engine.view_for(group.table_name, snapshot_id)
+        inputs.append(LineageInput("table", table, snapshot_id=snapshot_id))
+        keys = []
+        for k in group.key_names:
+            if k.lower() not in by_lower:
+                raise ValidationError(
+                    f"The entity rows lack {k!r}, an entity key of feature group {group.name!r}",
+                    hint=f"entity columns are {', '.join(entity_columns)}",
+                )
+            keys.append(by_lower[k.lower()])
+        reads.append(GroupRead(group, source, tuple(feats), tuple(outs), tuple(keys)))
+    cursor = lake.engine.connection.cursor()
+    view = f"__mlake_entities_{uuid.uuid4().hex}"
+    cursor.register(view, data)
+    try:
+        relation, sql, kept = point_in_time(
+            cursor, quote_ident(view), data.column_names, entity_time, reads, _as_of(ts.spec.get("as_of"))
+        )
+    except duckdb.Error as exc:
+        raise translate_duckdb_error(exc) from exc
+    return Result(relation, sql, inputs, keepalive=(cursor, data, kept), lake=lake)
+
+
+def _as_of(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _detect_entity_time(data: pa.Schema, keys: set[str], given: str | None) -> str:
+    names = {n.lower(): n for n in data.names}
+    if given is not None:
+        if given.lower() not in names:
+            raise ValidationError(f"The entity rows have no column {given!r}", hint=f"columns: {', '.join(data.names)}")
+        column: str = names[given.lower()]
+        dtype = data.field(column).type
+        if not (pa.types.is_timestamp(dtype) or pa.types.is_date(dtype)):
+            raise ValidationError(f"Entity time column {column!r} is {dtype}, not a timestamp or date")
+        return column
+    candidates: list[str] = [
+        str(f.name)
+        for f in data
+        if f.name.lower() not in keys and (pa.types.is_timestamp(f.type) or pa.types.is_date(f.type)) and f.name != ROW
+    ]
+    if len(candidates) != 1:
+        raise ValidationError(
+            "Cannot tell which column of the entity rows is their time"
+            + (f" (candidates: {', '.join(candidates)})" if candidates else " (no timestamp column)"),
+            hint="pass entity_time='column'",
+        )
+    return candidates[0]
+
+
+def _kind(dtype: pa.DataType) -> str:
+    if pa.types.is_integer(dtype):
+        return "integer"
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+        return "string"
+    if pa.types.is_date(dtype):
+        return "date"
+    return str(dtype)
+
+
+def _check_keys(schema: pa.Schema, selected: list[tuple[FeatureGroup, list[str]]]) -> None:
+    """Every group's key columns exist in the entity rows, with a type that can equal the group's."""
+    from mlake.features.types import arrow_type
+
+    by_lower = {n.lower(): n for n in schema.names}
+    for group, _ in selected:
+        for key in group.entities:
+            column = by_lower.get(key.name.lower())
+            if column is None:
+                raise ValidationError(
+                    f"The entity rows lack {key.name!r}, an entity key of feature group {group.name!r}",
+                    hint=f"entity columns are {', '.join(n for n in schema.names if n != ROW)}",
+                )
+            given, wanted = _kind(schema.field(column).type), _kind(arrow_type(key.dtype))
+            if given != wanted:
+                raise ValidationError(
+                    f"Entity column {column!r} is {schema.field(column).type}, but feature group {group.name!r} "
+                    f"keys it as {key.dtype}",
+                    hint=f"cast {column} to {key.dtype}",
+                )
+
+
+def create_training_set(
+    lake: Lake,
+    entities: Any,
+    features: Sequence[str] | str,
+    *,
+    as_of: datetime | str | None = None,
+    entity_time: str | None = None,
+    name: str | None = None,
+    description: str | None = None,
+    save: bool = True,
+) -> TrainingSet:
+    """See :meth:`mlake.features.store.FeatureStore.training_set`."""
+    from mlake.features.offline import ensure_offline_table, source_relation
+    from mlake.tables.table import Table
+
+    store = lake.features
+    selected = resolve_features(store, parse_feature_refs(features))
+    keys = {k.lower() for g, _ in selected for k in g.key_names}
+    snapshots: dict[str, int | None] = {}
+    for group, _ in selected:
+        table = ensure_offline_table(lake, group)
+        snap = table.iceberg.current_snapshot()
+        snapshots[str(group.table_name)] = snap.snapshot_id if snap else None
+    ts_id = uuid.uuid4().hex[:16]
+    as_of_dt = _parse_as_of(as_of)
+    entity_source: dict[str, Any]
+    entity_data: pa.Table | None = None
+    is_table = isinstance(entities, Table | TableName) or (
+        isinstance(entities, str) and "." in entities and " " not in entities.strip() and lake.table_exists(entities)
+    )
+    if is_table:
+        tname = entities.name if isinstance(entities, Table) else TableName.parse(entities)
+        snap = lake.table(tname).iceberg.current_snapshot()
+        if snap is None:
+            raise ValidationError(f"The entity table {tname} is empty")
+        entity_source = {"kind": "table", "table": str(tname), "snapshot_id": snap.snapshot_id, "copied": False}
+    else:
+        described = entities if isinstance(entities, str) else f"<{type(entities).__name__}>"
+        entity_data = source_relation(lake, entities, number_rows=False).to_arrow()
+        if ROW in entity_data.column_names:
+            entity_data = entity_data.drop_columns([ROW])
+        entity_data = entity_data.append_column(ROW, pa.array(range(entity_data.num_rows), pa.int64()))
+        entity_source = {
+            "kind": "sql" if isinstance(entities, str) else "dataframe",
+            "source": described,
+            "copied": True,
+        }
+    preview_schema = (
+        entity_data.schema
+        if entity_data is not None
+        else lake.table(entity_source["table"]).query(limit=0).to_arrow().schema
+    )
+    time_col = _detect_entity_time(preview_schema, keys, entity_time)
+    _check_keys(preview_schema, selected)
+    spec = {
+        "features": [f"{g.name}:{f}" for g, feats in selected for f in feats],
+        "entity_time": time_col,
+        "as_of": as_of_dt.isoformat() if as_of_dt else None,
+        "output_names": output_names(selected, [c for c in preview_schema.names if c != ROW]),
+    }
+    ts = TrainingSet(
+        lake, ts_id if save else None, spec, entity_source, snapshots, name, description, lake.settings.user
+    )
+    if not save:
+        ts._entity_data = entity_data
+        return ts
+    if entity_data is not None:
+        copy_name = TableName(TRAINING_NAMESPACE, f"ts_{ts_id}")
+        copy = lake.create_table(
+            copy_name,
+            entity_data,
+            description=f"Entity rows of training set {name or ts_id}",
+            owner=lake.settings.user,
+            tags={"training_set": ts_id},
+        )
+        snap = copy.iceberg.current_snapshot()
+        entity_source.update(table=str(copy_name), snapshot_id=snap.snapshot_id if snap else None)
+    ts.created_at = datetime.now(UTC)
+    with lake.metadata_engine.begin() as conn:
+        conn.execute(
+            training_sets_table.insert().values(
+                id=ts_id,
+                name=name,
+                description=description,
+                spec=json.dumps(spec),
+                entities=json.dumps(entity_source),
+                snapshots=json.dumps(snapshots),
+                created_by=lake.settings.user,
+                created_at=ts.created_at,
+            )
+        )
+        conn.execute(
+            training_set_groups_table.insert(), [{"training_set_id": ts_id, "group_name": g.name} for g, _ in selected]
+        )
+    return ts
+
+
+def _parse_as_of(value: datetime | str | None) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise ValidationError(
+                f"Cannot read {value!r} as a time", hint="use ISO 8601, e.g. 2026-11-20 14:00"
+            ) from exc
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _from_row(lake: Lake, row: Any) -> TrainingSet:
+    return TrainingSet(
+        lake,
+        row.id,
+        json.loads(row.spec),
+        json.loads(row.entities),
+        json.loads(row.snapshots),
+        row.name,
+        row.description,
+        row.created_by,
+        row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC),
+    )
+
+
+def load_training_set(lake: Lake, ts_id: str) -> TrainingSet:
+    """A saved training set by id (or by name: the newest with that name)."""
+    with lake.metadata_engine.connect() as conn:
+        row = conn.execute(sa.select(training_sets_table).where(training_sets_table.c.id == ts_id)).first()
+        if row is None:
+            row = conn.execute(
+                sa.select(training_sets_table)
+                .where(training_sets_table.c.name == ts_id)
+                .order_by(training_sets_table.c.created_at.desc())
+            ).first()
+    if row is None:
+        raise NotFoundError(f"Training set {ts_id!r} does not exist", hint="`mlake features training-sets` lists them")
+    return _from_row(lake, row)
+
+
+def list_training_sets(lake: Lake, group: str | None = None) -> list[TrainingSet]:
+    query = sa.select(training_sets_table).order_by(training_sets_table.c.created_at.desc())
+    if group is not None:
+        ids = sa.select(training_set_groups_table.c.training_set_id).where(
+            training_set_groups_table.c.group_name == group
+        )
+        query = query.where(training_sets_table.c.id.in_(ids))
+    with lake.metadata_engine.connect() as conn:
+        return [_from_row(lake, r) for r in conn.execute(query)]
