@@ -27,8 +27,8 @@ from pyiceberg.io.pyarrow import _ConvertToIcebergWithoutIDs, visit_pyarrow
 from pyiceberg.schema import Schema, assign_fresh_schema_ids
 from pyiceberg.table import Table as IcebergTable
 
-from mlake.dashboards import store as _dashboards_store  # noqa: F401  (areas register migrations on import)
 import mlake.features.metastore  # noqa: F401  (registers the feature store's migrations before migrate())
+from mlake.dashboards import store as _dashboards_store  # noqa: F401  (areas register migrations on import)
 from mlake.errors import AlreadyExistsError, ConfigError, NotFoundError, ValidationError
 from mlake.events import EventBus, Progress, SilentProgress
 from mlake.governance import store as _governance_store  # noqa: F401
@@ -42,10 +42,10 @@ from mlake.tables.table import Table
 from mlake.tables.types import normalize_arrow_schema
 
 if TYPE_CHECKING:
+    from mlake.features.store import FeatureStore
     from mlake.governance.governed import GovernedLake
     from mlake.governance.model import Principal
     from mlake.governance.service import Governance
-    from mlake.features.store import FeatureStore
     from mlake.ingest.report import IngestReport
     from mlake.maintenance import MaintenanceReport
     from mlake.quality.api import Quality
