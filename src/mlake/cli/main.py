@@ -34,6 +34,7 @@ def main(
     debug: Annotated[bool, typer.Option(help="Show tracebacks on errors.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
+    state.close()  # a fresh lake per invocation, also when the app is invoked in-process repeatedly
     state.home = home
     state.debug = debug
     state.quiet = quiet
