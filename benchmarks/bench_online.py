@@ -3,7 +3,7 @@
 Three paths, each next to a baseline measured in the same run:
 - SQLite, in process: ``lake.features.get_online_features(...)`` vs a bare ``sqlite3`` primary-key SELECT;
 - Redis: the same call on the Redis store vs a bare redis-py ``HMGET`` (pipelined for batches);
-- HTTP on loopback: ``POST /api/features/online`` to uvicorn vs a FastAPI endpoint that returns a constant
+- HTTP on loopback: ``POST /api/v1/features/online`` to uvicorn vs a FastAPI endpoint that returns a constant
   (the floor of the HTTP stack itself).
 Targets: SQLite p99 < 0.5 ms, Redis p99 < 1 ms, HTTP p99 < 5 ms for a single entity.
 
@@ -86,7 +86,7 @@ if sys.argv[3] == "floor":
     app = FastAPI()
     async def constant() -> dict:
         return {"ok": 1}
-    app.add_api_route("/api/features/online", constant, methods=["POST"])
+    app.add_api_route("/api/v1/features/online", constant, methods=["POST"])
 else:
     app = create_app(lake)
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", access_log=False)
@@ -171,13 +171,13 @@ def main() -> None:
 
             def post_one(http: httpx.Client = http) -> Any:
                 body = {"features": feats, "entities": [{"customer_id": rng.randrange(ENTITIES)}]}
-                r = http.post("/api/features/online", json=body)
+                r = http.post("/api/v1/features/online", json=body)
                 r.raise_for_status()
                 return r.content
 
             def post_batch(http: httpx.Client = http) -> Any:
                 body = {"features": feats, "entities": [{"customer_id": k} for k in rng.sample(range(ENTITIES), 100)]}
-                r = http.post("/api/features/online", json=body)
+                r = http.post("/api/v1/features/online", json=body)
                 r.raise_for_status()
                 return r.content
 

@@ -9,7 +9,14 @@ principal (grants by tag, a column mask: the governed path every request takes).
   it stands in for the online feature read until the features area lands), next to the same query run
   in process through the governed lake (what the REST layer adds) and next to ``GET /health`` (what
   uvicorn + FastAPI + auth cost with no work at all);
-- throughput with 50 concurrent clients on the small SQL query, next to 50 clients on ``/health``.
+- throughput with 50 concurrent clients on the small SQL query, next to 50 clients on ``/health``;
+- latency of an online feature read (``POST /api/v1/features/online``, 10 features, one entity and a batch
+  of 100, random entities of a group of 100,000) as a principal reading the group in full (grant by tag) and
+  as one with a column mask and a row filter on it (the values then go through DuckDB), next to the same read
+  in process (on the lake itself, and through the principal's governed lake), to ``mlake features serve``
+  (the same endpoint without tokens, grants or audit) and to ``GET /api/v1/me``.
+
+    .venv/bin/python -m benchmarks.bench_rest --part features    # only the online feature reads
 """
 
 from __future__ import annotations
@@ -30,6 +37,9 @@ import httpx
 
 from benchmarks.common import DATA, ROOT, machine
 
+FEATURE_ENTITIES = 100_000
+FEATURES = [f"bench_online:f{i}" for i in range(10)]
+ONLINE = "/api/v1/features/online"
 QUERY = "SELECT channel, count(*) AS orders, round(sum(amount), 2) AS revenue FROM shop.orders GROUP BY ALL"
 PREVIEW = "/api/v1/tables/shop.orders/rows?limit=20"
 
@@ -52,6 +62,181 @@ def build(home: Path, customers: int) -> str:
         _, token = gov.create_token("bench", "benchmark")
     token_file.write_text(token)
     return token
+
+
+def build_features(home: Path) -> str:
+    """A feature group of 100,000 entities x 10 double features (fresh values, served online), readable by
+    ``bench`` through its tag grant; ``bench_masked`` reads it with a column mask and a row filter.
+    Returns ``bench_masked``'s token."""
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    import pyarrow as pa
+
+    import mlake
+
+    token_file = home / "bench-masked-token"
+    with mlake.connect(home, threads=2, user="owner") as lake:
+        fs = lake.features
+        if not fs.registry.exists("bench_online"):
+            rng = random.Random(5)
+            data = {
+                "customer_id": pa.array(range(FEATURE_ENTITIES), pa.int64()),
+                "ts": pa.array([datetime.now(UTC) - timedelta(hours=1)] * FEATURE_ENTITIES),
+            }
+            for i in range(10):
+                data[f"f{i}"] = pa.array([rng.random() for _ in range(FEATURE_ENTITIES)])
+            fs.create_group(
+                "bench_online",
+                entities=["customer_id"],
+                event_time="ts",
+                data=pa.table(data),
+                description="Ten random scores per customer (benchmark)",
+                tags={"pii": "false"},
+            )
+        if token_file.exists():
+            return token_file.read_text().strip()
+        gov = lake.governance
+        gov.create_principal("bench_masked", kind="service")
+        gov.grant("bench_masked", "select", "features.bench_online")
+        gov.add_column_mask("features.bench_online", "f0", "bench_masked", "round(f0, 1)")
+        gov.add_row_filter("features.bench_online", "bench_masked", "customer_id % 10 <> 9")
+        _, token = gov.create_token("bench_masked", "benchmark")
+    token_file.write_text(token)
+    return token
+
+
+def _online_bodies(n: int, size: int, seed: int) -> list[dict[str, Any]]:
+    import random
+
+    rng = random.Random(seed)
+    return [
+        {"features": FEATURES, "entities": [{"customer_id": k} for k in rng.sample(range(FEATURE_ENTITIES), size)]}
+        for _ in range(n)
+    ]
+
+
+def bodies_latency(client: httpx.Client, path: str, bodies: list[dict[str, Any]]) -> list[float]:
+    for body in bodies[:20]:  # warm-up
+        client.post(path, json=body).raise_for_status()
+    out = []
+    for body in bodies:
+        t = time.perf_counter()
+        client.post(path, json=body).raise_for_status()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def in_process_online(home: Path, principal: str | None, bodies: list[dict[str, Any]]) -> list[float]:
+    """``get_online_features`` in this process: on the lake itself, or through a principal's governed lake
+    (grants checked, masks applied, an audit event committed per read)."""
+    import mlake
+
+    with mlake.connect(home, threads=2) as lake:
+        target = lake.as_principal(principal) if principal else lake
+        fs = target.features
+        for body in bodies[:20]:
+            fs.get_online_features(body["entities"], body["features"])
+        out = []
+        for body in bodies:
+            t = time.perf_counter()
+            fs.get_online_features(body["entities"], body["features"])
+            out.append(time.perf_counter() - t)
+        lake.governance.audit.flush()
+    return out
+
+
+def serve_features(home: str, port: str) -> None:
+    """``mlake features serve``: the same online endpoint alone, without tokens, grants or audit."""
+    import uvicorn
+
+    import mlake
+    from mlake.features.serving import create_app
+
+    uvicorn.run(
+        create_app(mlake.connect(home, threads=2)),
+        host="127.0.0.1",
+        port=int(port),
+        log_level="warning",
+        access_log=False,
+    )
+
+
+def feature_reads(home: Path, token: str, masked_token: str, requests: int) -> list[str]:
+    """The online-feature-read table (issue 5): REST next to its baselines, all measured in this run."""
+    single = _online_bodies(requests, 1, 1)
+    batch = _online_bodies(max(requests // 3, 50), 100, 2)
+    rows: list[tuple[str, str, list[float]]] = []
+    server, url = _start("serve", str(home))
+    try:
+        for who, tok in (("grant by tag", token), ("column mask + row filter", masked_token)):
+            with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {tok}"}, timeout=60) as client:
+                rows.append((f"REST `POST {ONLINE}` ({who})", "1 entity", bodies_latency(client, ONLINE, single)))
+                rows.append((f"REST `POST {ONLINE}` ({who})", "100 entities", bodies_latency(client, ONLINE, batch)))
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+            rows.append(
+                (
+                    "baseline: REST with no work (`GET /api/v1/me`: auth + JSON)",
+                    "—",
+                    latency(client, "GET", "/api/v1/me", None, requests),
+                )
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    standalone, standalone_url = _start("serve_features", str(home))
+    try:
+        with httpx.Client(base_url=standalone_url, timeout=60) as client:
+            rows.append(
+                (
+                    "baseline: `mlake features serve` (no tokens, grants, audit)",
+                    "1 entity",
+                    bodies_latency(client, ONLINE, single),
+                )
+            )
+            rows.append(
+                (
+                    "baseline: `mlake features serve` (no tokens, grants, audit)",
+                    "100 entities",
+                    bodies_latency(client, ONLINE, batch),
+                )
+            )
+    finally:
+        standalone.terminate()
+        standalone.wait(timeout=30)
+    rows.append(
+        ("baseline: in process, governed lake (`bench`, audited)", "1 entity", in_process_online(home, "bench", single))
+    )
+    rows.append(
+        (
+            "baseline: in process, governed lake (`bench`, audited)",
+            "100 entities",
+            in_process_online(home, "bench", batch),
+        )
+    )
+    rows.append(
+        ("baseline: in process, `lake.features.get_online_features`", "1 entity", in_process_online(home, None, single))
+    )
+    rows.append(
+        (
+            "baseline: in process, `lake.features.get_online_features`",
+            "100 entities",
+            in_process_online(home, None, batch),
+        )
+    )
+    ours = {size: _percentiles(samples)[1] for name, size, samples in rows[:2]}
+    lines = [
+        f"### Online feature read over REST, one client (10 features; {len(single)} single and {len(batch)} "
+        "batch requests, random entities, after warm-up)",
+        "",
+        "| what | entities | p50 ms | p99 ms | mean ms | ours (p99, same size) ÷ this |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, size, samples in rows:
+        p50, p99, mean = _percentiles(samples)
+        ratio = f"{ours[size] / p99:.2f}" if size in ours else ""
+        lines.append(f"| {name} | {size} | {p50:.2f} | {p99:.2f} | {mean:.2f} | {ratio} |")
+    return lines
 
 
 def serve(home: str, port: str) -> None:
@@ -192,9 +377,21 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--part", choices=("all", "sql", "features"), default="all")
     args = parser.parse_args()
     home = DATA / f"rest-lake-{args.customers}"
     token = build(home, args.customers)
+    command = (
+        f"Command: `.venv/bin/python -m benchmarks.bench_rest --customers {args.customers} --requests {args.requests} "
+        f"--seconds {args.seconds:g} --clients {args.clients}"
+    )
+    if args.part in ("all", "features"):
+        masked_token = build_features(home)
+        lines = feature_reads(home, token, masked_token, args.requests)
+        lines += ["", f"{command} --part features`; {date.today().isoformat()}; {machine()}.", ""]
+        print("\n".join(lines), flush=True)
+    if args.part == "features":
+        return
     server, url = _start("serve", str(home))
     try:
         headers = {"Authorization": f"Bearer {token}"}

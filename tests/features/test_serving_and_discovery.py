@@ -56,7 +56,7 @@ def _post(lake: Lake, path: str, body: Any = None, method: str = "POST") -> http
 def test_http_online_features(shop: Lake) -> None:
     r = _post(
         shop,
-        "/api/features/online",
+        "/api/v1/features/online",
         {"features": ["customer_spend:spend_7d"], "entities": [{"customer_id": 1}, {"customer_id": 9}]},
     )
     assert r.status_code == 200
@@ -64,17 +64,17 @@ def test_http_online_features(shop: Lake) -> None:
     assert body["features"] == ["spend_7d"]
     assert [x["values"]["spend_7d"] for x in body["results"]] == [10.0, None]
     assert [x["statuses"]["spend_7d"] for x in body["results"]] == ["present", "missing"]
-    bad = _post(shop, "/api/features/online", {"features": ["nope:x"], "entities": [{"customer_id": 1}]})
-    assert bad.status_code == 404 and bad.json()["detail"]["code"] == "not_found"
-    missing_key = _post(shop, "/api/features/online", {"features": ["customer_spend:*"], "entities": [{"id": 1}]})
-    assert missing_key.status_code == 400 and "customer_id" in missing_key.json()["detail"]["message"]
-    assert _post(shop, "/api/features/online", {"features": [], "entities": []}).status_code == 422
-    groups = _post(shop, "/api/features/groups", method="GET").json()
+    bad = _post(shop, "/api/v1/features/online", {"features": ["nope:x"], "entities": [{"customer_id": 1}]})
+    assert bad.status_code == 404 and bad.json()["code"] == "not_found"
+    missing_key = _post(shop, "/api/v1/features/online", {"features": ["customer_spend:*"], "entities": [{"id": 1}]})
+    assert missing_key.status_code == 400 and "customer_id" in missing_key.json()["message"]
+    assert _post(shop, "/api/v1/features/online", {"features": [], "entities": []}).status_code == 422
+    groups = _post(shop, "/api/v1/features/groups", method="GET").json()
     assert [g["name"] for g in groups] == ["customer_spend", "device"]
-    one = _post(shop, "/api/features/groups/customer_spend?statistics=true", method="GET").json()
+    one = _post(shop, "/api/v1/features/groups/customer_spend?statistics=true", method="GET").json()
     assert one["statistics"]["rows"] == 3
-    assert _post(shop, "/api/features/search?q=operating", method="GET").json()[0]["feature"] == "os"
-    assert _post(shop, "/health", method="GET").json() == {"status": "ok"}
+    assert _post(shop, "/api/v1/features/search?q=operating", method="GET").json()[0]["feature"] == "os"
+    assert _post(shop, "/api/v1/health", method="GET").json() == {"status": "ok"}
 
 
 def test_search_by_name_description_tag_and_owner(shop: Lake) -> None:

@@ -207,3 +207,31 @@ def test_denied_table(browser: Any, studio: Studio) -> None:
     audit_text = page.locator("table.audit").inner_text()
     assert "denied" in audit_text, audit_text[:3000]
     _shot(page, "10-audit-own-events")
+
+
+def test_feature_search_and_group_page(browser: Any, studio: Studio) -> None:
+    page = _page(browser, studio, "ada")
+    page.click(".sidebar nav a:has-text('Features')")
+    page.wait_for_url("**/features")
+    assert page.locator(".group-card").count() == 2  # the demo's customer_orders and customer_clicks
+    page.keyboard.press("/")  # on this page the shortcut searches features
+    page.keyboard.type("spend")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/features?q=spend*")
+    assert page.locator("table.feature-hits a:text-is('spend_30d')").count() == 1
+    _shot(page, "11-features-search")
+    page.click("table.feature-hits a:text-is('spend_30d')")
+    page.wait_for_selector("table.feature-schema")
+    assert page.locator("tr#f-spend_30d").is_visible()
+    assert page.locator("table.feature-schema svg.spark rect.bar").count() >= 20  # a histogram per feature
+    customer = studio.lake.sql("SELECT min(customer_id) FROM features.customer_orders").scalar()
+    page.fill("#online-lookup input[name=customer_id]", str(customer))
+    page.click("#online-lookup button")
+    page.wait_for_selector("#online-result table tbody tr")
+    assert page.locator("#online-result tbody tr").count() == 3
+    page.evaluate("window.scrollTo(0, 0)")
+    _shot(page, "12-feature-group")
+    page.click("table.training-sets a:has-text('churn-training')")
+    page.wait_for_selector("#ts-rows table.grid tbody tr")
+    assert page.locator("#ts-rows tbody tr").count() == 50
+    _shot(page, "13-training-set")

@@ -327,10 +327,11 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8765,
 ) -> None:
-    """Serve online features over HTTP (POST /api/features/online)."""
+    """Serve online features over HTTP (POST /api/v1/features/online), without access control."""
     import uvicorn
 
     from mlake.features.serving import create_app
 
-    console.print(f"serving features on http://{host}:{port}/api/features/online")
+    console.print(f"serving features on http://{host}:{port}/api/v1/features/online")
+    console.print("no access control here: `mlake serve` serves the same endpoint with tokens and grants")
     uvicorn.run(create_app(state.lake()), host=host, port=port, log_level="warning")

@@ -114,11 +114,16 @@ def source_relation(lake: Lake, source: Any, *, number_rows: bool = True) -> Res
     from mlake.tables.frames import to_arrow
 
     data = to_arrow(source)
+    if data.num_columns == 0:
+        raise ValidationError(f"The {type(source).__name__} given has no columns")
     if number_rows:
         data = data.append_column(_ROW, pa.array(range(data.num_rows), pa.int64()))
     cursor = lake.engine.connection.cursor()
     view = f"__mlake_features_in_{uuid.uuid4().hex}"
-    cursor.register(view, data)
+    try:
+        cursor.register(view, data)
+    except duckdb.Error as exc:
+        raise translate_duckdb_error(exc) from exc
     relation = cursor.sql(f"SELECT * FROM {quote_ident(view)}")
     inputs = [LineageInput("dataframe", type(source).__name__, f"{data.num_rows} rows")]
     return Result(relation, f"<{type(source).__name__} of {data.num_rows} rows>", inputs, keepalive=cursor, lake=lake)

@@ -8,14 +8,16 @@ use it, and how far each online store has caught up.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
 import sqlalchemy as sa
 
 from mlake.features.groups import WRITE_TIME, FeatureGroup
 from mlake.features.metastore import materializations_table
 from mlake.features.training import list_training_sets
-from mlake.tables.types import quote_ident
+from mlake.tables.types import quote_ident, quote_literal
 
 if TYPE_CHECKING:
     from mlake.features.store import FeatureStore
@@ -118,7 +120,112 @@ def statistics(lake: Lake, group: FeatureGroup) -> dict[str, Any]:
     }
 
 
-def describe_group(lake: Lake, group: FeatureGroup, *, with_statistics: bool = True) -> dict[str, Any]:
+def _kind(dtype: pa.DataType) -> str | None:
+    """How a column is charted: ``number`` / ``time`` (histogram), ``category`` (top values) or not at all."""
+    if pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype):
+        return "number"
+    if pa.types.is_timestamp(dtype) or pa.types.is_date(dtype):
+        return "time"
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or pa.types.is_boolean(dtype):
+        return "category"
+    return None
+
+
+def _bins(lo: Any, hi: Any, kind: str, bins: int) -> str:
+    """SQL of the histogram boundaries between ``lo`` and ``hi`` (DuckDB's round-numbered equal-width
+    bins; times in UTC, as DuckDB bins only time-zone-less timestamps)."""
+    if kind == "time":
+        lo, hi = (quote_literal(_naive_utc(v).isoformat(sep=" ")) for v in (lo, hi))
+        return f"equi_width_bins(TIMESTAMP {lo}, TIMESTAMP {hi}, {bins}, true)"
+    return f"equi_width_bins({float(lo)!r}::DOUBLE, {float(hi)!r}::DOUBLE, {bins}, true)"
+
+
+def _naive_utc(value: Any) -> datetime:
+    if not isinstance(value, datetime):  # a date
+        return datetime(value.year, value.month, value.day)
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def distributions(lake: Lake, group: FeatureGroup, *, bins: int = 20, top: int = 8) -> dict[str, Any]:
+    """Per feature (and the event time), what its values look like, for charts next to the schema.
+
+    Numbers and times: ``{"kind": "histogram", "bins": [{"upper": u, "count": n}, ...], "min", "max",
+    "clipped"}``, where a bin counts the values above the previous bin's upper bound up to its own (the
+    first bin from the minimum). Number bins span the 0.5th to 99.5th percentile (approximate), so one
+    outlier does not squeeze every other value into one bar; values beyond count in the first or last
+    bin (``clipped`` says whether any did). Text and booleans: ``{"kind": "top", "values": [{"value",
+    "count"}, ...], "other": n}``. Computed over what ``lake`` may read, so a principal's masks and row
+    filters apply (a column is charted by the type it has after masking). Two scans for numbers and
+    times together, one per text column.
+    """
+    if not lake.table_exists(group.table_name):
+        return {}
+    view = lake.engine.view_for(group.table_name)
+    schema = lake.engine.run_internal(f"SELECT * FROM {view} LIMIT 0").to_arrow().schema
+    wanted = [group.event_time, *group.feature_names]
+    kinds = {c: _kind(schema.field(c).type) for c in wanted if c in schema.names}
+    ranged = [c for c, k in kinds.items() if k in ("number", "time")]
+    out: dict[str, Any] = {}
+    if ranged:
+        bounds = []
+        for c in ranged:
+            col = quote_ident(c)
+            bounds.append(f"min({col}), max({col})")
+            if kinds[c] == "number":
+                bounds.append(f"approx_quantile({col}::DOUBLE, 0.005), approx_quantile({col}::DOUBLE, 0.995)")
+            else:
+                bounds.append("NULL, NULL")
+        found = lake.engine.run_internal(f"SELECT {', '.join(bounds)} FROM {view}").fetchall()[0]
+        aggs, names, ranges = [], [], []
+        for i, c in enumerate(ranged):
+            low, high, p_low, p_high = found[4 * i : 4 * i + 4]
+            if low is None or high is None:
+                out[c] = {"kind": "histogram", "bins": [], "min": None, "max": None, "clipped": False}
+                continue
+            lo, hi = low, high
+            if p_low is not None and p_high is not None and p_low < p_high:
+                lo, hi = max(float(low), p_low), min(float(high), p_high)
+            if kinds[c] == "time":
+                value = f"CAST({quote_ident(c)} AS TIMESTAMP)"
+            else:
+                value = f"least(greatest({quote_ident(c)}::DOUBLE, {float(lo)!r}), {float(hi)!r})"
+            aggs.append(f"histogram({value}, {_bins(lo, hi, str(kinds[c]), bins)})")
+            names.append(c)
+            ranges.append((low, high, lo != low or hi != high))
+        if aggs:
+            hist = lake.engine.run_internal(f"SELECT {', '.join(aggs)} FROM {view}").fetchall()[0]
+            for c, h, (low, high, clipped) in zip(names, hist, ranges, strict=True):
+                pairs = sorted(h.items() if isinstance(h, dict) else (h or []))
+                out[c] = {
+                    "kind": "histogram",
+                    "bins": [{"upper": _plain(u), "count": int(n)} for u, n in pairs],
+                    "min": _plain(low),
+                    "max": _plain(high),
+                    "clipped": clipped,
+                }
+    categories = [c for c, k in kinds.items() if k == "category"]
+    if categories:
+        total = int(lake.engine.run_internal(f"SELECT count(*) FROM {view}").scalar() or 0)
+        for c in categories:
+            col = quote_ident(c)
+            rows = lake.engine.run_internal(
+                f"SELECT {col} AS v, count(*) AS n FROM {view} GROUP BY ALL ORDER BY n DESC, v NULLS LAST LIMIT {top}"
+            ).fetchall()
+            out[c] = {
+                "kind": "top",
+                "values": [{"value": v, "count": int(n)} for v, n in rows],
+                "other": total - sum(int(n) for _, n in rows),
+            }
+    return {c: out[c] for c in wanted if c in out}
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def describe_group(
+    lake: Lake, group: FeatureGroup, *, with_statistics: bool = True, with_distributions: bool = False
+) -> dict[str, Any]:
     info = group.to_dict()
     table_name = group.table_name
     if lake.table_exists(table_name):
@@ -134,6 +241,8 @@ def describe_group(lake: Lake, group: FeatureGroup, *, with_statistics: bool = T
         }
         if with_statistics:
             info["statistics"] = statistics(lake, group)
+        if with_distributions:
+            info["distributions"] = distributions(lake, group)
     else:
         info["offline"] = None
         info["lineage"] = {"upstream_tables": [], "upstream": []}
@@ -154,6 +263,8 @@ def describe_group(lake: Lake, group: FeatureGroup, *, with_statistics: bool = T
                 "snapshot_id": r.snapshot_id,
                 "up_to_date": r.snapshot_id == current,
                 "at": r.at.isoformat() if r.at else None,
+                "rows_read": r.rows_read,
+                "entities_written": r.entities_written,
             }
             for r in rows
         ],

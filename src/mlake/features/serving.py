@@ -1,95 +1,151 @@
 """Serving features over HTTP (FastAPI): online values for one or many entities, as JSON.
 
-``router(lake)`` is a self-contained ``APIRouter`` (paths under ``/features``) that the main mlake server
-mounts under ``/api``; ``create_app(lake)`` wraps it in an app of its own for ``mlake features serve``,
-so a model server can fetch features without the rest of mlake's server. Errors are JSON problems with
-mlake's stable error codes.
+:func:`router` holds the serving routes (paths under ``/features``) once, for two apps:
 
-    POST /api/features/online  {"features": ["customer_orders:spend_30d"], "entities": [{"customer_id": 7}]}
-    -> {"features": [...], "results": [{"entity": {...}, "values": {...}, "statuses": {...}, ...}]}
+- mlake's server (``mlake serve``) mounts them under ``/api/v1`` with the caller's governed lake, so
+  tokens, grants, column masks, row filters and the audit log apply (see :mod:`mlake.features.governed`);
+- :func:`create_app` wraps them in an app of their own for ``mlake features serve``: a small process a
+  model server can call, over the lake as it is — **no access control**, so bind it to loopback or a
+  private network (``mlake serve`` serves the same endpoint with tokens).
+
+Both answer the same paths with the same JSON, and errors as the same JSON problems
+(``{code, message, hint, status}``)::
+
+    POST /api/v1/features/online  {"features": ["customer_orders:spend_30d"], "entities": [{"customer_id": 7}]}
+    -> {"features": ["spend_30d"], "results": [{"entity": {...}, "values": {...}, "statuses": {...},
+        "event_times": {...}}]}
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, FastAPI, Path, Query
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from mlake.errors import MlakeError
-
 if TYPE_CHECKING:
-    from mlake.features.store import FeatureStore
+    from mlake.features.lookup import OnlineFeatures
     from mlake.lake import Lake
+
+MAX_ENTITIES = 10_000
+API_PREFIX = "/api/v1"
 
 
 class OnlineRequest(BaseModel):
     """Which features, for which entities (each a dict of entity key columns)."""
 
-    features: list[str] = Field(min_length=1, examples=[["customer_orders:spend_30d"]])
-    entities: list[dict[str, Any]] = Field(min_length=1, max_length=10_000, examples=[[{"customer_id": 7}]])
+    features: list[Annotated[str, Field(max_length=300)]] = Field(
+        min_length=1,
+        max_length=1000,
+        description='Features as "group:feature", or "group:*" for all of a group\'s features.',
+        examples=[["customer_orders:spend_30d", "customer_clicks:*"]],
+    )
+    entities: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=MAX_ENTITIES,
+        description='Entities by their key columns, e.g. {"customer_id": 7}.',
+        examples=[[{"customer_id": 7}]],
+    )
 
 
-def _store(request: Request) -> FeatureStore:
-    lake: Lake = request.state.mlake_features_lake
-    return lake.features
+class OnlineResult(BaseModel):
+    entity: dict[str, Any] = Field(description="The entity as asked for.")
+    values: dict[str, Any] = Field(description="Value per feature (output name); null when missing or expired.")
+    statuses: dict[str, Literal["present", "missing", "expired"]] = Field(
+        description="present: the latest value (may be null); missing: no value for this entity; "
+        "expired: the latest value is older than the group's TTL (the same rule as training sets)."
+    )
+    event_times: dict[str, str | None] = Field(description="Per group: the event time of the values served.")
 
 
-def _problem(exc: MlakeError) -> HTTPException:
-    return HTTPException(status_code=exc.http_status, detail=exc.to_dict())
+class OnlineResponse(BaseModel):
+    features: list[str] = Field(description="Output names, in the order asked (group__feature on a clash).")
+    results: list[OnlineResult] = Field(description="One per entity, in the order asked.")
 
 
-async def online_features(body: OnlineRequest, store: FeatureStore = Depends(_store)) -> JSONResponse:
-    """Latest values, a status per value (present / missing / expired) and the values' event times."""
+def _json(value: Any) -> Any:
+    from mlake.server.rows import json_value
+
+    return json_value(value)
+
+
+def online_json(result: OnlineFeatures) -> bytes:
+    """The response body, built directly (the hot path: no model validation on the way out)."""
+    body = result.to_dict()
     try:
-        result = store.get_online_features(body.entities, body.features)
-    except MlakeError as exc:
-        raise _problem(exc) from exc
-    return JSONResponse(result.to_dict())
+        return json.dumps(body, allow_nan=False, separators=(",", ":")).encode()
+    except (TypeError, ValueError):  # times, decimals, bytes, NaN: made JSON the way the rest of the API does
+        return json.dumps(_json(body), separators=(",", ":")).encode()
 
 
-async def list_groups(store: FeatureStore = Depends(_store)) -> JSONResponse:
-    return JSONResponse([g.to_dict() for g in store.groups()])
+def router(lake_of: Callable[..., Lake]) -> APIRouter:
+    """The serving routes; ``lake_of`` is the FastAPI dependency that gives a request its lake."""
+    # Module annotations are strings here (PEP 563): the lake comes as a default, not an annotated alias.
+    lake_dependency = Depends(lake_of)
+    api = APIRouter(prefix="/features", tags=["features"])
 
+    @api.post(
+        "/online",
+        summary="Online feature values for one or many entities",
+        response_model=OnlineResponse,
+        responses={200: {"description": "Values, a status per value, and the event time of each group's values."}},
+    )
+    def online_features(body: OnlineRequest, lake: Any = lake_dependency) -> Response:
+        """The latest value of each feature for each entity, with a status (present / missing / expired).
 
-def describe_group(name: str, statistics: bool = False, store: FeatureStore = Depends(_store)) -> JSONResponse:
-    try:
-        info = store.describe(name, statistics=statistics)
-    except MlakeError as exc:
-        raise _problem(exc) from exc
-    import json
+        Through mlake's server the caller needs SELECT on each group's offline table (`features.<group>`)
+        and its columns; column masks are applied to the values and an entity hidden by a row filter is
+        reported `missing`."""
+        result = lake.features.get_online_features(body.entities, body.features)
+        return Response(online_json(result), media_type="application/json")
 
-    return JSONResponse(json.loads(json.dumps(info, default=str)))
+    @api.get("/groups", summary="Feature groups")
+    def list_groups(lake: Any = lake_dependency) -> list[dict[str, Any]]:
+        """Every group the caller may see (through mlake's server: those whose offline table it may read)."""
+        return [g.to_dict() for g in lake.features.groups()]
 
+    @api.get("/groups/{name}", summary="Describe a feature group")
+    def describe_group(
+        name: Annotated[str, Path(max_length=128, description="The group's name.")],
+        lake: Any = lake_dependency,
+        statistics: bool = True,
+        distributions: bool = False,
+    ) -> JSONResponse:
+        """Schema, statistics (and with `distributions=true` a histogram or top values per feature),
+        entity keys, TTL, lineage, the training sets using it and the state of the online store."""
+        info = lake.features.describe(name, statistics=statistics, distributions=distributions)
+        return JSONResponse(_json(info))
 
-def search_features(
-    q: str | None = None, tag: str | None = None, owner: str | None = None, store: FeatureStore = Depends(_store)
-) -> JSONResponse:
-    return JSONResponse([h.to_dict() for h in store.search(q, tag=tag, owner=owner)])
+    @api.get("/search", summary="Search feature groups and features")
+    def search_features(
+        lake: Any = lake_dependency,
+        q: Annotated[str | None, Query(max_length=200, description="Words in names and descriptions.")] = None,
+        tag: Annotated[str | None, Query(max_length=200, description="key or key=value.")] = None,
+        owner: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> list[dict[str, Any]]:
+        """Groups and features matching every filter given, best matches first."""
+        return [h.to_dict() for h in lake.features.search(q, tag=tag, owner=owner)]
 
-
-def router(lake: Lake) -> APIRouter:
-    """The feature-serving routes, bound to ``lake``."""
-
-    def bind_lake(request: Request) -> None:
-        request.state.mlake_features_lake = lake
-
-    api = APIRouter(prefix="/features", tags=["features"], dependencies=[Depends(bind_lake)])
-    api.add_api_route("/online", online_features, methods=["POST"], summary="Online feature values")
-    api.add_api_route("/groups", list_groups, methods=["GET"], summary="Feature groups")
-    api.add_api_route("/groups/{name}", describe_group, methods=["GET"], summary="One feature group")
-    api.add_api_route("/search", search_features, methods=["GET"], summary="Search groups and features")
     return api
 
 
 def create_app(lake: Lake) -> FastAPI:
-    """A standalone app serving only features (``mlake features serve``), under ``/api`` like the main server."""
-    app = FastAPI(title="mlake feature serving", version="1")
-    app.include_router(router(lake), prefix="/api")
+    """A standalone app serving only features (``mlake features serve``); no access control."""
+    from mlake.server.errors import install_error_handlers
 
-    async def health() -> dict[str, str]:
+    app = FastAPI(title="mlake feature serving", version="1", openapi_url=f"{API_PREFIX}/openapi.json")
+    install_error_handlers(app)
+
+    def this_lake() -> Lake:
+        return lake
+
+    app.include_router(router(this_lake), prefix=API_PREFIX)
+
+    @app.get(f"{API_PREFIX}/health")
+    def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    app.add_api_route("/health", health, methods=["GET"])
     return app

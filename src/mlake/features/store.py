@@ -30,9 +30,14 @@ from mlake.features.training import (
 SERVING_CACHE_SECONDS = 5.0
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from mlake.features.search import SearchHit
     from mlake.features.skew import SkewReport
     from mlake.lake import Lake
+    from mlake.results import Result
+    from mlake.tables.names import TableName
+    from mlake.tables.table import Table
 
 
 class FeatureStore:
@@ -217,6 +222,16 @@ class FeatureStore:
     def training_sets(self, group: str | None = None) -> list[TrainingSet]:
         return list_training_sets(self._lake, group)
 
+    def save_entity_rows(self, name: TableName, data: pa.Table, *, description: str, training_set: str) -> Table:
+        """Keep a saved training set's entity rows (given as a frame or SQL) in a table of their own."""
+        return self._lake.create_table(
+            name, data, description=description, owner=self._lake.settings.user, tags={"training_set": training_set}
+        )
+
+    def training_result(self, result: Result) -> Result:
+        """The result a training set's rows are read through (a governed store bounds it like SQL)."""
+        return result
+
     # --- online reads -------------------------------------------------------------------------------
 
     def get_online_features(
@@ -245,10 +260,16 @@ class FeatureStore:
 
         return search(self, text, tag=tag, owner=owner)
 
-    def describe(self, group: str, *, statistics: bool = True) -> dict[str, Any]:
+    def describe(self, group: str, *, statistics: bool = True, distributions: bool = False) -> dict[str, Any]:
+        """Schema, statistics, lineage, training sets using the group, online state; ``distributions``
+        adds a histogram (numbers, times) or the top values (text, booleans) of each feature."""
         from mlake.features.search import describe_group
 
-        return describe_group(self._lake, self.group(group), with_statistics=statistics)
+        info = describe_group(
+            self._lake, self.group(group), with_statistics=statistics, with_distributions=distributions
+        )
+        info["online"]["serving_store"] = self.online_store.identity if info["online"]["enabled"] else None
+        return info
 
     def skew(self, group: str, *, sample: int = 100, seed: int = 0, now: datetime | None = None) -> SkewReport:
         from mlake.features.skew import check_skew

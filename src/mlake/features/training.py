@@ -175,9 +175,9 @@ def _entity_arrow(lake: Lake, ts: TrainingSet) -> pa.Table:
     snapshot_id = source.get("snapshot_id")
     if snapshot_id is not None:
         _check_snapshot(lake, source["table"], snapshot_id)
-        data = table.query(snapshot_id=snapshot_id).to_arrow()
+        data = table.query(snapshot_id=snapshot_id).reader().read_all()
     elif source.get("copied"):
-        data = table.query().to_arrow()  # no entity rows were given: the copy never got a snapshot
+        data = table.query().reader().read_all()  # no entity rows were given: the copy never got a snapshot
     else:
         raise NotFoundError(f"The entity table {source['table']} of training set {ts.id} was empty when it was made")
     if source.get("copied"):
@@ -253,7 +253,7 @@ def _build(ts: TrainingSet) -> Result:
         )
     except duckdb.Error as exc:
         raise translate_duckdb_error(exc) from exc
-    return Result(relation, sql, inputs, keepalive=(cursor, data, kept), lake=lake)
+    return store.training_result(Result(relation, sql, inputs, keepalive=(cursor, data, kept), lake=lake))
 
 
 def _as_of(value: str | None) -> datetime | None:
@@ -354,7 +354,8 @@ def create_training_set(
         entity_source = {"kind": "table", "table": str(tname), "snapshot_id": snap.snapshot_id, "copied": False}
     else:
         described = entities if isinstance(entities, str) else f"<{type(entities).__name__}>"
-        entity_data = source_relation(lake, entities, number_rows=False).to_arrow()
+        # reader(): entity rows are bounded by the export limit, not by the (smaller) interactive result limit
+        entity_data = source_relation(lake, entities, number_rows=False).reader().read_all()
         if ROW in entity_data.column_names:
             entity_data = entity_data.drop_columns([ROW])
         entity_data = entity_data.append_column(ROW, pa.array(range(entity_data.num_rows), pa.int64()))
@@ -384,12 +385,8 @@ def create_training_set(
         return ts
     if entity_data is not None:
         copy_name = TableName(TRAINING_NAMESPACE, f"ts_{ts_id}")
-        copy = lake.create_table(
-            copy_name,
-            entity_data,
-            description=f"Entity rows of training set {name or ts_id}",
-            owner=lake.settings.user,
-            tags={"training_set": ts_id},
+        copy = store.save_entity_rows(
+            copy_name, entity_data, description=f"Entity rows of training set {name or ts_id}", training_set=ts_id
         )
         snap = copy.iceberg.current_snapshot()
         entity_source.update(table=str(copy_name), snapshot_id=snap.snapshot_id if snap else None)

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ from mlake.tables.table import Table
 from mlake.tables.types import duckdb_type
 
 if TYPE_CHECKING:
+    from mlake.features.governed import GovernedFeatureStore
     from mlake.governance.service import Governance, GuardedGovernance
     from mlake.ingest.report import IngestReport
     from mlake.maintenance import MaintenanceReport
@@ -70,6 +72,13 @@ class GovernedLake(Lake):
         from mlake.governance.service import GuardedGovernance
 
         return GuardedGovernance(self._gov, self)
+
+    @cached_property
+    def features(self) -> GovernedFeatureStore:
+        """The feature store as this principal may use it; see :mod:`mlake.features.governed`."""
+        from mlake.features.governed import GovernedFeatureStore
+
+        return GovernedFeatureStore(self, self._base.features)
 
     def as_principal(self, principal: Principal | str, client: str | None = None) -> GovernedLake:
         self.policy.require_superuser("act as another principal")

@@ -100,6 +100,9 @@ class AccessPolicy:
         self.filters = list(filters)
         self.masks = list(masks)
         self._sandbox = sandbox
+        # Rendered (and sandbox-checked) filters and masks: parsing SQL costs ~1 ms, and a policy is
+        # rebuilt whenever access control changes, so its renderings never go stale.
+        self._rendered: dict[tuple[str, ...], str] = {}
 
     @property
     def superuser(self) -> bool:
@@ -194,16 +197,24 @@ class AccessPolicy:
     # --- rendering ----------------------------------------------------------------------------------
 
     def render_filter(self, predicate: str) -> str:
-        text = predicate.replace("${principal}", quote_literal(self.principal.name))
-        self._sandbox.check_expression(text, "row filter")
-        return text
+        key = ("filter", predicate)
+        cached = self._rendered.get(key)
+        if cached is None:
+            cached = predicate.replace("${principal}", quote_literal(self.principal.name))
+            self._sandbox.check_expression(cached, "row filter")
+            self._rendered[key] = cached
+        return cached
 
     def render_mask(self, mask: str, column: str, duckdb_type: str) -> str:
-        named = named_mask(mask, column, duckdb_type)
-        if named is not None:
-            return named
-        self._sandbox.check_expression(mask, "column mask")
-        return mask
+        key = ("mask", mask, column, duckdb_type)
+        cached = self._rendered.get(key)
+        if cached is None:
+            cached = named_mask(mask, column, duckdb_type)
+            if cached is None:
+                self._sandbox.check_expression(mask, "column mask")
+                cached = mask
+            self._rendered[key] = cached
+        return cached
 
     def secure_view(self, facts: TableFacts, base_ref: str) -> tuple[str, str] | None:
         """``(fingerprint, SELECT ...)`` of the view this principal reads ``base_ref`` through, or None

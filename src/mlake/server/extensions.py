@@ -29,6 +29,7 @@ BUILTIN_AREAS = (
     "mlake.server.areas.sql",
     "mlake.server.areas.dashboards",
     "mlake.server.areas.governance",
+    "mlake.server.areas.features",
 )
 
 
