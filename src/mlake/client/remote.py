@@ -15,6 +15,7 @@ import io
 import os
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import polars as pl
 
+    from mlake.client.features import RemoteFeatureStore
     from mlake.ingest.report import IngestReport
 
 
@@ -103,6 +105,13 @@ class RemoteLake:
     def _json(self, method: str, path: str, **kw: Any) -> Any:
         response = self.request(method, path, **kw)
         return None if response.status_code == 204 else response.json()
+
+    @cached_property
+    def features(self) -> RemoteFeatureStore:
+        """The feature store on the server; see :mod:`mlake.client.features`."""
+        from mlake.client.features import RemoteFeatureStore
+
+        return RemoteFeatureStore(self)
 
     def me(self) -> dict[str, Any]:
         """Who this client acts as, and its grants."""

@@ -129,6 +129,31 @@ class FeatureGroup:
         }
 
 
+def group_from_dict(data: Mapping[str, Any]) -> FeatureGroup:
+    """A group from its ``to_dict()`` form (what the REST API sends)."""
+
+    def when(value: str | None) -> datetime | None:
+        return datetime.fromisoformat(value) if value else None
+
+    return FeatureGroup(
+        name=data["name"],
+        entities=tuple(EntityKey(k["name"], k["type"]) for k in data["entities"]),
+        event_time=data["event_time"],
+        features=tuple(
+            Feature(f["name"], f["type"], f.get("description"), f.get("added_in_version", 1)) for f in data["features"]
+        ),
+        ttl=timedelta(seconds=data["ttl_seconds"]) if data.get("ttl_seconds") is not None else None,
+        description=data.get("description"),
+        owner=data.get("owner"),
+        tags=dict(data.get("tags") or {}),
+        online=bool(data.get("online", True)),
+        version=int(data.get("version", 1)),
+        created_by=data.get("created_by") or "",
+        created_at=when(data.get("created_at")),
+        updated_at=when(data.get("updated_at")),
+    )
+
+
 def _check_name(name: str) -> str:
     if not _NAME.match(name):
         raise ValidationError(

@@ -1,0 +1,277 @@
+"""``remote.features``: the feature store's API against an mlake server.
+
+The same calls as :class:`~mlake.features.store.FeatureStore` — groups, search, describe, online reads,
+writes, materialization and training sets — over the REST API, with the same return types where they
+matter (:class:`~mlake.features.groups.FeatureGroup`, :class:`~mlake.features.lookup.OnlineFeatures`,
+write and materialization reports, training sets that convert to Arrow, pandas and polars). The
+server applies the caller's grants, masks and row filters, as for every other read.
+
+Frames given as data or entity rows travel as JSON rows (at most 100,000 per call, the server's limit);
+for more, write them to a table first and name the table.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from mlake.features.groups import Feature, FeatureGroup, group_from_dict
+from mlake.features.lookup import OnlineFeatures, normalize_keys
+from mlake.features.materialize import MaterializeReport
+from mlake.features.offline import WriteSummary
+from mlake.features.search import SearchHit
+from mlake.features.types import format_ttl
+from mlake.tables.names import TableName
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import polars as pl
+
+    from mlake.client.remote import RemoteLake
+
+_SQL_START = re.compile(r"^\s*(\(|select\b|with\b|from\b|values\b)", re.IGNORECASE)
+
+
+def _plain(value: Any) -> Any:
+    """A Python value as JSON: times as ISO 8601 (the server reads them back as UTC timestamps)."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _source(data: Any) -> dict[str, Any]:
+    """A table name, SQL, or a frame (sent as rows)."""
+    if isinstance(data, TableName):
+        return {"table": str(data)}
+    if isinstance(data, str):
+        return {"sql": data} if _SQL_START.match(data) else {"table": str(TableName.parse(data))}
+    from mlake.tables.frames import to_arrow
+
+    return {"rows": _plain(to_arrow(data).to_pylist())}
+
+
+def _features_spec(features: Mapping[str, Any] | Sequence[Feature]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    items = features.items() if isinstance(features, Mapping) else ((f.name, f) for f in features)
+    for name, spec in items:
+        if isinstance(spec, Feature):
+            out[name] = {"type": spec.dtype, "description": spec.description}
+        elif isinstance(spec, tuple | list):
+            out[name] = {"type": str(spec[0]), "description": spec[1] if len(spec) > 1 else None}
+        elif isinstance(spec, Mapping):
+            out[name] = {"type": str(spec["type"]), "description": spec.get("description")}
+        else:
+            out[name] = {"type": str(spec)}
+    return out
+
+
+def _ttl(ttl: timedelta | str | float | None) -> str | None:
+    if ttl is None or isinstance(ttl, str):
+        return ttl
+    return format_ttl(ttl if isinstance(ttl, timedelta) else timedelta(seconds=ttl))
+
+
+class RemoteFeatureStore:
+    """The feature store of a lake on an mlake server."""
+
+    def __init__(self, lake: RemoteLake) -> None:
+        self._lake = lake
+
+    # --- groups -------------------------------------------------------------------------------------
+
+    def groups(self) -> list[FeatureGroup]:
+        return [group_from_dict(g) for g in self._lake._json("GET", "/features/groups")]
+
+    def group(self, name: str) -> FeatureGroup:
+        return group_from_dict(self.describe(name, statistics=False))
+
+    def describe(self, group: str, *, statistics: bool = True, distributions: bool = False) -> dict[str, Any]:
+        info: dict[str, Any] = self._lake._json(
+            "GET", f"/features/groups/{group}", params={"statistics": statistics, "distributions": distributions}
+        )
+        return info
+
+    def search(self, text: str | None = None, *, tag: str | None = None, owner: str | None = None) -> list[SearchHit]:
+        params = {k: v for k, v in {"q": text, "tag": tag, "owner": owner}.items() if v}
+        return [SearchHit(**h) for h in self._lake._json("GET", "/features/search", params=params)]
+
+    def create_group(
+        self,
+        name: str,
+        *,
+        entities: Mapping[str, str],
+        event_time: str,
+        features: Mapping[str, Any] | Sequence[Feature],
+        data: Any = None,
+        ttl: timedelta | str | float | None = None,
+        description: str | None = None,
+        owner: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        online: bool = True,
+    ) -> FeatureGroup:
+        """Define a group (entity keys and features with their types), then write ``data`` if given."""
+        body = {
+            "name": name,
+            "entities": dict(entities),
+            "event_time": event_time,
+            "features": _features_spec(features),
+            "ttl": _ttl(ttl),
+            "description": description,
+            "owner": owner,
+            "tags": dict(tags or {}),
+            "online": online,
+        }
+        group = group_from_dict(self._lake._json("POST", "/features/groups", json=body))
+        if data is not None:
+            self.write(name, data)
+        return group
+
+    def add_features(self, group: str, features: Mapping[str, Any] | Sequence[Feature]) -> FeatureGroup:
+        body = {"features": _features_spec(features)}
+        return group_from_dict(self._lake._json("POST", f"/features/groups/{group}/features", json=body))
+
+    def update_group(self, group: str, **values: Any) -> FeatureGroup:
+        """Change ``description``, ``owner``, ``tags``, ``ttl`` (None removes it) or ``online``."""
+        if "ttl" in values:
+            values["ttl"] = _ttl(values["ttl"]) or "none"
+        return group_from_dict(self._lake._json("PATCH", f"/features/groups/{group}", json=values))
+
+    def drop_group(self, group: str) -> None:
+        self._lake._json("DELETE", f"/features/groups/{group}")
+
+    # --- writing ------------------------------------------------------------------------------------
+
+    def write(self, group: str, data: Any, *, online: bool | None = None) -> WriteSummary:
+        """Append rows from a table name, SQL (both read on the server as you), or a frame."""
+        body = {**_source(data), "online": online}
+        r = self._lake._json("POST", f"/features/groups/{group}/write", json=body)
+        return WriteSummary(
+            r["group"],
+            r["rows_written"],
+            r["snapshot_id"],
+            datetime.fromisoformat(r["write_time"]),
+            r["online_entities"],
+        )
+
+    def materialize(self, group: str, *, full: bool = False) -> MaterializeReport:
+        r = self._lake._json("POST", f"/features/groups/{group}/materialize", json={"full": full})
+        r.pop("up_to_date", None)
+        return MaterializeReport(**r)
+
+    # --- online reads -------------------------------------------------------------------------------
+
+    def get_online_features(self, keys: Any, features: Sequence[str] | str) -> OnlineFeatures:
+        """Values (as JSON has them: times as ISO text) and a status per value, for one or many entities."""
+        entities = normalize_keys(keys)
+        body = {"features": [features] if isinstance(features, str) else list(features), "entities": _plain(entities)}
+        r = self._lake._json("POST", "/features/online", json=body)
+        results = r["results"]
+        return OnlineFeatures(
+            [x["entity"] for x in results],
+            list(r["features"]),
+            [x["values"] for x in results],
+            [x["statuses"] for x in results],
+            [{g: datetime.fromisoformat(t) if t else None for g, t in x["event_times"].items()} for x in results],
+        )
+
+    # --- training sets ------------------------------------------------------------------------------
+
+    def training_set(
+        self,
+        entities: Any,
+        features: Sequence[str] | str,
+        *,
+        as_of: datetime | str | None = None,
+        entity_time: str | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        save: bool = True,
+    ) -> RemoteTrainingSet:
+        """Built on the server (point-in-time correct, through your grants, masks and row filters)."""
+        body = {
+            "features": [features] if isinstance(features, str) else list(features),
+            "entities": _source(entities),
+            "entity_time": entity_time,
+            "as_of": _plain(as_of),
+            "name": name,
+            "description": description,
+        }
+        info = self._lake._json("POST", "/features/training-sets", params={"save": save}, json=body)
+        return RemoteTrainingSet(self._lake, info)
+
+    def load_training_set(self, training_set_id: str) -> RemoteTrainingSet:
+        return RemoteTrainingSet(self._lake, self._lake._json("GET", f"/features/training-sets/{training_set_id}"))
+
+    def training_sets(self, group: str | None = None) -> list[dict[str, Any]]:
+        params = {"group": group} if group else {}
+        found: list[dict[str, Any]] = self._lake._json("GET", "/features/training-sets", params=params)
+        return found
+
+
+class RemoteTrainingSet:
+    """A saved training set on the server; its rows download (Arrow IPC) when first converted."""
+
+    def __init__(self, lake: RemoteLake, info: dict[str, Any]) -> None:
+        self._lake = lake
+        self.info = info
+        self.id: str | None = info["id"]
+        self.name: str | None = info["name"]
+        self.spec = {k: info[k] for k in ("features", "entity_time", "as_of")}
+        self.snapshots: dict[str, int | None] = info["snapshots"]
+        self._arrow: pa.Table | None = None
+
+    def _download(self, fmt: str) -> bytes:
+        if self.id is None:
+            from mlake.errors import ValidationError
+
+            raise ValidationError("This training set was not saved", hint="build it with save=True to download it")
+        return self._lake.request("GET", f"/features/training-sets/{self.id}/export", params={"format": fmt}).content
+
+    def to_arrow(self) -> pa.Table:
+        if self._arrow is None:
+            import pyarrow.ipc as ipc
+
+            self._arrow = ipc.open_stream(self._download("arrow")).read_all()
+        return self._arrow
+
+    def to_pandas(self) -> pd.DataFrame:
+        return self.to_arrow().to_pandas()
+
+    def to_polars(self) -> pl.DataFrame:
+        import polars as pl
+
+        frame = pl.from_arrow(self.to_arrow())
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+    def batches(self, batch_size: int = 65_536) -> Iterator[pa.RecordBatch]:
+        yield from self.to_arrow().to_batches(batch_size)
+
+    def to_parquet(self, path: str | Path) -> int:
+        """Download the training set as one Parquet file (written by the server); returns its rows."""
+        Path(path).write_bytes(self._download("parquet"))
+        return int(self.info["rows"])
+
+    @property
+    def columns(self) -> list[str]:
+        return [c["name"] for c in self.info["columns"]]
+
+    def __len__(self) -> int:
+        return int(self.info["rows"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.info)
+
+    def __repr__(self) -> str:
+        return f"<mlake RemoteTrainingSet {self.id or '(unsaved)'} {len(self.spec['features'])} feature(s)>"
