@@ -126,7 +126,10 @@ def test_column_grants_limit_training_sets_and_online_reads(fresh: Governed) -> 
     with pytest.raises(PermissionDeniedError, match="returns"):
         alice.features.get_online_features({"customer_id": 1}, ["order_stats:returns"])
     online = alice.features.get_online_features({"customer_id": 1}, ["order_stats:orders"])
-    assert online.values == [{"orders": 1}] and online.statuses == [{"orders": "present"}]
+    assert online.values == [{"orders": 1}]
+    assert online.statuses == [{"orders": "present"}]
+    stats = alice.features.describe("order_stats", distributions=True)  # over the granted columns only
+    assert stats["statistics"]["features"].keys() == {"orders"} and stats["distributions"].keys() == {"ts", "orders"}
 
 
 def test_online_read_path(features_lake: Governed) -> None:

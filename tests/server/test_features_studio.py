@@ -82,3 +82,12 @@ async def test_assets_are_local_and_pages_have_no_inline_code(admin: httpx.Async
         assert "<script>" not in text and " style=" not in text  # the CSP allows neither
         for asset in re.findall(r'(?:src|href)="(/static/areas/features/[^"?]+)', text):
             assert (await admin.get(asset)).status_code == 200
+
+
+async def test_group_page_with_column_grants(outsider: httpx.AsyncClient, governed: Governed) -> None:
+    for column in ("customer_id", "spend"):
+        governed.lake.governance.grant("alice", "select", f"features.customer_profile.{column}")
+    page = await outsider.get("/features/groups/customer_profile", headers=HTML)
+    assert page.status_code == 200, page.text[:500]
+    assert 'data-features="customer_profile:spend"' in page.text  # the lookup asks only for what alice may read
+    assert re.search(r"Writes</span><b>—</b>", page.text)  # write_time is not granted: not shown

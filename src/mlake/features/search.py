@@ -78,44 +78,58 @@ def search(
     return sorted(hits, key=lambda h: (-h.score, h.group, h.feature or ""))
 
 
+def _view_schema(lake: Lake, view: str) -> pa.Schema:
+    """The columns ``lake`` sees through a view: a principal's column grants may hide some, and its
+    masks may change their types."""
+    schema: pa.Schema = lake.engine.run_internal(f"SELECT * FROM {view} LIMIT 0").to_arrow().schema
+    return schema
+
+
 def statistics(lake: Lake, group: FeatureGroup) -> dict[str, Any]:
-    """Rows, entities, event-time range, last write, and per-feature null share / min / max / mean."""
+    """Rows, entities, event-time range, last write, and per-feature null share / min / max / mean.
+
+    Computed over what ``lake`` may read: through a principal's row filters and masks, and only over
+    the columns it may read (what it may not is left out, or None)."""
     if not lake.table_exists(group.table_name):
         return {"rows": 0}
-    table = lake.table(group.table_name)
-    present = {c.lower() for c in table.columns}
     view = lake.engine.view_for(group.table_name)
-    keys = ", ".join(quote_ident(k) for k in group.key_names)
-    et = quote_ident(group.event_time)
-    aggs = [
-        "count(*) AS rows",
-        f"count(DISTINCT ({keys})) AS entities",
-        f"min({et}) AS first_event",
-        f"max({et}) AS last_event",
-        f"max({WRITE_TIME}) AS last_write",
-        f"count(DISTINCT {WRITE_TIME}) AS writes",
-    ]
-    feats = [f for f in group.features if f.name.lower() in present]
+    schema = _view_schema(lake, view)
+    types = {n.lower(): t for n, t in zip(schema.names, schema.types, strict=True)}
+    aggs = ["count(*) AS rows"]
+    if all(k.lower() in types for k in group.key_names):
+        aggs.append(f"count(DISTINCT ({', '.join(quote_ident(k) for k in group.key_names)})) AS entities")
+    if group.event_time.lower() in types:
+        et = quote_ident(group.event_time)
+        aggs += [f"min({et}) AS first_event", f"max({et}) AS last_event"]
+    if WRITE_TIME in types:
+        aggs += [f"max({WRITE_TIME}) AS last_write", f"count(DISTINCT {WRITE_TIME}) AS writes"]
+    feats = [f for f in group.features if f.name.lower() in types]
+    numeric = {f.name for f in feats if _kind(types[f.name.lower()]) == "number"}
     for i, f in enumerate(feats):
         col = quote_ident(f.name)
         aggs.append(f"count({col}) AS n{i}")
-        if f.dtype in _NUMERIC:
+        if f.name in numeric:
             aggs += [f"min({col}) AS min{i}", f"max({col}) AS max{i}", f"avg({col}) AS avg{i}"]
     row = lake.engine.run_internal(f"SELECT {', '.join(aggs)} FROM {view}").to_pylist()[0]
     rows = row["rows"]
     per_feature = {}
     for i, f in enumerate(feats):
         info: dict[str, Any] = {"null_fraction": (1 - row[f"n{i}"] / rows) if rows else None}
-        if f.dtype in _NUMERIC:
+        if f.name in numeric:
             info.update(min=row[f"min{i}"], max=row[f"max{i}"], mean=row[f"avg{i}"])
         per_feature[f.name] = info
+
+    def when(key: str) -> str | None:
+        value = row.get(key)
+        return value.isoformat() if value else None
+
     return {
         "rows": rows,
-        "entities": row["entities"],
-        "first_event": row["first_event"].isoformat() if row["first_event"] else None,
-        "last_event": row["last_event"].isoformat() if row["last_event"] else None,
-        "last_write": row["last_write"].isoformat() if row["last_write"] else None,
-        "writes": row["writes"],
+        "entities": row.get("entities"),
+        "first_event": when("first_event"),
+        "last_event": when("last_event"),
+        "last_write": when("last_write"),
+        "writes": row.get("writes"),
         "features": per_feature,
     }
 
@@ -161,7 +175,7 @@ def distributions(lake: Lake, group: FeatureGroup, *, bins: int = 20, top: int =
     if not lake.table_exists(group.table_name):
         return {}
     view = lake.engine.view_for(group.table_name)
-    schema = lake.engine.run_internal(f"SELECT * FROM {view} LIMIT 0").to_arrow().schema
+    schema = _view_schema(lake, view)
     wanted = [group.event_time, *group.feature_names]
     kinds = {c: _kind(schema.field(c).type) for c in wanted if c in schema.names}
     ranged = [c for c, k in kinds.items() if k in ("number", "time")]

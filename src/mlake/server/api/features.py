@@ -24,6 +24,7 @@ from mlake.governance.governed import GovernedLake
 from mlake.server.downloads import stream_result
 from mlake.server.rows import json_value, table_json
 from mlake.server.state import principal_lake
+from mlake.tables.names import TableName
 
 if TYPE_CHECKING:
     from mlake.features.training import TrainingSet
@@ -134,7 +135,7 @@ def _time(value: Any) -> datetime | None:
 
 def _source(body: RowsSource, time_columns: set[str] | None) -> Any:
     if body.table is not None:
-        return body.table
+        return TableName.parse(body.table)  # a table name, never SQL
     if body.sql is not None:
         return body.sql
     assert body.rows is not None

@@ -94,7 +94,9 @@ def router() -> APIRouter:
         charts = {c: distribution_svg(d) for c, d in dists.items()}
         timeline = histogram_svg(dists.get(group.event_time), width=1100, height=110, axis=True)
         graph = lake.lineage(group.table_name, max_depth=3) if info.get("offline") else None
-        masked = {c["name"] for c in lake.table(group.table_name).describe()["columns"] if c.get("masked")}
+        columns = lake.table(group.table_name).describe()["columns"]  # what the viewer may read, and how
+        masked = {c["name"] for c in columns if c.get("masked")}
+        readable = [f for f in group.feature_names if f in {c["name"] for c in columns}]
         return render(
             request,
             "features/group.html",
@@ -106,6 +108,7 @@ def router() -> APIRouter:
             timeline=timeline,
             lineage=lineage_svg(graph) if graph is not None else None,
             masked=masked,
+            readable=[f"{group.name}:{f}" for f in readable],
             privileges=info.get("privileges", []),
             training_sets=training_rows(lake.features.training_sets(group.name)),
             short=short_number,

@@ -50,7 +50,7 @@
         entity[input.name] = INTEGER.has(input.dataset.type) && /^-?\d+$/.test(raw) ? Number(raw) : input.dataset.type === "bool" ? raw === "true" : raw;
       }
       try {
-        const data = await Studio.api("/api/v1/features/online", { method: "POST", body: { features: [`${form.dataset.group}:*`], entities: [entity] } });
+        const data = await Studio.api("/api/v1/features/online", { method: "POST", body: { features: form.dataset.features.split(","), entities: [entity] } });
         showOnline($("#online-result"), data);
       } catch (err) { fail(err); }
     });
