@@ -5,10 +5,9 @@
 A real uvicorn server runs in its own process on the demo lake, with token auth on and a non-superuser
 principal (grants by tag, a column mask: the governed path every request takes). From another process:
 
-- latency (p50/p99, one client, keep-alive) of a small SQL query and of a table preview (a page of rows;
-  it stands in for the online feature read until the features area lands), next to the same query run
-  in process through the governed lake (what the REST layer adds) and next to ``GET /health`` (what
-  uvicorn + FastAPI + auth cost with no work at all);
+- latency (p50/p99, one client, keep-alive) of a small SQL query and of a table preview (a page of rows),
+  next to the same query run in process through the governed lake (what the REST layer adds) and next to
+  ``GET /health`` (what uvicorn + FastAPI + auth cost with no work at all);
 - throughput with 50 concurrent clients on the small SQL query, next to 50 clients on ``/health``;
 - latency of an online feature read (``POST /api/v1/features/online``, 10 features, one entity and a batch
   of 100, random entities of a group of 100,000) as a principal reading the group in full (grant by tag) and
