@@ -167,7 +167,8 @@ def distributions(lake: Lake, group: FeatureGroup, *, bins: int = 20, top: int =
     "clipped"}``, where a bin counts the values above the previous bin's upper bound up to its own (the
     first bin from the minimum). Number bins span the 0.5th to 99.5th percentile (approximate), so one
     outlier does not squeeze every other value into one bar; values beyond count in the first or last
-    bin (``clipped`` says whether any did). Text and booleans: ``{"kind": "top", "values": [{"value",
+    bin (``clipped`` says whether any did); a few distinct integers get one bin each (``discrete``,
+    ``upper`` is then the value). Text and booleans: ``{"kind": "top", "values": [{"value",
     "count"}, ...], "other": n}``. Computed over what ``lake`` may read, so a principal's masks and row
     filters apply (a column is charted by the type it has after masking). Two scans for numbers and
     times together, one per text column.
@@ -203,12 +204,17 @@ def distributions(lake: Lake, group: FeatureGroup, *, bins: int = 20, top: int =
                 value = f"CAST({quote_ident(c)} AS TIMESTAMP)"
             else:
                 value = f"least(greatest({quote_ident(c)}::DOUBLE, {float(lo)!r}), {float(hi)!r})"
-            aggs.append(f"histogram({value}, {_bins(lo, hi, str(kinds[c]), bins)})")
+            boundaries = _bins(lo, hi, str(kinds[c]), bins)
+            discrete = pa.types.is_integer(schema.field(c).type) and hi - lo < bins
+            if discrete:  # a few integers: one bar each
+                boundaries = "[" + ", ".join(f"{v}::DOUBLE" for v in range(int(lo), int(hi) + 1)) + "]"
+            # FILTER: least/greatest skip NULLs, so a NULL would otherwise be counted at the bound
+            aggs.append(f"histogram({value}, {boundaries}) FILTER (WHERE {quote_ident(c)} IS NOT NULL)")
             names.append(c)
-            ranges.append((low, high, lo != low or hi != high))
+            ranges.append((low, high, lo != low or hi != high, discrete))
         if aggs:
             hist = lake.engine.run_internal(f"SELECT {', '.join(aggs)} FROM {view}").fetchall()[0]
-            for c, h, (low, high, clipped) in zip(names, hist, ranges, strict=True):
+            for c, h, (low, high, clipped, discrete) in zip(names, hist, ranges, strict=True):
                 pairs = sorted(h.items() if isinstance(h, dict) else (h or []))
                 out[c] = {
                     "kind": "histogram",
@@ -216,6 +222,7 @@ def distributions(lake: Lake, group: FeatureGroup, *, bins: int = 20, top: int =
                     "min": _plain(low),
                     "max": _plain(high),
                     "clipped": clipped,
+                    "discrete": discrete,
                 }
     categories = [c for c, k in kinds.items() if k == "category"]
     if categories:

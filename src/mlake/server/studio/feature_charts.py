@@ -62,7 +62,10 @@ def histogram_svg(dist: dict[str, Any] | None, *, width: int = 180, height: int 
         h = 0.0 if b["count"] == 0 else max(1.5, (plot_h - 2) * b["count"] / peak)
         x = i * band
         upper = dist["max"] if i == len(bins) - 1 and dist.get("max") is not None else b["upper"]
-        what = f"≤ {fmt(upper)}" if lower is None else f"{fmt(lower)} – {fmt(upper)}"
+        if dist.get("discrete"):
+            what = fmt(b["upper"])
+        else:
+            what = f"≤ {fmt(upper)}" if lower is None else f"{fmt(lower)} – {fmt(upper)}"
         parts.append(
             f'<rect class="bar" x="{x + gap / 2:.2f}" y="{plot_h - 1 - h:.2f}" width="{max(band - gap, 0.8):.2f}" '
             f'height="{h:.2f}" rx="1"><title>{escape(what)}: {b["count"]:,}</title></rect>'
