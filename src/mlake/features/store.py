@@ -7,6 +7,7 @@ point-in-time correct training sets, read online features, materialize, search a
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -47,6 +48,7 @@ class FeatureStore:
         self._lake = lake
         self.registry = GroupRegistry(lake.metadata_engine, lake.settings.user)
         self._online: OnlineStore | None = None
+        self._online_lock = threading.Lock()  # a server's first requests arrive together: open the store once
         # Online reads are the hot path: group definitions are cached for a few seconds (changes made
         # through this object are seen at once, changes made by other processes within SERVING_CACHE_SECONDS).
         self._plans: dict[tuple[str, ...], tuple[float, ReadPlan]] = {}
@@ -57,7 +59,9 @@ class FeatureStore:
     def online_store(self) -> OnlineStore:
         """The online store named by ``settings.online_url`` (SQLite in the home by default), opened once."""
         if self._online is None:
-            self._online = open_online_store(self._lake.settings.resolved_online_url())
+            with self._online_lock:
+                if self._online is None:
+                    self._online = open_online_store(self._lake.settings.resolved_online_url())
         return self._online
 
     def use_online_store(self, store: OnlineStore | str) -> None:
