@@ -28,6 +28,7 @@ BUILTIN_AREAS = (
     "mlake.server.areas.catalog",
     "mlake.server.areas.sql",
     "mlake.server.areas.dashboards",
+    "mlake.server.areas.quality",
     "mlake.server.areas.governance",
 )
 
