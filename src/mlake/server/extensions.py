@@ -28,8 +28,8 @@ BUILTIN_AREAS = (
     "mlake.server.areas.catalog",
     "mlake.server.areas.sql",
     "mlake.server.areas.dashboards",
-    "mlake.server.areas.quality",
     "mlake.server.areas.governance",
+    "mlake.server.areas.quality",
 )
 
 
