@@ -202,8 +202,35 @@ async def test_openapi_documents_the_quality_routes(admin: httpx.AsyncClient) ->
         "/api/v1/tables/{name}/quality/history",
         "/api/v1/tables/{name}/quality/anomalies",
         "/api/v1/quality/suites",
+        "/api/v1/quality/anomalies",
         "/api/v1/tables/{name}/quality/suites/{suite}",
         "/api/v1/tables/{name}/quality/suites/{suite}/run",
     ):
         assert path in doc["paths"], path
     assert "quality" in {t["name"] for t in doc["tags"]}
+
+
+async def test_recent_anomalies_across_tables(
+    admin: httpx.AsyncClient, analyst: httpx.AsyncClient, outsider: httpx.AsyncClient, governed: Governed
+) -> None:
+    lake = governed.lake
+    for _ in range(2):
+        await admin.post("/api/v1/tables/shop.orders/quality/profile", json={})
+        await admin.post("/api/v1/tables/shop.customers/quality/profile", json={})
+    lake.table("shop.orders").append(_orders([30, 31, 32, 33], [None] * 4, [1.0] * 4))
+    customers = lake.table("shop.customers")
+    customers.append(customers.to_arrow())  # twice the rows, every one a duplicate
+    await admin.post("/api/v1/tables/shop.orders/quality/profile", json={})
+    await admin.post("/api/v1/tables/shop.customers/quality/profile", json={})
+    everything = (await admin.get("/api/v1/quality/anomalies")).json()
+    assert {(a["target"], a["column"], a["metric"]) for a in everything} >= {
+        ("shop.orders", "", "rows"),
+        ("shop.orders", "customer_id", "null_rate"),
+        ("shop.customers", "", "duplicate_rate"),
+    }
+    seen = {a["target"] for a in (await analyst.get("/api/v1/quality/anomalies")).json()}
+    assert seen == {"shop.orders"}  # customers' history describes rows bob may not see
+    assert (await outsider.get("/api/v1/quality/anomalies")).json() == []
+    assert (await admin.get("/api/v1/quality/anomalies", params={"days": 0})).status_code == 422
+    page = await admin.get("/quality", headers={"Accept": "text/html"})
+    assert "Anomalies this week" in page.text and "customer_id null_rate went from 0.00% to 50.00%" in page.text

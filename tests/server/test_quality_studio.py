@@ -82,7 +82,9 @@ async def test_restricted_and_denied_viewers(
         "ann@example.com" not in profile.text and "***@example.com" in profile.text and "Rows 3" in _text(profile.text)
     )
     history = await analyst.get("/tables/shop.customers/quality/history")
-    assert history.status_code == 200 and "describes the whole table, which you read through a row filter" in history.text
+    assert (
+        history.status_code == 200 and "describes the whole table, which you read through a row filter" in history.text
+    )
     run = await analyst.post("/tables/shop.customers/quality/checks", json={"suite": "contract"})
     assert "not kept" in run.text and "3 rows" in _text(run.text)
     assert (await outsider.get("/tables/shop.customers?tab=quality", headers=HTML)).status_code == 403

@@ -47,6 +47,12 @@ def audited(lake: Lake, action: str, tables: list[str], detail: str | None = Non
     return g.audited(action, tables, detail) if g is not None else nullcontext()
 
 
+def metadata_cache(lake: Lake) -> AbstractContextManager[Any]:
+    """Within the block, a principal's checks look each table's metadata up once."""
+    g = governed(lake)
+    return g.metadata_cache() if g is not None else nullcontext()
+
+
 def require_read(lake: Lake, table: str | TableName) -> None:
     """Refuse (PermissionDeniedError) a principal without select on ``table``; NotFoundError if it is gone."""
     g = governed(lake)
@@ -68,6 +74,12 @@ def restriction(lake: Lake, table: str | TableName) -> str | None:
     if access.columns is not None:
         reasons.append("a column grant")
     return " and ".join(reasons) or None
+
+
+def system(lake: Lake) -> Lake:
+    """The lake that keeps quality's records (a principal's lake acts in its base lake)."""
+    g = governed(lake)
+    return g.base if g is not None else lake
 
 
 def keeper(lake: Lake, table: str | None) -> Lake | None:

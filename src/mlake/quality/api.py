@@ -12,12 +12,13 @@ the principal's view of the data, is audited, and is kept in the metric history 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from mlake.errors import PermissionDeniedError, ValidationError
 from mlake.quality import access
@@ -29,6 +30,7 @@ from mlake.quality.history import (
     AnomalyRules,
     detect,
     load_history,
+    load_recent,
     record_profile,
     record_suite,
 )
@@ -163,6 +165,25 @@ class Quality:
         if rules is None:
             rules = AnomalyRules(**rule_options)
         return detect(self.history(table), rules, only_last=not all_runs)
+
+    def recent_anomalies(self, *, days: float = 7.0, rules: AnomalyRules | None = None) -> list[Anomaly]:
+        """Anomalies in the newest runs of every table whose history the caller may see, among runs of the
+        last ``days``, newest first (a lake-wide "what changed" for people who did not write the rule)."""
+        since = datetime.now(UTC) - timedelta(days=days)
+        with access.audited(self._lake, "quality.anomalies", [], f"all tables, last {days:g} days"):
+            history = load_recent(access.system(self._lake), since)
+            targets = set(history.column("target").to_pylist()) if history.num_rows else set()
+            with access.metadata_cache(self._lake):
+                shown = [
+                    t
+                    for t in sorted(targets)
+                    if is_table_name(t) and access.readable(self._lake, t) and access.keeper(self._lake, t)
+                ]
+            if not shown:
+                return []
+            mine = history.filter(pc.is_in(history.column("target"), pa.array(shown, pa.string())))
+            found = [a for a in detect(mine, rules) if a.run_at >= since]
+        return sorted(found, key=lambda a: a.run_at, reverse=True)
 
     def _key(self, table: Target) -> str:
         if isinstance(table, Source):

@@ -192,6 +192,18 @@ def load_history(
     return lake.sql(sql, params=params).to_arrow()
 
 
+def load_recent(lake: Lake, since: datetime) -> pa.Table:
+    """Every target's stored metrics, for the targets with a run since ``since`` (their whole history, so
+    that their newest runs can be compared with what came before)."""
+    if not lake.table_exists(METRICS_TABLE):
+        return METRICS_SCHEMA.empty_table()
+    sql = (
+        f"SELECT * FROM {METRICS_TABLE} WHERE target IN (SELECT DISTINCT target FROM {METRICS_TABLE} "
+        "WHERE run_at >= $since) ORDER BY target, run_at, column_name, metric"
+    )
+    return lake.sql(sql, params={"since": since}).to_arrow()
+
+
 @dataclass
 class AnomalyRules:
     """When a metric's newest value counts as an anomaly (see the module docstring)."""
@@ -287,9 +299,13 @@ def detect(history: pa.Table, rules: AnomalyRules | None = None, only_last: bool
     for row in history.to_pylist():
         if row["value"] is None or row["metric"] in UNWATCHED:
             continue
-        kind = "check" if row["kind"] in ("check", "gate") else "profile"
+        # Each suite's runs (and a suite's gate runs, which measure batches, not the table) form their own
+        # series: two suites may hold checks of the same name with other bounds.
+        suite = row["suite"] or ""
+        kind = "profile" if row["kind"] == "profile" else f"{row['kind']}:{suite}"
         name = row["check_name"] or ""
-        series[(row["target"], kind, row["column_name"] + (f" [{name}]" if name else ""), row["metric"])].append(
+        where = f" [{suite}: {name}]" if name and suite else (f" [{name}]" if name else "")
+        series[(row["target"], kind, row["column_name"] + where, row["metric"])].append(
             (row["run_at"], row["run_id"], float(row["value"]))
         )
     newest_run: dict[tuple[str, str], datetime] = {}

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from mlake.errors import AlreadyExistsError, MlakeError, NotFoundError, PermissionDeniedError, ValidationError
-from mlake.quality.access import audited, keeper, may_change, readable, require_read
+from mlake.quality.access import audited, keeper, may_change, metadata_cache, readable, require_read
 from mlake.quality.metastore import suites_table
 from mlake.quality.suite import Suite, SuiteResult
 from mlake.tables.names import TableName
@@ -136,18 +136,20 @@ class SuiteStore:
         query = sa.select(suites_table).order_by(suites_table.c.table_name, suites_table.c.name)
         if table is not None:
             name = str(TableName.parse(table))
-            with audited(self._lake, "quality.suites", [name]):
-                require_read(self._lake, name)
+            require_read(self._lake, name)  # suites are table metadata: read like a description, not audited
             query = query.where(suites_table.c.table_name == name)
         with self._engine.connect() as conn:
             rows = list(conn.execute(query))
         out: builtins.list[StoredSuite] = []
-        shown: dict[str, bool] = {}
-        for r in rows:
-            if r.table_name not in shown:
-                shown[r.table_name] = readable(self._lake, r.table_name)
-            if shown[r.table_name]:
-                out.append(self._row(r, keeper(self._lake, r.table_name) is not None))
+        access: dict[str, tuple[bool, bool]] = {}  # table -> (may read it, sees it whole)
+        with metadata_cache(self._lake):
+            for r in rows:
+                if r.table_name not in access:
+                    can = readable(self._lake, r.table_name)
+                    access[r.table_name] = (can, can and keeper(self._lake, r.table_name) is not None)
+                can, whole = access[r.table_name]
+                if can:
+                    out.append(self._row(r, whole))
         return out
 
     def get(self, table: str | TableName, name: str) -> StoredSuite:

@@ -209,6 +209,12 @@ def router() -> APIRouter:
         rules = AnomalyRules(relative_change, min_rate_change, z, min_history, window, seasonal_period)
         return [a.to_dict() for a in lake.quality.anomalies(_table(name), rules=rules, all_runs=all_runs)]
 
+    @r.get("/quality/anomalies", summary="Anomalies in the newest runs of every table you may see whole")
+    def recent_anomalies(
+        lake: Lk, days: Annotated[float, Query(gt=0, le=3650, description="Runs of the last days.")] = 7.0
+    ) -> list[dict[str, Any]]:
+        return [a.to_dict() for a in lake.quality.recent_anomalies(days=days)]
+
     # --- stored suites ----------------------------------------------------------------------------------
 
     @r.get("/quality/suites", summary="Stored suites of every table you may read, with their last results")

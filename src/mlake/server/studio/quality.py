@@ -132,6 +132,7 @@ def router() -> APIRouter:
             "passing": sum(s.last_passed is True for s in suites),
             "never": sum(s.last_run_at is None and not s.last_result_hidden for s in suites),
         }
+        anomalies = lake.quality.recent_anomalies(days=7)
         order = {False: 0, None: 1, True: 2}
         suites.sort(key=lambda s: (order[s.last_passed], s.table, s.name))
         return render(
@@ -141,6 +142,8 @@ def router() -> APIRouter:
             suites=suites,
             counts=counts,
             without=without,
+            anomalies=anomalies[:30],
+            more_anomalies=max(len(anomalies) - 30, 0),
             editable={(s.table, s.name) for s in suites if access.may_change(lake, s.owner, s.table)},
         )
 
