@@ -1,7 +1,8 @@
 """Studio in a real browser: Playwright drives Debian's Chromium against a live server on the demo lake.
 
 Walks the main pages — browse, preview, SQL with a chart, a time-travel view, a failed query and the
-quarantine, a denied table, a dashboard — and saves a screenshot of each under test-artifacts/studio/.
+quarantine, a denied table, a dashboard, a failed check — and saves a screenshot of each under
+test-artifacts/studio/.
 """
 
 from __future__ import annotations
