@@ -93,3 +93,17 @@ async def test_restricted_and_denied_viewers(
     r = await outsider.post("/tables/shop.orders/quality/checks", json={"suite": "contract"})
     assert r.status_code == 403
     assert "contract" not in (await outsider.get("/quality", headers=HTML)).text
+
+
+async def test_the_tab_measures_an_earlier_snapshot(admin: httpx.AsyncClient, governed: Governed) -> None:
+    orders = governed.lake.table("shop.orders")
+    first = orders.history()[-1].snapshot_id
+    orders.append(orders.to_arrow())
+    tab = await admin.get(f"/tables/shop.orders?tab=quality&snapshot={first}", headers=HTML)
+    assert f'data-snapshot="{first}"' in tab.text and "as of snapshot" in tab.text
+    old = _text((await admin.get("/tables/shop.orders/quality/profile", params={"snapshot": first})).text)
+    now = _text((await admin.get("/tables/shop.orders/quality/profile")).text)
+    assert "Rows 4" in old and "Duplicate rows 0" in old
+    assert "Rows 8" in now and "Duplicate rows 4" in now
+    run = await admin.post("/tables/shop.orders/quality/checks", json={"yaml": FAILING, "snapshot_id": first})
+    assert f"snapshot <code>{first}</code>" in run.text and "4 rows" in _text(run.text)

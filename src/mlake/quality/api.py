@@ -197,13 +197,14 @@ class Quality:
 
     def _audited(self, action: str, target: Target, detail: str | None = None) -> Any:
         """Audit a measurement of ``target`` on a principal's lake (tables named; SQL as the detail)."""
+        tables: list[str] = []
         if isinstance(target, Source):
             tables, text = ([target.table] if target.table else []), target.label
-        else:
+        elif isinstance(target, str | TableName) or hasattr(target, "iceberg"):  # a name, SQL, or a Table
             text = str(getattr(target, "name", target))
             tables = [text.strip().replace('"', "").lower()] if is_table_name(text) else []
-            if not tables:
-                text = str(getattr(target, "sql", text))
+        else:  # a Result (its SQL); never a dataframe's contents
+            text = str(getattr(target, "sql", f"({type(target).__name__})"))
         if detail is None and not tables:
             detail = text[:2000]
         return access.audited(self._lake, action, tables, detail)
