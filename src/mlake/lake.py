@@ -33,6 +33,7 @@ from mlake.errors import AlreadyExistsError, ConfigError, NotFoundError, Validat
 from mlake.events import EventBus, Progress, SilentProgress
 from mlake.governance import store as _governance_store  # noqa: F401
 from mlake.metastore import migrate
+from mlake.quality import metastore as _quality_metastore  # noqa: F401  (stored suites' migration)
 from mlake.settings import Settings
 from mlake.sql import SqlEngine
 from mlake.tables.lineage import LineageGraph, LineageStore
@@ -346,6 +347,7 @@ class Lake:
         from mlake.quality.api import Quality
 
         return Quality(self)
+
     # --- areas --------------------------------------------------------------------------------------
 
     @cached_property

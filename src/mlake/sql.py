@@ -19,6 +19,8 @@ import re
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -232,6 +234,25 @@ class SqlEngine:
                 con.execute(f"DROP SCHEMA IF EXISTS {quote_ident(old)} CASCADE")
         return ref
 
+    def internal_view(self, sql: str) -> str:
+        """A view over a SELECT mlake built itself (a staged batch's files, before they are committed), so
+        that SQL checked like a principal's (see :meth:`internal_cursor`) may read it by name — and not
+        the files it reads."""
+        tag = "sql~" + hashlib.sha1(sql.encode()).hexdigest()[:16]
+        ref = f"{quote_ident(tag)}.{quote_ident('data')}"
+        with self._lock:
+            if tag in self._schemas:
+                self._schemas.move_to_end(tag)
+                return ref
+            con = self.connection
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(tag)}")
+            con.execute(f"CREATE OR REPLACE VIEW {ref} AS {sql}")
+            self._schemas[tag] = None
+            while len(self._schemas) > _MAX_VIEW_SCHEMAS:
+                old, _ = self._schemas.popitem(last=False)
+                con.execute(f"DROP SCHEMA IF EXISTS {quote_ident(old)} CASCADE")
+        return ref
+
     # --- queries ----------------------------------------------------------------------------------
 
     def run_internal(self, sql: str, inputs: list[LineageInput] | None = None) -> Result:
@@ -243,6 +264,20 @@ class SqlEngine:
             raise translate_duckdb_error(exc, sql) from exc
         assert rel is not None
         return Result(rel, sql, inputs, keepalive=cursor, lake=self._lake)
+
+    @contextmanager
+    def internal_cursor(self, sql: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor to run ``sql`` — built by mlake over views from :meth:`view_for`, possibly with parts
+        given by a user (a check's filter, a custom check query) — closed afterwards.
+
+        Measurements (quality profiles and checks) run their SQL through it so that a principal's engine
+        can check that SQL like untrusted SQL and bound its run by the statement timeout.
+        """
+        cursor = self.connection.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
 
     def bind(self, sql: str, as_of: datetime | str | None = None) -> tuple[str, list[LineageInput]]:
         """Rewrite lake table references to pinned views; return the SQL and the tables it reads."""

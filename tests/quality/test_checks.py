@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -215,3 +216,28 @@ def test_parse_duration():
     assert parse_duration(30) == timedelta(seconds=30)
     with pytest.raises(ValidationError):
         parse_duration("soon")
+
+
+@pytest.mark.parametrize(
+    ("item", "words"),
+    [
+        ({"not_null": "a", "threshold": "most"}, "threshold must be float"),
+        ({"not_null": {"column": ["a", {"b": 1}]}}, "column must be str"),
+        ({"type": "in_set", "column": "a", "values": "abc"}, "values must be list"),
+        ({"schema": {"columns": {"a": 5}}}, "columns must be dict[str, str]"),
+        ({"row_count": {"min": "many"}}, "min must be int | None"),
+        ({"unique": {"column": [1, 2]}}, "column must be str | list[str]"),
+        ({"type": 5}, "column must be str"),
+    ],
+)
+def test_check_arguments_of_the_wrong_type_are_refused(item: dict[str, object], words: str) -> None:
+    """A suite from a file or a request may hold anything: a wrong type is a clear error, never a crash."""
+    with pytest.raises(ValidationError, match=re.escape(words)):
+        Suite.from_dict({"checks": [item]})
+
+
+def test_check_arguments_accept_python_and_numpy_values() -> None:
+    import numpy as np
+
+    checks = [RowCount(min=np.int64(1)), InSet("c", values=("a", "b")), Distribution("x", min=np.float32(0.5))]
+    assert [c.kind for c in checks] == ["row_count", "in_set", "distribution"]

@@ -1,7 +1,8 @@
 """Studio in a real browser: Playwright drives Debian's Chromium against a live server on the demo lake.
 
 Walks the main pages — browse, preview, SQL with a chart, a time-travel view, a failed query and the
-quarantine, a denied table, a dashboard — and saves a screenshot of each under test-artifacts/studio/.
+quarantine, a denied table, a dashboard, a failed check — and saves a screenshot of each under
+test-artifacts/studio/.
 """
 
 from __future__ import annotations
@@ -235,3 +236,38 @@ def test_feature_search_and_group_page(browser: Any, studio: Studio) -> None:
     page.wait_for_selector("#ts-rows table.grid tbody tr")
     assert page.locator("#ts-rows tbody tr").count() == 50
     _shot(page, "13-training-set")
+
+
+def test_a_failed_check(browser: Any, studio: Studio) -> None:
+    page = _page(browser, studio, "ada")
+    page.goto(studio.url + "/tables/shop.orders?tab=quality")
+    page.wait_for_selector("#profile-host .q-col svg.q-hist")  # the profile arrives with its charts
+    assert page.locator("#profile-host .q-col").count() == 8
+    page.wait_for_selector("#history-host .q-note")
+    page.click("#suggest-suite")
+    page.wait_for_selector("#suite-dialog[open]")
+    assert "not_null" in page.input_value("#suite-form textarea[name=yaml]")  # a suite suggested from the profile
+    page.fill("#suite-form input[name=name]", "orders basics")
+    page.fill(
+        "#suite-form textarea[name=yaml]",
+        "checks:\n  - unique: order_id\n  - in_range: {column: amount, min: 0}\n  - not_null: customer_id\n",
+    )
+    page.click("#suite-form button[type=submit]")
+    page.wait_for_url("**/tables/shop.orders?tab=quality&suite=orders+basics")
+    page.click("#run-suite")
+    page.wait_for_selector(".q-results[data-passed=false]")
+    failed = page.locator("tr.q-check.fail")
+    assert failed.count() == 2  # the demo's orders repeat ids and have negative amounts
+    assert "FAILED" in failed.first.inner_text() and "unique(order_id)" in failed.first.inner_text()
+    assert "passed" in page.locator("tr.q-check.pass").inner_text()
+    failed.nth(1).locator("details.q-samples summary").click()
+    assert page.locator("tr.q-check.fail").nth(1).locator(".q-sample-grid tbody tr").count() >= 1
+    page.wait_for_selector("#history-host .q-strip i.bad")  # the run joined the suite's history
+    _shot(page, "11-quality-failed-check")
+    page.goto(studio.url + "/")
+    panel = page.locator(".panel-failing-checks")
+    assert "orders basics" in panel.inner_text() and "unique(order_id)" in panel.inner_text()
+    _shot(page, "12-home-failing-checks")
+    page.goto(studio.url + "/quality")
+    assert "failing" in page.locator("table.q-suites tr:has-text('orders basics')").inner_text()
+    _shot(page, "13-quality-page")

@@ -15,6 +15,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -139,6 +140,23 @@ class PrincipalEngine(SqlEngine):
             raise translate_duckdb_error(exc, sql) from exc
         assert rel is not None
         return GovernedResult(rel, sql, inputs, keepalive=cursor, lake=self._glake, engine=self)
+
+    def internal_view(self, sql: str) -> str:
+        ref = super().internal_view(sql)
+        self._issued.add(_split_ref(ref))
+        return ref
+
+    @contextmanager
+    def internal_cursor(self, sql: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        """SQL built by mlake with parts a principal gave (a check's filter or query) is checked like
+        untrusted SQL — it may only name views issued to this principal — and bounded by the timeout."""
+        self.sandbox.check_select(sql, self._issued)
+        cursor = self.connection.cursor()
+        try:
+            with self.sandbox.deadline(cursor):
+                yield cursor
+        finally:
+            cursor.close()
 
     def query(self, sql: str, *, as_of: datetime | str | None = None, params: Any = None) -> Result:
         started = time.perf_counter()

@@ -67,6 +67,12 @@ class GovernedLake(Lake):
         return self._base.catalog
 
     @property
+    def base(self) -> Lake:
+        """The lake this one wraps: for mlake's own records kept on the principal's behalf (the audit log,
+        quality metric history), never for reads or writes the principal asks for."""
+        return self._base
+
+    @property
     def governance(self) -> GuardedGovernance:  # type: ignore[override]
         """Access-control administration, as this principal may do it."""
         from mlake.governance.service import GuardedGovernance

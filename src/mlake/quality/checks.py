@@ -12,10 +12,12 @@ the share of checked rows that must pass (``0.99`` lets 1% fail).
 
 from __future__ import annotations
 
+import numbers
 import re
 from dataclasses import KW_ONLY, MISSING, dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from types import UnionType
+from typing import TYPE_CHECKING, Any, ClassVar, Union, get_args, get_origin, get_type_hints
 
 from mlake.errors import ValidationError
 from mlake.quality.source import Source, q
@@ -117,6 +119,7 @@ class Check:
     description: str | None = None
 
     def __post_init__(self) -> None:
+        _check_argument_types(self)
         if self.severity not in SEVERITIES:
             raise ValidationError(f"{self.label}: severity must be error or warn, not {self.severity!r}")
         if not 0.0 <= float(self.threshold) <= 1.0:
@@ -180,6 +183,39 @@ class Check:
     def yaml_fields(cls) -> dict[str, str]:
         """Names used in suite files -> field names."""
         return {f.metadata.get("yaml", f.name): f.name for f in fields(cls)}
+
+
+def _check_argument_types(check: Check) -> None:
+    """Refuse arguments of the wrong type (a suite from a file or a request may hold anything) before
+    they reach SQL or a comparison, naming the argument and the type it takes."""
+    hints = get_type_hints(type(check))
+    for f in fields(check):
+        value = getattr(check, f.name)
+        if not _matches(value, hints.get(f.name, Any)):
+            name = f.metadata.get("yaml", f.name)
+            raise ValidationError(
+                f"{check.kind}: {name} must be {f.type}, not {value!r}"[:300],
+                hint=f"see the {check.kind} check in the suite documentation (mlake.quality.suite)",
+            )
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    if hint is Any:
+        return True
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, UnionType):
+        return any(_matches(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    if origin is list:  # a tuple is a fine list in Python
+        return isinstance(value, list | tuple) and all(_matches(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(_matches(k, args[0]) and _matches(v, args[1]) for k, v in value.items())
+    if hint is float:  # numbers.Real and Integral take numpy's scalars too
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    return isinstance(value, hint) if isinstance(hint, type) else True
 
 
 def _format_duration(d: timedelta) -> str:

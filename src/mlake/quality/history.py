@@ -103,25 +103,29 @@ def _f(value: Any) -> float | None:
         return None
 
 
-def record_profile(lake: Lake, p: Profile, key: str) -> None:
+def record_profile(lake: Lake, p: Profile, key: str, actor: str | None = None) -> None:
+    """Keep a profile's metrics under ``key``; ``actor`` (default: the lake's user) is who ran it."""
+    who = actor or lake.settings.user
     rows = [
-        _row(p.run_id, p.computed_at, "profile", key, p.snapshot_id, None, None, col, metric, value, None, lake)
+        _row(p.run_id, p.computed_at, "profile", key, p.snapshot_id, None, None, col, metric, value, None, who)
         for col, metric, value in profile_metrics(p)
     ]
     _append(lake, rows)
 
 
-def record_suite(lake: Lake, r: SuiteResult, key: str, kind: str = "check") -> None:
+def record_suite(lake: Lake, r: SuiteResult, key: str, kind: str = "check", actor: str | None = None) -> None:
+    """Keep a suite run's metrics under ``key``; ``actor`` (default: the lake's user) is who ran it."""
+    who = actor or lake.settings.user
     rows = []
     for c in r.results:
         col = ",".join(c.columns)
         value = c.value if isinstance(c.value, int | float) and not isinstance(c.value, bool) else None
         args = (r.run_id, r.computed_at, kind, key, r.snapshot_id, r.suite, c.check, col)
-        rows.append(_row(*args, c.metric, _f(value), c.passed, lake))
+        rows.append(_row(*args, c.metric, _f(value), c.passed, who))
         if c.failing_share is not None:
-            rows.append(_row(*args, "failing_share", c.failing_share, c.passed, lake))
+            rows.append(_row(*args, "failing_share", c.failing_share, c.passed, who))
     head = (r.run_id, r.computed_at, kind, key, r.snapshot_id, r.suite, None, TABLE_LEVEL)
-    rows.append(_row(*head, "rows", float(r.rows), r.passed, lake))
+    rows.append(_row(*head, "rows", float(r.rows), r.passed, who))
     _append(lake, rows)
 
 
@@ -137,7 +141,7 @@ def _row(
     metric: str,
     value: float | None,
     passed: bool | None,
-    lake: Lake,
+    actor: str,
 ) -> dict[str, Any]:
     if value is not None and not math.isfinite(value):
         value = None
@@ -153,7 +157,7 @@ def _row(
         "metric": metric,
         "value": value,
         "passed": passed,
-        "actor": lake.settings.user,
+        "actor": actor,
     }
 
 
@@ -186,6 +190,18 @@ def load_history(
             params[name] = value
     sql = f"SELECT * FROM {METRICS_TABLE} WHERE {' AND '.join(conds)} ORDER BY run_at, column_name, metric"
     return lake.sql(sql, params=params).to_arrow()
+
+
+def load_recent(lake: Lake, since: datetime) -> pa.Table:
+    """Every target's stored metrics, for the targets with a run since ``since`` (their whole history, so
+    that their newest runs can be compared with what came before)."""
+    if not lake.table_exists(METRICS_TABLE):
+        return METRICS_SCHEMA.empty_table()
+    sql = (
+        f"SELECT * FROM {METRICS_TABLE} WHERE target IN (SELECT DISTINCT target FROM {METRICS_TABLE} "
+        "WHERE run_at >= $since) ORDER BY target, run_at, column_name, metric"
+    )
+    return lake.sql(sql, params={"since": since}).to_arrow()
 
 
 @dataclass
@@ -257,11 +273,12 @@ def detect_series(
         if len(ref) >= (2 if seasonal else rules.min_history):
             expected = statistics.fmean(ref)
             sd = statistics.stdev(ref)
-            if sd > 0:
+            noise = 1e-9 * abs(expected)  # a constant history's float noise (sums of equal values) is no spread
+            if sd > noise:
                 z = (value - expected) / sd
                 if abs(z) >= rules.z and big_enough(value - expected):
                     rule = "seasonal z-score" if seasonal else "z-score"
-            elif value != expected and big_enough(value - expected):
+            elif abs(value - expected) > noise and big_enough(value - expected):
                 z = math.inf
                 rule = "change after a constant history"
         elif not period and abs(rel) >= rules.relative_change and big_enough(value - prev):
@@ -282,9 +299,13 @@ def detect(history: pa.Table, rules: AnomalyRules | None = None, only_last: bool
     for row in history.to_pylist():
         if row["value"] is None or row["metric"] in UNWATCHED:
             continue
-        kind = "check" if row["kind"] in ("check", "gate") else "profile"
+        # Each suite's runs (and a suite's gate runs, which measure batches, not the table) form their own
+        # series: two suites may hold checks of the same name with other bounds.
+        suite = row["suite"] or ""
+        kind = "profile" if row["kind"] == "profile" else f"{row['kind']}:{suite}"
         name = row["check_name"] or ""
-        series[(row["target"], kind, row["column_name"] + (f" [{name}]" if name else ""), row["metric"])].append(
+        where = f" [{suite}: {name}]" if name and suite else (f" [{name}]" if name else "")
+        series[(row["target"], kind, row["column_name"] + where, row["metric"])].append(
             (row["run_at"], row["run_id"], float(row["value"]))
         )
     newest_run: dict[tuple[str, str], datetime] = {}

@@ -93,22 +93,17 @@ class Source:
     rows_hint: int | None = None  # the row count when known without a scan (snapshot summary, staged batch)
     _columns: list[tuple[str, str]] | None = field(default=None, repr=False)
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A cursor on the engine's connection (sees the pinned views, isolated from other threads)."""
-        return self.lake.engine.connection.cursor()
-
     @property
     def columns(self) -> list[tuple[str, str]]:
         """``(name, DuckDB type)`` of each column, found without running the query."""
         if self._columns is None:
-            cur = self.cursor()
-            try:
-                rel = cur.sql(f"SELECT * FROM ({self.sql}) AS __src LIMIT 0")
-                self._columns = [(c, str(t)) for c, t in zip(rel.columns, rel.types, strict=True)]
-            except duckdb.Error as exc:
-                raise translate_duckdb_error(exc, self.sql) from exc
-            finally:
-                cur.close()
+            sql = f"SELECT * FROM ({self.sql}) AS __src LIMIT 0"
+            with self.lake.engine.internal_cursor(sql) as cur:
+                try:
+                    rel = cur.sql(sql)
+                    self._columns = [(c, str(t)) for c, t in zip(rel.columns, rel.types, strict=True)]
+                except duckdb.Error as exc:
+                    raise translate_duckdb_error(exc, self.sql) from exc
         return self._columns
 
     def column_names(self) -> list[str]:
@@ -124,23 +119,24 @@ class Source:
         )
 
     def fetch(self, sql: str) -> list[tuple[Any, ...]]:
-        """Run SQL that reads this source (as ``__src``) and return all rows (small results only)."""
-        cur = self.cursor()
-        try:
-            return cur.sql(sql).fetchall()
-        except duckdb.Error as exc:
-            raise translate_duckdb_error(exc, sql) from exc
-        finally:
-            cur.close()
+        """Run SQL that reads this source (as ``__src``) and return all rows (small results only).
+
+        The SQL runs through the engine's :meth:`~mlake.sql.SqlEngine.internal_cursor`: on a principal's
+        lake it is checked like untrusted SQL (it embeds check filters and queries people wrote) and
+        bounded by the statement timeout.
+        """
+        with self.lake.engine.internal_cursor(sql) as cur:
+            try:
+                return cur.sql(sql).fetchall()
+            except duckdb.Error as exc:
+                raise translate_duckdb_error(exc, sql) from exc
 
     def fetch_arrow(self, sql: str) -> Any:
-        cur = self.cursor()
-        try:
-            return cur.sql(sql).to_arrow_table()
-        except duckdb.Error as exc:
-            raise translate_duckdb_error(exc, sql) from exc
-        finally:
-            cur.close()
+        with self.lake.engine.internal_cursor(sql) as cur:
+            try:
+                return cur.sql(sql).to_arrow_table()
+            except duckdb.Error as exc:
+                raise translate_duckdb_error(exc, sql) from exc
 
     def from_clause(self) -> str:
         return f"({self.sql}) AS __src"
@@ -170,7 +166,7 @@ def resolve(
     if isinstance(target, StagedData):
         return Source(
             lake,
-            target.sql(),
+            f"SELECT * FROM {lake.engine.internal_view(target.sql())}",
             f"staged batch of {target.table}",
             table=target.table,
             kind="staged",

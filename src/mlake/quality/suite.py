@@ -68,13 +68,21 @@ class Suite:
             origin = str(path)
             spec = path.read_text()
         if isinstance(spec, str):
-            try:
-                spec = yaml.safe_load(spec)
-            except yaml.YAMLError as exc:
-                mark = getattr(exc, "problem_mark", None)
-                where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-                raise ValidationError(f"{origin} is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
+            return cls.from_yaml(spec, origin)
         return cls.from_dict(spec, origin)
+
+    @classmethod
+    def from_yaml(cls, text: str, origin: str = "suite", *, untrusted: bool = False) -> Suite:
+        """A suite from YAML text, never read as a file path. ``untrusted`` text (from a request) may not
+        use anchors and aliases, which can make a small document expand to a huge one."""
+        loader: type[yaml.SafeLoader] = _NoAliasLoader if untrusted else yaml.SafeLoader
+        try:
+            data = yaml.load(text, Loader=loader)  # both loaders are safe loaders
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise ValidationError(f"{origin} is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
+        return cls.from_dict(data, origin)
 
     @classmethod
     def from_dict(cls, data: Any, origin: str = "suite") -> Suite:
@@ -107,6 +115,18 @@ class Suite:
             item = yaml.safe_dump([check.to_dict()], sort_keys=False, allow_unicode=True, width=110)
             lines.extend("  " + line for line in item.rstrip().splitlines())
         return "\n".join(lines) + "\n"
+
+
+class _NoAliasLoader(yaml.SafeLoader):  # type: ignore[misc]
+    """A safe loader that refuses aliases (``*name``)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in suites sent to a server", event.start_mark
+            )
+        return super().compose_node(parent, index)
 
 
 def parse_check(item: Any, where: str) -> Check:

@@ -30,6 +30,7 @@ BUILTIN_AREAS = (
     "mlake.server.areas.dashboards",
     "mlake.server.areas.governance",
     "mlake.server.areas.features",
+    "mlake.server.areas.quality",
 )
 
 
