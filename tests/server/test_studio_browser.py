@@ -263,11 +263,11 @@ def test_a_failed_check(browser: Any, studio: Studio) -> None:
     failed.nth(1).locator("details.q-samples summary").click()
     assert page.locator("tr.q-check.fail").nth(1).locator(".q-sample-grid tbody tr").count() >= 1
     page.wait_for_selector("#history-host .q-strip i.bad")  # the run joined the suite's history
-    _shot(page, "11-quality-failed-check")
+    _shot(page, "14-quality-failed-check")
     page.goto(studio.url + "/")
     panel = page.locator(".panel-failing-checks")
     assert "orders basics" in panel.inner_text() and "unique(order_id)" in panel.inner_text()
-    _shot(page, "12-home-failing-checks")
+    _shot(page, "15-home-failing-checks")
     page.goto(studio.url + "/quality")
     assert "failing" in page.locator("table.q-suites tr:has-text('orders basics')").inner_text()
-    _shot(page, "13-quality-page")
+    _shot(page, "16-quality-page")
