@@ -40,6 +40,27 @@ CHANNELS = ["web", "app", "store", "partner"]
 EVENT_TYPES = ["view", "view", "view", "search", "add_to_cart", "purchase"]
 
 
+ORDERS_BASICS = """\
+table: shop.orders
+checks:
+  - type: unique
+    column: order_id
+  - type: not_null
+    column: customer_id
+  - type: in_range
+    column: amount
+    min: 0
+    max: 20000
+  - type: in_set
+    column: status
+    values: [completed, returned, cancelled]
+  - type: not_null
+    column: channel
+    threshold: 0.95
+    severity: warn
+"""
+
+
 def generate(customers: int = 5000, seed: int = SEED) -> dict[str, pa.Table]:
     """The demo tables as Arrow, before any dirt is written to files."""
     rng = np.random.default_rng(seed)
@@ -255,6 +276,12 @@ def build_demo(lake: Lake, customers: int = 5000) -> list[str]:
     suite = folder / "orders-checks.yaml"
     lake.quality.suggest("shop.orders").save(suite)
     lines.append(f"shop.orders: suggested checks written to {suite}")
+    # The sales team's own rules, stored with the table and run once: the demo's dirt fails two of them,
+    # so Studio opens with failing checks to look into.
+    basics = lake.quality.suites.save("shop.orders", "orders-basics", ORDERS_BASICS)
+    result = lake.quality.check("shop.orders", basics)
+    failed = [r.check for r in result.failures]
+    lines.append(f"shop.orders: stored suite orders-basics ran, {len(failed)} check(s) failed: {', '.join(failed)}")
     from mlake.features.demo import build_feature_demo
 
     lines += build_feature_demo(lake)
