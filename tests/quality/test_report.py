@@ -73,6 +73,40 @@ def test_cli_profile_suggest_check_report(demo_home: Path, tmp_path: Path):
     assert code == 0 and "sample-size rule" in out
 
 
+def test_cli_stored_suites(demo_home: Path, tmp_path: Path):
+    code, out = run(demo_home, "quality", "suites", "--json")
+    stored = {(s["table"], s["name"]): s for s in json.loads(out)}
+    assert code == 0 and ("shop.orders", "orders-basics") in stored
+
+    code, out = run(demo_home, "check", "shop.orders", "-s", "orders-basics", "--json")
+    result = json.loads(out)
+    assert code == 1 and result["suite"] == "orders-basics" and not result["passed"]
+    code, out = run(demo_home, "quality", "suites", "shop.orders", "--failing", "--json")
+    assert code == 0 and [(s["name"], s["last_passed"]) for s in json.loads(out)] == [("orders-basics", False)]
+    code, out = run(demo_home, "quality", "suites")
+    assert code == 0 and "failed" in out
+
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("checks:\n  - not_null: order_id\n")
+    code, out = run(demo_home, "quality", "store-suite", "shop.orders", "ids present", str(mine))
+    assert code == 0 and "1 check(s)" in out
+    code, out = run(demo_home, "check", "shop.orders", "--suite", "ids present")
+    assert code == 0 and "passed" in out
+    code, out = run(demo_home, "quality", "suites", "shop.orders", "--json")
+    assert {s["name"]: s["last_passed"] for s in json.loads(out)}["ids present"] is True
+    code, out = run(demo_home, "report", "shop.orders", "-o", str(tmp_path / "o.json"), "-s", "ids present")
+    assert code == 0 and json.loads((tmp_path / "o.json").read_text())["checks"]["suite"] == "ids present"
+    code, _ = run(demo_home, "quality", "delete-suite", "shop.orders", "ids present")
+    assert code == 0
+
+    from mlake.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="neither a suite file nor a suite stored for shop.orders"):
+        run(demo_home, "check", "shop.orders", "-s", "ids present")
+    with pytest.raises(ValidationError, match="does not exist"):
+        run(demo_home, "check", "shop.orders", "-s", str(tmp_path / "missing.yaml"))
+
+
 def test_cli_errors_are_one_line(demo_home: Path, tmp_path: Path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("checks:\n  - not_null: nope\n")

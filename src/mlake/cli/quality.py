@@ -11,6 +11,8 @@ import typer
 from mlake.cli.context import console, state
 from mlake.cli.render import print_json, rich_table
 from mlake.errors import ValidationError
+from mlake.quality.source import is_table_name
+from mlake.tables.names import TableName
 
 app = typer.Typer(help="Metric history, anomalies, ML readiness and annotator agreement.", no_args_is_help=True)
 
@@ -59,16 +61,42 @@ def profile(
     console.print(f"[dim]{p.queries} query(ies), {p.seconds:.2f}s — `mlake report ... -o report.html` for charts[/dim]")
 
 
+SuiteOpt = Annotated[
+    str, typer.Option("--suite", "-s", help="A suite file (YAML), or the name of a suite stored for the table.")
+]
+
+
+def _suite(lake: Any, table: str, suite: str) -> Any:
+    """A suite file when one exists at that path, else the table's stored suite of that name."""
+    path = Path(suite)
+    if path.is_file():
+        return path
+    if path.suffix.lower() in (".yaml", ".yml") or not suite.strip() or not is_table_name(table):
+        raise ValidationError(f"Suite file {suite} does not exist")
+    stored = lake.quality.suites.list(table)
+    for s in stored:
+        if s.name == suite.strip():
+            return s
+    names = ", ".join(repr(s.name) for s in stored) or "none"
+    raise ValidationError(
+        f"{suite!r} is neither a suite file nor a suite stored for {table} (stored: {names})",
+        hint="give a YAML file, or store one with `mlake quality store-suite TABLE NAME FILE`",
+    )
+
+
 def check(
     table: TableArg,
-    suite: Annotated[Path, typer.Option("--suite", "-s", help="Suite file (YAML).", exists=True, dir_okay=False)],
+    suite: SuiteOpt,
     snapshot: SnapshotOpt = None,
     samples: Annotated[int, typer.Option(help="Failing rows to show per check.")] = 3,
     save: Annotated[bool, typer.Option(help="Keep the results in the history.")] = True,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run a suite of checks; exits with 1 when a check of severity error fails."""
-    result = state.lake().quality.check(table, suite, snapshot_id=snapshot, save=save, sample_rows=samples)
+    """Run a suite of checks (a file or a stored suite); exits with 1 when a check of severity error fails.
+
+    A stored suite's kept run becomes its last result, as in Studio."""
+    lake = state.lake()
+    result = lake.quality.check(table, _suite(lake, table, suite), snapshot_id=snapshot, save=save, sample_rows=samples)
     if as_json:
         print_json(result.to_dict())
     else:
@@ -106,7 +134,9 @@ def report(
     table: TableArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="report.html or report.json")],
     target: Annotated[str | None, typer.Option(help="Label column: add the ML readiness report.")] = None,
-    suite: Annotated[Path | None, typer.Option("--suite", "-s", help="Also run this suite.", exists=True)] = None,
+    suite: Annotated[
+        str | None, typer.Option("--suite", "-s", help="Also run this suite (a file or a stored suite's name).")
+    ] = None,
     key: Annotated[list[str] | None, typer.Option(help="Key column(s).")] = None,
     max_age: Annotated[str | None, typer.Option(help="Expected freshness, e.g. 1d (scores timeliness).")] = None,
     snapshot: SnapshotOpt = None,
@@ -114,11 +144,58 @@ def report(
     """Write a self-contained HTML (or JSON) quality report: profile, dimensions, checks, history, readiness."""
     if output.suffix.lower() not in (".html", ".htm", ".json"):
         raise ValidationError(f"Cannot tell the report format of {output}", hint="name it .html or .json")
-    r = state.lake().quality.report(
-        table, output, target=target, suite=suite, key=key or (), max_age=max_age, snapshot_id=snapshot
+    lake = state.lake()
+    chosen = _suite(lake, table, suite) if suite is not None else None
+    r = lake.quality.report(
+        table, output, target=target, suite=chosen, key=key or (), max_age=max_age, snapshot_id=snapshot
     )
     overall = r.dimensions.overall if r.dimensions else None
     console.print(f"wrote {output} — overall quality {_pct(overall)}, {len(r.anomalies)} anomaly(ies)")
+
+
+@app.command("suites")
+def suites(
+    table: Annotated[str | None, typer.Argument(help="Only this table's suites.")] = None,
+    failing: Annotated[bool, typer.Option(help="Only suites whose last run failed.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Stored suites (kept per table, shared with Studio and the REST API) and their last results."""
+    store = state.lake().quality.suites
+    found = store.failing() if failing else store.list(table)
+    if table is not None and failing:
+        found = [s for s in found if s.table == str(TableName.parse(table))]
+    if as_json:
+        print_json([s.to_dict() for s in found])
+        return
+    rows = []
+    for s in found:
+        last = "never run" if s.last_run_at is None else ("[green]passed[/]" if s.last_passed else "[red]failed[/]")
+        when = "" if s.last_run_at is None else s.last_run_at.strftime("%Y-%m-%d %H:%M")
+        failed = ", ".join(str(r.get("check")) for r in s.failing[:3])
+        rows.append((s.table, s.name, s.check_count, s.owner, last, when, failed))
+    console.print(rich_table(["table", "suite", "checks", "owner", "last run", "at", "failing"], rows))
+
+
+@app.command("store-suite")
+def store_suite(
+    table: Annotated[str, typer.Argument(help="The table the suite checks.")],
+    name: Annotated[str, typer.Argument(help="The suite's name.")],
+    file: Annotated[Path, typer.Argument(help="The suite (YAML).", exists=True, dir_okay=False)],
+) -> None:
+    """Store a suite for a table (or replace its checks), so that Studio, the REST API and `mlake check -s NAME`
+    run the same checks."""
+    stored = state.lake().quality.suites.save(table, name, file.read_text())
+    console.print(f"stored suite {stored.name!r} for {stored.table} ({stored.check_count} check(s))")
+
+
+@app.command("delete-suite")
+def delete_suite(
+    table: Annotated[str, typer.Argument(help="The table.")],
+    name: Annotated[str, typer.Argument(help="The suite's name.")],
+) -> None:
+    """Delete a stored suite."""
+    state.lake().quality.suites.delete(table, name)
+    console.print(f"deleted suite {name!r} of {table}")
 
 
 @app.command("history")

@@ -2,8 +2,9 @@
 
 ``RemoteLake`` offers the main operations of :class:`~mlake.lake.Lake` — ``sql``, ``table(...)`` reads and
 metadata, ``list_tables``, ``namespaces``, ``lineage``, ``ingest`` of local files, ``create_table`` from
-data — with the same return types where they matter (Arrow tables, pandas/polars frames, lineage graphs,
-ingest reports). Results travel as Arrow IPC streams, so types survive exactly. Errors come back as
+data, the feature store (``features``) and data quality (``quality``) — with the same return types where
+they matter (Arrow tables, pandas/polars frames, lineage graphs, ingest reports, profiles and check
+results). Results travel as Arrow IPC streams, so types survive exactly. Errors come back as
 the same :class:`~mlake.errors.MlakeError` subclasses, chosen by the server's stable error ``code``.
 
 Like httpx itself, the client takes a transport: in tests it talks straight to the ASGI app.
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from mlake.client.features import RemoteFeatureStore
+    from mlake.client.quality import RemoteQuality
     from mlake.ingest.report import IngestReport
 
 
@@ -112,6 +114,13 @@ class RemoteLake:
         from mlake.client.features import RemoteFeatureStore
 
         return RemoteFeatureStore(self)
+
+    @cached_property
+    def quality(self) -> RemoteQuality:
+        """Data quality on the server; see :mod:`mlake.client.quality`."""
+        from mlake.client.quality import RemoteQuality
+
+        return RemoteQuality(self)
 
     def me(self) -> dict[str, Any]:
         """Who this client acts as, and its grants."""
@@ -227,6 +236,11 @@ class RemoteResult:
         self.sql = sql
         self._as_of = as_of
         self._arrow: pa.Table | None = None
+
+    @property
+    def as_of(self) -> str | None:
+        """The time every table of the query is read at (None: now)."""
+        return self._as_of
 
     def to_arrow(self) -> pa.Table:
         if self._arrow is None:

@@ -238,6 +238,14 @@ class Anomaly:
         d["previous_at"] = self.previous_at.isoformat() if self.previous_at else None
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Anomaly:
+        """The inverse of ``to_dict`` (for clients of the REST API)."""
+        fields = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        fields["run_at"] = datetime.fromisoformat(d["run_at"])
+        fields["previous_at"] = datetime.fromisoformat(d["previous_at"]) if d.get("previous_at") else None
+        return cls(**fields)
+
 
 def _fmt(metric: str, value: float) -> str:
     if _is_rate(metric):

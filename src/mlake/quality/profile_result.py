@@ -86,6 +86,17 @@ class ColumnProfile:
         d["distinct_rate"] = self.distinct_rate
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ColumnProfile:
+        """The inverse of ``to_dict`` (for clients of the REST API). Values keep their JSON form, except
+        the min and max of time columns, which become dates and datetimes again."""
+        fields = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        fields["histogram"] = [HistogramBin(**b) for b in d.get("histogram") or []]
+        fields["top_values"] = [(t["value"], t["count"]) for t in d.get("top_values") or []]
+        if d.get("kind") == "temporal":
+            fields["min"], fields["max"] = _when(d.get("min")), _when(d.get("max"))
+        return cls(**fields)
+
 
 @dataclass
 class Freshness:
@@ -168,10 +179,44 @@ class Profile:
             "seconds": round(self.seconds, 3),
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Profile:
+        """The inverse of ``to_dict`` (for clients of the REST API)."""
+        fresh = d.get("freshness")
+        return cls(
+            source=d["source"],
+            table=d.get("table"),
+            snapshot_id=d.get("snapshot_id"),
+            rows=d["rows"],
+            columns=[ColumnProfile.from_dict(c) for c in d.get("columns") or []],
+            duplicate_rows=d.get("duplicate_rows", 0),
+            key=list(d.get("key") or []),
+            duplicate_keys=d.get("duplicate_keys"),
+            freshness=None
+            if fresh is None
+            else Freshness(fresh["column"], _when(fresh.get("newest")), fresh.get("age_seconds")),
+            correlations=None if d.get("correlations") is None else Matrix(**d["correlations"]),
+            missing=None if d.get("missing") is None else Matrix(**d["missing"]),
+            queries=d.get("queries", 0),
+            seconds=d.get("seconds", 0.0),
+            computed_at=datetime.fromisoformat(d["computed_at"]),
+            run_id=d["run_id"],
+        )
+
     def _repr_html_(self) -> str:
         from mlake.quality.report import profile_html
 
         return profile_html(self)
+
+
+def _when(value: Any) -> Any:
+    """An ISO date or datetime from JSON back as one (other values as they are)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
+    except ValueError:
+        return value
 
 
 def _plain(value: Any) -> Any:

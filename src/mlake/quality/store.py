@@ -105,6 +105,14 @@ class StoredSuite:
             "last_result_hidden": self.last_result_hidden,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> StoredSuite:
+        """The inverse of ``to_dict`` (for clients of the REST API)."""
+        fields = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        for name in ("created_at", "updated_at", "last_run_at"):
+            fields[name] = datetime.fromisoformat(d[name]) if d.get(name) else None
+        return cls(**fields)
+
 
 class SuiteStore:
     """Stored suites as the lake's caller may see and change them (``lake.quality.suites``)."""

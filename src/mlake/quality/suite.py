@@ -213,6 +213,24 @@ class CheckResult:
             "samples": [{k: _plain(v) for k, v in s.items()} for s in self.samples],
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CheckResult:
+        """The inverse of ``to_dict`` (for clients of the REST API); values keep their JSON form."""
+        return cls(
+            check=d["check"],
+            kind=d["type"],
+            severity=d["severity"],
+            passed=d["passed"],
+            metric=d["metric"],
+            value=d.get("value"),
+            rows_checked=d.get("rows_checked"),
+            failing_rows=d.get("failing_rows"),
+            threshold=d.get("threshold", 1.0),
+            message=d.get("message", ""),
+            samples=list(d.get("samples") or []),
+            columns=list(d.get("columns") or []),
+        )
+
 
 @dataclass
 class SuiteResult:
@@ -270,6 +288,22 @@ class SuiteResult:
             "scans": self.scans,
             "seconds": round(self.seconds, 3),
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SuiteResult:
+        """The inverse of ``to_dict`` (for clients of the REST API)."""
+        return cls(
+            suite=d["suite"],
+            source=d["source"],
+            table=d.get("table"),
+            snapshot_id=d.get("snapshot_id"),
+            rows=d["rows"],
+            results=[CheckResult.from_dict(r) for r in d.get("results") or []],
+            scans=d.get("scans", 0),
+            seconds=d.get("seconds", 0.0),
+            computed_at=datetime.fromisoformat(d["computed_at"]),
+            run_id=d["run_id"],
+        )
 
     def _repr_html_(self) -> str:
         from mlake.quality.report import checks_html
