@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -107,6 +108,11 @@ def test_schema_evolution(any_lake: Lake) -> None:
     # incompatible change: clear error naming the column
     with pytest.raises(SchemaError, match="'score' is double in the table but string"):
         t.append(pa.table({"score": ["high"]}))
+    # a column with no values at all has no type of its own: it is nulls of the table's type
+    t.append({"id": [4, 5], "score": [None, None], "note": [None, None]})
+    t.append(pd.DataFrame({"id": [6], "score": [None]}))
+    assert t.to_arrow(where="id BETWEEN 4 AND 6", order_by="id").column("score").to_pylist() == [None, None, None]
+    assert {c["name"]: c["type"] for c in t.describe()["columns"]}["score"] == "double"
     t.rename_column("note", "comment")
     t.add_columns({"flag": "boolean"}, docs={"flag": "a flag"})
     t.drop_column("score")

@@ -405,7 +405,7 @@ class Table:
 
     def _prepare(self, data: Any) -> tuple[pa.Table, list[LineageInput]]:
         inputs = list(getattr(data, "lineage_inputs", []) or [])
-        table = to_arrow(data)
+        table = _drop_untyped_nulls(to_arrow(data), self.schema)
         if not inputs:
             inputs = [LineageInput("dataframe", type(data).__name__, f"{table.num_rows} rows")]
         self.evolve_for(table.schema)
@@ -590,3 +590,18 @@ def parse_type(t: pa.DataType | str) -> pa.DataType:
 
 
 __all__ = ["SnapshotInfo", "Table", "parse_row_filter", "parse_type"]
+
+
+def _drop_untyped_nulls(data: pa.Table, schema: Schema) -> pa.Table:
+    """Leave out columns of the data that hold only nulls and exist (optional) in the table.
+
+    A frame column with no values has no type of its own (pandas and ``from_pydict`` give it ``null`` or
+    ``object``, which becomes string), so it must not be read as a type change of the table's column:
+    ``conform`` fills it with nulls of the table's type instead."""
+    optional = {f.name.lower() for f in schema.fields if not f.required}
+    keep = [
+        name
+        for name, column in zip(data.column_names, data.columns, strict=True)
+        if name.lower() not in optional or column.null_count < len(column) or not len(column)
+    ]
+    return data if len(keep) == data.num_columns else data.select(keep)
