@@ -56,6 +56,9 @@ def test_readiness_finds_the_leaky_feature(churn):
     curve = r.learning_curve
     assert len(curve["sizes"]) == len(curve["scores"]) == 6
     assert curve["sizes"] == sorted(curve["sizes"])
+    # the leaky feature makes scores near 1: the fitted curve may not promise more than a perfect score
+    assert curve["plateau"] <= 1.0 and all(p <= 1.0 for p in curve["projections"].values())
+    assert set(r.target_distribution["classes"]) == set(r.target_distribution["counts"])  # one spelling of labels
     d = r.to_dict()
     assert d["leaky_features"] == ["cancel_requests"] and "_repr_html_" not in d
 

@@ -134,6 +134,17 @@ def test_history_anomalies_and_reports(clients: dict[str, RemoteLake], governed:
     assert json.loads((tmp_path / "orders.json").read_text())["profile"]["rows"] == 14
     with pytest.raises(ValidationError):
         q.report("shop.orders", tmp_path / "orders.pdf")
+    governed.lake.create_table(
+        "shop.visits",
+        pa.table({"minutes": [float(i % 17) for i in range(60)], "bought": [i % 17 > 8 for i in range(60)]}),
+    )
+    data = q.report("shop.visits", target="bought")
+    assert data["readiness"]["target"] == "bought" and data["readiness"]["task"] == "classification"
+    assert data["dimensions"]["scores"]
+    with pytest.raises(ValidationError, match="report"):
+        q.readiness("shop.customers", "country")
+    with pytest.raises(ValidationError, match="not available through a server"):
+        q.agreement("labels.votes")
 
 
 def test_an_analyst_cannot_read_a_history_that_describes_hidden_rows(clients: dict[str, RemoteLake]) -> None:

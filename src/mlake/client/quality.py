@@ -9,9 +9,10 @@ show them the same way. Everything runs on the server as the caller: grants, mas
 apply, check SQL is sandboxed, and runs are kept in the history only when the caller may see the whole
 table.
 
-What the REST API does not offer is refused here with a clear error rather than half done: checks of an
-ad-hoc query (save the query as a table first), and the readiness, agreement and dimension reports on
-their own (``report(..., target=...)`` includes readiness and dimensions).
+What the REST API does not offer is refused here with a clear error (a ``ValidationError`` saying what to
+do instead) rather than half done: checks of an ad-hoc query (save the query as a table first), and the
+readiness, agreement and dimension reports on their own (``report(..., target=...)`` includes readiness
+and dimensions).
 """
 
 from __future__ import annotations
@@ -205,6 +206,24 @@ class RemoteQuality:
         """Anomalies in the newest runs of every table whose history you may see, newest first."""
         return [Anomaly.from_dict(a) for a in self._lake._json("GET", "/quality/anomalies", params={"days": days})]
 
+    # --- not offered by the REST API ----------------------------------------------------------------
+
+    def readiness(self, table: Any, target: str, **options: Any) -> Any:
+        """Not offered remotely on its own: the report has it (``report(table, target=...)["readiness"]``)."""
+        raise _not_remote("readiness", "use report(table, target=...)['readiness'] (built on the server)")
+
+    def dimensions(self, table: Any, **options: Any) -> Any:
+        """Not offered remotely on its own: the report has it (``report(table)["dimensions"]``)."""
+        raise _not_remote("dimensions", "use report(table)['dimensions'] (built on the server)")
+
+    def agreement(self, data: Any, **options: Any) -> Any:
+        """Not offered remotely: annotator agreement runs on labels you hold; compute it locally."""
+        raise _not_remote(
+            "agreement",
+            "fetch the votes with remote.sql('SELECT item, rater, label FROM ...').fetchall() and pass the rows to "
+            "mlake.quality.agreement.agreement",
+        )
+
     # --- reports --------------------------------------------------------------------------------------
 
     def report(
@@ -286,6 +305,10 @@ class RemoteSuiteStore:
         body = {"snapshot_id": snapshot_id, "sample_rows": sample_rows, "save": save}
         path = f"/tables/{_table(table)}/quality/suites/{quote(name, safe='')}/run"
         return SuiteResult.from_dict(self._lake._json("POST", path, json=body))
+
+
+def _not_remote(what: str, hint: str) -> ValidationError:
+    return ValidationError(f"quality.{what} is not available through a server", hint=hint)
 
 
 def _iso(value: datetime | str | None) -> str | None:

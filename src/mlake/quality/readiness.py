@@ -318,7 +318,9 @@ def _target_vector(series: pd.Series, task: str) -> tuple[np.ndarray, list[str] 
     import pandas as pd
 
     if task == "classification":
-        cat = pd.Categorical(series.astype(str))
+        # Labels spelt as SQL spells them (true/false), as in the target distribution.
+        labels = series.map(lambda v: ("true" if v else "false") if isinstance(v, bool | np.bool_) else str(v))
+        cat = pd.Categorical(labels)
         return cat.codes.astype(np.int64), [str(c) for c in cat.categories]
     return pd.to_numeric(series, errors="coerce").astype("float64").to_numpy(), None
 
@@ -469,7 +471,7 @@ def _learning_curve(X: np.ndarray, y: np.ndarray, task: str, seed: int, total: i
     a, b, c = fit
     n_now = float(sizes[-1])
     full = float(total)
-    projections = {f"{k}x": float(a - b * (k * full) ** (-c)) for k in (1, 2, 5, 10)}
+    projections = {f"{k}x": min(float(a - b * (k * full) ** (-c)), 1.0) for k in (1, 2, 5, 10)}
     out.update(fit={"a": a, "b": b, "c": c, "formula": "score(n) = a - b * n^-c"}, projections=projections)
     gain = projections["2x"] - projections["1x"]
     at_sample = float(a - b * n_now ** (-c))
@@ -500,8 +502,9 @@ def _power_law(n: np.ndarray, score: np.ndarray) -> tuple[float, float, float] |
                 f,
                 n[ok],
                 score[ok],
-                p0=(float(score[ok].max()), 1.0, 0.5),
-                bounds=([-np.inf, 0, 0.01], [np.inf, np.inf, 3]),
+                # every score used (ROC AUC, balanced accuracy, R²) is at most 1: so is its plateau
+                p0=(min(float(score[ok].max()), 1.0), 1.0, 0.5),
+                bounds=([-np.inf, 0, 0.01], [1.0, np.inf, 3]),
                 maxfev=5000,
             )
     except (RuntimeError, ValueError):
