@@ -150,9 +150,27 @@ class FeatureStore:
         return updated
 
     def update_group(self, group: str, **values: Any) -> FeatureGroup:
-        """Change ``description``, ``owner``, ``tags``, ``ttl`` or ``online``."""
+        """Change ``description``, ``owner``, ``tags``, ``ttl`` or ``online``.
+
+        Owner, tags and description are also set on the offline table ``features.<group>``: governance
+        reads them there (an owner administers the table, grants by tag follow the tags)."""
         self._plans.clear()
-        return self.registry.update(self.group(group), **values)
+        before = self.group(group)
+        updated = self.registry.update(before, **values)
+        meta = {k: values[k] for k in ("owner", "tags", "description") if k in values}
+        if meta and self._lake.table_exists(updated.table_name):
+            table = self._lake.table(updated.table_name)
+            tags = {"feature_group": updated.name, **updated.tags}
+            table.set_metadata(
+                owner=updated.owner if "owner" in meta else None,
+                tags=tags if "tags" in meta else None,
+                remove_tags=[t for t in before.tags if t not in tags] if "tags" in meta else (),
+                description=f"Offline store of feature group {updated.name}"
+                + (f": {updated.description}" if updated.description else "")
+                if "description" in meta
+                else None,
+            )
+        return updated
 
     def drop_group(self, group: str, *, purge: bool = True) -> None:
         """Forget a group; ``purge`` also drops its offline table and its online records."""
