@@ -64,3 +64,21 @@ def test_s3_warehouse_end_to_end(s3_lake: Lake, tmp_path: Path) -> None:
     assert lake.sql("select count(*) from shop.orders").scalar() == 3
     lake.drop_table("mart.big")
     assert not lake.table_exists("mart.big")
+
+
+@pytest.mark.slow
+def test_s3_feature_store_materializes_incrementally(s3_lake: Lake) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    fs = s3_lake.features
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    fs.create_group("spend", entities={"customer_id": "long"}, event_time="ts", features={"total": "double"})
+    fs.write("spend", {"customer_id": [1, 2], "ts": [t0, t0], "total": [1.0, 2.0]}, online=False)
+    first = fs.materialize("spend")
+    assert first.entities_written == 2 and not first.incremental
+    fs.write("spend", {"customer_id": [2], "ts": [t0 + timedelta(days=1)], "total": [5.0]}, online=False)
+    second = fs.materialize("spend")
+    assert second.incremental and second.rows_read == 1 and second.entities_written == 1
+    got = fs.get_online_features([{"customer_id": 1}, {"customer_id": 2}], ["spend:total"])
+    assert [v["total"] for v in got.values] == [1.0, 5.0]
+    assert [s["total"] for s in got.statuses] == ["present", "present"]

@@ -5,7 +5,9 @@ A run reads only the data files that the current snapshot has and that snapshot 
 files; a compaction rewrites them, which re-sends values the newer-wins rule then ignores), reduces
 them to the latest row per entity in DuckDB, and streams the result to the store in batches, so memory
 stays bounded whatever the size. Re-running is harmless: with nothing new it does nothing, and after a
-crash half-way the same records are sent again and the store keeps the newest.
+crash half-way the same records are sent again and the store keeps the newest. This works the same on a
+local or an ``s3://`` warehouse; a snapshot with delete files (rows deleted from the offline table) is
+read whole instead, as DuckDB's view of it must apply the deletes.
 
 Rows deleted from the offline table (``lake.table("features.g").delete(...)``) are not deleted online:
 the online store only ever moves forward. To make it forget, drop the group's online records
@@ -24,7 +26,7 @@ import sqlalchemy as sa
 from mlake.features.groups import WRITE_TIME, FeatureGroup
 from mlake.features.metastore import materializations_table
 from mlake.features.online.base import OnlineRecord, OnlineStore
-from mlake.tables.scan import local_path, schema_map
+from mlake.tables.scan import duckdb_path, schema_map
 from mlake.tables.types import quote_ident, quote_literal
 
 if TYPE_CHECKING:
@@ -104,7 +106,8 @@ def _source(lake: Lake, group: FeatureGroup, snapshot_id: int, since: int | None
     """SQL over the rows to send, the number of rows it reads, and whether it is incremental."""
     tbl = lake.table(group.table_name).iceberg
     tasks = list(tbl.scan(snapshot_id=snapshot_id).plan_files())
-    fast = all(not t.delete_files and local_path(t.file.file_path) for t in tasks)
+    remote = lake.engine.connection is not None and lake.engine.remote  # can DuckDB open s3:// files?
+    fast = all(not t.delete_files and duckdb_path(t.file.file_path, remote) for t in tasks)
     old: set[str] = set()
     incremental = False
     if since is not None and fast and tbl.snapshot_by_id(since) is not None:
@@ -117,7 +120,7 @@ def _source(lake: Lake, group: FeatureGroup, snapshot_id: int, since: int | None
     rows = sum(t.file.record_count for t in new)
     if not new:
         return "", 0, incremental
-    files = "[" + ", ".join(quote_literal(local_path(t.file.file_path) or "") for t in new) + "]"
+    files = "[" + ", ".join(quote_literal(duckdb_path(t.file.file_path, remote) or "") for t in new) + "]"
     sql = f"(SELECT * FROM read_parquet({files}, schema={schema_map(tbl.schema())}, hive_partitioning=false))"
     return sql, rows, incremental
 
