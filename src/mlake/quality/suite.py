@@ -22,7 +22,8 @@ A suite file looks like this (each check is ``type`` plus its arguments, or the 
         query: select * from {table} where ordered_at > now()
 
 Running a suite makes **one** fused aggregate query for every row-level and table-level check, then,
-for the checks that failed only, one ``LIMIT``-ed query each for a sample of failing rows. Custom SQL
+for the checks with failing rows only (failed, or within their threshold), one ``LIMIT``-ed query each for
+a sample of them. Custom SQL
 checks run their own query.
 """
 
