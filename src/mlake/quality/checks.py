@@ -3,8 +3,9 @@
 A row-level check (not_null, in_set, in_range, regex, type, references) is a *violation predicate*:
 SQL that is true for a failing row. The suite counts failing rows of every check with one fused query
 (``count_if(violation)`` per check), then fetches a bounded sample of failing rows only for the checks
-that have any (including those that pass within their threshold: the rows that fail are worth seeing). Table-level checks (unique, row_count, freshness, distribution) contribute aggregates to
-the same query; schema needs no scan; custom SQL runs its own query, which returns the violating rows.
+that have any (including those that pass within their threshold: the rows that fail are worth seeing).
+Table-level checks (unique, row_count, freshness, distribution) contribute aggregates to the same query;
+schema needs no scan; custom SQL runs its own query, which returns the violating rows.
 
 Every check has a ``severity`` (``error`` fails the suite, ``warn`` only reports) and a ``threshold``:
 the share of checked rows that must pass (``0.99`` lets 1% fail).
