@@ -137,6 +137,31 @@ def test_jsonl_bad_lines_are_quarantined(lake: Lake, tmp_path: Path) -> None:
     assert "id: cannot convert 5.5" in lake.sql("select reason from raw.e__quarantine where line = 1").scalar()
 
 
+def test_csv_fractions_never_round_into_integer_columns(lake: Lake, tmp_path: Path) -> None:
+    """DuckDB's CSV parser rounds 8.5 into a BIGINT column: mlake reads integers as text and converts
+    them exactly, quarantining fractions and out-of-range numbers, whether the type was sniffed (a
+    fraction far past the sniffer's sample), declared or imposed by the table."""
+    late = tmp_path / "late.csv"
+    late.write_text("id,n\n" + "".join(f"{i},{i}\n" for i in range(60_000)) + "60000,8.5\n60001,1e3\n60002,8.0\n")
+    report = lake.ingest(str(late), into="raw.ints")
+    assert {c["name"]: c["type"] for c in lake.table("raw.ints").describe()["columns"]} == {"id": "long", "n": "long"}
+    assert report.rows_written == 60_002 and report.rows_quarantined == 1
+    assert lake.sql("select n from raw.ints where id >= 60001 order by id").fetchall() == [(1000,), (8,)]
+    (bad,) = quarantine(lake, "raw.ints")
+    assert bad["kind"] == "CAST" and bad["raw"] == "60000,8.5" and "n: 8.5 is not a whole number" in bad["reason"]
+
+    more = tmp_path / "more.tsv"
+    more.write_text("id\tn\n1\t99999999999999999999\n2\t-3\n3\t\n4\t4.25\n5\t x\n")
+    report = lake.ingest(str(more), into="raw.ints")  # the table's long type is imposed
+    assert report.rows_written == 2 and report.rows_quarantined == 3
+    assert lake.sql("select id, n from raw.ints where n is null or n < 0 order by id").fetchall() == [
+        (2, -3),
+        (3, None),
+    ]
+    raws = sorted(r["raw"] for r in quarantine(lake, "raw.ints"))
+    assert raws == ["1\t99999999999999999999", "4\t4.25", "5\t x", "60000,8.5"]
+
+
 def test_parquet_with_wrong_types_quarantines_rows(lake: Lake, tmp_path: Path) -> None:
     lake.create_table("raw.p", pa.table({"id": [0], "amount": [0.5]}))
     pq.write_table(pa.table({"id": [1, 2, 3], "amount": ["1.5", "oops", None]}), tmp_path / "p.parquet")

@@ -19,6 +19,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from pyiceberg.types import IntegerType, LongType
 
 from mlake.errors import IngestError, ValidationError
 from mlake.ingest.context import IngestContext
@@ -152,33 +153,116 @@ def _ingest_one(ctx: IngestContext, files: list[SourceFile], options: dict[str, 
     data_schema = _describe(con, _read_call(paths, opts, call_types, None), files) if imposed != types else sniffed
     ice = ctx.ensure_table(data_schema)
     by_lower_data = {c.lower(): c for c in data_schema.names}
-    selects = []
+    # Integer columns are read as text and cast here: DuckDB's CSV parser would round 8.5 into 9.
+    integers: dict[str, str] = {}
     for f in ice.schema().fields:
         src = by_lower_data.get(f.name.lower())
-        t = duckdb_type(f.field_type)
-        selects.append(
-            f"CAST({quote_ident(src)} AS {t}) AS {quote_ident(f.name)}"
-            if src
-            else f"NULL::{t} AS {quote_ident(f.name)}"
-        )
+        if src is not None and isinstance(f.field_type, IntegerType | LongType):
+            integers[src] = duckdb_type(f.field_type)
+    read_types = {**(call_types or {}), **dict.fromkeys(integers, "VARCHAR")} or None
+
+    def selects(strict: bool) -> str:
+        out = []
+        for f in ice.schema().fields:
+            src = by_lower_data.get(f.name.lower())
+            t = duckdb_type(f.field_type)
+            if src is None:
+                out.append(f"NULL::{t} AS {quote_ident(f.name)}")
+            elif src in integers:
+                out.append(f"{_integer(src, t, strict)} AS {quote_ident(f.name)}")
+            else:
+                out.append(f"CAST({quote_ident(src)} AS {t}) AS {quote_ident(f.name)}")
+        return ", ".join(out)
+
     rejects = (f"__rej_{ctx.write_id}", f"__scan_{ctx.write_id}")
-    select_sql = f"SELECT {', '.join(selects)} FROM {_read_call(paths, opts, call_types, rejects)}"
     total = sum(f.size for f in files)
-    with (
-        ctx.lake.progress.task(
-            f"ingest {files[0].display if len(files) == 1 else f'{len(files)} files'}", total=total, unit="bytes"
-        ) as task,
-        _poll_progress(con, task, total),
-    ):
+    display = files[0].display if len(files) == 1 else f"{len(files)} files"
+    with ctx.lake.progress.task(f"ingest {display}", total=total, unit="bytes") as task:
         try:
-            ctx.stage_duckdb(select_sql)
+            with _poll_progress(con, task, total):
+                ctx.stage_duckdb(f"SELECT {selects(True)} FROM {_read_call(paths, opts, read_types, rejects)}")
         except duckdb.Error as exc:
-            raise IngestError(
-                f"Reading {files[0].display if len(files) == 1 else 'the files'} failed: {str(exc).splitlines()[0]}",
-                hint="bad rows are normally quarantined; this error stopped the whole file — check its format options",
-            ) from exc
+            if _NOT_INTEGER not in str(exc):
+                raise IngestError(
+                    f"Reading {display} failed: {str(exc).splitlines()[0]}",
+                    hint="bad rows are normally quarantined; this error stopped the whole file — check its "
+                    "format options",
+                ) from exc
+            # Some integer column holds a fraction or an out-of-range number: read again, keeping the
+            # rows where every integer converts exactly and quarantining the others.
+            _drop_rejects(con, rejects)
+            with _poll_progress(con, task, total):
+                ok = " AND ".join(_integer_ok(src, t) for src, t in integers.items())
+                ctx.stage_duckdb(
+                    f"SELECT {selects(False)} FROM {_read_call(paths, opts, read_types, rejects)} WHERE {ok}"
+                )
+            _quarantine_inexact(ctx, paths, opts, read_types, integers, files, data_schema.names)
         task.update(completed=total)
     _quarantine_rejects(ctx, rejects, files)
+
+
+_NOT_INTEGER = "mlake: not an exact integer"
+
+
+def _integer(src: str, t: str, strict: bool) -> str:
+    """Text to an integer type, exactly: ``8.0`` and ``1e3`` convert, ``8.5`` and out-of-range numbers do
+    not — ``strict`` makes them fail the statement (the rare case then takes a second, splitting pass),
+    otherwise they become NULL (only used on rows already known to convert)."""
+    c = quote_ident(src)
+    d = f"TRY_CAST({c} AS DECIMAL(38,10))"
+    plain = f"CASE WHEN NOT regexp_matches({c}, '[.eE]') THEN TRY_CAST({c} AS {t}) END"
+    whole = f"CASE WHEN {d} = trunc({d}) THEN TRY_CAST({d} AS {t}) END"
+    last = f"error({quote_literal(_NOT_INTEGER + ': ')} || {c})" if strict else "NULL"
+    return f"CASE WHEN {c} IS NULL OR trim({c}) = '' THEN NULL ELSE COALESCE({plain}, {whole}, {last}) END"
+
+
+def _integer_ok(src: str, t: str) -> str:
+    c = quote_ident(src)
+    return f"({c} IS NULL OR trim({c}) = '' OR {_integer(src, t, False)} IS NOT NULL)"
+
+
+def _drop_rejects(con: duckdb.DuckDBPyConnection, rejects: tuple[str, str]) -> None:
+    for name in rejects:
+        con.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
+
+
+def _quarantine_inexact(
+    ctx: IngestContext,
+    paths: list[str],
+    opts: str,
+    read_types: dict[str, str] | None,
+    integers: dict[str, str],
+    files: list[SourceFile],
+    columns: list[str],
+) -> None:
+    """Quarantine the rows whose integer columns do not convert exactly (kind ``CAST``).
+
+    DuckDB's CSV reader gives no line numbers for rows it parsed, so the line is left empty; the raw
+    text is the record's fields joined again, which finds the line in the file."""
+    reasons = " || ".join(
+        f"CASE WHEN NOT {_integer_ok(src, t)} THEN {quote_literal(src + ': ')} || {quote_ident(src)} || "
+        f"{quote_literal(f' is not a whole number within {t} (fractions never round into integer columns); ')} "
+        "ELSE '' END"
+        for src, t in integers.items()
+    )
+    bad = " OR ".join(f"NOT {_integer_ok(src, t)}" for src, t in integers.items())
+    delim = "\t" if files[0].format == "tsv" else ","
+    m = re.search(r"delim='((?:[^']|'')*)'", opts)
+    if m:
+        delim = m.group(1).replace("''", "'")
+    call = _read_call(paths, opts, read_types, None)
+    fields = ", ".join(f"coalesce(CAST({quote_ident(c)} AS VARCHAR), '')" for c in columns)
+    raw = f"concat_ws({quote_literal(delim)}, {fields})"
+    sql = f"SELECT rtrim({reasons}, '; ') AS reason, {raw} AS raw FROM {call} WHERE {bad}"
+    for batch in ctx.con.sql(sql).to_arrow_reader(50_000):
+        rows = batch.to_pylist()
+        ctx.quarantine.add(
+            source=[files[0].display] * len(rows),
+            line=[None] * len(rows),
+            kind=["CAST"] * len(rows),
+            reason=[r["reason"] for r in rows],
+            raw=[r["raw"] for r in rows],
+        )
 
 
 @contextmanager
