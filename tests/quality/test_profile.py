@@ -210,6 +210,27 @@ def test_large_columns_use_the_sample_and_exact_counts(sql_source):
     assert p.queries == 3  # the sample, the exact aggregates, the grouped distinct counts
 
 
+def test_a_table_sample_is_uniform_and_the_same_on_every_run(lake):
+    """A table's row count is known, so its sample keeps rows by a hash of their values (read on all
+    cores): the profile is the same on every run, and the sample is still uniform."""
+    rng = np.random.default_rng(11)
+    n = 120_000
+    values = np.sort(rng.exponential(3.0, n))  # sorted: a sample of blocks of rows would be biased
+    cities = rng.choice(["Berlin, DE", "Paris", "Rome"], n, p=[0.6, 0.3, 0.1])
+    names = [("Smith, John" if i % 4 == 0 else "O'Brien" if i % 10 == 1 else f"user {i}") for i in range(n)]
+    lake.create_table("q.big", pa.table({"v": values, "city": cities, "id": np.arange(n), "name": names}))
+    first = lake.quality.profile("q.big", save=False, sample_size=10_000)
+    second = lake.quality.profile("q.big", save=False, sample_size=10_000)
+    assert first["v"].quantiles == second["v"].quantiles and first["v"].mad == second["v"].mad
+    for q in ("0.05", "0.5", "0.95"):
+        rank = float((values < first["v"].quantiles[q]).mean())
+        assert rank == pytest.approx(float(q), abs=0.02)
+    assert dict(first["city"].top_values) == dict(Counter(cities.tolist()))  # exact, values with ", "
+    assert first["v"].non_null == n and first["id"].is_unique
+    top = dict(first["name"].top_values)  # many distinct names: exact counts of the sample's candidates
+    assert top["Smith, John"] == n // 4 and top["O'Brien"] == names.count("O'Brien")
+
+
 def test_temporal_columns_and_freshness(sql_source):
     now = datetime.now(UTC)
     stamps = [now - timedelta(days=d) for d in (30, 10, 3, 1)]
