@@ -301,6 +301,7 @@ def next_steps(lake: Lake) -> str:
   mlake lineage shop.customer_stats
   mlake profile shop.orders --key order_id
   mlake check shop.orders --suite {home}/demo-data/orders-checks.yaml
+  mlake check shop.orders --suite orders-basics      (the stored suite Studio shows failing)
   mlake report shop.orders -o orders-quality.html --key order_id
   mlake features show customer_orders
   mlake features export churn-training
