@@ -2,9 +2,10 @@
 
 ``RemoteLake`` offers the main operations of :class:`~mlake.lake.Lake` — ``sql``, ``table(...)`` reads and
 metadata, ``list_tables``, ``namespaces``, ``lineage``, ``ingest`` of local files, ``create_table`` from
-data, the feature store (``features``) and data quality (``quality``) — with the same return types where
-they matter (Arrow tables, pandas/polars frames, lineage graphs, ingest reports, profiles and check
-results). Results travel as Arrow IPC streams, so types survive exactly. Errors come back as
+data, the feature store (``features``), data quality (``quality``) and access control
+(``governance``) — with the same return types where they matter (Arrow tables, pandas/polars frames,
+lineage graphs, ingest reports, profiles and check results, principals and grants). Results travel as
+Arrow IPC streams, so types survive exactly. Errors come back as
 the same :class:`~mlake.errors.MlakeError` subclasses, chosen by the server's stable error ``code``.
 
 Like httpx itself, the client takes a transport: in tests it talks straight to the ASGI app.
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from mlake.client.features import RemoteFeatureStore
+    from mlake.client.governance import RemoteGovernance
     from mlake.client.quality import RemoteQuality
     from mlake.ingest.report import IngestReport
 
@@ -114,6 +116,13 @@ class RemoteLake:
         from mlake.client.features import RemoteFeatureStore
 
         return RemoteFeatureStore(self)
+
+    @cached_property
+    def governance(self) -> RemoteGovernance:
+        """Principals, grants, masks, filters and the audit log on the server; see :mod:`mlake.client.governance`."""
+        from mlake.client.governance import RemoteGovernance
+
+        return RemoteGovernance(self)
 
     @cached_property
     def quality(self) -> RemoteQuality:
