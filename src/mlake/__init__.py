@@ -5,12 +5,35 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from mlake.errors import MlakeError
-from mlake.lake import Lake, connect
-from mlake.results import Result
-from mlake.settings import Settings
-from mlake.tables.table import Table
+
+if TYPE_CHECKING:
+    from mlake.lake import Lake, connect
+    from mlake.results import Result
+    from mlake.settings import Settings
+    from mlake.tables.table import Table
 
 __version__ = "0.1.0"
 
 __all__ = ["Lake", "MlakeError", "Result", "Settings", "Table", "__version__", "connect"]
+
+# Imported on first use: the lake's dependencies (pyiceberg, pyarrow.dataset, pandas, SQLAlchemy, DuckDB)
+# take about 3 s to import, which `mlake --help` and a mistyped command should not pay.
+_LAZY = {
+    "Lake": "mlake.lake",
+    "connect": "mlake.lake",
+    "Result": "mlake.results",
+    "Settings": "mlake.settings",
+    "Table": "mlake.tables.table",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'mlake' has no attribute {name!r}")

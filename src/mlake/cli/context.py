@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from mlake.lake import Lake
+if TYPE_CHECKING:
+    from mlake.lake import Lake
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -25,6 +27,7 @@ class CliState:
         if self._lake is None:
             from mlake.cli.progress import RichProgress
             from mlake.events import SilentProgress
+            from mlake.lake import Lake  # imported here: `mlake --help` need not load the lake's dependencies
             from mlake.settings import load_settings
 
             progress = SilentProgress() if self.quiet else RichProgress(err_console)

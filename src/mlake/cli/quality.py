@@ -11,7 +11,6 @@ import typer
 from mlake.cli.context import console, state
 from mlake.cli.render import print_json, rich_table
 from mlake.errors import ValidationError
-from mlake.quality.source import is_table_name
 from mlake.tables.names import TableName
 
 app = typer.Typer(help="Metric history, anomalies, ML readiness and annotator agreement.", no_args_is_help=True)
@@ -68,6 +67,8 @@ SuiteOpt = Annotated[
 
 def _suite(lake: Any, table: str, suite: str) -> Any:
     """A suite file when one exists at that path, else the table's stored suite of that name."""
+    from mlake.quality.source import is_table_name
+
     path = Path(suite)
     if path.is_file():
         return path

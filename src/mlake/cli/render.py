@@ -13,12 +13,13 @@ from rich.table import Table as RichTable
 
 from mlake.cli.context import console
 from mlake.errors import ValidationError
-from mlake.results import format_value
 
 FORMATS = ("table", "csv", "json", "parquet")
 
 
 def rich_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> RichTable:
+    from mlake.results import format_value  # with DuckDB: not at import time, so that --help is quick
+
     table = RichTable(title=title, header_style="bold cyan", show_lines=False)
     for i, c in enumerate(columns):
         # the first column names things (tables, snapshots): never wrap it
