@@ -141,3 +141,20 @@ def test_interactive_sql_shell(tmp_path: Path) -> None:
     child.sendline(".quit")
     child.expect(pexpect.EOF)
     assert (tmp_path / "lake" / "sql_history").exists()
+
+
+def test_help_does_not_load_the_lake() -> None:
+    """`mlake --help` stays quick: the CLI imports pyiceberg, pandas and DuckDB only to open a lake."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mlake.cli.main; "
+        "heavy = [m for m in ('pyiceberg', 'pandas', 'duckdb', 'sqlalchemy') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ""
+    import mlake
+
+    assert mlake.connect.__module__ == "mlake.lake" and mlake.Lake.__name__ == "Lake"  # loaded on first use
