@@ -231,6 +231,23 @@ def test_a_table_sample_is_uniform_and_the_same_on_every_run(lake):
     assert top["Smith, John"] == n // 4 and top["O'Brien"] == names.count("O'Brien")
 
 
+def test_a_sample_of_few_repeated_combinations_falls_back_to_seeded_sampling(lake):
+    """Rows with equal values share their hash: a table of a few value combinations would give a sample of a
+    few of them only, so the profile sees that and takes DuckDB's seeded Bernoulli sample instead."""
+    n = 60_000
+    level = [i % 4 for i in range(n)]  # 0, 1, 2, 3 equally often
+    colour = ["red" if i % 3 else "blue" for i in range(n)]
+    lake.create_table("q.combos", pa.table({"level": level, "colour": colour}))
+    p = lake.quality.profile("q.combos", save=False, sample_size=5_000)
+    assert p.queries == 4  # the hashed sample, the seeded one instead, the exact pass, duplicate rows
+    lv = p["level"]
+    assert lv.quantiles["0.25"] == pytest.approx(0.75, abs=0.75) and lv.quantiles["0.5"] in (1.0, 1.5, 2.0)
+    assert dict(lv.top_values) == {0: n // 4, 1: n // 4, 2: n // 4, 3: n // 4}
+    assert dict(p["colour"].top_values) == {"red": 40_000, "blue": 20_000}
+    again = lake.quality.profile("q.combos", save=False, sample_size=5_000)
+    assert again["level"].quantiles == lv.quantiles and again["level"].mad == lv.mad  # seeded: the same sample
+
+
 def test_temporal_columns_and_freshness(sql_source):
     now = datetime.now(UTC)
     stamps = [now - timedelta(days=d) for d in (30, 10, 3, 1)]

@@ -158,15 +158,43 @@ def profile(
     # Bernoulli sampling of the right fraction, which costs less per row than a reservoir; otherwise a
     # reservoir of sample_size rows. A source no larger than the sample is read whole.
     known = source.rows_hint
+    seeded = ""
     if known is not None and known <= sample_size:
         sampling, whole = "", True
     elif known is not None:
-        # Each row is kept when a hash of its values falls below the fraction: a Bernoulli sample that is
-        # the same on every run (as a seeded one) but, unlike DuckDB's seeded sampling, read on all cores.
+        # Each row is kept when a hash of its values falls below the fraction: every row is kept with the
+        # same probability, the same rows on every run (as with a seeded sample), but read on all cores
+        # (DuckDB runs seeded sampling on one thread). Rows with equal values are kept or left together,
+        # so when the sampled columns repeat few combinations of values (a handful of categories) the
+        # sample would hold a few of them only: then the seeded Bernoulli sample is taken instead.
         threshold = int(sample_size / known * 2**64)
         sampling, whole = f"WHERE hash({{columns}}, {SAMPLE_SEED}) < {threshold}::UBIGINT", False
+        seeded = f"USING SAMPLE {100.0 * sample_size / known!r}% (bernoulli, {SAMPLE_SEED})"
     else:
         sampling, whole = f"USING SAMPLE reservoir({int(sample_size)} ROWS) REPEATABLE ({SAMPLE_SEED})", None
+
+    def sample(plan: AggregatePlan, with_sample: str, columns: list[int]) -> dict[Any, Any]:
+        nonlocal queries
+        if seeded:
+            tuples = ", ".join(f"__sample.c{i}" for i in columns)
+            plan.add(("s", "spread", columns[0]), f"[count(*), count(DISTINCT hash({tuples}))]")
+        got = run_together(
+            source,
+            [(plan, "__sample, __medians")],
+            with_sample.format(src=source.from_clause(), sampling=_hashed(sampling, cols, columns)),
+        )
+        queries += 1
+        if seeded:
+            rows, distinct = got.pop(("s", "spread", columns[0])) or (0, 0)
+            if not rows or distinct < 0.5 * rows:
+                got = run_together(
+                    source,
+                    [(plan, "__sample, __medians")],
+                    with_sample.format(src=source.from_clause(), sampling=seeded),
+                )
+                got.pop(("s", "spread", columns[0]), None)
+                queries += 1
+        return got
 
     # --- 1. a uniform sample ------------------------------------------------------------------------
     rs: dict[Any, Any] = {}
@@ -175,24 +203,10 @@ def profile(
         pairs = correlated if set(correlated) <= set(chunk) else []
         ps, with_sample = _sample_plan(cols, kinds, sampled, pairs, top_k)
         if len(ps):
-            rs.update(
-                run_together(
-                    source,
-                    [(ps, "__sample, __medians")],
-                    with_sample.format(src=source.from_clause(), sampling=_hashed(sampling, cols, sampled)),
-                )
-            )
-            queries += 1
+            rs.update(sample(ps, with_sample, sampled))
     if len(correlated) >= 2 and not set(correlated) <= set(chunks[0]):
         pc, with_sample = _sample_plan(cols, kinds, correlated, correlated, top_k, stats=False)
-        rs.update(
-            run_together(
-                source,
-                [(pc, "__sample, __medians")],
-                with_sample.format(src=source.from_clause(), sampling=_hashed(sampling, cols, correlated)),
-            )
-        )
-        queries += 1
+        rs.update(sample(pc, with_sample, correlated))
     hints = [_SampleHints.read(rs, i, kinds[i], cols[i][1], sample_size, whole) for i in range(len(cols))]
 
     # --- 2. everything else, exactly, in one statement per group of columns ------------------------
