@@ -149,6 +149,7 @@ def test_csv_fractions_never_round_into_integer_columns(lake: Lake, tmp_path: Pa
     assert lake.sql("select n from raw.ints where id >= 60001 order by id").fetchall() == [(1000,), (8,)]
     (bad,) = quarantine(lake, "raw.ints")
     assert bad["kind"] == "CAST" and bad["raw"] == "60000,8.5" and "n: 8.5 is not a whole number" in bad["reason"]
+    assert bad["line"] == 60_002  # found by scanning the file for the record's text
 
     more = tmp_path / "more.tsv"
     more.write_text("id\tn\n1\t99999999999999999999\n2\t-3\n3\t\n4\t4.25\n5\t x\n")
@@ -158,8 +159,8 @@ def test_csv_fractions_never_round_into_integer_columns(lake: Lake, tmp_path: Pa
         (2, -3),
         (3, None),
     ]
-    raws = sorted(r["raw"] for r in quarantine(lake, "raw.ints"))
-    assert raws == ["1\t99999999999999999999", "4\t4.25", "5\t x", "60000,8.5"]
+    found = sorted((r["raw"], r["line"]) for r in quarantine(lake, "raw.ints"))
+    assert found == [("1\t99999999999999999999", 2), ("4\t4.25", 5), ("5\t x", 6), ("60000,8.5", 60_002)]
 
 
 def test_parquet_with_wrong_types_quarantines_rows(lake: Lake, tmp_path: Path) -> None:

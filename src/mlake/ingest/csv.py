@@ -237,8 +237,9 @@ def _quarantine_inexact(
 ) -> None:
     """Quarantine the rows whose integer columns do not convert exactly (kind ``CAST``).
 
-    DuckDB's CSV reader gives no line numbers for rows it parsed, so the line is left empty; the raw
-    text is the record's fields joined again, which finds the line in the file."""
+    DuckDB's CSV reader gives no line numbers for rows it parsed, so the raw text is the record's fields
+    joined again, and the file is scanned once for the lines that read exactly so (up to
+    ``_LOCATE_ROWS`` rows; a quoted field, or more rows than that, leaves the line empty)."""
     reasons = " || ".join(
         f"CASE WHEN NOT {_integer_ok(src, t)} THEN {quote_literal(src + ': ')} || {quote_ident(src)} || "
         f"{quote_literal(f' is not a whole number within {t} (fractions never round into integer columns); ')} "
@@ -254,15 +255,51 @@ def _quarantine_inexact(
     fields = ", ".join(f"coalesce(CAST({quote_ident(c)} AS VARCHAR), '')" for c in columns)
     raw = f"concat_ws({quote_literal(delim)}, {fields})"
     sql = f"SELECT rtrim({reasons}, '; ') AS reason, {raw} AS raw FROM {call} WHERE {bad}"
+    first: list[dict[str, Any]] = []  # held back until their lines are found (at most _LOCATE_ROWS)
     for batch in ctx.con.sql(sql).to_arrow_reader(50_000):
         rows = batch.to_pylist()
-        ctx.quarantine.add(
-            source=[files[0].display] * len(rows),
-            line=[None] * len(rows),
-            kind=["CAST"] * len(rows),
-            reason=[r["reason"] for r in rows],
-            raw=[r["raw"] for r in rows],
-        )
+        if len(first) + len(rows) <= _LOCATE_ROWS:
+            first.extend(rows)
+            continue
+        _add_inexact(ctx, files[0].display, rows, [None] * len(rows))
+    if first:
+        _add_inexact(ctx, files[0].display, first, _locate_lines(paths[0], [r["raw"] for r in first]))
+
+
+_LOCATE_ROWS = 10_000
+
+
+def _add_inexact(ctx: IngestContext, source: str, rows: list[dict[str, Any]], lines: list[int | None]) -> None:
+    ctx.quarantine.add(
+        source=[source] * len(rows),
+        line=lines,
+        kind=["CAST"] * len(rows),
+        reason=[r["reason"] for r in rows],
+        raw=[r["raw"] for r in rows],
+    )
+
+
+def _locate_lines(path: str, raws: list[str]) -> list[int | None]:
+    """The line number (1-based, counting the header) of each raw record, in file order for repeats."""
+    if path.endswith((".gz", ".zst", ".bz2")):
+        return [None] * len(raws)
+    wanted: dict[str, list[int]] = {}
+    for i, raw in enumerate(raws):
+        wanted.setdefault(raw, []).append(i)
+    found: list[int | None] = [None] * len(raws)
+    left = len(raws)
+    try:
+        with open(path, "rb") as f:
+            for number, line in enumerate(f, start=1):
+                waiting = wanted.get(line.rstrip(b"\r\n").decode("utf-8", errors="replace"))
+                if waiting:
+                    found[waiting.pop(0)] = number
+                    left -= 1
+                    if not left:
+                        break
+    except OSError:
+        pass
+    return found
 
 
 @contextmanager
