@@ -108,6 +108,43 @@ def test_materialization_is_incremental_and_idempotent(served: Lake) -> None:
     assert fs.describe("profile")["online"]["stores"][0]["up_to_date"]
 
 
+def test_offline_deletes_and_rollbacks_reach_the_online_store(served: Lake) -> None:
+    """The online store follows the offline table when rows go away: an entity whose newest row was deleted
+    gets its older value back (although it is older), one with no rows left is removed, and a rollback is
+    followed too — only for the entities of the files that changed."""
+    fs = served.features
+    fs.update_group("profile", online=False)
+    fs.write("profile", {"customer_id": [1, 2, 3], "ts": [T0] * 3, "spend": [1.0, 2.0, 3.0]})
+    fs.write("profile", {"customer_id": [1], "ts": [T0 + DAY], "spend": [10.0]})  # 1's newest value
+    fs.materialize("profile")
+
+    def spend() -> list[object]:
+        got = fs.get_online_features({"customer_id": [1, 2, 3]}, ["profile:spend"], now=T0 + DAY)
+        return [v["spend"] for v in got.values]
+
+    assert spend() == [10.0, 2.0, 3.0]
+    table = served.table("features.profile")
+    before_deletes = table.iceberg.current_snapshot().snapshot_id  # type: ignore[union-attr]
+    table.delete("spend = 10.0 OR customer_id = 2")  # 1's newest row, and every row of 2
+    step = fs.materialize("profile")
+    assert step.incremental and step.entities_removed == 1
+    assert spend() == [1.0, None, 3.0]
+    assert fs.online_store.count("profile") == 2
+    statuses = fs.get_online_features({"customer_id": [2]}, ["profile:spend"], now=T0 + DAY).statuses
+    assert statuses == [{"spend": "missing"}]
+
+    table.rollback(before_deletes)  # the deleted rows are back offline ...
+    fs.materialize("profile")
+    assert spend() == [10.0, 2.0, 3.0]  # ... and online
+
+    # rows deleted, then an older event written to an online group: the write's own materialization sees
+    # the delete, so the only row left is served, although it is older than the deleted one
+    fs.update_group("profile", online=True)
+    table.delete("customer_id = 3")
+    fs.write("profile", {"customer_id": [3], "ts": [T0 - DAY], "spend": [30.0]})
+    assert spend()[2] == 30.0
+
+
 def test_materialization_reports_progress(served: Lake) -> None:
     seen: list[float] = []
 

@@ -45,6 +45,35 @@ def test_within_one_batch_the_newest_wins_whatever_its_position(online_store: On
     assert online_store.read("g", ["k"])[0].payload == '"e"'  # type: ignore[union-attr]
 
 
+def test_reconcile_replaces_and_removes_except_what_was_written_later(online_store: OnlineStore) -> None:
+    """After offline rows were deleted, materialization puts back older values and removes entities that
+    have none left; a record written online after the offline snapshot (write time above the bound) stays."""
+    online_store.upsert(
+        "g",
+        [
+            OnlineRecord("newest-deleted", 100, 10, '"deleted row"'),
+            OnlineRecord("all-deleted", 50, 10, '"gone offline"'),
+            OnlineRecord("written-later", 70, 30, '"online write after the snapshot"'),
+        ],
+    )
+    changed = online_store.reconcile(
+        "g",
+        [OnlineRecord("newest-deleted", 90, 5, '"older, still offline"'), OnlineRecord("written-later", 60, 5, '"x"')],
+        ["all-deleted", "written-later", "never-stored"],
+        20,  # the snapshot's newest write time
+    )
+    assert changed == 2
+    assert online_store.read("g", ["newest-deleted", "all-deleted", "written-later", "never-stored"]) == [
+        StoredValue(90, 5, '"older, still offline"'),  # replaced although its event time is older
+        None,
+        StoredValue(70, 30, '"online write after the snapshot"'),
+        None,
+    ]
+    assert online_store.reconcile("g", [], [], 20) == 0
+    assert online_store.reconcile("g", [OnlineRecord("new", 1, 1, '"made"')], [], 20) == 1
+    assert online_store.count("g") == 3
+
+
 def test_drop_group_and_many_keys(online_store: OnlineStore) -> None:
     records = [OnlineRecord(str(i), i, 1, str(i)) for i in range(2500)]
     online_store.upsert("big", records)

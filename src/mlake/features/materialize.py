@@ -1,17 +1,22 @@
 """Materialization: copy the latest values per entity from the offline store into the online store.
 
 Incremental: for each (group, online store) the metastore keeps the offline snapshot materialized last.
-A run reads only the data files that the current snapshot has and that snapshot had not (appends add
-files; a compaction rewrites them, which re-sends values the newer-wins rule then ignores), reduces
-them to the latest row per entity in DuckDB, and streams the result to the store in batches, so memory
-stays bounded whatever the size. Re-running is harmless: with nothing new it does nothing, and after a
-crash half-way the same records are sent again and the store keeps the newest. This works the same on a
-local or an ``s3://`` warehouse; a snapshot with delete files (rows deleted from the offline table) is
-read whole instead, as DuckDB's view of it must apply the deletes.
+When the offline table only grew since then (appends add data files), a run reads only the files the
+current snapshot has and that snapshot had not, reduces them to the latest row per entity in DuckDB, and
+streams the result to the store in batches with the newer-wins upsert, so memory stays bounded whatever
+the size. Re-running is harmless: with nothing new it does nothing, and after a crash half-way the same
+records are sent again and the store keeps the newest. This works the same on a local or an ``s3://``
+warehouse.
 
-Rows deleted from the offline table (``lake.table("features.g").delete(...)``) are not deleted online:
-the online store only ever moves forward. To make it forget, drop the group's online records
-(``lake.features.online_store.drop_group(name)``) and materialize with ``full=True``.
+When rows went away offline — a delete (delete files, or rewritten files), an overwrite, a rollback, a
+compaction — the entities of every changed file are read again from the current snapshot and put right
+with :meth:`OnlineStore.reconcile`: an entity whose newest row was deleted gets its newest remaining
+value although it is older, and one with no rows left is removed. Only a record written online after the
+snapshot (a later write time than any the snapshot holds) is left alone. A compaction re-sends the same
+values. Without a previous run, or once its snapshot has expired, a run reads the whole table
+(``full=True`` does so on purpose) with the newer-wins upsert; it then cannot know which entities were
+deleted before, so to make the store forget those, drop the group's records
+(``lake.features.online_store.drop_group(name)``) first.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ class MaterializeReport:
     rows_read: int
     entities_written: int
     seconds: float
+    entities_removed: int = 0
 
     @property
     def up_to_date(self) -> bool:
@@ -59,9 +65,10 @@ class MaterializeReport:
         if self.up_to_date:
             return f"{self.group}: online store already at snapshot {self.to_snapshot}"
         kind = "incremental" if self.incremental else "full"
+        removed = f", removed {self.entities_removed:,}" if self.entities_removed else ""
         return (
             f"{self.group}: {kind} materialization read {self.rows_read:,} row(s), "
-            f"wrote {self.entities_written:,} entit(ies) in {self.seconds:.2f}s (snapshot {self.to_snapshot})"
+            f"wrote {self.entities_written:,} entit(ies){removed} in {self.seconds:.2f}s (snapshot {self.to_snapshot})"
         )
 
 
@@ -102,27 +109,88 @@ def key_expression(group: FeatureGroup) -> str:
     return parts[0] if len(parts) == 1 else f"concat_ws(chr(31), {', '.join(parts)})"
 
 
-def _source(lake: Lake, group: FeatureGroup, snapshot_id: int, since: int | None) -> tuple[str, int, bool]:
-    """SQL over the rows to send, the number of rows it reads, and whether it is incremental."""
+@dataclass
+class _Plan:
+    """What a run reads: rows to reduce and upsert (``source``), or, after deletes and rewrites offline,
+    the entities to put right (``reconcile``: a SELECT of key, times and values, NULL values for
+    entities with no rows left)."""
+
+    source: str
+    rows: int
+    incremental: bool
+    reconcile: str = ""
+    written_up_to_us: int = 0
+
+
+def _files_sql(paths: list[str], schema_sql: str) -> str:
+    files = "[" + ", ".join(quote_literal(p) for p in paths) + "]"
+    return f"(SELECT * FROM read_parquet({files}, schema={schema_sql}, hive_partitioning=false))"
+
+
+def _plan(lake: Lake, group: FeatureGroup, snapshot_id: int, since: int | None) -> _Plan:
     tbl = lake.table(group.table_name).iceberg
     tasks = list(tbl.scan(snapshot_id=snapshot_id).plan_files())
     remote = lake.engine.connection is not None and lake.engine.remote  # can DuckDB open s3:// files?
-    fast = all(not t.delete_files and duckdb_path(t.file.file_path, remote) for t in tasks)
-    old: set[str] = set()
-    incremental = False
-    if since is not None and fast and tbl.snapshot_by_id(since) is not None:
-        old = {t.file.file_path for t in tbl.scan(snapshot_id=since).plan_files()}
-        incremental = True
-    if not fast:
+    paths = {t.file.file_path: duckdb_path(t.file.file_path, remote) for t in tasks}
+    readable = all(paths.values())
+    schema_sql = schema_map(tbl.schema())
+    if since is not None and readable and tbl.snapshot_by_id(since) is not None:
+        before = {
+            t.file.file_path: {d.file_path for d in t.delete_files} for t in tbl.scan(snapshot_id=since).plan_files()
+        }
+        now = {t.file.file_path: {d.file_path for d in t.delete_files} for t in tasks}
+        added = [f for f in now if f not in before]
+        removed = [f for f in before if f not in now]
+        redeleted = [f for f in now if f in before and now[f] != before[f]]
+        if not removed and not redeleted and not any(now[f] for f in added):
+            new = [t for t in tasks if t.file.file_path in set(added)]
+            rows = sum(t.file.record_count for t in new)
+            source = _files_sql([paths[f] or "" for f in added], schema_sql) if new else ""
+            return _Plan(source, rows, True)
+        # Rows were deleted or rewritten: the entities of every file that changed are read again from
+        # the snapshot, whatever their times (an entity's newest row may be gone).
+        changed = [duckdb_path(f, remote) for f in [*removed, *redeleted, *added]]
+        if all(changed):
+            view = lake.engine.view_for(group.table_name, snapshot_id)
+            files = _files_sql([c or "" for c in changed], schema_sql)
+            up_to = lake.engine.run_internal(
+                f"SELECT greatest(coalesce((SELECT max(epoch_us({WRITE_TIME})) FROM {view}), 0), "
+                f"coalesce((SELECT max(epoch_us({WRITE_TIME})) FROM {files}), 0))"
+            ).scalar()
+            rows = sum(t.file.record_count for t in tasks if t.file.file_path in set(added) | set(redeleted))
+            return _Plan("", rows, True, _reconcile_sql(group, view, files), int(up_to or 0))
+    if not readable or any(t.delete_files for t in tasks):
         view = lake.engine.view_for(group.table_name, snapshot_id)
-        return view, sum(t.file.record_count for t in tasks), False
-    new = [t for t in tasks if t.file.file_path not in old]
-    rows = sum(t.file.record_count for t in new)
-    if not new:
-        return "", 0, incremental
-    files = "[" + ", ".join(quote_literal(duckdb_path(t.file.file_path, remote) or "") for t in new) + "]"
-    sql = f"(SELECT * FROM read_parquet({files}, schema={schema_map(tbl.schema())}, hive_partitioning=false))"
-    return sql, rows, incremental
+        return _Plan(view, sum(t.file.record_count for t in tasks), False)
+    return _Plan(
+        _files_sql([p or "" for p in paths.values()], schema_sql), sum(t.file.record_count for t in tasks), False
+    )
+
+
+def _latest_sql(group: FeatureGroup, source: str, where: str = "") -> str:
+    """The latest row per entity of ``source`` as (k, et, wt, v), in online-key order (stores then fill
+    B-tree pages in sequence instead of at random: 10x faster for SQLite); the JSON is built after the
+    sort, so the sort moves only the typed values and spills little."""
+    values = ", ".join(f"{quote_literal(f.name)}: {quote_ident(f.name)}" for f in group.features)
+    keys = ", ".join(quote_ident(k) for k in group.key_names)
+    et = quote_ident(group.event_time)
+    columns = ", ".join(quote_ident(f.name) for f in group.features)
+    return (
+        "SELECT k, et, wt, "
+        f"CAST(to_json({{{values}}}) AS VARCHAR) AS v FROM ("
+        f"SELECT {key_expression(group)} AS k, epoch_us({et}) AS et, epoch_us({WRITE_TIME}) AS wt, {columns} "
+        f"FROM {source} {where}"
+        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {et} DESC, {WRITE_TIME} DESC) = 1 ORDER BY k)"
+    )
+
+
+def _reconcile_sql(group: FeatureGroup, view: str, changed_files: str) -> str:
+    affected = f"SELECT DISTINCT {key_expression(group)} AS k FROM {changed_files}"
+    latest = _latest_sql(group, view, f"WHERE {key_expression(group)} IN (SELECT k FROM __affected) ")
+    return (
+        f"WITH __affected AS MATERIALIZED ({affected}), __latest AS ({latest}) "
+        "SELECT a.k, l.et, l.wt, l.v FROM __affected a LEFT JOIN __latest l ON a.k = l.k ORDER BY a.k"
+    )
 
 
 def materialize_group(
@@ -137,32 +205,34 @@ def materialize_group(
         return MaterializeReport(group.name, store.identity, since, None, False, 0, 0, 0.0)
     if since == snap.snapshot_id:
         return MaterializeReport(group.name, store.identity, since, since, True, 0, 0, time.perf_counter() - started)
-    source, rows, incremental = _source(lake, group, snap.snapshot_id, since)
-    written = 0
-    if source:
-        values = ", ".join(f"{quote_literal(f.name)}: {quote_ident(f.name)}" for f in group.features)
-        keys = ", ".join(quote_ident(k) for k in group.key_names)
-        et = quote_ident(group.event_time)
-        columns = ", ".join(quote_ident(f.name) for f in group.features)
-        # Latest row per entity, in online-key order (stores then fill B-tree pages in sequence instead of
-        # at random: 10x faster for SQLite); the JSON is built after the sort, so the sort moves only
-        # the typed values and spills little.
-        sql = (
-            "SELECT k, et, wt, "
-            f"CAST(to_json({{{values}}}) AS VARCHAR) AS v FROM ("
-            f"SELECT {key_expression(group)} AS k, epoch_us({et}) AS et, epoch_us({WRITE_TIME}) AS wt, {columns} "
-            f"FROM {source} "
-            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {et} DESC, {WRITE_TIME} DESC) = 1 ORDER BY k)"
-        )
+    plan = _plan(lake, group, snap.snapshot_id, since)
+    written = removed = 0
+    sql = plan.reconcile or (_latest_sql(group, plan.source) if plan.source else "")
+    if sql:
         result = lake.engine.run_internal(sql)
         with lake.progress.task(f"materialize {group.name}", total=None, unit="entities") as task:
             for batch in result.batches(batch_rows):
                 cols = [batch.column(i).to_pylist() for i in range(4)]
-                records: list[OnlineRecord] = list(zip(*cols, strict=True))  # type: ignore[arg-type]
-                store.upsert(group.name, records)
-                written += len(records)
-                task.advance(len(records))
+                if plan.reconcile:
+                    records = [OnlineRecord(k, et, wt, v) for k, et, wt, v in zip(*cols, strict=True) if v is not None]
+                    gone = [k for k, v in zip(cols[0], cols[3], strict=True) if v is None]
+                    store.reconcile(group.name, records, gone, plan.written_up_to_us)
+                    written, removed = written + len(records), removed + len(gone)
+                else:
+                    rows_: list[OnlineRecord] = list(zip(*cols, strict=True))  # type: ignore[arg-type]
+                    store.upsert(group.name, rows_)
+                    written += len(rows_)
+                task.advance(len(cols[0]))
+    rows, incremental = plan.rows, plan.incremental
     _record(lake, group.name, store, snap.snapshot_id, rows, written)
     return MaterializeReport(
-        group.name, store.identity, since, snap.snapshot_id, incremental, rows, written, time.perf_counter() - started
+        group.name,
+        store.identity,
+        since,
+        snap.snapshot_id,
+        incremental,
+        rows,
+        written,
+        time.perf_counter() - started,
+        removed,
     )

@@ -8,7 +8,8 @@ features; they only guarantee the one rule that makes online equal offline:
     a record replaces the stored one only if its (event_time, write_time) is not older,
 
 so an older event never overwrites a newer one, whatever order writes arrive in, and for equal event
-times the later write wins — the same tie-break the point-in-time join uses offline.
+times the later write wins — the same tie-break the point-in-time join uses offline. The one exception is
+``reconcile``, with which materialization repairs entities whose newest offline rows were deleted.
 """
 
 from __future__ import annotations
@@ -52,6 +53,16 @@ class OnlineStore(Protocol):
 
     def upsert(self, group: str, records: Sequence[OnlineRecord]) -> int:
         """Apply records with the newer-wins rule; returns how many replaced or created a stored record."""
+        ...
+
+    def reconcile(
+        self, group: str, records: Sequence[OnlineRecord], deleted: Sequence[str], written_up_to_us: int
+    ) -> int:
+        """Make entities equal the offline store again after rows were deleted or rewritten there: each
+        record replaces the stored one and each key in ``deleted`` is removed, whatever their times,
+        except where the stored record was written after ``written_up_to_us`` (the newest write the
+        offline snapshot holds: a later online write is newer than anything that snapshot knows).
+        Returns how many records were replaced, created or removed."""
         ...
 
     def read(self, group: str, keys: Sequence[str]) -> list[StoredValue | None]:

@@ -30,6 +30,28 @@ for i, key in ipairs(KEYS) do
 end
 return applied
 """
+# KEYS: hash keys; ARGV[1]: the newest offline write time; then et, wt, payload per key, where an empty
+# payload removes the entity. A record written after ARGV[1] is left alone. Returns how many changed.
+_RECONCILE_LUA = """
+local upto = tonumber(ARGV[1])
+local changed = 0
+for i, key in ipairs(KEYS) do
+  local cwt = tonumber(redis.call('HGET', key, 'wt'))
+  if (not cwt) or cwt <= upto then
+    local payload = ARGV[3 * i + 1]
+    if payload == '' then
+      if cwt then
+        redis.call('DEL', key)
+        changed = changed + 1
+      end
+    else
+      redis.call('HSET', key, 'et', ARGV[3 * i - 1], 'wt', ARGV[3 * i], 'v', payload)
+      changed = changed + 1
+    end
+  end
+end
+return changed
+"""
 _BATCH = 500
 
 
@@ -57,6 +79,7 @@ class RedisOnlineStore:
                 hint="check MLAKE_ONLINE_URL and that Redis is running",
             ) from exc
         self._upsert = self._client.register_script(_UPSERT_LUA)
+        self._reconcile = self._client.register_script(_RECONCILE_LUA)
         self._error: type[Exception] = redis.RedisError
 
     @property
@@ -82,6 +105,23 @@ class RedisOnlineStore:
         except self._error as exc:
             raise OnlineStoreError(f"Writing to the Redis online store failed: {exc}") from exc
         return applied
+
+    def reconcile(
+        self, group: str, records: Sequence[OnlineRecord], deleted: Sequence[str], written_up_to_us: int
+    ) -> int:
+        items: list[tuple[str, int, int, str]] = [(r[0], r[1], r[2], r[3]) for r in records]
+        items += [(key, 0, 0, "") for key in deleted]  # an empty payload removes the entity
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            for start in range(0, len(items), _BATCH):
+                chunk = items[start : start + _BATCH]
+                args: list[Any] = [written_up_to_us]
+                for _, et, wt, payload in chunk:
+                    args += [et, wt, payload]
+                self._reconcile(keys=[self._key(group, k) for k, *_ in chunk], args=args, client=pipe)
+            return sum(int(n) for n in pipe.execute()) if items else 0
+        except self._error as exc:
+            raise OnlineStoreError(f"Writing to the Redis online store failed: {exc}") from exc
 
     def read(self, group: str, keys: Sequence[str]) -> list[StoredValue | None]:
         try:

@@ -31,6 +31,13 @@ ON CONFLICT (group_name, entity_key) DO UPDATE SET
 WHERE excluded.event_time > online_features.event_time
    OR (excluded.event_time = online_features.event_time AND excluded.write_time >= online_features.write_time)
 """
+_REPLACE = """
+INSERT INTO online_features (group_name, entity_key, event_time, write_time, payload) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (group_name, entity_key) DO UPDATE SET
+    event_time = excluded.event_time, write_time = excluded.write_time, payload = excluded.payload
+WHERE online_features.write_time <= ?
+"""
+_DELETE = "DELETE FROM online_features WHERE group_name = ? AND entity_key = ? AND write_time <= ?"
 _MAX_PARAMS = 900
 
 
@@ -72,6 +79,25 @@ class SqliteOnlineStore:
             con.execute("BEGIN IMMEDIATE")
             before = con.total_changes
             con.executemany(_UPSERT, [(group, *r) for r in records])
+            changed = con.total_changes - before
+            con.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise OnlineStoreError(f"Writing to the online store {self.path} failed: {exc}") from exc
+        return changed
+
+    def reconcile(
+        self, group: str, records: Sequence[OnlineRecord], deleted: Sequence[str], written_up_to_us: int
+    ) -> int:
+        if not records and not deleted:
+            return 0
+        con = self._connection()
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            before = con.total_changes
+            con.executemany(_REPLACE, [(group, *r, written_up_to_us) for r in records])
+            con.executemany(_DELETE, [(group, key, written_up_to_us) for key in deleted])
             changed = con.total_changes - before
             con.execute("COMMIT")
         except sqlite3.Error as exc:
