@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import mlake
+from mlake.features.online import OnlineRecord
 from mlake.lake import Lake
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
@@ -143,6 +144,24 @@ def test_offline_deletes_and_rollbacks_reach_the_online_store(served: Lake) -> N
     table.delete("customer_id = 3")
     fs.write("profile", {"customer_id": [3], "ts": [T0 - DAY], "spend": [30.0]})
     assert spend()[2] == 30.0
+
+
+def test_a_full_run_removes_entities_deleted_before_it(served: Lake) -> None:
+    """A full run cannot see what was deleted between runs, so it compares the store's keys with the
+    snapshot's: entities deleted offline go, a value written online after the snapshot stays."""
+    fs = served.features
+    fs.update_group("profile", online=False)
+    fs.write("profile", {"customer_id": [1, 2, 3], "ts": [T0] * 3, "spend": [1.0, 2.0, 3.0]})
+    fs.materialize("profile")
+    served.table("features.profile").delete("customer_id = 2")
+    late = OnlineRecord(str(9), int(T0.timestamp() * 1e6), 2**62, '{"spend": 9.0}')  # written after any snapshot
+    fs.online_store.upsert("profile", [late])
+    report = fs.materialize("profile", full=True)
+    assert not report.incremental and report.entities_removed == 1
+    assert sorted(fs.online_store.keys("profile")) == ["1", "3", "9"]
+    served.table("features.profile").delete("customer_id > 0")  # nothing left offline
+    assert fs.materialize("profile", full=True).entities_removed == 2
+    assert sorted(fs.online_store.keys("profile")) == ["9"]
 
 
 def test_materialization_reports_progress(served: Lake) -> None:

@@ -74,6 +74,13 @@ def test_reconcile_replaces_and_removes_except_what_was_written_later(online_sto
     assert online_store.count("g") == 3
 
 
+def test_keys_lists_a_groups_entities(online_store: OnlineStore) -> None:
+    online_store.upsert("g", [OnlineRecord(k, 1, 1, "1") for k in ("a", "b:c", "d e", "\u00e9t\u00e9")])
+    online_store.upsert("other", [OnlineRecord("z", 1, 1, "1")])
+    assert sorted(online_store.keys("g")) == sorted(["a", "b:c", "d e", "\u00e9t\u00e9"])
+    assert list(online_store.keys("none")) == []
+
+
 def test_drop_group_and_many_keys(online_store: OnlineStore) -> None:
     records = [OnlineRecord(str(i), i, 1, str(i)) for i in range(2500)]
     online_store.upsert("big", records)

@@ -12,11 +12,11 @@ When rows went away offline — a delete (delete files, or rewritten files), an 
 compaction — the entities of every changed file are read again from the current snapshot and put right
 with :meth:`OnlineStore.reconcile`: an entity whose newest row was deleted gets its newest remaining
 value although it is older, and one with no rows left is removed. Only a record written online after the
-snapshot (a later write time than any the snapshot holds) is left alone. A compaction re-sends the same
-values. Without a previous run, or once its snapshot has expired, a run reads the whole table
-(``full=True`` does so on purpose) with the newer-wins upsert; it then cannot know which entities were
-deleted before, so to make the store forget those, drop the group's records
-(``lake.features.online_store.drop_group(name)``) first.
+snapshot (written after the snapshot was committed) is left alone. A compaction re-sends the same values.
+
+Without a previous run, or once its snapshot has expired, a run reads the whole table (``full=True`` does
+so on purpose) with the newer-wins upsert, then compares the store's keys with the snapshot's in batches
+and removes the entities deleted offline before it (a first run into an empty store skips that).
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
 import sqlalchemy as sa
 
 from mlake.features.groups import WRITE_TIME, FeatureGroup
@@ -119,7 +121,6 @@ class _Plan:
     rows: int
     incremental: bool
     reconcile: str = ""
-    written_up_to_us: int = 0
 
 
 def _files_sql(paths: list[str], schema_sql: str) -> str:
@@ -153,12 +154,10 @@ def _plan(lake: Lake, group: FeatureGroup, snapshot_id: int, since: int | None) 
         if all(changed):
             view = lake.engine.view_for(group.table_name, snapshot_id)
             files = _files_sql([c or "" for c in changed], schema_sql)
-            up_to = lake.engine.run_internal(
-                f"SELECT greatest(coalesce((SELECT max(epoch_us({WRITE_TIME})) FROM {view}), 0), "
-                f"coalesce((SELECT max(epoch_us({WRITE_TIME})) FROM {files}), 0))"
-            ).scalar()
             rows = sum(t.file.record_count for t in tasks if t.file.file_path in set(added) | set(redeleted))
-            return _Plan("", rows, True, _reconcile_sql(group, view, files), int(up_to or 0))
+            return _Plan("", rows, True, _reconcile_sql(group, view, files))
+    if not tasks:
+        return _Plan("", 0, False)
     if not readable or any(t.delete_files for t in tasks):
         view = lake.engine.view_for(group.table_name, snapshot_id)
         return _Plan(view, sum(t.file.record_count for t in tasks), False)
@@ -206,6 +205,9 @@ def materialize_group(
     if since == snap.snapshot_id:
         return MaterializeReport(group.name, store.identity, since, since, True, 0, 0, time.perf_counter() - started)
     plan = _plan(lake, group, snap.snapshot_id, since)
+    # Every row the snapshot holds or removed was written before it was committed: a stored record with a
+    # later write time came from a write after it, and a reconciliation leaves it alone.
+    known_until = (snap.timestamp_ms + 1) * 1000
     written = removed = 0
     sql = plan.reconcile or (_latest_sql(group, plan.source) if plan.source else "")
     if sql:
@@ -216,13 +218,15 @@ def materialize_group(
                 if plan.reconcile:
                     records = [OnlineRecord(k, et, wt, v) for k, et, wt, v in zip(*cols, strict=True) if v is not None]
                     gone = [k for k, v in zip(cols[0], cols[3], strict=True) if v is None]
-                    store.reconcile(group.name, records, gone, plan.written_up_to_us)
+                    store.reconcile(group.name, records, gone, known_until)
                     written, removed = written + len(records), removed + len(gone)
                 else:
                     rows_: list[OnlineRecord] = list(zip(*cols, strict=True))  # type: ignore[arg-type]
                     store.upsert(group.name, rows_)
                     written += len(rows_)
                 task.advance(len(cols[0]))
+    if not plan.incremental:
+        removed += _prune(lake, group, store, plan.source, known_until)
     rows, incremental = plan.rows, plan.incremental
     _record(lake, group.name, store, snap.snapshot_id, rows, written)
     return MaterializeReport(
@@ -236,3 +240,32 @@ def materialize_group(
         time.perf_counter() - started,
         removed,
     )
+
+
+def _prune(lake: Lake, group: FeatureGroup, store: OnlineStore, source: str, known_until: int) -> int:
+    """After a full run: remove the entities the store has and the snapshot (``source``) has not — deleted
+    offline before this run — except those written online after the snapshot. Online keys are compared in
+    batches with the snapshot's keys in DuckDB, so memory stays bounded."""
+    online = store.keys(group.name)
+    batch = list(islice(online, _PRUNE_BATCH))
+    if not batch:
+        return 0  # an empty store (a first run): nothing to compare
+    empty = "SELECT CAST(NULL AS VARCHAR) AS k WHERE false"
+    current = f"SELECT DISTINCT {key_expression(group)} AS k FROM {source}" if source else empty
+    stale: list[str] = []
+    with lake.engine.internal_cursor(current) as cur:
+        cur.execute(f"CREATE OR REPLACE TEMP TABLE __current_keys AS {current}")
+        while batch:
+            cur.register("__online_keys", pa.table({"k": pa.array(batch, pa.string())}))
+            found = cur.execute("SELECT k FROM __online_keys ANTI JOIN __current_keys USING (k)").fetchall()
+            stale += [r[0] for r in found]
+            cur.unregister("__online_keys")
+            batch = list(islice(online, _PRUNE_BATCH))
+        cur.execute("DROP TABLE __current_keys")
+    removed = 0
+    for start in range(0, len(stale), _PRUNE_BATCH):  # after the scan of the store's keys has ended
+        removed += store.reconcile(group.name, [], stale[start : start + _PRUNE_BATCH], known_until)
+    return removed
+
+
+_PRUNE_BATCH = 100_000

@@ -14,7 +14,7 @@ times the later write wins — the same tie-break the point-in-time join uses of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple, Protocol, runtime_checkable
 
 from mlake.errors import MlakeError
@@ -67,6 +67,10 @@ class OnlineStore(Protocol):
 
     def read(self, group: str, keys: Sequence[str]) -> list[StoredValue | None]:
         """The stored record for each key, in the order asked (None where the entity is unknown)."""
+        ...
+
+    def keys(self, group: str) -> Iterator[str]:
+        """Every entity key the group has in this store, in no particular order (streamed)."""
         ...
 
     def count(self, group: str) -> int:

@@ -8,7 +8,7 @@ out-of-order writer can overwrite a newer value. Reads of many entities are one 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -143,6 +143,14 @@ class RedisOnlineStore:
 
     def _keys(self, group: str) -> Any:
         return self._client.scan_iter(match=f"{_glob_escape(self.prefix)}:{_glob_escape(group)}:*", count=1000)
+
+    def keys(self, group: str) -> Iterator[str]:
+        start = len(self._key(group, ""))
+        try:
+            for key in self._keys(group):
+                yield (key.decode() if isinstance(key, bytes) else key)[start:]
+        except self._error as exc:
+            raise OnlineStoreError(f"Reading from the Redis online store failed: {exc}") from exc
 
     def count(self, group: str) -> int:
         try:

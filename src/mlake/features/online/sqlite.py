@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from mlake.features.online.base import OnlineRecord, OnlineStoreError, StoredValue
@@ -125,6 +125,11 @@ class SqliteOnlineStore:
             ):
                 found[key] = StoredValue(et, wt, payload)
         return [found.get(k) for k in keys]
+
+    def keys(self, group: str) -> Iterator[str]:
+        cursor = self._connection().execute("SELECT entity_key FROM online_features WHERE group_name = ?", (group,))
+        while rows := cursor.fetchmany(10_000):
+            yield from (r[0] for r in rows)
 
     def count(self, group: str) -> int:
         row = (
