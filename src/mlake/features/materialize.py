@@ -15,8 +15,9 @@ value although it is older, and one with no rows left is removed. Only a record 
 snapshot (written after the snapshot was committed) is left alone. A compaction re-sends the same values.
 
 Without a previous run, or once its snapshot has expired, a run reads the whole table (``full=True`` does
-so on purpose) with the newer-wins upsert, then compares the store's keys with the snapshot's in batches
-and removes the entities deleted offline before it (a first run into an empty store skips that).
+so on purpose) with the newer-wins upsert, then, if the store held entities of the group before it,
+compares the store's keys with the snapshot's in batches and removes the entities deleted offline before
+it (a first run into an empty store skips that).
 """
 
 from __future__ import annotations
@@ -208,6 +209,9 @@ def materialize_group(
     # Every row the snapshot holds or removed was written before it was committed: a stored record with a
     # later write time came from a write after it, and a reconciliation leaves it alone.
     known_until = (snap.timestamp_ms + 1) * 1000
+    # A full run compares keys afterwards only when the store held entities of the group before it: one
+    # into an empty store (the first run, or after drop_group) has nothing stale to remove.
+    stale_possible = not plan.incremental and _has_keys(store, group.name)
     written = removed = 0
     sql = plan.reconcile or (_latest_sql(group, plan.source) if plan.source else "")
     if sql:
@@ -225,7 +229,7 @@ def materialize_group(
                     store.upsert(group.name, rows_)
                     written += len(rows_)
                 task.advance(len(cols[0]))
-    if not plan.incremental:
+    if stale_possible:
         removed += _prune(lake, group, store, plan.source, known_until)
     rows, incremental = plan.rows, plan.incremental
     _record(lake, group.name, store, snap.snapshot_id, rows, written)
@@ -242,6 +246,16 @@ def materialize_group(
     )
 
 
+def _has_keys(store: OnlineStore, group: str) -> bool:
+    keys = store.keys(group)
+    try:
+        return next(iter(keys), None) is not None
+    finally:
+        close = getattr(keys, "close", None)
+        if close is not None:
+            close()
+
+
 def _prune(lake: Lake, group: FeatureGroup, store: OnlineStore, source: str, known_until: int) -> int:
     """After a full run: remove the entities the store has and the snapshot (``source``) has not — deleted
     offline before this run — except those written online after the snapshot. Online keys are compared in
@@ -249,7 +263,7 @@ def _prune(lake: Lake, group: FeatureGroup, store: OnlineStore, source: str, kno
     online = store.keys(group.name)
     batch = list(islice(online, _PRUNE_BATCH))
     if not batch:
-        return 0  # an empty store (a first run): nothing to compare
+        return 0
     empty = "SELECT CAST(NULL AS VARCHAR) AS k WHERE false"
     current = f"SELECT DISTINCT {key_expression(group)} AS k FROM {source}" if source else empty
     stale: list[str] = []
