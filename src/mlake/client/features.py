@@ -12,7 +12,6 @@ for more, write them to a table first and name the table.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -26,15 +25,13 @@ from mlake.features.materialize import MaterializeReport
 from mlake.features.offline import WriteSummary
 from mlake.features.search import SearchHit
 from mlake.features.types import format_ttl
-from mlake.tables.names import TableName
+from mlake.tables.names import TableName, is_query
 
 if TYPE_CHECKING:
     import pandas as pd
     import polars as pl
 
     from mlake.client.remote import RemoteLake
-
-_SQL_START = re.compile(r"^\s*(\(|select\b|with\b|from\b|values\b)", re.IGNORECASE)
 
 
 def _plain(value: Any) -> Any:
@@ -55,7 +52,7 @@ def _source(data: Any) -> dict[str, Any]:
     if isinstance(data, TableName):
         return {"table": str(data)}
     if isinstance(data, str):
-        return {"sql": data} if _SQL_START.match(data) else {"table": str(TableName.parse(data))}
+        return {"sql": data} if is_query(data) else {"table": str(TableName.parse(data))}
     from mlake.tables.frames import to_arrow
 
     return {"rows": _plain(to_arrow(data).to_pylist())}

@@ -33,18 +33,12 @@ from mlake.quality.profile_result import Profile
 from mlake.quality.store import StoredSuite
 from mlake.quality.suggest import SuggestedSuite
 from mlake.quality.suite import Suite, SuiteResult
-from mlake.tables.names import TableName
+from mlake.tables.names import TableName, is_query
 
 if TYPE_CHECKING:
     from mlake.client.remote import RemoteLake, RemoteResult
 
 RemoteSuiteSpec = Suite | StoredSuite | str | Path | dict[str, Any] | list[Any]
-
-
-def _is_sql(target: Any) -> bool:
-    from mlake.client.features import _SQL_START
-
-    return isinstance(target, str) and bool(_SQL_START.match(target))
 
 
 def _table(target: Any) -> str:
@@ -54,7 +48,7 @@ def _table(target: Any) -> str:
         return str(target.name)
     if isinstance(target, TableName):
         return str(target)
-    if isinstance(target, str) and not _is_sql(target):
+    if isinstance(target, str) and not is_query(target):
         return str(TableName.parse(target))
     raise ValidationError(
         f"Expected a table name, got {str(target)[:80]!r}",
@@ -105,7 +99,7 @@ class RemoteQuality:
             "top_k": top_k,
             "exact_distinct": exact_distinct,
         }
-        if isinstance(table, RemoteResult) or _is_sql(table):
+        if isinstance(table, RemoteResult) or is_query(table):
             sql, pinned = (table.sql, table.as_of) if isinstance(table, RemoteResult) else (table, None)
             if snapshot_id is not None:
                 raise ValidationError("A query has no snapshot id", hint="pass as_of to read every table as of then")

@@ -13,7 +13,6 @@ are reduced to the last one in the input's order (for SQL without ORDER BY: the 
 
 from __future__ import annotations
 
-import re
 import threading
 import uuid
 from dataclasses import dataclass
@@ -27,14 +26,13 @@ from mlake.errors import ValidationError
 from mlake.features.groups import WRITE_TIME, FeatureGroup
 from mlake.results import Result, translate_duckdb_error
 from mlake.tables.lineage import LineageInput
-from mlake.tables.names import TableName
+from mlake.tables.names import TableName, is_query
 from mlake.tables.types import quote_ident, quote_literal
 
 if TYPE_CHECKING:
     from mlake.lake import Lake
     from mlake.tables.table import Table
 
-_SQL_START = re.compile(r"^\s*(\(|select\b|with\b|from\b|values\b)", re.IGNORECASE)
 _ROW = "__mlake_input_row"
 _clock_lock = threading.Lock()
 _last_write_time = datetime(1970, 1, 1, tzinfo=UTC)
@@ -97,7 +95,7 @@ def source_relation(lake: Lake, source: Any, *, number_rows: bool = True) -> Res
     A data frame gets a row-number column (``number_rows``) so that "last row wins" has a meaning."""
     if isinstance(source, Result):
         return source
-    if isinstance(source, str) and _SQL_START.match(source):
+    if isinstance(source, str) and is_query(source):
         return lake.sql(source)
     from mlake.tables.table import Table
 

@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from mlake.errors import ValidationError
 
 _PART = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
+_QUERY_START = re.compile(r"^\s*(\(|select\b|with\b|from\b|values\b)", re.IGNORECASE)
 QUARANTINE_SUFFIX = "__quarantine"
+
+
+def is_query(text: object) -> bool:
+    """Whether text given where a table or a query is accepted is a query (it starts as one) rather than
+    a table name."""
+    return isinstance(text, str) and bool(_QUERY_START.match(text))
 
 
 @dataclass(frozen=True, order=True)
