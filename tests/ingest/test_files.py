@@ -159,7 +159,11 @@ def test_csv_fractions_never_round_into_integer_columns(lake: Lake, tmp_path: Pa
         (2, -3),
         (3, None),
     ]
-    found = sorted((r["raw"], r["line"]) for r in quarantine(lake, "raw.ints"))
+    semi = tmp_path / "semi.csv"  # a delimiter the sniffer found: the raw text is joined with it
+    semi.write_text("id;n\n7;1\n8;2.5\n")
+    assert lake.ingest(str(semi), into="raw.ints").rows_quarantined == 1
+    assert ("8;2.5", 3) in {(r["raw"], r["line"]) for r in quarantine(lake, "raw.ints")}
+    found = sorted((r["raw"], r["line"]) for r in quarantine(lake, "raw.ints") if r["source"] != str(semi))
     assert found == [("1\t99999999999999999999", 2), ("4\t4.25", 5), ("5\t x", 6), ("60000,8.5", 60_002)]
 
 

@@ -196,7 +196,7 @@ def _ingest_one(ctx: IngestContext, files: list[SourceFile], options: dict[str, 
                 ctx.stage_duckdb(
                     f"SELECT {selects(False)} FROM {_read_call(paths, opts, read_types, rejects)} WHERE {ok}"
                 )
-            _quarantine_inexact(ctx, paths, opts, read_types, integers, files, data_schema.names)
+            _quarantine_inexact(ctx, paths, opts, read_types, integers, files, data_schema.names, options)
         task.update(completed=total)
     _quarantine_rejects(ctx, rejects, files)
 
@@ -234,6 +234,7 @@ def _quarantine_inexact(
     integers: dict[str, str],
     files: list[SourceFile],
     columns: list[str],
+    options: dict[str, Any],
 ) -> None:
     """Quarantine the rows whose integer columns do not convert exactly (kind ``CAST``).
 
@@ -247,10 +248,15 @@ def _quarantine_inexact(
         for src, t in integers.items()
     )
     bad = " OR ".join(f"NOT {_integer_ok(src, t)}" for src, t in integers.items())
-    delim = "\t" if files[0].format == "tsv" else ","
-    m = re.search(r"delim='((?:[^']|'')*)'", opts)
-    if m:
-        delim = m.group(1).replace("''", "'")
+    delim = next((str(options[k]) for k in ("delimiter", "delim", "sep") if options.get(k) is not None), None)
+    if delim is None and files[0].format == "tsv":
+        delim = "\t"
+    elif delim is None:  # the one DuckDB's sniffer chose
+        try:
+            found = ctx.con.execute(f"SELECT Delimiter FROM sniff_csv({quote_literal(paths[0])})").fetchall()
+        except duckdb.Error:  # e.g. lines past the sniffer's size limit: the common delimiter then
+            found = []
+        delim = str(found[0][0]) if found else ","
     call = _read_call(paths, opts, read_types, None)
     fields = ", ".join(f"coalesce(CAST({quote_ident(c)} AS VARCHAR), '')" for c in columns)
     raw = f"concat_ws({quote_literal(delim)}, {fields})"
