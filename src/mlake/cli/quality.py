@@ -74,6 +74,8 @@ def _suite(lake: Any, table: str, suite: str) -> Any:
         return path
     if path.suffix.lower() in (".yaml", ".yml") or not suite.strip() or not is_table_name(table):
         raise ValidationError(f"Suite file {suite} does not exist")
+    if not lake.table_exists(table):  # a missing table is the error to report, not a missing suite
+        raise lake.not_found(TableName.parse(table))
     stored = lake.quality.suites.list(table)
     for s in stored:
         if s.name == suite.strip():
