@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from mlake.client.remote import RemoteLake, RemoteResult, RemoteTable
+from mlake.client.remote import RemoteLake
+from mlake.client.tables import RemoteResult, RemoteTable
 
 __all__ = ["RemoteLake", "RemoteResult", "RemoteTable"]

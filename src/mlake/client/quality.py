@@ -36,13 +36,14 @@ from mlake.quality.suite import Suite, SuiteResult
 from mlake.tables.names import TableName, is_query
 
 if TYPE_CHECKING:
-    from mlake.client.remote import RemoteLake, RemoteResult
+    from mlake.client.remote import RemoteLake
+    from mlake.client.tables import RemoteResult
 
 RemoteSuiteSpec = Suite | StoredSuite | str | Path | dict[str, Any] | list[Any]
 
 
 def _table(target: Any) -> str:
-    from mlake.client.remote import RemoteTable
+    from mlake.client.tables import RemoteTable
 
     if isinstance(target, RemoteTable):
         return str(target.name)
@@ -89,7 +90,7 @@ class RemoteQuality:
     ) -> Profile:
         """Profile a table (any snapshot, or as it was at ``as_of``) or a query (SQL text or a
         ``remote.sql(...)`` result) on the server."""
-        from mlake.client.remote import RemoteResult
+        from mlake.client.tables import RemoteResult
 
         options: dict[str, Any] = {
             "columns": list(columns or []),

@@ -16,24 +16,21 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import pyarrow as pa
 
 from mlake import errors
+from mlake.client.tables import RemoteResult, RemoteTable, lineage_graph, upload_report
 from mlake.errors import ConfigError, MlakeError, ValidationError
-from mlake.tables.lineage import LineageEdge, LineageGraph, LineageInput, WriteRecord
+from mlake.tables.lineage import LineageGraph
 from mlake.tables.names import TableName
-from mlake.tables.table import SnapshotInfo
-from mlake.tables.types import quote_ident
 
 if TYPE_CHECKING:
-    import pandas as pd
-    import polars as pl
 
     from mlake.client.features import RemoteFeatureStore
     from mlake.client.governance import RemoteGovernance
@@ -97,14 +94,30 @@ class RemoteLake:
                 f"Cannot reach the mlake server at {self.url}: {exc}", hint="is `mlake serve` running?"
             ) from exc
         if response.status_code >= 400:
-            try:
-                problem = response.json()
-            except ValueError:
-                problem = {"code": "http_error", "message": response.text[:500] or response.reason_phrase}
-            cls = self._errors.get(str(problem.get("code")), MlakeError)
-            err = cls(str(problem.get("message", "request failed")), hint=problem.get("hint"))
-            raise err
+            self._raise(response)
         return response
+
+    @contextmanager
+    def stream(self, method: str, path: str, **kw: Any) -> Iterator[httpx.Response]:
+        """Call ``/api/v1{path}`` and hand over the response unread, for bodies read as they arrive."""
+        try:
+            with self._http.stream(method, f"/api/v1{path}", **kw) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    self._raise(response)
+                yield response
+        except httpx.HTTPError as exc:
+            raise ConfigError(
+                f"Cannot reach the mlake server at {self.url}: {exc}", hint="is `mlake serve` running?"
+            ) from exc
+
+    def _raise(self, response: httpx.Response) -> None:
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = {"code": "http_error", "message": response.text[:500] or response.reason_phrase}
+        cls = self._errors.get(str(problem.get("code")), MlakeError)
+        raise cls(str(problem.get("message", "request failed")), hint=problem.get("hint"))
 
     def _json(self, method: str, path: str, **kw: Any) -> Any:
         response = self.request(method, path, **kw)
@@ -202,7 +215,7 @@ class RemoteLake:
         form = {"table": str(name), "mode": mode, "format": "parquet"}
         if description:
             form["description"] = description
-        return _report(self._json("POST", "/ingest", files=files, data=form))
+        return upload_report(self._json("POST", "/ingest", files=files, data=form))
 
     # --- SQL, lineage, ingest -----------------------------------------------------------------------
 
@@ -212,7 +225,7 @@ class RemoteLake:
 
     def lineage(self, name: str | TableName, max_depth: int = 10) -> LineageGraph:
         body = self._json("GET", f"/tables/{TableName.parse(name)}/lineage", params={"max_depth": min(max_depth, 20)})
-        return _graph(body)
+        return lineage_graph(body)
 
     def ingest(self, source: str | Path | Sequence[str | Path], into: str, **options: Any) -> IngestReport:
         """Upload local files into a table (the server quarantines bad rows as usual)."""
@@ -231,206 +244,7 @@ class RemoteLake:
         try:
             files = [("files", (p.name, h, "application/octet-stream")) for p, h in zip(expanded, handles, strict=True)]
             form = {"table": str(TableName.parse(into)), **{k: str(v) for k, v in options.items() if v is not None}}
-            return _report(self._json("POST", "/ingest", files=files, data=form))
+            return upload_report(self._json("POST", "/ingest", files=files, data=form))
         finally:
             for h in handles:
                 h.close()
-
-
-class RemoteResult:
-    """The result of a query on the server: fetched as Arrow when first converted, then cached."""
-
-    def __init__(self, lake: RemoteLake, sql: str, as_of: str | None = None) -> None:
-        self._lake = lake
-        self.sql = sql
-        self._as_of = as_of
-        self._arrow: pa.Table | None = None
-
-    @property
-    def as_of(self) -> str | None:
-        """The time every table of the query is read at (None: now)."""
-        return self._as_of
-
-    def to_arrow(self) -> pa.Table:
-        if self._arrow is None:
-            import pyarrow.ipc as ipc
-
-            response = self._lake.request(
-                "POST", "/sql/export", json={"sql": self.sql, "as_of": self._as_of, "format": "arrow"}
-            )
-            self._arrow = ipc.open_stream(response.content).read_all()
-        return self._arrow
-
-    @property
-    def columns(self) -> list[str]:
-        return list(self.to_arrow().column_names)
-
-    def to_pandas(self) -> pd.DataFrame:
-        return self.to_arrow().to_pandas()
-
-    def to_polars(self) -> pl.DataFrame:
-        import polars as pl
-
-        frame = pl.from_arrow(self.to_arrow())
-        assert isinstance(frame, pl.DataFrame)
-        return frame
-
-    def to_pylist(self) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = self.to_arrow().to_pylist()
-        return rows
-
-    def fetchall(self) -> list[tuple[Any, ...]]:
-        table = self.to_arrow()
-        return list(zip(*(c.to_pylist() for c in table.columns), strict=True)) if table.num_columns else []
-
-    def batches(self, batch_size: int = 100_000) -> Iterator[pa.RecordBatch]:
-        yield from self.to_arrow().to_batches(batch_size)
-
-    def scalar(self) -> Any:
-        table = self.to_arrow()
-        return table.column(0)[0].as_py() if table.num_rows and table.num_columns else None
-
-    def __len__(self) -> int:
-        return int(self.to_arrow().num_rows)
-
-    def save(self, name: str, *, mode: str = "create") -> RemoteTable:
-        """Write the result to a table on the server (with lineage to the query)."""
-        self._lake._json("POST", "/sql/save", json={"sql": self.sql, "table": name, "mode": mode, "as_of": self._as_of})
-        return self._lake.table(name)
-
-    def __repr__(self) -> str:
-        return f"<mlake.RemoteResult {self.sql[:60]!r}>"
-
-
-class RemoteTable:
-    """A table on the server."""
-
-    def __init__(self, lake: RemoteLake, name: TableName) -> None:
-        self._lake = lake
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f"<mlake.RemoteTable {self.name}>"
-
-    def describe(self) -> dict[str, Any]:
-        info: dict[str, Any] = self._lake._json("GET", f"/tables/{self.name}")
-        return info
-
-    @property
-    def columns(self) -> list[str]:
-        return [c["name"] for c in self.describe()["columns"]]
-
-    @property
-    def tags(self) -> dict[str, str]:
-        tags: dict[str, str] = self.describe()["tags"]
-        return tags
-
-    def history(self) -> list[SnapshotInfo]:
-        out = []
-        for s in self._lake._json("GET", f"/tables/{self.name}/history"):
-            s["committed_at"] = datetime.fromisoformat(s["committed_at"])
-            out.append(SnapshotInfo(**s))
-        return out
-
-    def query(
-        self,
-        columns: Sequence[str] | None = None,
-        where: str | None = None,
-        *,
-        snapshot_id: int | None = None,
-        as_of: datetime | str | None = None,
-        limit: int | None = None,
-        order_by: str | None = None,
-    ) -> RemoteResult:
-        cols = ", ".join(quote_ident(c) for c in columns) if columns else "*"
-        source = str(self.name)
-        if snapshot_id is not None:
-            source += f" AT (VERSION => {int(snapshot_id)})"
-        elif as_of is not None:
-            when = as_of.isoformat() if isinstance(as_of, datetime) else str(as_of)
-            source += " AT (TIMESTAMP => '" + when.replace("'", "''") + "')"
-        sql = f"SELECT {cols} FROM {source}"
-        if where:
-            sql += f" WHERE {where}"
-        if order_by:
-            sql += f" ORDER BY {order_by}"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return RemoteResult(self._lake, sql)
-
-    def to_arrow(self, columns: Sequence[str] | None = None, where: str | None = None, **kw: Any) -> pa.Table:
-        return self.query(columns, where, **kw).to_arrow()
-
-    def to_pandas(self, columns: Sequence[str] | None = None, where: str | None = None, **kw: Any) -> pd.DataFrame:
-        return self.query(columns, where, **kw).to_pandas()
-
-    def to_polars(self, columns: Sequence[str] | None = None, where: str | None = None, **kw: Any) -> pl.DataFrame:
-        return self.query(columns, where, **kw).to_polars()
-
-    def head(self, n: int = 10) -> RemoteResult:
-        return self.query(limit=n)
-
-    def count(self, snapshot_id: int | None = None) -> int:
-        source = str(self.name) + (f" AT (VERSION => {int(snapshot_id)})" if snapshot_id is not None else "")
-        return int(RemoteResult(self._lake, f"SELECT count(*) FROM {source}").scalar() or 0)
-
-    def set_metadata(
-        self,
-        *,
-        description: str | None = None,
-        owner: str | None = None,
-        tags: dict[str, str] | None = None,
-        remove_tags: Sequence[str] = (),
-        column_docs: dict[str, str] | None = None,
-    ) -> None:
-        body = {
-            "description": description,
-            "owner": owner,
-            "tags": tags,
-            "remove_tags": list(remove_tags),
-            "column_docs": column_docs,
-        }
-        self._lake._json("PATCH", f"/tables/{self.name}", json=body)
-
-    def rollback(self, snapshot_id: int) -> None:
-        self._lake._json("POST", f"/tables/{self.name}/rollback", json={"snapshot_id": snapshot_id})
-
-    def append(self, data: Any) -> IngestReport:
-        """Append rows (uploaded as Parquet)."""
-        return self._lake._upload(data, self.name, "append")
-
-    def overwrite(self, data: Any) -> IngestReport:
-        """Replace all rows (uploaded as Parquet)."""
-        return self._lake._upload(data, self.name, "overwrite")
-
-    def lineage(self, max_depth: int = 10) -> LineageGraph:
-        return self._lake.lineage(self.name, max_depth)
-
-
-def _report(body: dict[str, Any]) -> IngestReport:
-    from collections import Counter
-
-    from mlake.ingest.report import IngestReport
-
-    fields = set(IngestReport.__dataclass_fields__)
-    values = {k: v for k, v in body.items() if k in fields}
-    values["reasons"] = Counter(values.get("reasons") or {})
-    return IngestReport(**values)
-
-
-def _graph(body: dict[str, Any]) -> LineageGraph:
-    def edge(e: dict[str, Any]) -> LineageEdge:
-        s = e["source"]
-        write = WriteRecord(
-            write_id=e["write_id"],
-            table=e["target"],
-            operation=e["operation"],
-            actor=e["actor"],
-            command="",
-            snapshot_id=e["snapshot_id"],
-            at=datetime.fromisoformat(e["at"]),
-        )
-        source = LineageInput(s["kind"], s["ref"], s["detail"], s["snapshot_id"])
-        return LineageEdge(source, e["target"], write, e["depth"])
-
-    return LineageGraph(body["table"], [edge(e) for e in body["upstream"]], [edge(e) for e in body["downstream"]])
