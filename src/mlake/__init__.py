@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from mlake.errors import MlakeError
 
 if TYPE_CHECKING:
-    from mlake.lake import Lake, connect
+    from mlake.connection import connect
+    from mlake.lake import Lake
     from mlake.results import Result
     from mlake.settings import Settings
     from mlake.tables.table import Table
@@ -24,7 +25,7 @@ __all__ = ["Lake", "MlakeError", "Result", "Settings", "Table", "__version__", "
 # take about 3 s to import, which `mlake --help` and a mistyped command should not pay.
 _LAZY = {
     "Lake": "mlake.lake",
-    "connect": "mlake.lake",
+    "connect": "mlake.connection",
     "Result": "mlake.results",
     "Settings": "mlake.settings",
     "Table": "mlake.tables.table",

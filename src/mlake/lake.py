@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -27,86 +27,116 @@ from pyiceberg.io.pyarrow import _ConvertToIcebergWithoutIDs, visit_pyarrow
 from pyiceberg.schema import Schema, assign_fresh_schema_ids
 from pyiceberg.table import Table as IcebergTable
 
-import mlake.features.metastore  # noqa: F401  (registers the feature store's migrations before migrate())
-from mlake.dashboards import store as _dashboards_store  # noqa: F401  (areas register migrations on import)
-from mlake.errors import AlreadyExistsError, ConfigError, NotFoundError, ValidationError
-from mlake.events import EventBus, Progress, SilentProgress
-from mlake.governance import store as _governance_store  # noqa: F401
-from mlake.metastore import migrate
-from mlake.quality import metastore as _quality_metastore  # noqa: F401  (stored suites' migration)
+from mlake.core import LakeCore
+from mlake.errors import (
+    AlreadyExistsError,
+    MlakeError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from mlake.events import EventBus, Progress
+from mlake.governance.access import OWNER, Access
 from mlake.settings import Settings
 from mlake.sql import SqlEngine
-from mlake.tables.lineage import LineageGraph, LineageStore
+from mlake.tables.lineage import LineageGraph, LineageStore, WriteRecord
 from mlake.tables.names import TableName, check_part
 from mlake.tables.partitioning import parse_partition_spec
 from mlake.tables.table import Table
 from mlake.tables.types import normalize_arrow_schema
 
 if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
+
+    from mlake.dashboards.store import DashboardStore
     from mlake.features.store import FeatureStore
-    from mlake.governance.governed import GovernedLake
-    from mlake.governance.model import Principal
-    from mlake.governance.service import Governance
+    from mlake.governance.model import Principal, Privilege
+    from mlake.governance.policy import AccessPolicy
+    from mlake.governance.service import Governance, GovernanceAdmin
     from mlake.ingest.report import IngestReport
     from mlake.maintenance import MaintenanceReport
     from mlake.quality.api import Quality
     from mlake.results import Result
 
-CATALOG_NAME = "mlake"
 
 
 class Lake:
-    """A data lake: Iceberg tables in a warehouse, a catalog, and everything built on them."""
+    """A data lake: Iceberg tables in a warehouse, a catalog, and everything built on them.
 
-    def __init__(self, settings: Settings, progress: Progress | None = None) -> None:
-        self.settings = settings
-        self.progress: Progress = progress or SilentProgress()
-        self.events = EventBus()
-        settings.home.mkdir(parents=True, exist_ok=True)
-        local = settings.local_warehouse_path()
-        if local is not None:
-            local.mkdir(parents=True, exist_ok=True)
-        self._catalog_url = settings.resolved_catalog_url()
-        try:
-            self.metadata_engine = sa.create_engine(self._catalog_url, pool_pre_ping=True)
-            if self.metadata_engine.dialect.name == "sqlite":
-                sa.event.listen(self.metadata_engine, "connect", _sqlite_wal)
-            migrate(self.metadata_engine)
-        except sa.exc.SQLAlchemyError as exc:
-            raise ConfigError(
-                f"Cannot open the catalog database {settings.redacted()['catalog_url'] or self._catalog_url}: "
-                f"{str(exc).splitlines()[0]}",
-                hint="check MLAKE_CATALOG_URL and that the database server is running",
-            ) from exc
-        self.lineage_store = LineageStore(self.metadata_engine)
-        self.engine = SqlEngine(self)
-        # Loaded table metadata by name, with the metadata file it came from: metadata files are
-        # immutable, so a cached table is valid exactly while the catalog still points at its file.
-        self._loaded: dict[tuple[str, str], tuple[str, IcebergTable]] = {}
+    ``mlake.connect()`` gives the owner's lake; ``lake.as_principal(p)`` the same lake as principal ``p``
+    may see and change it. Both are this class: what differs is :attr:`access`, which every path crosses
+    (see :mod:`mlake.governance.access`)."""
 
-    # --- plumbing ---------------------------------------------------------------------------------
+    settings: Settings
 
-    @cached_property
+    def __init__(
+        self, settings: Settings | LakeCore, progress: Progress | None = None, *, access: Access = OWNER
+    ) -> None:
+        self._core = settings if isinstance(settings, LakeCore) else LakeCore(settings, progress)
+        self.access = access
+        if access.principal is None:
+            if self._core._owner is None:
+                self._core._owner = self
+            self.settings = self._core.settings
+            self.engine: SqlEngine = self._core.engine_backend.load()(self)
+        else:
+            from mlake.governance.engine import PrincipalEngine
+
+            self.settings = self._core.settings.model_copy(update={"user": access.principal.name})
+            self.engine = PrincipalEngine(self, self._core.owner.governance_service.sandbox_engine, access)
+
+    # --- plumbing (the owner's) ---------------------------------------------------------------------
+
+    @property
+    def progress(self) -> Progress:
+        return self._core.progress
+
+    @progress.setter
+    def progress(self, value: Progress) -> None:
+        """Where long work reports (the CLI installs a rich progress bar)."""
+        self._core.progress = value
+
+    @property
+    def events(self) -> EventBus:
+        return self._core.events
+
+    @property
     def catalog(self) -> SqlCatalog:
-        try:
-            return SqlCatalog(
-                CATALOG_NAME,
-                uri=self._catalog_url,
-                warehouse=self.settings.resolved_warehouse(),
-                **self.settings.s3_options(),
-            )
-        except sa.exc.SQLAlchemyError as exc:
-            raise ConfigError(f"Cannot open the Iceberg catalog: {str(exc).splitlines()[0]}") from exc
+        """The pyiceberg catalog (the owner's: it bypasses access control)."""
+        self.access.require_owner("The Iceberg catalog")
+        return self._core.catalog
+
+    @property
+    def metadata_engine(self) -> sa.Engine:
+        """The control-plane database (the owner's: it bypasses access control)."""
+        self.access.require_owner("The metadata database")
+        return self._core.metadata_engine
+
+    @property
+    def lineage_store(self) -> LineageStore:
+        """Every write's lineage record (the owner's: principals read lineage through :meth:`lineage`)."""
+        self.access.require_owner("The lineage store")
+        return self._core.lineage_store
+
+    def catalog_for_write(self, name: str | TableName, privilege: Privilege) -> Catalog:
+        """The catalog to commit a change of ``name`` through — the choke point of every write: it is
+        handed out only when the actor holds ``privilege`` (``insert`` or ``alter``) on the table."""
+        table_name = TableName.parse(name)
+        self.access.require_visible(table_name)
+        self.access.require(privilege, table_name)
+        return self._core.catalog
 
     def close(self) -> None:
-        if "governance" in self.__dict__:
-            self.governance.close()
+        if self.access.governed:
+            return  # the catalog, the store and the sandboxed engine belong to the owner's lake
+        if "governance_service" in self.__dict__:
+            self.governance_service.close()
         if "features" in self.__dict__:
             self.features.close()
         self.engine.close()
-        self.metadata_engine.dispose()
-        if "catalog" in self.__dict__:
-            self.catalog.engine.dispose()
+        self._core.metadata_engine.dispose()
+        if "catalog" in self._core.__dict__:
+            self._core.catalog.engine.dispose()
 
     def __enter__(self) -> Lake:
         return self
@@ -115,42 +145,109 @@ class Lake:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<mlake.Lake home={self.settings.home}>"
+        who = f" as {self.access.name}" if self.access.governed else ""
+        return f"<mlake.Lake home={self.settings.home}{who}>"
 
     # --- governance -------------------------------------------------------------------------------
 
     @cached_property
-    def governance(self) -> Governance:
-        """Principals, grants, row filters, column masks and the audit log; see :mod:`mlake.governance`."""
+    def governance(self) -> GovernanceAdmin:
+        """Principals, grants, row filters, column masks and the audit log; see :mod:`mlake.governance`.
+
+        A principal gets the same administration API with every change checked and audited."""
+        if self.access.governed:
+            from mlake.governance.service import GuardedGovernance
+
+            return GuardedGovernance(self._core.owner.governance_service, self)
+        return self.governance_service
+
+    @cached_property
+    def governance_service(self) -> Governance:
+        """The lake's access-control service itself: token authentication, policies, the audit log and
+        the sandbox limits (the owner's; a server authenticates its callers with it)."""
+        self.access.require_owner("The access-control service")
         from mlake.governance.service import Governance
 
         return Governance(self)
 
-    def as_principal(self, principal: Principal | str, client: str | None = None) -> GovernedLake:
+    def as_principal(self, principal: Principal | str, client: str | None = None) -> Lake:
         """This lake as ``principal`` may see and change it (sandboxed SQL, secure views, audit log)."""
-        return self.governance.as_principal(principal, client)
+        self.access.require_superuser("act as another principal")
+        return cast("Lake", self._core.owner.governance_service.as_principal(principal, client))
+
+    @property
+    def principal(self) -> Principal:
+        """Who acts: the principal, or the lake's own user (a superuser) for the owner's lake."""
+        if self.access.principal is not None:
+            return self.access.principal
+        from mlake.governance.model import Principal
+
+        return Principal(name=self.settings.user, superuser=True, display_name="local user")
+
+    @property
+    def policy(self) -> AccessPolicy | None:
+        """The principal's policy as access control stands now (None for the owner's lake)."""
+        return self.access.policy
+
+    @property
+    def client(self) -> str | None:
+        return self.access.client
+
+    @property
+    def audit_table(self) -> TableName:
+        from mlake.governance.audit import AUDIT_TABLE
+
+        return AUDIT_TABLE
+
+    def audited(self, action: str, tables: Sequence[str], detail: str | None = None) -> Any:
+        """``with lake.audited("ingest", [t]): ...`` records the outcome of the block for a principal."""
+        return self.access.audited(action, tables, detail)
+
+    def privileges(self, name: str | TableName) -> list[str]:
+        """What the actor may do with a table (for faces to show or hide actions)."""
+        table_name = TableName.parse(name)
+        self.access.require_visible(table_name)
+        access = self.access.table(table_name)
+        out = sorted(access.privileges & {"insert", "alter", "admin"})
+        return (["select"] if access.can_read else []) + out
+
+    def _system(self) -> Lake:
+        """The owner's lake, for records mlake keeps on the actor's behalf (the audit log, quality's
+        metric history) — never for reads or writes the actor asks for."""
+        return cast("Lake", self._core.owner)
 
     # --- namespaces -------------------------------------------------------------------------------
 
     def namespaces(self) -> list[str]:
-        return sorted(ns[0] for ns in self.catalog.list_namespaces())
+        """Namespaces; a principal sees those it holds a namespace grant on or a visible table in."""
+        spaces = sorted(ns[0] for ns in self._core.catalog.list_namespaces())
+        if self.access.superuser:
+            return spaces
+        visible = {n.namespace for n in self.list_tables()}
+        return [ns for ns in spaces if ns in visible or any(self.access.can_on_namespace(p, ns) for p in _PRIVILEGES)]
 
     def create_namespace(self, namespace: str, description: str | None = None, exist_ok: bool = True) -> None:
         check_part(namespace, "namespace")
-        props = {"comment": description} if description else {}
-        try:
-            self.catalog.create_namespace(namespace, props)
-        except NamespaceAlreadyExistsError as exc:
-            if not exist_ok:
-                raise AlreadyExistsError(f"Namespace {namespace!r} already exists") from exc
+        with self.access.audited("namespace.create", [], namespace):
+            self.access.require_namespace("alter", namespace)
+            props = {"comment": description} if description else {}
+            try:
+                self._core.catalog.create_namespace(namespace, props)
+            except NamespaceAlreadyExistsError as exc:
+                if not exist_ok:
+                    raise AlreadyExistsError(f"Namespace {namespace!r} already exists") from exc
 
     def drop_namespace(self, namespace: str) -> None:
-        try:
-            self.catalog.drop_namespace(namespace)
-        except NoSuchNamespaceError as exc:
-            raise NotFoundError(f"Namespace {namespace!r} does not exist") from exc
-        except NamespaceNotEmptyError as exc:
-            raise ValidationError(f"Namespace {namespace!r} still has tables", hint="drop its tables first") from exc
+        with self.access.audited("namespace.drop", [], namespace):
+            self.access.require_namespace("admin", namespace)
+            try:
+                self._core.catalog.drop_namespace(namespace)
+            except NoSuchNamespaceError as exc:
+                raise NotFoundError(f"Namespace {namespace!r} does not exist") from exc
+            except NamespaceNotEmptyError as exc:
+                raise ValidationError(
+                    f"Namespace {namespace!r} still has tables", hint="drop its tables first"
+                ) from exc
 
     # --- tables -----------------------------------------------------------------------------------
 
@@ -159,67 +256,53 @@ class Lake:
         return Table(self, TableName.parse(name))
 
     def table_exists(self, name: str | TableName) -> bool:
-        return self.metadata_location(name) is not None
-
-    def metadata_location(self, name: str | TableName) -> str | None:
-        """Where the catalog says the table's current metadata is (None: no such table); one small query."""
-        ident = TableName.parse(name).identifier
-        _ = self.catalog  # the catalog creates its tables on first use
-        with self.metadata_engine.connect() as conn:
-            row = conn.execute(
-                sa.text(
-                    "SELECT metadata_location FROM iceberg_tables WHERE catalog_name = :c "
-                    "AND table_namespace = :ns AND table_name = :t"
-                ),
-                {"c": CATALOG_NAME, "ns": ident[0], "t": ident[1]},
-            ).first()
-        return str(row[0]) if row else None
-
-    def catalog_entries(self) -> dict[tuple[str, str], str]:
-        """Every table of the catalog with its metadata location, in one query."""
-        _ = self.catalog
-        with self.metadata_engine.connect() as conn:
-            rows = conn.execute(
-                sa.text(
-                    "SELECT table_namespace, table_name, metadata_location FROM iceberg_tables WHERE catalog_name = :c"
-                ),
-                {"c": CATALOG_NAME},
-            )
-            return {(r[0], r[1]): r[2] for r in rows}
+        """Whether the table exists — for a principal, and it may know so (holds some grant on it)."""
+        table_name = TableName.parse(name)
+        if self._core.metadata_location(table_name) is None:
+            return False
+        return self.access.visible(table_name)
 
     def iceberg_table(self, name: str | TableName, location: str | None = None) -> IcebergTable:
-        """The table's current pyiceberg metadata, reloaded only when the table changed."""
+        """The table's current pyiceberg metadata, reloaded only when the table changed.
+
+        Every attribute of a :class:`Table` comes from here, so this is where a principal must hold
+        some grant on the table (NotFoundError otherwise, as for a table that does not exist)."""
         table_name = TableName.parse(name)
-        location = location or self.metadata_location(table_name)
-        if location is None:
-            raise self.not_found(table_name)
-        cached = self._loaded.get(table_name.identifier)
-        if cached is not None and cached[0] == location and cached[1].metadata_location == location:
-            return cached[1]
-        try:
-            table = self.catalog.load_table(table_name.identifier)
-        except NoSuchTableError as exc:
-            raise self.not_found(table_name) from exc
-        if len(self._loaded) > 512:
-            self._loaded.clear()
-        self._loaded[table_name.identifier] = (table.metadata_location, table)
+        self.access.require_visible(table_name)
+        table = self._core.load(table_name, location)
+        if table is None:
+            raise self._not_found(table_name)
         return table
 
     def list_tables(self, namespace: str | None = None, *, include_quarantine: bool = True) -> list[TableName]:
-        names: list[TableName] = []
-        spaces = [namespace] if namespace else self.namespaces()
-        for ns in spaces:
-            try:
-                idents = self.catalog.list_tables(ns)
-            except NoSuchNamespaceError as exc:
-                raise NotFoundError(f"Namespace {ns!r} does not exist") from exc
-            names.extend(TableName(i[0], i[1]) for i in idents)
+        """The tables; a principal sees those it may read or change, others are not listed."""
+        names = self._core.table_names(namespace)
         if not include_quarantine:
             names = [n for n in names if not n.is_quarantine]
-        return sorted(names)
+        if self.access.superuser:
+            return names
+        with self.access.operation():
+            return [n for n in names if self.access.visible(n)]
 
-    def not_found(self, name: TableName) -> NotFoundError:
-        """A NotFoundError for a table, suggesting close names."""
+    def search(
+        self, query: str | None = None, namespace: str | None = None, *, include_quarantine: bool = True
+    ) -> list[dict[str, Any]]:
+        """Tables whose name, description, owner, tags or columns match ``query`` (all words), as the
+        catalog pages list them; a principal finds only the tables it may see."""
+        from mlake.tables.search import search_tables
+
+        return search_tables(self, query, namespace, include_quarantine=include_quarantine)
+
+    def _not_found(self, name: TableName) -> MlakeError:
+        """A NotFoundError for a table, suggesting close names the actor may see.
+
+        A principal that may not see every table is told what it is told about a table it holds no grant
+        on, so that probing names teaches it nothing."""
+        if not self.access.superuser:
+            try:
+                self.access.require_visible(name)
+            except PermissionDeniedError as exc:
+                return exc
         try:
             existing = [str(n) for n in self.list_tables()]
         except Exception:
@@ -227,6 +310,10 @@ class Lake:
         close = difflib.get_close_matches(str(name), existing, n=3, cutoff=0.6)
         hint = f"did you mean {' or '.join(close)}?" if close else "`mlake tables list` shows the tables"
         return NotFoundError(f"Table {name} does not exist", hint=hint)
+
+    def not_found(self, name: str | TableName) -> MlakeError:
+        """The error for a missing table, with close names the actor may see as suggestions."""
+        return self._not_found(TableName.parse(name))
 
     def create_table(
         self,
@@ -243,38 +330,50 @@ class Lake:
     ) -> Table:
         """Create a table from data (schema inferred) or from an explicit schema, then write the data."""
         table_name = TableName.parse(name)
-        if data is None and schema is None:
-            raise ValidationError(f"Creating {table_name} needs data or a schema")
-        arrow_data = None
-        if data is not None:
-            from mlake.tables.frames import to_arrow
+        with self.access.audited("table.create", [str(table_name)]):
+            self._require_create(table_name)
+            if data is None and schema is None:
+                raise ValidationError(f"Creating {table_name} needs data or a schema")
+            arrow_data = None
+            if data is not None:
+                from mlake.tables.frames import to_arrow
 
-            arrow_data = to_arrow(data)
-            if schema is None:
-                schema = arrow_data.schema
-        iceberg_schema = self._iceberg_schema(schema)
-        spec = parse_partition_spec(partition_by, iceberg_schema)
-        self.create_namespace(table_name.namespace)
-        props = {"format-version": "2", **(properties or {})}
-        props["owner"] = owner or self.settings.user
-        if description:
-            props["comment"] = description
-        try:
-            self.catalog.create_table(
-                table_name.identifier, schema=iceberg_schema, partition_spec=spec, properties=props
-            )
-        except TableAlreadyExistsError as exc:
-            if not exist_ok:
-                raise AlreadyExistsError(
-                    f"Table {table_name} already exists",
-                    hint="append to it, or pass exist_ok=True",
-                ) from exc
-        table = Table(self, table_name)
-        if tags:
-            table.set_metadata(tags=tags)
-        if arrow_data is not None and arrow_data.num_rows:
-            table.append(arrow_data, command=f"create table {table_name}")
+                arrow_data = to_arrow(data)
+                if schema is None:
+                    schema = arrow_data.schema
+            iceberg_schema = self._iceberg_schema(schema)
+            spec = parse_partition_spec(partition_by, iceberg_schema)
+            if table_name.namespace not in {ns[0] for ns in self._core.catalog.list_namespaces()}:
+                self.create_namespace(table_name.namespace)
+            props = {"format-version": "2", **(properties or {})}
+            props["owner"] = owner or self.settings.user
+            if description:
+                props["comment"] = description
+            try:
+                self._core.catalog.create_table(
+                    table_name.identifier, schema=iceberg_schema, partition_spec=spec, properties=props
+                )
+            except TableAlreadyExistsError as exc:
+                if not exist_ok:
+                    raise AlreadyExistsError(
+                        f"Table {table_name} already exists",
+                        hint="append to it, or pass exist_ok=True",
+                    ) from exc
+            table = Table(self, table_name)
+            if tags:
+                table.set_metadata(tags=tags)
+            if arrow_data is not None and arrow_data.num_rows:
+                table.append(arrow_data, command=f"create table {table_name}")
         return table
+
+    def _require_create(self, name: TableName) -> None:
+        """Creating a table needs ``alter`` on its namespace; a quarantine table, ``insert`` on its base."""
+        if not self.access.governed:
+            return
+        base = TableName(name.namespace, name.name.removesuffix("__quarantine"))
+        if name.is_quarantine and self.access.can("insert", base):
+            return
+        self.access.require_namespace("alter", name.namespace)
 
     @staticmethod
     def _iceberg_schema(schema: pa.Schema | Schema | None) -> Schema:
@@ -290,20 +389,31 @@ class Lake:
     def drop_table(self, name: str | TableName, *, purge: bool = True, missing_ok: bool = False) -> None:
         """Drop a table; ``purge`` also deletes its files (default), as a local lake owns them."""
         table_name = TableName.parse(name)
+        if missing_ok and not self.table_exists(table_name):
+            return
+        with self.access.audited("table.drop", [str(table_name)]):
+            self.access.require_visible(table_name)
+            self.access.require("alter", table_name)
+            self._drop(table_name, purge, missing_ok)
+
+    def _drop(self, table_name: TableName, purge: bool, missing_ok: bool) -> None:
+        catalog = self._core.catalog
         location = None
         try:
-            location = self.catalog.load_table(table_name.identifier).location()
+            location = catalog.load_table(table_name.identifier).location()
             if purge and location and not location.startswith("file://"):
-                self.catalog.purge_table(table_name.identifier)  # object storage: delete via FileIO
+                catalog.purge_table(table_name.identifier)  # object storage: delete via FileIO
                 location = None
             else:
-                self.catalog.drop_table(table_name.identifier)
+                catalog.drop_table(table_name.identifier)
         except NoSuchTableError as exc:
             if missing_ok:
                 return
-            raise self.not_found(table_name) from exc
-        self.lineage_store.forget_table(str(table_name))
-        self.events.emit("table.drop", str(table_name))
+            raise self._not_found(table_name) from exc
+        self._core.lineage_store.forget_table(str(table_name))
+        self._core.events.emit("table.drop", str(table_name))
+        if "governance_service" in self._core.owner.__dict__ or self.access.governed:
+            self._core.owner.governance_service.store.forget_table(str(table_name))
         if purge and location:
             from mlake.tables.scan import local_path
 
@@ -322,24 +432,103 @@ class Lake:
     # --- lineage ------------------------------------------------------------------------------------
 
     def lineage(self, name: str | TableName, max_depth: int = 10) -> LineageGraph:
+        """Lineage of a table; a principal sees only edges between tables it may read, and no SQL text
+        that names a table it may not read."""
         table_name = TableName.parse(name)
-        if not self.table_exists(table_name):
-            raise self.not_found(table_name)
-        return self.lineage_store.graph(str(table_name), max_depth)
+        with self.access.audited("table.lineage", [str(table_name)]):
+            self.access.require_visible(table_name)
+            self.access.require("select", table_name)
+            graph = self._core.lineage_store.graph(str(table_name), max_depth)
+        if self.access.superuser:
+            return graph
+        readable: dict[str, bool] = {}
+
+        def ok(table: str) -> bool:
+            if table not in readable:
+                try:
+                    readable[table] = self.access.can("select", TableName.parse(table))
+                except MlakeError:
+                    readable[table] = False  # dropped since: shown only to superusers
+            return readable[table]
+
+        graph.upstream = [e for e in graph.upstream if ok(e.target) and (e.source.kind != "table" or ok(e.source.ref))]
+        graph.downstream = [
+            e for e in graph.downstream if ok(e.target) and (e.source.kind != "table" or ok(e.source.ref))
+        ]
+        graph.hide_text(lambda text: not _names_only_readable(text, ok, self._core.catalog_entries()))
+        return graph
+
+    def recent_writes(self, limit: int = 20) -> list[WriteRecord]:
+        """The newest writes to tables the actor may read (Studio's recent activity)."""
+        out: list[WriteRecord] = []
+        seen: dict[str, bool] = {}
+        audit_ns = f"{self.audit_table.namespace}."
+        for w in self._core.lineage_store.writes(limit=limit * 5):
+            if w.table not in seen:
+                seen[w.table] = self.access.can("select", TableName.parse(w.table))
+            if seen[w.table] and (self.access.superuser or not w.table.startswith(audit_ns)):
+                out.append(w)
+            if len(out) >= limit:
+                break
+        return out
 
     # --- ingestion ----------------------------------------------------------------------------------
+
+    def _require_allowed_source(self, sources: Sequence[str | Path] | str | Path) -> None:
+        """A principal (not a superuser) may ingest only files uploaded to the server and the folders and
+        URL prefixes an admin listed in ``settings.ingest_allowed``: reading the server's disk or network
+        on a caller's behalf is the owner's to allow, and denied by default."""
+        if self.access.superuser:
+            return
+        allowed = [self.settings.home / "tmp" / "uploads", *self.settings.ingest_allowed]
+        items = [sources] if isinstance(sources, str | Path) else list(sources)
+        for item in items:
+            text = str(item)
+            if "://" in text and not text.startswith("file://"):
+                ok = any((str(a).endswith("/") and text.startswith(str(a))) or text == str(a) for a in allowed)
+            else:
+                path = Path(text.removeprefix("file://"))
+                base = path
+                while any(ch in base.name for ch in "*?[") and base != base.parent:
+                    base = base.parent  # a glob: the folder it searches
+                resolved = base.resolve()
+                ok = any(
+                    "://" not in str(a) and resolved.is_relative_to(Path(str(a)).expanduser().resolve())
+                    for a in allowed
+                )
+            if not ok:
+                raise PermissionDeniedError(
+                    f"Principal {self.access.name!r} may not ingest from {text!r}: only uploads and the sources "
+                    "in the lake's ingest_allowed setting are open to principals",
+                    hint="upload the file instead, or ask the lake's owner to add its folder or URL prefix "
+                    "(ending in /) to ingest_allowed",
+                )
+
+    def _require_write_into(self, name: TableName) -> None:
+        if self.table_exists(name):
+            self.access.require("insert", name)
+        else:
+            self.access.require_namespace("alter", name.namespace)
 
     def ingest(self, source: str | Path | Sequence[str | Path], into: str, **options: Any) -> IngestReport:
         """Load files, a folder, a glob or an http(s) URL into a table; see :mod:`mlake.ingest.files`."""
         from mlake.ingest.files import ingest_files
 
-        return ingest_files(self, source, into, **options)
+        name = TableName.parse(into)
+        with self.access.audited("ingest", [str(name)], str(source)[:500]):
+            self._require_allowed_source(source)
+            self._require_write_into(name)
+            return ingest_files(self, source, into, **options)
 
     def ingest_database(self, url: str, into: str, **options: Any) -> IngestReport:
         """Load a table or query from PostgreSQL / MySQL; see :mod:`mlake.ingest.database`."""
         from mlake.ingest.database import ingest_database
 
-        return ingest_database(self, url, into, **options)
+        name = TableName.parse(into)
+        with self.access.audited("ingest.database", [str(name)]):
+            self._require_allowed_source(url)
+            self._require_write_into(name)
+            return ingest_database(self, url, into, **options)
 
     # --- quality ------------------------------------------------------------------------------------
 
@@ -355,9 +544,33 @@ class Lake:
     @cached_property
     def features(self) -> FeatureStore:
         """The feature store: groups, offline/online stores, training sets; see :mod:`mlake.features`."""
+        if self.access.governed:
+            from mlake.features.governed import GovernedFeatureStore
+
+            return GovernedFeatureStore(self, self._system().features)
         from mlake.features.store import FeatureStore
 
         return FeatureStore(self)
+
+    @cached_property
+    def dashboards(self) -> DashboardStore:
+        """Saved queries and dashboards; a principal sees those whose SQL reads only tables it may read."""
+        from mlake.dashboards.store import DashboardStore
+
+        return DashboardStore(self._core.metadata_engine, self.can_read_sql)
+
+    def can_read_sql(self, sql: str) -> bool:
+        """Whether the actor may read every lake table that ``sql`` names (for showing SQL text)."""
+        if self.access.superuser:
+            return True
+        from mlake.sql import find_table_refs
+
+        entries = self._core.catalog_entries()
+        try:
+            refs = find_table_refs(sql, {ns for ns, _ in entries})
+        except MlakeError:
+            return False
+        return all(self.access.can("select", ref.name) for ref in refs)
 
     # --- maintenance --------------------------------------------------------------------------------
 
@@ -366,35 +579,19 @@ class Lake:
         from mlake.maintenance import maintain_table
 
         names = [TableName.parse(name)] if name else self.list_tables()
+        for n in names:
+            self.access.require_visible(n)
+            self.access.require("alter", n)
         return [maintain_table(self, n, **options) for n in names]
 
 
-def connect(home: str | Path | None = None, **overrides: Any) -> Any:
-    """Open (creating if needed) the lake at ``home`` (default ``$MLAKE_HOME`` or ``./.mlake``).
-
-    Overrides are settings (``catalog_url=``, ``warehouse=`` ...); a URL as ``home``
-    (``http://host:port``) connects to an mlake server instead and returns a
-    :class:`~mlake.client.RemoteLake` (``token=`` or ``$MLAKE_TOKEN`` authenticates; ``transport=``
-    or ``client=`` choose how httpx reaches it).
-    """
-    if isinstance(home, str) and home.startswith(("http://", "https://")):
-        from mlake.client.remote import RemoteLake
-
-        return RemoteLake(home, **overrides)
-    from mlake.settings import load_settings
-
-    return Lake(load_settings(home, **overrides))
+_PRIVILEGES: tuple[Privilege, ...] = ("select", "insert", "alter", "admin")
 
 
-def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
-    """Write-ahead logging for the embedded catalog database.
 
-    A commit then costs one fsync instead of a rollback journal's three or four (every write, lineage
-    record and audit event is a commit: 0.8 ms → 0.3 ms each here), and readers never wait for a writer.
-    The mode is kept in the database file, so pyiceberg's own connections to it use it as well; commits
-    stay fully durable (``synchronous=FULL``, SQLite's default)."""
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-    finally:
-        cursor.close()
+
+
+def _names_only_readable(text: str, ok: Any, entries: dict[tuple[str, str], str]) -> bool:
+    """Whether every lake table that ``text`` (a lineage record's SQL) names is one the actor may read."""
+    lowered = text.lower()
+    return all(ok(f"{ns}.{t}") for ns, t in entries if f"{ns}.{t}" in lowered)

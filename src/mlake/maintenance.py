@@ -111,7 +111,7 @@ def expire_snapshots(lake: Lake, name: TableName, older_than: timedelta, retain_
         if ids:
             tbl.maintenance.expire_snapshots().by_ids(ids).commit()
 
-    with_retries(lake.catalog, name.identifier, attempt, lake.settings.commit_retries)
+    with_retries(lake.catalog_for_write(name, "alter"), name.identifier, attempt, lake.settings.commit_retries)
     return len(expired)
 
 
@@ -253,7 +253,7 @@ def compact_table(lake: Lake, name: TableName, report: MaintenanceReport, target
     report.files_written += len(new)
     write.rows_written = sum(f.record_count for f in new)
     write.snapshot_id = handle.iceberg.current_snapshot().snapshot_id  # type: ignore[union-attr]
-    lake.lineage_store.record(write)
+    lake._core.lineage_store.record(write)
 
 
 def _rewrite(lake: Lake, tbl: IcebergTable, files: list[DataFile], write_id: str) -> list[DataFile]:
@@ -295,7 +295,7 @@ def _swap(lake: Lake, name: TableName, old: list[DataFile], new: list[DataFile],
                 ow.append_data_file(f)
 
     try:
-        with_retries(lake.catalog, name.identifier, attempt, lake.settings.commit_retries)
+        with_retries(lake.catalog_for_write(name, "alter"), name.identifier, attempt, lake.settings.commit_retries)
     except _Gone as exc:
         raise CommitConflictError(
             f"Files of {name} changed while compacting (a concurrent delete or overwrite)",

@@ -87,7 +87,7 @@ class Migration:
     apply: Callable[[Connection], None]
 
 
-def _create(*tables: sa.Table) -> Callable[[Connection], None]:
+def create_tables(*tables: sa.Table) -> Callable[[Connection], None]:
     def run(conn: Connection) -> None:
         for table in tables:
             table.create(conn, checkfirst=True)
@@ -95,21 +95,36 @@ def _create(*tables: sa.Table) -> Callable[[Connection], None]:
     return run
 
 
-_MIGRATIONS: list[Migration] = [
+MIGRATIONS: list[Migration] = [
     Migration(
         "lake",
         1,
         "writes, lineage, ingest log, watermarks",
-        _create(writes_table, lineage_inputs_table, ingest_log_table, watermarks_table),
+        create_tables(writes_table, lineage_inputs_table, ingest_log_table, watermarks_table),
     ),
 ]
 
 
-def register_migration(migration: Migration) -> None:
-    """Add an area's migration; areas call this at import time."""
-    if any(m.area == migration.area and m.version == migration.version for m in _MIGRATIONS):
-        return
-    _MIGRATIONS.append(migration)
+# The modules whose ``MIGRATIONS`` list the control-plane database's tables, in the order they apply.
+# Listed here rather than registered by import side effects, so that opening a lake imports no area
+# and a new area's tables are one line away.
+MIGRATION_MODULES: tuple[str, ...] = (
+    "mlake.metastore",
+    "mlake.dashboards.store",
+    "mlake.features.metastore",
+    "mlake.governance.store",
+    "mlake.quality.metastore",
+)
+
+
+def all_migrations() -> list[Migration]:
+    """Every migration of every module in :data:`MIGRATION_MODULES`, in (area, version) order."""
+    from importlib import import_module
+
+    found: list[Migration] = []
+    for module in MIGRATION_MODULES:
+        found.extend(import_module(module).MIGRATIONS)
+    return sorted(found, key=lambda m: (m.area != "lake", m.area, m.version))
 
 
 def migrate(engine: Engine) -> list[Migration]:
@@ -132,7 +147,7 @@ def migrate(engine: Engine) -> list[Migration]:
         pass  # another process created it at the same moment
     with engine.connect() as conn:
         done = {(r.area, r.version) for r in conn.execute(sa.select(migrations_table))}
-    for m in sorted(_MIGRATIONS, key=lambda m: (m.area != "lake", m.area, m.version)):
+    for m in all_migrations():
         if (m.area, m.version) in done:
             continue
         try:

@@ -148,9 +148,12 @@ class Result:
 
     def save(self, name: str, *, mode: str = "create") -> Table:
         """Write this result to a lake table (``mode``: create, replace or append), with lineage."""
-        from mlake.sql import save_result
+        if self.lake is None:
+            from mlake.errors import ValidationError
 
-        return save_result(self, name, mode=mode)
+            raise ValidationError("This result does not come from a lake", hint="use lake.sql(...) to make it")
+        saved: Table = self.lake.engine.save(self, name, mode=mode)
+        return saved
 
     # --- display ----------------------------------------------------------------------------------
 

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     )
     threads: int = Field(default_factory=lambda: os.cpu_count() or 2, description="DuckDB worker threads.")
     commit_retries: int = Field(default=30, description="How often a writer retries a conflicting commit.")
+    ingest_allowed: list[str] = Field(
+        default_factory=list,
+        description="Sources a principal (not a superuser) may ingest from: folders and URL or database-URL "
+        "prefixes. Files uploaded to the server are always allowed; anything else is denied by default.",
+    )
 
     @field_validator("home", mode="before")
     @classmethod

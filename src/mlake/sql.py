@@ -36,7 +36,7 @@ from mlake.tables.scan import plan_scan
 from mlake.tables.types import duckdb_type, quote_ident, quote_literal
 
 if TYPE_CHECKING:
-    from mlake.lake import Lake
+    from mlake.core import LakeHandle as Lake
     from mlake.tables.table import Table
 
 _MAX_VIEW_SCHEMAS = 512
@@ -49,7 +49,7 @@ _CTAS = re.compile(
     r"(?P<name>\"?[\w]+\"?\s*\.\s*\"?[\w]+\"?)\s+AS\s+(?P<query>.+?)\s*;?\s*$",
     re.IGNORECASE | re.DOTALL,
 )
-_INSERT = re.compile(
+INSERT_STATEMENT = re.compile(
     r"^\s*INSERT\s+INTO\s+(?P<name>\"?[\w]+\"?\s*\.\s*\"?[\w]+\"?)\s+(?P<byname>BY\s+NAME\s+)?"
     r"(?P<query>(SELECT|WITH|FROM|VALUES|\()\b.*?|\(.*?)\s*;?\s*$",
     re.IGNORECASE | re.DOTALL,
@@ -279,9 +279,23 @@ class SqlEngine:
         finally:
             cursor.close()
 
+    @contextmanager
+    def deadline(self, cursor: duckdb.DuckDBPyConnection) -> Iterator[None]:
+        """Bound a fetch on ``cursor`` by the statement timeout: none for the owner; a principal's engine
+        interrupts it (see :meth:`mlake.governance.sandbox.SqlSandbox.deadline`)."""
+        yield
+
+    def save(self, result: Result, name: str, *, mode: str = "create") -> Table:
+        """Write ``result`` to a lake table (see :func:`save_result`)."""
+        return save_result(result, name, mode=mode)
+
+    def check_expression(self, expression: str, what: str, *, order_by: bool = False) -> None:
+        """Check a SQL expression a user gave (a filter, a sort order) before it is put into SQL mlake
+        builds: the owner's is trusted; a principal's engine checks it like untrusted SQL."""
+
     def bind(self, sql: str, as_of: datetime | str | None = None) -> tuple[str, list[LineageInput]]:
         """Rewrite lake table references to pinned views; return the SQL and the tables it reads."""
-        entries = self._lake.catalog_entries()
+        entries = self._lake._core.catalog_entries()
         namespaces = {ns for ns, _ in entries}
         refs = find_table_refs(sql, namespaces)
         out: list[str] = []
@@ -317,7 +331,7 @@ class SqlEngine:
 
     def query(self, sql: str, *, as_of: datetime | str | None = None, params: Any = None) -> Result:
         """Run one statement; see the module docstring for what is allowed."""
-        statements = _split(sql)
+        statements = split_statements(sql)
         if len(statements) != 1:
             raise SqlError(
                 f"Expected one SQL statement, got {len(statements)}",
@@ -327,7 +341,7 @@ class SqlEngine:
         text = stmt.query
         if stmt.type == duckdb.StatementType.CREATE and (m := _CTAS.match(text)):
             return self._create_as(m, as_of)
-        if stmt.type == duckdb.StatementType.INSERT and (m := _INSERT.match(text)):
+        if stmt.type == duckdb.StatementType.INSERT and (m := INSERT_STATEMENT.match(text)):
             return self._insert(m, as_of)
         if stmt.type not in _READ_STATEMENTS:
             raise SqlError(
@@ -395,7 +409,7 @@ class SqlEngine:
 
 
 def _write_summary(engine: SqlEngine, table: Table) -> Result:
-    last = engine._lake.lineage_store.writes(str(table.name), limit=1)
+    last = engine._lake._core.lineage_store.writes(str(table.name), limit=1)
     rows = last[0].rows_written if last else 0
     snap = last[0].snapshot_id if last else None
     return engine.run_internal(
@@ -404,7 +418,7 @@ def _write_summary(engine: SqlEngine, table: Table) -> Result:
     )
 
 
-def _split(sql: str) -> list[Any]:
+def split_statements(sql: str) -> list[Any]:
     try:
         return list(duckdb.extract_statements(sql))
     except duckdb.Error as exc:
@@ -495,7 +509,13 @@ def save_result(result: Result, name: str, *, mode: str = "create") -> Table:
         files, rows = write_arrow(ice, data), data.num_rows
     write.rows_written = rows
     try:
-        ice = append_files(lake.catalog, table_name.identifier, files, props, lake.settings.commit_retries)
+        ice = append_files(
+            lake.catalog_for_write(table_name, "insert"),
+            table_name.identifier,
+            files,
+            props,
+            lake.settings.commit_retries,
+        )
     except BaseException:
         remove_files(f.file_path for f in files)
         raise

@@ -105,7 +105,9 @@ async def test_sql_errors_are_problems(analyst: httpx.AsyncClient) -> None:
         ("SELECT * FROM vault.secrets", 403, "permission_denied"),
         ("SELECT nonsense FROM shop.orders", 400, "sql_error"),
         ("SELEC 1", 400, "sql_error"),
-        ("SELECT * FROM shop.nope", 404, "not_found"),
+        # A principal is told the same about a missing table as about one it holds no grant on, so that
+        # probing names teaches it nothing.
+        ("SELECT * FROM shop.nope", 403, "permission_denied"),
     ]
     for sql, status, code in cases:
         r = await analyst.post("/api/v1/sql", json={"sql": sql})

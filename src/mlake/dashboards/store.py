@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from mlake.errors import NotFoundError, PermissionDeniedError, ValidationError
-from mlake.metastore import Migration, metadata, register_migration
+from mlake.metastore import Migration, metadata
 
 CHART_TYPES = ("table", "bar", "line", "area", "scatter")
 
@@ -52,7 +53,7 @@ def _create(conn: Connection) -> None:
         t.create(conn, checkfirst=True)
 
 
-register_migration(Migration("dashboards", 1, "saved queries, dashboards, tiles", _create))
+MIGRATIONS = [Migration("dashboards", 1, "saved queries, dashboards, tiles", _create)]
 
 
 def check_chart(chart: dict[str, Any] | None) -> dict[str, Any]:
@@ -133,10 +134,15 @@ def _name(name: str) -> str:
 
 
 class DashboardStore:
-    """CRUD for saved queries and dashboards. Everyone may read them; owners and superusers change them."""
+    """CRUD for saved queries and dashboards; owners and superusers change them.
 
-    def __init__(self, engine: Engine) -> None:
+    A saved query is shown — its name, its SQL, as a tile of a dashboard — only to whom ``can_read_sql``
+    allows: ``lake.dashboards`` passes the actor's rule, under which a principal sees a query only when
+    it may read every table its SQL names (the SQL itself would name tables it may not know of)."""
+
+    def __init__(self, engine: Engine, can_read_sql: Callable[[str], bool] | None = None) -> None:
         self._engine = engine
+        self._visible = can_read_sql or (lambda sql: True)
 
     @staticmethod
     def _may_change(owner: str, actor: str, superuser: bool, what: str) -> None:
@@ -170,13 +176,14 @@ class DashboardStore:
     def query(self, query_id: int) -> SavedQuery:
         with self._engine.connect() as conn:
             r = conn.execute(sa.select(queries_table).where(queries_table.c.id == query_id)).first()
-        if r is None:
-            raise NotFoundError(f"No saved query with id {query_id}")
+        if r is None or not self._visible(r.sql):
+            raise NotFoundError(f"No saved query with id {query_id} (or it reads tables you may not read)")
         return self._query(r)
 
     def queries(self) -> list[SavedQuery]:
         with self._engine.connect() as conn:
-            return [self._query(r) for r in conn.execute(sa.select(queries_table).order_by(queries_table.c.name))]
+            rows = conn.execute(sa.select(queries_table).order_by(queries_table.c.name))
+            return [self._query(r) for r in rows if self._visible(r.sql)]
 
     def update_query(
         self,
@@ -260,7 +267,8 @@ class DashboardStore:
                 _aware(m[queries_table.c.created_at]),
                 _aware(m[queries_table.c.updated_at]),
             )
-            board.tiles.append(Tile(m[tiles_table.c.id], q, m[tiles_table.c.position], m[tiles_table.c.width]))
+            if self._visible(q.sql):  # a tile over tables the viewer may not read is left out, name and all
+                board.tiles.append(Tile(m[tiles_table.c.id], q, m[tiles_table.c.position], m[tiles_table.c.width]))
         return board
 
     def update_dashboard(

@@ -38,7 +38,7 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import duckdb
 import pyarrow as pa
@@ -74,9 +74,10 @@ if TYPE_CHECKING:
     from mlake.features.online import OnlineStore
     from mlake.features.search import SearchHit
     from mlake.features.skew import SkewReport
-    from mlake.governance.governed import GovernedLake
+    from mlake.governance.engine import PrincipalEngine
     from mlake.governance.model import Privilege
     from mlake.governance.policy import TableAccess
+    from mlake.lake import Lake
     from mlake.results import Result
     from mlake.tables.table import Table
 
@@ -84,16 +85,16 @@ _ROW = "__mlake_entity"
 
 
 class GovernedFeatureStore(FeatureStore):
-    """``lake.features`` of a :class:`~mlake.governance.governed.GovernedLake`; see the module docstring."""
+    """``lake.features`` of a principal's lake (:attr:`mlake.lake.Lake.access` governed); see the module docstring."""
 
-    _lake: GovernedLake
+    _lake: Lake
 
-    def __init__(self, lake: GovernedLake, base: FeatureStore) -> None:
+    def __init__(self, lake: Lake, base: FeatureStore) -> None:
         # Not FeatureStore.__init__: the online store and the read plans (group definitions, the same
         # for everyone; access is checked on every read) are the base store's.
         self._lake = lake
         self._base = base
-        self.registry = GroupRegistry(lake.metadata_engine, lake.principal.name)
+        self.registry = GroupRegistry(lake._core.metadata_engine, lake.principal.name)
         self._plans = base._plans
         self._online = None
 
@@ -104,7 +105,7 @@ class GovernedFeatureStore(FeatureStore):
         return self._base.online_store
 
     def use_online_store(self, store: OnlineStore | str) -> None:
-        self._lake.policy.require_superuser("change the lake's online store")
+        self._lake.access.require_superuser("change the lake's online store")
         self._base.use_online_store(store)
 
     def close(self) -> None:
@@ -115,18 +116,19 @@ class GovernedFeatureStore(FeatureStore):
     def _access(self, group: FeatureGroup) -> TableAccess | None:
         """The principal's access to the group's offline table (None when the table is gone)."""
         try:
-            return self._lake.policy.access(self._lake.facts(group.table_name))
+            return self._lake.access.table(group.table_name)
         except NotFoundError:
             return None
 
     def _visible(self, group: FeatureGroup) -> bool:
-        if self._lake.policy.superuser:
+        if self._lake.access.superuser:
             return True
         access = self._access(group)
         return access is not None and (access.can_read or bool(access.privileges))
 
     def _require(self, privilege: Privilege, group: FeatureGroup) -> TableAccess:
-        return self._lake.policy.require(privilege, self._lake.facts(group.table_name))
+        self._lake.access.require_visible(group.table_name)
+        return self._lake.access.require(privilege, group.table_name)
 
     def _require_columns(self, group: FeatureGroup, columns: Iterable[str], purpose: str) -> TableAccess:
         access = self._require("select", group)
@@ -151,7 +153,7 @@ class GovernedFeatureStore(FeatureStore):
 
     def _require_training_set(self, ts: TrainingSet) -> None:
         for table in self._tables_of(ts):
-            self._lake.require("select", table)
+            self._lake.access.require("select", TableName.parse(table))
         for group, feats in resolve_features(self, parse_feature_refs(ts.spec["features"])):
             self._training_columns(group, feats)
 
@@ -170,7 +172,7 @@ class GovernedFeatureStore(FeatureStore):
 
     def create_group(self, name: str, **kw: Any) -> FeatureGroup:
         with self._lake.audited("features.group.create", [f"{OFFLINE_NAMESPACE}.{name}"], name):
-            self._lake.policy.require_namespace("alter", OFFLINE_NAMESPACE)
+            self._lake.access.require_namespace("alter", OFFLINE_NAMESPACE)
             return super().create_group(name, **kw)
 
     def add_features(self, group: str, features: Mapping[str, Any] | Sequence[Feature]) -> FeatureGroup:
@@ -254,12 +256,13 @@ class GovernedFeatureStore(FeatureStore):
     # --- training sets ------------------------------------------------------------------------------
 
     def training_set(self, entities: Any, features: Sequence[str] | str, **options: Any) -> TrainingSet:
-        selected = resolve_features(self, parse_feature_refs(features))
-        tables = [str(g.table_name) for g, _ in selected]
+        refs = parse_feature_refs(features)
+        tables = list(dict.fromkeys(f"{OFFLINE_NAMESPACE}.{r.group}" for r in refs))
         if isinstance(entities, str | TableName) and " " not in str(entities).strip():
             tables.append(str(entities))
         spec = json.dumps({"features": features, "entities": entities if isinstance(entities, str) else None})
         with self._lake.audited("features.training_set", tables, spec[:2000]) as audit:
+            selected = resolve_features(self, refs)  # a group it may not see is refused here, and audited
             for group, feats in selected:
                 self._training_columns(group, feats)
             ts = super().training_set(entities, features, **options)
@@ -281,7 +284,7 @@ class GovernedFeatureStore(FeatureStore):
     def save_entity_rows(self, name: TableName, data: pa.Table, *, description: str, training_set: str) -> Table:
         """The table is created on the principal's behalf and owned by it; the rows are appended by the
         principal (its lineage and audit trail name it)."""
-        base: Any = self._lake._base
+        base: Any = self._lake._system()
         base.create_table(
             name,
             schema=data.schema,
@@ -304,7 +307,7 @@ class GovernedFeatureStore(FeatureStore):
             result.lineage_inputs,
             keepalive=result._keepalive,
             lake=self._lake,
-            engine=self._lake.engine,
+            engine=cast("PrincipalEngine", self._lake.engine),
         )
 
     # --- online reads -------------------------------------------------------------------------------
@@ -312,11 +315,15 @@ class GovernedFeatureStore(FeatureStore):
     def get_online_features(
         self, keys: Any, features: Sequence[str] | str, *, now: datetime | None = None
     ) -> OnlineFeatures:
-        plan = self._read_plan(features)
+        refs = parse_feature_refs(features)
         entities = normalize_keys(keys)
-        tables = [str(gp.group.table_name) for gp in plan.groups]
-        detail = f"{len(entities)} entit{'y' if len(entities) == 1 else 'ies'}: {', '.join(plan.features)}"
-        with self._lake.audited("features.online", tables, detail[:2000]):
+        tables = list(dict.fromkeys(f"{OFFLINE_NAMESPACE}.{r.group}" for r in refs))
+        names = [f"{r.group}:{r.feature}" for r in refs]
+        detail = f"{len(entities)} entit{'y' if len(entities) == 1 else 'ies'}: {', '.join(names)}"
+        with self._lake.audited("features.online", tables, detail[:2000]) as audit:
+            plan = self._read_plan(features)
+            if audit is not None:  # with ``*`` resolved, once the groups were found visible
+                audit.detail = f"{detail.split(':', 1)[0]}: {', '.join(plan.features)}"[:2000]
             restricted: dict[str, TableAccess] = {}
             for gp in plan.groups:
                 access = self._require_columns(gp.group, gp.features, "this online read")

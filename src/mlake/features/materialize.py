@@ -76,7 +76,7 @@ class MaterializeReport:
 
 
 def last_materialized(lake: Lake, group: str, store: OnlineStore) -> int | None:
-    with lake.metadata_engine.connect() as conn:
+    with lake._core.metadata_engine.connect() as conn:
         row = conn.execute(
             sa.select(materializations_table.c.snapshot_id).where(
                 (materializations_table.c.group_name == group) & (materializations_table.c.store == store.identity)
@@ -87,7 +87,7 @@ def last_materialized(lake: Lake, group: str, store: OnlineStore) -> int | None:
 
 def _record(lake: Lake, group: str, store: OnlineStore, snapshot_id: int, rows: int, written: int) -> None:
     cond = (materializations_table.c.group_name == group) & (materializations_table.c.store == store.identity)
-    with lake.metadata_engine.begin() as conn:
+    with lake._core.metadata_engine.begin() as conn:
         conn.execute(materializations_table.delete().where(cond))
         conn.execute(
             materializations_table.insert().values(
@@ -102,7 +102,7 @@ def _record(lake: Lake, group: str, store: OnlineStore, snapshot_id: int, rows: 
 
 
 def forget_materializations(lake: Lake, group: str) -> None:
-    with lake.metadata_engine.begin() as conn:
+    with lake._core.metadata_engine.begin() as conn:
         conn.execute(materializations_table.delete().where(materializations_table.c.group_name == group))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from mlake.metastore import Migration, _create, metadata, register_migration
+from mlake.metastore import Migration, create_tables, metadata
 
 groups_table = sa.Table(
     "mlake_feature_groups",
@@ -70,11 +70,13 @@ training_set_groups_table = sa.Table(
     sa.Column("group_name", sa.String(128), primary_key=True, index=True),
 )
 
-register_migration(
+MIGRATIONS = [
     Migration(
         "features",
         1,
         "feature groups, features, materializations, training sets",
-        _create(groups_table, features_table, materializations_table, training_sets_table, training_set_groups_table),
+        create_tables(
+            groups_table, features_table, materializations_table, training_sets_table, training_set_groups_table
+        ),
     )
-)
+]

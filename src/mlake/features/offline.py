@@ -227,7 +227,7 @@ def write_features(lake: Lake, group: FeatureGroup, source: Any) -> tuple[WriteS
             cursor.execute(f"DROP VIEW IF EXISTS {quote_ident(src)}")
         except duckdb.Error:
             pass
-    last = lake.lineage_store.writes(str(table.name), limit=1)
+    last = lake._core.lineage_store.writes(str(table.name), limit=1)
     rows = last[0].rows_written if last else 0
     snapshot_id = last[0].snapshot_id if last else None
     return WriteSummary(group.name, rows, snapshot_id, write_time), list(result.lineage_inputs)

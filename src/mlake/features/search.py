@@ -271,7 +271,7 @@ def describe_group(
         {"id": t.id, "name": t.name, "created_at": t.created_at.isoformat() if t.created_at else None}
         for t in list_training_sets(lake, group.name)
     ]
-    with lake.metadata_engine.connect() as conn:
+    with lake._core.metadata_engine.connect() as conn:
         rows = conn.execute(
             sa.select(materializations_table).where(materializations_table.c.group_name == group.name)
         ).fetchall()

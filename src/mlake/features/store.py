@@ -46,7 +46,7 @@ class FeatureStore:
 
     def __init__(self, lake: Lake) -> None:
         self._lake = lake
-        self.registry = GroupRegistry(lake.metadata_engine, lake.settings.user)
+        self.registry = GroupRegistry(lake._core.metadata_engine, lake.settings.user)
         self._online: OnlineStore | None = None
         self._online_lock = threading.Lock()  # a server's first requests arrive together: open the store once
         # Online reads are the hot path: group definitions are cached for a few seconds (changes made
@@ -129,10 +129,14 @@ class FeatureStore:
         return group
 
     def group(self, name: str) -> FeatureGroup:
-        return self.registry.get(name)
+        """A group's definition — its offline table's metadata, so a principal needs some grant on it."""
+        found = self.registry.get(name)
+        self._lake.access.require_visible(found.table_name)
+        return found
 
     def groups(self) -> list[FeatureGroup]:
-        return self.registry.all()
+        """The groups whose offline tables the actor may see."""
+        return [g for g in self.registry.all() if self._lake.access.visible(g.table_name)]
 
     def add_features(self, group: str, features: Mapping[str, Any] | Sequence[Feature]) -> FeatureGroup:
         """Add features to a group: nullable columns in its offline table, no data rewritten."""

@@ -391,7 +391,7 @@ def create_training_set(
         snap = copy.iceberg.current_snapshot()
         entity_source.update(table=str(copy_name), snapshot_id=snap.snapshot_id if snap else None)
     ts.created_at = datetime.now(UTC)
-    with lake.metadata_engine.begin() as conn:
+    with lake._core.metadata_engine.begin() as conn:
         conn.execute(
             training_sets_table.insert().values(
                 id=ts_id,
@@ -439,7 +439,7 @@ def _from_row(lake: Lake, row: Any) -> TrainingSet:
 
 def load_training_set(lake: Lake, ts_id: str) -> TrainingSet:
     """A saved training set by id (or by name: the newest with that name)."""
-    with lake.metadata_engine.connect() as conn:
+    with lake._core.metadata_engine.connect() as conn:
         row = conn.execute(sa.select(training_sets_table).where(training_sets_table.c.id == ts_id)).first()
         if row is None:
             row = conn.execute(
@@ -459,5 +459,5 @@ def list_training_sets(lake: Lake, group: str | None = None) -> list[TrainingSet
             training_set_groups_table.c.group_name == group
         )
         query = query.where(training_sets_table.c.id.in_(ids))
-    with lake.metadata_engine.connect() as conn:
+    with lake._core.metadata_engine.connect() as conn:
         return [_from_row(lake, r) for r in conn.execute(query)]

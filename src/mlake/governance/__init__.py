@@ -6,7 +6,6 @@ See :mod:`mlake.governance.model` for the rules.
 
 from __future__ import annotations
 
-from mlake.governance import store as _store  # noqa: F401  (registers the area's migration)
 from mlake.governance.model import PRIVILEGES, AuditEvent, ColumnMask, Grant, Principal, Role, RowFilter, Scope
 from mlake.governance.sandbox import QueryLimitError, SandboxError, SandboxLimits
 from mlake.governance.tokens import AuthenticationError

@@ -31,7 +31,7 @@ from mlake.tables.types import quote_literal
 from mlake.tables.writer import remove_files, with_retries, write_arrow
 
 if TYPE_CHECKING:
-    from mlake.lake import Lake
+    from mlake.core import LakeHandle as Lake
 
 AUDIT_TABLE = TableName("mlake", "audit_log")
 _HIGH_WATER = "mlake.audit.last-event-id"
@@ -60,7 +60,7 @@ class AuditLog:
 
     def __init__(self, lake: Lake) -> None:
         self._lake = lake
-        self._engine = lake.metadata_engine
+        self._engine = lake._core.metadata_engine
         self._flush_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -210,7 +210,9 @@ class AuditLog:
                 committed["done"] = True
 
             try:
-                with_retries(self._lake.catalog, AUDIT_TABLE.identifier, attempt, self._lake.settings.commit_retries)
+                with_retries(
+                    self._lake._core.catalog, AUDIT_TABLE.identifier, attempt, self._lake.settings.commit_retries
+                )
             finally:
                 if not committed["done"]:
                     remove_files(f.file_path for f in files)

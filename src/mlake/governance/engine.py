@@ -25,7 +25,7 @@ import pyarrow as pa
 from mlake.errors import MlakeError, PermissionDeniedError, SqlError
 from mlake.governance.sandbox import QueryLimitError, SandboxError, SqlSandbox, lock_down, sandbox_config
 from mlake.results import Result, translate_duckdb_error
-from mlake.sql import _INSERT, SqlEngine, _split
+from mlake.sql import INSERT_STATEMENT, SqlEngine, split_statements
 from mlake.tables.lineage import LineageInput
 from mlake.tables.names import TableName
 from mlake.tables.types import quote_ident
@@ -33,9 +33,8 @@ from mlake.tables.types import quote_ident
 if TYPE_CHECKING:
     from pyiceberg.expressions import BooleanExpression
 
-    from mlake.governance.governed import GovernedLake
-    from mlake.governance.policy import AccessPolicy
-    from mlake.lake import Lake
+    from mlake.core import LakeHandle as Lake
+    from mlake.governance.access import Access
 
 _EXPLAIN = re.compile(r"^\s*EXPLAIN\s+(ANALYZE\s+)?", re.IGNORECASE)
 _REF = re.compile(r'^"((?:[^"]|"")*)"\."((?:[^"]|"")*)"$')
@@ -72,13 +71,13 @@ class SandboxedEngine(SqlEngine):
 class PrincipalEngine(SqlEngine):
     """SQL as one principal: sandboxed, through secure views, audited."""
 
-    def __init__(self, lake: GovernedLake, shared: SandboxedEngine, policy: AccessPolicy) -> None:
+    def __init__(self, lake: Lake, shared: SandboxedEngine, access: Access) -> None:
         super().__init__(lake)
         self._glake = lake
+        self._access = access
         self._shared = shared
         self._lock = shared._lock
         self._schemas = shared._schemas
-        self.policy = policy
         self.sandbox = shared.sandbox
         self._issued: set[tuple[str, str]] = set()
         self._binding = threading.local()
@@ -101,12 +100,12 @@ class PrincipalEngine(SqlEngine):
         attempted = getattr(self._binding, "attempted", None)
         if attempted is not None:
             attempted.append(str(name))
-        facts = self._glake.facts(name)
-        self.policy.require("select", facts)
+        self._access.require_visible(name)
+        self._access.require("select", name)
         if str(name) == str(self._glake.audit_table):
-            self._glake.flush_audit()
+            self._access.flush_audit()
         base = super().view_for(name, snapshot_id, where)
-        secure = self.policy.secure_view(facts, base)
+        secure = self._access.secure_view(name, base)
         ref = base
         if secure is not None:
             fingerprint, sql = secure
@@ -129,6 +128,14 @@ class PrincipalEngine(SqlEngine):
         return ref
 
     # --- queries ----------------------------------------------------------------------------------
+
+    def check_expression(self, expression: str, what: str, *, order_by: bool = False) -> None:
+        self.sandbox.check_expression(expression, what, order_by=order_by)
+
+    @contextmanager
+    def deadline(self, cursor: duckdb.DuckDBPyConnection) -> Iterator[None]:
+        with self.sandbox.deadline(cursor):
+            yield
 
     def run_internal(self, sql: str, inputs: list[LineageInput] | None = None) -> Result:
         """mlake-built SQL (table reads) is checked too: it may only name views issued to this principal."""
@@ -166,26 +173,26 @@ class PrincipalEngine(SqlEngine):
         try:
             result = self._query(sql, as_of, params, tables)
         except (PermissionDeniedError, SandboxError) as exc:
-            self._glake.audit("sql", tables, sql, "denied", exc.message, started)
+            self._access.audit("sql", tables, sql, "denied", exc.message, started)
             raise
         except MlakeError as exc:
-            self._glake.audit("sql", tables, sql, "error", exc.message, started)
+            self._access.audit("sql", tables, sql, "error", exc.message, started)
             raise
         finally:
             self._binding.attempted = outer
-        self._glake.audit("sql", tables, sql, "ok", None, started)
+        self._access.audit("sql", tables, sql, "ok", None, started)
         return result
 
     def _query(self, sql: str, as_of: datetime | str | None, params: Any, tables: list[str]) -> Result:
-        statements = _split(sql)
+        statements = split_statements(sql)
         if len(statements) != 1:
             raise SqlError(f"Expected one SQL statement, got {len(statements)}", hint="run statements one at a time")
         stmt = statements[0]
         text = stmt.query
-        if stmt.type == duckdb.StatementType.INSERT and (m := _INSERT.match(text)):
+        if stmt.type == duckdb.StatementType.INSERT and (m := INSERT_STATEMENT.match(text)):
             target = TableName.parse(m.group("name"))
             tables.append(str(target))
-            self.policy.require("insert", self._glake.facts(target))
+            self._access.require("insert", target)
         if stmt.type in (duckdb.StatementType.CREATE, duckdb.StatementType.INSERT):
             return super().query(text, as_of=as_of, params=params)  # writes: the inner SELECT comes back here
         if stmt.type not in (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN):
@@ -193,16 +200,16 @@ class PrincipalEngine(SqlEngine):
                 f"{stmt.type.name.replace('_', ' ').title()} statements are not allowed here",
                 hint="only SELECT (and CREATE TABLE ns.t AS SELECT / INSERT INTO ns.t SELECT with grants) run",
             )
-        if stmt.type == duckdb.StatementType.EXPLAIN and not self.policy.superuser:
+        if stmt.type == duckdb.StatementType.EXPLAIN and not self._access.superuser:
             raise SandboxError(
                 "EXPLAIN is for superusers: a plan shows storage paths and the filters and masks applied",
                 hint="run the query itself",
             )
         if self._glake.audit_table.name in text.lower():
-            self._glake.flush_audit()  # the log shows every event recorded so far (and exists once any was)
+            self._access.flush_audit()  # the log shows every event recorded so far (and exists once any was)
         self._binding.refs = set()
         try:
-            with self._glake.metadata_cache():
+            with self._access.operation():
                 bound, inputs = self.bind(text, as_of)
             allowed = set(self._binding.refs)
         finally:
@@ -232,7 +239,7 @@ class GovernedResult(Result):
 
     def _limit_error(self, message: str, hint: str) -> QueryLimitError:
         err = QueryLimitError(message, hint=hint)
-        self._engine._glake.audit("sql.limit", [], self.sql, "error", message, None)
+        self._engine._access.audit("sql.limit", [], self.sql, "error", message, None)
         return err
 
     def _bounded(self, fetch: Callable[[], pa.Table]) -> pa.Table:
@@ -241,7 +248,7 @@ class GovernedResult(Result):
             with self._sandbox.deadline(self._keepalive):
                 return fetch()
         except QueryLimitError as exc:
-            self._engine._glake.audit("sql.limit", [], self.sql, "error", exc.message, None)
+            self._engine._access.audit("sql.limit", [], self.sql, "error", exc.message, None)
             raise
         except duckdb.Error as exc:
             raise translate_duckdb_error(exc, self.sql) from exc

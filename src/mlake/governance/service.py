@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mlake.errors import PermissionDeniedError
 from mlake.governance.audit import AuditLog
@@ -36,8 +36,45 @@ from mlake.governance.store import GovernanceStore
 from mlake.tables.names import TableName
 
 if TYPE_CHECKING:
-    from mlake.governance.governed import GovernedLake
-    from mlake.lake import Lake
+    from mlake.core import LakeHandle as Lake
+
+
+class GovernanceAdmin(Protocol):
+    """The administration API of ``lake.governance``: the owner's :class:`Governance` and a principal's
+    :class:`GuardedGovernance` both provide it (the latter checks and audits every change)."""
+
+    def principals(self) -> list[Principal]: ...
+    def create_principal(
+        self,
+        name: str,
+        *,
+        kind: PrincipalKind = "user",
+        superuser: bool = False,
+        display_name: str | None = None,
+        roles: Sequence[str] = (),
+    ) -> Principal: ...
+    def update_principal(self, name: str, **changes: Any) -> Principal: ...
+    def delete_principal(self, name: str) -> None: ...
+    def roles(self) -> list[Role]: ...
+    def create_role(self, name: str, description: str | None = None) -> Role: ...
+    def delete_role(self, name: str) -> None: ...
+    def add_member(self, role: str, principal: str) -> None: ...
+    def remove_member(self, role: str, principal: str) -> None: ...
+    def tokens(self, principal: str | None = None) -> list[ApiToken]: ...
+    def create_token(
+        self, principal: str | None = None, description: str | None = None, expires_at: datetime | None = None
+    ) -> tuple[ApiToken, str]: ...
+    def revoke_token(self, token_id: str) -> ApiToken: ...
+    def grants(self, grantee: str | None = None) -> list[Grant]: ...
+    def grant(self, grantee: str, privilege: str, scope: str) -> Grant: ...
+    def revoke(self, grantee: str, privilege: str, scope: str) -> int: ...
+    def delete_grant(self, grant_id: int) -> None: ...
+    def row_filters(self, table: str | None = None) -> list[RowFilter]: ...
+    def column_masks(self, table: str | None = None) -> list[ColumnMask]: ...
+    def add_row_filter(self, table: str, grantee: str, predicate: str) -> RowFilter: ...
+    def add_column_mask(self, table: str, column: str, grantee: str, mask: str) -> ColumnMask: ...
+    def delete_policy(self, kind: str, policy_id: int) -> None: ...
+    def audit_events(self, **filters: Any) -> list[AuditEvent]: ...
 
 
 class Governance:
@@ -45,7 +82,7 @@ class Governance:
 
     def __init__(self, lake: Lake, limits: SandboxLimits | None = None) -> None:
         self._lake = lake
-        self.store = GovernanceStore(lake.metadata_engine)
+        self.store = GovernanceStore(lake._core.metadata_engine)
         self.audit = AuditLog(lake)
         self.sandbox = SqlSandbox(limits)
         self._engine: SandboxedEngine | None = None
@@ -128,12 +165,16 @@ class Governance:
         self._policies[principal.name] = (version, principal, policy)
         return policy
 
-    def as_principal(self, principal: Principal | str, client: str | None = None) -> GovernedLake:
-        """The lake as ``principal`` sees it: every read through its secure views, every action audited."""
-        from mlake.governance.governed import GovernedLake
+    def as_principal(self, principal: Principal | str, client: str | None = None) -> Lake:
+        """The lake as ``principal`` sees it: every read through its secure views, every action audited.
+
+        It is the same :class:`~mlake.lake.Lake` over the same catalog; only its access differs."""
+        from mlake.governance.access import Access
 
         p = principal if isinstance(principal, Principal) else self._principal_named(principal)
-        return GovernedLake(self._lake, p, self, client)
+        core = self._lake._core
+        access = Access(p, policies=self, audit_log=self.audit, facts=core.facts, client=client)
+        return core.bind(access)
 
     def _principal_named(self, name: str) -> Principal:
         if name == self._lake.settings.user and not self._exists(name):
@@ -209,8 +250,10 @@ class Governance:
         self._log("role.remove_member", f"{principal} -/-> {role}")
 
     def create_token(
-        self, principal: str, description: str | None = None, expires_at: datetime | None = None
+        self, principal: str | None = None, description: str | None = None, expires_at: datetime | None = None
     ) -> tuple[ApiToken, str]:
+        """A new API token for ``principal`` (default: the lake's own user, who must be a principal)."""
+        principal = principal or self._lake.settings.user
         out = self.store.create_token(principal, description, expires_at)
         self._log("token.create", f"{principal} {out[0].token_id}")
         return out
@@ -271,11 +314,17 @@ class Governance:
 class GuardedGovernance:
     """The administration API as one principal may use it: checked and audited."""
 
-    def __init__(self, gov: Governance, lake: GovernedLake) -> None:
+    def __init__(self, gov: Governance, lake: Lake) -> None:
         self._gov = gov
         self._lake = lake
         self.principal = lake.principal
-        self.policy = lake.policy
+
+    @property
+    def policy(self) -> AccessPolicy:
+        """The principal's policy as access control stands now."""
+        policy = self._lake.access.policy
+        assert policy is not None
+        return policy
 
     def _superuser(self, what: str) -> None:
         self.policy.require_superuser(what)
@@ -286,7 +335,7 @@ class GuardedGovernance:
             return
         sc = scope if isinstance(scope, Scope) else Scope.parse(scope)
         if sc.kind in ("table", "column"):
-            self._lake.require("admin", sc.target)
+            self._require_admin(sc.target)
             return
         if sc.kind == "namespace" and self.policy.can_on_namespace("admin", sc.target):
             return
@@ -304,10 +353,20 @@ class GuardedGovernance:
         everyone = self._gov.principals()
         return everyone if self.policy.superuser else [p for p in everyone if p.name == self.principal.name]
 
-    def create_principal(self, name: str, **kw: Any) -> Principal:
+    def create_principal(
+        self,
+        name: str,
+        *,
+        kind: PrincipalKind = "user",
+        superuser: bool = False,
+        display_name: str | None = None,
+        roles: Sequence[str] = (),
+    ) -> Principal:
         def run() -> Principal:
             self._superuser("create principals")
-            return self._gov.create_principal(name, **kw)
+            return self._gov.create_principal(
+                name, kind=kind, superuser=superuser, display_name=display_name, roles=roles
+            )
 
         return self._do("principal.create", [], name, run)  # type: ignore[no-any-return]
 
@@ -427,20 +486,25 @@ class GuardedGovernance:
 
     def _may_admin(self, table: str) -> bool:
         try:
-            return self.policy.can("admin", self._lake.facts(table))
+            return self._lake.access.can("admin", TableName.parse(table))
         except Exception:
             return False
 
+    def _require_admin(self, table: str) -> None:
+        name = TableName.parse(table)
+        self._lake.access.require_visible(name)
+        self._lake.access.require("admin", name)
+
     def add_row_filter(self, table: str, grantee: str, predicate: str) -> RowFilter:
         def run() -> RowFilter:
-            self._lake.require("admin", table)
+            self._require_admin(table)
             return self._gov.add_row_filter(table, grantee, predicate, created_by=self.principal.name)
 
         return self._do("row_filter.add", [table], f"{grantee}: {predicate}", run)  # type: ignore[no-any-return]
 
     def add_column_mask(self, table: str, column: str, grantee: str, mask: str) -> ColumnMask:
         def run() -> ColumnMask:
-            self._lake.require("admin", table)
+            self._require_admin(table)
             return self._gov.add_column_mask(table, column, grantee, mask, created_by=self.principal.name)
 
         return self._do("column_mask.add", [table], f"{column} for {grantee}: {mask}", run)  # type: ignore[no-any-return]
@@ -452,7 +516,7 @@ class GuardedGovernance:
             )
             target = next((p for p in items if p.id == policy_id), None)
             if target is not None:
-                self._lake.require("admin", target.table)
+                self._require_admin(target.table)
             self._gov.delete_policy(kind, policy_id)
 
         self._do(f"{kind}.delete", [], str(policy_id), run)

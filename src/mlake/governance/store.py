@@ -29,7 +29,7 @@ from mlake.governance.model import (
     check_name,
     check_privilege,
 )
-from mlake.metastore import Migration, metadata, register_migration
+from mlake.metastore import Migration, metadata
 from mlake.tables.names import TableName
 
 principals_table = sa.Table(
@@ -141,9 +141,9 @@ def _create_all(conn: Connection) -> None:
     conn.execute(state_table.insert().values(key="version", value=1))
 
 
-register_migration(
+MIGRATIONS = [
     Migration("governance", 1, "principals, roles, tokens, grants, row filters, column masks, audit", _create_all)
-)
+]
 
 
 def _now() -> datetime:

@@ -204,7 +204,11 @@ class IngestContext:
             if self.staged or self.mode == "overwrite":
                 commit = append_files if self.mode == "append" else replace_all_files
                 tbl = commit(
-                    self.lake.catalog, self.name.identifier, self.staged, props, self.lake.settings.commit_retries
+                    self.lake.catalog_for_write(self.name, "insert"),
+                    self.name.identifier,
+                    self.staged,
+                    props,
+                    self.lake.settings.commit_retries,
                 )
                 self.staged = []
             report.quarantine_table = str(self.quarantine.name) if self.quarantine.rows else None
@@ -221,7 +225,7 @@ class IngestContext:
         if tbl is not None:
             snap = tbl.current_snapshot()
             write.snapshot_id = report.snapshot_id = snap.snapshot_id if snap else None
-        self.lake.lineage_store.record(write)
+        self.lake._core.lineage_store.record(write)
         if not report.gate:  # refused content may be ingested again once it is fixed
             self._log(log_hashes, report)
         report.seconds = time.perf_counter() - self.started
@@ -265,7 +269,7 @@ class IngestContext:
         if not hashes:
             return
         now = datetime.now(UTC)
-        with self.lake.metadata_engine.begin() as conn:
+        with self.lake._core.metadata_engine.begin() as conn:
             for content_hash, source in hashes:
                 values = {
                     "content_hash": content_hash,
@@ -293,7 +297,7 @@ class IngestContext:
 
 
 def already_ingested(lake: Lake, name: TableName, content_hash: str) -> dict[str, Any] | None:
-    with lake.metadata_engine.connect() as conn:
+    with lake._core.metadata_engine.connect() as conn:
         row = conn.execute(
             sa.select(ingest_log_table).where(
                 (ingest_log_table.c.content_hash == content_hash) & (ingest_log_table.c.table_name == str(name))

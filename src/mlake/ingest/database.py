@@ -266,14 +266,14 @@ def ingest_database(
 
 
 def _load_watermark(lake: Lake, key: str) -> Any:
-    with lake.metadata_engine.connect() as conn:
+    with lake._core.metadata_engine.connect() as conn:
         row = conn.execute(sa.select(watermarks_table.c.value).where(watermarks_table.c.source_key == key)).first()
     return _decode(row[0]) if row else None
 
 
 def _save_watermark(lake: Lake, key: str, name: TableName, column: str, value: Any) -> None:
     values = {"table_name": str(name), "column_name": column, "value": _encode(value), "updated_at": datetime.now(UTC)}
-    with lake.metadata_engine.begin() as conn:
+    with lake._core.metadata_engine.begin() as conn:
         updated = conn.execute(
             watermarks_table.update().where(watermarks_table.c.source_key == key).values(**values)
         ).rowcount
@@ -286,5 +286,5 @@ def watermarks(lake: Lake, table: str | None = None) -> list[dict[str, Any]]:
     query = sa.select(watermarks_table)
     if table:
         query = query.where(watermarks_table.c.table_name == str(TableName.parse(table)))
-    with lake.metadata_engine.connect() as conn:
+    with lake._core.metadata_engine.connect() as conn:
         return [{**dict(r._mapping), "value": _decode(r.value)} for r in conn.execute(query)]

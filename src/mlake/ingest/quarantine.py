@@ -113,7 +113,7 @@ class QuarantineSink:
             return None
         try:
             tbl = append_files(
-                self._lake.catalog,
+                self._lake.catalog_for_write(self.name, "insert"),
                 self.name.identifier,
                 self._files,
                 properties,

@@ -23,49 +23,43 @@ trivially.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from mlake.errors import MlakeError, PermissionDeniedError
+from mlake.errors import PermissionDeniedError
 from mlake.tables.names import TableName
 
 if TYPE_CHECKING:
-    from mlake.governance.governed import GovernedLake
     from mlake.lake import Lake
 
 
-def governed(lake: Lake) -> GovernedLake | None:
-    """The principal's lake, or None for a lake that is not a principal's."""
-    from mlake.governance.governed import GovernedLake
-
-    return lake if isinstance(lake, GovernedLake) else None
+def governed(lake: Lake) -> Lake | None:
+    """The lake when a principal acts on it, or None for the owner's lake."""
+    return lake if lake.access.governed else None
 
 
 def audited(lake: Lake, action: str, tables: list[str], detail: str | None = None) -> AbstractContextManager[Any]:
-    """Records the outcome of the block in the audit log when ``lake`` is a principal's."""
-    g = governed(lake)
-    return g.audited(action, tables, detail) if g is not None else nullcontext()
+    """Records the outcome of the block in the audit log when a principal acts."""
+    return lake.access.audited(action, tables, detail)
 
 
 def metadata_cache(lake: Lake) -> AbstractContextManager[Any]:
-    """Within the block, a principal's checks look each table's metadata up once."""
-    g = governed(lake)
-    return g.metadata_cache() if g is not None else nullcontext()
+    """Within the block, a principal's checks look the policy and each table's metadata up once."""
+    return lake.access.operation()
 
 
 def require_read(lake: Lake, table: str | TableName) -> None:
-    """Refuse (PermissionDeniedError) a principal without select on ``table``; NotFoundError if it is gone."""
-    g = governed(lake)
-    if g is not None:
-        g.require("select", table)
+    """Refuse (PermissionDeniedError) an actor without select on ``table``; NotFoundError if it is gone."""
+    name = TableName.parse(table)
+    lake.access.require_visible(name)
+    lake.access.require("select", name)
 
 
 def restriction(lake: Lake, table: str | TableName) -> str | None:
     """Why the caller does not see the whole table (for messages), or None when it does."""
-    g = governed(lake)
-    if g is None:
+    if not lake.access.governed:
         return None
-    access = g.policy.require("select", g.facts(table))
+    access = lake.access.require("select", TableName.parse(table))
     reasons = []
     if access.filters:
         reasons.append("a row filter")
@@ -77,28 +71,25 @@ def restriction(lake: Lake, table: str | TableName) -> str | None:
 
 
 def system(lake: Lake) -> Lake:
-    """The lake that keeps quality's records (a principal's lake acts in its base lake)."""
-    g = governed(lake)
-    return g.base if g is not None else lake
+    """The lake that keeps quality's records (a principal's records are kept in the owner's lake)."""
+    return lake._system()
 
 
 def keeper(lake: Lake, table: str | None) -> Lake | None:
     """The lake that keeps and reads metric history for this caller and target (a table, or None for a
     query), or None when the caller's figures must not be kept nor the kept ones shown to it."""
-    g = governed(lake)
-    if g is None:
+    if not lake.access.governed:
         return lake
     if table is None:
-        return g.base if g.policy.superuser else None
-    return None if restriction(lake, table) else g.base
+        return lake._system() if lake.access.superuser else None
+    return None if restriction(lake, table) else lake._system()
 
 
 def require_whole(lake: Lake, table: str, what: str) -> Lake:
     """The keeper for ``table``, or PermissionDeniedError saying why the caller may not see ``what``."""
     found = keeper(lake, table)
     if found is None:
-        g = governed(lake)
-        who = g.principal.name if g is not None else "?"
+        who = lake.access.name or "?"
         why = restriction(lake, table) or "a restriction"
         verb = "apply" if " and " in why else "applies"
         raise PermissionDeniedError(
@@ -110,24 +101,16 @@ def require_whole(lake: Lake, table: str, what: str) -> Lake:
 
 def may_change(lake: Lake, owner: str, table: str) -> bool:
     """Whether the caller may change or delete something ``owner`` made for ``table`` (a stored suite)."""
-    g = governed(lake)
-    if g is None or g.policy.superuser or g.principal.name == owner:
+    if lake.access.superuser or lake.access.name == owner:
         return True
-    try:
-        return g.policy.can("alter", g.facts(table))
-    except MlakeError:
-        return False
+    return lake.access.can("alter", TableName.parse(table))
 
 
 def readable(lake: Lake, table: str) -> bool:
     """Whether the caller may read ``table`` (False as well when it no longer exists)."""
-    g = governed(lake)
-    if g is None:
+    if not lake.access.governed:
         return lake.table_exists(table)
-    try:
-        return g.policy.can("select", g.facts(table))
-    except MlakeError:
-        return False
+    return lake.access.can("select", TableName.parse(table))
 
 
 def actor(lake: Lake) -> str:

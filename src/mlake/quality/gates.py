@@ -40,7 +40,7 @@ class QualityGate:
             # A gate measures the batch being ingested, not a principal's view of the table: it is kept
             # by mlake on the ingesting principal's behalf (see mlake.quality.access).
             g = governed(self.lake)
-            keeper = g.base if g is not None else self.lake
+            keeper = g._system() if g is not None else self.lake
             record_suite(keeper, result, staged.table, kind="gate", actor=actor(self.lake))
         if result.passed:
             return GateResult(True, details=result)

@@ -1,6 +1,6 @@
 """Quality's own table in the control-plane database (migration area ``quality``): stored check suites.
 
-Imported by :mod:`mlake.lake` so the migration is registered before ``migrate()`` runs; what the table
+Listed in :data:`mlake.metastore.MIGRATION_MODULES`, so ``migrate()`` applies it; what the table
 is for is described in :mod:`mlake.quality.store`.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from mlake.metastore import Migration, _create, metadata, register_migration
+from mlake.metastore import Migration, create_tables, metadata
 
 suites_table = sa.Table(
     "mlake_quality_suites",
@@ -26,4 +26,4 @@ suites_table = sa.Table(
     sa.UniqueConstraint("table_name", "name", name="uq_mlake_quality_suites_table_name"),
 )
 
-register_migration(Migration("quality", 1, "stored check suites with their last results", _create(suites_table)))
+MIGRATIONS = [Migration("quality", 1, "stored check suites with their last results", create_tables(suites_table))]

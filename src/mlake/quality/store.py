@@ -119,7 +119,7 @@ class SuiteStore:
 
     def __init__(self, lake: Lake) -> None:
         self._lake = lake
-        self._engine = lake.metadata_engine
+        self._engine = lake._core.metadata_engine
 
     # --- reading --------------------------------------------------------------------------------
 

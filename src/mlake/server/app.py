@@ -40,11 +40,11 @@ def create_app(lake: Lake, settings: ServerSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        lake.governance.audit.start(settings.audit_flush_seconds)
+        lake.governance_service.audit.start(settings.audit_flush_seconds)
         try:
             yield
         finally:
-            lake.governance.audit.stop()
+            lake.governance_service.audit.stop()
 
     areas = load_areas()
     app = FastAPI(

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from fastapi import APIRouter
 
-    from mlake.governance.governed import GovernedLake
+    from mlake.lake import Lake
 
 # Modules whose import registers a built-in area, in sidebar order.
 BUILTIN_AREAS = (
@@ -53,7 +53,7 @@ class TableTab:
     key: str
     title: str
     template: str
-    context: Callable[[GovernedLake, str, Mapping[str, str]], dict[str, Any]] = lambda lake, table, params: {}
+    context: Callable[[Lake, str, Mapping[str, str]], dict[str, Any]] = lambda lake, table, params: {}
     order: int = 100
 
 
@@ -64,7 +64,7 @@ class HomePanel:
     key: str
     title: str
     template: str
-    context: Callable[[GovernedLake], dict[str, Any] | None]
+    context: Callable[[Lake], dict[str, Any] | None]
     order: int = 100
 
 

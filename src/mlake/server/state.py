@@ -11,7 +11,6 @@ from mlake.governance.sandbox import SandboxLimits
 from mlake.governance.tokens import AuthenticationError
 
 if TYPE_CHECKING:
-    from mlake.governance.governed import GovernedLake
     from mlake.governance.model import Principal
     from mlake.lake import Lake
     from mlake.server.settings import ServerSettings
@@ -25,7 +24,7 @@ class ServerState:
     settings: ServerSettings
 
     def __post_init__(self) -> None:
-        gov = self.lake.governance
+        gov = self.lake.governance_service
         gov.limits = SandboxLimits(
             timeout_seconds=self.settings.statement_timeout, max_result_rows=self.settings.max_result_rows
         )
@@ -53,7 +52,7 @@ def current_principal(request: Request) -> Principal:
     if cached is not None:
         return cached
     st = state_of(request)
-    gov = st.lake.governance
+    gov = st.lake.governance_service
     if not st.settings.auth:
         principal = gov.local_superuser()
     else:
@@ -67,9 +66,9 @@ def current_principal(request: Request) -> Principal:
     return principal
 
 
-def principal_lake(request: Request) -> GovernedLake:
+def principal_lake(request: Request) -> Lake:
     """FastAPI dependency: the lake as the caller may see it."""
-    cached: GovernedLake | None = getattr(request.state, "lake", None)
+    cached: Lake | None = getattr(request.state, "lake", None)
     if cached is not None:
         return cached
     principal = current_principal(request)

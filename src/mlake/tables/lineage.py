@@ -8,8 +8,8 @@ gives a table's upstream; finding writes that read a table gives its downstream.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -82,6 +82,9 @@ class LineageEdge:
         }
 
 
+HIDDEN_TEXT = "(hidden: it names a table you may not read)"
+
+
 @dataclass
 class LineageGraph:
     """Upstream and downstream of one table, each edge tagged with its distance from the table."""
@@ -96,6 +99,15 @@ class LineageGraph:
             "upstream": [e.to_dict() for e in self.upstream],
             "downstream": [e.to_dict() for e in self.downstream],
         }
+
+    def hide_text(self, hide: Callable[[str], bool]) -> None:
+        """Blank the SQL text of writes and query inputs for which ``hide`` says so (a principal must not
+        read SQL naming tables it may not read)."""
+        for edge in [*self.upstream, *self.downstream]:
+            if edge.write.command and hide(edge.write.command):
+                edge.write = replace(edge.write, command=HIDDEN_TEXT)
+            if edge.source.detail and edge.source.kind == "query" and hide(edge.source.detail):
+                edge.source = replace(edge.source, detail=HIDDEN_TEXT)
 
     def upstream_tables(self) -> set[str]:
         return {e.source.ref for e in self.upstream if e.source.kind == "table"}

@@ -1,4 +1,7 @@
-"""Catalog search: which tables a principal may see match a few words (name, description, tags, columns)."""
+"""Catalog search: which tables the actor may see match a few words (name, description, tags, columns).
+
+It lives in the core so that the CLI, REST and Studio search the same way, and a principal finds only
+what :meth:`mlake.lake.Lake.list_tables` shows it."""
 
 from __future__ import annotations
 
@@ -7,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 from mlake.errors import MlakeError
 
 if TYPE_CHECKING:
-    from mlake.governance.governed import GovernedLake
+    from mlake.core import LakeHandle as Lake
 
 
-def table_summaries(
-    lake: GovernedLake, query: str | None = None, namespace: str | None = None, include_quarantine: bool = True
+def search_tables(
+    lake: Lake, query: str | None = None, namespace: str | None = None, *, include_quarantine: bool = True
 ) -> list[dict[str, Any]]:
     """Summaries of the visible tables matching every word of ``query`` (all of them without one)."""
     words = [w for w in (query or "").lower().split() if w]

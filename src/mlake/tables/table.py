@@ -21,7 +21,7 @@ from pyiceberg.schema import Schema
 from pyiceberg.table import Table as IcebergTable
 from pyiceberg.table.snapshots import Snapshot
 
-from mlake.errors import MlakeError, NotFoundError, SchemaError, ValidationError
+from mlake.errors import MlakeError, NotFoundError, PermissionDeniedError, SchemaError, ValidationError
 from mlake.tables.frames import SchemaPlan, conform, iceberg_type_of, plan_schema, to_arrow
 from mlake.tables.lineage import LineageInput, WriteRecord
 from mlake.tables.names import TableName
@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import polars as pl
 
-    from mlake.lake import Lake
+    from mlake.core import LakeHandle as Lake
+    from mlake.governance.model import Privilege
     from mlake.results import Result
 
 TAG_PREFIX = "mlake.tag."
@@ -104,7 +105,13 @@ class Table:
 
     @property
     def schema(self) -> Schema:
-        return self.iceberg.schema()
+        """The current schema; a principal granted only some columns sees only those."""
+        schema = self.iceberg.schema()
+        visible = self._lake.access.table(self.name).columns
+        if visible is None:
+            return schema
+        keep = set(visible)
+        return Schema(*(f for f in schema.fields if f.name in keep), schema_id=schema.schema_id)
 
     @property
     def columns(self) -> list[str]:
@@ -112,28 +119,44 @@ class Table:
 
     @property
     def location(self) -> str:
-        return self.iceberg.location()
+        """Where the table's files are; a storage path of the server, shown to superusers only."""
+        tbl = self.iceberg
+        self._lake.access.require_superuser("see storage locations")
+        return tbl.location()
 
     def describe(self) -> dict[str, Any]:
-        """Everything a catalog page shows about the table, as plain data."""
+        """Everything a catalog page shows about the table, as plain data — as the actor may see it: a
+        principal needs ``select``, sees only its columns (masked ones flagged), no storage location
+        unless a superuser, and no row or byte counts of a table its row filter narrows."""
         tbl = self.iceberg
+        access = self._lake.access.require("select", self.name)
         snap = tbl.current_snapshot()
         props = tbl.properties
-        return {
+        columns = describe_schema(tbl.schema())
+        if access.columns is not None:
+            columns = [c for c in columns if c["name"] in access.columns]
+        for c in columns:
+            c["masked"] = c["name"] in access.masks
+        whole = not access.filters
+        info: dict[str, Any] = {
             "name": str(self.name),
             "description": props.get("comment"),
             "owner": props.get("owner"),
             "tags": self._tags(props),
-            "columns": describe_schema(tbl.schema()),
+            "columns": columns,
             "partitioning": [str(f) for f in tbl.spec().fields],
-            "location": tbl.location(),
+            "location": tbl.location() if self._lake.access.superuser else None,
             "snapshot_id": snap.snapshot_id if snap else None,
-            "rows": _summary_int(snap, "total-records") if snap else 0,
-            "files": _summary_int(snap, "total-data-files") if snap else 0,
-            "size_bytes": _summary_int(snap, "total-files-size") if snap else 0,
+            "rows": (_summary_int(snap, "total-records") if snap else 0) if whole else None,
+            "files": (_summary_int(snap, "total-data-files") if snap else 0) if whole else None,
+            "size_bytes": (_summary_int(snap, "total-files-size") if snap else 0) if whole else None,
             "last_updated": (datetime.fromtimestamp(snap.timestamp_ms / 1000, UTC).isoformat() if snap else None),
             "format_version": tbl.format_version,
+            "row_filtered": not whole,
         }
+        if self._lake.access.governed:
+            info["privileges"] = self._lake.privileges(self.name)
+        return info
 
     @staticmethod
     def _tags(props: dict[str, str]) -> dict[str, str]:
@@ -157,6 +180,20 @@ class Table:
         They are stored in Iceberg itself (table properties and column docs), so any Iceberg engine
         sees them too.
         """
+        detail = repr({"description": description, "owner": owner, "tags": tags, "remove_tags": remove_tags})
+        with self._lake.access.audited("table.metadata", [str(self.name)], detail[:500]):
+            self._set_metadata(description, owner, tags, remove_tags, column_docs)
+
+    def _set_metadata(
+        self,
+        description: str | None,
+        owner: str | None,
+        tags: dict[str, str] | Sequence[str] | None,
+        remove_tags: Sequence[str],
+        column_docs: dict[str, str] | None,
+    ) -> None:
+        # Changing the owner hands the table over: that needs admin; the rest is alter.
+        catalog = self._lake.catalog_for_write(self.name, "admin" if owner is not None else "alter")
         props: dict[str, str] = {}
         if description is not None:
             props["comment"] = description
@@ -184,7 +221,7 @@ class Table:
                         for col, doc in column_docs.items():
                             update.update_column(col, doc=doc)
 
-        with_retries(self._lake.catalog, self.name.identifier, attempt, self._lake.settings.commit_retries)
+        with_retries(catalog, self.name.identifier, attempt, self._lake.settings.commit_retries)
 
     # --- reading --------------------------------------------------------------------------------
 
@@ -229,14 +266,42 @@ class Table:
         limit: int | None = None,
         order_by: str | None = None,
     ) -> Result:
-        """A lazy query over this table; convert it with ``to_arrow()``, ``to_pandas()``, ``batches()``."""
+        """A lazy query over this table; convert it with ``to_arrow()``, ``to_pandas()``, ``batches()``.
+
+        A principal reads through its secure view (see :meth:`mlake.sql.SqlEngine.view_for`); its filter
+        and sort order are checked like any SQL it sends."""
+        with self._lake.access.audited("table.read", [str(self.name)], where):
+            return self._query(columns, where, snapshot_id, as_of, limit, order_by)
+
+    def _query(
+        self,
+        columns: Sequence[str] | None,
+        where: str | None,
+        snapshot_id: int | None,
+        as_of: datetime | str | None,
+        limit: int | None,
+        order_by: str | None,
+    ) -> Result:
+        self._lake.access.require("select", self.name)
+        if where:
+            self._lake.engine.check_expression(where, "filter")
+        if order_by:
+            self._lake.engine.check_expression(order_by, "sort order", order_by=True)
         if as_of is not None and snapshot_id is None:
             snapshot_id = self.snapshot_at(as_of)
         if snapshot_id is not None:
             self.check_snapshot(snapshot_id)
+        visible = self.columns  # a principal's: only the columns granted to it
+        if columns is None and self._lake.access.table(self.name).columns is not None:
+            columns = visible
         cols = ", ".join(quote_ident(c) for c in columns) if columns else "*"
         if columns:
-            missing = set(columns) - set(self.columns)
+            hidden = [c for c in columns if c not in visible and c in self.iceberg.schema().column_names]
+            if hidden:
+                raise PermissionDeniedError(
+                    f"Principal {self._lake.access.name!r} may not read column(s) {', '.join(hidden)} of {self.name}"
+                )
+            missing = set(columns) - set(visible)
             if missing:
                 raise NotFoundError(f"Table {self.name} has no column(s) {', '.join(sorted(missing))}")
         view = self._lake.engine.view_for(self.name, snapshot_id, where)
@@ -273,6 +338,7 @@ class Table:
     def history(self) -> list[SnapshotInfo]:
         """Snapshots, oldest first; ``in_current_lineage`` is False for ones left by a rollback."""
         tbl = self.iceberg
+        self._lake.access.require("select", self.name)
         current = tbl.current_snapshot()
         ancestors: set[int] = set()
         snap = current
@@ -308,13 +374,18 @@ class Table:
 
     def rollback(self, snapshot_id: int) -> None:
         """Make ``snapshot_id`` current again. Later snapshots stay in history (roll forward works too)."""
+        with self._lake.access.audited("table.rollback", [str(self.name)], str(snapshot_id)):
+            self._rollback(snapshot_id)
+
+    def _rollback(self, snapshot_id: int) -> None:
         self.check_snapshot(snapshot_id)
+        catalog = self._lake.catalog_for_write(self.name, "alter")
 
         def attempt(tbl: IcebergTable) -> None:
             tbl.manage_snapshots().set_current_snapshot(snapshot_id=snapshot_id).commit()
 
-        with_retries(self._lake.catalog, self.name.identifier, attempt, self._lake.settings.commit_retries)
-        self._lake.lineage_store.record(
+        with_retries(catalog, self.name.identifier, attempt, self._lake.settings.commit_retries)
+        self._lake._core.lineage_store.record(
             self._write_record("rollback", f"rollback to {snapshot_id}", snapshot_id=snapshot_id)
         )
 
@@ -329,13 +400,16 @@ class Table:
                 for name, f in fields.items():
                     update.add_column(name, iceberg_type_of(f.type), doc=(docs or {}).get(name))
 
-        self._schema_change(attempt)
+        with self._lake.access.audited("table.schema", [str(self.name)], f"add {list(columns)}"):
+            self._schema_change(attempt)
 
     def rename_column(self, old: str, new: str) -> None:
-        self._schema_change(lambda tbl: _apply(tbl, lambda u: u.rename_column(old, new)))
+        with self._lake.access.audited("table.schema", [str(self.name)], f"rename {old} to {new}"):
+            self._schema_change(lambda tbl: _apply(tbl, lambda u: u.rename_column(old, new)))
 
     def drop_column(self, name: str) -> None:
-        self._schema_change(lambda tbl: _apply(tbl, lambda u: u.delete_column(name)))
+        with self._lake.access.audited("table.schema", [str(self.name)], f"drop {name}"):
+            self._schema_change(lambda tbl: _apply(tbl, lambda u: u.delete_column(name)))
 
     def widen_column(self, name: str, to: pa.DataType | str) -> None:
         """Widen int→long, float→double or a decimal's precision (Iceberg's safe promotions)."""
@@ -347,11 +421,13 @@ class Table:
 
         if reconcile(name, field_.field_type, new_type) != "widen":
             return
-        self._schema_change(lambda tbl: _apply(tbl, lambda u: u.update_column(name, field_type=new_type)))
+        with self._lake.access.audited("table.schema", [str(self.name)], f"widen {name}"):
+            self._schema_change(lambda tbl: _apply(tbl, lambda u: u.update_column(name, field_type=new_type)))
 
     def _schema_change(self, attempt: Any) -> None:
+        catalog = self._lake.catalog_for_write(self.name, "alter")
         try:
-            with_retries(self._lake.catalog, self.name.identifier, attempt, self._lake.settings.commit_retries)
+            with_retries(catalog, self.name.identifier, attempt, self._lake.settings.commit_retries)
         except (IcebergValidationError, ValueError) as exc:
             raise SchemaError(f"Schema change on {self.name} refused: {exc}") from exc
 
@@ -359,7 +435,7 @@ class Table:
         """Add new columns and widen columns so that data of ``data_schema`` fits; return the plan.
 
         ``lenient`` leaves incompatible columns alone (see :func:`plan_schema`)."""
-        plan = plan_schema(self.schema, data_schema, lenient)
+        plan = plan_schema(self.iceberg.schema(), data_schema, lenient)
         if plan.changes_schema:
 
             def attempt(tbl: IcebergTable) -> None:
@@ -399,20 +475,26 @@ class Table:
     def _finish(self, write: WriteRecord, tbl: IcebergTable) -> WriteRecord:
         snap = tbl.current_snapshot()
         write.snapshot_id = snap.snapshot_id if snap else None
-        self._lake.lineage_store.record(write)
+        self._lake._core.lineage_store.record(write)
         self._lake.events.emit("table.write", write)
         return write
 
-    def _prepare(self, data: Any) -> tuple[pa.Table, list[LineageInput]]:
+    def _prepare(self, data: Any, privilege: Privilege = "insert") -> tuple[pa.Table, list[LineageInput]]:
+        # Refused before any file is written; the commit (catalog_for_write) checks again.
+        self._lake.access.require(privilege, self.name)
         inputs = list(getattr(data, "lineage_inputs", []) or [])
-        table = _drop_untyped_nulls(to_arrow(data), self.schema)
+        table = _drop_untyped_nulls(to_arrow(data), self.iceberg.schema())
         if not inputs:
             inputs = [LineageInput("dataframe", type(data).__name__, f"{table.num_rows} rows")]
         self.evolve_for(table.schema)
-        return conform(table, self.schema), inputs
+        return conform(table, self.iceberg.schema()), inputs
 
     def append(self, data: Any, *, command: str | None = None, inputs: list[LineageInput] | None = None) -> WriteRecord:
         """Append rows; new columns are added to the schema, safe widenings applied."""
+        with self._lake.access.audited("table.append", [str(self.name)]):
+            return self._append(data, command, inputs)
+
+    def _append(self, data: Any, command: str | None, inputs: list[LineageInput] | None) -> WriteRecord:
         table, default_inputs = self._prepare(data)
         write = self._write_record("append", command or "append", inputs=inputs or default_inputs)
         write.rows_written = table.num_rows
@@ -420,7 +502,7 @@ class Table:
         files = write_arrow(tbl, table)
         try:
             tbl = append_files(
-                self._lake.catalog,
+                self._lake.catalog_for_write(self.name, "insert"),
                 self.name.identifier,
                 files,
                 self.snapshot_properties(write),
@@ -440,7 +522,17 @@ class Table:
         inputs: list[LineageInput] | None = None,
     ) -> WriteRecord:
         """Replace all rows (or the rows matching ``where``) with ``data``, in one snapshot."""
-        table, default_inputs = self._prepare(data)
+        with self._lake.access.audited("table.overwrite", [str(self.name)], str(where) if where else None):
+            return self._overwrite(data, where, command, inputs)
+
+    def _overwrite(
+        self,
+        data: Any,
+        where: str | BooleanExpression | None,
+        command: str | None,
+        inputs: list[LineageInput] | None,
+    ) -> WriteRecord:
+        table, default_inputs = self._prepare(data, "alter")
         row_filter = parse_row_filter(where)
         write = self._write_record(
             "overwrite",
@@ -454,11 +546,15 @@ class Table:
             tbl.overwrite(table, overwrite_filter=row_filter, snapshot_properties=props)
             return tbl
 
-        tbl = self._run(attempt)
+        tbl = self._run(attempt, "alter")
         return self._finish(write, tbl)
 
     def delete(self, where: str | BooleanExpression, *, command: str | None = None) -> WriteRecord:
         """Delete the rows matching ``where`` (files are rewritten; older snapshots keep the rows)."""
+        with self._lake.access.audited("table.delete", [str(self.name)], str(where)):
+            return self._delete(where, command)
+
+    def _delete(self, where: str | BooleanExpression, command: str | None) -> WriteRecord:
         row_filter = parse_row_filter(where)
         write = self._write_record("delete", command or f"delete where {where}")
 
@@ -466,7 +562,7 @@ class Table:
             tbl.delete(delete_filter=row_filter, snapshot_properties=self.snapshot_properties(write))
             return tbl
 
-        tbl = self._run(attempt)
+        tbl = self._run(attempt, "alter")
         snap = tbl.current_snapshot()
         if (
             snap is not None
@@ -481,6 +577,12 @@ class Table:
         self, data: Any, on: Sequence[str], *, command: str | None = None, inputs: list[LineageInput] | None = None
     ) -> WriteRecord:
         """Update rows whose key columns ``on`` match, insert the others."""
+        with self._lake.access.audited("table.upsert", [str(self.name)]):
+            return self._upsert(data, on, command, inputs)
+
+    def _upsert(
+        self, data: Any, on: Sequence[str], command: str | None, inputs: list[LineageInput] | None
+    ) -> WriteRecord:
         table, default_inputs = self._prepare(data)
         missing = [c for c in on if c not in table.column_names]
         if missing:
@@ -504,15 +606,14 @@ class Table:
             result.update(updated=r.rows_updated, inserted=r.rows_inserted)
             return tbl
 
-        tbl = self._run(attempt)
+        tbl = self._run(attempt, "insert")
         write.rows_written = result.get("updated", 0) + result.get("inserted", 0)
         return self._finish(write, tbl)
 
-    def _run(self, attempt: Any) -> IcebergTable:
+    def _run(self, attempt: Any, privilege: Privilege) -> IcebergTable:
+        catalog = self._lake.catalog_for_write(self.name, privilege)
         try:
-            tbl: IcebergTable = with_retries(
-                self._lake.catalog, self.name.identifier, attempt, self._lake.settings.commit_retries
-            )
+            tbl: IcebergTable = with_retries(catalog, self.name.identifier, attempt, self._lake.settings.commit_retries)
         except MlakeError:
             raise
         except (IcebergValidationError, ValueError) as exc:
@@ -530,8 +631,9 @@ class Table:
         )
         tags = ", ".join(f"{k}={v}" if v else k for k, v in d["tags"].items())
         head = self.head(5)._repr_html_()
+        size = "rows filtered for you" if d["rows"] is None else f"{d['rows']:,} rows, {d['files']} files"
         return (
-            f"<div><b>{html.escape(d['name'])}</b> — {d['rows']:,} rows, {d['files']} files"
+            f"<div><b>{html.escape(d['name'])}</b> — {size}"
             f"{' — ' + html.escape(d['description']) if d['description'] else ''}"
             f"{'<br>owner: ' + html.escape(d['owner']) if d['owner'] else ''}"
             f"{'<br>tags: ' + html.escape(tags) if tags else ''}"

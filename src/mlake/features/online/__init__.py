@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from mlake.errors import ConfigError
 from mlake.features.online.base import (
     OnlineRecord,
     OnlineStore,
@@ -13,24 +12,12 @@ from mlake.features.online.base import (
 
 
 def open_online_store(url: str) -> OnlineStore:
-    """``sqlite:///path/online.db`` (default) or ``redis://host:port/db?prefix=name``."""
-    scheme = url.split("://", 1)[0].lower()
-    if scheme == "sqlite":
-        from mlake.features.online.sqlite import SqliteOnlineStore
+    """The online store a URL names, from the backend registry (:mod:`mlake.backends`):
+    ``sqlite:///path/online.db`` (default), ``redis://host:port/db?prefix=name``, or a third party's."""
+    from mlake.backends import backend_for_url
 
-        if not url.lower().startswith("sqlite:///"):
-            raise ConfigError(
-                f"Cannot read the online store URL {url!r}",
-                hint="use sqlite:///relative/path.db or sqlite:////absolute/path.db",
-            )
-        return SqliteOnlineStore(url[len("sqlite:///") :])
-    if scheme in ("redis", "rediss", "unix"):
-        from mlake.features.online.redis import RedisOnlineStore
-
-        return RedisOnlineStore(url)
-    raise ConfigError(
-        f"Unsupported online store URL {url!r}", hint="use sqlite:///path/online.db or redis://host:port/db"
-    )
+    store: OnlineStore = backend_for_url("online_store", url).load()(url)
+    return store
 
 
 __all__ = ["OnlineRecord", "OnlineStore", "OnlineStoreError", "StoredValue", "entity_key", "open_online_store"]

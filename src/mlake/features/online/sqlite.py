@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from mlake.errors import ConfigError
 from mlake.features.online.base import OnlineRecord, OnlineStoreError, StoredValue
 
 _SCHEMA = """
@@ -51,6 +52,16 @@ class SqliteOnlineStore:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._connection().execute(_SCHEMA)
+
+    @classmethod
+    def from_url(cls, url: str) -> SqliteOnlineStore:
+        """``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``."""
+        if not url.lower().startswith("sqlite:///"):
+            raise ConfigError(
+                f"Cannot read the online store URL {url!r}",
+                hint="use sqlite:///relative/path.db or sqlite:////absolute/path.db",
+            )
+        return cls(url[len("sqlite:///") :])
 
     @property
     def identity(self) -> str:

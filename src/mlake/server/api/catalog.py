@@ -9,16 +9,15 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from mlake.errors import NotFoundError, ValidationError
-from mlake.governance.governed import GovernedLake
+from mlake.lake import Lake
 from mlake.server.api.params import SnapshotField, SnapshotQuery
-from mlake.server.catalog_search import table_summaries
 from mlake.server.downloads import stream_result
 from mlake.server.rows import table_json
 from mlake.server.state import principal_lake
 from mlake.tables.names import TableName
 from mlake.tables.types import quote_ident
 
-Lk = Annotated[GovernedLake, Depends(principal_lake)]
+Lk = Annotated[Lake, Depends(principal_lake)]
 MAX_PAGE = 1000
 
 
@@ -52,7 +51,7 @@ def router() -> APIRouter:
         counts: dict[str, int] = {}
         for t in tables:
             counts[t.namespace] = counts.get(t.namespace, 0) + 1
-        spaces = lake.namespaces() if lake.policy.superuser else sorted(counts)
+        spaces = lake.namespaces()
         return [{"name": ns, "tables": counts.get(ns, 0)} for ns in spaces]
 
     @r.post("/namespaces", status_code=201, summary="Create a namespace")
@@ -79,7 +78,7 @@ def router() -> APIRouter:
     ) -> list[dict[str, Any]]:
         if namespace is not None and namespace not in lake.namespaces():
             raise NotFoundError(f"Namespace {namespace!r} does not exist")
-        return table_summaries(lake, q, namespace, include_quarantine)
+        return lake.search(q, namespace, include_quarantine=include_quarantine)
 
     @r.get("/tables/{name}", summary="Describe a table")
     def describe(name: str, lake: Lk) -> dict[str, Any]:
@@ -142,7 +141,7 @@ def router() -> APIRouter:
                 raise ValidationError(f"Cannot sort by {order_by!r}: no such column", hint=f"columns: {columns}")
             order = f"{quote_ident(order_by)} {'DESC' if desc else 'ASC'} NULLS LAST"
         result = table.query(columns, where or None, snapshot_id=snapshot_id, as_of=as_of, order_by=order)
-        with lake.engine.sandbox.deadline(result._keepalive):
+        with lake.engine.deadline(result._keepalive):
             page_table = result.relation.limit(limit + 1, offset).to_arrow_table()
         total: int | None = info["rows"]
         if where or as_of:

@@ -10,12 +10,12 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from mlake.dashboards import DashboardStore
-from mlake.governance.governed import GovernedLake
+from mlake.lake import Lake
 from mlake.server.api.params import IdField, RecordId
 from mlake.server.rows import table_json
 from mlake.server.state import principal_lake
 
-Lk = Annotated[GovernedLake, Depends(principal_lake)]
+Lk = Annotated[Lake, Depends(principal_lake)]
 
 
 class Chart(BaseModel):
@@ -53,11 +53,11 @@ class TileIn(BaseModel):
     width: int = Field(default=1, ge=1, le=3)
 
 
-def store(lake: GovernedLake) -> DashboardStore:
-    return DashboardStore(lake.metadata_engine)
+def store(lake: Lake) -> DashboardStore:
+    return lake.dashboards
 
 
-def run_saved(lake: GovernedLake, sql: str, limit: int = 5000) -> dict[str, Any]:
+def run_saved(lake: Lake, sql: str, limit: int = 5000) -> dict[str, Any]:
     started = time.perf_counter()
     result = lake.sql(sql)
     head = result.preview(limit + 1)
@@ -69,7 +69,7 @@ def run_saved(lake: GovernedLake, sql: str, limit: int = 5000) -> dict[str, Any]
 def router() -> APIRouter:
     r = APIRouter(tags=["dashboards"])
 
-    def who(lake: GovernedLake) -> tuple[str, bool]:
+    def who(lake: Lake) -> tuple[str, bool]:
         return lake.principal.name, lake.principal.superuser
 
     @r.get("/queries", summary="Saved queries")

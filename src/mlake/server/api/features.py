@@ -2,7 +2,7 @@
 
 The serving routes (online reads, group list, describe, search) are those of
 :mod:`mlake.features.serving`, mounted here with the caller's governed lake; this module adds the rest.
-Every call goes through ``lake.features`` of the caller's :class:`~mlake.governance.governed.GovernedLake`,
+Every call goes through ``lake.features`` of the caller's :class:`~mlake.lake.Lake`,
 so the rules of :mod:`mlake.features.governed` (grants on ``features.<group>``, masks, row filters,
 the audit log) hold on every route.
 """
@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from mlake.errors import ValidationError
 from mlake.features import serving
-from mlake.governance.governed import GovernedLake
+from mlake.lake import Lake
 from mlake.server.downloads import stream_result
 from mlake.server.rows import json_value, table_json
 from mlake.server.state import principal_lake
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from mlake.features.training import TrainingSet
     from mlake.results import Result
 
-Lk = Annotated[GovernedLake, Depends(principal_lake)]
+Lk = Annotated[Lake, Depends(principal_lake)]
 GroupName = Annotated[str, Path(max_length=128, description="A feature group's name.")]
 TrainingSetId = Annotated[str, Path(max_length=200, description="A training set's id (or its name: the newest).")]
 MAX_ROWS_IN = 100_000
@@ -142,13 +142,13 @@ def _source(body: RowsSource, time_columns: set[str] | None) -> Any:
     return _rows_table(body.rows, time_columns)
 
 
-def _count(lake: GovernedLake, result: Result) -> int:
-    with lake.engine.sandbox.deadline(result._keepalive):
+def _count(lake: Lake, result: Result) -> int:
+    with lake.engine.deadline(result._keepalive):
         rows = result.relation.aggregate("count(*)").fetchall()
     return int(rows[0][0]) if rows else 0
 
 
-def training_set_info(lake: GovernedLake, ts: TrainingSet, *, rows: bool = True) -> dict[str, Any]:
+def training_set_info(lake: Lake, ts: TrainingSet, *, rows: bool = True) -> dict[str, Any]:
     """A training set as JSON: its spec, the snapshots it read, its columns and (``rows``) its size."""
     info: dict[str, Any] = ts.to_dict()
     schema = ts.result.relation.limit(0).to_arrow_table().schema
@@ -247,7 +247,7 @@ def router() -> APIRouter:
         offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0,
     ) -> dict[str, Any]:
         result = lake.features.load_training_set(training_set).result
-        with lake.engine.sandbox.deadline(result._keepalive):
+        with lake.engine.deadline(result._keepalive):
             page = result.relation.limit(limit + 1, offset).to_arrow_table()
         body = table_json(page.slice(0, limit))
         body.update(offset=offset, limit=limit, has_more=page.num_rows > limit)

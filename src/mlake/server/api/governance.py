@@ -9,15 +9,15 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from mlake.governance.governed import GovernedLake
-from mlake.governance.service import GuardedGovernance
+from mlake.governance.service import GovernanceAdmin
+from mlake.lake import Lake
 from mlake.server.api.params import RecordId
 from mlake.server.state import principal_lake
 
-Lk = Annotated[GovernedLake, Depends(principal_lake)]
+Lk = Annotated[Lake, Depends(principal_lake)]
 
 
-def _gov(lake: GovernedLake) -> GuardedGovernance:
+def _gov(lake: Lake) -> GovernanceAdmin:
     return lake.governance
 
 

@@ -10,11 +10,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 
 from mlake.errors import ValidationError
-from mlake.governance.governed import GovernedLake
+from mlake.lake import Lake
 from mlake.server.state import principal_lake
 from mlake.tables.names import TableName
 
-Lk = Annotated[GovernedLake, Depends(principal_lake)]
+Lk = Annotated[Lake, Depends(principal_lake)]
 MAX_UPLOAD_BYTES = 2 * 1024**3
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

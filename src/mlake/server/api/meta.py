@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 
 from mlake import __version__
-from mlake.governance.governed import GovernedLake
+from mlake.lake import Lake
 from mlake.server.extensions import load_areas
 from mlake.server.state import principal_lake, state_of
 
@@ -21,9 +21,9 @@ def router() -> APIRouter:
         return {"status": "ok", "version": __version__, "auth": st.settings.auth}
 
     @r.get("/me", summary="The caller and what it may do")
-    def me(lake: Annotated[GovernedLake, Depends(principal_lake)]) -> dict[str, Any]:
+    def me(lake: Annotated[Lake, Depends(principal_lake)]) -> dict[str, Any]:
         p = lake.principal
-        return {**p.to_dict(), "grants": [g.to_dict() for g in lake.policy.grants]}
+        return {**p.to_dict(), "grants": [g.to_dict() for g in (lake.policy.grants if lake.policy else [])]}
 
     @r.get("/areas", summary="The areas (parts of mlake) this server offers")
     def areas() -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field, model_validator
 
 from mlake.errors import ValidationError
-from mlake.governance.governed import GovernedLake
+from mlake.lake import Lake
 from mlake.quality.history import AnomalyRules
 from mlake.quality.store import StoredSuite
 from mlake.quality.suite import Suite
@@ -23,7 +23,7 @@ from mlake.server.rows import json_value
 from mlake.server.state import principal_lake
 from mlake.tables.names import TableName
 
-Lk = Annotated[GovernedLake, Depends(principal_lake)]
+Lk = Annotated[Lake, Depends(principal_lake)]
 SuiteName = Annotated[str, PathParam(min_length=1, max_length=200, description="A stored suite's name.")]
 ColumnList = Annotated[list[str], Field(default_factory=list, max_length=500)]
 MAX_SAMPLES = 100
@@ -97,7 +97,7 @@ def _table(name: str) -> str:
     return str(TableName.parse(name))
 
 
-def _suite(body: CheckIn, lake: GovernedLake, table: str) -> Suite | StoredSuite:
+def _suite(body: CheckIn, lake: Lake, table: str) -> Suite | StoredSuite:
     if body.suite is not None:
         return lake.quality.suites.get(table, body.suite)
     if body.checks is not None:

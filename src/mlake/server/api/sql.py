@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from mlake.governance.governed import GovernedLake
+from mlake.lake import Lake
 from mlake.server.downloads import stream_result
 from mlake.server.rows import table_json
 from mlake.server.state import principal_lake
 
-Lk = Annotated[GovernedLake, Depends(principal_lake)]
+Lk = Annotated[Lake, Depends(principal_lake)]
 
 
 class SqlIn(BaseModel):

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from mlake.server.extensions import Area, HomePanel, NavItem, TableTab, register_area
 
 if TYPE_CHECKING:
-    from mlake.governance.governed import GovernedLake
+    from mlake.lake import Lake
 
 
 def _api() -> APIRouter:
@@ -28,11 +28,11 @@ def _pages() -> APIRouter:
     return catalog.router()
 
 
-def _overview(lake: GovernedLake, table: str, params: Mapping[str, str]) -> dict[str, Any]:
+def _overview(lake: Lake, table: str, params: Mapping[str, str]) -> dict[str, Any]:
     return {}
 
 
-def _data(lake: GovernedLake, table: str, params: Mapping[str, str]) -> dict[str, Any]:
+def _data(lake: Lake, table: str, params: Mapping[str, str]) -> dict[str, Any]:
     snapshot = params.get("snapshot")
     chosen = None
     if snapshot and snapshot.isdigit():
@@ -41,18 +41,18 @@ def _data(lake: GovernedLake, table: str, params: Mapping[str, str]) -> dict[str
     return {"snapshot": chosen}
 
 
-def _history(lake: GovernedLake, table: str, params: Mapping[str, str]) -> dict[str, Any]:
+def _history(lake: Lake, table: str, params: Mapping[str, str]) -> dict[str, Any]:
     return {"history": list(reversed(lake.table(table).history()))}
 
 
-def _lineage(lake: GovernedLake, table: str, params: Mapping[str, str]) -> dict[str, Any]:
+def _lineage(lake: Lake, table: str, params: Mapping[str, str]) -> dict[str, Any]:
     from mlake.server.studio.lineage_svg import lineage_svg
 
     graph = lake.lineage(table, max_depth=4)
     return {"graph": graph, "svg": lineage_svg(graph)}
 
 
-def _activity(lake: GovernedLake) -> dict[str, Any] | None:
+def _activity(lake: Lake) -> dict[str, Any] | None:
     return {"writes": lake.recent_writes(limit=12)}
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from mlake.server.extensions import Area, HomePanel, NavItem, register_area
 
 if TYPE_CHECKING:
-    from mlake.governance.governed import GovernedLake
+    from mlake.lake import Lake
 
 
 def _api() -> APIRouter:
@@ -25,7 +25,7 @@ def _pages() -> APIRouter:
     return features.router()
 
 
-def _panel(lake: GovernedLake) -> dict[str, Any] | None:
+def _panel(lake: Lake) -> dict[str, Any] | None:
     """The groups the viewer may see and the newest training sets; hidden when there are none."""
     groups = lake.features.groups()
     if not groups:

@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from mlake.server.extensions import Area, HomePanel, NavItem, TableTab, register_area
 
 if TYPE_CHECKING:
-    from mlake.governance.governed import GovernedLake
+    from mlake.lake import Lake
 
 
 def _api() -> APIRouter:
@@ -26,13 +26,13 @@ def _pages() -> APIRouter:
     return quality.router()
 
 
-def _tab(lake: GovernedLake, table: str, params: Mapping[str, str]) -> dict[str, Any]:
+def _tab(lake: Lake, table: str, params: Mapping[str, str]) -> dict[str, Any]:
     from mlake.server.studio.quality import tab_context
 
     return tab_context(lake, table, params)
 
 
-def _failing(lake: GovernedLake) -> dict[str, Any] | None:
+def _failing(lake: Lake) -> dict[str, Any] | None:
     from mlake.server.studio.quality import failing_panel
 
     return failing_panel(lake)

@@ -31,7 +31,7 @@ def router() -> APIRouter:
     ) -> Response:
         st = state_of(request)
         try:
-            principal = st.lake.governance.authenticate(token.strip(), client_of(request))
+            principal = st.lake.governance_service.authenticate(token.strip(), client_of(request))
         except MlakeError as exc:
             return render(request, "login.html", status=401, next=_safe_next(next), error=exc.message)
         response = RedirectResponse(_safe_next(next), status_code=303)
@@ -43,7 +43,7 @@ def router() -> APIRouter:
             secure=st.settings.cookie_secure,
             max_age=30 * 86400,
         )
-        st.lake.governance.audit.record(principal=principal.name, action="login", client=client_of(request))
+        st.lake.governance_service.audit.record(principal=principal.name, action="login", client=client_of(request))
         return response
 
     @r.post("/logout")

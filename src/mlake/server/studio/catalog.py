@@ -8,14 +8,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from mlake.errors import MlakeError, NotFoundError
-from mlake.governance.governed import GovernedLake
-from mlake.server.catalog_search import table_summaries
+from mlake.lake import Lake
 from mlake.server.extensions import load_areas
 from mlake.server.state import principal_lake
 from mlake.server.studio.render import render
 from mlake.tables.names import TableName
 
-Lk = Annotated[GovernedLake, Depends(principal_lake)]
+Lk = Annotated[Lake, Depends(principal_lake)]
 
 
 def router() -> APIRouter:
@@ -23,7 +22,7 @@ def router() -> APIRouter:
 
     @r.get("/", response_class=HTMLResponse)
     def home(request: Request, lake: Lk) -> HTMLResponse:
-        tables = table_summaries(lake, include_quarantine=True)
+        tables = lake.search(include_quarantine=True)
         main = [t for t in tables if not t["quarantine"]]
         quarantined = sum(t["rows"] for t in tables if t["quarantine"])
         namespaces: dict[str, list[dict[str, Any]]] = {}
@@ -49,7 +48,7 @@ def router() -> APIRouter:
     def catalog(request: Request, lake: Lk, q: str | None = None, namespace: str | None = None) -> HTMLResponse:
         if namespace and namespace not in lake.namespaces():
             raise NotFoundError(f"Namespace {namespace!r} does not exist")
-        tables = table_summaries(lake, q, namespace or None)
+        tables = lake.search(q, namespace or None)
         groups: dict[str, list[dict[str, Any]]] = {}
         for t in tables:
             groups.setdefault(t["namespace"], []).append(t)

@@ -7,13 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from mlake.dashboards import DashboardStore
-from mlake.governance.governed import GovernedLake
+from mlake.lake import Lake
 from mlake.server.api.params import RecordId
 from mlake.server.state import principal_lake
 from mlake.server.studio.render import render
 
-Lk = Annotated[GovernedLake, Depends(principal_lake)]
+Lk = Annotated[Lake, Depends(principal_lake)]
 
 
 def router() -> APIRouter:
@@ -21,14 +20,14 @@ def router() -> APIRouter:
 
     @r.get("/dashboards", response_class=HTMLResponse)
     def dashboards(request: Request, lake: Lk) -> HTMLResponse:
-        store = DashboardStore(lake.metadata_engine)
+        store = lake.dashboards
         return render(
             request, "dashboards.html", title="Dashboards", dashboards=store.dashboards(), queries=store.queries()
         )
 
     @r.get("/dashboards/{dashboard_id}", response_class=HTMLResponse)
     def dashboard(request: Request, dashboard_id: RecordId, lake: Lk) -> HTMLResponse:
-        store = DashboardStore(lake.metadata_engine)
+        store = lake.dashboards
         board = store.dashboard(dashboard_id)
         return render(request, "dashboard.html", title=board.name, board=board, queries=store.queries())
 

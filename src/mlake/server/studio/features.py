@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from mlake.errors import MlakeError
 from mlake.features.types import format_ttl
-from mlake.governance.governed import GovernedLake
+from mlake.lake import Lake
 from mlake.server.api.features import training_set_info
 from mlake.server.state import principal_lake
 from mlake.server.studio.feature_charts import distribution_svg, histogram_svg, short_number
@@ -24,7 +24,7 @@ from mlake.server.studio.render import render
 if TYPE_CHECKING:
     from mlake.features.training import TrainingSet
 
-Lk = Annotated[GovernedLake, Depends(principal_lake)]
+Lk = Annotated[Lake, Depends(principal_lake)]
 
 
 def training_rows(sets: list[TrainingSet]) -> list[dict[str, Any]]:
@@ -32,7 +32,7 @@ def training_rows(sets: list[TrainingSet]) -> list[dict[str, Any]]:
     return [{"ts": t, "groups": list(dict.fromkeys(f.split(":", 1)[0] for f in t.spec["features"]))} for t in sets]
 
 
-def _summaries(lake: GovernedLake) -> list[dict[str, Any]]:
+def _summaries(lake: Lake) -> list[dict[str, Any]]:
     """Each visible group with the size of its offline table (metadata only, no scan)."""
     out = []
     for g in lake.features.groups():

@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
-from mlake.governance.governed import GovernedLake
 from mlake.governance.policy import MASK_NAMES
+from mlake.lake import Lake
 from mlake.server.state import principal_lake
 from mlake.server.studio.render import render
 
-Lk = Annotated[GovernedLake, Depends(principal_lake)]
+Lk = Annotated[Lake, Depends(principal_lake)]
 
 
 def router() -> APIRouter:

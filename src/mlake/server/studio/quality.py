@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field, model_validator
 
-from mlake.governance.governed import GovernedLake
+from mlake.lake import Lake
 from mlake.quality import access
 from mlake.quality.history import detect
 from mlake.quality.profile import Profile, profile
@@ -32,7 +32,7 @@ from mlake.server.studio.quality_views import history_view, profile_view, result
 from mlake.server.studio.render import render
 from mlake.tables.names import TableName
 
-Lk = Annotated[GovernedLake, Depends(principal_lake)]
+Lk = Annotated[Lake, Depends(principal_lake)]
 CACHE_SIZE = 32
 
 
@@ -86,7 +86,7 @@ class ProfileIn(BaseModel):
 # --- the table tab and the home panel (contexts for the area's TableTab and HomePanel) ------------------
 
 
-def tab_context(lake: GovernedLake, table: str, params: Mapping[str, str]) -> dict[str, Any]:
+def tab_context(lake: Lake, table: str, params: Mapping[str, str]) -> dict[str, Any]:
     suites = lake.quality.suites.list(table)
     wanted = params.get("suite")
     selected = next((s for s in suites if s.name == wanted), None)
@@ -103,7 +103,7 @@ def tab_context(lake: GovernedLake, table: str, params: Mapping[str, str]) -> di
     }
 
 
-def failing_panel(lake: GovernedLake) -> dict[str, Any] | None:
+def failing_panel(lake: Lake) -> dict[str, Any] | None:
     failing = lake.quality.suites.failing()
     if not failing:
         return None

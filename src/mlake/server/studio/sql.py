@@ -7,12 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
-from mlake.dashboards import DashboardStore
-from mlake.governance.governed import GovernedLake
+from mlake.lake import Lake
 from mlake.server.state import principal_lake
 from mlake.server.studio.render import render
 
-Lk = Annotated[GovernedLake, Depends(principal_lake)]
+Lk = Annotated[Lake, Depends(principal_lake)]
 
 
 def router() -> APIRouter:
@@ -22,7 +21,7 @@ def router() -> APIRouter:
     def sql_page(
         request: Request, lake: Lk, q: str | None = None, query: Annotated[int | None, Query(ge=1, le=2**62)] = None
     ) -> HTMLResponse:
-        store = DashboardStore(lake.metadata_engine)
+        store = lake.dashboards
         saved = store.query(query) if query is not None else None
         tables = [str(t) for t in lake.list_tables(include_quarantine=False)]
         user_tables = [t for t in tables if not t.startswith(f"{lake.audit_table.namespace}.")] or tables
