@@ -85,17 +85,19 @@ def answers_frame(answers: pa.Table | pd.DataFrame, *, needed: Sequence[str]) ->
         )
     if isinstance(answers, pa.Table):
         return answers.select(list(needed)).to_pandas()
-    return answers[list(needed)]
+    return answers[list(needed)].reset_index(drop=True)  # the index is each answer's position in the input
 
 
 def quote_rows(frame: pd.DataFrame, mask: npt.NDArray[np.bool_], columns: Sequence[str]) -> str:
-    """A short, readable list of the offending rows (their position in the input and their values)."""
-    rows = np.flatnonzero(mask)
-    shown = []
-    for r in rows[:_QUOTED_ROWS]:
-        values = ", ".join(f"{c}={frame[c].iloc[r]!r}" for c in columns)
-        shown.append(f"row {r} ({values})")
-    more = f" and {rows.size - _QUOTED_ROWS} more" if rows.size > _QUOTED_ROWS else ""
+    """A short, readable list of the offending rows: their position in the input (the frame's index) and values."""
+    rows = np.flatnonzero(mask)[:_QUOTED_ROWS]
+    values = {c: frame[c].iloc[rows].tolist() for c in columns}  # Python scalars: readable reprs
+    positions = frame.index[rows].tolist()  # input positions, even after rows were filtered out
+    shown = [
+        f"row {p} (" + ", ".join(f"{c}={values[c][k]!r}" for c in columns) + ")" for k, p in enumerate(positions)
+    ]
+    total = int(np.count_nonzero(mask))
+    more = f" and {total - _QUOTED_ROWS} more" if total > _QUOTED_ROWS else ""
     return "; ".join(shown) + more
 
 

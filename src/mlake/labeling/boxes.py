@@ -105,7 +105,7 @@ def validate_boxes(
     """
     cols = columns or BoxColumns()
     needed = [cols.item, cols.annotator, *cols.coordinates] + ([cols.label] if cols.label else [])
-    frame = answers_frame(answers, needed=needed).reset_index(drop=True)
+    frame = answers_frame(answers, needed=needed)
     if frame.empty:
         raise LabelingError("there are no box answers to consolidate", hint="collect at least one answer per item")
     for name in (cols.item, cols.annotator):
