@@ -89,14 +89,15 @@ class ThresholdCurve:
 class AutoLabelRound:
     """The outcome of one round.
 
-    ``status``: ``auto_labeled`` (a threshold met the target), ``no_threshold`` (none did; everything goes to
-    people), or ``waiting_for_labels`` (fewer than ``min_human_labels``; no model yet). ``auto_items`` (item
-    ids) got ``auto_labels`` with ``auto_confidence``; ``queue`` lists the other candidates for people,
-    most informative first, with ``queue_uncertainty`` (higher = less sure).
+    ``status``: ``threshold_met`` (a threshold met the target; candidates at or above it were auto-labeled),
+    ``no_threshold`` (none did; everything goes to people), or ``waiting_for_labels`` (fewer than
+    ``min_human_labels``; no model yet). ``auto_items`` (item ids) got ``auto_labels`` with
+    ``auto_confidence``; ``queue`` lists the other candidates for people, most informative first, with
+    ``queue_uncertainty`` (higher = less sure).
     """
 
     round: int
-    status: Literal["auto_labeled", "no_threshold", "waiting_for_labels"]
+    status: Literal["threshold_met", "no_threshold", "waiting_for_labels"]
     reason: str
     settings: AutoLabelSettings
     candidates: int
@@ -209,14 +210,14 @@ def auto_label_round(
     predicted = probs.argmax(axis=1)
     uncertainty = _uncertainty(probs, cfg.uncertainty)
     if chosen is None:
-        status: Literal["auto_labeled", "no_threshold"] = "no_threshold"
+        status: Literal["threshold_met", "no_threshold"] = "no_threshold"
         auto = np.zeros(pool.size, dtype=bool)
         reason = (
             f"no confidence threshold reaches accuracy {cfg.accuracy_target} on {holdout.size} held-out labels "
             f"with {cfg.confidence_level:.0%} confidence; all candidates go to people"
         )
     else:
-        status = "auto_labeled"
+        status = "threshold_met"
         auto = confidence >= curve.thresholds[chosen]
         reason = (
             f"threshold {curve.thresholds[chosen]:.4f}: held-out accuracy {curve.accuracy[chosen]:.4f} "
