@@ -9,7 +9,7 @@ from scipy.stats import beta
 from sklearn.datasets import load_digits
 
 from mlake.errors import LabelingError
-from mlake.labeling import AutoLabelSettings, auto_label_round, dawid_skene
+from mlake.labeling import AutoLabelSettings, auto_label_round, dawid_skene, rounds_to_arrow
 from mlake.labeling.autolabel import choose_threshold, threshold_curve
 
 ANNOTATOR_ACCURACY = {"ann": 0.95, "bob": 0.9, "cy": 0.85}
@@ -60,6 +60,11 @@ def test_auto_labels_reach_the_accuracy_target_on_held_out_truth(capsys: pytest.
     items = np.array(list(auto_label))
     accuracy = float((np.array([auto_label[i] for i in items]) == truth[items]).mean())
     fraction = items.size / n
+    report = rounds_to_arrow(rounds)
+    assert report.column("round").to_pylist() == [r.round for r in rounds]
+    assert sum(report.column("auto_labeled").to_pylist()) == items.size
+    met = [row for row in report.to_pylist() if row["status"] == "threshold_met"]
+    assert met and all(row["held_out_lower_bound"] >= settings.accuracy_target for row in met)
     with capsys.disabled():
         print(f"\nauto-labeling on digits: {items.size} of {n} items auto-labeled ({fraction:.1%}), accuracy {accuracy:.4f}")
         for r in rounds:

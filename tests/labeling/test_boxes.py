@@ -57,6 +57,28 @@ def test_one_annotator_never_merges_two_of_their_own_boxes_and_empty_answers_cou
     np.testing.assert_allclose(sorted(result.support), [1 / 3, 2 / 3])
 
 
+def test_annotator_weights_decide_the_median_and_the_support() -> None:
+    answers = boxes_frame(
+        [
+            ("img", "expert", 0, 0, 10, 10),
+            ("img", "novice1", 1, 1, 11, 11),  # IoU with the expert's box 81/119
+            ("img", "novice2", 2, 0, 12, 10),  # IoU 80/120
+            ("img", "novice2", 80, 80, 90, 90),
+        ]
+    )
+    # The expert outweighs both novices: every coordinate's weighted median is the expert's.
+    weights = {"expert": 3.0, "novice1": 1.0, "novice2": 1.0}
+    result = consolidate_boxes(answers, weights=weights, min_support=0.0)
+    main = int(np.argmax(result.support))
+    assert result.boxes[main].tolist() == [0.0, 0.0, 10.0, 10.0]
+    assert result.support[main] == pytest.approx(1.0)
+    assert sorted(result.support.tolist()) == pytest.approx([0.2, 1.0])  # novice2's stray box: 1 of 5
+    # A weightless annotator's box is kept with zero support when asked for, never crashes the median.
+    silent = consolidate_boxes(answers, weights={**weights, "novice2": 0.0}, min_support=0.0)
+    assert sorted(silent.support.tolist()) == pytest.approx([0.0, 1.0])
+    assert consolidate_boxes(answers, weights={**weights, "novice2": 0.0}).members.tolist() == [3]
+
+
 def test_classes_are_clustered_separately_and_schema_is_checked() -> None:
     answers = boxes_frame([("img", "a", 0, 0, 10, 10), ("img", "b", 0, 0, 10, 10)]).assign(kind=["cat", "dog"])
     cols = BoxColumns(label="kind")

@@ -152,6 +152,26 @@ def test_bad_answers_raise_labeling_errors_that_name_the_rows() -> None:
         majority_vote(answers.iloc[:3], weights={"a": 1.0})
 
 
+@pytest.mark.slow
+@settings(max_examples=15, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 12), st.integers(0, 5), st.integers(0, 3)),
+        min_size=4,
+        max_size=60,
+        unique_by=lambda r: (r[0], r[1]),
+    )
+)
+def test_dawid_skene_posteriors_equal_crowdkit_on_arbitrary_answers(rows: list[tuple[int, int, int]]) -> None:
+    answers = pd.DataFrame(rows, columns=["item", "annotator", "label"])
+    # Small, sparse answer sets converge slowly; 20 iterations keep crowd-kit's pandas EM quick.
+    ours = dawid_skene(answers, max_iter=20)
+    ref = DawidSkene(n_iter=20).fit(crowdkit_frame(answers))
+    assert ours.iterations == len(ref.loss_history_)
+    ref_post = ref.probas_.loc[ours.items, list(ours.classes)].to_numpy()
+    np.testing.assert_allclose(ours.posteriors, ref_post, atol=1e-6)
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     st.lists(

@@ -9,7 +9,7 @@ from cleanlab.filter import find_label_issues as cleanlab_find_label_issues
 from sklearn.datasets import load_digits
 
 from mlake.errors import LabelingError
-from mlake.labeling import find_label_issues, out_of_fold_probabilities
+from mlake.labeling import find_label_issues, find_label_issues_with_model, out_of_fold_probabilities
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +39,9 @@ def test_label_issues_equal_cleanlab_and_find_planted_errors(noisy_digits: tuple
     assert ours.estimated_error_rate == pytest.approx(flipped.mean(), abs=0.04)
     table = ours.to_arrow()
     assert table.num_rows == len(ref) and (np.asarray(table.column("given").to_pylist()) == noisy[ours.rows]).all()
+    # From features directly: the same cross-validation, so the same issues.
+    from_features = find_label_issues_with_model(x, noisy)
+    np.testing.assert_array_equal(from_features.rows, ours.rows)
 
 
 def test_string_labels_and_a_brute_force_confident_joint() -> None:

@@ -8,11 +8,23 @@ pages are built on top of these functions (see ``docs/labeling.md``).
 from __future__ import annotations
 
 from mlake.labeling.answers import AnswerColumns, EncodedAnswers, encode_categorical
-from mlake.labeling.autolabel import AutoLabelRound, AutoLabelSettings, ModelRecord, ThresholdCurve, auto_label_round
+from mlake.labeling.autolabel import (
+    AutoLabelRound,
+    AutoLabelSettings,
+    ModelRecord,
+    ThresholdCurve,
+    auto_label_round,
+    rounds_to_arrow,
+)
 from mlake.labeling.boxes import BoxColumns, BoxConsolidation, consolidate_boxes, iou, validate_boxes
 from mlake.labeling.categorical import CategoricalConsolidation, dawid_skene, majority_vote
 from mlake.labeling.continuous import NumericConsolidation, weighted_median
-from mlake.labeling.label_errors import LabelIssues, find_label_issues, out_of_fold_probabilities
+from mlake.labeling.label_errors import (
+    LabelIssues,
+    find_label_issues,
+    find_label_issues_with_model,
+    out_of_fold_probabilities,
+)
 
 __all__ = [
     "AnswerColumns",
@@ -31,9 +43,11 @@ __all__ = [
     "dawid_skene",
     "encode_categorical",
     "find_label_issues",
+    "find_label_issues_with_model",
     "iou",
     "majority_vote",
     "out_of_fold_probabilities",
+    "rounds_to_arrow",
     "validate_boxes",
     "weighted_median",
 ]

@@ -93,9 +93,7 @@ def quote_rows(frame: pd.DataFrame, mask: npt.NDArray[np.bool_], columns: Sequen
     rows = np.flatnonzero(mask)[:_QUOTED_ROWS]
     values = {c: frame[c].iloc[rows].tolist() for c in columns}  # Python scalars: readable reprs
     positions = frame.index[rows].tolist()  # input positions, even after rows were filtered out
-    shown = [
-        f"row {p} (" + ", ".join(f"{c}={values[c][k]!r}" for c in columns) + ")" for k, p in enumerate(positions)
-    ]
+    shown = [f"row {p} (" + ", ".join(f"{c}={values[c][k]!r}" for c in columns) + ")" for k, p in enumerate(positions)]
     total = int(np.count_nonzero(mask))
     more = f" and {total - _QUOTED_ROWS} more" if total > _QUOTED_ROWS else ""
     return "; ".join(shown) + more

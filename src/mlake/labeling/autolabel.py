@@ -14,6 +14,7 @@ threshold); here the threshold rule and every number behind it are visible in :c
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -244,6 +245,28 @@ def auto_label_round(
         held_out_lower_bound=None if chosen is None else float(curve.lower_bound[chosen]),
         held_out_covered=0 if chosen is None else int(curve.covered[chosen]),
         curve=curve,
+    )
+
+
+def rounds_to_arrow(rounds: Sequence[AutoLabelRound]) -> pa.Table:
+    """The auto-labeling report, one row per round: what the model achieved on held-out human labels at the
+    chosen threshold, and how much it labeled."""
+    return pa.table(
+        {
+            "round": pa.array([r.round for r in rounds], type=pa.int64()),
+            "status": pa.array([r.status for r in rounds], type=pa.string()),
+            "model_id": pa.array([r.model.model_id if r.model else None for r in rounds], type=pa.string()),
+            "estimator": pa.array([r.model.estimator if r.model else None for r in rounds], type=pa.string()),
+            "trained_on": pa.array([r.model.trained_on if r.model else 0 for r in rounds], type=pa.int64()),
+            "held_out": pa.array([r.model.held_out if r.model else 0 for r in rounds], type=pa.int64()),
+            "threshold": pa.array([r.threshold for r in rounds], type=pa.float64()),
+            "held_out_covered": pa.array([r.held_out_covered for r in rounds], type=pa.int64()),
+            "held_out_accuracy": pa.array([r.held_out_accuracy for r in rounds], type=pa.float64()),
+            "held_out_lower_bound": pa.array([r.held_out_lower_bound for r in rounds], type=pa.float64()),
+            "candidates": pa.array([r.candidates for r in rounds], type=pa.int64()),
+            "auto_labeled": pa.array([len(r.auto_items) for r in rounds], type=pa.int64()),
+            "queued": pa.array([len(r.queue) for r in rounds], type=pa.int64()),
+        }
     )
 
 

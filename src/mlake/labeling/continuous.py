@@ -58,8 +58,12 @@ def grouped_weighted_median(group: IntArray, values: FloatArray, weights: FloatA
     """The lower weighted median of each group: the smallest value ``v`` whose group weight at or below ``v``
     is at least half the group's total weight (numpy's ``quantile(..., 0.5, weights=..., method="inverted_cdf")``).
 
-    Every group must have positive total weight. Vectorised: one lexsort and one cumulative sum for all groups.
+    Weights must be non-negative; a group whose weights are all zero is taken with equal weights, so every
+    group gets a median. Vectorised: one lexsort and one cumulative sum for all groups.
     """
+    zero_total = np.bincount(group, weights=weights, minlength=n_groups) <= 0
+    if zero_total.any():
+        weights = np.where(zero_total[group], 1.0, weights)
     order = np.lexsort((values, group))
     g, v, w = group[order], values[order], weights[order]
     cumulative = np.cumsum(w)

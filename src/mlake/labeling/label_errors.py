@@ -133,6 +133,22 @@ def find_label_issues(
     )
 
 
+def find_label_issues_with_model(
+    features: npt.ArrayLike,
+    labels: Sequence[Hashable] | npt.NDArray[Any] | pd.Series[Any],
+    *,
+    model: Any = None,
+    folds: int = 5,
+    random_state: int = 0,
+) -> LabelIssues:
+    """:func:`find_label_issues` for a table with features but no predictions: the probabilities come from
+    :func:`out_of_fold_probabilities` (each row predicted by a model that did not see its label)."""
+    probabilities, classes = out_of_fold_probabilities(
+        features, labels, model=model, folds=folds, random_state=random_state
+    )
+    return find_label_issues(labels, probabilities, classes=classes)
+
+
 def out_of_fold_probabilities(
     features: npt.ArrayLike,
     labels: Sequence[Hashable] | npt.NDArray[Any] | pd.Series[Any],
