@@ -4,9 +4,9 @@ Both take a long table of answers (item, annotator, label) and return one :class
 a label, a confidence and a posterior per item, and a reliability per annotator. Dawid–Skene follows the
 reference implementation of crowd-kit step for step — the same majority-vote start, the same M-step
 smoothing, the same stopping rule — so that its posteriors can be checked against crowd-kit to 1e-6; it is
-written over integer codes with ``bincount``/``reduceat`` instead of pandas joins, which is what makes it
-fast (see ``benchmarks/bench_consolidate.py``). Dawid–Skene needs scipy (the ``ml`` extra) for its
-sparse products. The formulas are in ``docs/labeling.md``.
+written over integer codes, each EM step one sparse matrix product instead of pandas joins, which is what
+makes it fast (see ``benchmarks/bench_consolidate.py``). Dawid–Skene needs scipy (the ``ml`` extra).
+The formulas are in ``docs/labeling.md``.
 """
 
 from __future__ import annotations
