@@ -86,6 +86,8 @@ def test_classes_are_clustered_separately_and_schema_is_checked() -> None:
     assert sorted(result.labels.tolist()) == ["cat", "dog"] and result.support.tolist() == [0.5, 0.5]
     with pytest.raises(AnswerOutsideSchemaError, match="kind='dog'"):
         consolidate_boxes(answers, columns=cols, classes=["cat"])
+    with pytest.raises(AnswerOutsideSchemaError, match="have no kind"):
+        consolidate_boxes(answers.assign(kind=["cat", None]), columns=cols)
 
 
 def test_bad_boxes_raise_clear_errors() -> None:

@@ -127,6 +127,14 @@ def validate_boxes(
             + quote_rows(frame, malformed, [cols.item, cols.annotator, *cols.coordinates]),
             hint="fix or drop these boxes",
         )
+    if cols.label:
+        unlabeled = drawn & frame[cols.label].isna().to_numpy()
+        if unlabeled.any():
+            raise AnswerOutsideSchemaError(
+                f"{int(unlabeled.sum())} box(es) have no {cols.label}: "
+                + quote_rows(frame, unlabeled, [cols.item, cols.annotator, *cols.coordinates]),
+                hint="every drawn box needs its class",
+            )
     if cols.label and classes is not None:
         outside = drawn & ~frame[cols.label].isin(classes).to_numpy()
         if outside.any():
@@ -228,8 +236,10 @@ def consolidate_boxes(
     rows_all = np.concatenate(member_object)
     group = np.repeat(np.arange(n), [m.size for m in member_object])
     member_weight = weight[rows_all]
+    # Coordinate-wise medians still make a proper box: every member has x_min < x_max, so each weighted
+    # order statistic of the x_min values lies strictly below the same statistic of the x_max values.
     boxes = np.column_stack(
-        [grouped_weighted_median(group, coords[rows_all, k], np.maximum(member_weight, 0.0), n) for k in range(4)]
+        [grouped_weighted_median(group, coords[rows_all, k], member_weight, n) for k in range(4)]
     )
     overlap = _paired_iou(coords[rows_all], boxes[group])
     weight_sum = np.bincount(group, weights=member_weight, minlength=n)
