@@ -113,7 +113,36 @@ def test_threshold_curve_matches_brute_force_clopper_pearson() -> None:
 def test_bad_settings_and_inputs_are_refused() -> None:
     with pytest.raises(LabelingError, match="accuracy_target"):
         AutoLabelSettings(accuracy_target=1.5)
-    with pytest.raises(LabelingError, match="one human label slot per item"):
+    with pytest.raises(LabelingError, match="3 items have features but there are 2 human label slots"):
         auto_label_round(np.zeros((3, 2)), [1, None])
+    with pytest.raises(LabelingError, match=r"missing or infinite features \(rows \[1\]\)"):
+        auto_label_round(np.array([[0.0, 1.0], [np.nan, 1.0]]), [1, None])
+    with pytest.raises(LabelingError, match="features must be numeric"):
+        auto_label_round([["a", "b"]], [None])
+    with pytest.raises(LabelingError, match="mask of 2 booleans"):
+        auto_label_round(np.zeros((2, 2)), [1, None], candidates=[True])
     with pytest.raises(LabelingError, match="only one class"):
         auto_label_round(np.zeros((4, 2)), [1, 1, None, None], settings=AutoLabelSettings(min_human_labels=2))
+
+
+def test_sparse_features_give_the_same_round_as_dense_ones() -> None:
+    from scipy import sparse
+
+    features, truth = load_digits(return_X_y=True)
+    human = np.full(truth.size, None, dtype=object)
+    human[:600] = truth[:600]
+    settings = AutoLabelSettings(min_human_labels=500)
+    dense = auto_label_round(features, human, settings=settings, item_ids=[f"img{i}" for i in range(truth.size)])
+    # A model that accepts sparse input (StandardScaler needs with_mean=False for it).
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MaxAbsScaler
+
+    model = make_pipeline(MaxAbsScaler(), LogisticRegression(max_iter=2000))
+    on_dense = auto_label_round(features, human, settings=settings, model=model)
+    on_sparse = auto_label_round(sparse.csr_matrix(features), human, settings=settings, model=model)
+    assert on_sparse.threshold == pytest.approx(on_dense.threshold)
+    np.testing.assert_array_equal(on_sparse.auto_items, on_dense.auto_items)
+    np.testing.assert_array_equal(on_sparse.queue, on_dense.queue)
+    assert on_sparse.model.estimator == "Pipeline(MaxAbsScaler, LogisticRegression)"
+    assert dense.auto_items[0].startswith("img") and dense.status == "threshold_met"

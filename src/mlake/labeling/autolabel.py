@@ -152,18 +152,25 @@ def auto_label_round(
     logistic regression by default). ``item_ids`` names items in the result (positions by default).
     """
     cfg = settings or AutoLabelSettings()
-    x = np.asarray(features, dtype=np.float64)
+    x = _feature_matrix(features)
     labels = pd.Series(np.asarray(human_labels, dtype=object))
     n = x.shape[0]
-    if x.ndim != 2 or labels.shape[0] != n:
+    if labels.shape[0] != n:
         raise LabelingError(
-            f"features must be (items, features) with one human label slot per item; got {x.shape} "
-            f"and {labels.shape[0]} labels",
-            hint="pass null for items no person has labeled",
+            f"{n} items have features but there are {labels.shape[0]} human label slots",
+            hint="pass one human label per item, null for items no person has labeled",
         )
     ids = np.arange(n) if item_ids is None else np.asarray(item_ids)
+    if ids.shape[0] != n:
+        raise LabelingError(f"{ids.shape[0]} item ids for {n} items", hint="give one id per row of features")
     labeled = labels.notna().to_numpy()
-    eligible = ~labeled if candidates is None else np.asarray(candidates, dtype=bool) & ~labeled
+    if candidates is None:
+        eligible = ~labeled
+    else:
+        mask = np.asarray(candidates, dtype=bool)
+        if mask.shape != (n,):
+            raise LabelingError(f"candidates must be a mask of {n} booleans, got shape {mask.shape}")
+        eligible = mask & ~labeled
     pool = np.flatnonzero(eligible)
     n_human = int(labeled.sum())
 
@@ -332,19 +339,45 @@ def _without_model(
     )
 
 
+def _feature_matrix(features: Any) -> Any:
+    """Features as a float matrix: a dense array, or a scipy sparse matrix kept sparse (e.g. TF-IDF of text)."""
+    from scipy import sparse
+
+    if sparse.issparse(features):
+        matrix = sparse.csr_matrix(features, dtype=np.float64)
+        values = matrix.data
+    else:
+        try:
+            matrix = np.asarray(features, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise LabelingError(
+                f"features must be numeric ({exc})", hint="encode text or categories as numbers first"
+            ) from None
+        values = matrix
+    if matrix.ndim != 2:
+        raise LabelingError(f"features must be a 2-D (items, features) matrix, got shape {matrix.shape}")
+    if not np.all(np.isfinite(values)):
+        bad = np.flatnonzero(~np.isfinite(matrix.toarray() if sparse.issparse(matrix) else matrix).all(axis=1))
+        raise LabelingError(
+            f"{bad.size} item(s) have missing or infinite features (rows {bad[:5].tolist()})",
+            hint="impute or drop them before auto-labeling",
+        )
+    return matrix
+
+
 def _split(labeled: IntArray, codes: IntArray, cfg: AutoLabelSettings, round: int) -> tuple[IntArray, IntArray]:
-    """Stratified train/held-out split of the labeled positions (plain random when a class is too rare)."""
+    """Stratified train/held-out split of the labeled positions (plain random when strata are impossible)."""
     from sklearn.model_selection import train_test_split
 
-    counts = np.bincount(codes)
-    stratify = codes if counts.min() >= 2 else None
-    train, holdout = train_test_split(
-        labeled, test_size=cfg.holdout_fraction, stratify=stratify, random_state=cfg.random_state + round
-    )
+    seed = cfg.random_state + round
+    try:
+        train, holdout = train_test_split(labeled, test_size=cfg.holdout_fraction, stratify=codes, random_state=seed)
+    except ValueError:  # a class with one label, or fewer held-out slots than classes: split without strata
+        train, holdout = train_test_split(labeled, test_size=cfg.holdout_fraction, random_state=seed)
     return np.sort(np.asarray(train, dtype=np.int64)), np.sort(np.asarray(holdout, dtype=np.int64))
 
 
-def _probabilities(estimator: Any, x: FloatArray, n_classes: int) -> FloatArray:
+def _probabilities(estimator: Any, x: Any, n_classes: int) -> FloatArray:
     """``predict_proba`` widened to every class code (a class missing from training gets probability 0)."""
     raw = np.asarray(estimator.predict_proba(x), dtype=np.float64)
     probs = np.zeros((x.shape[0], n_classes))
