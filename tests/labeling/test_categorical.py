@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlake.errors import AnswerOutsideSchemaError, DuplicateAnswerError, LabelingError
-from mlake.labeling import AnswerColumns, dawid_skene, majority_vote
+from mlake.labeling import AnswerColumns, dawid_skene, gold_accuracy, majority_vote
 from tests.labeling.simulate import categorical_answers
 
 pytestmark = pytest.mark.filterwarnings("ignore:The (inplace|copy) keyword")
@@ -57,6 +57,27 @@ def test_dawid_skene_with_gold_equals_crowdkit_with_true_labels() -> None:
     ref = DawidSkene().fit(crowdkit_frame(answers), true_labels=pd.Series(gold))
     np.testing.assert_allclose(ours.posteriors, ref.probas_.loc[ours.items, list(ours.classes)].to_numpy(), atol=1e-6)
     assert (ours.labels[gold_items] == truth[gold_items]).all()
+
+
+def test_gold_accuracy_by_hand_and_on_simulated_annotators() -> None:
+    from scipy.stats import beta
+
+    answers = pd.DataFrame(
+        {"item": [1, 1, 2, 2, 3, 3], "annotator": ["a", "b", "a", "b", "a", "c"], "label": [0, 1, 1, 1, 0, 0]}
+    )
+    scores = gold_accuracy(answers, {1: 0, 2: 1, 99: 0})  # item 99 was never answered: it is ignored
+    assert scores.answered.tolist() == [2, 2, 0] and scores.correct.tolist() == [2, 1, 0]
+    np.testing.assert_allclose(scores.accuracy[:2], [1.0, 0.5])
+    assert np.isnan(scores.accuracy[2]) and np.isnan(scores.lower_bound[2])
+    assert scores.lower_bound[0] == pytest.approx(0.05**0.5)  # 2 of 2 right: Beta(2, 1) quantile = sqrt(0.05)
+    assert scores.lower_bound[1] == pytest.approx(beta.ppf(0.05, 1, 2))
+    assert scores.to_arrow().column("annotator").to_pylist() == ["a", "b", "c"]
+
+    simulated, truth = categorical_answers(3000, [0.9, 0.7, 0.5], 3, per_item=(3, 3), seed=12)
+    gold = {int(i): int(truth[i]) for i in range(0, 3000, 3)}
+    measured = gold_accuracy(simulated, gold)
+    np.testing.assert_allclose(measured.accuracy, [0.9, 0.7, 0.5], atol=0.04)
+    assert (measured.lower_bound < measured.accuracy).all()
 
 
 def test_dawid_skene_recovers_known_annotator_accuracies() -> None:

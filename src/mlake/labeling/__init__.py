@@ -17,7 +17,7 @@ from mlake.labeling.autolabel import (
     rounds_to_arrow,
 )
 from mlake.labeling.boxes import BoxColumns, BoxConsolidation, consolidate_boxes, iou, validate_boxes
-from mlake.labeling.categorical import CategoricalConsolidation, dawid_skene, majority_vote
+from mlake.labeling.categorical import CategoricalConsolidation, GoldAccuracy, dawid_skene, gold_accuracy, majority_vote
 from mlake.labeling.continuous import NumericConsolidation, weighted_median
 from mlake.labeling.label_errors import (
     LabelIssues,
@@ -34,6 +34,7 @@ __all__ = [
     "BoxConsolidation",
     "CategoricalConsolidation",
     "EncodedAnswers",
+    "GoldAccuracy",
     "LabelIssues",
     "ModelRecord",
     "NumericConsolidation",
@@ -44,6 +45,7 @@ __all__ = [
     "encode_categorical",
     "find_label_issues",
     "find_label_issues_with_model",
+    "gold_accuracy",
     "iou",
     "majority_vote",
     "out_of_fold_probabilities",

@@ -238,9 +238,7 @@ def consolidate_boxes(
     member_weight = weight[rows_all]
     # Coordinate-wise medians still make a proper box: every member has x_min < x_max, so each weighted
     # order statistic of the x_min values lies strictly below the same statistic of the x_max values.
-    boxes = np.column_stack(
-        [grouped_weighted_median(group, coords[rows_all, k], member_weight, n) for k in range(4)]
-    )
+    boxes = np.column_stack([grouped_weighted_median(group, coords[rows_all, k], member_weight, n) for k in range(4)])
     overlap = _paired_iou(coords[rows_all], boxes[group])
     weight_sum = np.bincount(group, weights=member_weight, minlength=n)
     weighted_overlap = np.bincount(group, weights=member_weight * overlap, minlength=n)

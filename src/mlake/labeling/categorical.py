@@ -92,6 +92,70 @@ class CategoricalConsolidation:
         )
 
 
+@dataclass(frozen=True)
+class GoldAccuracy:
+    """Each annotator's record on gold items (items with a known answer): ``answered[w]`` gold items
+    answered, ``correct[w]`` of them right, ``accuracy[w]`` = correct / answered (NaN with none answered), and
+    ``lower_bound[w]``, its one-sided Clopper–Pearson lower bound at ``confidence_level`` — so that 3 of 3
+    right is not mistaken for a proven perfect annotator."""
+
+    annotators: npt.NDArray[Any]
+    answered: IntArray
+    correct: IntArray
+    accuracy: FloatArray
+    lower_bound: FloatArray
+    confidence_level: float
+
+    def to_arrow(self) -> pa.Table:
+        return pa.table(
+            {
+                "annotator": pa.array(self.annotators.tolist()),
+                "answered": pa.array(self.answered),
+                "correct": pa.array(self.correct),
+                "accuracy": pa.array(self.accuracy),
+                "lower_bound": pa.array(self.lower_bound),
+            }
+        )
+
+
+def gold_accuracy(
+    answers: pa.Table | pd.DataFrame,
+    gold: Mapping[Hashable, Hashable],
+    *,
+    classes: Sequence[Hashable] | None = None,
+    confidence_level: float = 0.95,
+    columns: AnswerColumns | None = None,
+) -> GoldAccuracy:
+    """Score every annotator against gold items; annotators who answered no gold item get NaN accuracy."""
+    from scipy.stats import beta
+
+    if not 0 < confidence_level < 1:
+        raise LabelingError(f"confidence_level must be in (0, 1), not {confidence_level}", hint="e.g. 0.95")
+    encoded = encode_categorical(answers, classes=classes, columns=columns)
+    gold_items, gold_classes = _gold_codes(encoded, gold)
+    truth = np.full(encoded.n_items, -1, dtype=np.int64)
+    truth[gold_items] = gold_classes
+    on_gold = truth[encoded.item] >= 0
+    right = on_gold & (encoded.label == truth[encoded.item])
+    answered = np.bincount(encoded.annotator[on_gold], minlength=encoded.n_annotators)
+    correct = np.bincount(encoded.annotator[right], minlength=encoded.n_annotators)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        accuracy = np.where(answered > 0, correct / np.maximum(answered, 1), np.nan)
+        lower = np.where(
+            correct > 0,
+            beta.ppf(1 - confidence_level, correct, answered - correct + 1),
+            np.where(answered > 0, 0.0, np.nan),
+        )
+    return GoldAccuracy(
+        annotators=encoded.annotators,
+        answered=answered.astype(np.int64),
+        correct=correct.astype(np.int64),
+        accuracy=accuracy,
+        lower_bound=np.asarray(lower, dtype=np.float64),
+        confidence_level=confidence_level,
+    )
+
+
 def majority_vote(
     answers: pa.Table | pd.DataFrame,
     *,
