@@ -171,6 +171,10 @@ def test_bad_answers_raise_labeling_errors_that_name_the_rows() -> None:
         majority_vote(answers.drop(columns="label"))
     with pytest.raises(LabelingError, match="no weight for annotator"):
         majority_vote(answers.iloc[:3], weights={"a": 1.0})
+    mixed = answers.iloc[:3].assign(label=["x", 1, "x"])
+    with pytest.raises(LabelingError, match="mix types"):
+        majority_vote(mixed)
+    assert majority_vote(mixed, classes=["x", 1]).labels.tolist() == ["x", "x"]
 
 
 @pytest.mark.slow

@@ -165,7 +165,13 @@ def encode_categorical(
         raise LabelingError("there are no answers to consolidate", hint="collect at least one answer per item")
 
     if classes is None:
-        class_values = tuple(sorted(pd.unique(frame[cols.label])))
+        try:
+            class_values = tuple(sorted(pd.unique(frame[cols.label]).tolist()))
+        except TypeError:
+            raise LabelingError(
+                f"the answers in {cols.label!r} mix types that cannot be ordered (e.g. numbers and text)",
+                hint="give the label schema with classes=[...] (its order decides ties), or use one type",
+            ) from None
     else:
         class_values = tuple(classes)
         if len(set(class_values)) != len(class_values):
