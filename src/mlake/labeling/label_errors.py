@@ -191,8 +191,7 @@ def default_classifier(random_state: int = 0) -> Any:
 
 def _class_thresholds(given: IntArray, probs: FloatArray, k: int) -> FloatArray:
     """Per class ``j``: the mean probability of ``j`` over rows labeled ``j`` (2, unreachable, if none)."""
-    sums = np.zeros(k)
-    np.add.at(sums, given, probs[np.arange(given.shape[0]), given])
+    sums = np.bincount(given, weights=probs[np.arange(given.shape[0]), given], minlength=k)
     counts = np.bincount(given, minlength=k)
     thresholds = np.where(counts > 0, sums / np.maximum(counts, 1), 2.0)
     result: FloatArray = np.maximum(thresholds, THRESHOLD_FLOOR)
