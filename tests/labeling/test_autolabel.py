@@ -39,7 +39,7 @@ def test_auto_labels_reach_the_accuracy_target_on_held_out_truth(capsys: pytest.
         human[consolidated.items.astype(int)] = consolidated.labels
         candidates = np.ones(n, dtype=bool)
         candidates[list(auto_label)] = False
-        result = auto_label_round(features, human, round=round_number, settings=settings, candidates=candidates)
+        result = auto_label_round(features, human, round_number=round_number, settings=settings, candidates=candidates)
         rounds.append(result)
         decisions = result.decisions_to_arrow()
         assert decisions.num_rows == len(result.auto_items)

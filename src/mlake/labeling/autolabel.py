@@ -138,7 +138,7 @@ def auto_label_round(
     features: npt.ArrayLike,
     human_labels: npt.ArrayLike | pd.Series[Any],
     *,
-    round: int = 1,
+    round_number: int = 1,
     settings: AutoLabelSettings | None = None,
     model: Any = None,
     candidates: npt.ArrayLike | None = None,
@@ -176,7 +176,7 @@ def auto_label_round(
 
     if n_human < cfg.min_human_labels:
         return _without_model(
-            round,
+            round_number,
             cfg,
             ids,
             pool,
@@ -190,7 +190,7 @@ def auto_label_round(
             f"the human labels hold only one class ({classes[0]!r}); a classifier needs two or more",
             hint="label items of other classes first",
         )
-    train, holdout = _split(np.flatnonzero(labeled), codes, cfg, round)
+    train, holdout = _split(np.flatnonzero(labeled), codes, cfg, round_number)
     code_of = np.full(n, -1, dtype=np.int64)
     code_of[np.flatnonzero(labeled)] = codes
 
@@ -202,7 +202,7 @@ def auto_label_round(
     except ValueError as exc:
         raise LabelingError(f"the model could not be trained: {exc}", hint="check the features") from None
     record = ModelRecord(
-        model_id=_model_id(estimator, train, round),
+        model_id=_model_id(estimator, train, round_number),
         estimator=_describe(estimator),
         trained_on=int(train.size),
         held_out=int(holdout.size),
@@ -236,7 +236,7 @@ def auto_label_round(
     ranked = rest[np.lexsort((pool[rest], -uncertainty[rest]))]
     auto_positions = np.flatnonzero(auto)
     return AutoLabelRound(
-        round=round,
+        round=round_number,
         status=status,
         reason=reason,
         settings=cfg,
@@ -317,7 +317,7 @@ def choose_threshold(curve: ThresholdCurve, accuracy_target: float) -> int | Non
 
 
 def _without_model(
-    round: int,
+    round_number: int,
     cfg: AutoLabelSettings,
     ids: npt.NDArray[Any],
     pool: IntArray,
@@ -326,7 +326,7 @@ def _without_model(
 ) -> AutoLabelRound:
     empty = np.zeros(0)
     return AutoLabelRound(
-        round=round,
+        round=round_number,
         status=status,
         reason=reason,
         settings=cfg,
@@ -365,11 +365,11 @@ def _feature_matrix(features: Any) -> Any:
     return matrix
 
 
-def _split(labeled: IntArray, codes: IntArray, cfg: AutoLabelSettings, round: int) -> tuple[IntArray, IntArray]:
+def _split(labeled: IntArray, codes: IntArray, cfg: AutoLabelSettings, round_number: int) -> tuple[IntArray, IntArray]:
     """Stratified train/held-out split of the labeled positions (plain random when strata are impossible)."""
     from sklearn.model_selection import train_test_split
 
-    seed = cfg.random_state + round
+    seed = cfg.random_state + round_number
     try:
         train, holdout = train_test_split(labeled, test_size=cfg.holdout_fraction, stratify=codes, random_state=seed)
     except ValueError:  # a class with one label, or fewer held-out slots than classes: split without strata
@@ -407,9 +407,9 @@ def _describe(estimator: Any) -> str:
     return type(estimator).__name__
 
 
-def _model_id(estimator: Any, train: IntArray, round: int) -> str:
+def _model_id(estimator: Any, train: IntArray, round_number: int) -> str:
     digest = hashlib.sha256()
     digest.update(repr(sorted(estimator.get_params(deep=True).items(), key=lambda kv: kv[0])).encode())
     digest.update(np.ascontiguousarray(train).tobytes())
-    digest.update(str(round).encode())
+    digest.update(str(round_number).encode())
     return digest.hexdigest()[:16]
