@@ -25,6 +25,7 @@ from mlake.labeling.label_errors import (
     find_label_issues_with_model,
     out_of_fold_probabilities,
 )
+from mlake.labeling.multilabel import MultiLabelConsolidation, consolidate_multi_label
 
 __all__ = [
     "AnswerColumns",
@@ -37,10 +38,12 @@ __all__ = [
     "GoldAccuracy",
     "LabelIssues",
     "ModelRecord",
+    "MultiLabelConsolidation",
     "NumericConsolidation",
     "ThresholdCurve",
     "auto_label_round",
     "consolidate_boxes",
+    "consolidate_multi_label",
     "dawid_skene",
     "encode_categorical",
     "find_label_issues",
