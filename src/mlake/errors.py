@@ -91,3 +91,29 @@ class PermissionDeniedError(MlakeError):
 
     code = "permission_denied"
     http_status = 403
+
+
+class LabelingError(MlakeError):
+    """Labeling input cannot be used: annotators' answers, a label schema, or an auto-labeling set-up."""
+
+    code = "labeling_error"
+    http_status = 422
+
+
+class AnswerOutsideSchemaError(LabelingError):
+    """An annotator's answer is not one the label schema allows (an unknown class, a malformed box)."""
+
+    code = "answer_outside_schema"
+
+
+class BoxOutsideImageError(LabelingError):
+    """A bounding box reaches past the edges of the image it was drawn on."""
+
+    code = "box_outside_image"
+
+
+class DuplicateAnswerError(LabelingError):
+    """One annotator answered the same item more than once; consolidation counts each annotator once."""
+
+    code = "duplicate_answer"
+    http_status = 409
