@@ -80,7 +80,7 @@ def _free_port() -> int:
 SERVER = """
 import sys, uvicorn, mlake
 from fastapi import FastAPI
-from mlake.features.serving import create_app
+from mlake.server.serving import create_app
 lake = mlake.connect(sys.argv[1])
 if sys.argv[3] == "floor":
     app = FastAPI()

@@ -150,7 +150,7 @@ def serve_features(home: str, port: str) -> None:
     import uvicorn
 
     import mlake
-    from mlake.features.serving import create_app
+    from mlake.server.serving import create_app
 
     uvicorn.run(
         create_app(mlake.connect(home, threads=2)),

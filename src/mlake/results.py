@@ -143,6 +143,19 @@ class Result:
             return None
         return table.column(0)[0].as_py()
 
+    def page(self, limit: int, offset: int = 0) -> pa.Table:
+        """Rows ``offset`` to ``offset + limit`` (bounded by the actor's statement timeout)."""
+        assert self.lake is not None
+        with self.lake.engine.deadline(self._keepalive):
+            return self._relation.limit(limit, offset).to_arrow_table()
+
+    def count(self) -> int:
+        """How many rows the result has, counted by the engine without fetching them."""
+        assert self.lake is not None
+        with self.lake.engine.deadline(self._keepalive):
+            rows = self._relation.aggregate("count(*)").fetchall()
+        return int(rows[0][0]) if rows else 0
+
     def __len__(self) -> int:
         return int(self.to_arrow().num_rows)
 

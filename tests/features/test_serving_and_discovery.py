@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mlake.cli.main import app as cli_app
-from mlake.features.serving import create_app
 from mlake.lake import Lake
+from mlake.server.serving import create_app
 
 NOW = datetime.now(UTC)
 

@@ -243,7 +243,7 @@ async def test_changes_over_rest_need_grants(
 def test_the_standalone_serving_app_answers_the_same_path(governed: Governed) -> None:
     import asyncio
 
-    from mlake.features.serving import create_app
+    from mlake.server.serving import create_app
 
     add_feature_groups(governed.lake)
 

@@ -330,7 +330,7 @@ def serve(
     """Serve online features over HTTP (POST /api/v1/features/online), without access control."""
     import uvicorn
 
-    from mlake.features.serving import create_app
+    from mlake.server.serving import create_app
 
     console.print(f"serving features on http://{host}:{port}/api/v1/features/online")
     console.print("no access control here: `mlake serve` serves the same endpoint with tokens and grants")

@@ -63,6 +63,18 @@ class SnapshotInfo:
         return d
 
 
+@dataclass(frozen=True)
+class Page:
+    """One page of a table's rows, as a catalog browser shows it."""
+
+    rows: pa.Table
+    offset: int
+    limit: int
+    has_more: bool
+    snapshot_id: int | None
+    total_rows: int | None  # None when a filter, a time or the actor's row filter makes it unknown
+
+
 def _summary_int(snapshot: Snapshot, key: str) -> int:
     if snapshot.summary is None:
         return 0
@@ -313,6 +325,41 @@ class Table:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return self._lake.engine.run_internal(sql)
+
+    def page(
+        self,
+        limit: int = 50,
+        offset: int = 0,
+        *,
+        order_by: str | None = None,
+        desc: bool = False,
+        where: str | None = None,
+        snapshot_id: int | None = None,
+        as_of: datetime | str | None = None,
+    ) -> Page:
+        """A page of rows sorted by one column — with the total when it is known without counting."""
+        info = self.describe()
+        columns = [c["name"] for c in info["columns"]]
+        order = None
+        if order_by:
+            if order_by not in columns:
+                raise ValidationError(f"Cannot sort by {order_by!r}: no such column", hint=f"columns: {columns}")
+            order = f"{quote_ident(order_by)} {'DESC' if desc else 'ASC'} NULLS LAST"
+        result = self.query(columns, where or None, snapshot_id=snapshot_id, as_of=as_of, order_by=order)
+        rows = result.page(limit + 1, offset)
+        total: int | None = info["rows"]
+        if where or as_of:
+            total = None
+        elif snapshot_id is not None and total is not None:
+            total = next((s.total_rows for s in self.history() if s.snapshot_id == snapshot_id), None)
+        return Page(
+            rows=rows.slice(0, limit),
+            offset=offset,
+            limit=limit,
+            has_more=rows.num_rows > limit,
+            snapshot_id=snapshot_id if snapshot_id is not None else info["snapshot_id"],
+            total_rows=total,
+        )
 
     def to_arrow(self, columns: Sequence[str] | None = None, where: str | None = None, **kw: Any) -> pa.Table:
         return self.query(columns, where, **kw).to_arrow()
@@ -691,7 +738,7 @@ def parse_type(t: pa.DataType | str) -> pa.DataType:
     return _arrow_type(t)
 
 
-__all__ = ["SnapshotInfo", "Table", "parse_row_filter", "parse_type"]
+__all__ = ["Page", "SnapshotInfo", "Table", "parse_row_filter", "parse_type"]
 
 
 def _drop_untyped_nulls(data: pa.Table, schema: Schema) -> pa.Table:

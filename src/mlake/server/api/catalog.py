@@ -8,14 +8,13 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from mlake.errors import NotFoundError, ValidationError
+from mlake.errors import NotFoundError
 from mlake.lake import Lake
 from mlake.server.api.params import SnapshotField, SnapshotQuery
 from mlake.server.downloads import stream_result
 from mlake.server.rows import table_json
 from mlake.server.state import principal_lake
 from mlake.tables.names import TableName
-from mlake.tables.types import quote_ident
 
 Lk = Annotated[Lake, Depends(principal_lake)]
 MAX_PAGE = 1000
@@ -132,29 +131,16 @@ def router() -> APIRouter:
         as_of: Annotated[str | None, Query(max_length=64, description="ISO time: the table as it was then.")] = None,
         where: Annotated[str | None, Query(max_length=2000, description="A SQL filter over the columns.")] = None,
     ) -> dict[str, Any]:
-        table = lake.table(_name(name))
-        info = table.describe()
-        columns = [c["name"] for c in info["columns"]]
-        order = None
-        if order_by:
-            if order_by not in columns:
-                raise ValidationError(f"Cannot sort by {order_by!r}: no such column", hint=f"columns: {columns}")
-            order = f"{quote_ident(order_by)} {'DESC' if desc else 'ASC'} NULLS LAST"
-        result = table.query(columns, where or None, snapshot_id=snapshot_id, as_of=as_of, order_by=order)
-        with lake.engine.deadline(result._keepalive):
-            page_table = result.relation.limit(limit + 1, offset).to_arrow_table()
-        total: int | None = info["rows"]
-        if where or as_of:
-            total = None
-        elif snapshot_id is not None:
-            total = next((s.total_rows for s in table.history() if s.snapshot_id == snapshot_id), None)
-        body = table_json(page_table.slice(0, limit))
+        page = lake.table(_name(name)).page(
+            limit, offset, order_by=order_by, desc=desc, where=where, snapshot_id=snapshot_id, as_of=as_of
+        )
+        body = table_json(page.rows)
         body.update(
-            offset=offset,
-            limit=limit,
-            has_more=page_table.num_rows > limit,
-            snapshot_id=snapshot_id if snapshot_id is not None else info["snapshot_id"],
-            total_rows=total,
+            offset=page.offset,
+            limit=page.limit,
+            has_more=page.has_more,
+            snapshot_id=page.snapshot_id,
+            total_rows=page.total_rows,
         )
         return body
 

@@ -1,7 +1,7 @@
 """REST: the feature store — groups, search, online reads, writes, materialization and training sets.
 
 The serving routes (online reads, group list, describe, search) are those of
-:mod:`mlake.features.serving`, mounted here with the caller's governed lake; this module adds the rest.
+:mod:`mlake.server.serving`, mounted here with the caller's governed lake; this module adds the rest.
 Every call goes through ``lake.features`` of the caller's :class:`~mlake.lake.Lake`,
 so the rules of :mod:`mlake.features.governed` (grants on ``features.<group>``, masks, row filters,
 the audit log) hold on every route.
@@ -19,8 +19,8 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field, model_validator
 
 from mlake.errors import ValidationError
-from mlake.features import serving
 from mlake.lake import Lake
+from mlake.server import serving
 from mlake.server.downloads import stream_result
 from mlake.server.rows import json_value, table_json
 from mlake.server.state import principal_lake
@@ -143,9 +143,7 @@ def _source(body: RowsSource, time_columns: set[str] | None) -> Any:
 
 
 def _count(lake: Lake, result: Result) -> int:
-    with lake.engine.deadline(result._keepalive):
-        rows = result.relation.aggregate("count(*)").fetchall()
-    return int(rows[0][0]) if rows else 0
+    return result.count()
 
 
 def training_set_info(lake: Lake, ts: TrainingSet, *, rows: bool = True) -> dict[str, Any]:
@@ -246,9 +244,7 @@ def router() -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
         offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0,
     ) -> dict[str, Any]:
-        result = lake.features.load_training_set(training_set).result
-        with lake.engine.deadline(result._keepalive):
-            page = result.relation.limit(limit + 1, offset).to_arrow_table()
+        page = lake.features.load_training_set(training_set).result.page(limit + 1, offset)
         body = table_json(page.slice(0, limit))
         body.update(offset=offset, limit=limit, has_more=page.num_rows > limit)
         return body

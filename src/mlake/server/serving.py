@@ -1,6 +1,7 @@
 """Serving features over HTTP (FastAPI): online values for one or many entities, as JSON.
 
-:func:`router` holds the serving routes (paths under ``/features``) once, for two apps:
+:func:`router` holds the serving routes (paths under ``/features``) once, for two apps (a face, so it lives
+with the server):
 
 - mlake's server (``mlake serve``) mounts them under ``/api/v1`` with the caller's governed lake, so
   tokens, grants, column masks, row filters and the audit log apply (see :mod:`mlake.features.governed`);
