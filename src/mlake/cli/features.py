@@ -46,20 +46,9 @@ def _entities(specs: list[str]) -> list[dict[str, Any]]:
 
 def _source(source: str) -> Any:
     """A file (Parquet, CSV, JSON lines) is read into Arrow; anything else is a table name or SQL."""
-    path = Path(source)
-    if path.suffix.lower() in (".parquet", ".csv", ".jsonl", ".json") and path.exists():
-        if path.suffix.lower() == ".parquet":
-            import pyarrow.parquet as pq
+    from mlake.tables.inputs import read_data
 
-            return pq.read_table(path)
-        if path.suffix.lower() == ".csv":
-            import pyarrow.csv as pacsv
-
-            return pacsv.read_csv(path)
-        import pyarrow.json as pajson
-
-        return pajson.read_json(path)
-    return source
+    return read_data(source)
 
 
 @app.command("create")

@@ -10,10 +10,9 @@ the audit log) hold on every route.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import pyarrow as pa
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field, model_validator
@@ -24,6 +23,7 @@ from mlake.server import serving
 from mlake.server.downloads import stream_result
 from mlake.server.rows import json_value, table_json
 from mlake.server.state import principal_lake
+from mlake.tables.inputs import rows_to_arrow
 from mlake.tables.names import TableName
 
 if TYPE_CHECKING:
@@ -104,42 +104,13 @@ class TrainingSetIn(BaseModel):
     description: str | None = Field(default=None, max_length=10_000)
 
 
-def _rows_table(rows: list[dict[str, Any]], time_columns: set[str] | None) -> pa.Table:
-    """JSON rows as Arrow; text in ``time_columns`` (all text columns that read as times when None) as
-    UTC timestamps."""
-    if not rows:
-        raise ValidationError("No rows given")
-    try:
-        table = pa.Table.from_pylist(rows)
-    except (pa.ArrowException, OverflowError, ValueError, TypeError) as exc:
-        raise ValidationError(f"Cannot read the rows: {exc}", hint="give every column one type") from exc
-    for i, field in enumerate(table.schema):
-        if not pa.types.is_string(field.type) or (time_columns is not None and field.name not in time_columns):
-            continue
-        try:
-            times = [_time(v) for v in table.column(i).to_pylist()]
-        except (ValueError, TypeError) as exc:
-            if time_columns is None:
-                continue
-            raise ValidationError(f"Cannot read column {field.name!r} as times: {exc}", hint="use ISO 8601") from exc
-        table = table.set_column(i, field.name, pa.array(times, pa.timestamp("us", tz="UTC")))
-    return table
-
-
-def _time(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def _source(body: RowsSource, time_columns: set[str] | None) -> Any:
     if body.table is not None:
         return TableName.parse(body.table)  # a table name, never SQL
     if body.sql is not None:
         return body.sql
     assert body.rows is not None
-    return _rows_table(body.rows, time_columns)
+    return rows_to_arrow(body.rows, time_columns)
 
 
 def _count(lake: Lake, result: Result) -> int:
