@@ -55,10 +55,15 @@ def ensure_data(rows: int) -> Path:
 
 
 def mlake_report(path: str, with_fliptest: bool) -> dict[str, Any]:
+    import time
+
+    started = time.perf_counter()
     import pyarrow.parquet as pq
+    import scipy.spatial  # noqa: F401  (the fliptest's neighbour search; imported before the timed work)
 
     from mlake.bias import Facet, Outcome, bias_report
 
+    imported = time.perf_counter()
     table = pq.read_table(path)
     result = bias_report(
         table,
@@ -69,10 +74,18 @@ def mlake_report(path: str, with_fliptest: bool) -> dict[str, Any]:
         fliptest_features=FEATURES if with_fliptest else None,
         resamples=RESAMPLES,
     )
-    return {"metrics": len(result.metrics), "values": result.values()}
+    return {
+        "metrics": len(result.metrics),
+        "values": result.values(),
+        "import_s": round(imported - started, 2),
+        "work_s": round(time.perf_counter() - imported, 3),
+    }
 
 
 def fairlearn_loop(path: str, resamples: int) -> dict[str, Any]:
+    import time
+
+    started = time.perf_counter()
     import numpy as np
     import pyarrow.parquet as pq
     from fairlearn.metrics import MetricFrame
@@ -80,6 +93,7 @@ def fairlearn_loop(path: str, resamples: int) -> dict[str, Any]:
     from mlake.bias.cells import Cells
     from mlake.bias.metrics import METRICS
 
+    imported = time.perf_counter()
     table = pq.read_table(path).to_pandas()
     y = table["approved"].to_numpy()
     p = (table["score"].to_numpy() > 0.5).astype(np.int64)
@@ -106,13 +120,17 @@ def fairlearn_loop(path: str, resamples: int) -> dict[str, Any]:
 
     point = metrics_of(np.arange(len(y)))
     rng = np.random.default_rng(0)
-    import time
-
     start = time.perf_counter()
     for _ in range(resamples):
         metrics_of(rng.integers(0, len(y), len(y)))
     per_resample = (time.perf_counter() - start) / resamples
-    return {"values": point, "per_resample_s": round(per_resample, 3), "resamples_run": resamples}
+    return {
+        "values": point,
+        "per_resample_s": round(per_resample, 3),
+        "resamples_run": resamples,
+        "import_s": round(imported - started, 2),
+        "work_s": round(time.perf_counter() - imported, 3),
+    }
 
 
 def main() -> str:
@@ -125,25 +143,29 @@ def main() -> str:
     loop = run_contender("benchmarks.bench_bias", "fairlearn_loop", path, loop_resamples,
                          name=f"Fairlearn MetricFrame, {loop_resamples} resamples measured")  # fmt: skip
     per = loop.extra["per_resample_s"]
+    # Python here runs with PYTHONDONTWRITEBYTECODE, so each process compiles its imports from source; the
+    # ratio is on the work after the imports (reading the Parquet file included).
     projected = Measurement(
         f"Fairlearn MetricFrame, {RESAMPLES:,} resamples (extrapolated)",
-        loop.seconds + per * (RESAMPLES - loop_resamples),
+        loop.extra["work_s"] + per * (RESAMPLES - loop_resamples),
         loop.peak_mb,
         {"per_resample_s": per},
     )
     ours_values, theirs = same.extra["values"], loop.extra["values"]
     worst = max(abs(ours_values[c] - theirs[c]) for c in theirs if abs(theirs[c]) != float("inf"))
-    speed = projected.seconds / same.seconds
-    speed_full = projected.seconds / full.seconds
+    speed = projected.seconds / same.extra["work_s"]
+    speed_full = projected.seconds / full.extra["work_s"]
     note = (
         f"{rows:,} rows, {RESAMPLES:,} resamples: {speed:.0f}× faster than the Fairlearn loop on the same 19 "
         f"metrics (target ≥ 10×: {'met' if speed >= 10 else 'NOT met'}); {speed_full:.0f}× with FT added to ours. "
-        f"The Fairlearn time is {loop.seconds:.1f} s measured for {loop_resamples} resamples + point estimate, "
-        f"extrapolated at {per:.2f} s per resample. Largest difference of point estimates: {worst:.1e}. "
+        f"The Fairlearn time is {loop.extra['work_s']:.1f} s measured for {loop_resamples} resamples + the point "
+        f"estimate, extrapolated at {per:.2f} s per resample. Largest difference of point estimates: {worst:.1e}. "
+        f"Times exclude imports ({same.extra['import_s']} s for mlake, {loop.extra['import_s']} s for Fairlearn). "
         f"{machine()}, load average {os.getloadavg()[0]:.1f} at the end"
     )
     for m in (full, same, loop):
-        m.extra = {k: v for k, v in m.extra.items() if k != "values"}
+        m.seconds = m.extra["work_s"]
+        m.extra = {k: v for k, v in m.extra.items() if k not in ("values", "work_s")}
     table = report(f"Bias report: {rows:,} rows, all metrics, {RESAMPLES:,}-resample bootstrap", same,
                    [full, projected, loop], note)  # fmt: skip
     return table + "\n\n" + note

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import DATA, ROOT, machine, report, run_contender
+from benchmarks.common import DATA, ROOT, Measurement, machine, report, run_contender
 
 EVIDENTLY_VENV = ROOT / "benchmarks" / ".venv-evidently"
 EVIDENTLY_PYTHON = EVIDENTLY_VENV / "bin" / "python"
@@ -124,13 +124,21 @@ def mlake_baseline(ref_path: str, baseline_path: str) -> dict[str, Any]:
 
 
 def mlake_drift(cur_path: str, baseline_path: str) -> dict[str, Any]:
+    import time
+
+    started = time.perf_counter()
     import pyarrow.parquet as pq
+    import scipy.spatial.distance
+    import scipy.stats  # noqa: F401  (imported here so that the work time below excludes imports)
 
     from mlake.monitor import DriftBaseline, detect_drift
 
+    imported = time.perf_counter()
     baseline = DriftBaseline.from_json(Path(baseline_path).read_text())
     result = detect_drift(baseline, pq.read_table(cur_path))
     return {
+        "import_s": round(imported - started, 2),
+        "work_s": round(time.perf_counter() - imported, 3),
         "drifted": result.drifted_columns,
         "dataset_drift": result.dataset_drift,
         "decisions": {f.column: f.drifted for f in result.features},
@@ -143,13 +151,16 @@ def mlake_drift(cur_path: str, baseline_path: str) -> dict[str, Any]:
 def evidently_drift(ref_path: str, cur_path: str, numeric: list[str], categorical: list[str]) -> dict[str, Any]:
     """Runs in the Evidently virtualenv."""
     os.environ["DO_NOT_TRACK"] = "1"
+    import time
     import warnings
 
+    started = time.perf_counter()
     warnings.filterwarnings("ignore")
     import pandas as pd
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
+    imported = time.perf_counter()
     ref = pd.read_parquet(ref_path)
     cur = pd.read_parquet(cur_path)
     definition = DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
@@ -171,7 +182,8 @@ def evidently_drift(ref_path: str, cur_path: str, numeric: list[str], categorica
         elif config["type"].endswith("DriftedColumnsCount"):
             dataset_drift = metric["value"]["share"] >= config["drift_share"]
     return {"drifted": sum(decisions.values()), "dataset_drift": dataset_drift, "decisions": decisions,
-            "scores": scores, "methods": methods}  # fmt: skip
+            "scores": scores, "methods": methods, "import_s": round(imported - started, 2),
+            "work_s": round(time.perf_counter() - imported, 3)}  # fmt: skip
 
 
 def main() -> str:
@@ -189,9 +201,16 @@ def main() -> str:
     mine, other = ours.extra, theirs.extra
     disagree = [c for c in mine["decisions"] if mine["decisions"][c] != other["decisions"].get(c)]
     worst = max(abs(mine["scores"][c] - other["scores"][c]) for c in mine["scores"])
-    speed = theirs.seconds / ours.seconds
+    # Python here runs with PYTHONDONTWRITEBYTECODE, so every process compiles its imports from source
+    # (seconds for scipy, pandas, Evidently): the ratio is on the work after the imports; totals are shown too.
+    work_ours = Measurement(f"mlake drift vs stored baseline ({rows:,} rows × 50), after imports",
+                            mine["work_s"], ours.peak_mb, {"drifted": mine["drifted"]})  # fmt: skip
+    work_theirs = Measurement("Evidently DataDriftPreset, after imports", other["work_s"], theirs.peak_mb,
+                              {"drifted": other["drifted"]})  # fmt: skip
+    speed = work_theirs.seconds / work_ours.seconds
     note = (
-        f"{speed:.1f}× faster than Evidently (target ≥ 10×: {'met' if speed >= 10 else 'NOT met'}); "
+        f"{speed:.1f}× faster than Evidently after imports, {theirs.seconds / ours.seconds:.1f}× including "
+        f"imports (target ≥ 10×: {'met' if speed >= 10 else 'NOT met'}); "
         f"decisions: {len(mine['decisions']) - len(disagree)} of {len(mine['decisions'])} equal"
         f"{' (differ: ' + ', '.join(disagree) + ')' if disagree else ''}; dataset drift mlake "
         f"{mine['dataset_drift']}, Evidently {other['dataset_drift']}; drifted columns {mine['drifted']} vs "
@@ -199,9 +218,10 @@ def main() -> str:
         f"{max(mine['bounds'].values()):.2g}). Baseline build (once, not in the ratio): {build.seconds:.1f} s, "
         f"{build.extra['json_kb']} KB of JSON. {machine()}, load average {os.getloadavg()[0]:.1f} at the end"
     )
+    ours.name, theirs.name = ours.name + ", including imports", "Evidently DataDriftPreset, including imports"
     for m in (ours, theirs):
-        m.extra = {"drifted": m.extra["drifted"], "dataset_drift": m.extra["dataset_drift"]}
-    table = report(f"Drift: 50 features, {rows:,} current rows", ours, [theirs, build], note)
+        m.extra = {"import_s": m.extra["import_s"]}
+    table = report(f"Drift: 50 features, {rows:,} current rows", work_ours, [work_theirs, ours, theirs, build], note)
     return table + "\n\n" + note
 
 
