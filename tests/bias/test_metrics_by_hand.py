@@ -14,8 +14,10 @@ import math
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hst
 
-from mlake.bias import Condition, Facet, Outcome, bias_report
+from mlake.bias import Condition, Facet, Outcome, bias_report, bias_reports_for_facets, facets_for_each_value
 from mlake.errors import NotFoundError, SchemaError, ValidationError
 
 CELLS = {  # (sex, dept, label, prediction): count
@@ -196,3 +198,39 @@ def test_errors_say_what_and_what_to_do() -> None:
         bias_report(table, Facet.of("sex", values=["F"]), label, metrics=["XYZ"])
     with pytest.raises(ValidationError, match="exactly one"):
         Facet.of("sex")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    cells=hst.lists(hst.tuples(hst.sampled_from("ad"), hst.integers(0, 1), hst.integers(0, 1)), min_size=4,
+                    max_size=80),
+)  # fmt: skip
+def test_swapping_the_facets_mirrors_every_metric(cells: list[tuple[str, int, int]]) -> None:
+    """Facet d and facet a exchanged: differences change sign, DI inverts, distances and GE stay."""
+    groups = {g for g, _, _ in cells}
+    if groups != {"a", "d"}:
+        return
+    table = pa.table({"g": [c[0] for c in cells], "y": [c[1] for c in cells], "p": [c[2] for c in cells]})
+    options = {"predicted_label": Outcome.of("p", positive_values=[1]), "resamples": 0}
+    label = Outcome.of("y", positive_values=[1])
+    one = bias_report(table, Facet.of("g", values=["d"]), label, **options).values()  # type: ignore[arg-type]
+    two = bias_report(table, Facet.of("g", values=["a"]), label, **options).values()  # type: ignore[arg-type]
+
+    def same(x: float, y: float) -> bool:
+        return (math.isnan(x) and math.isnan(y)) or x == pytest.approx(y, abs=1e-12)
+
+    for code in ("CI", "DPL", "DPPL", "DCAcc", "DCR", "DAR", "DRR", "RD", "AD", "TE"):
+        assert same(one[code], -two[code]), code
+    for code in ("LP", "TVD", "KS", "JS", "GE"):
+        assert same(one[code], two[code]), code
+    if math.isfinite(one["DI"]) and one["DI"] != 0:
+        assert same(one["DI"], 1 / two["DI"])
+
+
+def test_one_report_per_facet_value() -> None:
+    table = hand_table()
+    facets = facets_for_each_value(table, "dept")
+    assert [f.label for f in facets] == ["dept in {X}", "dept in {Y}"]
+    reports = bias_reports_for_facets(table, facets, Outcome.of("approved", positive_values=[1]), resamples=0)
+    assert [r.groups[1].rows for r in reports] == [7, 9]
+    assert reports[0].metric("CI").value == pytest.approx(-reports[1].metric("CI").value)
