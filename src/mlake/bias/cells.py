@@ -48,9 +48,7 @@ def count_cells(
     return counts.reshape(2, 2, p_size, g_size, l_size)
 
 
-def bootstrap_cells(
-    cells: NDArray[np.int64], resamples: int, rng: np.random.Generator
-) -> NDArray[np.float64]:
+def bootstrap_cells(cells: NDArray[np.int64], resamples: int, rng: np.random.Generator) -> NDArray[np.float64]:
     """``resamples`` bootstrap replicates of the contingency table, shape ``(resamples, *cells.shape)``.
 
     A row bootstrap draws n rows with replacement; the counts of those rows per cell follow

@@ -229,6 +229,7 @@ def _m(
 
 PRE, POST = "pre-training", "post-training"
 
+# fmt: off
 METRICS: dict[str, MetricDefinition] = {
     m.code: m
     for m in [
@@ -262,6 +263,7 @@ METRICS: dict[str, MetricDefinition] = {
            "1/(2n) Σi [(bi/b̄)² − 1], bi = ŷi − yi + 1", generalized_entropy),
     ]
 }
+# fmt: on
 
 PRE_TRAINING = tuple(code for code, m in METRICS.items() if m.stage == PRE)
 POST_TRAINING = tuple(code for code, m in METRICS.items() if m.stage == POST)
