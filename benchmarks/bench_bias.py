@@ -58,6 +58,7 @@ def mlake_report(path: str, with_fliptest: bool) -> dict[str, Any]:
     import time
 
     started = time.perf_counter()
+    import pyarrow.dataset  # noqa: F401  (pq.read_table imports it, and pandas with it, on first use)
     import pyarrow.parquet as pq
     import scipy.spatial  # noqa: F401  (the fliptest's neighbour search; imported before the timed work)
 
@@ -140,6 +141,7 @@ def numpy_row_bootstrap(path: str, resamples: int) -> dict[str, Any]:
 
     started = time.perf_counter()
     import numpy as np
+    import pyarrow.dataset  # noqa: F401  (pq.read_table imports it, and pandas with it, on first use)
     import pyarrow.parquet as pq
 
     imported = time.perf_counter()

@@ -127,6 +127,7 @@ def mlake_drift(cur_path: str, baseline_path: str) -> dict[str, Any]:
     import time
 
     started = time.perf_counter()
+    import pyarrow.dataset  # noqa: F401  (pq.read_table imports it, and pandas with it, on first use)
     import pyarrow.parquet as pq
     import scipy.spatial.distance
     import scipy.stats  # noqa: F401  (imported here so that the work time below excludes imports)
