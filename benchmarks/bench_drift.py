@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.bench_drift [--quick]
 
 The reference (1 M rows; 100 k with --quick) and the current batch (same size) have 35 numeric and 15
-categorical columns; 16 columns get a shift large enough to be drift, 6 a shift small enough not to be.
+categorical columns; 20 columns get a larger shift (12 numeric, 8 categorical), 4 a tiny one.
 mlake computes its baseline once from the reference (timed separately: in production it is stored with
 the training data), then the contender reads only the current Parquet file and the baseline JSON.
 Evidently needs both raw tables: it reads both Parquet files with pandas. Evidently 0.7 needs pandas < 3,
