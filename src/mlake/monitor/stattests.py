@@ -99,19 +99,22 @@ def wasserstein_from_sketch(quantiles: NDArray[np.float64], current_sorted: NDAr
     """∫0^1 |Q̂ref(p) − Qcur(p)| dp with Q̂ref linear between the sketch's levels and Qcur a step function."""
     k = len(quantiles) - 1
     m = len(current_sorted)
-    breaks = np.union1d(np.linspace(0.0, 1.0, k + 1), np.arange(m + 1) / m)
+    level_grid = np.linspace(0.0, 1.0, k + 1)
+    # Both break sets are sorted: a stable sort merges the two runs; repeated breaks give empty segments.
+    breaks = np.sort(np.concatenate([level_grid, np.arange(m + 1) / m]), kind="stable")
     p0, p1 = breaks[:-1], breaks[1:]
     width = p1 - p0
     # Qcur on (j/m, (j+1)/m] is the (j+1)-th smallest value.
-    j = np.clip(np.ceil((p0 + p1) / 2 * m).astype(np.int64) - 1, 0, m - 1)
-    level_grid = np.linspace(0.0, 1.0, k + 1)
-    u0 = np.interp(p0, level_grid, quantiles) - current_sorted[j]
-    u1 = np.interp(p1, level_grid, quantiles) - current_sorted[j]
-    same_sign = u0 * u1 >= 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        crossing = (u0**2 + u1**2) / (2 * (np.abs(u0) + np.abs(u1)))
-    area = np.where(same_sign, (np.abs(u0) + np.abs(u1)) / 2, np.nan_to_num(crossing))
-    return float(np.sum(area * width))
+    j = np.clip(np.ceil((p0 + p1) * (m / 2)).astype(np.int64) - 1, 0, m - 1)
+    q_cur = current_sorted[j]
+    u0 = np.interp(p0, level_grid, quantiles) - q_cur
+    u1 = np.interp(p1, level_grid, quantiles) - q_cur
+    a0, a1 = np.abs(u0), np.abs(u1)
+    total = a0 + a1
+    # Same sign: a trapezoid. Opposite signs: two triangles meeting where the line crosses zero.
+    crossing = (u0 * u1) < 0
+    area = np.where(crossing, (u0 * u0 + u1 * u1) / (2 * np.where(crossing, total, 1.0)), total / 2)
+    return float(np.dot(area, width))
 
 
 def wasserstein_test(ref: NumericBaseline, current: NDArray[np.float64]) -> TestOutcome:
