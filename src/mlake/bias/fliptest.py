@@ -83,7 +83,7 @@ def flip_kinds(
     _, neighbours = cKDTree(x[a_rows]).query(x[d_rows], k=k, workers=-1)
     neighbours = np.asarray(neighbours, dtype=np.int64).reshape(len(d_rows), k)
     votes = predicted[a_rows][neighbours].mean(axis=1)
-    # KNeighborsClassifier breaks a tie towards the smaller class label (0); with odd k there is none.
+    # k is 5 or 1, so the majority vote never ties.
     neighbour_positive = votes > 0.5
     own = predicted[d_rows]
     kinds[d_rows[~own & neighbour_positive]] = FLIP_PLUS
