@@ -21,7 +21,17 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 FACES = ("mlake.cli", "mlake.server", "mlake.client")
 COMPOSITION = ("mlake.lake", "mlake.connection", "mlake.demo")
-AREAS = ("mlake.ingest", "mlake.quality", "mlake.features", "mlake.dashboards", "mlake.maintenance")
+AREAS = (
+    "mlake.ingest",
+    "mlake.quality",
+    "mlake.features",
+    "mlake.dashboards",
+    "mlake.maintenance",
+    "mlake.labeling",
+    "mlake.bias",
+    "mlake.monitor",
+    "mlake.streams",
+)
 GROUND = ("mlake.tables", "mlake.sql", "mlake.results", "mlake.metastore", "mlake.storage", "mlake.governance")
 BASE = ("mlake.settings", "mlake.errors", "mlake.events", "mlake.backends", "mlake.engines")
 
@@ -70,8 +80,9 @@ def imports(module: str, *, typing: bool = False) -> tuple[tuple[str, tuple[str,
         subs = tuple(f"{target}.{n}" for n in names if f"{target}.{n}" in known)
         for sub in subs:
             out.append((sub, ()))
-        if target in known:
-            out.append((target, tuple(n for n in names if f"{target}.{n}" not in known)))
+        rest = tuple(n for n in names if f"{target}.{n}" not in known)
+        if target in known and (rest or not names):  # ``from pkg import submodule`` needs no more of pkg
+            out.append((target, rest))
     return tuple(out)
 
 

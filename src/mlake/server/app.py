@@ -73,13 +73,13 @@ def create_app(lake: Lake, settings: ServerSettings | None = None) -> FastAPI:
         return response
 
     api = APIRouter(prefix=API_PREFIX)
-    api.include_router(meta.router())
+    api.include_router(meta.router)
     for a in areas:
         if a.api is not None:
             api.include_router(a.api())
     app.include_router(api)
 
-    app.include_router(studio_auth.router())
+    app.include_router(studio_auth.router)
     app.include_router(api_docs.router(API_PREFIX))
     for a in areas:
         if a.pages is not None:

@@ -66,71 +66,82 @@ def run_saved(lake: Lake, sql: str, limit: int = 5000) -> dict[str, Any]:
     return out
 
 
-def router() -> APIRouter:
-    r = APIRouter(tags=["dashboards"])
+router = APIRouter(tags=["dashboards"])
 
-    def who(lake: Lake) -> tuple[str, bool]:
-        return lake.principal.name, lake.principal.superuser
 
-    @r.get("/queries", summary="Saved queries")
-    def queries(lake: Lk) -> list[dict[str, Any]]:
-        return [q.to_dict() for q in store(lake).queries()]
+def who(lake: Lake) -> tuple[str, bool]:
+    return lake.principal.name, lake.principal.superuser
 
-    @r.post("/queries", status_code=201, summary="Save a query with its chart")
-    def save_query(body: QueryIn, lake: Lk) -> dict[str, Any]:
-        return store(lake).save_query(body.name, body.sql, body.chart.model_dump(), lake.principal.name).to_dict()
 
-    @r.get("/queries/{query_id}", summary="A saved query")
-    def get_query(query_id: RecordId, lake: Lk) -> dict[str, Any]:
-        return store(lake).query(query_id).to_dict()
+@router.get("/queries", summary="Saved queries")
+def queries(lake: Lk) -> list[dict[str, Any]]:
+    return [q.to_dict() for q in store(lake).queries()]
 
-    @r.patch("/queries/{query_id}", summary="Change a saved query (its owner)")
-    def update_query(query_id: RecordId, body: QueryPatch, lake: Lk) -> dict[str, Any]:
-        chart = body.chart.model_dump() if body.chart else None
-        q = store(lake).update_query(query_id, *who(lake), name=body.name, sql=body.sql, chart=chart)
-        return q.to_dict()
 
-    @r.delete("/queries/{query_id}", status_code=204, summary="Delete a saved query (and its tiles)")
-    def delete_query(query_id: RecordId, lake: Lk) -> Response:
-        store(lake).delete_query(query_id, *who(lake))
-        return Response(status_code=204)
+@router.post("/queries", status_code=201, summary="Save a query with its chart")
+def save_query(body: QueryIn, lake: Lk) -> dict[str, Any]:
+    return store(lake).save_query(body.name, body.sql, body.chart.model_dump(), lake.principal.name).to_dict()
 
-    @r.post("/queries/{query_id}/run", summary="Run a saved query as the caller")
-    def run_query(query_id: RecordId, lake: Lk) -> dict[str, Any]:
-        q = store(lake).query(query_id)
-        return {**run_saved(lake, q.sql), "query": q.to_dict()}
 
-    @r.get("/dashboards", summary="Dashboards")
-    def dashboards(lake: Lk) -> list[dict[str, Any]]:
-        return [d.to_dict() for d in store(lake).dashboards()]
+@router.get("/queries/{query_id}", summary="A saved query")
+def get_query(query_id: RecordId, lake: Lk) -> dict[str, Any]:
+    return store(lake).query(query_id).to_dict()
 
-    @r.post("/dashboards", status_code=201, summary="Create a dashboard")
-    def create_dashboard(body: DashboardIn, lake: Lk) -> dict[str, Any]:
-        d = store(lake).create_dashboard(body.name, lake.principal.name, body.description, body.refresh_seconds)
-        return d.to_dict()
 
-    @r.get("/dashboards/{dashboard_id}", summary="A dashboard and its tiles")
-    def get_dashboard(dashboard_id: RecordId, lake: Lk) -> dict[str, Any]:
-        return store(lake).dashboard(dashboard_id).to_dict()
+@router.patch("/queries/{query_id}", summary="Change a saved query (its owner)")
+def update_query(query_id: RecordId, body: QueryPatch, lake: Lk) -> dict[str, Any]:
+    chart = body.chart.model_dump() if body.chart else None
+    q = store(lake).update_query(query_id, *who(lake), name=body.name, sql=body.sql, chart=chart)
+    return q.to_dict()
 
-    @r.patch("/dashboards/{dashboard_id}", summary="Change a dashboard (its owner)")
-    def update_dashboard(dashboard_id: RecordId, body: DashboardPatch, lake: Lk) -> dict[str, Any]:
-        d = store(lake).update_dashboard(
-            dashboard_id, *who(lake), name=body.name, description=body.description, refresh_seconds=body.refresh_seconds
-        )
-        return d.to_dict()
 
-    @r.delete("/dashboards/{dashboard_id}", status_code=204, summary="Delete a dashboard")
-    def delete_dashboard(dashboard_id: RecordId, lake: Lk) -> Response:
-        store(lake).delete_dashboard(dashboard_id, *who(lake))
-        return Response(status_code=204)
+@router.delete("/queries/{query_id}", status_code=204, summary="Delete a saved query (and its tiles)")
+def delete_query(query_id: RecordId, lake: Lk) -> Response:
+    store(lake).delete_query(query_id, *who(lake))
+    return Response(status_code=204)
 
-    @r.post("/dashboards/{dashboard_id}/tiles", status_code=201, summary="Pin a saved query to a dashboard")
-    def pin(dashboard_id: RecordId, body: TileIn, lake: Lk) -> dict[str, Any]:
-        return store(lake).pin(dashboard_id, body.query_id, *who(lake), width=body.width).to_dict()
 
-    @r.delete("/dashboards/{dashboard_id}/tiles/{tile_id}", summary="Unpin a tile")
-    def unpin(dashboard_id: RecordId, tile_id: RecordId, lake: Lk) -> dict[str, Any]:
-        return store(lake).unpin(dashboard_id, tile_id, *who(lake)).to_dict()
+@router.post("/queries/{query_id}/run", summary="Run a saved query as the caller")
+def run_query(query_id: RecordId, lake: Lk) -> dict[str, Any]:
+    q = store(lake).query(query_id)
+    return {**run_saved(lake, q.sql), "query": q.to_dict()}
 
-    return r
+
+@router.get("/dashboards", summary="Dashboards")
+def dashboards(lake: Lk) -> list[dict[str, Any]]:
+    return [d.to_dict() for d in store(lake).dashboards()]
+
+
+@router.post("/dashboards", status_code=201, summary="Create a dashboard")
+def create_dashboard(body: DashboardIn, lake: Lk) -> dict[str, Any]:
+    d = store(lake).create_dashboard(body.name, lake.principal.name, body.description, body.refresh_seconds)
+    return d.to_dict()
+
+
+@router.get("/dashboards/{dashboard_id}", summary="A dashboard and its tiles")
+def get_dashboard(dashboard_id: RecordId, lake: Lk) -> dict[str, Any]:
+    return store(lake).dashboard(dashboard_id).to_dict()
+
+
+@router.patch("/dashboards/{dashboard_id}", summary="Change a dashboard (its owner)")
+def update_dashboard(dashboard_id: RecordId, body: DashboardPatch, lake: Lk) -> dict[str, Any]:
+    d = store(lake).update_dashboard(
+        dashboard_id, *who(lake), name=body.name, description=body.description, refresh_seconds=body.refresh_seconds
+    )
+    return d.to_dict()
+
+
+@router.delete("/dashboards/{dashboard_id}", status_code=204, summary="Delete a dashboard")
+def delete_dashboard(dashboard_id: RecordId, lake: Lk) -> Response:
+    store(lake).delete_dashboard(dashboard_id, *who(lake))
+    return Response(status_code=204)
+
+
+@router.post("/dashboards/{dashboard_id}/tiles", status_code=201, summary="Pin a saved query to a dashboard")
+def pin(dashboard_id: RecordId, body: TileIn, lake: Lk) -> dict[str, Any]:
+    return store(lake).pin(dashboard_id, body.query_id, *who(lake), width=body.width).to_dict()
+
+
+@router.delete("/dashboards/{dashboard_id}/tiles/{tile_id}", summary="Unpin a tile")
+def unpin(dashboard_id: RecordId, tile_id: RecordId, lake: Lk) -> dict[str, Any]:
+    return store(lake).unpin(dashboard_id, tile_id, *who(lake)).to_dict()

@@ -126,107 +126,115 @@ def training_set_info(lake: Lake, ts: TrainingSet, *, rows: bool = True) -> dict
     return info
 
 
-def router() -> APIRouter:
-    r = APIRouter(tags=["features"])
-    r.include_router(serving.router(principal_lake))
+router = APIRouter(tags=["features"])
+router.include_router(serving.router(principal_lake))
 
-    @r.post("/features/groups", status_code=201, summary="Create a feature group")
-    def create_group(body: GroupIn, lake: Lk) -> dict[str, Any]:
-        """Define a group and create its offline table (needs ALTER on the `features` namespace); write rows
-        with `POST /features/groups/{name}/write`."""
-        lake.features.create_group(
-            body.name,
-            entities=body.entities,
-            event_time=body.event_time,
-            features={n: (f.type, f.description) for n, f in body.features.items()},
-            ttl=body.ttl,
-            description=body.description,
-            owner=body.owner,
-            tags=body.tags,
-            online=body.online,
-        )
-        info: dict[str, Any] = json_value(lake.features.describe(body.name, statistics=False))
-        return info
 
-    @r.patch("/features/groups/{name}", summary="Change a group's description, owner, tags, TTL or online flag")
-    def update_group(name: GroupName, body: GroupPatch, lake: Lk) -> dict[str, Any]:
-        values = body.model_dump(exclude_unset=True)
-        if values.get("ttl") in ("none", ""):
-            values["ttl"] = None
-        if not values:
-            raise ValidationError("Nothing to change", hint="give description, owner, tags, ttl or online")
-        return lake.features.update_group(name, **values).to_dict()
+@router.post("/features/groups", status_code=201, summary="Create a feature group")
+def create_group(body: GroupIn, lake: Lk) -> dict[str, Any]:
+    """Define a group and create its offline table (needs ALTER on the `features` namespace); write rows
+    with `POST /features/groups/{name}/write`."""
+    lake.features.create_group(
+        body.name,
+        entities=body.entities,
+        event_time=body.event_time,
+        features={n: (f.type, f.description) for n, f in body.features.items()},
+        ttl=body.ttl,
+        description=body.description,
+        owner=body.owner,
+        tags=body.tags,
+        online=body.online,
+    )
+    info: dict[str, Any] = json_value(lake.features.describe(body.name, statistics=False))
+    return info
 
-    @r.delete("/features/groups/{name}", status_code=204, summary="Drop a group with its offline and online data")
-    def drop_group(name: GroupName, lake: Lk) -> Response:
-        lake.features.drop_group(name)
-        return Response(status_code=204)
 
-    @r.post("/features/groups/{name}/features", summary="Add features to a group (no data rewritten)")
-    def add_features(name: GroupName, body: FeaturesIn, lake: Lk) -> dict[str, Any]:
-        features = {n: (f.type, f.description) for n, f in body.features.items()}
-        return lake.features.add_features(name, features).to_dict()
+@router.patch("/features/groups/{name}", summary="Change a group's description, owner, tags, TTL or online flag")
+def update_group(name: GroupName, body: GroupPatch, lake: Lk) -> dict[str, Any]:
+    values = body.model_dump(exclude_unset=True)
+    if values.get("ttl") in ("none", ""):
+        values["ttl"] = None
+    if not values:
+        raise ValidationError("Nothing to change", hint="give description, owner, tags, ttl or online")
+    return lake.features.update_group(name, **values).to_dict()
 
-    @r.post("/features/groups/{name}/write", summary="Write feature rows (offline, then online)")
-    def write(name: GroupName, body: WriteIn, lake: Lk) -> dict[str, Any]:
-        """Append rows from a table, SQL or JSON rows (needs INSERT on `features.<group>`); a group served
-        online is materialized afterwards."""
-        group = lake.features.group(name)
-        return lake.features.write(name, _source(body, {group.event_time}), online=body.online).to_dict()
 
-    @r.post("/features/groups/{name}/materialize", summary="Bring the online store up to the offline table")
-    def materialize(name: GroupName, lake: Lk, body: MaterializeIn | None = None) -> dict[str, Any]:
-        """Incremental unless `full`; needs ALTER on `features.<group>`."""
-        return lake.features.materialize(name, full=bool(body and body.full)).to_dict()
+@router.delete("/features/groups/{name}", status_code=204, summary="Drop a group with its offline and online data")
+def drop_group(name: GroupName, lake: Lk) -> Response:
+    lake.features.drop_group(name)
+    return Response(status_code=204)
 
-    @r.get("/features/training-sets", summary="Saved training sets")
-    def training_sets(
-        lake: Lk, group: Annotated[str | None, Query(max_length=128, description="Only those using it.")] = None
-    ) -> list[dict[str, Any]]:
-        """The training sets the caller could load (it may read every table they read), newest first."""
-        return [t.to_dict() for t in lake.features.training_sets(group)]
 
-    @r.post("/features/training-sets", status_code=201, summary="Build a point-in-time correct training set")
-    def create_training_set(body: TrainingSetIn, lake: Lk, save: bool = True) -> dict[str, Any]:
-        """Joins each entity row with the features' values at its time (never later; NULL past a group's TTL).
-        Feature tables and entity rows are read through the caller's grants, masks and row filters. Saved
-        training sets (the default) can be downloaded and rebuilt identically later."""
-        times = {body.entity_time} if body.entity_time else None
-        ts = lake.features.training_set(
-            _source(body.entities, times),
-            body.features,
-            as_of=body.as_of,
-            entity_time=body.entity_time,
-            name=body.name,
-            description=body.description,
-            save=save,
-        )
-        return training_set_info(lake, ts)
+@router.post("/features/groups/{name}/features", summary="Add features to a group (no data rewritten)")
+def add_features(name: GroupName, body: FeaturesIn, lake: Lk) -> dict[str, Any]:
+    features = {n: (f.type, f.description) for n, f in body.features.items()}
+    return lake.features.add_features(name, features).to_dict()
 
-    @r.get("/features/training-sets/{training_set}", summary="Describe a training set")
-    def describe_training_set(training_set: TrainingSetId, lake: Lk) -> dict[str, Any]:
-        """Its spec, the snapshot of every table it read, its columns and its number of rows."""
-        return training_set_info(lake, lake.features.load_training_set(training_set))
 
-    @r.get("/features/training-sets/{training_set}/rows", summary="A page of a training set's rows")
-    def training_set_rows(
-        training_set: TrainingSetId,
-        lake: Lk,
-        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-        offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0,
-    ) -> dict[str, Any]:
-        page = lake.features.load_training_set(training_set).result.page(limit + 1, offset)
-        body = table_json(page.slice(0, limit))
-        body.update(offset=offset, limit=limit, has_more=page.num_rows > limit)
-        return body
+@router.post("/features/groups/{name}/write", summary="Write feature rows (offline, then online)")
+def write(name: GroupName, body: WriteIn, lake: Lk) -> dict[str, Any]:
+    """Append rows from a table, SQL or JSON rows (needs INSERT on `features.<group>`); a group served
+    online is materialized afterwards."""
+    group = lake.features.group(name)
+    return lake.features.write(name, _source(body, {group.event_time}), online=body.online).to_dict()
 
-    @r.get("/features/training-sets/{training_set}/export", summary="Download a training set (CSV, Parquet, Arrow)")
-    def export_training_set(
-        training_set: TrainingSetId, lake: Lk, format: Literal["csv", "parquet", "arrow"] = "parquet"
-    ) -> StreamingResponse:
-        """Streamed in row order, within the server's download limit."""
-        ts = lake.features.load_training_set(training_set)
-        filename = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"training_set_{ts.name or ts.id}")[:120]
-        return stream_result(ts.result, format, filename)
 
-    return r
+@router.post("/features/groups/{name}/materialize", summary="Bring the online store up to the offline table")
+def materialize(name: GroupName, lake: Lk, body: MaterializeIn | None = None) -> dict[str, Any]:
+    """Incremental unless `full`; needs ALTER on `features.<group>`."""
+    return lake.features.materialize(name, full=bool(body and body.full)).to_dict()
+
+
+@router.get("/features/training-sets", summary="Saved training sets")
+def training_sets(
+    lake: Lk, group: Annotated[str | None, Query(max_length=128, description="Only those using it.")] = None
+) -> list[dict[str, Any]]:
+    """The training sets the caller could load (it may read every table they read), newest first."""
+    return [t.to_dict() for t in lake.features.training_sets(group)]
+
+
+@router.post("/features/training-sets", status_code=201, summary="Build a point-in-time correct training set")
+def create_training_set(body: TrainingSetIn, lake: Lk, save: bool = True) -> dict[str, Any]:
+    """Joins each entity row with the features' values at its time (never later; NULL past a group's TTL).
+    Feature tables and entity rows are read through the caller's grants, masks and row filters. Saved
+    training sets (the default) can be downloaded and rebuilt identically later."""
+    times = {body.entity_time} if body.entity_time else None
+    ts = lake.features.training_set(
+        _source(body.entities, times),
+        body.features,
+        as_of=body.as_of,
+        entity_time=body.entity_time,
+        name=body.name,
+        description=body.description,
+        save=save,
+    )
+    return training_set_info(lake, ts)
+
+
+@router.get("/features/training-sets/{training_set}", summary="Describe a training set")
+def describe_training_set(training_set: TrainingSetId, lake: Lk) -> dict[str, Any]:
+    """Its spec, the snapshot of every table it read, its columns and its number of rows."""
+    return training_set_info(lake, lake.features.load_training_set(training_set))
+
+
+@router.get("/features/training-sets/{training_set}/rows", summary="A page of a training set's rows")
+def training_set_rows(
+    training_set: TrainingSetId,
+    lake: Lk,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0,
+) -> dict[str, Any]:
+    page = lake.features.load_training_set(training_set).result.page(limit + 1, offset)
+    body = table_json(page.slice(0, limit))
+    body.update(offset=offset, limit=limit, has_more=page.num_rows > limit)
+    return body
+
+
+@router.get("/features/training-sets/{training_set}/export", summary="Download a training set (CSV, Parquet, Arrow)")
+def export_training_set(
+    training_set: TrainingSetId, lake: Lk, format: Literal["csv", "parquet", "arrow"] = "parquet"
+) -> StreamingResponse:
+    """Streamed in row order, within the server's download limit."""
+    ts = lake.features.load_training_set(training_set)
+    filename = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"training_set_{ts.name or ts.id}")[:120]
+    return stream_result(ts.result, format, filename)

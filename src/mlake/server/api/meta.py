@@ -11,22 +11,21 @@ from mlake.lake import Lake
 from mlake.server.extensions import load_areas
 from mlake.server.state import principal_lake, state_of
 
+router = APIRouter(tags=["server"])
 
-def router() -> APIRouter:
-    r = APIRouter(tags=["server"])
 
-    @r.get("/health", summary="Liveness (no token needed)")
-    def health(request: Request) -> dict[str, Any]:
-        st = state_of(request)
-        return {"status": "ok", "version": __version__, "auth": st.settings.auth}
+@router.get("/health", summary="Liveness (no token needed)")
+def health(request: Request) -> dict[str, Any]:
+    st = state_of(request)
+    return {"status": "ok", "version": __version__, "auth": st.settings.auth}
 
-    @r.get("/me", summary="The caller and what it may do")
-    def me(lake: Annotated[Lake, Depends(principal_lake)]) -> dict[str, Any]:
-        p = lake.principal
-        return {**p.to_dict(), "grants": [g.to_dict() for g in (lake.policy.grants if lake.policy else [])]}
 
-    @r.get("/areas", summary="The areas (parts of mlake) this server offers")
-    def areas() -> list[dict[str, Any]]:
-        return [{"name": a.name, "nav": [n.title for n in a.nav]} for a in load_areas()]
+@router.get("/me", summary="The caller and what it may do")
+def me(lake: Annotated[Lake, Depends(principal_lake)]) -> dict[str, Any]:
+    p = lake.principal
+    return {**p.to_dict(), "grants": [g.to_dict() for g in (lake.policy.grants if lake.policy else [])]}
 
-    return r
+
+@router.get("/areas", summary="The areas (parts of mlake) this server offers")
+def areas() -> list[dict[str, Any]]:
+    return [{"name": a.name, "nav": [n.title for n in a.nav]} for a in load_areas()]

@@ -105,153 +105,170 @@ def _suite(body: CheckIn, lake: Lake, table: str) -> Suite | StoredSuite:
     return Suite.from_yaml(body.yaml or "", "request body", untrusted=True)
 
 
-def router() -> APIRouter:
-    r = APIRouter(tags=["quality"])
+router = APIRouter(tags=["quality"])
 
-    # --- profiles ---------------------------------------------------------------------------------
+# --- profiles ---------------------------------------------------------------------------------
 
-    @r.get("/tables/{name}/quality/profile", summary="Profile a table (any snapshot); not kept")
-    def profile_table(
-        name: str,
-        lake: Lk,
-        snapshot_id: SnapshotQuery = None,
-        key: Annotated[list[str], Query(max_length=50, description="Key column(s).")] = [],  # noqa: B006
-        columns: Annotated[list[str], Query(max_length=500, description="Only these columns.")] = [],  # noqa: B006
-        top_k: Annotated[int, Query(ge=1, le=100)] = 10,
-        bins: Annotated[int, Query(ge=1, le=200)] = 20,
-    ) -> dict[str, Any]:
-        options = ProfileOptions(key=key, columns=columns, top_k=top_k, bins=bins).options()
-        p = lake.quality.profile(_table(name), snapshot_id=snapshot_id, save=False, **options)
-        return {**p.to_dict(), "kept": False}
 
-    @r.post("/tables/{name}/quality/profile", summary="Profile a table and keep its metrics in the history")
-    def profile_and_keep(name: str, body: TableProfileIn, lake: Lk) -> dict[str, Any]:
-        table = _table(name)
-        p = lake.quality.profile(table, snapshot_id=body.snapshot_id, save=body.save, **body.options())
-        return {**p.to_dict(), "kept": body.save and lake.quality.keeps(table)}
+@router.get("/tables/{name}/quality/profile", summary="Profile a table (any snapshot); not kept")
+def profile_table(
+    name: str,
+    lake: Lk,
+    snapshot_id: SnapshotQuery = None,
+    key: Annotated[list[str], Query(max_length=50, description="Key column(s).")] = [],  # noqa: B006
+    columns: Annotated[list[str], Query(max_length=500, description="Only these columns.")] = [],  # noqa: B006
+    top_k: Annotated[int, Query(ge=1, le=100)] = 10,
+    bins: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> dict[str, Any]:
+    options = ProfileOptions(key=key, columns=columns, top_k=top_k, bins=bins).options()
+    p = lake.quality.profile(_table(name), snapshot_id=snapshot_id, save=False, **options)
+    return {**p.to_dict(), "kept": False}
 
-    @r.post("/quality/profile", summary="Profile the result of a SQL query")
-    def profile_sql(body: SqlProfileIn, lake: Lk) -> dict[str, Any]:
-        if not body.sql.strip():
-            raise ValidationError("Nothing to profile: the query is empty")
-        p = lake.quality.profile(body.sql, as_of=body.as_of, save=body.save, **body.options())
-        return {**p.to_dict(), "kept": body.save and lake.quality.keeps(body.sql)}
 
-    # --- checks and suggestions -------------------------------------------------------------------------
+@router.post("/tables/{name}/quality/profile", summary="Profile a table and keep its metrics in the history")
+def profile_and_keep(name: str, body: TableProfileIn, lake: Lk) -> dict[str, Any]:
+    table = _table(name)
+    p = lake.quality.profile(table, snapshot_id=body.snapshot_id, save=body.save, **body.options())
+    return {**p.to_dict(), "kept": body.save and lake.quality.keeps(table)}
 
-    @r.post("/tables/{name}/quality/checks", summary="Run a suite of checks (YAML, JSON or a stored suite)")
-    def check(name: str, body: CheckIn, lake: Lk) -> dict[str, Any]:
-        table = _table(name)
-        suite = _suite(body, lake, table)
-        result = lake.quality.check(
-            table, suite, snapshot_id=body.snapshot_id, save=body.save, sample_rows=body.sample_rows
-        )
-        return {**result.to_dict(), "kept": body.save and lake.quality.keeps(table)}
 
-    @r.get("/tables/{name}/quality/suggestion", summary="A suite suggested from a fresh profile, as YAML")
-    def suggestion(
-        name: str, lake: Lk, suite_name: Annotated[str | None, Query(max_length=200, alias="name")] = None
-    ) -> dict[str, Any]:
-        s = lake.quality.suggest(_table(name), name=suite_name)
-        return {"yaml": s.yaml, "suite": s.to_dict()}
+@router.post("/quality/profile", summary="Profile the result of a SQL query")
+def profile_sql(body: SqlProfileIn, lake: Lk) -> dict[str, Any]:
+    if not body.sql.strip():
+        raise ValidationError("Nothing to profile: the query is empty")
+    p = lake.quality.profile(body.sql, as_of=body.as_of, save=body.save, **body.options())
+    return {**p.to_dict(), "kept": body.save and lake.quality.keeps(body.sql)}
 
-    # --- reports, history, anomalies ----------------------------------------------------------------------
 
-    @r.get("/tables/{name}/quality/report", summary="Download the quality report (self-contained HTML or JSON)")
-    def report(
-        name: str,
-        lake: Lk,
-        format: Literal["html", "json"] = "html",
-        suite: Annotated[str | None, Query(min_length=1, max_length=200, description="A stored suite to run.")] = None,
-        target: Annotated[str | None, Query(max_length=200, description="Label column: adds ML readiness.")] = None,
-        key: Annotated[list[str], Query(max_length=50)] = [],  # noqa: B006
-        snapshot_id: SnapshotQuery = None,
-    ) -> Response:
-        table = _table(name)
-        stored = lake.quality.suites.get(table, suite) if suite else None
-        rep = lake.quality.report(table, suite=stored, target=target, key=key, snapshot_id=snapshot_id, save=False)
-        filename = f"{table.replace('.', '_')}-quality.{format}"
-        headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
-        if format == "json":
-            return Response(rep.to_json(), media_type="application/json", headers=headers)
-        # The report styles itself inline and runs no script: allow exactly that when it is opened.
-        headers["Content-Security-Policy"] = REPORT_CSP
-        return Response(rep.to_html(), media_type="text/html; charset=utf-8", headers=headers)
+# --- checks and suggestions -------------------------------------------------------------------------
 
-    @r.get("/tables/{name}/quality/history", summary="Kept quality metrics of a table, oldest first")
-    def history(
-        name: str,
-        lake: Lk,
-        metric: Annotated[str | None, Query(max_length=200)] = None,
-        column: Annotated[str | None, Query(max_length=200)] = None,
-        kind: Literal["profile", "check", "gate"] | None = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_ROWS, description="Newest rows returned.")] = 10_000,
-    ) -> dict[str, Any]:
-        table = _table(name)
-        data = lake.quality.history(table, metric=metric, column=column, kind=kind)
-        truncated = data.num_rows > limit
-        rows = data.slice(max(data.num_rows - limit, 0)).to_pylist()
-        records = [{k: json_value(v) for k, v in row.items()} for row in rows]
-        return {"table": table, "rows": records, "truncated": truncated}
 
-    @r.get("/tables/{name}/quality/anomalies", summary="Metrics that jumped, from the kept history")
-    def anomalies(
-        name: str,
-        lake: Lk,
-        all_runs: Annotated[bool, Query(description="Look at every run, not only the newest.")] = False,
-        relative_change: Annotated[float, Query(gt=0, le=1000)] = 0.5,
-        min_rate_change: Annotated[float, Query(ge=0, le=1)] = 0.01,
-        z: Annotated[float, Query(gt=0, le=1000)] = 4.0,
-        min_history: Annotated[int, Query(ge=2, le=10_000)] = 5,
-        window: Annotated[int, Query(ge=2, le=10_000)] = 30,
-        seasonal_period: Annotated[int | None, Query(ge=1, le=10_000)] = None,
-    ) -> list[dict[str, Any]]:
-        rules = AnomalyRules(relative_change, min_rate_change, z, min_history, window, seasonal_period)
-        return [a.to_dict() for a in lake.quality.anomalies(_table(name), rules=rules, all_runs=all_runs)]
+@router.post("/tables/{name}/quality/checks", summary="Run a suite of checks (YAML, JSON or a stored suite)")
+def check(name: str, body: CheckIn, lake: Lk) -> dict[str, Any]:
+    table = _table(name)
+    suite = _suite(body, lake, table)
+    result = lake.quality.check(
+        table, suite, snapshot_id=body.snapshot_id, save=body.save, sample_rows=body.sample_rows
+    )
+    return {**result.to_dict(), "kept": body.save and lake.quality.keeps(table)}
 
-    @r.get("/quality/anomalies", summary="Anomalies in the newest runs of every table you may see whole")
-    def recent_anomalies(
-        lake: Lk, days: Annotated[float, Query(gt=0, le=3650, description="Runs of the last days.")] = 7.0
-    ) -> list[dict[str, Any]]:
-        return [a.to_dict() for a in lake.quality.recent_anomalies(days=days)]
 
-    # --- stored suites ----------------------------------------------------------------------------------
+@router.get("/tables/{name}/quality/suggestion", summary="A suite suggested from a fresh profile, as YAML")
+def suggestion(
+    name: str, lake: Lk, suite_name: Annotated[str | None, Query(max_length=200, alias="name")] = None
+) -> dict[str, Any]:
+    s = lake.quality.suggest(_table(name), name=suite_name)
+    return {"yaml": s.yaml, "suite": s.to_dict()}
 
-    @r.get("/quality/suites", summary="Stored suites of every table you may read, with their last results")
-    def all_suites(
-        lake: Lk, failing: Annotated[bool, Query(description="Only those whose last run failed.")] = False
-    ) -> list[dict[str, Any]]:
-        found = lake.quality.suites.failing() if failing else lake.quality.suites.list()
-        return [s.to_dict() for s in found]
 
-    @r.get("/tables/{name}/quality/suites", summary="Stored suites of a table")
-    def suites(name: str, lake: Lk) -> list[dict[str, Any]]:
-        return [s.to_dict() for s in lake.quality.suites.list(_table(name))]
+# --- reports, history, anomalies ----------------------------------------------------------------------
 
-    @r.get("/tables/{name}/quality/suites/{suite}", summary="A stored suite and its last result")
-    def get_suite(name: str, suite: SuiteName, lake: Lk) -> dict[str, Any]:
-        return lake.quality.suites.get(_table(name), suite).to_dict()
 
-    @r.put("/tables/{name}/quality/suites/{suite}", summary="Store a suite (create, or replace its checks)")
-    def put_suite(name: str, suite: SuiteName, body: SuiteIn, lake: Lk, response: Response) -> dict[str, Any]:
-        table = _table(name)
-        existed = any(s.name == suite.strip() for s in lake.quality.suites.list(table))
-        stored = lake.quality.suites.save(table, suite, body.yaml)
-        response.status_code = 200 if existed else 201
-        return stored.to_dict()
+@router.get("/tables/{name}/quality/report", summary="Download the quality report (self-contained HTML or JSON)")
+def report(
+    name: str,
+    lake: Lk,
+    format: Literal["html", "json"] = "html",
+    suite: Annotated[str | None, Query(min_length=1, max_length=200, description="A stored suite to run.")] = None,
+    target: Annotated[str | None, Query(max_length=200, description="Label column: adds ML readiness.")] = None,
+    key: Annotated[list[str], Query(max_length=50)] = [],  # noqa: B006
+    snapshot_id: SnapshotQuery = None,
+) -> Response:
+    table = _table(name)
+    stored = lake.quality.suites.get(table, suite) if suite else None
+    rep = lake.quality.report(table, suite=stored, target=target, key=key, snapshot_id=snapshot_id, save=False)
+    filename = f"{table.replace('.', '_')}-quality.{format}"
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if format == "json":
+        return Response(rep.to_json(), media_type="application/json", headers=headers)
+    # The report styles itself inline and runs no script: allow exactly that when it is opened.
+    headers["Content-Security-Policy"] = REPORT_CSP
+    return Response(rep.to_html(), media_type="text/html; charset=utf-8", headers=headers)
 
-    @r.delete("/tables/{name}/quality/suites/{suite}", status_code=204, summary="Delete a stored suite")
-    def delete_suite(name: str, suite: SuiteName, lake: Lk) -> Response:
-        lake.quality.suites.delete(_table(name), suite)
-        return Response(status_code=204)
 
-    @r.post("/tables/{name}/quality/suites/{suite}/run", summary="Run a stored suite (its result is kept when allowed)")
-    def run_suite(name: str, suite: SuiteName, body: RunIn, lake: Lk) -> dict[str, Any]:
-        table = _table(name)
-        stored = lake.quality.suites.get(table, suite)
-        result = lake.quality.check(
-            table, stored, snapshot_id=body.snapshot_id, save=body.save, sample_rows=body.sample_rows
-        )
-        return {**result.to_dict(), "kept": body.save and lake.quality.keeps(table)}
+@router.get("/tables/{name}/quality/history", summary="Kept quality metrics of a table, oldest first")
+def history(
+    name: str,
+    lake: Lk,
+    metric: Annotated[str | None, Query(max_length=200)] = None,
+    column: Annotated[str | None, Query(max_length=200)] = None,
+    kind: Literal["profile", "check", "gate"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_ROWS, description="Newest rows returned.")] = 10_000,
+) -> dict[str, Any]:
+    table = _table(name)
+    data = lake.quality.history(table, metric=metric, column=column, kind=kind)
+    truncated = data.num_rows > limit
+    rows = data.slice(max(data.num_rows - limit, 0)).to_pylist()
+    records = [{k: json_value(v) for k, v in row.items()} for row in rows]
+    return {"table": table, "rows": records, "truncated": truncated}
 
-    return r
+
+@router.get("/tables/{name}/quality/anomalies", summary="Metrics that jumped, from the kept history")
+def anomalies(
+    name: str,
+    lake: Lk,
+    all_runs: Annotated[bool, Query(description="Look at every run, not only the newest.")] = False,
+    relative_change: Annotated[float, Query(gt=0, le=1000)] = 0.5,
+    min_rate_change: Annotated[float, Query(ge=0, le=1)] = 0.01,
+    z: Annotated[float, Query(gt=0, le=1000)] = 4.0,
+    min_history: Annotated[int, Query(ge=2, le=10_000)] = 5,
+    window: Annotated[int, Query(ge=2, le=10_000)] = 30,
+    seasonal_period: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+) -> list[dict[str, Any]]:
+    rules = AnomalyRules(relative_change, min_rate_change, z, min_history, window, seasonal_period)
+    return [a.to_dict() for a in lake.quality.anomalies(_table(name), rules=rules, all_runs=all_runs)]
+
+
+@router.get("/quality/anomalies", summary="Anomalies in the newest runs of every table you may see whole")
+def recent_anomalies(
+    lake: Lk, days: Annotated[float, Query(gt=0, le=3650, description="Runs of the last days.")] = 7.0
+) -> list[dict[str, Any]]:
+    return [a.to_dict() for a in lake.quality.recent_anomalies(days=days)]
+
+
+# --- stored suites ----------------------------------------------------------------------------------
+
+
+@router.get("/quality/suites", summary="Stored suites of every table you may read, with their last results")
+def all_suites(
+    lake: Lk, failing: Annotated[bool, Query(description="Only those whose last run failed.")] = False
+) -> list[dict[str, Any]]:
+    found = lake.quality.suites.failing() if failing else lake.quality.suites.list()
+    return [s.to_dict() for s in found]
+
+
+@router.get("/tables/{name}/quality/suites", summary="Stored suites of a table")
+def suites(name: str, lake: Lk) -> list[dict[str, Any]]:
+    return [s.to_dict() for s in lake.quality.suites.list(_table(name))]
+
+
+@router.get("/tables/{name}/quality/suites/{suite}", summary="A stored suite and its last result")
+def get_suite(name: str, suite: SuiteName, lake: Lk) -> dict[str, Any]:
+    return lake.quality.suites.get(_table(name), suite).to_dict()
+
+
+@router.put("/tables/{name}/quality/suites/{suite}", summary="Store a suite (create, or replace its checks)")
+def put_suite(name: str, suite: SuiteName, body: SuiteIn, lake: Lk, response: Response) -> dict[str, Any]:
+    table = _table(name)
+    existed = any(s.name == suite.strip() for s in lake.quality.suites.list(table))
+    stored = lake.quality.suites.save(table, suite, body.yaml)
+    response.status_code = 200 if existed else 201
+    return stored.to_dict()
+
+
+@router.delete("/tables/{name}/quality/suites/{suite}", status_code=204, summary="Delete a stored suite")
+def delete_suite(name: str, suite: SuiteName, lake: Lk) -> Response:
+    lake.quality.suites.delete(_table(name), suite)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/tables/{name}/quality/suites/{suite}/run", summary="Run a stored suite (its result is kept when allowed)"
+)
+def run_suite(name: str, suite: SuiteName, body: RunIn, lake: Lk) -> dict[str, Any]:
+    table = _table(name)
+    stored = lake.quality.suites.get(table, suite)
+    result = lake.quality.check(
+        table, stored, snapshot_id=body.snapshot_id, save=body.save, sample_rows=body.sample_rows
+    )
+    return {**result.to_dict(), "kept": body.save and lake.quality.keeps(table)}

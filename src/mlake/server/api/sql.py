@@ -36,29 +36,29 @@ class SaveIn(BaseModel):
     as_of: str | None = Field(default=None, max_length=64)
 
 
-def router() -> APIRouter:
-    r = APIRouter(tags=["sql"])
+router = APIRouter(tags=["sql"])
 
-    @r.post("/sql", summary="Run a query and return the first rows as JSON")
-    def run(body: SqlIn, lake: Lk) -> dict[str, Any]:
-        started = time.perf_counter()
-        result = lake.sql(body.sql, as_of=body.as_of)
-        head = result.preview(body.limit + 1)
-        out = table_json(head.slice(0, body.limit))
-        out.update(
-            truncated=head.num_rows > body.limit,
-            elapsed_ms=round((time.perf_counter() - started) * 1000, 2),
-            tables=[i.to_dict() for i in result.lineage_inputs if i.kind == "table"],
-        )
-        return out
 
-    @r.post("/sql/export", summary="Run a query and download the whole result")
-    def export(body: ExportIn, lake: Lk) -> StreamingResponse:
-        return stream_result(lake.sql(body.sql, as_of=body.as_of), body.format, "result")
+@router.post("/sql", summary="Run a query and return the first rows as JSON")
+def run(body: SqlIn, lake: Lk) -> dict[str, Any]:
+    started = time.perf_counter()
+    result = lake.sql(body.sql, as_of=body.as_of)
+    head = result.preview(body.limit + 1)
+    out = table_json(head.slice(0, body.limit))
+    out.update(
+        truncated=head.num_rows > body.limit,
+        elapsed_ms=round((time.perf_counter() - started) * 1000, 2),
+        tables=[i.to_dict() for i in result.lineage_inputs if i.kind == "table"],
+    )
+    return out
 
-    @r.post("/sql/save", status_code=201, summary="Save a query's result as a table (with lineage)")
-    def save(body: SaveIn, lake: Lk) -> dict[str, Any]:
-        table = lake.sql(body.sql, as_of=body.as_of).save(body.table, mode=body.mode)
-        return lake.table(table.name).describe()
 
-    return r
+@router.post("/sql/export", summary="Run a query and download the whole result")
+def export(body: ExportIn, lake: Lk) -> StreamingResponse:
+    return stream_result(lake.sql(body.sql, as_of=body.as_of), body.format, "result")
+
+
+@router.post("/sql/save", status_code=201, summary="Save a query's result as a table (with lineage)")
+def save(body: SaveIn, lake: Lk) -> dict[str, Any]:
+    table = lake.sql(body.sql, as_of=body.as_of).save(body.table, mode=body.mode)
+    return lake.table(table.name).describe()

@@ -17,7 +17,7 @@ def _api() -> APIRouter:
     from mlake.server.api import catalog, ingest
 
     r = APIRouter()
-    r.include_router(catalog.router())
+    r.include_router(catalog.router)
     r.include_router(ingest.router())
     return r
 
@@ -25,7 +25,7 @@ def _api() -> APIRouter:
 def _pages() -> APIRouter:
     from mlake.server.studio import catalog
 
-    return catalog.router()
+    return catalog.router
 
 
 def _overview(lake: Lake, table: str, params: Mapping[str, str]) -> dict[str, Any]:

@@ -10,13 +10,13 @@ from mlake.server.extensions import Area, NavItem, register_area
 def _api() -> APIRouter:
     from mlake.server.api import dashboards
 
-    return dashboards.router()
+    return dashboards.router
 
 
 def _pages() -> APIRouter:
     from mlake.server.studio import dashboards
 
-    return dashboards.router()
+    return dashboards.router
 
 
 register_area(

@@ -16,13 +16,13 @@ if TYPE_CHECKING:
 def _api() -> APIRouter:
     from mlake.server.api import features
 
-    return features.router()
+    return features.router
 
 
 def _pages() -> APIRouter:
     from mlake.server.studio import features
 
-    return features.router()
+    return features.router
 
 
 def _panel(lake: Lake) -> dict[str, Any] | None:

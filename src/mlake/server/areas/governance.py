@@ -10,13 +10,13 @@ from mlake.server.extensions import Area, NavItem, register_area
 def _api() -> APIRouter:
     from mlake.server.api import governance
 
-    return governance.router()
+    return governance.router
 
 
 def _pages() -> APIRouter:
     from mlake.server.studio import governance
 
-    return governance.router()
+    return governance.router
 
 
 register_area(

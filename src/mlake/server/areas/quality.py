@@ -17,13 +17,13 @@ if TYPE_CHECKING:
 def _api() -> APIRouter:
     from mlake.server.api import quality
 
-    return quality.router()
+    return quality.router
 
 
 def _pages() -> APIRouter:
     from mlake.server.studio import quality
 
-    return quality.router()
+    return quality.router
 
 
 def _tab(lake: Lake, table: str, params: Mapping[str, str]) -> dict[str, Any]:

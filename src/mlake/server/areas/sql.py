@@ -10,13 +10,13 @@ from mlake.server.extensions import Area, NavItem, register_area
 def _api() -> APIRouter:
     from mlake.server.api import sql
 
-    return sql.router()
+    return sql.router
 
 
 def _pages() -> APIRouter:
     from mlake.server.studio import sql
 
-    return sql.router()
+    return sql.router
 
 
 register_area(

@@ -16,40 +16,40 @@ def _safe_next(target: str | None) -> str:
     return target if target and target.startswith("/") and not target.startswith("//") else "/"
 
 
-def router() -> APIRouter:
-    r = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
-    @r.get("/login", response_class=HTMLResponse)
-    def login_page(request: Request, next: str | None = None) -> Response:
-        if not state_of(request).settings.auth:
-            return RedirectResponse(_safe_next(next), status_code=303)
-        return render(request, "login.html", next=_safe_next(next), error=None)
 
-    @r.post("/login", response_class=HTMLResponse)
-    def login(
-        request: Request, token: Annotated[str, Form(max_length=500)], next: Annotated[str, Form()] = "/"
-    ) -> Response:
-        st = state_of(request)
-        try:
-            principal = st.lake.governance_service.authenticate(token.strip(), client_of(request))
-        except MlakeError as exc:
-            return render(request, "login.html", status=401, next=_safe_next(next), error=exc.message)
-        response = RedirectResponse(_safe_next(next), status_code=303)
-        response.set_cookie(
-            COOKIE,
-            token.strip(),
-            httponly=True,
-            samesite="strict",
-            secure=st.settings.cookie_secure,
-            max_age=30 * 86400,
-        )
-        st.lake.governance_service.audit.record(principal=principal.name, action="login", client=client_of(request))
-        return response
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str | None = None) -> Response:
+    if not state_of(request).settings.auth:
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return render(request, "login.html", next=_safe_next(next), error=None)
 
-    @r.post("/logout")
-    def logout() -> Response:
-        response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(COOKIE)
-        return response
 
-    return r
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request, token: Annotated[str, Form(max_length=500)], next: Annotated[str, Form()] = "/"
+) -> Response:
+    st = state_of(request)
+    try:
+        principal = st.lake.governance_service.authenticate(token.strip(), client_of(request))
+    except MlakeError as exc:
+        return render(request, "login.html", status=401, next=_safe_next(next), error=exc.message)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        COOKIE,
+        token.strip(),
+        httponly=True,
+        samesite="strict",
+        secure=st.settings.cookie_secure,
+        max_age=30 * 86400,
+    )
+    st.lake.governance_service.audit.record(principal=principal.name, action="login", client=client_of(request))
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response

@@ -15,20 +15,19 @@ from mlake.server.studio.render import render
 Lk = Annotated[Lake, Depends(principal_lake)]
 
 
-def router() -> APIRouter:
-    r = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
-    @r.get("/dashboards", response_class=HTMLResponse)
-    def dashboards(request: Request, lake: Lk) -> HTMLResponse:
-        store = lake.dashboards
-        return render(
-            request, "dashboards.html", title="Dashboards", dashboards=store.dashboards(), queries=store.queries()
-        )
 
-    @r.get("/dashboards/{dashboard_id}", response_class=HTMLResponse)
-    def dashboard(request: Request, dashboard_id: RecordId, lake: Lk) -> HTMLResponse:
-        store = lake.dashboards
-        board = store.dashboard(dashboard_id)
-        return render(request, "dashboard.html", title=board.name, board=board, queries=store.queries())
+@router.get("/dashboards", response_class=HTMLResponse)
+def dashboards(request: Request, lake: Lk) -> HTMLResponse:
+    store = lake.dashboards
+    return render(
+        request, "dashboards.html", title="Dashboards", dashboards=store.dashboards(), queries=store.queries()
+    )
 
-    return r
+
+@router.get("/dashboards/{dashboard_id}", response_class=HTMLResponse)
+def dashboard(request: Request, dashboard_id: RecordId, lake: Lk) -> HTMLResponse:
+    store = lake.dashboards
+    board = store.dashboard(dashboard_id)
+    return render(request, "dashboard.html", title=board.name, board=board, queries=store.queries())

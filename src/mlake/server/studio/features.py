@@ -46,88 +46,86 @@ def _summaries(lake: Lake) -> list[dict[str, Any]]:
     return out
 
 
-def router() -> APIRouter:
-    r = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
-    @r.get("/features", response_class=HTMLResponse)
-    def search(
-        request: Request,
-        lake: Lk,
-        q: Annotated[str | None, Query(max_length=200)] = None,
-        tag: Annotated[str | None, Query(max_length=200)] = None,
-        owner: Annotated[str | None, Query(max_length=200)] = None,
-    ) -> HTMLResponse:
-        everything = _summaries(lake)
-        tags = sorted({f"{k}={v}" if v else k for s in everything for k, v in s["group"].tags.items()})
-        owners = sorted({s["group"].owner for s in everything if s["group"].owner})
-        filtering = bool(q or tag or owner)
-        hits = lake.features.search(q or None, tag=tag or None, owner=owner or None) if filtering else []
-        matched = {h.group for h in hits}
-        groups = [s for s in everything if s["group"].name in matched] if filtering else everything
-        by_name = {item["group"].name: item["group"] for item in everything}
-        feature_hits = [
-            {"hit": h, "feature": by_name[h.group].feature(h.feature)}
-            for h in hits
-            if h.feature is not None and h.group in by_name
-        ]
-        return render(
-            request,
-            "features/search.html",
-            title="Features",
-            groups=groups,
-            feature_hits=feature_hits,
-            total=len(everything),
-            training_sets=training_rows(lake.features.training_sets()[:10]),
-            tags=tags,
-            owners=owners,
-            query=q or "",
-            tag=tag or "",
-            owner=owner or "",
-            filtering=filtering,
-        )
 
-    @r.get("/features/groups/{name}", response_class=HTMLResponse)
-    def group_page(request: Request, lake: Lk, name: Annotated[str, Path(max_length=128)]) -> HTMLResponse:
-        group = lake.features.group(name)
-        info = lake.features.describe(name, statistics=True, distributions=True)
-        dists = info.get("distributions", {})
-        charts = {c: distribution_svg(d) for c, d in dists.items()}
-        timeline = histogram_svg(dists.get(group.event_time), width=1100, height=110, axis=True)
-        graph = lake.lineage(group.table_name, max_depth=3) if info.get("offline") else None
-        columns = lake.table(group.table_name).describe()["columns"]  # what the viewer may read, and how
-        masked = {c["name"] for c in columns if c.get("masked")}
-        readable = [f for f in group.feature_names if f in {c["name"] for c in columns}]
-        return render(
-            request,
-            "features/group.html",
-            title=f"{name} · features",
-            group=group,
-            info=info,
-            stats=info.get("statistics") or {},
-            charts=charts,
-            timeline=timeline,
-            lineage=lineage_svg(graph) if graph is not None else None,
-            masked=masked,
-            readable=[f"{group.name}:{f}" for f in readable],
-            privileges=info.get("privileges", []),
-            training_sets=training_rows(lake.features.training_sets(group.name)),
-            short=short_number,
-        )
+@router.get("/features", response_class=HTMLResponse)
+def search(
+    request: Request,
+    lake: Lk,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    tag: Annotated[str | None, Query(max_length=200)] = None,
+    owner: Annotated[str | None, Query(max_length=200)] = None,
+) -> HTMLResponse:
+    everything = _summaries(lake)
+    tags = sorted({f"{k}={v}" if v else k for s in everything for k, v in s["group"].tags.items()})
+    owners = sorted({s["group"].owner for s in everything if s["group"].owner})
+    filtering = bool(q or tag or owner)
+    hits = lake.features.search(q or None, tag=tag or None, owner=owner or None) if filtering else []
+    matched = {h.group for h in hits}
+    groups = [s for s in everything if s["group"].name in matched] if filtering else everything
+    by_name = {item["group"].name: item["group"] for item in everything}
+    feature_hits = [
+        {"hit": h, "feature": by_name[h.group].feature(h.feature)}
+        for h in hits
+        if h.feature is not None and h.group in by_name
+    ]
+    return render(
+        request,
+        "features/search.html",
+        title="Features",
+        groups=groups,
+        feature_hits=feature_hits,
+        total=len(everything),
+        training_sets=training_rows(lake.features.training_sets()[:10]),
+        tags=tags,
+        owners=owners,
+        query=q or "",
+        tag=tag or "",
+        owner=owner or "",
+        filtering=filtering,
+    )
 
-    @r.get("/features/training-sets/{training_set}", response_class=HTMLResponse)
-    def training_set_page(
-        request: Request, lake: Lk, training_set: Annotated[str, Path(max_length=200)]
-    ) -> HTMLResponse:
-        ts = lake.features.load_training_set(training_set)
-        info = training_set_info(lake, ts)
-        groups = sorted({f.split(":", 1)[0] for f in ts.spec["features"]})
-        return render(
-            request,
-            "features/training_set.html",
-            title=f"{ts.name or ts.id} · training set",
-            ts=ts,
-            info=info,
-            groups=groups,
-        )
 
-    return r
+@router.get("/features/groups/{name}", response_class=HTMLResponse)
+def group_page(request: Request, lake: Lk, name: Annotated[str, Path(max_length=128)]) -> HTMLResponse:
+    group = lake.features.group(name)
+    info = lake.features.describe(name, statistics=True, distributions=True)
+    dists = info.get("distributions", {})
+    charts = {c: distribution_svg(d) for c, d in dists.items()}
+    timeline = histogram_svg(dists.get(group.event_time), width=1100, height=110, axis=True)
+    graph = lake.lineage(group.table_name, max_depth=3) if info.get("offline") else None
+    columns = lake.table(group.table_name).describe()["columns"]  # what the viewer may read, and how
+    masked = {c["name"] for c in columns if c.get("masked")}
+    readable = [f for f in group.feature_names if f in {c["name"] for c in columns}]
+    return render(
+        request,
+        "features/group.html",
+        title=f"{name} · features",
+        group=group,
+        info=info,
+        stats=info.get("statistics") or {},
+        charts=charts,
+        timeline=timeline,
+        lineage=lineage_svg(graph) if graph is not None else None,
+        masked=masked,
+        readable=[f"{group.name}:{f}" for f in readable],
+        privileges=info.get("privileges", []),
+        training_sets=training_rows(lake.features.training_sets(group.name)),
+        short=short_number,
+    )
+
+
+@router.get("/features/training-sets/{training_set}", response_class=HTMLResponse)
+def training_set_page(request: Request, lake: Lk, training_set: Annotated[str, Path(max_length=200)]) -> HTMLResponse:
+    ts = lake.features.load_training_set(training_set)
+    info = training_set_info(lake, ts)
+    groups = sorted({f.split(":", 1)[0] for f in ts.spec["features"]})
+    return render(
+        request,
+        "features/training_set.html",
+        title=f"{ts.name or ts.id} · training set",
+        ts=ts,
+        info=info,
+        groups=groups,
+    )

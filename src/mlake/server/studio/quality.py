@@ -117,81 +117,83 @@ def _table(name: str) -> str:
     return str(TableName.parse(name))
 
 
-def router() -> APIRouter:
-    r = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
-    @r.get("/quality", response_class=HTMLResponse)
-    def quality_page(request: Request, lake: Lk) -> HTMLResponse:
-        suites = lake.quality.suites.list()
-        with_suites = {s.table for s in suites}
-        tables = lake.list_tables(include_quarantine=False)
-        without = [str(t) for t in tables if str(t) not in with_suites and t.namespace != "mlake"]
-        counts = {
-            "suites": len(suites),
-            "failing": sum(s.last_passed is False for s in suites),
-            "passing": sum(s.last_passed is True for s in suites),
-            "never": sum(s.last_run_at is None and not s.last_result_hidden for s in suites),
-        }
-        anomalies = lake.quality.recent_anomalies(days=7)
-        order = {False: 0, None: 1, True: 2}
-        suites.sort(key=lambda s: (order[s.last_passed], s.table, s.name))
-        return render(
-            request,
-            "quality/page.html",
-            title="Quality",
-            suites=suites,
-            counts=counts,
-            without=without,
-            anomalies=anomalies[:30],
-            more_anomalies=max(len(anomalies) - 30, 0),
-            editable={(s.table, s.name) for s in suites if access.may_change(lake, s.owner, s.table)},
-        )
 
-    @r.get("/tables/{name}/quality/profile", response_class=HTMLResponse)
-    def profile_fragment(request: Request, name: str, lake: Lk, snapshot: SnapshotQuery = None) -> HTMLResponse:
-        table = _table(name)
-        cache = _cache(request)
-        with access.audited(lake, "quality.profile", [table], "studio"):
-            access.require_read(lake, table)
-            src = lake.quality.source(table, snapshot)
-            found = cache.get(src.sql)
-            cached = found is not None
-            if found is None:
-                found = profile(src)
-                cache.put(src.sql, found)
-        return render(request, "quality/_profile.html", p=profile_view(found), cached=cached, kept=None, table=table)
+@router.get("/quality", response_class=HTMLResponse)
+def quality_page(request: Request, lake: Lk) -> HTMLResponse:
+    suites = lake.quality.suites.list()
+    with_suites = {s.table for s in suites}
+    tables = lake.list_tables(include_quarantine=False)
+    without = [str(t) for t in tables if str(t) not in with_suites and t.namespace != "mlake"]
+    counts = {
+        "suites": len(suites),
+        "failing": sum(s.last_passed is False for s in suites),
+        "passing": sum(s.last_passed is True for s in suites),
+        "never": sum(s.last_run_at is None and not s.last_result_hidden for s in suites),
+    }
+    anomalies = lake.quality.recent_anomalies(days=7)
+    order = {False: 0, None: 1, True: 2}
+    suites.sort(key=lambda s: (order[s.last_passed], s.table, s.name))
+    return render(
+        request,
+        "quality/page.html",
+        title="Quality",
+        suites=suites,
+        counts=counts,
+        without=without,
+        anomalies=anomalies[:30],
+        more_anomalies=max(len(anomalies) - 30, 0),
+        editable={(s.table, s.name) for s in suites if access.may_change(lake, s.owner, s.table)},
+    )
 
-    @r.post("/tables/{name}/quality/profile", response_class=HTMLResponse)
-    def profile_now(request: Request, name: str, body: ProfileIn, lake: Lk) -> HTMLResponse:
-        table = _table(name)
-        p = lake.quality.profile(table, snapshot_id=body.snapshot_id, save=True)
-        kept = lake.quality.keeps(table)
-        src = lake.quality.source(table, p.snapshot_id)
-        _cache(request).put(src.sql, p)
-        return render(request, "quality/_profile.html", p=profile_view(p), cached=False, kept=kept, table=table)
 
-    @r.post("/tables/{name}/quality/checks", response_class=HTMLResponse)
-    def run_checks(request: Request, name: str, body: RunIn, lake: Lk) -> HTMLResponse:
-        table = _table(name)
-        if body.suite is not None:
-            suite: Any = lake.quality.suites.get(table, body.suite)
-        else:  # a draft from the editor: run, but neither stored nor kept in the history
-            suite = Suite.from_yaml(body.yaml or "", "the suite", untrusted=True)
-            if suite.name == "checks":
-                suite.name = "unsaved suite"
-        keep = body.suite is not None
-        result = lake.quality.check(table, suite, snapshot_id=body.snapshot_id, save=keep, sample_rows=5)
-        kept = keep and lake.quality.keeps(table)
-        view = result_view({**result.to_dict(), "actor": lake.principal.name}, kept=kept)
-        return render(request, "quality/_results.html", run=view, table=table, fresh=True)
+@router.get("/tables/{name}/quality/profile", response_class=HTMLResponse)
+def profile_fragment(request: Request, name: str, lake: Lk, snapshot: SnapshotQuery = None) -> HTMLResponse:
+    table = _table(name)
+    cache = _cache(request)
+    with access.audited(lake, "quality.profile", [table], "studio"):
+        access.require_read(lake, table)
+        src = lake.quality.source(table, snapshot)
+        found = cache.get(src.sql)
+        cached = found is not None
+        if found is None:
+            found = profile(src)
+            cache.put(src.sql, found)
+    return render(request, "quality/_profile.html", p=profile_view(found), cached=cached, kept=None, table=table)
 
-    @r.get("/tables/{name}/quality/history", response_class=HTMLResponse)
-    def history_fragment(request: Request, name: str, lake: Lk) -> HTMLResponse:
-        table = _table(name)
-        if not lake.quality.keeps(table):  # a restricted viewer: say why instead of refusing (and auditing) again
-            return render(request, "quality/_history.html", h=None, hidden=access.restriction(lake, table), table=table)
-        history = lake.quality.history(table)
-        anomalies = detect(history) if history.num_rows else []
-        return render(request, "quality/_history.html", h=history_view(history, anomalies), hidden=None, table=table)
 
-    return r
+@router.post("/tables/{name}/quality/profile", response_class=HTMLResponse)
+def profile_now(request: Request, name: str, body: ProfileIn, lake: Lk) -> HTMLResponse:
+    table = _table(name)
+    p = lake.quality.profile(table, snapshot_id=body.snapshot_id, save=True)
+    kept = lake.quality.keeps(table)
+    src = lake.quality.source(table, p.snapshot_id)
+    _cache(request).put(src.sql, p)
+    return render(request, "quality/_profile.html", p=profile_view(p), cached=False, kept=kept, table=table)
+
+
+@router.post("/tables/{name}/quality/checks", response_class=HTMLResponse)
+def run_checks(request: Request, name: str, body: RunIn, lake: Lk) -> HTMLResponse:
+    table = _table(name)
+    if body.suite is not None:
+        suite: Any = lake.quality.suites.get(table, body.suite)
+    else:  # a draft from the editor: run, but neither stored nor kept in the history
+        suite = Suite.from_yaml(body.yaml or "", "the suite", untrusted=True)
+        if suite.name == "checks":
+            suite.name = "unsaved suite"
+    keep = body.suite is not None
+    result = lake.quality.check(table, suite, snapshot_id=body.snapshot_id, save=keep, sample_rows=5)
+    kept = keep and lake.quality.keeps(table)
+    view = result_view({**result.to_dict(), "actor": lake.principal.name}, kept=kept)
+    return render(request, "quality/_results.html", run=view, table=table, fresh=True)
+
+
+@router.get("/tables/{name}/quality/history", response_class=HTMLResponse)
+def history_fragment(request: Request, name: str, lake: Lk) -> HTMLResponse:
+    table = _table(name)
+    if not lake.quality.keeps(table):  # a restricted viewer: say why instead of refusing (and auditing) again
+        return render(request, "quality/_history.html", h=None, hidden=access.restriction(lake, table), table=table)
+    history = lake.quality.history(table)
+    anomalies = detect(history) if history.num_rows else []
+    return render(request, "quality/_history.html", h=history_view(history, anomalies), hidden=None, table=table)
