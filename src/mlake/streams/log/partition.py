@@ -90,7 +90,7 @@ class PartitionLog:
             offset += encode_frame(parts, seq, ts, key, data)
             seq += 1
         try:
-            _write_all(self._fd, b"".join(parts))
+            _write_at(self._fd, b"".join(parts), self._size)
             os.fdatasync(self._fd)
         except OSError as exc:
             # Nothing of the batch may stay visible when it is not acknowledged: a retry would duplicate it.
@@ -102,7 +102,7 @@ class PartitionLog:
                 f"Cannot write to the stream log {self.directory}: {exc}", hint="check free disk space and permissions"
             ) from exc
         if index:
-            _write_all(self._idx_fd, b"".join(index))  # a hint only: not synced, checked when used
+            os.write(self._idx_fd, b"".join(index))  # O_APPEND; a hint only: not synced, checked when used
         if self._segment_first_ts is None:
             self._segment_first_ts = ts
         self._size = offset
@@ -216,7 +216,7 @@ class PartitionLog:
 
     def _roll(self, now_us: int) -> None:
         assert self._fd is not None
-        _write_all(self._fd, seal_frame(self._next_seq, self._last_ts))
+        _write_at(self._fd, seal_frame(self._next_seq, self._last_ts), self._size)
         os.fdatasync(self._fd)
         last_ts = self._last_ts
         self._open_segment(self._next_seq, create=True)
@@ -361,11 +361,14 @@ def _tail_sequence(directory: Path, segments: list[int]) -> int:
         os.close(fd)
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_at(fd: int, data: bytes, offset: int) -> None:
+    """Write at an explicit offset (the end of the last valid frame), never at the descriptor's position:
+    after a torn tail was cut or another process appended, the position means nothing."""
     view = memoryview(data)
     while view:
-        written = os.write(fd, view)
+        written = os.pwrite(fd, view, offset)
         view = view[written:]
+        offset += written
 
 
 def _fsync_dir(directory: Path) -> None:
