@@ -1,6 +1,8 @@
 """The typed values of the streams API: what a producer puts, what it gets back, what a consumer reads.
 
-They are plain frozen dataclasses shared by every backend (and, later, the REST schemas and the remote
+They are frozen dataclasses, and NamedTuples for the values made once per record (a put record, its
+result, a read record), which cost half as much to build as a frozen dataclass; all are shared by
+every backend (and, later, the REST schemas and the remote
 client), so no caller ever has to know which broker is underneath.
 
 Sequence numbers are integers that increase within a partition. They are *not* contiguous on every
@@ -14,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from mlake.errors import MlakeError, ValidationError
 
@@ -102,8 +104,7 @@ def from_us(us: int) -> datetime:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class PutRecord:
+class PutRecord(NamedTuple):
     """One record to put: a partition key and a value.
 
     ``value`` may be bytes (stored as they are) or anything JSON can encode (a dict, list, str, number),
@@ -114,8 +115,7 @@ class PutRecord:
     value: Any
 
 
-@dataclass(frozen=True, slots=True)
-class PartitionedRecord:
+class PartitionedRecord(NamedTuple):
     """A record on its way to a backend: the partition is chosen and the value encoded."""
 
     partition: int
@@ -123,8 +123,7 @@ class PartitionedRecord:
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class PutResult:
+class PutResult(NamedTuple):
     """What became of one put record: its sequence number, or why it was not stored.
 
     ``retryable`` says whether putting the same record again may succeed (a broker timeout) or not
@@ -168,8 +167,7 @@ class PutBatchResult:
         return self.results[index]
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
     """One stored record as a consumer reads it."""
 
     stream: str

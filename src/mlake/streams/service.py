@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
+import xxhash
+
 from mlake.errors import MlakeError, ValidationError
 from mlake.streams.base import (
     MAX_KEY_CHARS,
@@ -113,28 +115,38 @@ class Streams:
         of one key are stored in the order given; a record put again lands after records put meanwhile.
         """
         partitions = self._partition_count(name)
+        limit = self.max_record_bytes
         results: list[PutResult | None] = []
         outgoing: list[PartitionedRecord] = []
         slots: list[int] = []
-        limit = self.max_record_bytes
+        hash64 = xxhash.xxh3_64_intdigest
+        # The loop is the producer's hot path: checks are inlined (see partition_for for the hash).
         for item in records:
-            key, value = (item.key, item.value) if isinstance(item, PutRecord) else item
-            failure = _check_key(key)
-            data = b""
-            if failure is None:
+            try:
+                key, value = item
+            except (TypeError, ValueError) as exc:
+                raise ValidationError(
+                    f"Cannot put {item!r} into stream {name!r}: a record is a PutRecord or a (key, value) pair"
+                ) from exc
+            if type(value) is bytes:
+                data, failure = value, None
+            else:
                 data, failure = _encode(value)
-            if failure is None and len(data) > limit:
-                failure = PutResult(
-                    None,
-                    error=f"the record is {len(data):,} bytes, more than this stream's limit of {limit:,}",
-                    error_code="record_too_large",
-                )
+            if failure is None:
+                if type(key) is not str or not key or len(key) > MAX_KEY_CHARS:
+                    failure = _bad_key(key)
+                elif len(data) > limit:
+                    failure = PutResult(
+                        None,
+                        error=f"the record is {len(data):,} bytes, more than this stream's limit of {limit:,}",
+                        error_code="record_too_large",
+                    )
             if failure is not None:
                 results.append(failure)
                 continue
             slots.append(len(results))
             results.append(None)
-            outgoing.append(PartitionedRecord(partition_for(key, partitions), key, data))
+            outgoing.append(PartitionedRecord(hash64(key.encode()) % partitions, key, data))
         if outgoing:
             stored = self.backend.append(name, outgoing)
             for slot, result in zip(slots, stored, strict=True):
@@ -251,14 +263,12 @@ class ConsumerGroup:
         return self.streams.backend.checkpoints(self.stream, self.name)
 
 
-def _check_key(key: object) -> PutResult | None:
-    if not isinstance(key, str) or not key or len(key) > MAX_KEY_CHARS:
-        return PutResult(
-            None,
-            error=f"a partition key must be a non-empty string of at most {MAX_KEY_CHARS} characters, not {key!r}",
-            error_code="invalid_key",
-        )
-    return None
+def _bad_key(key: object) -> PutResult:
+    return PutResult(
+        None,
+        error=f"a partition key must be a non-empty string of at most {MAX_KEY_CHARS} characters, not {key!r}",
+        error_code="invalid_key",
+    )
 
 
 def _encode(value: Any) -> tuple[bytes, PutResult | None]:

@@ -41,18 +41,6 @@ class Frame(NamedTuple):
     end: int
 
 
-def encode_frame(parts: list[bytes], sequence: int, timestamp_us: int, key: bytes, data: bytes) -> int:
-    """Append one record's frame to ``parts`` (joined once per batch); returns the frame's size."""
-    head = BODY_HEAD.pack(sequence, timestamp_us, len(key))
-    crc = zlib.crc32(data, zlib.crc32(key, zlib.crc32(head)))
-    body_len = BODY_HEAD.size + len(key) + len(data)
-    parts.append(PREFIX.pack(body_len, crc))
-    parts.append(head)
-    parts.append(key)
-    parts.append(data)
-    return PREFIX.size + body_len
-
-
 def seal_frame(next_sequence: int, timestamp_us: int) -> bytes:
     head = BODY_HEAD.pack(next_sequence, timestamp_us, SEAL_KEY_LEN)
     return PREFIX.pack(len(head), zlib.crc32(head)) + head
