@@ -6,7 +6,8 @@ server's reply for NATS JetStream and Redis. Each runs in a fresh process; the b
 physical limit of each backend here:
 
 - embedded log: ``Streams.put_batch`` on ``file://`` vs raw ``json.dumps`` + one ``os.write`` +
-  ``fdatasync`` per batch into one plain file (no framing, no checksums, no index, no partitions);
+  ``fdatasync`` per batch into one plain file (no framing, no checksums, no index, no partitions); each
+  once with dicts (JSON encoding included) and once with the JSON already encoded to bytes;
 - NATS: ``Streams.put_batch`` vs raw nats-py ``publish_async`` of every record then awaiting the acks;
 - Redis: ``Streams.put_batch`` vs a raw redis-py pipeline of ``XADD`` per batch.
 
@@ -53,10 +54,18 @@ def _figures(n: int, seconds: float) -> dict[str, Any]:
     return {"records": n, "records_per_s": round(n / seconds), "MB_per_s": round(n * 1024 / seconds / 1e6, 1)}
 
 
-def mlake_put(url: str, n: int, partitions: int) -> dict[str, Any]:
+def _values(n: int, encoded: bool) -> list[tuple[str, Any]]:
+    """The records as dicts (the producer pays for JSON encoding) or as JSON already encoded to bytes."""
+    records = make_records(n)
+    if not encoded:
+        return list(records)
+    return [(k, json.dumps(v, separators=(",", ":")).encode()) for k, v in records]
+
+
+def mlake_put(url: str, n: int, partitions: int, encoded: bool = False) -> dict[str, Any]:
     from mlake.streams import PutRecord, open_streams
 
-    records = make_records(n)
+    records = _values(n, encoded)
     streams = open_streams(url)
     name = f"bench{uuid.uuid4().hex[:8]}"
     streams.create(name, partitions=partitions)
@@ -70,12 +79,16 @@ def mlake_put(url: str, n: int, partitions: int) -> dict[str, Any]:
     return _figures(n, dt)
 
 
-def raw_file(path: str, n: int) -> dict[str, Any]:
-    records = make_records(n)
+def raw_file(path: str, n: int, encoded: bool = False) -> dict[str, Any]:
+    records = _values(n, encoded)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     t = time.perf_counter()
     for start in range(0, n, BATCH):
-        chunk = b"".join(json.dumps(v, separators=(",", ":")).encode() + b"\n" for _, v in records[start : start + BATCH])
+        batch = records[start : start + BATCH]
+        if encoded:
+            chunk = b"\n".join(v for _, v in batch)
+        else:
+            chunk = b"\n".join(json.dumps(v, separators=(",", ":")).encode() for _, v in batch)
         os.write(fd, chunk)
         os.fdatasync(fd)
     dt = time.perf_counter() - t
@@ -146,10 +159,19 @@ def main() -> None:
         (
             "embedded log",
             [
-                run_contender(mod, "mlake_put", f"file://{folder}/log1", n, 1, name="mlake log, 1 partition"),
-                run_contender(mod, "mlake_put", f"file://{folder}/log4", n, 4, name="mlake log, 4 partitions"),
+                run_contender(mod, "mlake_put", f"file://{folder}/a", n, 1, name="mlake log, 1 partition, dicts"),
+                run_contender(mod, "mlake_put", f"file://{folder}/b", n, 4, name="mlake log, 4 partitions, dicts"),
+                run_contender(mod, "mlake_put", f"file://{folder}/c", n, 1, True, name="mlake log, 1 partition, bytes"),
+                run_contender(
+                    mod, "mlake_put", f"file://{folder}/d", n, 4, True, name="mlake log, 4 partitions, bytes"
+                ),
             ],
-            [run_contender(mod, "raw_file", str(folder / "raw.jsonl"), n, name="raw write + fdatasync, 1 file")],
+            [
+                run_contender(mod, "raw_file", str(folder / "raw.jsonl"), n, name="raw json.dumps + write + fdatasync"),
+                run_contender(
+                    mod, "raw_file", str(folder / "raw2.jsonl"), n, True, name="raw write + fdatasync (bytes)"
+                ),
+            ],
             "target: >= 50,000 acknowledged durable records/s",
         ),
         (

@@ -116,48 +116,47 @@ class Streams:
         """
         partitions = self._partition_count(name)
         limit = self.max_record_bytes
-        results: list[PutResult | None] = []
+        failures: dict[int, PutResult] = {}
         outgoing: list[PartitionedRecord] = []
-        slots: list[int] = []
         hash64 = xxhash.xxh3_64_intdigest
         # The loop is the producer's hot path: checks are inlined (see partition_for for the hash).
-        for item in records:
-            try:
-                key, value = item
-            except (TypeError, ValueError) as exc:
-                raise ValidationError(
-                    f"Cannot put {item!r} into stream {name!r}: a record is a PutRecord or a (key, value) pair"
-                ) from exc
-            if type(value) is bytes:
-                data, failure = value, None
-            else:
-                data, failure = _encode(value)
-            if failure is None:
+        i = -1
+        try:
+            for i, (key, value) in enumerate(records):
+                if type(value) is bytes:
+                    data = value
+                else:
+                    data, failure = _encode(value)
+                    if failure is not None:
+                        failures[i] = failure
+                        continue
                 if type(key) is not str or not key or len(key) > MAX_KEY_CHARS:
-                    failure = _bad_key(key)
+                    failures[i] = _bad_key(key)
                 elif len(data) > limit:
-                    failure = PutResult(
+                    failures[i] = PutResult(
                         None,
                         error=f"the record is {len(data):,} bytes, more than this stream's limit of {limit:,}",
                         error_code="record_too_large",
                     )
-            if failure is not None:
-                results.append(failure)
-                continue
-            slots.append(len(results))
-            results.append(None)
-            outgoing.append(PartitionedRecord(hash64(key.encode()) % partitions, key, data))
-        if outgoing:
-            stored = self.backend.append(name, outgoing)
-            for slot, result in zip(slots, stored, strict=True):
-                results[slot] = result
-        return PutBatchResult([r for r in results if r is not None])
+                else:
+                    outgoing.append(PartitionedRecord(hash64(key.encode()) % partitions, key, data))
+        except (TypeError, ValueError) as exc:  # before anything was stored: the batch is refused whole
+            raise ValidationError(
+                f"Cannot put record {i + 1} of the batch into stream {name!r}: "
+                "a record is a PutRecord or a (key, value) pair",
+            ) from exc
+        stored = self.backend.append(name, outgoing) if outgoing else []
+        if not failures:
+            return PutBatchResult(stored)
+        merged: list[PutResult] = []
+        it = iter(stored)
+        for n in range(len(stored) + len(failures)):
+            merged.append(failures[n] if n in failures else next(it))
+        return PutBatchResult(merged)
 
     # -- reading -----------------------------------------------------------------------------------
 
-    def read(
-        self, name: str, partition: int, position: Position | None = None, *, limit: int = 1000
-    ) -> ReadBatch:
+    def read(self, name: str, partition: int, position: Position | None = None, *, limit: int = 1000) -> ReadBatch:
         """Up to ``limit`` records of one partition from ``position`` (default: the oldest retained)."""
         check_limit(limit)
         check_partition(name, partition, self._partition_count(name))

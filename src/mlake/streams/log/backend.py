@@ -20,7 +20,6 @@ import shutil
 import threading
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -140,35 +139,42 @@ class LogBackend:
 
     def append(self, name: str, records: Sequence[PartitionedRecord]) -> list[PutResult]:
         meta = self._load_meta(name)
-        by_partition: dict[int, list[int]] = defaultdict(list)
-        for i, r in enumerate(records):
-            check_partition(name, r.partition, meta.partitions)
-            by_partition[r.partition].append(i)
+        count = meta.partitions
+        by_partition: dict[int, list[tuple[bytes, bytes]]] = {}
+        for partition, key, data in records:
+            entries = by_partition.get(partition)
+            if entries is None:
+                check_partition(name, partition, count)
+                entries = by_partition[partition] = []
+            entries.append((key.encode(), data))
         now_us = time.time_ns() // 1000
-        results: list[PutResult | None] = [None] * len(records)
+        firsts: dict[int, int | StreamError] = {}
 
-        def write(partition: int, indices: list[int]) -> None:
+        def write(partition: int) -> None:
             try:
-                first = self._writer(name, partition).append(
-                    [(records[i].key.encode(), records[i].data) for i in indices], now_us
-                )
+                firsts[partition] = self._writer(name, partition).append(by_partition[partition], now_us)
             except StreamNotFoundError:
                 self._forget(name)
                 raise
             except (StreamError, OSError) as exc:
-                for i in indices:
-                    results[i] = PutResult(partition, error=str(exc), error_code="write_failed", retryable=True)
-                return
-            for n, i in enumerate(indices):
-                results[i] = PutResult(partition, sequence=first + n)
+                firsts[partition] = exc if isinstance(exc, StreamError) else StreamError(str(exc))
 
         if len(by_partition) == 1:
-            write(*next(iter(by_partition.items())))
+            write(next(iter(by_partition)))
         else:
             # fdatasync releases the GIL: partitions are synced in parallel, not one after another.
-            for future in [self._executor().submit(write, p, ix) for p, ix in by_partition.items()]:
+            for future in [self._executor().submit(write, p) for p in by_partition]:
                 future.result()
-        return [r for r in results if r is not None]
+        results: list[PutResult] = []
+        next_seq = dict(firsts)
+        for r in records:
+            seq = next_seq[r.partition]
+            if isinstance(seq, StreamError):
+                results.append(PutResult(r.partition, None, str(seq), "write_failed", True))
+            else:
+                results.append(PutResult(r.partition, seq))
+                next_seq[r.partition] = seq + 1
+        return results
 
     def read(self, name: str, partition: int, position: Position, limit: int) -> ReadBatch:
         meta = self._load_meta(name)
