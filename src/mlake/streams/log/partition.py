@@ -18,6 +18,7 @@ import bisect
 import fcntl
 import itertools
 import os
+import struct
 import threading
 import zlib
 from collections.abc import Sequence
@@ -221,9 +222,11 @@ class PartitionLog:
         return self._segment_first_ts is not None and now_us - self._segment_first_ts >= self.roll_after_us
 
     def _roll(self, now_us: int) -> None:
-        assert self._fd is not None
+        assert self._fd is not None and self._idx_fd is not None
         _write_at(self._fd, seal_frame(self._next_seq, self._last_ts), self._size)
         os.fdatasync(self._fd)
+        # The seal's index entry carries the segment's last timestamp, which retention goes by.
+        os.write(self._idx_fd, INDEX_ENTRY.pack(self._next_seq, self._last_ts, self._size))
         last_ts = self._last_ts
         self._open_segment(self._next_seq, create=True)
         self._last_ts = last_ts
@@ -234,9 +237,8 @@ class PartitionLog:
         cutoff = now_us - self.retention_us
         segments = list_segments(self.directory)
         for older, newer in itertools.pairwise(segments):
-            # Every record of `older` is at or before the first record of `newer` (timestamps never decrease).
-            first_ts = _first_timestamp(self.directory, newer)
-            if first_ts is None or first_ts >= cutoff:
+            last_ts = _sealed_last_timestamp(self.directory, older, newer)
+            if last_ts is None or last_ts >= cutoff:
                 break
             for suffix in (".log", ".idx"):
                 try:
@@ -342,6 +344,22 @@ def _first_timestamp(directory: Path, first: int) -> int | None:
     if len(raw) < INDEX_ENTRY.size:
         return None
     return int(INDEX_ENTRY.unpack(raw)[1])
+
+
+def _sealed_last_timestamp(directory: Path, first: int, next_first: int) -> int | None:
+    """The newest record time of a sealed segment: from the seal's index entry, or, where that entry was
+    lost (the index is not synced), the next segment's first record time, which is never older."""
+    path = directory / f"{segment_name(first)}.idx"
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            f.seek(size - size % INDEX_ENTRY.size - INDEX_ENTRY.size)
+            seq, ts, _ = INDEX_ENTRY.unpack(f.read(INDEX_ENTRY.size))
+        if seq == next_first:
+            return int(ts)
+    except (OSError, struct.error):
+        pass
+    return _first_timestamp(directory, next_first)
 
 
 def _last_index_offset(directory: Path, first: int) -> int:
