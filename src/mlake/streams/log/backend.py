@@ -180,7 +180,11 @@ class LogBackend:
         meta = self._load_meta(name)
         check_partition(name, partition, meta.partitions)
         cutoff = time.time_ns() // 1000 - meta.retention_us
-        records, nxt = read_partition(name, partition, self.root / name / str(partition), position, limit, cutoff)
+        folder = self.root / name / str(partition)
+        records, nxt = read_partition(name, partition, folder, position, limit, cutoff)
+        if not records and not folder.exists():  # deleted since its metadata was cached
+            self._forget(name)
+            raise StreamNotFoundError(f"Stream {name!r} does not exist in {self.root}")
         return ReadBatch(records, nxt)
 
     # -- consumer groups ---------------------------------------------------------------------------
