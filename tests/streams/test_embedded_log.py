@@ -198,6 +198,8 @@ def test_a_stream_deleted_elsewhere_is_noticed(tmp_path: Path) -> None:
     other.delete("s")
     with pytest.raises(StreamNotFoundError):
         writer.put("s", {"i": 2}, key="k")
+    with pytest.raises(StreamNotFoundError):
+        writer.read("s", 0)
     other.create("s", partitions=1)
     assert writer.put("s", {"i": 3}, key="k").sequence == 0  # the new stream starts afresh
     assert [r.json() for r in read_all(other, "s", 0)] == [{"i": 3}]

@@ -20,6 +20,7 @@ from mlake.streams.base import (
     MAX_KEY_CHARS,
     MAX_PARTITIONS,
     StreamBackend,
+    StreamNotFoundError,
     check_limit,
     check_partition,
     check_stream_name,
@@ -145,7 +146,12 @@ class Streams:
                 f"Cannot put record {i + 1} of the batch into stream {name!r}: "
                 "a record is a PutRecord or a (key, value) pair",
             ) from exc
-        stored = self.backend.append(name, outgoing) if outgoing else []
+        try:
+            stored = self.backend.append(name, outgoing) if outgoing else []
+        except StreamNotFoundError:
+            with self._lock:  # deleted elsewhere: a stream made again under the name may differ
+                self._partitions.pop(name, None)
+            raise
         if not failures:
             return PutBatchResult(stored)
         merged: list[PutResult] = []

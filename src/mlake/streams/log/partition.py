@@ -74,11 +74,11 @@ class PartitionLog:
                 self._catch_up()
                 if self._should_roll(now_us):
                     self._roll(now_us)
-                return self._write(entries, max(now_us, self._last_ts), now_us)
+                return self._write(entries, max(now_us, self._last_ts))
             finally:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
-    def _write(self, entries: Sequence[tuple[bytes, bytes]], ts: int, now_us: int) -> int:
+    def _write(self, entries: Sequence[tuple[bytes, bytes]], ts: int) -> int:
         assert self._fd is not None and self._idx_fd is not None
         first = self._next_seq
         parts: list[bytes] = []
