@@ -21,7 +21,14 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 FACES = ("mlake.cli", "mlake.server", "mlake.client")
 COMPOSITION = ("mlake.lake", "mlake.connection", "mlake.demo")
-AREAS = ("mlake.ingest", "mlake.quality", "mlake.features", "mlake.dashboards", "mlake.maintenance")
+AREAS = (
+    "mlake.ingest",
+    "mlake.quality",
+    "mlake.features",
+    "mlake.dashboards",
+    "mlake.maintenance",
+    "mlake.streams",
+)
 GROUND = ("mlake.tables", "mlake.sql", "mlake.results", "mlake.metastore", "mlake.storage", "mlake.governance")
 BASE = ("mlake.settings", "mlake.errors", "mlake.events", "mlake.backends", "mlake.engines")
 

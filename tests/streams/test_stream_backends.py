@@ -7,11 +7,13 @@ import threading
 import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import mlake
 from mlake.errors import ConfigError, ValidationError
 from mlake.streams import (
     Position,
@@ -290,6 +292,22 @@ def test_any_batches_read_back_exactly_once_in_key_order(
             got[r.key].append(r.data)
     assert got == expected
     streams.delete(name)
+
+
+def test_the_backend_registry_lists_the_stream_backends(tmp_path: Path) -> None:
+    from mlake.backends import backends
+
+    assert {name: b.schemes for name, b in backends("stream").items()} == {
+        "log": ("file",),
+        "nats": ("nats", "tls"),
+        "redis": ("redis", "rediss"),
+    }
+    url = f"file://{tmp_path / 'elsewhere'}"
+    with mlake.connect(tmp_path / "lake", stream_url=url) as lake:  # accepted at connect
+        s = open_streams(lake.settings.stream_url, home=lake.settings.home)
+        assert s.backend.identity == url
+    with pytest.raises(ConfigError, match="Unsupported stream URL"):
+        mlake.connect(tmp_path / "lake2", stream_url="ftp://x")
 
 
 def test_unknown_backends_are_a_clear_error(tmp_path: object) -> None:

@@ -1,10 +1,11 @@
-"""Choosing a stream backend from a URL (``Settings.stream_url``); heavy clients are imported lazily."""
+"""Choosing a stream backend from a URL (``Settings.stream_url``) through the backend registry
+(:mod:`mlake.backends`, which lists the built-in ones); heavy clients are imported only when chosen."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
+from mlake.backends import backend_for_url
 from mlake.errors import ConfigError
 from mlake.streams.base import StreamBackend
 from mlake.streams.service import Streams
@@ -20,28 +21,13 @@ def open_stream_backend(url: str | None = None, *, home: str | Path | None = Non
         from mlake.streams.log import LogBackend
 
         return LogBackend(Path(home) / "streams")
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    if scheme == "file":
-        from mlake.streams.log import LogBackend
-
-        path = unquote(urlparse(url).path)
-        if not path:
-            raise ConfigError(f"The stream URL {url!r} names no folder", hint="use file:///absolute/folder")
-        return LogBackend(path)
-    if scheme in ("nats", "tls"):
-        from mlake.streams.nats import NatsBackend
-
-        return NatsBackend(url)
-    if scheme in ("redis", "rediss"):
-        from mlake.streams.redis import RedisBackend
-
-        return RedisBackend(url)
-    if scheme == "kafka":
+    if url.lower().startswith("kafka://"):
         raise ConfigError(
             f"Kafka streams are not available yet ({url!r})",
             hint=f"the stream protocol allows a Kafka backend, but none is built; use {_SCHEMES}",
         )
-    raise ConfigError(f"Unsupported stream URL {url!r}", hint=f"use {_SCHEMES}")
+    backend: StreamBackend = backend_for_url("stream", url).load()(url)
+    return backend
 
 
 def open_streams(url: str | None = None, *, home: str | Path | None = None) -> Streams:

@@ -25,7 +25,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
+from mlake.errors import ConfigError
 from mlake.streams.base import (
     DEFAULT_MAX_RECORD_BYTES,
     StreamError,
@@ -70,6 +72,14 @@ class LogBackend:
         self._meta: dict[str, _Meta] = {}
         self._writers: dict[tuple[str, int], PartitionLog] = {}
         self._pool: ThreadPoolExecutor | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> LogBackend:
+        """``file:///absolute/folder``."""
+        path = unquote(urlparse(url).path)
+        if not path:
+            raise ConfigError(f"The stream URL {url!r} names no folder", hint="use file:///absolute/folder")
+        return cls(path)
 
     @property
     def identity(self) -> str:
