@@ -78,6 +78,30 @@ BUILTIN: tuple[Backend, ...] = (
         capabilities=frozenset({"reconcile", "keys", "newer_wins", "shared"}),
         description="Redis for teams: several servers share one store",
     ),
+    Backend(
+        "stream",
+        "log",
+        "mlake.streams.log:LogBackend.from_url",
+        schemes=("file",),
+        capabilities=frozenset({"durable", "contiguous_sequences", "multi_process_writers"}),
+        description="the embedded durable log: segment files in a folder (the default, in the lake's home)",
+    ),
+    Backend(
+        "stream",
+        "nats",
+        "mlake.streams.nats:NatsBackend",
+        schemes=("nats", "tls"),
+        capabilities=frozenset({"durable", "shared"}),
+        description="NATS JetStream: a stream per mlake stream, a subject per partition",
+    ),
+    Backend(
+        "stream",
+        "redis",
+        "mlake.streams.redis:RedisBackend",
+        schemes=("redis", "rediss"),
+        capabilities=frozenset({"shared"}),
+        description="Redis Streams: a Redis stream per partition",
+    ),
 )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -536,12 +536,30 @@ class Table:
         self.evolve_for(table.schema)
         return conform(table, self.iceberg.schema()), inputs
 
-    def append(self, data: Any, *, command: str | None = None, inputs: list[LineageInput] | None = None) -> WriteRecord:
-        """Append rows; new columns are added to the schema, safe widenings applied."""
-        with self._lake.access.audited("table.append", [str(self.name)]):
-            return self._append(data, command, inputs)
+    def append(
+        self,
+        data: Any,
+        *,
+        command: str | None = None,
+        inputs: list[LineageInput] | None = None,
+        properties: dict[str, str] | None = None,
+        precondition: Callable[[IcebergTable], None] | None = None,
+    ) -> WriteRecord:
+        """Append rows; new columns are added to the schema, safe widenings applied.
 
-    def _append(self, data: Any, command: str | None, inputs: list[LineageInput] | None) -> WriteRecord:
+        ``properties`` go into the snapshot summary with the data, in the same commit; ``precondition``
+        may abort the commit after seeing the table as it is then (see ``writer.append_files``)."""
+        with self._lake.access.audited("table.append", [str(self.name)]):
+            return self._append(data, command, inputs, properties, precondition)
+
+    def _append(
+        self,
+        data: Any,
+        command: str | None,
+        inputs: list[LineageInput] | None,
+        properties: dict[str, str] | None = None,
+        precondition: Callable[[IcebergTable], None] | None = None,
+    ) -> WriteRecord:
         table, default_inputs = self._prepare(data)
         write = self._write_record("append", command or "append", inputs=inputs or default_inputs)
         write.rows_written = table.num_rows
@@ -552,8 +570,9 @@ class Table:
                 self._lake.catalog_for_write(self.name, "insert"),
                 self.name.identifier,
                 files,
-                self.snapshot_properties(write),
+                {**(properties or {}), **self.snapshot_properties(write)},
                 self._lake.settings.commit_retries,
+                precondition,
             )
         except BaseException:
             remove_files(f.file_path for f in files)

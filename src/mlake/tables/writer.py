@@ -75,10 +75,17 @@ def append_files(
     files: list[DataFile],
     properties: dict[str, str],
     retries: int = 30,
+    precondition: Callable[[IcebergTable], None] | None = None,
 ) -> IcebergTable:
-    """Commit already-written data files as one append snapshot."""
+    """Commit already-written data files as one append snapshot.
+
+    ``precondition`` sees the table as loaded for each attempt and raises to abort the commit: with the
+    catalog's optimistic commit this is a compare-and-set (a stream delivery checks that the stream
+    position in the latest snapshot is still the one its batch starts from)."""
 
     def attempt(table: IcebergTable) -> IcebergTable:
+        if precondition is not None:
+            precondition(table)
         with table.transaction() as tx, tx.update_snapshot(snapshot_properties=properties).fast_append() as fa:
             for f in files:
                 fa.append_data_file(f)

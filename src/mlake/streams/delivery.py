@@ -1,0 +1,358 @@
+"""Delivery of a stream into a table, exactly once (the Kinesis Data Firehose role).
+
+A delivery reads every partition of a stream, buffers records until one of its hints is reached (a
+number of records, of bytes, or seconds since the first buffered record), decodes them as JSON objects
+and appends them to a table as one Iceberg snapshot. The stream position reached (the last sequence
+number per partition) goes into that snapshot's summary, under ``mlake.delivery.<name>``, in the same
+commit as the data. Restarted, a delivery resumes after the position found in the table's newest
+snapshot that carries it, so a delivery killed at any moment neither loses nor duplicates a record.
+
+The commit is a compare-and-set: it goes through only if the position in the table is still the one
+the batch started from, so two processes running the same delivery by mistake cannot both write a
+batch (the second gets a :class:`DeliveryConflictError` and should stop).
+
+Records that cannot become rows — not JSON, not a JSON object, or a value that does not fit the
+table's column — go to an error table (``<table>_errors`` by default) with the reason and the raw
+bytes, and good records keep flowing. The error table carries the position too, so error rows written
+just before a crash are not written again after the restart.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pyarrow as pa
+
+from mlake.errors import MlakeError, SchemaError, ValidationError
+from mlake.streams.base import check_stream_name
+from mlake.streams.models import Position, Record
+from mlake.streams.service import Streams
+
+if TYPE_CHECKING:
+    from pyiceberg.table import Table as IcebergTable
+
+    from mlake.tables.table import Table
+
+POSITION_PREFIX = "mlake.delivery."
+
+
+class DeliveryConflictError(MlakeError):
+    """The table's delivery position moved under this delivery: another process runs the same delivery."""
+
+    code = "delivery_conflict"
+    http_status = 409
+
+
+class TableAccess(Protocol):
+    """What a delivery needs of the lake (the Lake implements it)."""
+
+    def table(self, name: str) -> Table: ...
+
+    def table_exists(self, name: str) -> bool: ...
+
+    def create_table(self, name: str, data: Any = None, **kwargs: Any) -> Table: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BufferHints:
+    """When a delivery writes its buffer: whichever limit is reached first (as Firehose's hints)."""
+
+    max_records: int = 10_000
+    max_bytes: int = 8 * 1024 * 1024
+    max_seconds: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.max_records < 1 or self.max_bytes < 1 or not self.max_seconds > 0:
+            raise ValidationError(f"Buffer hints must be positive: {self}")
+
+
+@dataclass(slots=True)
+class DeliveryStats:
+    """What one run of a delivery did."""
+
+    flushes: int = 0
+    records: int = 0
+    rows_written: int = 0
+    errors: int = 0
+    positions: dict[int, int] = field(default_factory=dict)
+    """The position committed last (partition -> last delivered sequence number)."""
+
+
+def delivered_positions(table: IcebergTable, key: str) -> dict[int, int]:
+    """The position under ``key`` in the newest snapshot (walking back from the current one) that has it."""
+    snapshot = table.current_snapshot()
+    while snapshot is not None:
+        props = snapshot.summary.additional_properties if snapshot.summary else {}
+        raw = props.get(key)
+        if raw is not None:
+            return {int(p): int(s) for p, s in json.loads(raw).items()}
+        parent = snapshot.parent_snapshot_id
+        snapshot = table.snapshot_by_id(parent) if parent is not None else None
+    return {}
+
+
+class Delivery:
+    """Delivers one stream into one table; ``run`` it in the foreground or on a thread."""
+
+    def __init__(
+        self,
+        lake: TableAccess,
+        streams: Streams,
+        stream: str,
+        table: str,
+        *,
+        name: str | None = None,
+        hints: BufferHints | None = None,
+        error_table: str | None = None,
+    ) -> None:
+        self.lake = lake
+        self.streams = streams
+        self.stream = check_stream_name(stream)
+        self.table_name = table
+        self.name = check_stream_name(name or stream, "delivery")
+        self.key = f"{POSITION_PREFIX}{self.name}"
+        self.hints = hints or BufferHints()
+        self.error_table_name = error_table or f"{table}_errors"
+        self.partitions = streams.describe(stream).partitions
+
+    def positions(self) -> dict[int, int]:
+        """The position committed in the table: what a restarted delivery resumes after."""
+        if not self.lake.table_exists(self.table_name):
+            return {}
+        return delivered_positions(self.lake.table(self.table_name).iceberg, self.key)
+
+    def run(
+        self,
+        *,
+        stop: threading.Event | None = None,
+        max_flushes: int | None = None,
+        idle_timeout: float | None = None,
+    ) -> DeliveryStats:
+        """Deliver until ``stop`` is set, ``max_flushes`` buffers were written, or nothing new arrived for
+        ``idle_timeout`` seconds; what is buffered when it stops is written first."""
+        stats = DeliveryStats()
+        committed = self.positions()
+        stats.positions = dict(committed)
+        cursor = {
+            p: Position.after(committed[p]) if p in committed else Position.oldest() for p in range(self.partitions)
+        }
+        buffer: list[Record] = []
+        size = 0
+        first_at = 0.0
+        last_seen = time.monotonic()
+        while True:
+            if stop is not None and stop.is_set():
+                break
+            if max_flushes is not None and stats.flushes >= max_flushes:
+                return stats
+            got = False
+            for p in range(self.partitions):
+                room = self.hints.max_records - len(buffer)
+                if room <= 0:
+                    break
+                batch = self.streams.read(self.stream, p, cursor[p], limit=min(room, 5000))
+                cursor[p] = batch.next_position
+                if batch.records:
+                    if not buffer:
+                        first_at = time.monotonic()
+                    got = True
+                    buffer.extend(batch.records)
+                    size += sum(len(r.data) for r in batch.records)
+            now = time.monotonic()
+            if got:
+                last_seen = now
+            due = buffer and (
+                len(buffer) >= self.hints.max_records
+                or size >= self.hints.max_bytes
+                or now - first_at >= self.hints.max_seconds
+            )
+            if due:
+                while buffer:  # a read may bring more than the hints allow: write them in pieces
+                    n = self._fitting(buffer)
+                    self._flush(buffer[:n], committed, stats)
+                    buffer = buffer[n:]
+                    if len(buffer) < self.hints.max_records and sum(len(r.data) for r in buffer) < self.hints.max_bytes:
+                        break
+                size = sum(len(r.data) for r in buffer)
+                first_at = time.monotonic()
+            elif idle_timeout is not None and now - last_seen >= idle_timeout:
+                break
+            elif not got:
+                time.sleep(0.02)
+        while buffer:
+            n = self._fitting(buffer)
+            self._flush(buffer[:n], committed, stats)
+            buffer = buffer[n:]
+        return stats
+
+    def _fitting(self, buffer: list[Record]) -> int:
+        """How many of the buffer's first records fit the hints (at least one)."""
+        size = 0
+        for n, r in enumerate(buffer[: self.hints.max_records]):
+            size += len(r.data)
+            if size > self.hints.max_bytes:
+                return max(n, 1)
+        return min(len(buffer), self.hints.max_records)
+
+    # -- one buffer ----------------------------------------------------------------------------------
+
+    def _flush(self, records: list[Record], committed: dict[int, int], stats: DeliveryStats) -> None:
+        reached = dict(committed)
+        for r in records:
+            reached[r.partition] = max(reached.get(r.partition, -1), r.sequence)
+        rows, errors = _decode(records)
+        table = self.lake.table(self.table_name) if self.lake.table_exists(self.table_name) else None
+        data, more_errors = _to_arrow(rows, table)
+        errors.extend(more_errors)
+        if errors:
+            self._write_errors(errors, reached)
+        if table is None and data.num_rows:
+            table = self.lake.create_table(self.table_name, schema=data.schema, exist_ok=True)
+        if table is not None:
+            if not data.num_rows:  # only bad records: the position still moves on, in an empty snapshot
+                data = table.schema.as_arrow().empty_table()
+            expected = dict(committed)
+            table.append(
+                data,
+                command=f"deliver stream {self.stream}",
+                properties={self.key: _position_json(reached)},
+                precondition=_position_is(self.key, expected, self.table_name),
+            )
+            committed.clear()
+            committed.update(reached)
+            stats.positions = dict(reached)
+        stats.flushes += 1
+        stats.records += len(records)
+        stats.rows_written += data.num_rows
+        stats.errors += len(errors)
+
+    def _write_errors(self, errors: list[tuple[Record, str]], reached: dict[int, int]) -> None:
+        """Error rows not yet in the error table (a crash may have come between its commit and the data's)."""
+        exists = self.lake.table_exists(self.error_table_name)
+        table = self.lake.table(self.error_table_name) if exists else None
+        done = delivered_positions(table.iceberg, self.key) if table is not None else {}
+        fresh = [(r, reason) for r, reason in errors if r.sequence > done.get(r.partition, -1)]
+        if not fresh:
+            return
+        now = datetime.now(UTC)
+        rows = pa.table(
+            {
+                "stream": pa.array([r.stream for r, _ in fresh], pa.string()),
+                "partition": pa.array([r.partition for r, _ in fresh], pa.int32()),
+                "sequence": pa.array([r.sequence for r, _ in fresh], pa.int64()),
+                "key": pa.array([r.key for r, _ in fresh], pa.string()),
+                "data": pa.array([r.data for r, _ in fresh], pa.binary()),
+                "reason": pa.array([reason for _, reason in fresh], pa.string()),
+                "arrival_time": pa.array([r.timestamp for r, _ in fresh], pa.timestamp("us", tz="UTC")),
+                "delivered_at": pa.array([now] * len(fresh), pa.timestamp("us", tz="UTC")),
+            }
+        )
+        if table is None:
+            table = self.lake.create_table(self.error_table_name, schema=rows.schema, exist_ok=True)
+        table.append(
+            rows,
+            command=f"deliver stream {self.stream}: records that failed",
+            properties={self.key: _position_json({**done, **reached})},
+            precondition=_position_is(self.key, done, self.error_table_name),
+        )
+
+
+def _position_json(positions: dict[int, int]) -> str:
+    return json.dumps({str(p): s for p, s in sorted(positions.items())})
+
+
+def _position_is(key: str, expected: dict[int, int], table: str) -> Callable[[IcebergTable], None]:
+    def check(tbl: IcebergTable) -> None:
+        found = delivered_positions(tbl, key)
+        if found != expected:
+            raise DeliveryConflictError(
+                f"The delivery position {key!r} of table {table} is {found}, not {expected} as this delivery "
+                "expected: another process delivered meanwhile",
+                hint="run each delivery in one process only; restart this one to resume from the table",
+            )
+
+    return check
+
+
+def _decode(records: list[Record]) -> tuple[list[tuple[Record, dict[str, Any]]], list[tuple[Record, str]]]:
+    rows: list[tuple[Record, dict[str, Any]]] = []
+    errors: list[tuple[Record, str]] = []
+    for r in records:
+        try:
+            value = json.loads(r.data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            errors.append((r, f"not JSON: {exc}"))
+            continue
+        if not isinstance(value, dict) or not value:
+            errors.append((r, f"not a JSON object with fields but {type(value).__name__}: a row needs named fields"))
+            continue
+        rows.append((r, value))
+    return rows, errors
+
+
+def _to_arrow(
+    rows: list[tuple[Record, dict[str, Any]]], table: Table | None
+) -> tuple[pa.Table, list[tuple[Record, str]]]:
+    """The rows as one Arrow table that fits the table's schema (with safe evolution); rows that do not
+    fit (a value of another type than its column, or than the same new field in earlier rows) are errors.
+
+    The whole batch is tried first; only when it fails is each row checked on its own."""
+    from mlake.tables.frames import plan_schema
+
+    schema = table.schema if table is not None else None
+    values = [v for _, v in rows]
+    try:
+        data = _rows_to_arrow(values)
+        if schema is not None:
+            plan_schema(schema, data.schema)
+        return data, []
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, SchemaError):
+        pass
+    good: list[dict[str, Any]] = []
+    errors: list[tuple[Record, str]] = []
+    seen: dict[str, pa.DataType] = {}  # the type of each field in the rows kept so far
+    for record, value in rows:
+        try:
+            one = _rows_to_arrow([value])
+            if schema is not None:
+                plan_schema(schema, one.schema)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, SchemaError) as exc:
+            errors.append((record, f"does not fit the table: {exc}"))
+            continue
+        clash = next(
+            (
+                f
+                for f in one.schema
+                if not pa.types.is_null(f.type) and f.name in seen and not _compatible(seen[f.name], f.type)
+            ),
+            None,
+        )
+        if clash is not None:
+            errors.append(
+                (record, f"field {clash.name!r} is {clash.type} here but {seen[clash.name]} in earlier records")
+            )
+            continue
+        for f in one.schema:
+            if not pa.types.is_null(f.type):
+                seen.setdefault(f.name, f.type)
+        good.append(value)
+    return _rows_to_arrow(good), errors
+
+
+def _rows_to_arrow(rows: list[dict[str, Any]]) -> pa.Table:
+    """Columns for every field any row has (``Table.from_pylist`` takes the first row's fields only)."""
+    names = list(dict.fromkeys(name for row in rows for name in row))
+    return pa.table({name: pa.array([row.get(name) for row in rows]) for name in names})
+
+
+def _compatible(a: pa.DataType, b: pa.DataType) -> bool:
+    if a.equals(b):
+        return True
+    numeric = (pa.types.is_integer, pa.types.is_floating)
+    return any(t(a) for t in numeric) and any(t(b) for t in numeric)
