@@ -157,4 +157,4 @@ def test_help_does_not_load_the_lake() -> None:
     assert out == ""
     import mlake
 
-    assert mlake.connect.__module__ == "mlake.lake" and mlake.Lake.__name__ == "Lake"  # loaded on first use
+    assert mlake.connect.__module__ == "mlake.connection" and mlake.Lake.__name__ == "Lake"  # loaded on first use

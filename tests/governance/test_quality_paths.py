@@ -151,7 +151,8 @@ def test_a_gate_is_kept_for_a_principal_without_grants_on_the_history(governed: 
     lake = governed.lake
     lake.governance.grant("bob", "insert", "shop.orders")
     bob = lake.as_principal("bob")
-    batch = tmp_path / "orders.csv"
+    batch = lake.settings.home / "tmp" / "uploads" / "gate" / "orders.csv"  # principals ingest uploads
+    batch.parent.mkdir(parents=True)
     batch.write_text("order_id,customer_id,amount\n20,1,5.0\n21,2,-3.0\n")
     report = bob.ingest(str(batch), into="shop.orders", gate=bob.quality.gate({"checks": [{"not_null": "order_id"}]}))
     assert report.rows_written == 2

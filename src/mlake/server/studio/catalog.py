@@ -24,7 +24,7 @@ router = APIRouter(include_in_schema=False)
 def home(request: Request, lake: Lk) -> HTMLResponse:
     tables = lake.search(include_quarantine=True)
     main = [t for t in tables if not t["quarantine"]]
-    quarantined = sum(t["rows"] for t in tables if t["quarantine"])
+    quarantined = sum(t["rows"] or 0 for t in tables if t["quarantine"])
     namespaces: dict[str, list[dict[str, Any]]] = {}
     for t in main:
         namespaces.setdefault(t["namespace"], []).append(t)
@@ -38,8 +38,9 @@ def home(request: Request, lake: Lk) -> HTMLResponse:
     stats = {
         "tables": len(main),
         "namespaces": len(namespaces),
-        "rows": sum(t["rows"] for t in main),
-        "size": sum(t["size_bytes"] for t in main),
+        # a table the viewer's row filter narrows has no count for it (it would tell what the filter hides)
+        "rows": sum(t["rows"] or 0 for t in main),
+        "size": sum(t["size_bytes"] or 0 for t in main),
         "quarantined": quarantined,
     }
     return render(request, "home.html", title="Home", stats=stats, namespaces=namespaces, panels=panels)

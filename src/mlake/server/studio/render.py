@@ -16,6 +16,8 @@ from mlake.server.extensions import NavItem, load_areas
 
 
 def _bytes(n: int | None) -> str:
+    if n is None:
+        return "—"  # not shown: the viewer's row filter narrows the table
     if not n:
         return "0 B"
     size = float(n)
@@ -27,6 +29,8 @@ def _bytes(n: int | None) -> str:
 
 
 def _number(n: Any) -> str:
+    if n is None:
+        return "—"  # not shown: the viewer's row filter narrows the table
     return f"{n:,}" if isinstance(n, int) else str(n)
 
 
