@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table as IcebergTable
 
+from mlake.duckdb_connection import connect_duckdb
 from mlake.errors import IngestError
 from mlake.ingest.quarantine import QuarantineSink
 from mlake.ingest.report import IngestReport
@@ -112,10 +113,9 @@ class IngestContext:
             s = self.lake.settings
             temp = s.home / "tmp"
             temp.mkdir(parents=True, exist_ok=True)
-            self._con = duckdb.connect(":memory:", config={"threads": s.threads, "temp_directory": str(temp)})
+            self._con = connect_duckdb(":memory:", config={"threads": s.threads, "temp_directory": str(temp)})
             self._con.execute(f"SET memory_limit = {quote_literal(s.ingest_memory_limit)}")
             self._con.execute("SET preserve_insertion_order = false")
-            self._con.execute("SET TimeZone = 'UTC'")
             self._con.execute("SET enable_progress_bar = false")
             from mlake.storage import attach_object_store
 

@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.json as pajson
 
+from mlake.duckdb_connection import connect_duckdb
 from mlake.errors import IngestError
 from mlake.ingest.casting import LINE_COL, RAW_COL, SOURCE_COL, split_batch
 from mlake.ingest.context import IngestContext
@@ -301,7 +302,7 @@ def _with_aux(table: pa.Table, source: str, lines: list[int], raws: Sequence[str
 
 
 def _array_records(f: SourceFile) -> Iterator[Parsed]:
-    con = duckdb.connect()
+    con = connect_duckdb()
     try:
         rel = con.sql(f"SELECT json::VARCHAR AS j FROM read_json_objects({quote_literal(str(f.path))}, format='array')")
         reader = rel.to_arrow_reader(CHUNK_LINES)
