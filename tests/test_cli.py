@@ -111,6 +111,25 @@ def test_errors_are_one_line_with_exit_code(capsys: pytest.CaptureFixture[str], 
     assert code == 1 and "Traceback" in err
 
 
+def test_check_exits_1_when_an_error_check_fails(
+    capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "t.csv").write_text("id,x\n1,5\n2,-1\n")
+    mlake(capsys, home, "ingest", str(tmp_path / "t.csv"), "--into", "a.t")
+    (tmp_path / "error.yaml").write_text("checks:\n  - in_range: {column: x, min: 0}\n")
+    (tmp_path / "warn.yaml").write_text("checks:\n  - in_range: {column: x, min: 0, severity: warn}\n")
+    code, out, _ = mlake(capsys, home, "check", "a.t", "--suite", str(tmp_path / "error.yaml"))
+    assert code == 1 and "failed" in out
+    code, out, _ = mlake(capsys, home, "check", "a.t", "--suite", str(tmp_path / "warn.yaml"))
+    assert code == 0 and "passed" in out  # a failing warning reports, it does not fail the run
+    mlake(capsys, home, "quality", "store-suite", "a.t", "basics", str(tmp_path / "error.yaml"))
+    code, out, _ = mlake(capsys, home, "check", "a.t", "--suite", "basics", "--json")
+    assert code == 1 and json.loads(out)["passed"] is False
+    env = {**os.environ, "MLAKE_HOME": str(home)}  # and as a shell (a CI job) sees it
+    proc = subprocess.run([sys.executable, "-m", "mlake", "check", "a.t", "--suite", "basics"], env=env, capture_output=True)
+    assert proc.returncode == 1
+
+
 def test_module_entry_point_and_exit_codes(tmp_path: Path) -> None:
     env = {**os.environ, "MLAKE_HOME": str(tmp_path / "lake")}
     ok = subprocess.run(

@@ -86,7 +86,10 @@ def demo(
 def run() -> None:
     """Entry point: errors become one red line (tracebacks with --debug) and a non-zero exit code."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns the code of a `typer.Exit` instead of raising it.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code != 0:
+            sys.exit(code)
     except MlakeError as exc:
         if state.debug:
             traceback.print_exc()

@@ -70,21 +70,10 @@ def _suite(lake: Any, table: str, suite: str) -> Any:
     from mlake.quality.source import is_table_name
 
     path = Path(suite)
-    if path.is_file():
-        return path
-    if path.suffix.lower() in (".yaml", ".yml") or not suite.strip() or not is_table_name(table):
+    named = bool(suite.strip()) and path.suffix.lower() not in (".yaml", ".yml") and is_table_name(table)
+    if not path.is_file() and not named:
         raise ValidationError(f"Suite file {suite} does not exist")
-    if not lake.table_exists(table):  # a missing table is the error to report, not a missing suite
-        raise lake.not_found(TableName.parse(table))
-    stored = lake.quality.suites.list(table)
-    for s in stored:
-        if s.name == suite.strip():
-            return s
-    names = ", ".join(repr(s.name) for s in stored) or "none"
-    raise ValidationError(
-        f"{suite!r} is neither a suite file nor a suite stored for {table} (stored: {names})",
-        hint="give a YAML file, or store one with `mlake quality store-suite TABLE NAME FILE`",
-    )
+    return lake.quality.resolve_suite(table, suite)
 
 
 def check(
