@@ -130,6 +130,25 @@ def test_check_exits_1_when_an_error_check_fails(
     assert proc.returncode == 1
 
 
+def test_install_hints_and_bracketed_text_keep_their_brackets(
+    capsys: pytest.CaptureFixture[str], home: Path
+) -> None:
+    import re
+
+    from mlake.cli.render import print_error
+    from mlake.errors import ConfigError
+
+    src = Path(__file__).resolve().parent.parent / "src" / "mlake"
+    hints = {m for f in src.rglob("*.py") for m in re.findall(r"pip install '[^']+'", f.read_text())}
+    assert {"pip install 'mlake[ml]'", "pip install 'mlake[s3]'"} <= hints  # every install hint in the code
+    for hint in sorted(hints):
+        print_error(ConfigError("needs [extra] packages", hint=f"install it with {hint}"))
+        err = capsys.readouterr().err
+        assert hint in err and "needs [extra] packages" in err
+    code, out, _ = mlake(capsys, home, "sql", "select 'mlake[ml]' AS hint, '[bold]x[/bold]' AS markup")
+    assert code == 0 and "mlake[ml]" in out and "[bold]x[/bold]" in out  # data are shown as they are
+
+
 def test_module_entry_point_and_exit_codes(tmp_path: Path) -> None:
     env = {**os.environ, "MLAKE_HOME": str(tmp_path / "lake")}
     ok = subprocess.run(

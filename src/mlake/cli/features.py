@@ -134,7 +134,7 @@ def show(
     console.print(f"[bold]{info['name']}[/bold] v{info['version']} · table {info['table']} · ttl {info['ttl']}")
     for key in ("description", "owner"):
         if info[key]:
-            console.print(f"{key}: {info[key]}")
+            console.print(f"{key}: {info[key]}", markup=False)
     if info["tags"]:
         console.print("tags: " + ", ".join(f"{k}={v}" if v else k for k, v in info["tags"].items()))
     console.print(f"entities: {', '.join(e['name'] + ' ' + e['type'] for e in info['entities'])}")

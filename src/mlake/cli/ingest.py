@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from mlake.cli.context import console, state
 from mlake.cli.render import print_json
@@ -69,9 +70,11 @@ def ingest(
         print_json(report.to_dict())
         return
     color = "yellow" if report.rows_quarantined or report.gate else "green"
-    console.print(f"[{color}]{report.summary()}[/{color}]")
+    console.print(f"[{color}]{escape(report.summary())}[/{color}]")
     if report.rows_quarantined:
         console.print(
-            f'[dim]see them: mlake sql "select line, kind, reason, raw from {report.quarantine_table} '
-            f"where ingest_id = '{report.write_id}' limit 20\"[/dim]"
+            f'see them: mlake sql "select line, kind, reason, raw from {report.quarantine_table} '
+            f"where ingest_id = '{report.write_id}' limit 20\"",
+            style="dim",
+            markup=False,
         )

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
+from rich.text import Text
 
 from mlake.cli.context import console, state
 from mlake.cli.render import print_json, rich_table
@@ -94,7 +96,7 @@ def check(
     else:
         style = {"pass": "green", "fail": "red", "warn": "yellow"}
         rows = [
-            (f"[{style[r.status]}]{r.status}[/]", r.check, r.severity, f"{r.metric} = {r.value}", r.message)
+            (Text(r.status, style=style[r.status]), r.check, r.severity, f"{r.metric} = {r.value}", r.message)
             for r in result.results
         ]
         console.print(rich_table(["status", "check", "severity", "metric", "result"], rows, title=result.suite))
@@ -161,7 +163,11 @@ def suites(
         return
     rows = []
     for s in found:
-        last = "never run" if s.last_run_at is None else ("[green]passed[/]" if s.last_passed else "[red]failed[/]")
+        last = (
+            Text("never run")
+            if s.last_run_at is None
+            else (Text("passed", style="green") if s.last_passed else Text("failed", style="red"))
+        )
         when = "" if s.last_run_at is None else s.last_run_at.strftime("%Y-%m-%d %H:%M")
         failed = ", ".join(str(r.get("check")) for r in s.failing[:3])
         rows.append((s.table, s.name, s.check_count, s.owner, last, when, failed))
@@ -257,9 +263,9 @@ def readiness(
         )
     )
     if r.learning_curve.get("advice"):
-        console.print(f"learning curve: {r.learning_curve['advice']}")
+        console.print(f"learning curve: {r.learning_curve['advice']}", markup=False)
     for w in r.warnings:
-        console.print(f"[yellow]warning:[/yellow] {w}")
+        console.print(f"[yellow]warning:[/yellow] {escape(w)}")
 
 
 @app.command("agreement")
@@ -290,4 +296,4 @@ def agreement(
     ]
     console.print(rich_table(["statistic", "value"], rows))
     for note in r.notes:
-        console.print(f"[dim]{note}[/dim]")
+        console.print(note, style="dim", markup=False)
