@@ -31,7 +31,13 @@ def ingest(
     delimiter: Annotated[str | None, typer.Option(help="CSV delimiter (default: sniffed).")] = None,
     header: Annotated[bool | None, typer.Option(help="CSV has a header row (default: sniffed).")] = None,
     encoding: Annotated[str | None, typer.Option(help="CSV encoding: utf-8, latin-1, utf-16.")] = None,
-    null_value: Annotated[list[str] | None, typer.Option(help="CSV text meaning NULL; repeatable.")] = None,
+    null_value: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="CSV text meaning NULL; repeatable; replaces the default NA, N/A, null, NaN and '' "
+            "(--null-value '' reads only empty fields as NULL)."
+        ),
+    ] = None,
     table: Annotated[str | None, typer.Option(help="Database source: table to load.")] = None,
     query: Annotated[str | None, typer.Option(help="Database source: SQL query to load.")] = None,
     incremental_column: Annotated[

@@ -19,11 +19,12 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from pyiceberg.types import IntegerType, LongType
+from pyiceberg.types import IntegerType, LongType, StringType
 
 from mlake.errors import IngestError, ValidationError
 from mlake.ingest.context import IngestContext
 from mlake.ingest.sources import SourceFile
+from mlake.tables.frames import iceberg_type_of
 from mlake.tables.types import duckdb_type, quote_ident, quote_literal
 
 _OPTION_NAMES = {
@@ -48,6 +49,12 @@ _OPTION_NAMES = {
 }
 
 
+# Text read as NULL unless ``null_values`` is given (which replaces the list): what pandas and R write for
+# missing values, and what public data sets use. A table of country codes where "NA" is Namibia passes
+# ``null_values=[""]``.
+DEFAULT_NULL_VALUES = ("", "NA", "N/A", "n/a", "null", "NULL", "NaN", "nan")
+
+
 def _literal(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -59,7 +66,7 @@ def _literal(value: Any) -> str:
 
 
 def reader_options(fmt: str, options: dict[str, Any]) -> str:
-    opts: dict[str, Any] = {}
+    opts: dict[str, Any] = {"nullstr": list(DEFAULT_NULL_VALUES)}
     if fmt == "tsv":
         opts["delim"] = "\t"
     for key, value in options.items():
@@ -70,7 +77,7 @@ def reader_options(fmt: str, options: dict[str, Any]) -> str:
             raise ValidationError(
                 f"Unknown CSV option {key!r}", hint=f"known options: {', '.join(sorted(set(_OPTION_NAMES)))}"
             )
-        opts[name] = value
+        opts[name] = list(value) if name == "nullstr" and isinstance(value, list | tuple) else value
     return ", ".join(f"{k}={_literal(v)}" for k, v in opts.items())
 
 
@@ -142,6 +149,8 @@ def _ingest_one(ctx: IngestContext, files: list[SourceFile], options: dict[str, 
     sniffed = _describe(con, _read_call(paths, opts, types or None, None), files)
     # 2. Impose the table's types on columns it already has, and the user's overrides on the rest.
     existing = ctx.existing_schema()
+    if existing is not None and ctx.mode == "overwrite":
+        _refuse_narrower_overwrite(ctx, existing, sniffed, types, files)
     imposed = dict(types)
     if existing is not None:
         by_lower = {f.name.lower(): f for f in existing.fields}
@@ -199,6 +208,28 @@ def _ingest_one(ctx: IngestContext, files: list[SourceFile], options: dict[str, 
             _quarantine_inexact(ctx, paths, opts, read_types, integers, files, data_schema.names, options)
         task.update(completed=total)
     _quarantine_rejects(ctx, rejects, files)
+
+
+def _refuse_narrower_overwrite(
+    ctx: IngestContext, existing: Any, sniffed: pa.Schema, types: dict[str, str], files: list[SourceFile]
+) -> None:
+    """An overwrite whose data now read as typed values where the table holds text (say numbers once
+    read as text because of "NA") would keep the text type silently: refuse, saying how to retype."""
+    by_lower = {f.name.lower(): f for f in existing.fields}
+    changed = []
+    for field in sniffed:
+        f = by_lower.get(field.name.lower())
+        if f is None or field.name in types or not isinstance(f.field_type, StringType):
+            continue
+        if not (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)):
+            changed.append(f"{f.name} (string, now read as {iceberg_type_of(field.type)})")
+    if changed:
+        raise IngestError(
+            f"{files[0].display} reads as other types than {ctx.name} has: {', '.join(changed)}; an overwrite "
+            "keeps the table's column types",
+            hint=f"to retype the table, drop it and ingest again (mlake tables drop {ctx.name}); to keep text, "
+            f"pass --type {changed[0].split(' ')[0]}=string",
+        )
 
 
 _NOT_INTEGER = "mlake: not an exact integer"

@@ -36,7 +36,7 @@ class IngestReport:
         if self.skipped:
             return (
                 f"{self.table}: nothing new — {len(self.files_skipped)} file(s) already ingested "
-                "(same content); use force to ingest again"
+                "(same content); use force to ingest again, or mode overwrite to replace the table's rows"
             )
         parts = [f"{self.table}: {self.rows_written:,} row(s) written"]
         if self.rows_quarantined:
