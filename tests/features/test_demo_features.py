@@ -35,6 +35,10 @@ def test_demo_builds_feature_groups_and_a_training_set(lake: Lake) -> None:
     info = fs.describe("customer_orders")
     assert info["lineage"]["upstream_tables"] == ["shop.orders"]
     assert [t["name"] for t in info["training_sets"]] == ["churn-training"]
+    from mlake.features.demo import build_feature_demo
+
+    build_feature_demo(lake)  # the demo built again: still one training set of that name
+    assert [(t.name, t.version) for t in fs.training_sets()] == [("churn-training", 1)]
     # the demo's timeline ends today, so its online features hold values now (TTLs 60 days and 7 days),
     # for the customer of its suggested `mlake features get ... --entity customer_id=42` too
     online = fs.get_online_features(
