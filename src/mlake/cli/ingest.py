@@ -38,6 +38,10 @@ def ingest(
             "(--null-value '' reads only empty fields as NULL)."
         ),
     ] = None,
+    date_format: Annotated[
+        str | None, typer.Option(help="CSV date format, e.g. '%d/%m/%Y' (default: ISO, and month names sniffed).")
+    ] = None,
+    timestamp_format: Annotated[str | None, typer.Option(help="CSV timestamp format, e.g. '%d/%m/%Y %H:%M'.")] = None,
     table: Annotated[str | None, typer.Option(help="Database source: table to load.")] = None,
     query: Annotated[str | None, typer.Option(help="Database source: SQL query to load.")] = None,
     incremental_column: Annotated[
@@ -61,7 +65,14 @@ def ingest(
     else:
         if table or query or incremental_column:
             raise ValidationError("--table/--query/--incremental-column apply to database URLs only")
-        options = {"delimiter": delimiter, "header": header, "encoding": encoding, "null_values": null_value or None}
+        options = {
+            "delimiter": delimiter,
+            "header": header,
+            "encoding": encoding,
+            "null_values": null_value or None,
+            "date_format": date_format,
+            "timestamp_format": timestamp_format,
+        }
         report = lake.ingest(
             sources,
             into,

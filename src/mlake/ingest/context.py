@@ -100,6 +100,7 @@ class IngestContext:
     rows: int = 0
     created: bool = False
     started: float = field(default_factory=time.perf_counter)
+    notes: list[str] = field(default_factory=list)  # advice for the report (e.g. a format option to give)
 
     def __post_init__(self) -> None:
         self.quarantine = QuarantineSink(self.lake, self.name, self.write_id)
@@ -222,6 +223,7 @@ class IngestContext:
         write.rows_quarantined = report.rows_quarantined = self.quarantine.rows
         report.reasons.update(self.quarantine.kinds)
         report.created_table = self.created
+        report.notes.extend(self.notes)
         if tbl is not None:
             snap = tbl.current_snapshot()
             write.snapshot_id = report.snapshot_id = snap.snapshot_id if snap else None

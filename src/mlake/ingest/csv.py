@@ -147,6 +147,12 @@ def _ingest_one(ctx: IngestContext, files: list[SourceFile], options: dict[str, 
     paths = [str(f.path) for f in files]
     # 1. What columns does the data have? (no types imposed)
     sniffed = _describe(con, _read_call(paths, opts, types or None, None), files)
+    if not any(k in options for k in ("date_format", "dateformat")):
+        found = _date_format(con, _read_call(paths, opts, None, None), sniffed, types, ctx)
+        if found is not None:  # dates such as "Jan 1 2000": read them as dates with their format
+            options = {**options, "date_format": found}
+            opts = reader_options(fmt, options)
+            sniffed = _describe(con, _read_call(paths, opts, types or None, None), files)
     # 2. Impose the table's types on columns it already has, and the user's overrides on the rest.
     existing = ctx.existing_schema()
     if existing is not None and ctx.mode == "overwrite":
@@ -208,6 +214,52 @@ def _ingest_one(ctx: IngestContext, files: list[SourceFile], options: dict[str, 
             _quarantine_inexact(ctx, paths, opts, read_types, integers, files, data_schema.names, options)
         task.update(completed=total)
     _quarantine_rejects(ctx, rejects, files)
+
+
+# Date layouts DuckDB's sniffer does not try (it knows ISO and numeric day/month orders): month names, which
+# are unambiguous, as US exports (stock prices, "Jan 1 2000") and European ones ("1 Jan 2000") write them.
+DATE_FORMATS = ("%b %d %Y", "%B %d %Y", "%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y", "%d-%b-%Y", "%d-%b-%y")
+_DATE_SAMPLE = 1000
+
+
+def _date_format(
+    con: duckdb.DuckDBPyConnection, call: str, sniffed: pa.Schema, types: dict[str, str], ctx: IngestContext
+) -> str | None:
+    """The format of the text columns whose sampled values are all dates in one of :data:`DATE_FORMATS`
+    (sniffed as text, or given the type date by the user), or None. A user's date column whose values read
+    in none of them gets a note naming the ``date_format`` option instead."""
+    from datetime import datetime
+
+    wanted = [
+        f.name
+        for f in sniffed
+        if (pa.types.is_string(f.type) and f.name not in types)
+        or types.get(f.name, "").upper() in ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ")
+    ]
+    if not wanted:
+        return None
+    cols = ", ".join(f"{quote_ident(c)}::VARCHAR" for c in wanted)
+    try:
+        rows = con.sql(f"SELECT {cols} FROM {call} LIMIT {_DATE_SAMPLE}").fetchall()
+    except duckdb.Error:
+        return None
+    for j, name in enumerate(wanted):
+        values = [r[j].strip() for r in rows if r[j] is not None and r[j].strip()]
+        if not values or (not values[0][:1].isalpha() and not values[0][:1].isdigit()):
+            continue
+        for fmt in DATE_FORMATS:
+            try:
+                for v in values:
+                    datetime.strptime(v, fmt)
+            except ValueError:
+                continue
+            return fmt
+        if name in types and not any(v[:4].isdigit() and v[4:5] == "-" for v in values[:20]):
+            ctx.notes.append(
+                f"{name}: values such as {values[0]!r} are not ISO dates; give their format with date_format= "
+                "(CLI: --date-format, e.g. '%d/%m/%Y')"
+            )
+    return None
 
 
 def _refuse_narrower_overwrite(
