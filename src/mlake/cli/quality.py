@@ -253,7 +253,7 @@ def readiness(
     console.print(
         rich_table(
             ["feature", r.feature_power[0].metric if r.feature_power else "score", "leakage"],
-            [(f.feature, f"{f.score:.3f}", "⚠ likely" if f.leakage else "") for f in r.feature_power],
+            [(f.feature, f"{f.score:.3f}", "possible: check" if f.leakage else "") for f in r.feature_power],
         )
     )
     console.print(
