@@ -474,7 +474,22 @@ class Freshness(Check):
         if age is None:
             return False, None, "no values, so no newest time"
         ok = age <= limit.total_seconds()
-        return ok, None, f"newest {values['newest']} is {timedelta(seconds=round(age))} old (max {limit})"
+        when = values["newest"]
+        return ok, None, f"newest {when} is {human_duration(age)} old (max {human_duration(limit.total_seconds())})"
+
+
+def human_duration(seconds: float) -> str:
+    """A duration as people say it: ``45 seconds``, ``3 hours``, ``12 days``, ``3,989 days (about 10.9
+    years)`` — not ``3989 days, 1:03:25``."""
+    s = abs(seconds)
+    for limit, size, unit in ((120, 1, "second"), (7200, 60, "minute"), (172_800, 3600, "hour")):
+        if s < limit:
+            n = round(s / size)
+            return f"{n} {unit}{'' if n == 1 else 's'}"
+    days = s / 86_400
+    if days < 365:
+        return f"{days:,.0f} days" if days >= 10 else f"{days:.1f} days".replace(".0 days", " days")
+    return f"{days:,.0f} days (about {days / 365.25:.1f} years)"
 
 
 def _age(newest: Any) -> float | None:
