@@ -111,6 +111,89 @@ def test_errors_are_one_line_with_exit_code(capsys: pytest.CaptureFixture[str], 
     assert code == 1 and "Traceback" in err
 
 
+def test_check_exits_1_when_an_error_check_fails(
+    capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "t.csv").write_text("id,x\n1,5\n2,-1\n")
+    mlake(capsys, home, "ingest", str(tmp_path / "t.csv"), "--into", "a.t")
+    (tmp_path / "error.yaml").write_text("checks:\n  - in_range: {column: x, min: 0}\n")
+    (tmp_path / "warn.yaml").write_text("checks:\n  - in_range: {column: x, min: 0, severity: warn}\n")
+    code, out, _ = mlake(capsys, home, "check", "a.t", "--suite", str(tmp_path / "error.yaml"))
+    assert code == 1 and "failed" in out
+    code, out, _ = mlake(capsys, home, "check", "a.t", "--suite", str(tmp_path / "warn.yaml"))
+    assert code == 0 and "passed" in out  # a failing warning reports, it does not fail the run
+    mlake(capsys, home, "quality", "store-suite", "a.t", "basics", str(tmp_path / "error.yaml"))
+    code, out, _ = mlake(capsys, home, "check", "a.t", "--suite", "basics", "--json")
+    assert code == 1 and json.loads(out)["passed"] is False
+    env = {**os.environ, "MLAKE_HOME": str(home)}  # and as a shell (a CI job) sees it
+    proc = subprocess.run([sys.executable, "-m", "mlake", "check", "a.t", "--suite", "basics"], env=env, capture_output=True)
+    assert proc.returncode == 1
+
+
+def test_install_hints_and_bracketed_text_keep_their_brackets(
+    capsys: pytest.CaptureFixture[str], home: Path
+) -> None:
+    import re
+
+    from mlake.cli.render import print_error
+    from mlake.errors import ConfigError
+
+    src = Path(__file__).resolve().parent.parent / "src" / "mlake"
+    hints = {m for f in src.rglob("*.py") for m in re.findall(r"pip install '[^']+'", f.read_text())}
+    assert {"pip install 'mlake[ml]'", "pip install 'mlake[s3]'"} <= hints  # every install hint in the code
+    for hint in sorted(hints):
+        print_error(ConfigError("needs [extra] packages", hint=f"install it with {hint}"))
+        err = capsys.readouterr().err
+        assert hint in err and "needs [extra] packages" in err
+    code, out, _ = mlake(capsys, home, "sql", "select 'mlake[ml]' AS hint, '[bold]x[/bold]' AS markup")
+    assert code == 0 and "mlake[ml]" in out and "[bold]x[/bold]" in out  # data are shown as they are
+
+
+@pytest.mark.slow
+def test_output_to_a_pipe_is_not_folded_at_80_columns(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    env["MLAKE_HOME"] = str(tmp_path / "lake")
+    script = (
+        "from types import SimpleNamespace\n"
+        "from pathlib import Path\n"
+        "from mlake.cli.context import console\n"
+        "from mlake.demo import next_steps\n"
+        f"console.print(next_steps(SimpleNamespace(settings=SimpleNamespace(home=Path({str(tmp_path)!r})))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True).stdout
+    from mlake.demo import next_steps
+
+    commands = [ln.strip() for ln in next_steps(type("L", (), {"settings": type("S", (), {"home": tmp_path})})()).splitlines()
+                if ln.strip().startswith("mlake ")]
+    assert commands and max(len(c) for c in commands) > 80
+    lines = [ln.strip() for ln in out.splitlines()]
+    for command in commands:
+        assert command in lines, command  # each suggested command on one line, as it can be copied
+    described = "A description longer than eighty characters, which a pipe must not fold into a column of shreds."
+    (tmp_path / "t.csv").write_text("id\n1\n")
+    subprocess.run([sys.executable, "-m", "mlake", "ingest", str(tmp_path / "t.csv"), "--into", "a.t"], env=env, check=True,
+                   capture_output=True)
+    subprocess.run([sys.executable, "-m", "mlake", "tables", "set", "a.t", "--description", described], env=env,
+                   check=True, capture_output=True)
+    shown = subprocess.run([sys.executable, "-m", "mlake", "tables", "show", "a.t"], env=env, capture_output=True,
+                           text=True, check=True).stdout
+    assert f"description: {described}" in shown.splitlines()
+
+
+@pytest.mark.slow
+def test_a_delete_that_matches_nothing_warns_nobody(tmp_path: Path) -> None:
+    script = (
+        "import mlake\n"
+        f"lake = mlake.connect({str(tmp_path / 'lake')!r})\n"
+        "t = lake.create_table('a.t', {'x': [1, 2]})\n"
+        "t.delete('x = 99')\n"
+        "t.overwrite({'x': [3]}, where='x = 42')\n"
+        "print(lake.sql('select count(*) from a.t').scalar())\n"
+    )
+    proc = subprocess.run([sys.executable, "-W", "default", "-c", script], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "3" and "Warning" not in proc.stderr, proc.stderr
+
+
 def test_module_entry_point_and_exit_codes(tmp_path: Path) -> None:
     env = {**os.environ, "MLAKE_HOME": str(tmp_path / "lake")}
     ok = subprocess.run(

@@ -12,7 +12,9 @@ Tables (namespace ``shop``):
   something to find.
 - ``customer_stats``: derived with SQL from orders (lineage has a downstream).
 
-Everything is generated from a fixed seed, so two runs build the same lake; nothing is downloaded.
+Everything is generated from a fixed seed, so two runs on the same day build the same lake; nothing is
+downloaded. The year of data ends at the start of the day the demo is built (UTC), so that its online
+features (valid for 60 days and a week) hold values when the demo's suggested commands read them.
 """
 
 from __future__ import annotations
@@ -24,15 +26,26 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 if TYPE_CHECKING:
     from mlake.lake import Lake
 
 SEED = 20261127
-START = datetime(2025, 1, 1, tzinfo=UTC)
 DAYS = 365
-CUTOFF = START + timedelta(days=300)  # labels: did the customer buy in the 65 days after this?
+CUTOFF_DAY = 300  # labels: did the customer buy in the 65 days after this day of the year of data?
+
+
+def demo_end(now: datetime | None = None) -> datetime:
+    """Where the demo's year of data ends: the start of ``now``'s day (default: today), UTC."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def demo_cutoff(end: datetime | None = None) -> datetime:
+    """The labels' as-of time in a demo whose data end at ``end`` (default: today's)."""
+    return demo_end(end) - timedelta(days=DAYS - CUTOFF_DAY)
 COUNTRIES = ["DE", "FR", "NL", "ES", "IT", "PL", "SE", "US", "GB"]
 SEGMENTS = ["consumer", "small_business", "enterprise"]
 CATEGORIES = ["books", "electronics", "garden", "toys", "fashion", "grocery", "sports"]
@@ -61,12 +74,16 @@ checks:
 """
 
 
-def generate(customers: int = 5000, seed: int = SEED) -> dict[str, pa.Table]:
-    """The demo tables as Arrow, before any dirt is written to files."""
+def generate(customers: int = 5000, seed: int = SEED, end: datetime | None = None) -> dict[str, pa.Table]:
+    """The demo tables as Arrow, before any dirt is written to files; the data end at ``end`` (default:
+    the start of today, UTC)."""
+    end = demo_end(end)
+    start = end - timedelta(days=DAYS)
+    cutoff = start + timedelta(days=CUTOFF_DAY)
     rng = np.random.default_rng(seed)
     n = customers
     cust_ids = np.arange(1, n + 1)
-    signup = START + np.array([timedelta(days=float(d)) for d in rng.uniform(-400, 250, n)])
+    signup = start + np.array([timedelta(days=float(d)) for d in rng.uniform(-400, 250, n)])
     age = np.clip(rng.normal(40, 13, n).round(), 18, 90).astype(int)
     gender = rng.choice(["female", "male", "nonbinary"], n, p=[0.49, 0.49, 0.02])
     country = rng.choice(COUNTRIES, n, p=[0.25, 0.15, 0.1, 0.1, 0.1, 0.08, 0.07, 0.1, 0.05])
@@ -86,12 +103,12 @@ def generate(customers: int = 5000, seed: int = SEED) -> dict[str, pa.Table]:
     orders_per = rng.poisson(activity * 6)
     o_cust = np.repeat(cust_ids, orders_per)
     m = len(o_cust)
-    signup_day = np.array([(s - START).total_seconds() / 86400 for s in signup])
+    signup_day = np.array([(s - start).total_seconds() / 86400 for s in signup])
     first_day = np.maximum(signup_day[o_cust - 1], 0)
     # churners stop buying early: customers with low activity fade out after ~day 200
     fade = np.where(activity[o_cust - 1] < 0.7, 200, DAYS)
     day = first_day + rng.uniform(0, 1, m) * np.maximum(fade - first_day, 1)
-    ordered_at = [START + timedelta(days=float(d)) for d in np.minimum(day, DAYS - 0.01)]
+    ordered_at = [start + timedelta(days=float(d)) for d in np.minimum(day, DAYS - 0.01)]
     o_prod = rng.choice(prod_ids, m)
     qty = rng.integers(1, 5, m)
     amount = np.round(price[o_prod - 1] * qty * rng.uniform(0.9, 1.1, m), 2)
@@ -124,7 +141,7 @@ def generate(customers: int = 5000, seed: int = SEED) -> dict[str, pa.Table]:
     e_day = np.maximum(signup_day[e_cust - 1], 0) + rng.uniform(0, 1, k) * (
         DAYS - np.maximum(signup_day[e_cust - 1], 0)
     )
-    e_ts = [START + timedelta(days=float(d)) for d in np.minimum(e_day, DAYS - 0.001)]
+    e_ts = [start + timedelta(days=float(d)) for d in np.minimum(e_day, DAYS - 0.001)]
     events = pa.table(
         {
             "event_id": np.arange(1, k + 1),
@@ -141,7 +158,7 @@ def generate(customers: int = 5000, seed: int = SEED) -> dict[str, pa.Table]:
     spend = np.zeros(n)
     count = np.zeros(n)
     after = np.zeros(n, dtype=bool)
-    cut = (CUTOFF - START).days
+    cut = (cutoff - start).days
     for c, d, a in zip(o_cust, day, amount, strict=True):
         if d <= cut:
             last_before[c - 1] = max(last_before[c - 1], d)
@@ -156,7 +173,7 @@ def generate(customers: int = 5000, seed: int = SEED) -> dict[str, pa.Table]:
     labels = pa.table(
         {
             "customer_id": cust_ids,
-            "as_of": pa.array([CUTOFF] * n, pa.timestamp("us", tz="UTC")),
+            "as_of": pa.array([cutoff] * n, pa.timestamp("us", tz="UTC")),
             "churned": churned,
         }
     )
@@ -193,26 +210,28 @@ def write_files(tables: dict[str, pa.Table], folder: Path) -> dict[str, list[Pat
     files["products"] = [folder / "products.parquet"]
     orders = tables["orders"]
     half = orders.num_rows // 2
-    pacsv.write_csv(orders.slice(0, half), folder / "orders-2025-h1.csv")
-    pacsv.write_csv(orders.slice(half), folder / "orders-2025-h2.csv")
+    pacsv.write_csv(orders.slice(0, half), folder / "orders-h1.csv")
+    pacsv.write_csv(orders.slice(half), folder / "orders-h2.csv")
     # A partner's export with broken rows: wrong field counts, text in numbers, bad encoding.
     bad = folder / "orders-partner.csv"
-    with (folder / "orders-2025-h2.csv").open("rb") as f:
+    with (folder / "orders-h2.csv").open("rb") as f:
         header = f.readline()
     lines = [header]
     base = 900_000
+    first = pc.min(orders.column("ordered_at")).as_py() + timedelta(days=150)
+    when = first.strftime("%Y-%m-%d")
     for i in range(40):
-        day = f"2025-06-{1 + i % 28:02d} 10:00:00+00"
+        day = f"{(first + timedelta(days=i % 28)).strftime('%Y-%m-%d')} 10:00:00+00"
         lines.append(f"{base + i},{1 + i},{1 + i % 300},{day},1,{12.5 + i},partner,completed\n".encode())
     lines += [
-        b"900100,17,3,2025-06-02 11:00:00+00,1,19.99,partner\n",
-        b"900101,18,4,2025-06-02 11:05:00+00,two,19.99,partner,completed\n",
-        b"900102,19,5,2025-06-02 11:10:00+00,1,19.99,partner,completed,extra\n",
-        b"900103,20,6,2025-06-02 11:15:00+00,1,\xff\xfe9.99,partner,completed\n",
+        f"900100,17,3,{when} 11:00:00+00,1,19.99,partner\n".encode(),
+        f"900101,18,4,{when} 11:05:00+00,two,19.99,partner,completed\n".encode(),
+        f"900102,19,5,{when} 11:10:00+00,1,19.99,partner,completed,extra\n".encode(),
+        f"900103,20,6,{when} 11:15:00+00,1,".encode() + b"\xff\xfe9.99,partner,completed\n",
         b"900104,21,7,not a date,1,5.00,partner,completed\n",
     ]
     bad.write_bytes(b"".join(lines))
-    files["orders"] = [folder / "orders-2025-h1.csv", folder / "orders-2025-h2.csv", bad]
+    files["orders"] = [folder / "orders-h1.csv", folder / "orders-h2.csv", bad]
     events = tables["events"]
     with (folder / "events.jsonl").open("w") as f:
         for row in events.to_pylist():
@@ -226,9 +245,10 @@ def write_files(tables: dict[str, pa.Table], folder: Path) -> dict[str, list[Pat
     return files
 
 
-def build_demo(lake: Lake, customers: int = 5000) -> list[str]:
-    """Generate, write and ingest the demo data; describe tables; derive one table with SQL."""
-    tables = generate(customers)
+def build_demo(lake: Lake, customers: int = 5000, end: datetime | None = None) -> list[str]:
+    """Generate, write and ingest the demo data (ending at ``end``, default today); describe tables; derive
+    one table with SQL."""
+    tables = generate(customers, end=end)
     folder = lake.settings.home / "demo-data"
     files = write_files(tables, folder)
     lake.create_namespace("shop", description="A small online shop: the mlake demo dataset.")

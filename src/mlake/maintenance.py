@@ -257,13 +257,13 @@ def compact_table(lake: Lake, name: TableName, report: MaintenanceReport, target
 
 
 def _rewrite(lake: Lake, tbl: IcebergTable, files: list[DataFile], write_id: str) -> list[DataFile]:
-    import duckdb
+    from mlake.duckdb_connection import connect_duckdb
 
     schema = tbl.schema()
     paths = "[" + ", ".join(quote_literal(duckdb_path(f.file_path, remote=True) or "") for f in files) + "]"
     cols = ", ".join(quote_ident(f.name) for f in schema.fields)
     select = f"SELECT {cols} FROM read_parquet({paths}, schema={schema_map(schema)}, hive_partitioning=false)"
-    con = duckdb.connect()
+    con = connect_duckdb()
     try:
         con.execute(f"SET memory_limit = {quote_literal(lake.settings.ingest_memory_limit)}")
         from mlake.storage import attach_object_store

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 from pyiceberg.expressions import BooleanExpression
 
+from mlake.duckdb_connection import connect_duckdb
 from mlake.errors import MlakeError, NotFoundError, SqlError, ValidationError
 from mlake.results import Result, translate_duckdb_error
 from mlake.tables.lineage import LineageInput
@@ -169,7 +170,7 @@ class SqlEngine:
         s = self._lake.settings
         temp = s.home / "tmp"
         temp.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(
+        con = connect_duckdb(
             ":memory:",
             config={
                 "threads": s.threads,
@@ -178,7 +179,6 @@ class SqlEngine:
             },
         )
         con.execute("SET enable_progress_bar = false")
-        con.execute("SET TimeZone = 'UTC'")
         con.execute("SET parquet_metadata_cache = true")  # Iceberg data files never change
         from mlake.storage import attach_object_store
 

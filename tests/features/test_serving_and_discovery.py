@@ -170,8 +170,14 @@ def test_cli_round_trip(lake: Lake, tmp_path: Any) -> None:
         "-f",
         "parquet",
     )
-    assert "wrote 2 row(s)" in out
+    assert "wrote 2 row(s)" in out and "cli-ts v1" in out
     assert "cli-ts" in run("features", "training-sets")
+    # a second save under the name is its version 2; unnamed runs are not saved, so they do not pile up
+    again = run("features", "training-set", "--entities", "shop.stats", "--feature", "spend:*", "--name", "cli-ts")
+    assert "cli-ts v2" in again
+    run("features", "training-set", "--entities", "shop.stats", "--feature", "spend:*", "-f", "csv")
+    listed = json.loads(run("features", "training-sets", "--json"))
+    assert sorted((t["name"], t["version"]) for t in listed) == [("cli-ts", 1), ("cli-ts", 2)]
     assert "0 mismatch" in run("features", "skew", "spend")
     run("features", "export", "cli-ts", "-f", "csv", "-o", str(tmp_path / "ts.csv"))
     assert (tmp_path / "ts.csv").read_text().splitlines()[0] == '"customer_id","ts","spend","spend__spend","refunds"'

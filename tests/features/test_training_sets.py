@@ -141,3 +141,20 @@ def test_no_entity_rows_give_an_empty_training_set(shop: Lake) -> None:
     empty = pa.table({"customer_id": pa.array([], pa.int64()), "when": pa.array([], pa.timestamp("us", tz="UTC"))})
     ts = shop.features.training_set(empty, ["orders:spend"])
     assert shop.features.load_training_set(ts.id).to_arrow().num_rows == 0
+
+
+def test_a_name_is_one_training_set_in_versions(shop: Lake) -> None:
+    from mlake.features.training import forget_training_sets
+
+    first = shop.features.training_set(ENTITIES, ["orders:spend"], name="churn")
+    shop.features.write("orders", {"customer_id": [2], "ts": [T0 + 2 * DAY], "spend": [6.0]})
+    second = shop.features.training_set(ENTITIES, ["orders:spend"], name="churn")
+    assert (first.version, second.version) == (1, 2)
+    assert shop.features.load_training_set("churn").id == second.id  # the newest
+    assert shop.features.load_training_set("churn@1").to_arrow().equals(first.to_arrow())
+    assert shop.features.load_training_set(first.id).version == 1
+    assert [(t.name, t.version) for t in shop.features.training_sets()] == [("churn", 2), ("churn", 1)]
+    with pytest.raises(NotFoundError, match="no version 3"):
+        shop.features.load_training_set("churn@3")
+    assert forget_training_sets(shop, "churn") == 2
+    assert shop.features.training_sets() == [] and not shop.table_exists(f"training_sets.ts_{first.id}")

@@ -294,3 +294,79 @@ def test_all_rows_bad_still_commits_quarantine(lake: Lake, tmp_path: Path) -> No
     assert report.rows_written == 0 and report.rows_quarantined == 2
     assert lake.table("raw.ints").count() == 1
     assert lake.table("raw.ints__quarantine").count() == 2
+
+
+PENGUINS = (
+    "species,bill_length_mm,body_mass_g,sex,year\n"
+    "Adelie,39.1,3750,male,2007\n"
+    "Adelie,NA,NA,NA,2007\n"
+    "Gentoo,46.1,4500,female,2008\n"
+    "Gentoo,N/A,null,NaN,2009\n"
+)
+
+
+def test_na_null_nan_are_nulls_by_default_and_the_list_can_be_replaced(lake: Lake, tmp_path: Path) -> None:
+    path = tmp_path / "penguins.csv"
+    path.write_text(PENGUINS)
+    lake.ingest(path, into="raw.penguins")
+    types = {r["column_name"]: r["column_type"] for r in lake.sql("describe raw.penguins").to_pylist()}
+    assert types["bill_length_mm"] == "DOUBLE" and types["body_mass_g"] == "BIGINT"
+    assert lake.sql("select count(*) from raw.penguins where sex is null").scalar() == 2
+    assert lake.sql("select sum(body_mass_g) from raw.penguins").scalar() == 8250
+    # off: only empty fields are nulls, so "NA" is text (Namibia's country code, say)
+    lake.ingest(path, into="raw.penguins_text", null_values=[""])
+    text = {r["column_name"]: r["column_type"] for r in lake.sql("describe raw.penguins_text").to_pylist()}
+    assert text["bill_length_mm"] == "VARCHAR"
+    assert lake.sql("select count(*) from raw.penguins_text where sex = 'NA'").scalar() == 1
+
+
+def test_a_wrongly_typed_table_can_be_fixed(lake: Lake, tmp_path: Path) -> None:
+    path = tmp_path / "penguins.csv"
+    path.write_text(PENGUINS)
+    lake.ingest(path, into="raw.penguins", null_values=[""])  # the mistake: numbers become text
+    # an overwrite reads the file again (it duplicates nothing), and refuses to keep text types silently
+    with pytest.raises(IngestError, match=r"bill_length_mm \(string, now read as double\).*overwrite keeps") as err:
+        lake.ingest(path, into="raw.penguins", mode="overwrite")
+    assert "mlake tables drop raw.penguins" in (err.value.hint or "")
+    assert lake.sql("select count(*) from raw.penguins").scalar() == 4  # unchanged
+    # dropping the table forgets what was ingested into it: the same file makes the table again
+    lake.drop_table("raw.penguins")
+    report = lake.ingest(path, into="raw.penguins")
+    assert report.rows_written == 4 and report.created_table and not report.files_skipped
+    types = {r["column_name"]: r["column_type"] for r in lake.sql("describe raw.penguins").to_pylist()}
+    assert types["bill_length_mm"] == "DOUBLE"
+    again = lake.ingest(path, into="raw.penguins", mode="overwrite")  # same content, same types: replaced
+    assert again.rows_written == 4 and lake.sql("select count(*) from raw.penguins").scalar() == 4
+    assert lake.ingest(path, into="raw.penguins").skipped  # appending the same content still is not repeated
+
+
+def test_month_name_dates_are_dates(lake: Lake, tmp_path: Path) -> None:
+    stock = tmp_path / "stock.csv"
+    stock.write_text("Date,Open\nJan 1 2000,1.5\nFeb 12 2000,2.5\nDec 31 2001,3\n")
+    lake.ingest(stock, into="raw.stock")
+    types = {r["column_name"]: r["column_type"] for r in lake.sql("describe raw.stock").to_pylist()}
+    assert types["Date"] == "DATE"
+    assert lake.sql("select max(Date)::VARCHAR from raw.stock").scalar() == "2001-12-31"
+    # typed by hand: read with the same format rather than quarantining every row
+    report = lake.ingest(stock, into="raw.stock_typed", types={"Date": "date"})
+    assert report.rows_written == 3 and report.rows_quarantined == 0
+    # a layout no rule knows: the rows are quarantined, and the report names the option that reads them
+    odd = tmp_path / "odd.csv"
+    odd.write_text("Date,Open\n20011231,1\n20011230,2\n")
+    report = lake.ingest(odd, into="raw.odd", types={"Date": "date"})
+    assert report.rows_quarantined == 2 and any("date_format" in n for n in report.notes)
+    assert "date_format" in report.summary()
+    fixed = lake.ingest(odd, into="raw.odd2", types={"Date": "date"}, date_format="%Y%m%d")
+    assert fixed.rows_written == 2 and fixed.rows_quarantined == 0
+
+
+def test_json_iso_dates_are_dates_and_times_are_timestamps(lake: Lake, tmp_path: Path) -> None:
+    lines = tmp_path / "d.jsonl"
+    lines.write_text('{"born": "1970-01-01", "seen": "2000-01-01T10:00:00Z"}\n{"born": "2000-02-03", "seen": null}\n')
+    array = tmp_path / "d.json"
+    array.write_text('[{"born": "1970-01-01", "n": 1}]')
+    lake.ingest(lines, into="raw.dates")
+    lake.ingest(array, into="raw.dates_array")
+    types = {r["column_name"]: r["column_type"] for r in lake.sql("describe raw.dates").to_pylist()}
+    assert types["born"] == "DATE" and types["seen"] == "TIMESTAMP WITH TIME ZONE"
+    assert {r["column_name"]: r["column_type"] for r in lake.sql("describe raw.dates_array").to_pylist()}["born"] == "DATE"

@@ -241,3 +241,38 @@ def test_check_arguments_accept_python_and_numpy_values() -> None:
 
     checks = [RowCount(min=np.int64(1)), InSet("c", values=("a", "b")), Distribution("x", min=np.float32(0.5))]
     assert [c.kind for c in checks] == ["row_count", "in_set", "distribution"]
+
+
+def test_in_set_with_null_among_the_values_still_fails_other_values(lake):
+    lake.create_table("c.people", pa.table({"sex": ["male", "female", None, "unknown", "female"]}))
+    suite = Suite.from_yaml("checks:\n  - in_set: {column: sex, values: [male, female, null]}\n")
+    r = lake.quality.check("c.people", suite, save=False)["in_set(sex)"]
+    assert r.failing_rows == 1 and not r.passed  # 'unknown'; the null passes
+    only_null = lake.quality.check("c.people", Suite([InSet("sex", values=[None])]), save=False)
+    assert only_null["in_set(sex)"].failing_rows == 4
+
+
+@pytest.mark.parametrize(
+    ("bounds", "failing"),
+    # NaN fails every range; +inf is ordered like a number: it fails a max and passes a min; null passes
+    [({"min": 0}, 1), ({"max": 10}, 2), ({"min": 0, "max": 10}, 2), ({"min": 0, "strict": True}, 1)],
+)
+def test_nan_fails_in_range_whichever_bounds(lake, bounds, failing):
+    values = pa.array([1.0, float("nan"), None, 5.0, float("inf")], pa.float64())
+    lake.create_table("c.nan", pa.table({"x": values}))
+    r = lake.quality.check("c.nan", Suite([InRange("x", **bounds)]), save=False)["in_range(x)"]
+    assert r.failing_rows == failing
+    assert any(s["x"] != s["x"] for s in r.samples)  # the NaN row is among the failing rows shown
+
+
+def test_distribution_statistics_leave_out_nan_like_the_profile(lake):
+    lake.create_table("c.nan", pa.table({"x": pa.array([1.0, float("nan"), 3.0, None, float("inf")], pa.float64())}))
+    profile = lake.quality.profile("c.nan", save=False)["x"]
+    checks = lake.quality.check(
+        "c.nan",
+        Suite([Distribution("x", metric_name=m, min=-1e9, max=1e9, name=m) for m in ("mean", "max", "min")]),
+        save=False,
+    )
+    assert checks["mean"].value == profile.mean == 2.0
+    assert checks["max"].value == profile.max == 3.0 and checks["min"].value == profile.min == 1.0
+    assert profile.nan == 1 and profile.infinite == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
@@ -67,3 +68,33 @@ def test_schema_compatibility_with_the_previous_snapshot_and_an_expected_schema(
     e = lake.quality.dimensions("d.people", expected_schema=expected)
     assert e["schema_compatibility"].score == pytest.approx(2 / 4)
     assert "gone missing" in e["schema_compatibility"].detail
+
+
+def test_ages_read_as_people_say_them(lake):
+    from mlake.quality import Freshness
+    from mlake.quality.checks import human_duration
+
+    assert [human_duration(s) for s in (1, 45, 600, 3 * 3600, 2.5 * 86400, 40 * 86400)] == [
+        "1 second", "45 seconds", "10 minutes", "3 hours", "2.5 days", "40 days"]
+    assert human_duration(3989 * 86400 + 3805) == "3,989 days (about 10.9 years)"
+    old = datetime.now(UTC) - timedelta(days=3989, seconds=3805)
+    lake.create_table("d.old", pa.table({"at": pa.array([old], pa.timestamp("us", tz="UTC"))}))
+    timeliness = lake.quality.dimensions("d.old", max_age="1d")["timeliness"]
+    assert "is 3,989 days (about 10.9 years) old (max 24 hours)" in timeliness.detail
+    check = lake.quality.check("d.old", Suite([Freshness("at", max_age="2d")]), save=False)["freshness(at)"]
+    assert "3,989 days (about 10.9 years) old (max 2 days)" in check.message
+    assert not re.search(r"\d days?, \d+:\d\d:\d\d", timeliness.detail + check.message)
+
+
+def test_report_charts_fill_their_cards(lake):
+    from mlake.quality.profile_result import Matrix
+    from mlake.quality.report import svg_bars, svg_heatmap
+
+    bars = svg_bars([1, 5, 3])
+    assert 'width="100%"' in bars and 'preserveAspectRatio="none"' in bars
+    names = ["sepal_length", "sepal_width", "petal_length", "petal_width_in_centimetres"]
+    heat = svg_heatmap(Matrix(names, [[1.0] * 4 for _ in names]))
+    assert 'width="100%"' in heat
+    width = float(re.search(r'viewBox="0 0 ([\d.]+) ', heat).group(1))
+    last_label_x = 120 + 4 * 22 - 5  # where the last column's label starts, written at 60° up to the right
+    assert width >= last_label_x + 0.5 * 6 * len(names[-1][:18])  # its horizontal extent fits

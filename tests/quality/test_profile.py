@@ -310,3 +310,22 @@ def test_a_unique_column_proves_there_are_no_duplicate_rows(sql_source):
     repeated = np.concatenate([np.arange(n - 10), np.arange(10)])
     without = profile(sql_source(pa.table({"a": repeated, "b": repeated % 3})))
     assert without.duplicate_rows == 10 and without.queries == 4
+
+
+def test_top_values_and_distinct_counts_are_exact_when_the_source_is_read_whole(lake):
+    """An airports-like city column: 2,600+ distinct names where approx_top_k's candidates missed the most
+    frequent ones, and a near-unique column where one value repeats 12 times."""
+    rng = np.random.default_rng(3)
+    cities = [f"city{i:04d}" for i in range(2600)] * 2 + ["NA"] * 12 + ["Greenville"] * 11 + ["Columbus"] * 9
+    cities = list(rng.permutation(cities))
+    codes = [f"code{i:05d}" for i in range(len(cities) - 12)] + ["XXX"] * 12
+    lake.create_table("p.airports", pa.table({"city": cities, "code": list(rng.permutation(codes))}))
+    p = lake.quality.profile("p.airports", save=False)
+    truth = Counter(cities).most_common()
+    city = p["city"]
+    assert city.top_values_exact and city.distinct_exact and city.distinct == len(set(cities))
+    assert city.top_values[:3] == [("NA", 12), ("Greenville", 11), ("Columbus", 9)] == truth[:3]
+    assert city.top_values == sorted(truth, key=lambda vc: (-vc[1], vc[0]))[:10]
+    code = p["code"]
+    assert code.top_values == [("XXX", 12)] and code.distinct == len(set(codes)) and code.distinct_exact
+    assert p.queries <= 4

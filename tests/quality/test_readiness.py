@@ -42,7 +42,9 @@ def test_readiness_finds_the_leaky_feature(churn):
     assert r.task == "classification" and r.rows == 1200
     assert r.leaky_features == ["cancel_requests"]
     assert r.feature_power[0].feature == "cancel_requests" and r.feature_power[0].metric == "ROC AUC"
-    assert any("possible target leakage: cancel_requests" in w for w in r.warnings)
+    warning = next(w for w in r.warnings if "cancel_requests" in w)  # evidence to check, not a verdict
+    assert warning.startswith("possible target leakage (to check, not a finding): cancel_requests")
+    assert "known at the moment of prediction" in warning and "likely" not in warning
     assert r.dropped == {"customer_id": "identifier (every value distinct)"}
     assert r.baseline["score"] > r.baseline["trivial_score"]
     assert r.baseline["trivial_score"] == pytest.approx(0.5)
@@ -96,7 +98,7 @@ def test_sample_size_rules_of_thumb(lake):
 
     senti = lake.quality.readiness("r.small", "label", features=["x1"], data_kind="sentiment", text="review", folds=3)
     words = next(a for a in senti.sample_size if a.rule.startswith("sentiment"))
-    assert words.actual == pytest.approx(np.mean([5 + i % 10 for i in range(n)])) and not words.ok
+    assert words.actual == pytest.approx(np.median([5 + i % 10 for i in range(n)])) and not words.ok
 
     img = lake.quality.readiness("r.small", "label", features=["x1"], data_kind="image", folds=3)
     per_class = next(a for a in img.sample_size if a.rule.startswith("image"))
@@ -111,3 +113,20 @@ def test_readiness_bad_input(lake):
         lake.quality.readiness("r.t", "nope")
     with pytest.raises(ValidationError, match="Unknown data kind"):
         lake.quality.readiness("r.t", "y", data_kind="video")
+
+
+def test_words_per_text_are_counted_per_text_and_empty_texts_have_none(lake):
+    rng = np.random.default_rng(5)
+    n = 200
+    # half the texts are long, half a few words: the average (over 500) passes, the texts do not
+    texts = [" ".join(["word"] * (1000 if i % 2 else 10)) for i in range(n - 2)] + ["", "   "]
+    lake.create_table(
+        "r.reviews", pa.table({"review": texts, "label": list(rng.integers(0, 2, n)), "x": rng.normal(size=n)})
+    )
+    r = lake.quality.readiness("r.reviews", "label", features=["x"], data_kind="sentiment", text="review", folds=3)
+    words = next(a for a in r.sample_size if a.rule.startswith("sentiment"))
+    counts = [len(t.split()) for t in texts]  # str.split() gives no words for an empty text
+    assert words.actual == pytest.approx(float(np.median(counts)))
+    assert not words.ok and f"{sum(c >= 200 for c in counts)} of {n} texts" in words.note
+    assert np.mean(counts) > 200  # what an average would have passed
+

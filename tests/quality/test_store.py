@@ -87,6 +87,19 @@ def test_a_run_of_a_stored_suite_becomes_its_last_result(orders: Lake) -> None:
     assert q.suites.get("shop.orders", "basics").last_passed is True and q.suites.failing() == []
 
 
+def test_a_stored_suite_runs_by_its_name(orders: Lake, tmp_path: Path) -> None:
+    q = orders.quality
+    q.suites.save("shop.orders", "orders-basics", BASICS)
+    result = q.check("shop.orders", "orders-basics")
+    assert result.suite == "orders-basics" and not result.passed
+    assert q.suites.get("shop.orders", "orders-basics").last_passed is False  # a run by name is its run
+    with pytest.raises(ValidationError, match=r"neither a suite file nor a suite stored for shop.orders.*orders-basics"):
+        q.check("shop.orders", "orders-basic")
+    assert q.check("shop.orders", "[not_null: order_id]", save=False).passed  # one-line YAML still reads as YAML
+    (tmp_path / "orders-basics").write_text("checks:\n  - not_null: order_id\n")
+    assert q.check("shop.orders", str(tmp_path / "orders-basics"), save=False).passed  # a file wins
+
+
 def test_stored_suites_outlive_a_dropped_table_unseen(orders: Lake) -> None:
     orders.quality.suites.save("shop.orders", "basics", BASICS)
     orders.drop_table("shop.orders")

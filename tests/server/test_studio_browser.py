@@ -176,6 +176,17 @@ def test_time_travel_view(browser: Any, studio: Studio) -> None:
     _shot(page, "06-time-travel")
 
 
+def test_history_buttons_are_whole_at_1400_px(browser: Any, studio: Studio) -> None:
+    page = _page(browser, studio, "ada")  # a 1400 x 900 window
+    page.goto(studio.url + "/tables/shop.orders?tab=history")  # long ingest commands, listing demo files
+    card = page.locator("section.card:has(table.history)").bounding_box()
+    for button in page.locator("table.history .actions a").all():
+        box = button.bounding_box()
+        assert box["x"] + box["width"] <= card["x"] + card["width"] + 0.5, button.inner_text()
+        assert button.evaluate("e => e.scrollWidth <= e.clientWidth")  # "SQL", not "SQ"
+    _shot(page, "06b-history")
+
+
 def test_failed_query_and_quarantine_are_shown(browser: Any, studio: Studio) -> None:
     page = _page(browser, studio, "ada")
     quarantined = page.locator(".stat.warn b").inner_text()

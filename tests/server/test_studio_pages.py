@@ -55,6 +55,20 @@ async def test_every_page_renders(admin: httpx.AsyncClient) -> None:
         assert "<html" in r.text and "mlake" in r.text and "Traceback" not in r.text
 
 
+async def test_home_and_catalog_count_tables_alike(admin: httpx.AsyncClient, governed: Governed, tmp_path) -> None:
+    import re
+
+    dirty = tmp_path / "dirty.csv"
+    dirty.write_text("id,n\n1,2\n2,x\n")
+    governed.lake.ingest(dirty, into="shop.dirty", types={"n": "long"})  # makes shop.dirty__quarantine
+    home = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", (await admin.get("/", headers=HTML)).text))
+    catalog = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", (await admin.get("/catalog", headers=HTML)).text))
+    tables = int(re.search(r"Tables (\d+)", home).group(1))
+    assert re.search(rf"\b{tables} tables and 1 quarantine table you can see", catalog), catalog[:300]
+    assert not re.search(r"\b1 tables\b", home + catalog)
+    assert re.search(r"vault 1 table\b", home)  # one table in a namespace: singular
+
+
 async def test_denied_table_page_is_a_message(analyst: httpx.AsyncClient) -> None:
     r = await analyst.get("/tables/vault.secrets", headers=HTML)
     assert r.status_code == 403

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from mlake.cli.context import console, state
 from mlake.cli.render import rich_table
@@ -138,7 +139,7 @@ def row_filter(
 ) -> None:
     """Show ``grantee`` only the rows of ``table`` where ``predicate`` holds."""
     f = state.lake().governance.add_row_filter(table, grantee, predicate)
-    console.print(f"[green]row filter {f.id}[/green] on {f.table} for {f.grantee}: {f.predicate}")
+    console.print(f"[green]row filter {f.id}[/green] on {f.table} for {f.grantee}: {escape(f.predicate)}")
 
 
 @app.command("mask")
@@ -150,7 +151,7 @@ def mask(
 ) -> None:
     """Mask a column for a principal or role."""
     m = state.lake().governance.add_column_mask(table, column, grantee, mask)
-    console.print(f"[green]mask {m.id}[/green] on {m.table}.{m.column} for {m.grantee}: {m.mask}")
+    console.print(f"[green]mask {m.id}[/green] on {m.table}.{m.column} for {m.grantee}: {escape(m.mask)}")
 
 
 @app.command("policies")

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console
 
 if TYPE_CHECKING:
     from mlake.lake import Lake
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+def _width(stream: TextIO) -> int | None:
+    """None (the terminal's width) on a terminal; else ``$COLUMNS`` or no practical limit. Rich assumes 80
+    columns when output is not a terminal, which folds table cells a few characters a line and breaks
+    commands in two in a log or a pipe, where nothing needs the lines short."""
+    try:
+        if stream.isatty():
+            return None
+    except (AttributeError, ValueError):
+        pass
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else UNLIMITED_WIDTH
+
+
+UNLIMITED_WIDTH = 10_000
+console = Console(highlight=False, width=_width(sys.stdout))
+err_console = Console(stderr=True, highlight=False, width=_width(sys.stderr))
 
 
 @dataclass

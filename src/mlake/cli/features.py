@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
-from mlake.cli.context import console, state
+from mlake.cli.context import console, err_console, state
 from mlake.cli.render import print_arrow, print_json, rich_table, write_data
 from mlake.errors import ValidationError
 
@@ -134,7 +135,7 @@ def show(
     console.print(f"[bold]{info['name']}[/bold] v{info['version']} · table {info['table']} · ttl {info['ttl']}")
     for key in ("description", "owner"):
         if info[key]:
-            console.print(f"{key}: {info[key]}")
+            console.print(f"{key}: {info[key]}", markup=False)
     if info["tags"]:
         console.print("tags: " + ", ".join(f"{k}={v}" if v else k for k, v in info["tags"].items()))
     console.print(f"entities: {', '.join(e['name'] + ' ' + e['type'] for e in info['entities'])}")
@@ -209,19 +210,26 @@ def training_set(
     feature: Annotated[list[str], typer.Option(help="Feature as group:feature or group:*; repeatable.")],
     entity_time: Annotated[str | None, typer.Option(help="The entity rows' time column.")] = None,
     as_of: Annotated[str | None, typer.Option(help="Only values known (written) by this time.")] = None,
-    name: Annotated[str | None, typer.Option(help="Save under this name.")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Save under this name (again: its next version); unnamed sets are not saved.")
+    ] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the rows to this file.")] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or parquet.")] = "table",
 ) -> None:
-    """Build (and save) a point-in-time correct training set."""
-    ts = state.lake().features.training_set(_source(entities), feature, entity_time=entity_time, as_of=as_of, name=name)
-    console.print(f"[green]training set[/green] {ts.id}" + (f" ({name})" if name else ""), highlight=False)
+    """Build a point-in-time correct training set; with --name, save it to rebuild later."""
+    ts = state.lake().features.training_set(
+        _source(entities), feature, entity_time=entity_time, as_of=as_of, name=name, save=name is not None
+    )
+    if name:
+        console.print(f"[green]training set[/green] {ts.id} ({escape(name)} v{ts.version})", highlight=False)
+    else:
+        err_console.print("training set built, not saved (pass --name to keep it)", style="dim")
     _export(ts, output, format)
 
 
 def _export(ts: Any, output: Path | None, format: str) -> None:
     if format == "table" and output is None:
-        print_arrow(ts.to_arrow(), title=f"training set {ts.id}", max_rows=20)
+        print_arrow(ts.to_arrow(), title=f"training set {ts.id or '(not saved)'}", max_rows=20)
         return
     if format == "table":
         format = "parquet" if output and output.suffix == ".parquet" else "csv"
@@ -242,10 +250,17 @@ def training_sets(
         print_json([t.to_dict() for t in sets])
         return
     rows = [
-        (t.id, t.name or "", f"{t.created_at:%Y-%m-%d %H:%M}", t.created_by, ", ".join(t.spec["features"]))
+        (
+            t.id,
+            t.name or "",
+            t.version or "",
+            f"{t.created_at:%Y-%m-%d %H:%M}",
+            t.created_by,
+            ", ".join(t.spec["features"]),
+        )
         for t in sets
     ]
-    console.print(rich_table(["id", "name", "created (UTC)", "by", "features"], rows))
+    console.print(rich_table(["id", "name", "version", "created (UTC)", "by", "features"], rows))
 
 
 @app.command("export")

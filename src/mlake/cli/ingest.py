@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from mlake.cli.context import console, state
 from mlake.cli.render import print_json
@@ -30,7 +31,17 @@ def ingest(
     delimiter: Annotated[str | None, typer.Option(help="CSV delimiter (default: sniffed).")] = None,
     header: Annotated[bool | None, typer.Option(help="CSV has a header row (default: sniffed).")] = None,
     encoding: Annotated[str | None, typer.Option(help="CSV encoding: utf-8, latin-1, utf-16.")] = None,
-    null_value: Annotated[list[str] | None, typer.Option(help="CSV text meaning NULL; repeatable.")] = None,
+    null_value: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="CSV text meaning NULL; repeatable; replaces the default NA, N/A, null, NaN and '' "
+            "(--null-value '' reads only empty fields as NULL)."
+        ),
+    ] = None,
+    date_format: Annotated[
+        str | None, typer.Option(help="CSV date format, e.g. '%d/%m/%Y' (default: ISO, and month names sniffed).")
+    ] = None,
+    timestamp_format: Annotated[str | None, typer.Option(help="CSV timestamp format, e.g. '%d/%m/%Y %H:%M'.")] = None,
     table: Annotated[str | None, typer.Option(help="Database source: table to load.")] = None,
     query: Annotated[str | None, typer.Option(help="Database source: SQL query to load.")] = None,
     incremental_column: Annotated[
@@ -54,7 +65,14 @@ def ingest(
     else:
         if table or query or incremental_column:
             raise ValidationError("--table/--query/--incremental-column apply to database URLs only")
-        options = {"delimiter": delimiter, "header": header, "encoding": encoding, "null_values": null_value or None}
+        options = {
+            "delimiter": delimiter,
+            "header": header,
+            "encoding": encoding,
+            "null_values": null_value or None,
+            "date_format": date_format,
+            "timestamp_format": timestamp_format,
+        }
         report = lake.ingest(
             sources,
             into,
@@ -69,9 +87,11 @@ def ingest(
         print_json(report.to_dict())
         return
     color = "yellow" if report.rows_quarantined or report.gate else "green"
-    console.print(f"[{color}]{report.summary()}[/{color}]")
+    console.print(f"[{color}]{escape(report.summary())}[/{color}]")
     if report.rows_quarantined:
         console.print(
-            f'[dim]see them: mlake sql "select line, kind, reason, raw from {report.quarantine_table} '
-            f"where ingest_id = '{report.write_id}' limit 20\"[/dim]"
+            f'see them: mlake sql "select line, kind, reason, raw from {report.quarantine_table} '
+            f"where ingest_id = '{report.write_id}' limit 20\"",
+            style="dim",
+            markup=False,
         )

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from mlake.cli import access as access_cli
 from mlake.cli import features as features_cli
@@ -17,6 +18,7 @@ from mlake.cli import serve as serve_cli
 from mlake.cli import sql as sql_cli
 from mlake.cli import tables as tables_cli
 from mlake.cli.context import console, err_console, state
+from mlake.cli.render import print_error
 from mlake.errors import MlakeError
 
 app = typer.Typer(
@@ -86,13 +88,14 @@ def demo(
 def run() -> None:
     """Entry point: errors become one red line (tracebacks with --debug) and a non-zero exit code."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns the code of a `typer.Exit` instead of raising it.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code != 0:
+            sys.exit(code)
     except MlakeError as exc:
         if state.debug:
             traceback.print_exc()
-        err_console.print(f"[red]error:[/red] {exc.message}")
-        if exc.hint:
-            err_console.print(f"[dim]{exc.hint}[/dim]")
+        print_error(exc)
         sys.exit(1)
     except (typer.Abort, KeyboardInterrupt):
         err_console.print("aborted")
@@ -107,7 +110,7 @@ def run() -> None:
             sys.exit(exc.exit_code)
         if state.debug:
             traceback.print_exc()
-        err_console.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc}")
+        err_console.print(f"[red]internal error:[/red] {escape(f'{type(exc).__name__}: {exc}')}")
         err_console.print("[dim]this is a bug in mlake; run again with --debug for the traceback[/dim]")
         sys.exit(2)
     finally:

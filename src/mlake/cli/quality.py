@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
+from rich.text import Text
 
 from mlake.cli.context import console, state
 from mlake.cli.render import print_json, rich_table
@@ -70,21 +72,10 @@ def _suite(lake: Any, table: str, suite: str) -> Any:
     from mlake.quality.source import is_table_name
 
     path = Path(suite)
-    if path.is_file():
-        return path
-    if path.suffix.lower() in (".yaml", ".yml") or not suite.strip() or not is_table_name(table):
+    named = bool(suite.strip()) and path.suffix.lower() not in (".yaml", ".yml") and is_table_name(table)
+    if not path.is_file() and not named:
         raise ValidationError(f"Suite file {suite} does not exist")
-    if not lake.table_exists(table):  # a missing table is the error to report, not a missing suite
-        raise lake.not_found(TableName.parse(table))
-    stored = lake.quality.suites.list(table)
-    for s in stored:
-        if s.name == suite.strip():
-            return s
-    names = ", ".join(repr(s.name) for s in stored) or "none"
-    raise ValidationError(
-        f"{suite!r} is neither a suite file nor a suite stored for {table} (stored: {names})",
-        hint="give a YAML file, or store one with `mlake quality store-suite TABLE NAME FILE`",
-    )
+    return lake.quality.resolve_suite(table, suite)
 
 
 def check(
@@ -105,7 +96,7 @@ def check(
     else:
         style = {"pass": "green", "fail": "red", "warn": "yellow"}
         rows = [
-            (f"[{style[r.status]}]{r.status}[/]", r.check, r.severity, f"{r.metric} = {r.value}", r.message)
+            (Text(r.status, style=style[r.status]), r.check, r.severity, f"{r.metric} = {r.value}", r.message)
             for r in result.results
         ]
         console.print(rich_table(["status", "check", "severity", "metric", "result"], rows, title=result.suite))
@@ -172,7 +163,11 @@ def suites(
         return
     rows = []
     for s in found:
-        last = "never run" if s.last_run_at is None else ("[green]passed[/]" if s.last_passed else "[red]failed[/]")
+        last = (
+            Text("never run")
+            if s.last_run_at is None
+            else (Text("passed", style="green") if s.last_passed else Text("failed", style="red"))
+        )
         when = "" if s.last_run_at is None else s.last_run_at.strftime("%Y-%m-%d %H:%M")
         failed = ", ".join(str(r.get("check")) for r in s.failing[:3])
         rows.append((s.table, s.name, s.check_count, s.owner, last, when, failed))
@@ -258,7 +253,7 @@ def readiness(
     console.print(
         rich_table(
             ["feature", r.feature_power[0].metric if r.feature_power else "score", "leakage"],
-            [(f.feature, f"{f.score:.3f}", "⚠ likely" if f.leakage else "") for f in r.feature_power],
+            [(f.feature, f"{f.score:.3f}", "possible: check" if f.leakage else "") for f in r.feature_power],
         )
     )
     console.print(
@@ -268,9 +263,9 @@ def readiness(
         )
     )
     if r.learning_curve.get("advice"):
-        console.print(f"learning curve: {r.learning_curve['advice']}")
+        console.print(f"learning curve: {r.learning_curve['advice']}", markup=False)
     for w in r.warnings:
-        console.print(f"[yellow]warning:[/yellow] {w}")
+        console.print(f"[yellow]warning:[/yellow] {escape(w)}")
 
 
 @app.command("agreement")
@@ -301,4 +296,4 @@ def agreement(
     ]
     console.print(rich_table(["statistic", "value"], rows))
     for note in r.notes:
-        console.print(f"[dim]{note}[/dim]")
+        console.print(note, style="dim", markup=False)

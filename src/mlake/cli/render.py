@@ -9,12 +9,22 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from rich.markup import escape
 from rich.table import Table as RichTable
+from rich.text import Text
 
-from mlake.cli.context import console
-from mlake.errors import ValidationError
+from mlake.cli.context import console, err_console
+from mlake.errors import MlakeError, ValidationError
 
 FORMATS = ("table", "csv", "json", "parquet")
+
+
+def print_error(exc: MlakeError) -> None:
+    """An error as one red line and its hint, both as plain text: a hint such as ``pip install 'mlake[ml]'``
+    or a message quoting a value with brackets must not be read as rich markup (which drops ``[ml]``)."""
+    err_console.print(f"[red]error:[/red] {escape(exc.message)}")
+    if exc.hint:
+        err_console.print(exc.hint, style="dim", markup=False)
 
 
 def rich_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> RichTable:
@@ -24,8 +34,8 @@ def rich_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str
     for i, c in enumerate(columns):
         # the first column names things (tables, snapshots): never wrap it
         table.add_column(str(c), overflow="fold", no_wrap=i == 0)
-    for row in rows:
-        table.add_row(*(format_value(v) for v in row))
+    for row in rows:  # values are text, never markup: `mlake[ml]` or `[x]` must show as they are
+        table.add_row(*(v if isinstance(v, Text) else Text(format_value(v)) for v in row))
     return table
 
 

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from mlake.cli.context import console, err_console, state
-from mlake.cli.render import FORMATS, print_arrow, write_data
+from mlake.cli.render import FORMATS, print_arrow, print_error, write_data
 from mlake.errors import MlakeError, ValidationError
 
 
@@ -85,4 +85,4 @@ def shell(as_of: str | None) -> None:
         try:
             run_one(text, "table", None, as_of, 50)
         except MlakeError as exc:
-            err_console.print(f"[red]error:[/red] {exc}")
+            print_error(exc)

@@ -57,7 +57,7 @@ def show(
     )
     for key in ("description", "owner"):
         if info[key]:
-            console.print(f"{key}: {info[key]}")
+            console.print(f"{key}: {info[key]}", markup=False)
     if info["tags"]:
         console.print("tags: " + ", ".join(f"{k}={v}" if v else k for k, v in info["tags"].items()))
     if info["partitioning"]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mlake.features.training import forget_training_sets
+
 if TYPE_CHECKING:
     from mlake.lake import Lake
 
@@ -70,6 +72,7 @@ def build_feature_demo(lake: Lake) -> list[str]:
         tags={"domain": "web", "pii": "false"},
     )
     clicks = fs.write("customer_clicks", CLICKS_SQL)
+    forget_training_sets(lake, "churn-training")  # built again, over the groups just made: not a new version
     ts = fs.training_set(
         "shop.churn_labels",
         ["customer_orders:*", "customer_clicks:*"],

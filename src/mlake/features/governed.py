@@ -54,6 +54,7 @@ from mlake.features.lookup import (
     ReadPlan,
     normalize_keys,
     read_online,
+    reading_instant,
 )
 from mlake.features.materialize import MaterializeReport
 from mlake.features.offline import WriteSummary, write_features
@@ -331,7 +332,7 @@ class GovernedFeatureStore(FeatureStore):
                     restricted[gp.group.name] = access
             if not restricted:
                 return read_online(self.online_store, plan, entities, now)
-            return self._restricted_read(plan, entities, now or datetime.now(UTC), restricted)
+            return self._restricted_read(plan, entities, reading_instant(now), restricted)
 
     def _restricted_read(
         self, plan: ReadPlan, entities: list[dict[str, Any]], now: datetime, restricted: dict[str, TableAccess]

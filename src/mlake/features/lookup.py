@@ -132,11 +132,17 @@ def plan_read(selected: list[tuple[FeatureGroup, list[str]]], names: list[list[s
     return ReadPlan(groups, tuple(o for outs in names for o in outs))
 
 
+def reading_instant(now: datetime | None) -> datetime:
+    """The moment an online read is judged at (TTLs): now, or ``now`` given, a naive value read as UTC."""
+    if now is None:
+        return datetime.now(UTC)
+    return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+
+
 def read_online(
     store: OnlineStore, plan: ReadPlan, entities: list[dict[str, Any]], now: datetime | None = None
 ) -> OnlineFeatures:
-    now = now or datetime.now(UTC)
-    now_us = int(now.timestamp() * 1_000_000)
+    now_us = int(reading_instant(now).timestamp() * 1_000_000)
     values: list[dict[str, Any]] = [{} for _ in entities]
     statuses: list[dict[str, str]] = [{} for _ in entities]
     times: list[dict[str, datetime | None]] = [{} for _ in entities]

@@ -12,13 +12,13 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from mlake.features.groups import FeatureGroup
-from mlake.features.lookup import EXPIRED, MISSING, PRESENT, plan_read, read_online
+from mlake.features.lookup import EXPIRED, MISSING, PRESENT, plan_read, read_online, reading_instant
 from mlake.features.materialize import last_materialized
 from mlake.features.pit import ROW, GroupRead, point_in_time
 from mlake.tables.types import quote_ident
@@ -83,7 +83,7 @@ def check_skew(
     lake: Lake, group: FeatureGroup, *, sample: int = 100, seed: int = 0, now: datetime | None = None
 ) -> SkewReport:
     store = lake.features.online_store
-    now = now or datetime.now(UTC)
+    now = reading_instant(now)
     table = lake.table(group.table_name) if lake.table_exists(group.table_name) else None
     snap = table.iceberg.current_snapshot() if table is not None else None
     current = snap.snapshot_id if snap else None

@@ -107,6 +107,9 @@ class TrainingSet:
     description: str | None = None
     created_by: str | None = None
     created_at: datetime | None = None
+    # A name is one training set in versions: saving under a name already used adds its next version
+    # (1, 2, ...); loading by name gives the newest, "name@2" an earlier one.
+    version: int | None = None
     _result: Result | None = field(default=None, repr=False)
     _entity_data: pa.Table | None = field(default=None, repr=False)
 
@@ -160,6 +163,7 @@ class TrainingSet:
             "snapshots": self.snapshots,
             "created_by": self.created_by,
             "created_at": self.created_at.isoformat() if self.created_at else None,
+            "version": self.version,
         }
 
     def __repr__(self) -> str:
@@ -392,6 +396,9 @@ def create_training_set(
         entity_source.update(table=str(copy_name), snapshot_id=snap.snapshot_id if snap else None)
     ts.created_at = datetime.now(UTC)
     with lake._core.metadata_engine.begin() as conn:
+        if name is not None:
+            same_name = sa.select(sa.func.count()).where(training_sets_table.c.name == name)
+            ts.version = 1 + int(conn.execute(same_name).scalar_one())
         conn.execute(
             training_sets_table.insert().values(
                 id=ts_id,
@@ -423,7 +430,7 @@ def _parse_as_of(value: datetime | str | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _from_row(lake: Lake, row: Any) -> TrainingSet:
+def _from_row(lake: Lake, row: Any, version: int | None = None) -> TrainingSet:
     return TrainingSet(
         lake,
         row.id,
@@ -434,22 +441,39 @@ def _from_row(lake: Lake, row: Any) -> TrainingSet:
         row.description,
         row.created_by,
         row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC),
+        version,
     )
 
 
+def _versions(conn: Any, name: str | None) -> list[Any]:
+    """The saved sets of one name, oldest (version 1) first."""
+    if name is None:
+        return []
+    query = sa.select(training_sets_table).where(training_sets_table.c.name == name)
+    return list(conn.execute(query.order_by(training_sets_table.c.created_at, training_sets_table.c.id)))
+
+
 def load_training_set(lake: Lake, ts_id: str) -> TrainingSet:
-    """A saved training set by id (or by name: the newest with that name)."""
+    """A saved training set by id, or by name: the newest version, or ``name@version``."""
     with lake._core.metadata_engine.connect() as conn:
         row = conn.execute(sa.select(training_sets_table).where(training_sets_table.c.id == ts_id)).first()
-        if row is None:
-            row = conn.execute(
-                sa.select(training_sets_table)
-                .where(training_sets_table.c.name == ts_id)
-                .order_by(training_sets_table.c.created_at.desc())
-            ).first()
+        versions = _versions(conn, row.name if row is not None else ts_id)
+        wanted = None
+        if row is None and not versions and "@" in ts_id:
+            name, _, number = ts_id.rpartition("@")
+            versions = _versions(conn, name)
+            wanted = int(number) if number.isdigit() else -1
+    if row is None and versions:
+        if wanted is not None and not 1 <= wanted <= len(versions):
+            raise NotFoundError(
+                f"Training set {ts_id.rpartition('@')[0]!r} has no version {ts_id.rpartition('@')[2]}",
+                hint=f"its versions are 1 to {len(versions)}",
+            )
+        row = versions[(wanted or len(versions)) - 1]
     if row is None:
         raise NotFoundError(f"Training set {ts_id!r} does not exist", hint="`mlake features training-sets` lists them")
-    return _from_row(lake, row)
+    ids = [r.id for r in versions]
+    return _from_row(lake, row, ids.index(row.id) + 1 if row.id in ids else None)
 
 
 def list_training_sets(lake: Lake, group: str | None = None) -> list[TrainingSet]:
@@ -460,4 +484,28 @@ def list_training_sets(lake: Lake, group: str | None = None) -> list[TrainingSet
         )
         query = query.where(training_sets_table.c.id.in_(ids))
     with lake._core.metadata_engine.connect() as conn:
-        return [_from_row(lake, r) for r in conn.execute(query)]
+        rows = list(conn.execute(query))
+        names = {r.name for r in rows if r.name is not None}
+        named = sa.select(training_sets_table.c.id, training_sets_table.c.name).where(
+            training_sets_table.c.name.in_(names)
+        )
+        named = named.order_by(training_sets_table.c.created_at, training_sets_table.c.id)
+        ordered: list[Any] = list(conn.execute(named)) if names else []
+        counts: dict[str, int] = {}
+        versions: dict[str, int] = {}
+        for r in ordered:
+            counts[r.name] = versions[r.id] = counts.get(r.name, 0) + 1
+    return [_from_row(lake, r, versions.get(r.id)) for r in rows]
+
+
+def forget_training_sets(lake: Lake, name: str) -> int:
+    """Remove every saved version of the training set ``name`` and the entity rows copied for them; returns
+    how many were removed. (The demo rebuilds its training set this way instead of adding a version.)"""
+    with lake._core.metadata_engine.begin() as conn:
+        ids = [r.id for r in _versions(conn, name)]
+        if ids:
+            conn.execute(training_set_groups_table.delete().where(training_set_groups_table.c.training_set_id.in_(ids)))
+            conn.execute(training_sets_table.delete().where(training_sets_table.c.id.in_(ids)))
+    for ts_id in ids:
+        lake.drop_table(TableName(TRAINING_NAMESPACE, f"ts_{ts_id}"), missing_ok=True)
+    return len(ids)

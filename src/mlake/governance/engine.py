@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
+from mlake.duckdb_connection import connect_duckdb
 from mlake.errors import MlakeError, PermissionDeniedError, SqlError
 from mlake.governance.sandbox import QueryLimitError, SandboxError, SqlSandbox, lock_down, sandbox_config
 from mlake.results import Result, translate_duckdb_error
@@ -59,9 +60,8 @@ class SandboxedEngine(SqlEngine):
         temp = s.home / "tmp"
         temp.mkdir(parents=True, exist_ok=True)
         warehouse = s.local_warehouse_path()
-        con = duckdb.connect(":memory:", config=sandbox_config(warehouse, temp, s.threads, s.memory_limit))
+        con = connect_duckdb(":memory:", config=sandbox_config(warehouse, temp, s.threads, s.memory_limit))
         con.execute("SET enable_progress_bar = false")
-        con.execute("SET TimeZone = 'UTC'")
         con.execute("SET parquet_metadata_cache = true")
         readable = [temp] + ([warehouse] if warehouse is not None else [])
         lock_down(con, readable)

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table as IcebergTable
 
+from mlake.duckdb_connection import connect_duckdb
 from mlake.errors import IngestError
 from mlake.ingest.quarantine import QuarantineSink
 from mlake.ingest.report import IngestReport
@@ -99,6 +100,7 @@ class IngestContext:
     rows: int = 0
     created: bool = False
     started: float = field(default_factory=time.perf_counter)
+    notes: list[str] = field(default_factory=list)  # advice for the report (e.g. a format option to give)
 
     def __post_init__(self) -> None:
         self.quarantine = QuarantineSink(self.lake, self.name, self.write_id)
@@ -112,10 +114,9 @@ class IngestContext:
             s = self.lake.settings
             temp = s.home / "tmp"
             temp.mkdir(parents=True, exist_ok=True)
-            self._con = duckdb.connect(":memory:", config={"threads": s.threads, "temp_directory": str(temp)})
+            self._con = connect_duckdb(":memory:", config={"threads": s.threads, "temp_directory": str(temp)})
             self._con.execute(f"SET memory_limit = {quote_literal(s.ingest_memory_limit)}")
             self._con.execute("SET preserve_insertion_order = false")
-            self._con.execute("SET TimeZone = 'UTC'")
             self._con.execute("SET enable_progress_bar = false")
             from mlake.storage import attach_object_store
 
@@ -222,6 +223,7 @@ class IngestContext:
         write.rows_quarantined = report.rows_quarantined = self.quarantine.rows
         report.reasons.update(self.quarantine.kinds)
         report.created_table = self.created
+        report.notes.extend(self.notes)
         if tbl is not None:
             snap = tbl.current_snapshot()
             write.snapshot_id = report.snapshot_id = snap.snapshot_id if snap else None

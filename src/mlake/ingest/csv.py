@@ -19,11 +19,12 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from pyiceberg.types import IntegerType, LongType
+from pyiceberg.types import IntegerType, LongType, StringType
 
 from mlake.errors import IngestError, ValidationError
 from mlake.ingest.context import IngestContext
 from mlake.ingest.sources import SourceFile
+from mlake.tables.frames import iceberg_type_of
 from mlake.tables.types import duckdb_type, quote_ident, quote_literal
 
 _OPTION_NAMES = {
@@ -48,6 +49,12 @@ _OPTION_NAMES = {
 }
 
 
+# Text read as NULL unless ``null_values`` is given (which replaces the list): what pandas and R write for
+# missing values, and what public data sets use. A table of country codes where "NA" is Namibia passes
+# ``null_values=[""]``.
+DEFAULT_NULL_VALUES = ("", "NA", "N/A", "n/a", "null", "NULL", "NaN", "nan")
+
+
 def _literal(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -59,7 +66,7 @@ def _literal(value: Any) -> str:
 
 
 def reader_options(fmt: str, options: dict[str, Any]) -> str:
-    opts: dict[str, Any] = {}
+    opts: dict[str, Any] = {"nullstr": list(DEFAULT_NULL_VALUES)}
     if fmt == "tsv":
         opts["delim"] = "\t"
     for key, value in options.items():
@@ -70,7 +77,7 @@ def reader_options(fmt: str, options: dict[str, Any]) -> str:
             raise ValidationError(
                 f"Unknown CSV option {key!r}", hint=f"known options: {', '.join(sorted(set(_OPTION_NAMES)))}"
             )
-        opts[name] = value
+        opts[name] = list(value) if name == "nullstr" and isinstance(value, list | tuple) else value
     return ", ".join(f"{k}={_literal(v)}" for k, v in opts.items())
 
 
@@ -140,8 +147,16 @@ def _ingest_one(ctx: IngestContext, files: list[SourceFile], options: dict[str, 
     paths = [str(f.path) for f in files]
     # 1. What columns does the data have? (no types imposed)
     sniffed = _describe(con, _read_call(paths, opts, types or None, None), files)
+    if not any(k in options for k in ("date_format", "dateformat")):
+        found = _date_format(con, _read_call(paths, opts, None, None), sniffed, types, ctx)
+        if found is not None:  # dates such as "Jan 1 2000": read them as dates with their format
+            options = {**options, "date_format": found}
+            opts = reader_options(fmt, options)
+            sniffed = _describe(con, _read_call(paths, opts, types or None, None), files)
     # 2. Impose the table's types on columns it already has, and the user's overrides on the rest.
     existing = ctx.existing_schema()
+    if existing is not None and ctx.mode == "overwrite":
+        _refuse_narrower_overwrite(ctx, existing, sniffed, types, files)
     imposed = dict(types)
     if existing is not None:
         by_lower = {f.name.lower(): f for f in existing.fields}
@@ -199,6 +214,74 @@ def _ingest_one(ctx: IngestContext, files: list[SourceFile], options: dict[str, 
             _quarantine_inexact(ctx, paths, opts, read_types, integers, files, data_schema.names, options)
         task.update(completed=total)
     _quarantine_rejects(ctx, rejects, files)
+
+
+# Date layouts DuckDB's sniffer does not try (it knows ISO and numeric day/month orders): month names, which
+# are unambiguous, as US exports (stock prices, "Jan 1 2000") and European ones ("1 Jan 2000") write them.
+DATE_FORMATS = ("%b %d %Y", "%B %d %Y", "%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y", "%d-%b-%Y", "%d-%b-%y")
+_DATE_SAMPLE = 1000
+
+
+def _date_format(
+    con: duckdb.DuckDBPyConnection, call: str, sniffed: pa.Schema, types: dict[str, str], ctx: IngestContext
+) -> str | None:
+    """The format of the text columns whose sampled values are all dates in one of :data:`DATE_FORMATS`
+    (sniffed as text, or given the type date by the user), or None. A user's date column whose values read
+    in none of them gets a note naming the ``date_format`` option instead."""
+    from datetime import datetime
+
+    wanted = [
+        f.name
+        for f in sniffed
+        if (pa.types.is_string(f.type) and f.name not in types)
+        or types.get(f.name, "").upper() in ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ")
+    ]
+    if not wanted:
+        return None
+    cols = ", ".join(f"{quote_ident(c)}::VARCHAR" for c in wanted)
+    try:
+        rows = con.sql(f"SELECT {cols} FROM {call} LIMIT {_DATE_SAMPLE}").fetchall()
+    except duckdb.Error:
+        return None
+    for j, name in enumerate(wanted):
+        values = [r[j].strip() for r in rows if r[j] is not None and r[j].strip()]
+        if not values or (not values[0][:1].isalpha() and not values[0][:1].isdigit()):
+            continue
+        for fmt in DATE_FORMATS:
+            try:
+                for v in values:
+                    datetime.strptime(v, fmt)
+            except ValueError:
+                continue
+            return fmt
+        if name in types and not any(v[:4].isdigit() and v[4:5] == "-" for v in values[:20]):
+            ctx.notes.append(
+                f"{name}: values such as {values[0]!r} are not ISO dates; give their format with date_format= "
+                "(CLI: --date-format, e.g. '%d/%m/%Y')"
+            )
+    return None
+
+
+def _refuse_narrower_overwrite(
+    ctx: IngestContext, existing: Any, sniffed: pa.Schema, types: dict[str, str], files: list[SourceFile]
+) -> None:
+    """An overwrite whose data now read as typed values where the table holds text (say numbers once
+    read as text because of "NA") would keep the text type silently: refuse, saying how to retype."""
+    by_lower = {f.name.lower(): f for f in existing.fields}
+    changed = []
+    for field in sniffed:
+        f = by_lower.get(field.name.lower())
+        if f is None or field.name in types or not isinstance(f.field_type, StringType):
+            continue
+        if not (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)):
+            changed.append(f"{f.name} (string, now read as {iceberg_type_of(field.type)})")
+    if changed:
+        raise IngestError(
+            f"{files[0].display} reads as other types than {ctx.name} has: {', '.join(changed)}; an overwrite "
+            "keeps the table's column types",
+            hint=f"to retype the table, drop it and ingest again (mlake tables drop {ctx.name}); to keep text, "
+            f"pass --type {changed[0].split(' ')[0]}=string",
+        )
 
 
 _NOT_INTEGER = "mlake: not an exact integer"

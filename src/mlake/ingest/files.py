@@ -1,7 +1,10 @@
 """Ingesting files: ``lake.ingest("data/*.csv", into="shop.orders")``.
 
 Sources (a path, a folder, a glob, an http(s) URL, or a list of them) resolve to hashed local files.
-Files whose content was already ingested into the target are skipped unless ``force=True``. The rest
+Files whose content was already ingested into the target are skipped unless ``force=True`` or
+``mode="overwrite"`` (which replaces the rows, so duplicates nothing); dropping a table forgets what was
+ingested into it. CSV text ``NA``, ``N/A``, ``null``, ``NULL``, ``NaN`` and the empty string are nulls by
+default (as in pandas); ``null_values=[...]`` replaces that list (``[""]``: only empty fields). The rest
 are read by format, their good rows staged as data files and their bad rows quarantined, and everything
 is committed together: one snapshot of the target per ingest, whatever the number of files.
 """
@@ -64,7 +67,9 @@ def ingest_files(
                 skipped.append(f.display)  # the same content twice in one ingest
                 continue
             seen.add(f.content_hash)
-            if not force and already_ingested(lake, name, f.content_hash):
+            # An overwrite replaces the table's rows, so reading content again duplicates nothing: it is how
+            # a file is read again with other options (null values, types) after a first ingest.
+            if not force and mode == "append" and already_ingested(lake, name, f.content_hash):
                 skipped.append(f.display)
             else:
                 todo.append(f)

@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.json as pajson
 
+from mlake.duckdb_connection import connect_duckdb
 from mlake.errors import IngestError
 from mlake.ingest.casting import LINE_COL, RAW_COL, SOURCE_COL, split_batch
 from mlake.ingest.context import IngestContext
@@ -165,7 +166,16 @@ def _parse_lines(source: str, lines: list[bytes], first_line: int) -> tuple[pa.T
         return pa.table({}), _NO_REJECTS
     blob = b"".join(ln if ln.endswith(b"\n") else ln + b"\n" for _, ln in numbered)
     try:
-        table = pajson.read_json(io.BytesIO(blob), read_options=pajson.ReadOptions(block_size=max(len(blob), 1 << 20)))
+        read = pajson.ReadOptions(block_size=max(len(blob), 1 << 20))
+        table = pajson.read_json(io.BytesIO(blob), read_options=read)
+        if any(pa.types.is_timestamp(f.type) for f in table.schema):
+            # Arrow reads ISO text as timestamps, "1970-01-01" too: keep it text, so that infer_temporal
+            # types a date as a date (and a time as a timestamp) as for every other source.
+            as_text = pa.schema(
+                [pa.field(f.name, pa.string()) if pa.types.is_timestamp(f.type) else f for f in table.schema]
+            )
+            parse = pajson.ParseOptions(explicit_schema=as_text)
+            table = pajson.read_json(io.BytesIO(blob), read_options=read, parse_options=parse)
         if table.num_rows == len(numbered):
             raws = [ln.decode("utf-8", "replace").rstrip("\r\n") for _, ln in numbered]
             return _with_aux(table, source, [n for n, _ in numbered], raws), _NO_REJECTS
@@ -301,7 +311,7 @@ def _with_aux(table: pa.Table, source: str, lines: list[int], raws: Sequence[str
 
 
 def _array_records(f: SourceFile) -> Iterator[Parsed]:
-    con = duckdb.connect()
+    con = connect_duckdb()
     try:
         rel = con.sql(f"SELECT json::VARCHAR AS j FROM read_json_objects({quote_literal(str(f.path))}, format='array')")
         reader = rel.to_arrow_reader(CHUNK_LINES)

@@ -23,6 +23,7 @@ class IngestReport:
     created_table: bool = False
     gate: str | None = None  # why a gate refused the data, if it did
     watermark: Any = None  # the new watermark, for incremental database ingests
+    notes: list[str] = field(default_factory=list)  # advice, e.g. a format option that would read a column
 
     @property
     def rows_per_second(self) -> float:
@@ -36,7 +37,7 @@ class IngestReport:
         if self.skipped:
             return (
                 f"{self.table}: nothing new — {len(self.files_skipped)} file(s) already ingested "
-                "(same content); use force to ingest again"
+                "(same content); use force to ingest again, or mode overwrite to replace the table's rows"
             )
         parts = [f"{self.table}: {self.rows_written:,} row(s) written"]
         if self.rows_quarantined:
@@ -46,6 +47,7 @@ class IngestReport:
             parts.append(f"gate refused the data: {self.gate}")
         if self.files_skipped:
             parts.append(f"{len(self.files_skipped)} file(s) skipped (already ingested)")
+        parts += self.notes
         parts.append(f"{self.seconds:.2f}s")
         return "; ".join(parts)
 
@@ -65,6 +67,7 @@ class IngestReport:
             "created_table": self.created_table,
             "gate": self.gate,
             "watermark": None if self.watermark is None else str(self.watermark),
+            "notes": self.notes,
         }
 
     def _repr_html_(self) -> str:

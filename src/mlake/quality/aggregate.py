@@ -79,15 +79,38 @@ def run_together(source: Source, plans: list[tuple[AggregatePlan, str]], with_cl
     return dict(zip(keys, values, strict=True))
 
 
-def count_groups(source: Source, groups: dict[Hashable, tuple[str, str]]) -> dict[Hashable, Any]:
+def count_groups(
+    source: Source,
+    groups: dict[Hashable, tuple[str, str]],
+    tops: dict[Hashable, str] | None = None,
+    top_k: int = 10,
+) -> dict[Hashable, Any]:
     """The number of distinct values of several expressions (``key -> (expression, filter)``), as one
     statement of grouped counts: ``SELECT count(*) FROM (SELECT expr FROM src WHERE filter GROUP BY ALL)``
-    for each, joined by UNION ALL."""
-    keys = list(groups)
+    for each, joined by UNION ALL.
+
+    ``tops`` (``key -> text expression``) adds, in the same statement, the exact ``top_k`` most frequent
+    non-null values of each expression and its exact distinct count: ``key -> (distinct, [(value, count)])``
+    (most frequent first, ties by value)."""
+    keys, top_keys = list(groups), list(tops or {})
     parts = [
-        f"SELECT {n} AS k, count(*) AS n FROM (SELECT {expr} FROM {source.from_clause()} WHERE {cond} GROUP BY ALL)"
+        f"SELECT {n} AS k, count(*) AS n, NULL::VARCHAR AS v, NULL::BIGINT AS c "
+        f"FROM (SELECT {expr} FROM {source.from_clause()} WHERE {cond} GROUP BY ALL)"
         for n, (expr, cond) in enumerate(groups.values())
     ]
+    for n, expr in enumerate((tops or {}).values(), start=len(keys)):
+        counted = f"SELECT {expr} AS v, count(*) AS c FROM {source.from_clause()} WHERE {expr} IS NOT NULL GROUP BY 1"
+        ranked = f"SELECT v, c, count(*) OVER () AS n, row_number() OVER (ORDER BY c DESC, v) AS r FROM ({counted})"
+        parts.append(f"SELECT {n} AS k, n, v, c FROM ({ranked}) WHERE r <= {int(top_k)}")
     rows = source.fetch(" UNION ALL ".join(parts))
-    found = {int(k): int(n) for k, n in rows}
-    return {key: found.get(n, 0) for n, key in enumerate(keys)}
+    found: dict[int, int] = {}
+    ranked_values: dict[int, list[tuple[Any, int]]] = {}
+    for k, n, v, c in rows:
+        found[int(k)] = int(n)
+        if c is not None:
+            ranked_values.setdefault(int(k), []).append((v, int(c)))
+    out: dict[Hashable, Any] = {key: found.get(n, 0) for n, key in enumerate(keys)}
+    for n, key in enumerate(top_keys, start=len(keys)):
+        values = sorted(ranked_values.get(n, []), key=lambda vc: (-vc[1], str(vc[0])))
+        out[key] = (found.get(n, 0), values)
+    return out

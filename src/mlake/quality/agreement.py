@@ -13,6 +13,11 @@ table, a query, or any dataframe. Statistics:
 - **Cronbach's alpha**: internal consistency of numeric ratings, annotators as "items".
 - **Majority vote**: the consensus label per item, the share of votes it got (per-item agreement), and
   whether it was a tie (ties are broken by the label's overall frequency, then its text).
+
+An annotator rates an item once: when the data hold several ratings of one (item, annotator) pair — a
+corrected label, a second pass — only the last one (in the data's order; a table's is the order its rows
+were written) is kept, and the report's notes say how many were replaced. Counting each as another rater
+would inflate agreement (two identical ratings by one person agree with themselves).
 """
 
 from __future__ import annotations
@@ -231,6 +236,13 @@ def agreement(ratings: Iterable[Rating], level: str = "nominal") -> AgreementRep
     if not ratings:
         raise ValidationError("No labels to measure agreement on")
     notes: list[str] = []
+    latest = {(r[0], r[1]): r for r in ratings}  # a later rating of a pair replaces an earlier one
+    if len(latest) < len(ratings):
+        notes.append(
+            f"{len(ratings) - len(latest):,} repeated (item, annotator) rating(s) replaced by the pair's last "
+            "rating: an annotator counts once per item"
+        )
+        ratings = list(latest.values())
     items = {r[0] for r in ratings}
     raters = {r[1] for r in ratings}
     labels = sorted({r[2] for r in ratings}, key=_sort_key)

@@ -97,11 +97,39 @@ class Quality:
         save: bool = True,
         sample_rows: int = 5,
     ) -> SuiteResult:
-        """Run a suite (YAML path or text, dict, :class:`Suite`, or a stored suite) on a table, snapshot or
-        query. A stored suite's kept run becomes its last result (see :mod:`mlake.quality.store`)."""
+        """Run a suite (YAML path or text, dict, :class:`Suite`, a stored suite or its name) on a table,
+        snapshot or query. A stored suite's kept run becomes its last result (see :mod:`mlake.quality.store`)."""
+        suite = self.resolve_suite(table, suite)
         stored = suite if isinstance(suite, StoredSuite) else None
         with self._audited("quality.check", table, stored.name if stored else None):
             return self._check(self._source(table, snapshot_id, as_of), suite, save, sample_rows)
+
+    def resolve_suite(self, table: Target, suite: SuiteSpec) -> SuiteSpec:
+        """``suite`` as :meth:`check` reads it: one line of text is a suite file when one exists at that
+        path, else the name of a suite stored for ``table`` (``"orders-basics"``), else one-line YAML.
+        Other specs are returned as they are."""
+        if not isinstance(suite, str) or "\n" in suite:
+            return suite
+        text = suite.strip()
+        if Path(text).is_file():
+            return Path(text)
+        table_text = str(getattr(table, "name", table))
+        if text.lower().endswith((".yaml", ".yml")) or not text or not is_table_name(table_text):
+            return suite  # Suite.load reports a missing file; YAML text is read as YAML
+        name = table_text.strip().replace('"', "")
+        if not self._lake.table_exists(name):  # a missing table is the error to report, not a missing suite
+            raise self._lake.not_found(TableName.parse(name))
+        stored = self.suites.list(name)
+        for s in stored:
+            if s.name == text:
+                return s
+        if any(c in text for c in ":[{"):
+            return suite  # one-line YAML, e.g. "[not_null: id]"
+        names = ", ".join(repr(s.name) for s in stored) or "none"
+        raise ValidationError(
+            f"{text!r} is neither a suite file nor a suite stored for {name} (stored: {names})",
+            hint="give a YAML file, or store one with `mlake quality store-suite TABLE NAME FILE`",
+        )
 
     def _check(self, src: Source, suite: SuiteSpec, save: bool, sample_rows: int = 5) -> SuiteResult:
         stored = suite if isinstance(suite, StoredSuite) else None

@@ -246,7 +246,11 @@ class NotNull(Check):
 
 @dataclass
 class InSet(Check):
-    """Values come from a set (categorical range); nulls pass (use not_null for them)."""
+    """Values come from a set (categorical range); nulls pass (use not_null for them).
+
+    A null among the values changes nothing (nulls pass anyway): it is left out of the SQL, where
+    ``x NOT IN (..., NULL)`` would be NULL — never true — for every row, and so fail none.
+    """
 
     kind: ClassVar[str] = "in_set"
     row_level: ClassVar[bool] = True
@@ -260,12 +264,20 @@ class InSet(Check):
 
     def violation(self, lake: Lake) -> str:
         x = q(self.column)
-        return f"({x} IS NOT NULL AND {x} NOT IN ({', '.join(literal(v) for v in self.values)}))"
+        allowed = [literal(v) for v in self.values if v is not None]
+        if not allowed:  # only null is allowed
+            return f"({x} IS NOT NULL)"
+        return f"({x} IS NOT NULL AND {x} NOT IN ({', '.join(allowed)}))"
 
 
 @dataclass
 class InRange(Check):
-    """``min <= value <= max`` (either bound may be left out; ``strict`` excludes the bounds)."""
+    """``min <= value <= max`` (either bound may be left out; ``strict`` excludes the bounds).
+
+    Nulls pass (use not_null for them); NaN fails, whichever bounds are given: it is not a number, so
+    it lies in no range (DuckDB orders NaN above every number, which alone would pass ``min`` and fail
+    ``max``). Infinities are ordered like numbers. See "NaN and infinities" in docs/quality.md.
+    """
 
     kind: ClassVar[str] = "in_range"
     row_level: ClassVar[bool] = True
@@ -287,7 +299,14 @@ class InRange(Check):
             ok.append(f"{x} {lo} {literal(self.min)}")
         if self.max is not None:
             ok.append(f"{x} {hi} {literal(self.max)}")
+        if _may_be_nan(self.min) and _may_be_nan(self.max):
+            ok.append(f"NOT isnan(TRY_CAST({x} AS DOUBLE))")
         return f"({x} IS NOT NULL AND NOT ({' AND '.join(ok)}))"
+
+
+def _may_be_nan(bound: Any) -> bool:
+    """Whether a column compared with ``bound`` may hold NaN (a number bound; dates and text never do)."""
+    return bound is None or (isinstance(bound, numbers.Real) and not isinstance(bound, bool))
 
 
 @dataclass
@@ -455,7 +474,22 @@ class Freshness(Check):
         if age is None:
             return False, None, "no values, so no newest time"
         ok = age <= limit.total_seconds()
-        return ok, None, f"newest {values['newest']} is {timedelta(seconds=round(age))} old (max {limit})"
+        when = values["newest"]
+        return ok, None, f"newest {when} is {human_duration(age)} old (max {human_duration(limit.total_seconds())})"
+
+
+def human_duration(seconds: float) -> str:
+    """A duration as people say it: ``45 seconds``, ``3 hours``, ``12 days``, ``3,989 days (about 10.9
+    years)`` — not ``3989 days, 1:03:25``."""
+    s = abs(seconds)
+    for limit, size, unit in ((120, 1, "second"), (7200, 60, "minute"), (172_800, 3600, "hour")):
+        if s < limit:
+            n = round(s / size)
+            return f"{n} {unit}{'' if n == 1 else 's'}"
+    days = s / 86_400
+    if days < 365:
+        return f"{days:,.0f} days" if days >= 10 else f"{days:.1f} days".replace(".0 days", " days")
+    return f"{days:,.0f} days (about {days / 365.25:.1f} years)"
 
 
 def _age(newest: Any) -> float | None:
@@ -476,7 +510,11 @@ DISTRIBUTION_METRICS = ("mean", "std", "min", "max", "sum", "median", "quantile"
 @dataclass
 class Distribution(Check):
     """A statistic of a column (mean, std, min, max, sum, median, quantile ``q``, null_rate, distinct)
-    lies within ``[min, max]``."""
+    lies within ``[min, max]``.
+
+    The statistics of values are taken over finite values, as the profile's are: NaN and infinities are
+    left out (a NaN would make a mean NaN, and NaN passes or fails no bound), and counted by the profile.
+    """
 
     kind: ClassVar[str] = "distribution"
     column: str
@@ -498,7 +536,8 @@ class Distribution(Check):
             raise ValidationError(f"{self.label}: distribution needs min, max or both")
 
     def aggregates(self, lake: Lake) -> dict[str, str]:
-        x, v = q(self.column), f"{q(self.column)}::DOUBLE"
+        x = q(self.column)
+        v = f"CASE WHEN isfinite({x}::DOUBLE) THEN {x}::DOUBLE END"
         f = f" FILTER (WHERE {self.where})" if self.where else ""
         expr = {
             "mean": f"avg({v})",

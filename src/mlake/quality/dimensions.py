@@ -25,7 +25,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from mlake.errors import ValidationError
-from mlake.quality.checks import CHECK_TYPES, duckdb_type_name, parse_duration
+from mlake.quality.checks import CHECK_TYPES, duckdb_type_name, human_duration, parse_duration
 from mlake.quality.profile import Profile
 from mlake.quality.source import NUMERIC, STRING, Source, q, resolve
 from mlake.quality.suite import SuiteResult
@@ -229,7 +229,7 @@ def _timeliness(p: Profile, max_age: str | timedelta | None) -> DimensionScore:
     if p.freshness is None or p.freshness.age_seconds is None:
         return DimensionScore("timeliness", None, metric, detail="not measured: the data has no date/time column")
     age = p.freshness.age_seconds
-    age_text = str(timedelta(seconds=round(age)))
+    age_text = human_duration(age)
     if max_age is None:
         return DimensionScore(
             "timeliness",
@@ -247,7 +247,7 @@ def _timeliness(p: Profile, max_age: str | timedelta | None) -> DimensionScore:
         metric,
         age,
         limit,
-        f"newest {p.freshness.column} is {age_text} old (max {timedelta(seconds=limit)})",
+        f"newest {p.freshness.column} is {age_text} old (max {human_duration(limit)})",
     )
 
 

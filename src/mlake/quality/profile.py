@@ -230,12 +230,17 @@ def profile(
     groups: dict[Any, tuple[str, str]] = {}
     if key:
         groups["distinct_keys"] = (", ".join(q(k) for k in key), "TRUE")
+    # Text columns with many values of a source read whole: their top values and distinct count exactly,
+    # by grouped counts in the same statement (approx_top_k's candidates can miss the most frequent ones).
+    tops: dict[Any, str] = {
+        (i, "top_exact"): q(name) for i, (name, _) in enumerate(cols) if _exact_top(kinds[i], hints[i])
+    }
     for i, (name, dtype) in enumerate(cols):
-        if _wants_distinct(kinds[i], dtype, hints[i], exact_distinct):
+        if _wants_distinct(kinds[i], dtype, hints[i], exact_distinct) and (i, "top_exact") not in tops:
             x = q(name)
             groups[(i, "distinct")] = (x if exact_distinct else f"hash({x})", f"{x} IS NOT NULL")
-    if groups:
-        r.update(count_groups(source, groups))
+    if groups or tops:
+        r.update(count_groups(source, groups, tops, top_k))
         queries += 1
     # A duplicate row repeats every column's value, so a column without nulls whose values are all
     # distinct proves there are none; only without such a column are whole rows hashed and counted.
@@ -432,6 +437,12 @@ def _bin_expr(v: str, guard: str, low: float, high: float, bins: int) -> str:
     return f"CASE WHEN {guard} THEN {placed} END"
 
 
+def _exact_top(kind: str, h: _SampleHints) -> bool:
+    """Whether a column's top values are counted exactly by grouping (a text column of a source read
+    whole, with more values than get exact value counts)."""
+    return kind == STRING and h.whole and h.non_null > 0 and not h.low_cardinality
+
+
 def _wants_distinct(kind: str, dtype: str, h: _SampleHints, exact_distinct: bool) -> bool:
     """Count distinct values exactly: all columns when asked, else key candidates.
 
@@ -497,7 +508,7 @@ def _exact(
         p.add((i, "length_min"), f"min({n})")
         p.add((i, "length_max"), f"max({n})")
         p.add((i, "length_mean"), f"avg({n})")
-        if not h.low_cardinality and not h.near_unique and h.candidates:
+        if not h.low_cardinality and not h.near_unique and h.candidates and not _exact_top(kind, h):
             # Comparing 64-bit hashes first (constants folded at planning) leaves the string comparisons to
             # the few rows that may match: 2-3x cheaper than the IN list alone, and as exact.
             values = _value_list(h.candidates, "VARCHAR")
@@ -564,7 +575,7 @@ def _column(
         trues = _int(r[(i, "true_count")])
         cp.true_count = trues
         counts = [(v, c) for v, c in ((True, trues), (False, non_null - trues)) if c]
-        cp.top_values = sorted(counts, key=lambda vc: -vc[1])
+        cp.top_values, cp.top_values_exact = sorted(counts, key=lambda vc: -vc[1]), True
         cp.distinct, cp.distinct_exact = len(counts), True
         return cp
     if (i, "values") in r:
@@ -578,6 +589,11 @@ def _column(
     if (i, "top") in r:
         ranked = sorted((r[(i, "top")] or {}).items(), key=lambda kv: (-kv[1], str(kv[0])))
         cp.top_values = [(v, int(c)) for v, c in ranked[:top_k]]
+    if (i, "top_exact") in r:
+        cp.distinct, top = r[(i, "top_exact")]
+        cp.distinct_exact = cp.top_values_exact = True
+        # values seen once are no "top" when there are more of them than places (a near-unique column)
+        cp.top_values = top if cp.distinct <= top_k else [(v, c) for v, c in top if c > 1]
     if kind == NUMERIC:
         cp.min, cp.max = r[(i, "min")], r[(i, "max")]
         if isinstance(cp.min, Decimal) or isinstance(cp.max, Decimal):
@@ -636,7 +652,7 @@ def _from_values(cp: ColumnProfile, counts: dict[Any, int], h: _SampleHints, bin
     items = [(k, int(c)) for k, c in counts.items()]
     cp.distinct, cp.distinct_exact = len(items), True
     ranked = sorted(items, key=lambda kv: (-kv[1], str(kv[0])))
-    cp.top_values = ranked[:top_k]
+    cp.top_values, cp.top_values_exact = ranked[:top_k], True
     if cp.kind == NUMERIC:
         nums = [(float(k), c) for k, c in items]
         if is_float(cp.type):

@@ -53,6 +53,9 @@ class ColumnProfile:
     patterns: dict[str, int] = field(default_factory=dict)
     histogram: list[HistogramBin] = field(default_factory=list)
     top_values: list[tuple[Any, int]] = field(default_factory=list)
+    # True when the top values are the most frequent ones for certain (counted over every value); else they
+    # are the most frequent values of the sample (see "Top values" in docs/quality.md), counted exactly.
+    top_values_exact: bool = False
     mad: float | None = None
     outliers_iqr: int | None = None
     outliers_robust: int | None = None

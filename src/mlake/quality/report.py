@@ -100,7 +100,12 @@ def svg_bars(counts: list[int], labels: list[str] | None = None, width: int = 32
             f'<rect x="{i * bw + 0.5:.2f}" y="{height - h:.2f}" width="{max(bw - 1, 0.5):.2f}" height="{h:.2f}" '
             f'fill="{ACCENT}"><title>{esc(title)}</title></rect>'
         )
-    return f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">{"".join(bars)}</svg>'
+    # The bars stretch to the card's width (the chart has no text to distort): a fixed width left a third of
+    # a wide card empty.
+    return (
+        f'<svg width="100%" height="{height}" viewBox="0 0 {width} {height}" preserveAspectRatio="none" '
+        f'role="img">{"".join(bars)}</svg>'
+    )
 
 
 def svg_hbars(items: list[tuple[str, float]], width: int = 320, row: int = 16, color: str = ACCENT) -> str:
@@ -131,6 +136,8 @@ def svg_heatmap(m: Matrix, diverging: bool = True, cell: int = 22) -> str:
         return ""
     label_w = 120
     size = label_w + n * cell
+    # Column labels are written up and to the right at 60°: room beyond the last column keeps its label whole.
+    right = 60
     peak = max((abs(v) for row in m.values for v in row if v is not None), default=1.0) or 1.0
     parts = []
     for i, name in enumerate(m.columns):
@@ -154,7 +161,11 @@ def svg_heatmap(m: Matrix, diverging: bool = True, cell: int = 22) -> str:
                 f'<rect x="{label_w + j * cell}" y="{label_w + i * cell}" width="{cell - 1}" height="{cell - 1}" '
                 f'fill="{color}"><title>{esc(name)} × {esc(m.columns[j])}: {fmt(v)}</title></rect>'
             )
-    return f'<svg width="{size}" height="{size}" viewBox="0 0 {size} {size}" role="img">{"".join(parts)}</svg>'
+    # Scaled to the card (at most twice its drawn size, so that cells stay cells), not a stamp in a corner.
+    return (
+        f'<svg width="100%" viewBox="0 0 {size + right} {size}" style="max-width:{2 * (size + right)}px;height:auto" '
+        f'role="img">{"".join(parts)}</svg>'
+    )
 
 
 def svg_line(points: list[float | None], marks: set[int] | None = None, width: int = 220, height: int = 44) -> str:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from mlake.metastore import lineage_inputs_table, writes_table
+from mlake.metastore import ingest_log_table, lineage_inputs_table, writes_table
 
 InputKind = Literal["file", "url", "database", "table", "dataframe", "query"]
 
@@ -266,8 +266,10 @@ class LineageStore:
         return edges
 
     def forget_table(self, table: str) -> None:
-        """Drop a table's own write records (its inputs' records stay: other tables' history)."""
+        """Drop a table's own write records (its inputs' records stay: other tables' history) and its
+        ingest log, so that the files it was made from are ingested again into a table of the same name."""
         with self._engine.begin() as conn:
+            conn.execute(ingest_log_table.delete().where(ingest_log_table.c.table_name == table))
             ids = [
                 r.write_id
                 for r in conn.execute(sa.select(writes_table.c.write_id).where(writes_table.c.table_name == table))

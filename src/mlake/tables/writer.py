@@ -18,6 +18,7 @@ import itertools
 import random
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -38,6 +39,10 @@ if TYPE_CHECKING:
     import duckdb
 
 T = TypeVar("T")
+
+# pyiceberg warns when a delete (or an overwrite by filter) matches no rows. For mlake that is an ordinary
+# outcome, reported in the write's figures (0 rows removed), not a problem to show people as a warning.
+warnings.filterwarnings("ignore", message="Delete operation did not match any records", category=UserWarning)
 
 # Partitioned tables are written in chunks of this many rows, so memory stays bounded.
 PARTITIONED_CHUNK_ROWS = 1_000_000

@@ -38,7 +38,9 @@ const Studio = (() => {
   // --- grid ----------------------------------------------------------------------------------------
   function fmt(v, kind) {
     if (v === null || v === undefined) return null;
-    if (kind === "number" && typeof v === "number") return Number.isInteger(v) ? String(v) : (Math.abs(v) >= 1e6 || Math.abs(v) < 1e-3 && v !== 0 ? v.toPrecision(6) : v.toLocaleString("en-US", { maximumFractionDigits: 4 }));
+    // numbers as a person reads them: integers in full, floats to 10 significant digits without exponents
+    // (2524201.37, not 2.52420e+6) and never with thousands separators (a year is 2009, not 2,009)
+    if (kind === "number" && typeof v === "number") return Number.isInteger(v) || !Number.isFinite(v) ? String(v) : (Math.abs(v) >= 1e15 || Math.abs(v) < 1e-4 ? v.toPrecision(6) : String(Number(v.toPrecision(10))));
     if (kind === "time" && typeof v === "string") return v.replace("T", " ").replace(/\+00:00$/, "");
     if (typeof v === "object") return JSON.stringify(v);
     return String(v);

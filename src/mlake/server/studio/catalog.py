@@ -54,8 +54,16 @@ def catalog(request: Request, lake: Lk, q: str | None = None, namespace: str | N
     groups: dict[str, list[dict[str, Any]]] = {}
     for t in tables:
         groups.setdefault(t["namespace"], []).append(t)
+    quarantine = sum(1 for t in tables if t["quarantine"])  # counted apart, as the home page leaves them out
     return render(
-        request, "catalog.html", title="Catalog", groups=groups, q=q or "", namespace=namespace, count=len(tables)
+        request,
+        "catalog.html",
+        title="Catalog",
+        groups=groups,
+        q=q or "",
+        namespace=namespace,
+        count=len(tables) - quarantine,
+        quarantine=quarantine,
     )
 
 

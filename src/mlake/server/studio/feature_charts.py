@@ -25,7 +25,7 @@ def short_number(value: Any) -> str:
     if a >= 1e4:
         return f"{value / 1e3:.0f}k"
     if isinstance(value, int) or float(value).is_integer():
-        return f"{int(value):,}"
+        return str(int(value))  # below 10,000: a year or an id, never "2,009"
     if a < 1e-3:
         return f"{value:.2e}"
     return f"{value:.3g}" if a < 10 else f"{value:.1f}"

@@ -64,6 +64,16 @@ def num(value: Any) -> str:
     return text if len(text) <= 48 else text[:47] + "…"
 
 
+def datum(value: Any) -> str:
+    """A value of the data (a minimum, a median, a frequent value): as :func:`num`, but never with thousands
+    separators, which would turn a year into ``2,009`` and an id into ``1,234,567``; counts use :func:`num`."""
+    if isinstance(value, bool) or value is None or not isinstance(value, int | float):
+        return num(value)
+    if isinstance(value, int) or (value.is_integer() and abs(value) < 1e15):
+        return str(int(value))
+    return num(value).replace(",", "")
+
+
 def pct(share: float | None) -> str:
     if share is None:
         return "—"
@@ -87,7 +97,7 @@ def duration(seconds: float | None) -> str:
 
 def _when(epoch: float, kind: str) -> str:
     if kind != "temporal":
-        return num(epoch)
+        return datum(epoch)
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d")
 
 
@@ -256,11 +266,11 @@ def _facts(c: ColumnProfile) -> list[tuple[str, str]]:
     if c.kind == "numeric" and c.non_null:
         q = c.quantiles
         facts += [
-            ("min", num(c.min)),
-            ("median", num(q.get("0.5"))),
-            ("max", num(c.max)),
-            ("mean", num(c.mean)),
-            ("std", num(c.std)),
+            ("min", datum(c.min)),
+            ("median", datum(q.get("0.5"))),
+            ("max", datum(c.max)),
+            ("mean", datum(c.mean)),
+            ("std", datum(c.std)),
             ("zeros", num(c.zeros)),
         ]
         if c.negatives:
@@ -302,7 +312,7 @@ def column_view(c: ColumnProfile) -> ColumnView:
     elif c.top_values:
         peak = max(n for _, n in c.top_values) or 1
         for value, n in c.top_values[:8]:
-            label = "(null)" if value is None else ("(empty)" if value == "" else num(value))
+            label = "(null)" if value is None else ("(empty)" if value == "" else datum(value))
             view.top.append(TopValue(label, num(n), n / c.non_null if c.non_null else 0.0, meter(n / peak)))
     return view
 
@@ -418,7 +428,7 @@ def result_view(run: dict[str, Any], kept: bool | None = None) -> ResultView:
                 failing_bar=meter(share, "bad" if r.get("status") == "fail" else "warn") if share else None,
                 message=str(r.get("message", "")),
                 sample_columns=columns,
-                sample_rows=[[num(s.get(c)) if s.get(c) is not None else "null" for c in columns] for s in samples],
+                sample_rows=[[datum(s.get(c)) if s.get(c) is not None else "null" for c in columns] for s in samples],
             )
         )
     counts = {s: sum(c.status == s for c in checks) for s in ("pass", "fail", "warn")}
