@@ -79,6 +79,9 @@ def format_float(value: float, digits: int = 10) -> str:
 class Result:
     """The result of a query over the lake."""
 
+    # Saving it may run DuckDB's COPY on the result's own database (False: that database may not write).
+    writes_with_duckdb = True
+
     def __init__(
         self,
         relation: duckdb.DuckDBPyRelation,

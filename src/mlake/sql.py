@@ -487,7 +487,7 @@ def save_result(result: Result, name: str, *, mode: str = "create") -> Table:
         else f"NULL::{duckdb_type(f.field_type)} AS {quote_ident(f.name)}"
         for f in ice.schema().fields
     )
-    if can_write_with_duckdb(ice):
+    if can_write_with_duckdb(ice) and result.writes_with_duckdb:
         # COPY runs on the cursor that owns the relation, through a temporary view of it.
         view = f"__mlake_save_{uuid.uuid4().hex}"
         cursor = result._keepalive

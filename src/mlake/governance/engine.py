@@ -12,11 +12,14 @@ its reach even by their quoted names.
 from __future__ import annotations
 
 import re
+import shutil
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -29,6 +32,7 @@ from mlake.results import Result, translate_duckdb_error
 from mlake.sql import INSERT_STATEMENT, SqlEngine, split_statements
 from mlake.tables.lineage import LineageInput
 from mlake.tables.names import TableName
+from mlake.tables.scan import local_path
 from mlake.tables.types import quote_ident
 
 if TYPE_CHECKING:
@@ -49,23 +53,59 @@ def _split_ref(ref: str) -> tuple[str, str]:
 
 
 class SandboxedEngine(SqlEngine):
-    """The lake's SQL engine on a DuckDB database locked down for untrusted SQL (shared by principals)."""
+    """The lake's SQL engine on a DuckDB database locked down for untrusted SQL (shared by principals).
+
+    The database may open the ``data/`` folders of the lake's tables and nothing else: not the Iceberg
+    metadata, not the uploads and spill files under ``<home>/tmp``, not the working directory. DuckDB
+    fixes that list when the configuration is locked, so a table created later makes the next view of
+    it start a new database (:meth:`ensure_readable`); results still open keep the old one alive.
+    """
 
     def __init__(self, lake: Lake, sandbox: SqlSandbox) -> None:
         super().__init__(lake)
         self.sandbox = sandbox
+        self._readable: frozenset[str] = frozenset()
+        self.generation = 0  # bumped when a new database replaces the old one
+        self._spill_dirs: list[Path] = []
+
+    def close(self) -> None:
+        super().close()
+        for folder in self._spill_dirs:
+            shutil.rmtree(folder, ignore_errors=True)
+        self._spill_dirs.clear()
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         s = self._lake.settings
-        temp = s.home / "tmp"
+        # DuckDB lets a database read its own spill folder, so it gets one that holds nothing else.
+        temp = s.home / "tmp" / f"sandbox-spill-{uuid.uuid4().hex}"
         temp.mkdir(parents=True, exist_ok=True)
+        self._spill_dirs.append(temp)
         warehouse = s.local_warehouse_path()
         con = connect_duckdb(":memory:", config=sandbox_config(warehouse, temp, s.threads, s.memory_limit))
         con.execute("SET enable_progress_bar = false")
         con.execute("SET parquet_metadata_cache = true")
-        readable = [temp] + ([warehouse] if warehouse is not None else [])
-        lock_down(con, readable)
+        readable = {d for loc in self._lake._core.catalog_entries().values() if (d := table_data_dir(loc))}
+        lock_down(con, [Path(d) for d in sorted(readable)])
+        self._readable = frozenset(readable)
+        self.generation += 1
         return con
+
+    def ensure_readable(self, metadata_location: str | None) -> None:
+        """Start a new database when the table at ``metadata_location`` is newer than the current one."""
+        folder = table_data_dir(metadata_location) if metadata_location else None
+        with self._lock:
+            if self._con is None or folder is None or folder in self._readable:
+                return
+            self._con = None  # not closed: cursors of running queries keep the old database alive
+            self._schemas.clear()
+
+
+def table_data_dir(metadata_location: str) -> str | None:
+    """The local ``data/`` folder of the table whose metadata file is ``metadata_location`` (None: remote)."""
+    path = local_path(metadata_location)
+    if path is None:
+        return None
+    return str(Path(path).parent.parent / "data")
 
 
 class PrincipalEngine(SqlEngine):
@@ -102,6 +142,7 @@ class PrincipalEngine(SqlEngine):
             attempted.append(str(name))
         self._access.require_visible(name)
         self._access.require("select", name)
+        self._shared.ensure_readable(self._shared._lake._core.metadata_location(name))
         if str(name) == str(self._glake.audit_table):
             self._access.flush_audit()
         base = super().view_for(name, snapshot_id, where)
@@ -207,13 +248,17 @@ class PrincipalEngine(SqlEngine):
             )
         if self._glake.audit_table.name in text.lower():
             self._access.flush_audit()  # the log shows every event recorded so far (and exists once any was)
-        self._binding.refs = set()
-        try:
-            with self._access.operation():
-                bound, inputs = self.bind(text, as_of)
-            allowed = set(self._binding.refs)
-        finally:
-            self._binding.refs = None
+        for _ in range(3):  # a table new to the sandbox starts a new database: views bound before it are gone
+            generation = self._shared.generation
+            self._binding.refs = set()
+            try:
+                with self._access.operation():
+                    bound, inputs = self.bind(text, as_of)
+                allowed = set(self._binding.refs)
+            finally:
+                self._binding.refs = None
+            if generation == self._shared.generation:
+                break
         self.sandbox.check_select(_EXPLAIN.sub("", bound, count=1), allowed)
         cursor = self.connection.cursor()
         try:
@@ -227,7 +272,13 @@ class PrincipalEngine(SqlEngine):
 
 
 class GovernedResult(Result):
-    """A result whose execution is bounded by the statement timeout and the result-size limits."""
+    """A result whose execution is bounded by the statement timeout and the result-size limits.
+
+    Saved as a table through Arrow: its sandboxed database may open the tables' data files for reading
+    only (a table created by the save is not even known to it).
+    """
+
+    writes_with_duckdb = False
 
     def __init__(self, *args: Any, engine: PrincipalEngine, **kw: Any) -> None:
         super().__init__(*args, **kw)

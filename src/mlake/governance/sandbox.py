@@ -4,17 +4,21 @@ Two walls, each enough on its own for the attacks we know of:
 
 1. **Structure.** The statement, after lake tables were rewritten to the principal's views, is parsed
    by DuckDB's own parser (``json_serialize_sql`` gives the syntax tree). It must be one SELECT; every
-   table it reads must be one of the views bound for this query or a CTE in scope; table functions are
+   table it reads must be one of the views bound for this query or a CTE defined before it; table functions are
    refused (``read_csv``, ``read_parquet``, ``glob``, ``query_table``, ``duckdb_settings`` ...) except
    pure generators (``range``, ``generate_series``, ``unnest``); and every function called must be on
    an allow-list: DuckDB's built-in scalar, aggregate and window functions, less those that read the
    environment, settings or catalog (``getenv``, ``current_setting``, ``duckdb_*``, ``pg_*`` ...).
    Statements other than SELECT (COPY, ATTACH, INSTALL, LOAD, SET, PRAGMA, CALL, EXPORT, CREATE SECRET
    ...) never reach DuckDB.
+   A CTE is in scope only after its definition (a recursive one also in its own recursive term), and
+   its name must be a plain identifier: inside its own body a CTE's name is resolved outside the query,
+   and a name that looks like a path becomes a file scan there.
 2. **Settings.** The DuckDB database that runs sandboxed SQL has external access disabled except for
-   the warehouse and its spill folder, extension auto-install/auto-load off, and its configuration
-   locked, so that even a statement the first wall missed cannot open a file, a URL or an extension,
-   nor change a setting.
+   the ``data/`` folders of the lake's tables (no Iceberg metadata, no uploads or spill files, nothing
+   relative to the working directory), extension auto-install/auto-load and Python replacement scans
+   off, and its configuration locked, so that even a statement the first wall missed cannot open
+   another file, a URL or an extension, nor change a setting.
 
 A statement timeout (DuckDB's ``interrupt()`` from a timer) and a result-size limit bound what one
 query may cost; see :class:`SandboxLimits`.
@@ -25,6 +29,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -155,6 +160,21 @@ def _serialize(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any]:
     return tree
 
 
+# A name that a CTE may have: DuckDB never turns such a name into a file or replacement scan.
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _cte_name(entry: dict[str, Any]) -> str:
+    """The name of one CTE, refused unless plain (a path, a glob, a dot or any unusual character)."""
+    name = str(entry.get("key", ""))
+    if not _PLAIN_NAME.fullmatch(name):
+        raise SandboxError(
+            f"The CTE name {name!r} is not allowed: CTE names are plain identifiers (letters, digits, _)",
+            hint="rename the CTE, e.g. WITH recent AS (...)",
+        )
+    return name.lower()
+
+
 class _Walker:
     """Checks one syntax tree against the rules in the module docstring."""
 
@@ -173,11 +193,17 @@ class _Walker:
         ctes = node.get("cte_map")
         pushed = False
         if isinstance(ctes, dict) and ctes.get("map"):
-            self.cte_scopes.append({str(entry["key"]).lower() for entry in ctes["map"]})
+            self._visit_ctes(ctes["map"])
+            self.cte_scopes.append({_cte_name(entry) for entry in ctes["map"]})
             pushed = True
         try:
             self._check(node)
+            if node.get("type") == "RECURSIVE_CTE_NODE":
+                self._visit_recursive(node)
+                return
             for key, value in node.items():
+                if key == "cte_map":
+                    continue  # bound above, each body in the scope of the CTEs defined before it
                 if key in ("function",) and node.get("type") == "TABLE_FUNCTION":
                     # the table function itself was checked; its arguments are expressions
                     self.visit(value.get("arguments", []))
@@ -187,6 +213,37 @@ class _Walker:
         finally:
             if pushed:
                 self.cte_scopes.pop()
+
+    def _visit_ctes(self, entries: list[dict[str, Any]]) -> None:
+        """Check each CTE body with only the CTEs defined *before* it in scope, as DuckDB binds them.
+
+        A CTE's own name is not in scope in its body (unless it is recursive, see
+        :meth:`_visit_recursive`): there DuckDB resolves the name outside the query — to a catalog object
+        or, for a name that looks like a path, to a file scan. Accepting it because "a CTE of that name
+        exists" was the hole through which a CTE named like a Parquet path read the raw file.
+        """
+        earlier: set[str] = set()
+        for entry in entries:
+            name = _cte_name(entry)
+            self.cte_scopes.append(set(earlier))
+            try:
+                self.visit(entry.get("value"))
+            finally:
+                self.cte_scopes.pop()
+            earlier.add(name)
+
+    def _visit_recursive(self, node: dict[str, Any]) -> None:
+        """``WITH RECURSIVE r AS (anchor UNION recursive)``: ``r`` is in scope in the recursive term only."""
+        name = str(node.get("cte_name") or "").lower()
+        for key, value in node.items():
+            if key == "right" and name:
+                self.cte_scopes.append({name})
+                try:
+                    self.visit(value)
+                finally:
+                    self.cte_scopes.pop()
+            elif key != "cte_map" and isinstance(value, dict | list):
+                self.visit(value)
 
     def _check(self, node: dict[str, Any]) -> None:
         kind = node.get("type")
@@ -228,7 +285,12 @@ class _Walker:
         catalog = str(node.get("catalog_name") or "")
         if not catalog and (schema, table) in self.allowed_tables:
             return
-        if not catalog and not schema and any(table.lower() in scope for scope in self.cte_scopes):
+        if (
+            not catalog
+            and not schema
+            and _PLAIN_NAME.fullmatch(table)
+            and any(table.lower() in scope for scope in self.cte_scopes)
+        ):
             return
         shown = ".".join(p for p in (catalog, schema, table) if p)
         if "/" in table or ("." in table and not schema):
