@@ -72,3 +72,34 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"security suite: {ATTEMPTS.total} attacks made, {ATTEMPTS.held} held, "
             f"{ATTEMPTS.total - ATTEMPTS.held} got through ({ATTEMPTS.by_route()})"
         )
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def live(shared: Governed) -> Iterator[str]:
+    """The app served by uvicorn on a loopback port (real sockets: keep-alive, browsers)."""
+    import threading
+    import time
+
+    import uvicorn
+
+    port = free_port()
+    app = create_app(shared.lake, ServerSettings(auth=True, statement_timeout=5, port=port))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)

@@ -30,11 +30,22 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from mlake import __version__
+
+        console.print(f"mlake {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     home: Annotated[Path | None, typer.Option(envvar="MLAKE_HOME", help="Lake home folder (default ./.mlake).")] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks on errors.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
 ) -> None:
     state.close()  # a fresh lake per invocation, also when the app is invoked in-process repeatedly
     state.home = home

@@ -42,6 +42,7 @@ from typing import Any
 import duckdb
 
 from mlake.errors import MlakeError, SqlError
+from mlake.results import translate_duckdb_error
 
 
 class SandboxError(MlakeError):
@@ -367,7 +368,11 @@ class SqlSandbox:
                     f"The query ran longer than the statement timeout ({limit:g}s)",
                     hint="filter or aggregate more, or ask an admin for a longer timeout",
                 ) from exc
+            if isinstance(exc, duckdb.Error):
+                raise translate_duckdb_error(exc) from exc
             raise
+        except duckdb.Error as exc:  # a cast or conversion error while rows were computed
+            raise translate_duckdb_error(exc) from exc
         finally:
             _WATCHDOG.disarm(handle)
 

@@ -122,7 +122,7 @@ def ingest_csv(ctx: IngestContext, files: list[SourceFile], options: dict[str, A
     exports often differ in their columns anyway.
     """
     for f in files:
-        opts = dict(options)
+        opts = _check_text(f, dict(options))
         while True:
             try:
                 _ingest_one(ctx, [f], opts, types)
@@ -138,6 +138,43 @@ def ingest_csv(ctx: IngestContext, files: list[SourceFile], options: dict[str, A
                     ) from exc
                 opts["max_line_size"] = needed
                 opts["buffer_size"] = max(32 * 2**20, 4 * needed)
+
+
+_BLANK = b" \t\r\n\x00"
+_COMPRESSED = (".gz", ".zst", ".bz2")
+
+
+def _check_text(f: SourceFile, options: dict[str, Any]) -> dict[str, Any]:
+    """Read a UTF-16 file (little-endian, with its byte-order mark) as such, refuse encodings DuckDB cannot
+    read, and refuse a file of only blank lines — DuckDB would invent a ``column0`` table of NULLs."""
+    if f.size == 0 or str(f.path).lower().endswith(_COMPRESSED):
+        return options
+    with open(f.path, "rb") as fh:
+        head = fh.read(4)
+        if head.startswith((b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00")):
+            raise IngestError(
+                f"Cannot read {f.display}: it is UTF-32 text",
+                hint="save it as UTF-8 (e.g. iconv -f UTF-32 -t UTF-8)",
+            )
+        if head.startswith(b"\xfe\xff"):
+            raise IngestError(
+                f"Cannot read {f.display}: it is UTF-16 big-endian text",
+                hint="save it as UTF-8 (e.g. iconv -f UTF-16BE -t UTF-8) or UTF-16 little-endian",
+            )
+        if head.startswith(b"\xff\xfe") and "encoding" not in options:
+            options["encoding"] = "utf-16"
+        fh.seek(0)
+        first = True
+        while chunk := fh.read(1 << 20):
+            if first and chunk.startswith((b"\xff\xfe", b"\xef\xbb\xbf")):
+                chunk = chunk[2:] if chunk.startswith(b"\xff\xfe") else chunk[3:]
+            first = False
+            if chunk.translate(None, _BLANK):
+                return options
+    raise IngestError(
+        f"{f.display} holds no data: it has only blank lines",
+        hint="check the export; a file needs at least a header or one row to make a table",
+    )
 
 
 def _ingest_one(ctx: IngestContext, files: list[SourceFile], options: dict[str, Any], types: dict[str, str]) -> None:

@@ -24,6 +24,7 @@ from mlake.server.state import ServerState
 from mlake.server.studio import api_docs
 from mlake.server.studio import auth as studio_auth
 from mlake.server.studio.render import configure_templates
+from mlake.server.uploads import sweep_uploads
 
 HERE = Path(__file__).parent
 API_PREFIX = "/api/v1"
@@ -40,6 +41,7 @@ def create_app(lake: Lake, settings: ServerSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sweep_uploads(lake.settings.home)  # uploads of a server that was killed mid-request
         lake.governance_service.audit.start(settings.audit_flush_seconds)
         try:
             yield

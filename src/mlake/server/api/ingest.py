@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
-import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
@@ -12,6 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from mlake.errors import ValidationError
 from mlake.lake import Lake
 from mlake.server.state import principal_lake
+from mlake.server.uploads import sweep_uploads, upload_folder
 from mlake.tables.names import TableName
 
 Lk = Annotated[Lake, Depends(principal_lake)]
@@ -32,9 +31,8 @@ def router() -> APIRouter:
         description: Annotated[str | None, Form(max_length=2000)] = None,
     ) -> dict[str, Any]:
         name = TableName.parse(table)
-        folder = lake.settings.home / "tmp" / "uploads" / uuid.uuid4().hex
-        folder.mkdir(parents=True, exist_ok=True)
-        try:
+        sweep_uploads(lake.settings.home)  # folders of uploads a killed server left behind
+        with upload_folder(lake.settings.home) as folder:
             paths = []
             total = 0
             for i, f in enumerate(files):
@@ -58,8 +56,6 @@ def router() -> APIRouter:
             if description:
                 options["description"] = description
             report = lake.ingest(paths, into=str(name), **options)
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
         out_report = report.to_dict()
         out_report["summary"] = report.summary()
         return out_report
