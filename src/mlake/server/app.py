@@ -12,12 +12,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from mlake import __version__
 from mlake.lake import Lake
 from mlake.server.api import meta
-from mlake.server.errors import install_error_handlers
+from mlake.server.csrf import forged
+from mlake.server.errors import install_error_handlers, problem
 from mlake.server.extensions import load_areas
 from mlake.server.settings import ServerSettings
 from mlake.server.state import ServerState
@@ -63,6 +65,22 @@ def create_app(lake: Lake, settings: ServerSettings | None = None) -> FastAPI:
     )
     app.state.mlake = state
     install_error_handlers(app)
+
+    @app.middleware("http")
+    async def refuse_forged_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """State changes made with the Studio cookie must come from Studio's own pages (see csrf.py)."""
+        reason = forged(request, settings.auth)
+        if reason is not None:
+            body = problem(
+                "forbidden_origin",
+                f"Refused a cross-site {request.method}: {reason}",
+                403,
+                hint="use Studio itself, or call the API with 'Authorization: Bearer <token>'",
+            )
+            return JSONResponse(body, status_code=403)
+        return await call_next(request)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
