@@ -33,7 +33,7 @@ async def test_cookie_requests_need_the_servers_own_origin(shared_app: FastAPI, 
             {"Origin": "http://studio.test:9999"},
             {"Origin": "null"},
             {"Referer": "http://evil.example/page"},
-            {},
+            {"Origin": "https://studio.test.evil.example"},
         ):
             r = await browser.post("/api/v1/ingest", headers=headers, **_upload("csrf.forged"))  # type: ignore[arg-type]
             ATTEMPTS.record("CSRF (httpx)", r.status_code == 403)
@@ -46,6 +46,9 @@ async def test_cookie_requests_need_the_servers_own_origin(shared_app: FastAPI, 
         ok = await browser.post("/api/v1/ingest", headers={"Referer": "http://studio.test/catalog"}, **_upload("csrf.own"))  # type: ignore[arg-type]
         assert ok.status_code == 201, ok.text
     assert not lake.table_exists("csrf.forged")
+    async with client_for(shared_app, None) as anon:  # a login form posted from elsewhere is refused too
+        r = await anon.post("/login", data={"token": shared.admin_token}, headers={"Origin": "http://x:1"})
+        assert r.status_code == 403 and "set-cookie" not in r.headers
     async with client_for(shared_app, shared.admin_token) as api:  # a Bearer token needs no Origin
         r = await api.post("/api/v1/ingest", headers={"Origin": "http://elsewhere:1"}, **_upload("csrf.bearer"))  # type: ignore[arg-type]
         assert r.status_code == 201, r.text

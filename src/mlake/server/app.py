@@ -71,7 +71,7 @@ def create_app(lake: Lake, settings: ServerSettings | None = None) -> FastAPI:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         """State changes made with the Studio cookie must come from Studio's own pages (see csrf.py)."""
-        reason = forged(request, settings.auth)
+        reason = forged(request)
         if reason is not None:
             body = problem(
                 "forbidden_origin",
