@@ -202,8 +202,16 @@ class LakeCore:
             if base is not None:
                 props = base.properties
         tags = {k[len("mlake.tag.") :]: v for k, v in props.items() if k.startswith("mlake.tag.")}
-        columns = tuple((f.name, duckdb_type(f.field_type)) for f in ice.schema().fields)
-        return TableFacts(name, props.get("owner"), tags, columns)
+        current = ice.schema()
+        return TableFacts(
+            name,
+            props.get("owner"),
+            tags,
+            tuple((f.name, duckdb_type(f.field_type)) for f in current.fields),
+            field_ids=tuple(f.field_id for f in current.fields),
+            current_ids=tuple((f.name, f.field_id) for f in current.fields),
+            names_ever=tuple(sorted({(f.name, f.field_id) for sc in ice.schemas().values() for f in sc.fields})),
+        )
 
     def table_names(self, namespace: str | None = None) -> list[TableName]:
         spaces = [namespace] if namespace else sorted(ns[0] for ns in self.catalog.list_namespaces())

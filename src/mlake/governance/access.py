@@ -194,13 +194,16 @@ class Access:
                 hint="use the lake's methods (tables, SQL, features, quality), which apply your grants",
             )
 
-    def secure_view(self, name: TableName, base_ref: str) -> tuple[str, str] | None:
+    def secure_view(
+        self, name: TableName, base_ref: str, *, read: tuple[tuple[str, str, int], ...] | None = None
+    ) -> tuple[str, str] | None:
         """``(fingerprint, SELECT ...)`` of the view the actor reads ``base_ref`` through, or None when it
-        sees the table as it is."""
+        sees the table as it is. ``read``: the columns (name, type, field id) of the schema ``base_ref``
+        has, when not the current one (time travel)."""
         policy = self.policy
         if policy is None:
             return None
-        return policy.secure_view(self.facts(name), base_ref)
+        return policy.secure_view(self.facts(name).reading(read), base_ref)
 
     # --- audit ----------------------------------------------------------------------------------------
 

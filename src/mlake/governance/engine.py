@@ -33,7 +33,7 @@ from mlake.sql import INSERT_STATEMENT, SqlEngine, split_statements
 from mlake.tables.lineage import LineageInput
 from mlake.tables.names import TableName
 from mlake.tables.scan import local_path
-from mlake.tables.types import quote_ident
+from mlake.tables.types import duckdb_type, quote_ident
 
 if TYPE_CHECKING:
     from pyiceberg.expressions import BooleanExpression
@@ -146,7 +146,8 @@ class PrincipalEngine(SqlEngine):
         if str(name) == str(self._glake.audit_table):
             self._access.flush_audit()
         base = super().view_for(name, snapshot_id, where)
-        secure = self._access.secure_view(name, base)
+        # The policy applies to the columns of the schema read (a snapshot's own, in time travel), by field id.
+        secure = self._access.secure_view(name, base, read=self._read_schema(name, snapshot_id))
         ref = base
         if secure is not None:
             fingerprint, sql = secure
@@ -167,6 +168,20 @@ class PrincipalEngine(SqlEngine):
         if bound is not None:
             bound.add(parts)
         return ref
+
+    def _read_schema(self, name: TableName, snapshot_id: int | None) -> tuple[tuple[str, str, int], ...] | None:
+        """``(name, DuckDB type, field id)`` of the columns of the schema ``snapshot_id`` was written with
+        (None: the current schema, which the table's facts already hold)."""
+        if snapshot_id is None:
+            return None
+        ice = self._lake.iceberg_table(name)
+        snap = ice.snapshot_by_id(snapshot_id)
+        if snap is None or snap.schema_id is None:
+            return None
+        schema = ice.schemas().get(snap.schema_id)
+        if schema is None:
+            return None
+        return tuple((f.name, duckdb_type(f.field_type), f.field_id) for f in schema.fields)
 
     # --- queries ----------------------------------------------------------------------------------
 

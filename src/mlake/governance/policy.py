@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mlake.errors import PermissionDeniedError, ValidationError
 from mlake.governance.model import ColumnMask, Grant, Principal, Privilege, RowFilter
@@ -58,12 +58,62 @@ MASK_NAMES = ("null", "redact", "hash", "email", "last4", "year")
 
 @dataclass(frozen=True)
 class TableFacts:
-    """What the policy needs to know about a table: its name, owner, tags and columns (name, DuckDB type)."""
+    """What the policy needs to know about a table: its name, owner, tags and columns (name, DuckDB type).
+
+    ``columns`` are those of the schema being read — the current one, or the one a snapshot was written
+    with when reading back in time — and ``field_ids`` their Iceberg field ids. Grants, masks and filters
+    name columns as they are now (``current_ids``: name -> field id); ``names_ever`` holds every
+    (name, field id) a column of the table ever had. With them a mask follows its column through renames
+    and into old snapshots, and a column the current schema no longer has is left out for a principal
+    with restrictions on the table. Facts without field ids fall back to matching by name.
+    """
 
     name: TableName
     owner: str | None
     tags: dict[str, str]
     columns: tuple[tuple[str, str], ...]
+    field_ids: tuple[int, ...] = ()
+    current_ids: tuple[tuple[str, int], ...] = ()
+    names_ever: tuple[tuple[str, int], ...] = ()
+
+    def reading(self, columns: tuple[tuple[str, str, int], ...] | None) -> TableFacts:
+        """These facts for reading ``columns`` (name, DuckDB type, field id) — a snapshot's schema."""
+        if columns is None:
+            return self
+        return replace(self, columns=tuple((n, t) for n, t, _ in columns), field_ids=tuple(i for _, _, i in columns))
+
+    def ids_named(self, column: str, *, ever: bool) -> set[int]:
+        """Field ids of the column named ``column`` now (and, with ``ever``, at any time before)."""
+        ids = {fid for n, fid in self.current_ids if n == column}
+        if ever:
+            ids |= {fid for n, fid in self.names_ever if n == column}
+        return ids
+
+    def stable_id(self, column: str) -> set[int]:
+        """The field id of ``column`` when that name and that field were only ever each other's, else
+        nothing: a column grant names a column, and a rename (or a swap of two names) must not carry the
+        grant over to another column. Conservative: a renamed column needs its grant given again."""
+        now = self.ids_named(column, ever=False)
+        if not self.names_ever:
+            return now
+        ever = {fid for n, fid in self.names_ever if n == column}
+        if len(now) != 1 or ever != now:
+            return set()
+        (fid,) = now
+        return now if {n for n, f in self.names_ever if f == fid} == {column} else set()
+
+    def columns_with_ids(self, ids: set[int], *, name: str | None = None) -> list[str]:
+        """Columns read whose field id is in ``ids`` (by ``name`` when the facts carry no field ids)."""
+        if not self.field_ids:
+            return [c for c, _ in self.columns if c == name]
+        return [c for (c, _), fid in zip(self.columns, self.field_ids, strict=True) if fid in ids]
+
+    def unknown_columns(self) -> list[str]:
+        """Columns read that the current schema no longer has (dropped since the snapshot was written)."""
+        if not self.field_ids or not self.current_ids:
+            return []
+        known = {fid for _, fid in self.current_ids}
+        return [c for (c, _), fid in zip(self.columns, self.field_ids, strict=True) if fid not in known]
 
 
 @dataclass
@@ -133,7 +183,9 @@ class AccessPolicy:
         names = [c for c, _ in facts.columns]
         readable: list[str] | None = None
         if "select" not in privileges and columns:
-            readable = [c for c in names if c in columns]
+            granted = set().union(*(facts.stable_id(c) for c in columns))
+            by_id = set().union(*(set(facts.columns_with_ids(granted, name=c)) for c in columns))
+            readable = [c for c in names if c in by_id]
         access = TableAccess(privileges, readable)
         if facts.name.is_quarantine:
             # Quarantined rows are raw source records: they would leak what masks and filters hide.
@@ -149,9 +201,20 @@ class AccessPolicy:
             if f.table == str(facts.name):
                 access.filters.append(self.render_filter(f.predicate))
         own_first = sorted(self.masks, key=lambda m: (m.grantee != self.principal.name, m.id))
+        masked_here = False
         for m in own_first:
-            if m.table == str(facts.name) and m.column in types and m.column not in access.masks:
-                access.masks[m.column] = self.render_mask(m.mask, m.column, types[m.column])
+            if m.table != str(facts.name):
+                continue
+            masked_here = True
+            # By field id: the column the mask was made for, under whatever name it has in the schema read.
+            for c in facts.columns_with_ids(facts.ids_named(m.column, ever=True), name=m.column):
+                if c not in access.masks:
+                    access.masks[c] = self.render_mask(m.mask, m.column, types[c], read_as=c)
+        unknown = facts.unknown_columns()
+        if unknown and (masked_here or access.filters or access.columns is not None):
+            # A column the policy cannot place (dropped since) is denied to a restricted principal.
+            keep = access.columns if access.columns is not None else names
+            access.columns = [c for c in keep if c not in unknown]
         return access
 
     def can(self, privilege: Privilege, facts: TableFacts) -> bool:
@@ -205,14 +268,19 @@ class AccessPolicy:
             self._rendered[key] = cached
         return cached
 
-    def render_mask(self, mask: str, column: str, duckdb_type: str) -> str:
-        key = ("mask", mask, column, duckdb_type)
+    def render_mask(self, mask: str, column: str, duckdb_type: str, *, read_as: str | None = None) -> str:
+        """The SQL of ``mask`` made for ``column``, over the column named ``read_as`` in the schema read
+        (a renamed column, or an old snapshot's name for it)."""
+        read_as = read_as or column
+        key = ("mask", mask, column, duckdb_type, read_as)
         cached = self._rendered.get(key)
         if cached is None:
-            cached = named_mask(mask, column, duckdb_type)
+            cached = named_mask(mask, read_as, duckdb_type)
             if cached is None:
                 self._sandbox.check_expression(mask, "column mask")
                 cached = mask
+                if read_as != column:  # the expression names the column as it was: bind that name to it
+                    cached = f"list_transform([{quote_ident(read_as)}], lambda {quote_ident(column)}: {mask})[1]"
             self._rendered[key] = cached
         return cached
 

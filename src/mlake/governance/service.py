@@ -20,6 +20,7 @@ from mlake.errors import PermissionDeniedError
 from mlake.governance.audit import AuditLog
 from mlake.governance.engine import SandboxedEngine
 from mlake.governance.model import (
+    PUBLIC_ROLE,
     ApiToken,
     AuditEvent,
     ColumnMask,
@@ -502,9 +503,24 @@ class GuardedGovernance:
 
         return self._do("row_filter.add", [table], f"{grantee}: {predicate}", run)  # type: ignore[no-any-return]
 
+    def _applies_to_me(self, grantee: str) -> bool:
+        return not self.policy.superuser and grantee in (self.principal.name, *self.principal.roles, PUBLIC_ROLE)
+
+    def _not_my_own_restriction(self, what: str, grantee: str) -> None:
+        """An admin of a table may manage the masks and filters of others, never lift one it is under."""
+        if self._applies_to_me(grantee):
+            raise PermissionDeniedError(
+                f"Principal {self.principal.name!r} may not {what}: it applies to {grantee!r}, which includes "
+                "this principal",
+                hint="ask a superuser; a restriction cannot be lifted by those it restricts",
+            )
+
     def add_column_mask(self, table: str, column: str, grantee: str, mask: str) -> ColumnMask:
         def run() -> ColumnMask:
             self._require_admin(table)
+            name = str(TableName.parse(table))
+            if any(m.column == column and m.grantee == grantee for m in self._gov.column_masks(name)):
+                self._not_my_own_restriction(f"replace the mask of {name}.{column}", grantee)
             return self._gov.add_column_mask(table, column, grantee, mask, created_by=self.principal.name)
 
         return self._do("column_mask.add", [table], f"{column} for {grantee}: {mask}", run)  # type: ignore[no-any-return]
@@ -517,6 +533,7 @@ class GuardedGovernance:
             target = next((p for p in items if p.id == policy_id), None)
             if target is not None:
                 self._require_admin(target.table)
+                self._not_my_own_restriction(f"delete {kind.replace('_', ' ')} {policy_id}", target.grantee)
             self._gov.delete_policy(kind, policy_id)
 
         self._do(f"{kind}.delete", [], str(policy_id), run)
