@@ -18,7 +18,7 @@ from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
 from pyiceberg.table import Table as IcebergTable
 
 from mlake.backends import Backend, backend_for_url, backend_named
-from mlake.errors import ConfigError, MlakeError, NotFoundError
+from mlake.errors import BrokenTableError, ConfigError, MlakeError, NotFoundError
 from mlake.events import EventBus, Progress, SilentProgress
 from mlake.metastore import migrate
 from mlake.settings import Settings
@@ -182,6 +182,11 @@ class LakeCore:
             table = self.catalog.load_table(name.identifier)
         except NoSuchTableError:
             return None
+        except Exception as exc:  # pyiceberg raises many kinds on unreadable metadata; one table's must not escape
+            raise BrokenTableError(
+                f"Table {name} cannot be read: its metadata ({location}) is broken: {str(exc).splitlines()[0][:300]}",
+                hint=f"drop it with `mlake tables drop {name}` (a superuser over REST), then load it again",
+            ) from exc
         if len(self._loaded) > 512:
             self._loaded.clear()
         self._loaded[name.identifier] = (table.metadata_location, table)

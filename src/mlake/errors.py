@@ -46,6 +46,13 @@ class NotFoundError(MlakeError):
     http_status = 404
 
 
+class BrokenTableError(MlakeError):
+    """A table's Iceberg metadata exists but cannot be read (corrupt, or beyond what the reader accepts)."""
+
+    code = "broken_table"
+    http_status = 409
+
+
 class AlreadyExistsError(MlakeError):
     """Creating something whose name is taken."""
 

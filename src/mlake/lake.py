@@ -392,15 +392,22 @@ class Lake:
         if missing_ok and not self.table_exists(table_name):
             return
         with self.access.audited("table.drop", [str(table_name)]):
-            self.access.require_visible(table_name)
-            self.access.require("alter", table_name)
+            if not self.access.superuser:  # superusers may also drop a table whose metadata cannot be read
+                self.access.require_visible(table_name)
+                self.access.require("alter", table_name)
             self._drop(table_name, purge, missing_ok)
 
     def _drop(self, table_name: TableName, purge: bool, missing_ok: bool) -> None:
         catalog = self._core.catalog
         location = None
         try:
-            location = catalog.load_table(table_name.identifier).location()
+            try:
+                location = catalog.load_table(table_name.identifier).location()
+            except NoSuchTableError:
+                raise
+            except Exception:  # broken metadata: the folder is found from the catalog's pointer to it
+                meta = self._core.metadata_location(table_name)
+                location = meta.rsplit("/metadata/", 1)[0] if meta and "/metadata/" in meta else None
             if purge and location and not location.startswith("file://"):
                 catalog.purge_table(table_name.identifier)  # object storage: delete via FileIO
                 location = None

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.tree import Tree
 
 from mlake.cli.context import console, state
 from mlake.cli.render import print_arrow, print_json, rich_table
+from mlake.errors import BrokenTableError
 
 app = typer.Typer(help="List, inspect, change and drop tables.", no_args_is_help=True)
 
@@ -21,7 +22,12 @@ def list_tables(
 ) -> None:
     """List tables with their size and last change."""
     lake = state.lake()
-    infos = [lake.table(n).describe() for n in lake.list_tables(namespace, include_quarantine=quarantine)]
+    infos: list[dict[str, Any]] = []
+    for n in lake.list_tables(namespace, include_quarantine=quarantine):
+        try:
+            infos.append(lake.table(n).describe())
+        except BrokenTableError as exc:  # one broken table must not hide the others
+            infos.append({"name": str(n), "error": exc.message})
     if as_json:
         print_json(infos)
         return
@@ -34,6 +40,8 @@ def list_tables(
             i["owner"] or "",
             i["description"] or "",
         )
+        if "error" not in i
+        else (i["name"], "?", "?", "—", "", f"[red]unreadable[/red]: {i['error']}")
         for i in infos
     ]
     console.print(rich_table(["table", "rows", "files", "last updated", "owner", "description"], rows))

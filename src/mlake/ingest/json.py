@@ -40,6 +40,7 @@ def ingest_json(ctx: IngestContext, files: list[SourceFile], types: dict[str, pa
                 ctx.quarantine.add_table(_quarantine_rows(rejected, ctx.write_id))
                 if chunk.num_rows == 0:
                     continue
+                chunk = deep_values_as_text(chunk)
                 data_cols = [c for c in chunk.column_names if c not in (SOURCE_COL, LINE_COL, RAW_COL)]
                 if data_cols:
                     inferred = infer_temporal(ctx.con, chunk.select(data_cols))
@@ -59,6 +60,33 @@ def ingest_json(ctx: IngestContext, files: list[SourceFile], types: dict[str, pa
                     _flush(ctx, pending)
                     pending, pending_rows = [], 0
         _flush(ctx, pending)
+
+
+# Struct and list levels a column may have; deeper values are kept as JSON text. Iceberg metadata holds
+# the schema as JSON, about three JSON levels per type level, and readers refuse JSON nested beyond ~200
+# levels (pydantic): one record nested 80 deep would make the table unreadable for everyone.
+MAX_NESTING = 16
+
+
+def nesting(t: pa.DataType) -> int:
+    """How many struct/list/map levels ``t`` has (0 for a primitive type)."""
+    if pa.types.is_struct(t):
+        return 1 + max((nesting(t.field(i).type) for i in range(t.num_fields)), default=0)
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return 1 + nesting(t.value_type)
+    if pa.types.is_map(t):
+        return 1 + max(nesting(t.key_type), nesting(t.item_type))
+    return 0
+
+
+def deep_values_as_text(chunk: pa.Table) -> pa.Table:
+    """Columns nested deeper than :data:`MAX_NESTING` as JSON text (the whole value of each row)."""
+    for i, field in enumerate(chunk.schema):
+        if field.name in (SOURCE_COL, LINE_COL, RAW_COL) or nesting(field.type) <= MAX_NESTING:
+            continue
+        text = [None if v is None else json.dumps(v, default=str) for v in chunk.column(i).to_pylist()]
+        chunk = chunk.set_column(i, field.name, pa.array(text, pa.string()))
+    return chunk
 
 
 _HINT_TYPES = {"double": pa.float64(), "int64": pa.int64(), "bool": pa.bool_()}
