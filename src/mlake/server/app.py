@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -44,6 +45,9 @@ def create_app(lake: Lake, settings: ServerSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sweep_uploads(lake.settings.home)  # uploads of a server that was killed mid-request
+        # Every route is a plain function: Starlette runs it in this pool, so a slow query holds one
+        # thread (until the statement timeout) while the event loop keeps serving the other clients.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         lake.governance_service.audit.start(settings.audit_flush_seconds)
         try:
             yield

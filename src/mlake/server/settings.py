@@ -28,6 +28,9 @@ class ServerSettings(BaseModel):
     max_result_rows: int = Field(default=100_000, gt=0, description="Rows a query may return as JSON.")
     audit_flush_seconds: float = Field(default=5.0, gt=0, description="How often audit events move to Iceberg.")
     cookie_secure: bool = Field(default=False, description="Mark the Studio login cookie Secure (behind HTTPS).")
+    worker_threads: int = Field(
+        default=40, ge=2, le=1000, description="Threads running blocking work (queries, uploads) off the event loop."
+    )
 
     def check(self) -> ServerSettings:
         if not self.auth and not is_loopback(self.host):
