@@ -16,6 +16,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
+import mlake
 from benchmarks.bench_wide import slope
 from benchmarks.common import Measurement, machine, report, run_contender
 
@@ -32,8 +35,6 @@ def _write(path: Path, columns: int) -> None:
 
 
 def mlake_ingest(folder: str, columns: int) -> dict[str, Any]:
-    import mlake
-
     lake = mlake.connect(Path(folder) / f"lake{columns}")
     report = lake.ingest(str(Path(folder) / f"w{columns}.csv"), into="raw.wide")
     lake.close()
@@ -41,8 +42,6 @@ def mlake_ingest(folder: str, columns: int) -> dict[str, Any]:
 
 
 def duckdb_copy(folder: str, columns: int) -> dict[str, Any]:
-    import duckdb
-
     con = duckdb.connect(config={"threads": 2, "memory_limit": "1GB"})
     src, out = Path(folder) / f"w{columns}.csv", Path(folder) / f"w{columns}.parquet"
     con.execute(f"COPY (FROM read_csv('{src}')) TO '{out}' (FORMAT parquet, COMPRESSION zstd)")
