@@ -15,6 +15,7 @@ from mlake.errors import BrokenTableError
 from mlake.ingest.json import MAX_NESTING
 from mlake.server.app import create_app
 from mlake.server.settings import ServerSettings
+from mlake.tables.names import TableName
 from tests.governed_lake import Governed
 from tests.security.attempts import ATTEMPTS
 from tests.security.conftest import client_for
@@ -49,7 +50,7 @@ def test_nesting_at_the_limit_stays_structured(governed: Governed, tmp_path: Pat
 
 
 def _break(governed: Governed, name: str) -> None:
-    location = governed.lake.metadata_location(name)
+    location = governed.lake._core.metadata_location(TableName.parse(name))
     assert location is not None
     Path(location.removeprefix("file://")).write_text('{"format-version": 2, "table-uuid": ' + "[" * 300)
 
