@@ -27,8 +27,8 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from mlake.bias.cells import FLIP_MINUS, FLIP_NONE, FLIP_PLUS
-from mlake.bias.spec import column_of
 from mlake.errors import MlakeError, SchemaError
+from mlake.tables.frames import column_of
 
 DEFAULT_NEIGHBOURS = 5
 SMALL_FACET_ROWS = 9

@@ -18,8 +18,9 @@ from numpy.typing import NDArray
 from mlake.bias.cells import FACET_A, FACET_D, Cells, bootstrap_cells, count_cells
 from mlake.bias.fliptest import feature_matrix, flip_kinds
 from mlake.bias.metrics import METRICS, MetricDefinition
-from mlake.bias.spec import Facet, Outcome, as_arrow_table, group_codes
+from mlake.bias.spec import Facet, Outcome, group_codes
 from mlake.errors import ValidationError
+from mlake.tables.frames import as_arrow
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_CONFIDENCE = 0.95
@@ -185,7 +186,7 @@ def bias_report(
         raise ValidationError(f"confidence must be between 0 and 1 (got {confidence})", hint="e.g. 0.95")
     if resamples < 0:
         raise ValidationError(f"resamples must be 0 or more (got {resamples})")
-    table = as_arrow_table(data)
+    table = as_arrow(data)
     available = set()
     if predicted_label is not None:
         available.add("prediction")
@@ -349,5 +350,5 @@ def _warnings(
 
 def bias_reports_for_facets(data: Any, facets: Sequence[Facet], label: Outcome, **options: Any) -> list[BiasReport]:
     """One report per facet (e.g. from :func:`mlake.bias.spec.facets_for_each_value`), the data read once."""
-    table = as_arrow_table(data)
+    table = as_arrow(data)
     return [bias_report(table, f, label, **options) for f in facets]

@@ -24,48 +24,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from mlake.errors import NotFoundError, SchemaError, ValidationError
+from mlake.errors import SchemaError, ValidationError
+from mlake.tables.frames import as_arrow, column_of
 
 Scalar = str | int | float | bool
-
-
-def as_arrow_table(data: Any) -> pa.Table:
-    """An Arrow table from whatever tabular thing the caller holds (Arrow, pandas, polars, an mlake Result).
-
-    The computational core works on Arrow; converting here once keeps every other function single-typed.
-    """
-    if isinstance(data, pa.Table):
-        return data
-    if isinstance(data, pa.RecordBatch):
-        return pa.Table.from_batches([data])
-    if hasattr(data, "to_arrow"):
-        table = data.to_arrow()
-        if isinstance(table, pa.Table):
-            return table
-    if hasattr(data, "__arrow_c_stream__"):
-        return pa.table(data)
-    try:
-        import pandas as pd
-
-        if isinstance(data, pd.DataFrame):
-            return pa.Table.from_pandas(data, preserve_index=False)
-    except ImportError:  # pragma: no cover - pandas is a core dependency
-        pass
-    raise ValidationError(
-        f"cannot read a table from a {type(data).__name__}",
-        hint="pass a pyarrow.Table, a pandas or polars DataFrame, or an mlake query result",
-    )
-
-
-def column_of(table: pa.Table, name: str, *, role: str) -> pa.ChunkedArray:
-    """The named column, or an error that lists the columns there are."""
-    if name not in table.column_names:
-        shown = ", ".join(table.column_names[:20])
-        raise NotFoundError(
-            f"the {role} column {name!r} is not in the table",
-            hint=f"columns are: {shown}{' ...' if table.num_columns > 20 else ''}",
-        )
-    return table.column(name)
 
 
 def _is_numeric(array: pa.ChunkedArray) -> bool:
@@ -211,7 +173,7 @@ def group_codes(table: pa.Table, column: str) -> tuple[NDArray[np.int64], list[s
 
 def facets_for_each_value(table: Any, column: str, *, max_values: int = 50) -> list[Facet]:
     """One facet per distinct value of ``column``, as Clarify does when no facet value is given."""
-    arrow = as_arrow_table(table)
+    arrow = as_arrow(table)
     array = column_of(arrow, column, role="facet")
     if pa.types.is_dictionary(array.type):
         array = array.cast(array.type.value_type)

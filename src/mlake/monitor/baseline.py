@@ -28,8 +28,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from mlake.bias.spec import as_arrow_table, column_of
 from mlake.errors import ValidationError
+from mlake.tables.frames import as_arrow, column_of
 
 BASELINE_FORMAT = 1
 DEFAULT_QUANTILE_LEVELS = 2000
@@ -99,7 +99,7 @@ class DriftBaseline:
         treated as categories (codes, ratings)."""
         if quantile_levels < 10:
             raise ValidationError(f"quantile_levels must be at least 10 (got {quantile_levels})")
-        table = as_arrow_table(data)
+        table = as_arrow(data)
         names = list(columns) if columns is not None else table.column_names
         out: dict[str, ColumnBaseline] = {}
         skipped: dict[str, str] = {}

@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from mlake.bias.spec import as_arrow_table, column_of
 from mlake.errors import SchemaError, ValidationError
 from mlake.monitor import stattests as st
 from mlake.monitor.baseline import (
@@ -37,6 +36,7 @@ from mlake.monitor.baseline import (
     category_counts,
     finite_values,
 )
+from mlake.tables.frames import as_arrow, column_of
 
 SMALL_REFERENCE_ROWS = 1000
 FEW_VALUES = 5
@@ -259,7 +259,7 @@ def _decide(
 def detect_drift(baseline: DriftBaseline, current: Any, options: DriftOptions | None = None) -> DriftReport:
     """Test every baseline column of ``current`` against the baseline; the reference data is not needed."""
     options = options or DriftOptions()
-    table = as_arrow_table(current)
+    table = as_arrow(current)
     names = list(options.columns) if options.columns is not None else list(baseline.columns)
     unknown = [n for n in names if n not in baseline.columns]
     if unknown:

@@ -19,8 +19,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from mlake.bias.spec import Facet, Outcome, as_arrow_table, column_of, group_codes
+from mlake.bias.spec import Facet, Outcome, group_codes
 from mlake.errors import SchemaError, ValidationError
+from mlake.tables.frames import as_arrow, column_of
 
 EPS = float(np.finfo(np.float64).eps)
 
@@ -149,7 +150,7 @@ def classification_quality(
 ) -> QualityReport:
     """Accuracy, precision, recall, F1 (and AUC, log loss given ``score``, the probability of the positive
     outcome) overall and per group."""
-    table = as_arrow_table(data)
+    table = as_arrow(data)
     y, usable = label.resolve(table, role="label")
     p, p_ok = predicted_label.resolve(table, role="predicted label")
     usable = usable & p_ok
@@ -171,7 +172,7 @@ def regression_quality(
     data: Any, target: str, prediction: str, *, by: str | None = None, facet: Facet | None = None
 ) -> QualityReport:
     """MAE, RMSE and R² overall and per group."""
-    table = as_arrow_table(data)
+    table = as_arrow(data)
     y, y_ok = _numbers(table, target, "target")
     p, p_ok = _numbers(table, prediction, "prediction")
     groups, g_ok = _groups(table, by, facet)

@@ -20,12 +20,16 @@ from pyiceberg.io.pyarrow import (
 from pyiceberg.schema import Schema
 from pyiceberg.types import IcebergType
 
-from mlake.errors import SchemaError, ValidationError
+from mlake.errors import NotFoundError, SchemaError, ValidationError
 from mlake.tables.types import normalize_arrow_schema, normalize_arrow_table, reconcile
 
 
-def to_arrow(data: Any) -> pa.Table:
-    """Any supported frame as an Arrow table with storable types."""
+def as_arrow(data: Any) -> pa.Table:
+    """Any supported frame as an Arrow table, types untouched.
+
+    The computational cores (bias, monitoring) work on Arrow whatever the caller holds; converting once here
+    keeps every face and area reading frames the same way. :func:`to_arrow` adds the storable types a write needs.
+    """
     if isinstance(data, pa.Table):
         table = data
     elif isinstance(data, pa.RecordBatch):
@@ -49,7 +53,23 @@ def to_arrow(data: Any) -> pa.Table:
         )
     if isinstance(table, pa.RecordBatchReader):  # polars may hand back a stream
         table = table.read_all()
-    return normalize_arrow_table(table)
+    return table
+
+
+def to_arrow(data: Any) -> pa.Table:
+    """Any supported frame as an Arrow table with storable types."""
+    return normalize_arrow_table(as_arrow(data))
+
+
+def column_of(table: pa.Table, name: str, *, role: str) -> pa.ChunkedArray:
+    """The named column, or an error that lists the columns there are."""
+    if name not in table.column_names:
+        shown = ", ".join(table.column_names[:20])
+        raise NotFoundError(
+            f"the {role} column {name!r} is not in the table",
+            hint=f"columns are: {shown}{' ...' if table.num_columns > 20 else ''}",
+        )
+    return table.column(name)
 
 
 def iceberg_type_of(dtype: pa.DataType) -> IcebergType:
