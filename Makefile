@@ -11,7 +11,7 @@ test:
 	./scripts/setup.sh dev
 	./scripts/services.sh
 	./scripts/browser.sh
-	.venv/bin/python -m pytest
+	.venv/bin/python -m pytest -n 2
 
 setup:
 	./scripts/setup.sh dev
