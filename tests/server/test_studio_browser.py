@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 import uvicorn
 
@@ -177,8 +178,15 @@ def test_time_travel_view(browser: Any, studio: Studio) -> None:
 
 
 def test_history_buttons_are_whole_at_1400_px(browser: Any, studio: Studio) -> None:
+    # The commands a user saw were long ingest lines listing many files; the table's command column grew
+    # with them and squeezed the buttons ("SQ"). The demo's own commands are short, so write long ones.
+    table = studio.lake.create_table("scratch.long_commands", pa.table({"id": [1]}), exist_ok=True)
+    folder = "/home/a-data-scientist/projects/churn-model/raw-exports/2026-11-30/"
+    for day in range(3):
+        files = " ".join(f"{folder}orders-part-{day}-{i:04d}.csv" for i in range(6))
+        table.append(pa.table({"id": [day]}), command=f"mlake ingest {files} --into scratch.long_commands")
     page = _page(browser, studio, "ada")  # a 1400 x 900 window
-    page.goto(studio.url + "/tables/shop.orders?tab=history")  # long ingest commands, listing demo files
+    page.goto(studio.url + "/tables/scratch.long_commands?tab=history")
     card = page.locator("section.card:has(table.history)").bounding_box()
     for button in page.locator("table.history .actions a").all():
         box = button.bounding_box()
