@@ -551,10 +551,6 @@ class Lake:
     @cached_property
     def features(self) -> FeatureStore:
         """The feature store: groups, offline/online stores, training sets; see :mod:`mlake.features`."""
-        if self.access.governed:
-            from mlake.features.governed import GovernedFeatureStore
-
-            return GovernedFeatureStore(self, self._system().features)
         from mlake.features.store import FeatureStore
 
         return FeatureStore(self)

@@ -285,6 +285,11 @@ class SqlEngine:
         interrupts it (see :meth:`mlake.governance.sandbox.SqlSandbox.deadline`)."""
         yield
 
+    def bounded(self, result: Result) -> Result:
+        """``result`` (built by mlake over this engine's views, e.g. a training set's rows) bounded like
+        SQL results: as it is for the owner; a principal's engine applies the sandbox limits."""
+        return result
+
     def save(self, result: Result, name: str, *, mode: str = "create") -> Table:
         """Write ``result`` to a lake table (see :func:`save_result`)."""
         return save_result(result, name, mode=mode)

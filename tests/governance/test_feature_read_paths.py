@@ -2,7 +2,7 @@
 
 Paths: training sets (built, saved, loaded, exported), online reads, describe/statistics/charts,
 listing and search. The offline store of a group is the lake table ``features.<group>``; the rules
-are in :mod:`mlake.features.governed`. REST and Studio are tested in tests/server/test_features_*.
+are in :mod:`mlake.features.store`. REST and Studio are tested in tests/server/test_features_*.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from tests.governed_features import DE_VISIBLE, NOW, add_feature_groups
 from tests.governed_lake import Governed, build_governed_lake
 
 from mlake.errors import PermissionDeniedError, ValidationError
-from mlake.features.governed import GovernedFeatureStore
+from mlake.features.store import FeatureStore
 
 ENTITIES = pa.table({"customer_id": [1, 2, 3, 4, 5, 6, 99], "at": [NOW] * 7})
 
@@ -44,9 +44,9 @@ def fresh(tmp_path: Path) -> Iterator[Governed]:
         g.lake.close()
 
 
-def test_a_principal_uses_a_governed_store_sharing_the_online_store(features_lake: Governed) -> None:
+def test_a_principal_uses_the_one_store_sharing_the_online_store(features_lake: Governed) -> None:
     bob = features_lake.lake.as_principal("bob")
-    assert isinstance(bob.features, GovernedFeatureStore)
+    assert type(bob.features) is FeatureStore and bob.features._lake.access.governed
     assert bob.features.online_store is features_lake.lake.features.online_store  # opened once per lake
     assert bob.features is bob.features
     with pytest.raises(PermissionDeniedError):

@@ -83,6 +83,7 @@ def samples(w: dict[str, Any]) -> dict[str, Any]:
         "snapshot_id": w["snapshot"],
         "when": datetime.now(UTC),
         "group": "vault_agents",
+        "event_time": "at",
         "features": ["vault_agents:guessed_code"],
         "entities": pa.table({"agent_id": [1], "at": [datetime.now(UTC)]}),
         "keys": {"agent_id": 1},
@@ -129,14 +130,14 @@ HARMLESS = {
     ("GuardedGovernance", "policy"): "the principal's own policy",
     ("GuardedGovernance", "audit_events"): "the principal's own events (checked in test_store)",
     ("Quality", "suites"): "the stored-suite store; its methods are checked in test_quality_paths",
-    ("GovernedFeatureStore", "registry"): "group definitions; listing them is filtered by the store",
-    ("GovernedFeatureStore", "online_store"): "the shared online store handle (reads go through the store)",
+    ("FeatureStore", "registry"): "group definitions; listing them is filtered by the store",
+    ("FeatureStore", "online_store"): "the lake's online store handle (reads go through the store)",
 }
 
 # Calls that would end the principal's session or need a live resource rather than leak anything.
 SKIPPED = {
     ("Lake", "close"): "releases nothing for a principal",
-    ("GovernedFeatureStore", "close"): "the online store belongs to the owner's store",
+    ("FeatureStore", "close"): "a principal's store leaves the online store to the owner's lake",
 }
 
 
@@ -209,7 +210,8 @@ def test_every_public_member_refuses_or_hides(world: dict[str, Any]) -> None:
     problems = walk(eve, given, "Lake")
     problems += walk(eve.table("vault.secrets"), given, "Table")
     problems += walk(eve.quality, given, "Quality")
-    problems += walk(eve.features, given, "GovernedFeatureStore")
+    assert type(eve.features) is type(world["lake"].features)  # one class; the principal is in lake.access
+    problems += walk(eve.features, given, "FeatureStore")
     problems += walk(eve.governance, given, "GuardedGovernance")
     assert not problems, "\n".join(problems)
     # nothing was changed by the probes

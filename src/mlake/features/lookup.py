@@ -139,43 +139,94 @@ def reading_instant(now: datetime | None) -> datetime:
     return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
 
 
+RowPolicy = Callable[["GroupPlan", list[dict[str, Any]], list[Any]], dict[int, dict[str, Any]]]
+"""A reader's masks and row filters over one group's stored rows: (group plan, entities, stored records)
+-> {entity index: the visible row (event time and features, masked)}; an entity left out is hidden."""
+
+
+@dataclass(frozen=True)
+class GroupPolicy:
+    """How one group is read for a reader with masks, row filters or column limits on its offline table."""
+
+    rows: RowPolicy
+    shows_event_time: bool  # whether the reader may read the event-time column
+
+
+def _keys_of(gp: GroupPlan, entities: list[dict[str, Any]]) -> list[str]:
+    keys = []
+    for e in entities:
+        try:
+            keys.append(entity_key([e[k] for k in gp.key_names]))
+        except KeyError as exc:
+            raise ValidationError(
+                f"Entity {e!r} lacks {exc.args[0]!r}, a key of feature group {gp.group.name!r}",
+                hint=f"{gp.group.name} is keyed by {', '.join(gp.key_names)}",
+            ) from None
+    return keys
+
+
 def read_online(
-    store: OnlineStore, plan: ReadPlan, entities: list[dict[str, Any]], now: datetime | None = None
+    store: OnlineStore,
+    plan: ReadPlan,
+    entities: list[dict[str, Any]],
+    now: datetime | None = None,
+    policies: Mapping[str, GroupPolicy] | None = None,
 ) -> OnlineFeatures:
+    """The values of ``plan`` for ``entities``; a group named in ``policies`` is read through the reader's
+    masks and row filters (a row they hide is ``missing``, as if the store had none)."""
     now_us = int(reading_instant(now).timestamp() * 1_000_000)
-    values: list[dict[str, Any]] = [{} for _ in entities]
-    statuses: list[dict[str, str]] = [{} for _ in entities]
-    times: list[dict[str, datetime | None]] = [{} for _ in entities]
+    result = OnlineFeatures(
+        entities, list(plan.features), [{} for _ in entities], [{} for _ in entities], [{} for _ in entities]
+    )
     for gp in plan.groups:
-        group = gp.group
-        keys = []
-        for e in entities:
-            try:
-                keys.append(entity_key([e[k] for k in gp.key_names]))
-            except KeyError as exc:
-                raise ValidationError(
-                    f"Entity {e!r} lacks {exc.args[0]!r}, a key of feature group {group.name!r}",
-                    hint=f"{group.name} is keyed by {', '.join(gp.key_names)}",
-                ) from None
-        stored = store.read(group.name, keys)
-        columns = list(zip(gp.features, gp.outputs, gp.decoders, strict=True))
-        for i, record in enumerate(stored):
-            row_values, row_status = values[i], statuses[i]
-            if record is None:
-                for _, out, _ in columns:
-                    row_values[out] = None
-                    row_status[out] = MISSING
-                times[i][group.name] = None
-                continue
-            times[i][group.name] = datetime.fromtimestamp(record.event_time_us / 1_000_000, UTC)
-            if gp.ttl_us is not None and now_us - record.event_time_us > gp.ttl_us:
-                for _, out, _ in columns:
-                    row_values[out] = None
-                    row_status[out] = EXPIRED
-                continue
-            payload = json.loads(record.payload)
-            for f, out, decode in columns:
-                value = payload.get(f)
-                row_values[out] = None if value is None else decode(value)
-                row_status[out] = PRESENT
-    return OnlineFeatures(entities, list(plan.features), values, statuses, times)
+        stored = store.read(gp.group.name, _keys_of(gp, entities))
+        policy = policies.get(gp.group.name) if policies else None
+        if policy is None:
+            _fill(gp, stored, now_us, result)
+        else:
+            _fill_visible(gp, policy, stored, now_us, result)
+    return result
+
+
+def _fill(gp: GroupPlan, stored: list[Any], now_us: int, result: OnlineFeatures) -> None:
+    """The stored values as they are (the hot path: no masks or filters)."""
+    group, values, statuses, times = gp.group, result.values, result.statuses, result.event_times
+    columns = list(zip(gp.features, gp.outputs, gp.decoders, strict=True))
+    for i, record in enumerate(stored):
+        row_values, row_status = values[i], statuses[i]
+        if record is None:
+            for _, out, _ in columns:
+                row_values[out] = None
+                row_status[out] = MISSING
+            times[i][group.name] = None
+            continue
+        times[i][group.name] = datetime.fromtimestamp(record.event_time_us / 1_000_000, UTC)
+        if gp.ttl_us is not None and now_us - record.event_time_us > gp.ttl_us:
+            for _, out, _ in columns:
+                row_values[out] = None
+                row_status[out] = EXPIRED
+            continue
+        payload = json.loads(record.payload)
+        for f, out, decode in columns:
+            value = payload.get(f)
+            row_values[out] = None if value is None else decode(value)
+            row_status[out] = PRESENT
+
+
+def _fill_visible(gp: GroupPlan, policy: GroupPolicy, stored: list[Any], now_us: int, result: OnlineFeatures) -> None:
+    """The stored values run through a reader's masks and row filters."""
+    group, values, statuses, times = gp.group, result.values, result.statuses, result.event_times
+    visible = policy.rows(gp, result.entities, stored)
+    for i, record in enumerate(stored):
+        row = visible.get(i)
+        if record is None or row is None:
+            status = MISSING
+        elif gp.ttl_us is not None and now_us - record.event_time_us > gp.ttl_us:
+            status = EXPIRED
+        else:
+            status = PRESENT
+        for f, out in zip(gp.features, gp.outputs, strict=True):
+            values[i][out] = row[f] if status == PRESENT and row is not None else None
+            statuses[i][out] = status
+        shown = row.get(group.event_time) if row is not None and policy.shows_event_time else None
+        times[i][group.name] = shown if isinstance(shown, datetime) else None

@@ -3,18 +3,57 @@
 Everything the CLI, the REST API and Studio do with features goes through :class:`FeatureStore`:
 define groups, write features (offline, and online for groups served online), build and reload
 point-in-time correct training sets, read online features, materialize, search and check skew.
+
+The owner's lake and a principal's (``lake.as_principal(p).features``) use this same class; what differs
+is ``lake.access`` (see :mod:`mlake.governance.access`), which it asks at every step. A feature group's
+offline store is a lake table (``features.<group>``), so access to features *is* access to that table:
+
+- **Seeing a group** (listing, search, training-set lists) needs some grant on its offline table; a
+  group whose table the actor cannot see is not listed. Describing it needs ``select``; its
+  statistics and charts are computed through the actor's secure view (masked, filtered).
+- **Training sets** read every group's offline table through the actor's secure views
+  (``lake.engine.view_for``), so column masks, row filters and column grants apply to the
+  point-in-time join: a masked feature comes out masked, a filtered row is never matched (the entity
+  gets the latest *visible* value, or NULL). A training set needs the keys, the event time, the write
+  time and the chosen features to be readable. Its entity rows (read through the actor's views as
+  well) are saved in a table the actor owns — nobody else reads them without a grant — so no grant on
+  the ``training_sets`` namespace is needed. Loading a saved training set needs ``select`` on every
+  table it read; a principal's lists show only those it could load.
+- **Online reads** need ``select`` on each group's offline table and on the columns of the features
+  asked for. Masks and row filters are applied to the values served (see
+  :mod:`mlake.features.online_access`); readers without masks or filters take the direct path, which
+  costs no more than the owner's read.
+- **Changes**: creating a group needs ``alter`` on the ``features`` namespace; writing rows needs
+  ``insert`` on the group's table; adding features, changing or dropping a group and materializing
+  need ``alter`` (changing the owner ``admin``). The online store is the lake's (one per lake, shared
+  by every actor's store): writes and materialization fill it on the store's behalf, and reads apply
+  the reader's rules.
+- **Skew checks** compare raw online values with offline values, so they need ``select`` without
+  masks, filters or column limits.
+
+A principal's operations are written to the audit log (``features.*`` actions) with the tables they
+touched; the owner's pass every check and audit nothing.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from mlake.features.groups import Feature, FeatureGroup, GroupRegistry, parse_features
-from mlake.features.lookup import OnlineFeatures, ReadPlan, normalize_keys, plan_read, read_online
+from mlake.errors import MlakeError, NotFoundError, PermissionDeniedError
+from mlake.features.groups import (
+    OFFLINE_NAMESPACE,
+    WRITE_TIME,
+    Feature,
+    FeatureGroup,
+    GroupRegistry,
+    parse_features,
+)
+from mlake.features.lookup import GroupPolicy, OnlineFeatures, ReadPlan, normalize_keys, plan_read, read_online
 from mlake.features.materialize import MaterializeReport, forget_materializations, materialize_group
 from mlake.features.offline import WriteSummary, ensure_offline_table, write_features
 from mlake.features.online import OnlineStore, open_online_store
@@ -27,6 +66,7 @@ from mlake.features.training import (
     parse_feature_refs,
     resolve_features,
 )
+from mlake.tables.names import TableName
 
 SERVING_CACHE_SECONDS = 5.0
 
@@ -35,45 +75,104 @@ if TYPE_CHECKING:
 
     from mlake.features.search import SearchHit
     from mlake.features.skew import SkewReport
+    from mlake.governance.model import Privilege
+    from mlake.governance.policy import TableAccess
     from mlake.lake import Lake
     from mlake.results import Result
-    from mlake.tables.names import TableName
     from mlake.tables.table import Table
 
 
 class FeatureStore:
-    """Feature groups, offline and online stores, training sets — for one lake."""
+    """Feature groups, offline and online stores, training sets — for one lake, as its actor
+    (``lake.access``) may use them; see the module docstring."""
 
     def __init__(self, lake: Lake) -> None:
         self._lake = lake
+        # The online store and the read plans (group definitions, the same for every actor; access is
+        # checked on every read) are the lake's: a principal's store shares the owner's.
+        self._home: FeatureStore = lake._system().features if lake.access.governed else self
         self.registry = GroupRegistry(lake._core.metadata_engine, lake.settings.user)
         self._online: OnlineStore | None = None
         self._online_lock = threading.Lock()  # a server's first requests arrive together: open the store once
         # Online reads are the hot path: group definitions are cached for a few seconds (changes made
         # through this object are seen at once, changes made by other processes within SERVING_CACHE_SECONDS).
-        self._plans: dict[tuple[str, ...], tuple[float, ReadPlan]] = {}
+        self._plans: dict[tuple[str, ...], tuple[float, ReadPlan]] = self._home._plans if self._home is not self else {}
 
     # --- online store -------------------------------------------------------------------------------
 
     @property
     def online_store(self) -> OnlineStore:
         """The online store named by ``settings.online_url`` (SQLite in the home by default), opened once."""
-        if self._online is None:
-            with self._online_lock:
-                if self._online is None:
-                    self._online = open_online_store(self._lake.settings.resolved_online_url())
-        return self._online
+        home = self._home
+        if home._online is None:
+            with home._online_lock:
+                if home._online is None:
+                    home._online = open_online_store(self._lake.settings.resolved_online_url())
+        return home._online
 
     def use_online_store(self, store: OnlineStore | str) -> None:
-        """Serve from another store (an instance, or a URL such as ``redis://127.0.0.1:6379/0``)."""
-        if self._online is not None:
-            self._online.close()
-        self._online = open_online_store(store) if isinstance(store, str) else store
+        """Serve from another store (an instance, or a URL such as ``redis://127.0.0.1:6379/0``); the
+        lake's store, so a superuser's change."""
+        self._lake.access.require_superuser("change the lake's online store")
+        home = self._home
+        if home._online is not None:
+            home._online.close()
+        home._online = open_online_store(store) if isinstance(store, str) else store
 
     def close(self) -> None:
-        if self._online is not None:
+        """Close the online store (a principal's store leaves it to the owner's lake)."""
+        if self._home is self and self._online is not None:
             self._online.close()
             self._online = None
+
+    # --- access -------------------------------------------------------------------------------------
+
+    def _table_access(self, group: FeatureGroup) -> TableAccess | None:
+        """The actor's access to the group's offline table (None when the table is gone)."""
+        try:
+            return self._lake.access.table(group.table_name)
+        except NotFoundError:
+            return None
+
+    def _require(self, privilege: Privilege, group: FeatureGroup) -> TableAccess:
+        self._lake.access.require_visible(group.table_name)
+        return self._lake.access.require(privilege, group.table_name)
+
+    def _require_columns(self, group: FeatureGroup, columns: Iterable[str], purpose: str) -> TableAccess:
+        access = self._require("select", group)
+        if access.columns is not None:
+            hidden = [c for c in dict.fromkeys(columns) if c not in access.columns]
+            if hidden:
+                who = self._lake.principal.name
+                raise PermissionDeniedError(
+                    f"Principal {who!r} may not read column(s) {', '.join(hidden)} of "
+                    f"{group.table_name}, which {purpose} needs",
+                    hint=f"ask an admin: mlake access grant select {group.table_name} {who}",
+                )
+        return access
+
+    def _training_columns(self, group: FeatureGroup, features: Sequence[str]) -> TableAccess:
+        return self._require_columns(
+            group, [*group.key_names, group.event_time, WRITE_TIME, *features], "a training set"
+        )
+
+    @staticmethod
+    def _tables_of(ts: TrainingSet) -> list[str]:
+        entity_table = ts.entities.get("table")
+        return [*ts.snapshots, *([entity_table] if entity_table else [])]
+
+    def _require_training_set(self, ts: TrainingSet) -> None:
+        for table in self._tables_of(ts):
+            self._lake.access.require("select", TableName.parse(table))
+        for group, feats in resolve_features(self, parse_feature_refs(ts.spec["features"])):
+            self._training_columns(group, feats)
+
+    def _may_load(self, ts: TrainingSet) -> bool:
+        try:
+            self._require_training_set(ts)
+        except MlakeError:
+            return False
+        return True
 
     # --- groups -------------------------------------------------------------------------------------
 
@@ -98,35 +197,37 @@ class FeatureStore:
         lists names whose types come from ``data`` (default: every other column of ``data``). ``ttl``
         (``"30d"``, seconds, a timedelta) bounds how long a value stays valid after its event time.
         """
-        types: dict[str, Any] = {}
-        source = None
-        if data is not None:
-            from mlake.features.offline import source_relation
+        with self._lake.audited("features.group.create", [f"{OFFLINE_NAMESPACE}.{name}"], name):
+            self._lake.access.require_namespace("alter", OFFLINE_NAMESPACE)
+            types: dict[str, Any] = {}
+            source = None
+            if data is not None:
+                from mlake.features.offline import source_relation
 
-            source = source_relation(self._lake, data)
-            types = dict(zip(source.columns, source.relation.limit(0).to_arrow_table().schema.types, strict=True))
-            types.pop("__mlake_input_row", None)  # the row number that orders a frame's rows
-        self._plans.clear()
-        group = self.registry.create(
-            name,
-            entities=entities,
-            event_time=event_time,
-            features=features,
-            data_types=types,
-            ttl=ttl,
-            description=description,
-            owner=owner,
-            tags=tags,
-            online=online,
-        )
-        try:
-            ensure_offline_table(self._lake, group)
-        except Exception:
-            self.registry.drop(name)
-            raise
-        if source is not None:
-            self.write(group.name, source)
-        return group
+                source = source_relation(self._lake, data)
+                types = dict(zip(source.columns, source.relation.limit(0).to_arrow_table().schema.types, strict=True))
+                types.pop("__mlake_input_row", None)  # the row number that orders a frame's rows
+            self._plans.clear()
+            group = self.registry.create(
+                name,
+                entities=entities,
+                event_time=event_time,
+                features=features,
+                data_types=types,
+                ttl=ttl,
+                description=description,
+                owner=owner,
+                tags=tags,
+                online=online,
+            )
+            try:
+                ensure_offline_table(self._lake, group)
+            except Exception:
+                self.registry.drop(name)
+                raise
+            if source is not None:
+                self.write(group.name, source)
+            return group
 
     def group(self, name: str) -> FeatureGroup:
         """A group's definition — its offline table's metadata, so a principal needs some grant on it."""
@@ -140,8 +241,13 @@ class FeatureStore:
 
     def add_features(self, group: str, features: Mapping[str, Any] | Sequence[Feature]) -> FeatureGroup:
         """Add features to a group: nullable columns in its offline table, no data rewritten."""
-        self._plans.clear()
         current = self.group(group)
+        with self._lake.audited("features.group.alter", [str(current.table_name)], f"add features {list(features)}"):
+            self._require("alter", current)
+            return self._add_features(current, features)
+
+    def _add_features(self, current: FeatureGroup, features: Mapping[str, Any] | Sequence[Feature]) -> FeatureGroup:
+        self._plans.clear()
         new = parse_features(features, {}, current.version + 1)
         updated = self.registry.add_features(current, new)
         table = ensure_offline_table(self._lake, updated)
@@ -158,6 +264,12 @@ class FeatureStore:
 
         Owner, tags and description are also set on the offline table ``features.<group>``: governance
         reads them there (an owner administers the table, grants by tag follow the tags)."""
+        g = self.group(group)
+        with self._lake.audited("features.group.alter", [str(g.table_name)], repr(values)[:500]):
+            self._require("admin" if "owner" in values else "alter", g)
+            return self._update_group(g.name, values)
+
+    def _update_group(self, group: str, values: dict[str, Any]) -> FeatureGroup:
         self._plans.clear()
         before = self.group(group)
         updated = self.registry.update(before, **values)
@@ -178,14 +290,16 @@ class FeatureStore:
 
     def drop_group(self, group: str, *, purge: bool = True) -> None:
         """Forget a group; ``purge`` also drops its offline table and its online records."""
-        self._plans.clear()
         g = self.group(group)
-        if purge:
-            self._lake.drop_table(g.table_name, missing_ok=True)
-            if g.online:
-                self.online_store.drop_group(g.name)
-        forget_materializations(self._lake, g.name)
-        self.registry.drop(g.name)
+        with self._lake.audited("features.group.drop", [str(g.table_name)], g.name):
+            self._require("alter", g)
+            self._plans.clear()
+            if purge:
+                self._lake.drop_table(g.table_name, missing_ok=True)
+                if g.online:
+                    self.online_store.drop_group(g.name)
+            forget_materializations(self._lake, g.name)
+            self.registry.drop(g.name)
 
     # --- writing ------------------------------------------------------------------------------------
 
@@ -193,23 +307,44 @@ class FeatureStore:
         """Append feature rows (a frame, ``"ns.table"``, or SQL) to the offline store as one snapshot.
 
         For a group served online (or with ``online=True``), the new rows are then materialized
-        incrementally, so the online store holds the latest value per entity by event time.
+        incrementally, so the online store holds the latest value per entity by event time — on the
+        store's behalf: writing needs ``insert``, not the ``alter`` that :meth:`materialize` needs.
         """
         g = self.group(group)
-        summary, _ = write_features(self._lake, g, data)
-        if online if online is not None else g.online:
-            report = self.materialize(g.name)
-            summary = WriteSummary(
-                summary.group, summary.rows_written, summary.snapshot_id, summary.write_time, report.entities_written
-            )
-        return summary
+        with self._lake.audited("features.write", [str(g.table_name)], g.name):
+            self._require("insert", g)
+            summary, _ = write_features(self._lake, g, data)
+            if online if online is not None else g.online:
+                report = self._materialize(g.name, full=False)
+                summary = WriteSummary(
+                    summary.group,
+                    summary.rows_written,
+                    summary.snapshot_id,
+                    summary.write_time,
+                    report.entities_written,
+                )
+            return summary
 
     def materialize(self, group: str, *, full: bool = False) -> MaterializeReport:
         """Bring the online store up to the group's offline snapshot (incremental unless ``full``)."""
-        return materialize_group(self._lake, self.group(group), self.online_store, full=full)
+        g = self.group(group)
+        with self._lake.audited("features.materialize", [str(g.table_name)], f"{g.name} full={full}"):
+            self._require("alter", g)
+            return self._materialize(g.name, full=full)
+
+    def _materialize(self, group: str, *, full: bool) -> MaterializeReport:
+        """The online store catches up, read as the lake's own (the store is the lake's, not the actor's)."""
+        home = self._home
+        return materialize_group(home._lake, home.group(group), home.online_store, full=full)
 
     def materialize_all(self, *, full: bool = False) -> list[MaterializeReport]:
-        return [self.materialize(g.name, full=full) for g in self.groups() if g.online]
+        """Every online group the actor may alter."""
+        reports = []
+        for g in self.groups():
+            access = self._table_access(g)
+            if g.online and access is not None and access.privileges & {"alter", "admin"}:
+                reports.append(self.materialize(g.name, full=full))
+        return reports
 
     # --- training sets ------------------------------------------------------------------------------
 
@@ -231,40 +366,100 @@ class FeatureStore:
         ``["group:feature", "group:*"]``. ``as_of``: only values written by then (what was known then).
         Saved training sets (the default) can be rebuilt identically with :meth:`load_training_set`.
         """
-        return create_training_set(
-            self._lake,
-            entities,
-            features,
-            as_of=as_of,
-            entity_time=entity_time,
-            name=name,
-            description=description,
-            save=save,
-        )
+        refs = parse_feature_refs(features)
+        tables = list(dict.fromkeys(f"{OFFLINE_NAMESPACE}.{r.group}" for r in refs))
+        if isinstance(entities, str | TableName) and " " not in str(entities).strip():
+            tables.append(str(entities))
+        detail = json.dumps({"features": features, "entities": entities if isinstance(entities, str) else None})
+        with self._lake.audited("features.training_set", tables, detail[:2000]) as audit:
+            for group, feats in resolve_features(self, refs):  # a group it may not see is refused here
+                self._training_columns(group, feats)
+            ts = create_training_set(
+                self._lake,
+                entities,
+                features,
+                as_of=as_of,
+                entity_time=entity_time,
+                name=name,
+                description=description,
+                save=save,
+            )
+            entity_table = ts.entities.get("table")
+            if entity_table and audit is not None:
+                audit.tables.append(entity_table)
+            return ts
 
     def load_training_set(self, training_set_id: str) -> TrainingSet:
-        return load_training_set(self._lake, training_set_id)
+        ts = load_training_set(self._lake, training_set_id)
+        with self._lake.audited("features.training_set.load", self._tables_of(ts), ts.id):
+            self._require_training_set(ts)
+            return ts
 
     def training_sets(self, group: str | None = None) -> list[TrainingSet]:
-        return list_training_sets(self._lake, group)
+        """The saved training sets (a principal's: those it could load)."""
+        found = list_training_sets(self._lake, group)
+        if not self._lake.access.governed:
+            return found
+        return [t for t in found if self._may_load(t)]
 
     def save_entity_rows(self, name: TableName, data: pa.Table, *, description: str, training_set: str) -> Table:
-        """Keep a saved training set's entity rows (given as a frame or SQL) in a table of their own."""
-        return self._lake.create_table(
-            name, data, description=description, owner=self._lake.settings.user, tags={"training_set": training_set}
+        """Keep a saved training set's entity rows (given as a frame or SQL) in a table of their own.
+
+        The table is owned by the actor. A principal's is created on its behalf (no grant on the
+        ``training_sets`` namespace is needed) and the rows are appended by the principal (its lineage
+        and audit trail name it)."""
+        tags = {"training_set": training_set}
+        if not self._lake.access.governed:
+            return self._lake.create_table(
+                name, data, description=description, owner=self._lake.settings.user, tags=tags
+            )
+        self._lake._system().create_table(
+            name, schema=data.schema, description=description, owner=self._lake.principal.name, tags=tags
         )
+        table = self._lake.table(name)
+        if data.num_rows:
+            table.append(data)
+        return table
 
     def training_result(self, result: Result) -> Result:
-        """The result a training set's rows are read through (a governed store bounds it like SQL)."""
-        return result
+        """The result a training set's rows are read through, bounded like the actor's SQL results."""
+        return self._lake.engine.bounded(result)
 
     # --- online reads -------------------------------------------------------------------------------
 
     def get_online_features(
         self, keys: Any, features: Sequence[str] | str, *, now: datetime | None = None
     ) -> OnlineFeatures:
-        """Latest values and a status per value (present / missing / expired) for one or many entities."""
-        return read_online(self.online_store, self._read_plan(features), normalize_keys(keys), now)
+        """Latest values and a status per value (present / missing / expired) for one or many entities.
+
+        Needs ``select`` on each group's offline table and the features' columns; masks and row filters
+        apply to the values served (see :mod:`mlake.features.online_access`)."""
+        entities = normalize_keys(keys)
+        if not self._lake.access.governed:  # the owner: nothing to check or audit (the hot path)
+            return read_online(self.online_store, self._read_plan(features), entities, now)
+        refs = parse_feature_refs(features)
+        tables = list(dict.fromkeys(f"{OFFLINE_NAMESPACE}.{r.group}" for r in refs))
+        names = [f"{r.group}:{r.feature}" for r in refs]
+        count = f"{len(entities)} entit{'y' if len(entities) == 1 else 'ies'}"
+        with self._lake.audited("features.online", tables, f"{count}: {', '.join(names)}"[:2000]) as audit:
+            plan = self._read_plan(features)
+            audit.detail = f"{count}: {', '.join(plan.features)}"[:2000]  # ``*`` resolved, the groups visible
+            policies: dict[str, GroupPolicy] = {}
+            for gp in plan.groups:
+                access = self._require_columns(gp.group, gp.features, "this online read")
+                if access.restricted:
+                    policies[gp.group.name] = self._online_policy(gp.group, access)
+            return read_online(self.online_store, plan, entities, now, policies)
+
+    def _online_policy(self, group: FeatureGroup, access: TableAccess) -> GroupPolicy:
+        from mlake.features.online_access import group_policy
+
+        return group_policy(
+            access,
+            group.event_time,
+            lambda: self._read_plan(f"{group.name}:*").groups[0],
+            lambda: self._lake.engine.connection,
+        )
 
     def _read_plan(self, features: Sequence[str] | str) -> ReadPlan:
         key = (features,) if isinstance(features, str) else tuple(features)
@@ -291,13 +486,27 @@ class FeatureStore:
         adds a histogram (numbers, times) or the top values (text, booleans) of each feature."""
         from mlake.features.search import describe_group
 
-        info = describe_group(
-            self._lake, self.group(group), with_statistics=statistics, with_distributions=distributions
-        )
-        info["online"]["serving_store"] = self.online_store.identity if info["online"]["enabled"] else None
-        return info
+        g = self.group(group)
+        with self._lake.audited("features.describe", [str(g.table_name)], g.name):
+            self._require("select", g)
+            info = describe_group(self._lake, g, with_statistics=statistics, with_distributions=distributions)
+            info["online"]["serving_store"] = self.online_store.identity if info["online"]["enabled"] else None
+            if self._lake.access.governed:
+                loadable = {t.id for t in self.training_sets(g.name)}
+                info["training_sets"] = [t for t in info["training_sets"] if t["id"] in loadable]
+                info["privileges"] = self._lake.privileges(g.table_name)
+            return info
 
     def skew(self, group: str, *, sample: int = 100, seed: int = 0, now: datetime | None = None) -> SkewReport:
+        """Skew checks compare raw online values with offline ones: only for unrestricted readers."""
         from mlake.features.skew import check_skew
 
-        return check_skew(self._lake, self.group(group), sample=sample, seed=seed, now=now)
+        g = self.group(group)
+        with self._lake.audited("features.skew", [str(g.table_name)], g.name):
+            if self._require("select", g).restricted:
+                raise PermissionDeniedError(
+                    f"A skew check compares raw online values with {g.table_name}, which principal "
+                    f"{self._lake.principal.name!r} reads masked, filtered or in part",
+                    hint="ask someone with unrestricted access to the table to run it",
+                )
+            return check_skew(self._lake, g, sample=sample, seed=seed, now=now)

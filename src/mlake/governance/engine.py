@@ -204,6 +204,17 @@ class PrincipalEngine(SqlEngine):
         assert rel is not None
         return GovernedResult(rel, sql, inputs, keepalive=cursor, lake=self._glake, engine=self)
 
+    def bounded(self, result: Result) -> Result:
+        """Bounded like SQL results: the statement timeout, the result size and the download size."""
+        return GovernedResult(
+            result.relation,
+            result.sql,
+            result.lineage_inputs,
+            keepalive=result._keepalive,
+            lake=self._glake,
+            engine=self,
+        )
+
     def internal_view(self, sql: str) -> str:
         ref = super().internal_view(sql)
         self._issued.add(_split_ref(ref))

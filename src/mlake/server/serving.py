@@ -4,7 +4,7 @@
 with the server):
 
 - mlake's server (``mlake serve``) mounts them under ``/api/v1`` with the caller's governed lake, so
-  tokens, grants, column masks, row filters and the audit log apply (see :mod:`mlake.features.governed`);
+  tokens, grants, column masks, row filters and the audit log apply (see :mod:`mlake.features.store`);
 - :func:`create_app` wraps them in an app of their own for ``mlake features serve``: a small process a
   model server can call, over the lake as it is — **no access control**, so bind it to loopback or a
   private network (``mlake serve`` serves the same endpoint with tokens).

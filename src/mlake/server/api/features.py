@@ -3,7 +3,7 @@
 The serving routes (online reads, group list, describe, search) are those of
 :mod:`mlake.server.serving`, mounted here with the caller's governed lake; this module adds the rest.
 Every call goes through ``lake.features`` of the caller's :class:`~mlake.lake.Lake`,
-so the rules of :mod:`mlake.features.governed` (grants on ``features.<group>``, masks, row filters,
+so the rules of :mod:`mlake.features.store` (grants on ``features.<group>``, masks, row filters,
 the audit log) hold on every route.
 """
 
