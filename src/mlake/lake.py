@@ -59,7 +59,6 @@ if TYPE_CHECKING:
     from mlake.results import Result
 
 
-
 class Lake:
     """A data lake: Iceberg tables in a warehouse, a catalog, and everything built on them.
 
@@ -80,10 +79,11 @@ class Lake:
             self.settings = self._core.settings
             self.engine: SqlEngine = self._core.engine_backend.load()(self)
         else:
-            from mlake.governance.engine import PrincipalEngine
+            from mlake.governance.engine import PrincipalSqlPolicy
 
             self.settings = self._core.settings.model_copy(update={"user": access.principal.name})
-            self.engine = PrincipalEngine(self, self._core.owner.governance_service.sandbox_engine, access)
+            shared = self._core.owner.governance_service.sandbox_engine  # one sandboxed database for all principals
+            self.engine = SqlEngine(self, PrincipalSqlPolicy(self, shared, access), database=shared)
 
     # --- plumbing (the owner's) ---------------------------------------------------------------------
 
@@ -589,9 +589,6 @@ class Lake:
 
 
 _PRIVILEGES: tuple[Privilege, ...] = ("select", "insert", "alter", "admin")
-
-
-
 
 
 def _names_only_readable(text: str, ok: Any, entries: dict[tuple[str, str], str]) -> bool:

@@ -19,11 +19,11 @@ import re
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
 from pyiceberg.expressions import BooleanExpression
@@ -149,18 +149,95 @@ def _strip_string(literal: str) -> str:
     return literal
 
 
-class SqlEngine:
-    """One in-process DuckDB database whose views are the lake's tables at given snapshots."""
+Statement = Callable[[str, "datetime | str | None", Any], Result]
+"""Runs one statement as the owner's engine does (the pass-through a policy's :meth:`SqlPolicy.query` may call)."""
 
-    def __init__(self, lake: Lake) -> None:
+
+class SqlPolicy(Protocol):
+    """Who runs SQL on an engine, and what they may read: every path of :class:`SqlEngine` asks its policy.
+
+    The owner's (:class:`OwnerSqlPolicy`) passes everything through; a principal's
+    (:class:`mlake.governance.engine.PrincipalSqlPolicy`) checks grants, builds secure views (masks, row
+    filters, column grants), checks SQL like untrusted SQL, bounds results and audits."""
+
+    governed: bool
+
+    def view(self, engine: SqlEngine, name: TableName, snapshot_id: int | None, base: Callable[[], str]) -> str:
+        """The reference a table is read through; ``base()`` builds the table's own pinned view."""
+        ...
+
+    def query(self, engine: SqlEngine, sql: str, as_of: datetime | str | None, params: Any, run: Statement) -> Result:
+        """Run a user's statement; ``run`` runs it as the owner's engine does."""
+        ...
+
+    def check_internal(self, sql: str) -> None:
+        """Check SQL mlake built (possibly with user-given parts) before it runs."""
+        ...
+
+    def issued(self, ref: str) -> None:
+        """``ref`` (a view of mlake's own SQL) may be named by SQL checked with :meth:`check_internal`."""
+        ...
+
+    def check_expression(self, expression: str, what: str, *, order_by: bool = False) -> None: ...
+
+    def deadline(self, cursor: duckdb.DuckDBPyConnection) -> AbstractContextManager[None]: ...
+
+    def bounded(self, engine: SqlEngine, result: Result) -> Result:
+        """A result as the actor may fetch it (size and time limits)."""
+        ...
+
+
+class OwnerSqlPolicy:
+    """The lake owner's: trusted SQL, tables as they are, nothing audited."""
+
+    governed = False
+
+    def view(self, engine: SqlEngine, name: TableName, snapshot_id: int | None, base: Callable[[], str]) -> str:
+        return base()
+
+    def query(self, engine: SqlEngine, sql: str, as_of: datetime | str | None, params: Any, run: Statement) -> Result:
+        return run(sql, as_of, params)
+
+    def check_internal(self, sql: str) -> None:
+        pass
+
+    def issued(self, ref: str) -> None:
+        pass
+
+    def check_expression(self, expression: str, what: str, *, order_by: bool = False) -> None:
+        pass
+
+    def deadline(self, cursor: duckdb.DuckDBPyConnection) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    def bounded(self, engine: SqlEngine, result: Result) -> Result:
+        return result
+
+
+OWNER_SQL = OwnerSqlPolicy()
+
+
+class SqlEngine:
+    """One in-process DuckDB database whose views are the lake's tables at given snapshots.
+
+    What an actor may read is decided by :attr:`policy` (see :class:`SqlPolicy`), which every path
+    below asks: the owner's engine and a principal's are this one class. A principal's engine builds
+    its views in a shared ``database`` (the lake's sandboxed engine) instead of a database of its own.
+    """
+
+    def __init__(self, lake: Lake, policy: SqlPolicy = OWNER_SQL, database: SqlEngine | None = None) -> None:
         self._lake = lake
+        self.policy = policy
+        self._database = database
         self._con: duckdb.DuckDBPyConnection | None = None
-        self._lock = threading.RLock()
-        self._schemas: OrderedDict[str, None] = OrderedDict()
+        self._lock: threading.RLock = database._lock if database is not None else threading.RLock()
+        self._schemas: OrderedDict[str, None] = database._schemas if database is not None else OrderedDict()
         self.remote = False  # True once DuckDB can read s3:// (object-store warehouse)
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
+        if self._database is not None:
+            return self._database.connection
         with self._lock:
             if self._con is None:
                 self._con = self._connect()
@@ -186,6 +263,8 @@ class SqlEngine:
         return con
 
     def close(self) -> None:
+        if self._database is not None:
+            return  # the shared database is closed by its owner
         with self._lock:
             if self._con is not None:
                 self._con.close()
@@ -200,7 +279,12 @@ class SqlEngine:
         snapshot_id: int | None = None,
         where: str | BooleanExpression | None = None,
     ) -> str:
-        """A SQL reference to ``name`` at ``snapshot_id`` (default: current), files pruned by ``where``."""
+        """A SQL reference to ``name`` at ``snapshot_id`` (default: current), files pruned by ``where``, as
+        the actor may read it (its policy's view)."""
+        return self.policy.view(self, name, snapshot_id, lambda: self._table_view(name, snapshot_id, where))
+
+    def _table_view(self, name: TableName, snapshot_id: int | None, where: str | BooleanExpression | None) -> str:
+        """The table's own view at a snapshot, shared by every actor (a policy adds its view on top)."""
         table = self._lake.iceberg_table(name)
         row_filter = _pruning_filter(where)
         if snapshot_id is None:
@@ -240,6 +324,7 @@ class SqlEngine:
         the files it reads."""
         tag = "sql~" + hashlib.sha1(sql.encode()).hexdigest()[:16]
         ref = f"{quote_ident(tag)}.{quote_ident('data')}"
+        self.policy.issued(ref)
         with self._lock:
             if tag in self._schemas:
                 self._schemas.move_to_end(tag)
@@ -256,14 +341,16 @@ class SqlEngine:
     # --- queries ----------------------------------------------------------------------------------
 
     def run_internal(self, sql: str, inputs: list[LineageInput] | None = None) -> Result:
-        """Run SQL that mlake itself built over views from :meth:`view_for`."""
+        """Run SQL that mlake itself built over views from :meth:`view_for` (checked by the policy: a
+        principal's may only name views issued to it)."""
+        self.policy.check_internal(sql)
         cursor = self.connection.cursor()
         try:
             rel = cursor.sql(sql)
         except duckdb.Error as exc:
             raise translate_duckdb_error(exc, sql) from exc
         assert rel is not None
-        return Result(rel, sql, inputs, keepalive=cursor, lake=self._lake)
+        return self.policy.bounded(self, Result(rel, sql, inputs, keepalive=cursor, lake=self._lake))
 
     @contextmanager
     def internal_cursor(self, sql: str) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -273,22 +360,25 @@ class SqlEngine:
         Measurements (quality profiles and checks) run their SQL through it so that a principal's engine
         can check that SQL like untrusted SQL and bound its run by the statement timeout.
         """
+        self.policy.check_internal(sql)
         cursor = self.connection.cursor()
         try:
-            yield cursor
+            with self.policy.deadline(cursor):
+                yield cursor
         finally:
             cursor.close()
 
     @contextmanager
     def deadline(self, cursor: duckdb.DuckDBPyConnection) -> Iterator[None]:
-        """Bound a fetch on ``cursor`` by the statement timeout: none for the owner; a principal's engine
+        """Bound a fetch on ``cursor`` by the statement timeout: none for the owner; a principal's policy
         interrupts it (see :meth:`mlake.governance.sandbox.SqlSandbox.deadline`)."""
-        yield
+        with self.policy.deadline(cursor):
+            yield
 
     def bounded(self, result: Result) -> Result:
         """``result`` (built by mlake over this engine's views, e.g. a training set's rows) bounded like
-        SQL results: as it is for the owner; a principal's engine applies the sandbox limits."""
-        return result
+        SQL results: as it is for the owner; a principal's policy applies the sandbox limits."""
+        return self.policy.bounded(self, result)
 
     def save(self, result: Result, name: str, *, mode: str = "create") -> Table:
         """Write ``result`` to a lake table (see :func:`save_result`)."""
@@ -296,7 +386,8 @@ class SqlEngine:
 
     def check_expression(self, expression: str, what: str, *, order_by: bool = False) -> None:
         """Check a SQL expression a user gave (a filter, a sort order) before it is put into SQL mlake
-        builds: the owner's is trusted; a principal's engine checks it like untrusted SQL."""
+        builds: the owner's is trusted; a principal's policy checks it like untrusted SQL."""
+        self.policy.check_expression(expression, what, order_by=order_by)
 
     def bind(self, sql: str, as_of: datetime | str | None = None) -> tuple[str, list[LineageInput]]:
         """Rewrite lake table references to pinned views; return the SQL and the tables it reads."""
@@ -335,7 +426,11 @@ class SqlEngine:
         return None
 
     def query(self, sql: str, *, as_of: datetime | str | None = None, params: Any = None) -> Result:
-        """Run one statement; see the module docstring for what is allowed."""
+        """Run one statement as the actor may (see the module docstring for what the owner may run)."""
+        return self.policy.query(self, sql, as_of, params, self._statement)
+
+    def _statement(self, sql: str, as_of: datetime | str | None, params: Any) -> Result:
+        """One statement as the owner's engine runs it (reads still go through :meth:`view_for`)."""
         statements = split_statements(sql)
         if len(statements) != 1:
             raise SqlError(

@@ -84,6 +84,9 @@ def samples(w: dict[str, Any]) -> dict[str, Any]:
         "when": datetime.now(UTC),
         "group": "vault_agents",
         "event_time": "at",
+        "expression": "guessed_code",
+        "what": "probe",
+        "cursor": None,
         "features": ["vault_agents:guessed_code"],
         "entities": pa.table({"agent_id": [1], "at": [datetime.now(UTC)]}),
         "keys": {"agent_id": 1},
@@ -117,7 +120,9 @@ HARMLESS = {
     ("Lake", "client"): "the client address the principal connected from",
     ("Lake", "progress"): "a progress reporter",
     ("Lake", "events"): "the event bus (no data)",
-    ("Lake", "engine"): "the principal's own sandboxed engine",
+    ("Lake", "engine"): "the one SqlEngine with the principal's policy; walked below",
+    ("SqlEngine", "policy"): "the principal's own SQL policy",
+    ("SqlEngine", "remote"): "whether the warehouse is an object store",
     ("Lake", "audit_table"): "the audit table's name (reading it is governed)",
     ("Lake", "policy"): "the principal's own policy: its grants",
     ("Lake", "table"): "a handle on the name the principal typed; every attribute of it is checked below",
@@ -137,6 +142,8 @@ HARMLESS = {
 # Calls that would end the principal's session or need a live resource rather than leak anything.
 SKIPPED = {
     ("Lake", "close"): "releases nothing for a principal",
+    ("SqlEngine", "internal_view"): "mlake's plumbing for SQL it built (staged files); in process, not a wall "
+    "against hostile Python (docs/architecture.md); the sandboxed database is the wall",
     ("FeatureStore", "close"): "a principal's store leaves the online store to the owner's lake",
 }
 
@@ -212,6 +219,8 @@ def test_every_public_member_refuses_or_hides(world: dict[str, Any]) -> None:
     problems += walk(eve.quality, given, "Quality")
     assert type(eve.features) is type(world["lake"].features)  # one class; the principal is in lake.access
     problems += walk(eve.features, given, "FeatureStore")
+    assert type(eve.engine) is type(world["lake"].engine)  # one class; the principal is in engine.policy
+    problems += walk(eve.engine, given, "SqlEngine")
     problems += walk(eve.governance, given, "GuardedGovernance")
     assert not problems, "\n".join(problems)
     # nothing was changed by the probes

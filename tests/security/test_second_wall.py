@@ -6,14 +6,14 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from mlake.governance.engine import PrincipalEngine
+from mlake.governance.engine import PrincipalSqlPolicy
 from tests.governed_lake import Governed
 from tests.security.attempts import ATTEMPTS
 
 
 def _raw_connection(g: Governed) -> duckdb.DuckDBPyConnection:
     engine = g.lake.as_principal("bob").engine
-    assert isinstance(engine, PrincipalEngine)
+    assert isinstance(engine.policy, PrincipalSqlPolicy)
     engine.query("SELECT count(*) FROM shop.orders").to_arrow()  # the database exists
     return engine.connection.cursor()
 
@@ -48,6 +48,6 @@ def test_a_table_created_later_is_readable_and_still_alone(governed: Governed) -
     assert con.sql("SELECT 1").fetchall() == [(1,)]  # a cursor of the old database still works
     warehouse = governed.lake.settings.local_warehouse_path()
     engine = bob.engine
-    assert isinstance(engine, PrincipalEngine)
+    assert isinstance(engine.policy, PrincipalSqlPolicy)
     with pytest.raises(duckdb.Error, match="(?i)permission|disabled"):
         engine.connection.cursor().sql(f"SELECT * FROM read_json('{warehouse}/shop/late/metadata/*.json')").fetchall()

@@ -1,7 +1,8 @@
-"""The SQL engine of a principal: the lake's SqlEngine, sandboxed, reading tables through secure views.
+"""SQL as a principal: the lake's one SqlEngine with a principal's policy, sandboxed, through secure views.
 
 One sandboxed DuckDB database (:class:`SandboxedEngine`) serves every principal of a lake. Each
-principal's :class:`PrincipalEngine` shares its connection and view cache, and adds on top of the
+principal's lake has a :class:`~mlake.sql.SqlEngine` that builds its views in that database and holds a
+:class:`PrincipalSqlPolicy`, which every path of the engine asks; the policy adds on top of the
 pinned view of a table (``"shop.orders@<snapshot>"."orders"``) a view of its own
 (``"shop.orders@<snapshot>~p<fingerprint>"."orders"``) that applies its column grants, masks and row
 filters. Untrusted SQL is checked by :class:`~mlake.governance.sandbox.SqlSandbox` after binding, so it
@@ -17,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,15 +30,13 @@ from mlake.duckdb_connection import connect_duckdb
 from mlake.errors import MlakeError, PermissionDeniedError, SqlError
 from mlake.governance.sandbox import QueryLimitError, SandboxError, SqlSandbox, lock_down, sandbox_config
 from mlake.results import Result, translate_duckdb_error
-from mlake.sql import INSERT_STATEMENT, SqlEngine, split_statements
+from mlake.sql import INSERT_STATEMENT, SqlEngine, Statement, split_statements
 from mlake.tables.lineage import LineageInput
 from mlake.tables.names import TableName
 from mlake.tables.scan import local_path
 from mlake.tables.types import duckdb_type, quote_ident
 
 if TYPE_CHECKING:
-    from pyiceberg.expressions import BooleanExpression
-
     from mlake.core import LakeHandle as Lake
     from mlake.governance.access import Access
 
@@ -108,60 +107,47 @@ def table_data_dir(metadata_location: str) -> str | None:
     return str(Path(path).parent.parent / "data")
 
 
-class PrincipalEngine(SqlEngine):
-    """SQL as one principal: sandboxed, through secure views, audited."""
+class PrincipalSqlPolicy:
+    """SQL as one principal: sandboxed, through secure views, audited (see :class:`mlake.sql.SqlPolicy`)."""
+
+    governed = True
 
     def __init__(self, lake: Lake, shared: SandboxedEngine, access: Access) -> None:
-        super().__init__(lake)
         self._glake = lake
-        self._access = access
+        self.access = access
         self._shared = shared
-        self._lock = shared._lock
-        self._schemas = shared._schemas
         self.sandbox = shared.sandbox
         self._issued: set[tuple[str, str]] = set()
         self._binding = threading.local()
 
-    @property
-    def connection(self) -> duckdb.DuckDBPyConnection:
-        return self._shared.connection
-
-    def close(self) -> None:
-        """The connection belongs to the shared engine; nothing to close here."""
-
     # --- views ----------------------------------------------------------------------------------
 
-    def view_for(
-        self,
-        name: TableName,
-        snapshot_id: int | None = None,
-        where: str | BooleanExpression | None = None,
-    ) -> str:
+    def view(self, engine: SqlEngine, name: TableName, snapshot_id: int | None, base_view: Callable[[], str]) -> str:
         attempted = getattr(self._binding, "attempted", None)
         if attempted is not None:
             attempted.append(str(name))
-        self._access.require_visible(name)
-        self._access.require("select", name)
+        self.access.require_visible(name)
+        self.access.require("select", name)
         self._shared.ensure_readable(self._shared._lake._core.metadata_location(name))
         if str(name) == str(self._glake.audit_table):
-            self._access.flush_audit()
-        base = super().view_for(name, snapshot_id, where)
+            self.access.flush_audit()
+        base = base_view()
         # The policy applies to the columns of the schema read (a snapshot's own, in time travel), by field id.
-        secure = self._access.secure_view(name, base, read=self._read_schema(name, snapshot_id))
+        secure = self.access.secure_view(name, base, read=self._read_schema(name, snapshot_id))
         ref = base
         if secure is not None:
             fingerprint, sql = secure
             schema, table = _split_ref(base)
             tag = f"{schema}~p{fingerprint}"
             ref = f"{quote_ident(tag)}.{quote_ident(table)}"
-            with self._lock:
-                if tag in self._schemas:
-                    self._schemas.move_to_end(tag)
+            with engine._lock:
+                if tag in engine._schemas:
+                    engine._schemas.move_to_end(tag)
                 else:
-                    con = self.connection
+                    con = engine.connection
                     con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(tag)}")
                     con.execute(f"CREATE OR REPLACE VIEW {ref} AS {sql}")
-                    self._schemas[tag] = None
+                    engine._schemas[tag] = None
         parts = _split_ref(ref)
         self._issued.add(parts)
         bound = getattr(self._binding, "refs", None)
@@ -174,7 +160,7 @@ class PrincipalEngine(SqlEngine):
         (None: the current schema, which the table's facts already hold)."""
         if snapshot_id is None:
             return None
-        ice = self._lake.iceberg_table(name)
+        ice = self._glake.iceberg_table(name)
         snap = ice.snapshot_by_id(snapshot_id)
         if snap is None or snap.schema_id is None:
             return None
@@ -188,69 +174,57 @@ class PrincipalEngine(SqlEngine):
     def check_expression(self, expression: str, what: str, *, order_by: bool = False) -> None:
         self.sandbox.check_expression(expression, what, order_by=order_by)
 
-    @contextmanager
-    def deadline(self, cursor: duckdb.DuckDBPyConnection) -> Iterator[None]:
-        with self.sandbox.deadline(cursor):
-            yield
+    def deadline(self, cursor: duckdb.DuckDBPyConnection) -> AbstractContextManager[None]:
+        return self.sandbox.deadline(cursor)
 
-    def run_internal(self, sql: str, inputs: list[LineageInput] | None = None) -> Result:
-        """mlake-built SQL (table reads) is checked too: it may only name views issued to this principal."""
+    def check_internal(self, sql: str) -> None:
+        """mlake-built SQL (table reads, a check's filter or query with parts a principal gave) is checked
+        like untrusted SQL: it may only name views issued to this principal."""
         self.sandbox.check_select(sql, self._issued)
-        cursor = self.connection.cursor()
-        try:
-            rel = cursor.sql(sql)
-        except duckdb.Error as exc:
-            raise translate_duckdb_error(exc, sql) from exc
-        assert rel is not None
-        return GovernedResult(rel, sql, inputs, keepalive=cursor, lake=self._glake, engine=self)
 
-    def bounded(self, result: Result) -> Result:
+    def issued(self, ref: str) -> None:
+        self._issued.add(_split_ref(ref))
+
+    def bounded(self, engine: SqlEngine, result: Result) -> Result:
         """Bounded like SQL results: the statement timeout, the result size and the download size."""
+        if isinstance(result, GovernedResult):
+            return result
         return GovernedResult(
             result.relation,
             result.sql,
             result.lineage_inputs,
             keepalive=result._keepalive,
             lake=self._glake,
-            engine=self,
+            policy=self,
         )
 
-    def internal_view(self, sql: str) -> str:
-        ref = super().internal_view(sql)
-        self._issued.add(_split_ref(ref))
-        return ref
-
-    @contextmanager
-    def internal_cursor(self, sql: str) -> Iterator[duckdb.DuckDBPyConnection]:
-        """SQL built by mlake with parts a principal gave (a check's filter or query) is checked like
-        untrusted SQL — it may only name views issued to this principal — and bounded by the timeout."""
-        self.sandbox.check_select(sql, self._issued)
-        cursor = self.connection.cursor()
-        try:
-            with self.sandbox.deadline(cursor):
-                yield cursor
-        finally:
-            cursor.close()
-
-    def query(self, sql: str, *, as_of: datetime | str | None = None, params: Any = None) -> Result:
+    def query(self, engine: SqlEngine, sql: str, as_of: datetime | str | None, params: Any, run: Statement) -> Result:
         started = time.perf_counter()
         tables: list[str] = []
         outer = getattr(self._binding, "attempted", None)
         self._binding.attempted = tables if outer is None else outer
         try:
-            result = self._query(sql, as_of, params, tables)
+            result = self._query(engine, sql, as_of, params, tables, run)
         except (PermissionDeniedError, SandboxError) as exc:
-            self._access.audit("sql", tables, sql, "denied", exc.message, started)
+            self.access.audit("sql", tables, sql, "denied", exc.message, started)
             raise
         except MlakeError as exc:
-            self._access.audit("sql", tables, sql, "error", exc.message, started)
+            self.access.audit("sql", tables, sql, "error", exc.message, started)
             raise
         finally:
             self._binding.attempted = outer
-        self._access.audit("sql", tables, sql, "ok", None, started)
+        self.access.audit("sql", tables, sql, "ok", None, started)
         return result
 
-    def _query(self, sql: str, as_of: datetime | str | None, params: Any, tables: list[str]) -> Result:
+    def _query(
+        self,
+        engine: SqlEngine,
+        sql: str,
+        as_of: datetime | str | None,
+        params: Any,
+        tables: list[str],
+        run: Statement,
+    ) -> Result:
         statements = split_statements(sql)
         if len(statements) != 1:
             raise SqlError(f"Expected one SQL statement, got {len(statements)}", hint="run statements one at a time")
@@ -259,34 +233,34 @@ class PrincipalEngine(SqlEngine):
         if stmt.type == duckdb.StatementType.INSERT and (m := INSERT_STATEMENT.match(text)):
             target = TableName.parse(m.group("name"))
             tables.append(str(target))
-            self._access.require("insert", target)
+            self.access.require("insert", target)
         if stmt.type in (duckdb.StatementType.CREATE, duckdb.StatementType.INSERT):
-            return super().query(text, as_of=as_of, params=params)  # writes: the inner SELECT comes back here
+            return run(text, as_of, params)  # writes, as the owner's engine runs them: the inner SELECT comes back here
         if stmt.type not in (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN):
             raise SandboxError(
                 f"{stmt.type.name.replace('_', ' ').title()} statements are not allowed here",
                 hint="only SELECT (and CREATE TABLE ns.t AS SELECT / INSERT INTO ns.t SELECT with grants) run",
             )
-        if stmt.type == duckdb.StatementType.EXPLAIN and not self._access.superuser:
+        if stmt.type == duckdb.StatementType.EXPLAIN and not self.access.superuser:
             raise SandboxError(
                 "EXPLAIN is for superusers: a plan shows storage paths and the filters and masks applied",
                 hint="run the query itself",
             )
         if self._glake.audit_table.name in text.lower():
-            self._access.flush_audit()  # the log shows every event recorded so far (and exists once any was)
+            self.access.flush_audit()  # the log shows every event recorded so far (and exists once any was)
         for _ in range(3):  # a table new to the sandbox starts a new database: views bound before it are gone
             generation = self._shared.generation
             self._binding.refs = set()
             try:
-                with self._access.operation():
-                    bound, inputs = self.bind(text, as_of)
+                with self.access.operation():
+                    bound, inputs = engine.bind(text, as_of)
                 allowed = set(self._binding.refs)
             finally:
                 self._binding.refs = None
             if generation == self._shared.generation:
                 break
         self.sandbox.check_select(_EXPLAIN.sub("", bound, count=1), allowed)
-        cursor = self.connection.cursor()
+        cursor = engine.connection.cursor()
         try:
             rel = cursor.sql(bound, params=params)
         except duckdb.Error as exc:
@@ -294,7 +268,7 @@ class PrincipalEngine(SqlEngine):
         if rel is None:  # pragma: no cover - SELECT always yields a relation
             rel = cursor.sql("SELECT 'ok' AS status")
         inputs.append(LineageInput("query", "sql", detail=text))
-        return GovernedResult(rel, text, inputs, keepalive=cursor, lake=self._glake, engine=self)
+        return GovernedResult(rel, text, inputs, keepalive=cursor, lake=self._glake, policy=self)
 
 
 class GovernedResult(Result):
@@ -306,17 +280,17 @@ class GovernedResult(Result):
 
     writes_with_duckdb = False
 
-    def __init__(self, *args: Any, engine: PrincipalEngine, **kw: Any) -> None:
+    def __init__(self, *args: Any, policy: PrincipalSqlPolicy, **kw: Any) -> None:
         super().__init__(*args, **kw)
-        self._engine = engine
+        self._policy = policy
 
     @property
     def _sandbox(self) -> SqlSandbox:
-        return self._engine.sandbox
+        return self._policy.sandbox
 
     def _limit_error(self, message: str, hint: str) -> QueryLimitError:
         err = QueryLimitError(message, hint=hint)
-        self._engine._access.audit("sql.limit", [], self.sql, "error", message, None)
+        self._policy.access.audit("sql.limit", [], self.sql, "error", message, None)
         return err
 
     def _bounded(self, fetch: Callable[[], pa.Table]) -> pa.Table:
@@ -325,7 +299,7 @@ class GovernedResult(Result):
             with self._sandbox.deadline(self._keepalive):
                 return fetch()
         except QueryLimitError as exc:
-            self._engine._access.audit("sql.limit", [], self.sql, "error", exc.message, None)
+            self._policy.access.audit("sql.limit", [], self.sql, "error", exc.message, None)
             raise
         except duckdb.Error as exc:
             raise translate_duckdb_error(exc, self.sql) from exc
