@@ -33,7 +33,7 @@ AREAS = (
     "mlake.streams",
 )
 GROUND = ("mlake.tables", "mlake.sql", "mlake.results", "mlake.metastore", "mlake.storage", "mlake.governance")
-BASE = ("mlake.settings", "mlake.errors", "mlake.events", "mlake.backends", "mlake.engines")
+BASE = ("mlake.settings", "mlake.errors", "mlake.events", "mlake.backends", "mlake.engines", "mlake.charts")
 
 
 def _in(module: str, layer: tuple[str, ...]) -> bool:

@@ -87,13 +87,12 @@ def test_ages_read_as_people_say_them(lake):
 
 
 def test_report_charts_fill_their_cards(lake):
-    from mlake.quality.profile_result import Matrix
-    from mlake.quality.report import svg_bars, svg_heatmap
+    from mlake import charts
 
-    bars = svg_bars([1, 5, 3])
+    bars = charts.histogram([1, 5, 3], ["a", "b", "c"], fluid=True, stretch=True)
     assert 'width="100%"' in bars and 'preserveAspectRatio="none"' in bars
     names = ["sepal_length", "sepal_width", "petal_length", "petal_width_in_centimetres"]
-    heat = svg_heatmap(Matrix(names, [[1.0] * 4 for _ in names]))
+    heat = charts.heatmap(names, [[1.0] * 4 for _ in names])
     assert 'width="100%"' in heat
     width = float(re.search(r'viewBox="0 0 ([\d.]+) ', heat).group(1))
     last_label_x = 120 + 4 * 22 - 5  # where the last column's label starts, written at 60° up to the right

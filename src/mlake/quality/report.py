@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlake import charts
 from mlake.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -28,8 +29,7 @@ if TYPE_CHECKING:
     from mlake.quality.suggest import SuggestedSuite
     from mlake.quality.suite import SuiteResult
 
-ACCENT = "#2f6fed"
-BAD = "#d64545"
+BAD = charts.BAD
 WARN = "#d69a1e"
 GOOD = "#2e9e5b"
 
@@ -82,121 +82,12 @@ def pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.2%}"
 
 
-# --- charts (inline SVG) ----------------------------------------------------------------------------
-
-
-def svg_bars(counts: list[int], labels: list[str] | None = None, width: int = 320, height: int = 90) -> str:
-    """A vertical bar chart; bar titles show label and count on hover."""
-    if not counts:
-        return ""
-    top = max(counts) or 1
-    n = len(counts)
-    bw = width / n
-    bars = []
-    for i, c in enumerate(counts):
-        h = (height - 2) * c / top
-        title = f"{labels[i]}: {c:,}" if labels else f"{c:,}"
-        bars.append(
-            f'<rect x="{i * bw + 0.5:.2f}" y="{height - h:.2f}" width="{max(bw - 1, 0.5):.2f}" height="{h:.2f}" '
-            f'fill="{ACCENT}"><title>{esc(title)}</title></rect>'
-        )
-    # The bars stretch to the card's width (the chart has no text to distort): a fixed width left a third of
-    # a wide card empty.
-    return (
-        f'<svg width="100%" height="{height}" viewBox="0 0 {width} {height}" preserveAspectRatio="none" '
-        f'role="img">{"".join(bars)}</svg>'
-    )
-
-
-def svg_hbars(items: list[tuple[str, float]], width: int = 320, row: int = 16, color: str = ACCENT) -> str:
-    """Horizontal bars with labels (top values, missing shares, feature power)."""
-    if not items:
-        return ""
-    top = max(v for _, v in items) or 1
-    label_w = 120
-    h = row * len(items)
-    parts = []
-    for i, (label, v) in enumerate(items):
-        y = i * row
-        w = (width - label_w - 50) * (v / top if top else 0)
-        parts.append(
-            f'<text x="{label_w - 4}" y="{y + row - 4}" text-anchor="end" font-size="11">'
-            f"{esc(fmt(label, 5)[:18])}</text>"
-            f'<rect x="{label_w}" y="{y + 2}" width="{max(w, 0):.1f}" height="{row - 4}" fill="{color}">'
-            f"<title>{esc(label)}: {v:,.4g}</title></rect>"
-            f'<text x="{label_w + max(w, 0) + 4:.1f}" y="{y + row - 4}" font-size="11">{v:,.4g}</text>'
-        )
-    return f'<svg width="{width}" height="{h}" viewBox="0 0 {width} {h}" role="img">{"".join(parts)}</svg>'
-
-
-def svg_heatmap(m: Matrix, diverging: bool = True, cell: int = 22) -> str:
-    """A square heatmap: blue for positive, red for negative (diverging), or shades of one colour."""
-    n = len(m.columns)
-    if n == 0:
-        return ""
-    label_w = 120
-    size = label_w + n * cell
-    # Column labels are written up and to the right at 60°: room beyond the last column keeps its label whole.
-    right = 60
-    peak = max((abs(v) for row in m.values for v in row if v is not None), default=1.0) or 1.0
-    parts = []
-    for i, name in enumerate(m.columns):
-        parts.append(
-            f'<text x="{label_w - 4}" y="{label_w + i * cell + cell - 5}" text-anchor="end" font-size="10">'
-            f"{esc(name[:18])}</text>"
-        )
-        parts.append(
-            f'<text transform="translate({label_w + i * cell + cell - 5},{label_w - 4}) rotate(-60)" font-size="10">'
-            f"{esc(name[:18])}</text>"
-        )
-        for j, v in enumerate(m.values[i]):
-            if v is None:
-                color = "#eee"
-            elif diverging:
-                a = max(-1.0, min(1.0, v))
-                color = f"rgba(47,111,237,{a:.2f})" if a >= 0 else f"rgba(214,69,69,{-a:.2f})"
-            else:
-                color = f"rgba(214,69,69,{v / peak:.2f})"
-            parts.append(
-                f'<rect x="{label_w + j * cell}" y="{label_w + i * cell}" width="{cell - 1}" height="{cell - 1}" '
-                f'fill="{color}"><title>{esc(name)} × {esc(m.columns[j])}: {fmt(v)}</title></rect>'
-            )
-    # Scaled to the card (at most twice its drawn size, so that cells stay cells), not a stamp in a corner.
-    return (
-        f'<svg width="100%" viewBox="0 0 {size + right} {size}" style="max-width:{2 * (size + right)}px;height:auto" '
-        f'role="img">{"".join(parts)}</svg>'
-    )
-
-
-def svg_line(points: list[float | None], marks: set[int] | None = None, width: int = 220, height: int = 44) -> str:
-    """A sparkline; ``marks`` are indexes drawn as red dots (anomalies)."""
-    vals = [p for p in points if p is not None]
-    if len(vals) < 1:
-        return ""
-    lo, hi = min(vals), max(vals)
-    span = hi - lo
-    if span <= 1e-9 * max(abs(lo), abs(hi), 1e-12):  # constant, up to floating-point noise
-        lo, span = lo - 1.0, 2.0
-    n = len(points)
-    if n == 1:  # one run so far: a dot in the middle
-        color = BAD if marks else ACCENT
-        return (
-            f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">'
-            f'<circle cx="{width / 2}" cy="{height / 2}" r="3" fill="{color}"/></svg>'
-        )
-    xs = [(i * (width - 8) / max(n - 1, 1)) + 4 for i in range(n)]
-    ys = [None if p is None else height - 4 - (p - lo) / span * (height - 8) for p in points]
-    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys, strict=True) if y is not None)
-    dots = "".join(
-        f'<circle cx="{xs[i]:.1f}" cy="{ys[i]:.1f}" r="3" fill="{BAD}"/>' for i in (marks or set()) if ys[i] is not None
-    )
-    return (
-        f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">'
-        f'<polyline points="{path}" fill="none" stroke="{ACCENT}" stroke-width="1.5"/>{dots}</svg>'
-    )
-
-
 # --- fragments ------------------------------------------------------------------------------------------
+
+
+def heatmap_html(m: Matrix, diverging: bool = True, cell: int = 22) -> str:
+    """A profile's matrix (correlations, joint nulls) as a heatmap."""
+    return charts.heatmap(m.columns, m.values, diverging=diverging, cell=cell, value_text=fmt)
 
 
 def _table(head: list[str], rows: list[list[str]]) -> str:
@@ -239,9 +130,15 @@ def column_card(c: ColumnProfile) -> str:
         facts.append(("true", f"{c.true_count:,}"))
     chart = ""
     if c.histogram and len(c.histogram) > 1 and not (c.top_values and (c.distinct or 0) <= 12):
-        chart = svg_bars([b.count for b in c.histogram], [f"[{fmt(b.low)}, {fmt(b.high)})" for b in c.histogram])
+        chart = charts.histogram(
+            [b.count for b in c.histogram],
+            [f"[{fmt(b.low)}, {fmt(b.high)}): {b.count:,}" for b in c.histogram],
+            label=f"histogram of {c.name}",
+            fluid=True,
+            stretch=True,  # the bars stretch to the card's width (no text to distort)
+        )
     elif c.top_values:
-        chart = svg_hbars([(str(v), float(n)) for v, n in c.top_values[:10]])
+        chart = charts.hbars([(str(v), float(n)) for v, n in c.top_values[:10]], label=f"top values of {c.name}")
     rows = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in facts)
     return f'<div class="card"><h3>{esc(c.name)}</h3>{chart}<table class="mq">{rows}</table></div>'
 
@@ -267,10 +164,11 @@ def missing_html(p: Profile) -> str:
     with_nulls = sorted((c for c in p.columns if c.nulls or c.empty), key=lambda c: -(c.nulls + (c.empty or 0)))
     if not with_nulls:
         return "<p>No missing values.</p>"
-    bars = svg_hbars([(c.name, (c.nulls + (c.empty or 0)) / p.rows) for c in with_nulls[:25]], width=460, color=BAD)
+    shares = [(c.name, (c.nulls + (c.empty or 0)) / p.rows) for c in with_nulls[:25]]
+    bars = charts.hbars(shares, value_text=pct, width=460, fill=BAD, label="share missing")
     heat = ""
     if p.missing is not None and len(p.missing.columns) > 1:
-        heat = "<h3>Missing together (rows where both are null)</h3>" + svg_heatmap(p.missing, diverging=False)
+        heat = "<h3>Missing together (rows where both are null)</h3>" + heatmap_html(p.missing, diverging=False)
     first = f'<div class="card"><h3>Share missing (null or empty)</h3>{bars}</div>'
     second = f'<div class="card">{heat}</div>' if heat else ""
     return f'<div class="grid">{first}{second}</div>'
@@ -339,7 +237,7 @@ def history_html(history: pa.Table, anomalies: list[Anomaly], limit: int = 36) -
         name = f"{key[0] or 'table'} · {key[1]}"
         style = f" style='border-color:{BAD}'" if key in flagged else ""
         cards.append(
-            f"<div class='card'{style}><h3>{esc(name)}</h3>{svg_line(values, marks)}"
+            f"<div class='card'{style}><h3>{esc(name)}</h3>{charts.line(values, marks=marks, label=name)}"
             f"<div class='sub'>latest {esc(fmt(values[-1]))}</div></div>"
         )
     more = f"<p class='sub'>{len(shown) - limit} more series in the JSON report.</p>" if len(shown) > limit else ""
@@ -371,11 +269,18 @@ def readiness_html(r: ReadinessReport) -> str:
         parts.append("<ul>" + "".join(f"<li class='warn'>{esc(w)}</li>" for w in r.warnings) + "</ul>")
     dist = r.target_distribution
     if "counts" in dist:
-        parts.append("<h3>Target classes</h3>" + svg_hbars([(k, float(v)) for k, v in dist["counts"].items()][:20]))
+        parts.append(
+            "<h3>Target classes</h3>"
+            + charts.hbars([(k, float(v)) for k, v in dist["counts"].items()][:20], label="target classes")
+        )
     if r.feature_power:
         parts.append(
             f"<h3>Prediction power of each feature alone ({esc(r.feature_power[0].metric)})</h3>"
-            + svg_hbars([(f.feature + (" ⚠" if f.leakage else ""), f.score) for f in r.feature_power[:25]], width=460)
+            + charts.hbars(
+                [(f.feature + (" ⚠" if f.leakage else ""), f.score) for f in r.feature_power[:25]],
+                width=460,
+                label="prediction power",
+            )
         )
     advice = [
         [("✔" if a.ok else "✘"), esc(a.rule), f"{a.actual:,.0f}", f"{a.required:,.0f}", esc(a.note)]
@@ -387,7 +292,7 @@ def readiness_html(r: ReadinessReport) -> str:
     if curve.get("scores"):
         parts.append(
             f"<h3>Learning curve ({esc(curve['metric'])})</h3>"
-            + svg_line(curve["scores"], width=300, height=60)
+            + charts.line(curve["scores"], width=300, height=60, label="learning curve")
             + f"<p>{esc(curve.get('advice', ''))}</p>"
         )
     return "".join(parts)
@@ -442,7 +347,7 @@ class QualityReport:
             )
         sections.append(f"<h2>Missing values</h2>{missing_html(p)}")
         if p.correlations is not None:
-            sections.append(f"<h2>Correlations (Pearson)</h2><div class='card'>{svg_heatmap(p.correlations)}</div>")
+            sections.append(f"<h2>Correlations (Pearson)</h2><div class='card'>{heatmap_html(p.correlations)}</div>")
         sections.append(f"<h2>Columns</h2>{profile_html(p)}")
         if self.suggested:
             sections.append(f"<h2>Suggested checks</h2><pre>{esc(self.suggested.yaml)}</pre>")

@@ -1,4 +1,4 @@
-"""Small SVG charts of feature distributions, drawn on the server (no JavaScript, no inline styles).
+"""Feature distributions as small charts of :mod:`mlake.charts` (no JavaScript, no inline styles).
 
 Input is what :func:`mlake.features.search.distributions` returns per column: a histogram
 (``{"kind": "histogram", "bins": [{"upper", "count"}]}``) or top values (``{"kind": "top", ...}``).
@@ -7,8 +7,9 @@ Input is what :func:`mlake.features.search.distributions` returns per column: a 
 from __future__ import annotations
 
 from datetime import datetime
-from html import escape
 from typing import Any
+
+from mlake import charts
 
 
 def short_number(value: Any) -> str:
@@ -43,70 +44,55 @@ def _when(value: Any) -> str:
 def histogram_svg(dist: dict[str, Any] | None, *, width: int = 180, height: int = 40, axis: bool = False) -> str:
     """Bars of a histogram; each bar's tooltip tells its range and count. ``axis`` adds the two ends."""
     if not dist or dist.get("kind") != "histogram" or not dist.get("bins"):
-        return '<span class="muted small">no values</span>'
+        return charts.NO_VALUES
     bins = dist["bins"]
-    peak = max(b["count"] for b in bins) or 1
-    label_h = 14 if axis else 0
-    plot_h = height - label_h
-    band = width / len(bins)
-    gap = 1 if band > 3 else 0
-    is_time = isinstance(bins[0]["upper"], str)
-    fmt = _when if is_time else short_number
-    parts = [
-        f'<svg class="chart spark" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-        f'aria-label="distribution over {len(bins)} bins">'
-    ]
-    parts.append(f'<line class="base" x1="0" x2="{width}" y1="{plot_h - 0.5}" y2="{plot_h - 0.5}"/>')
+    fmt = _when if isinstance(bins[0]["upper"], str) else short_number
+    titles = []
     lower: Any = dist.get("min")
     for i, b in enumerate(bins):
-        h = 0.0 if b["count"] == 0 else max(1.5, (plot_h - 2) * b["count"] / peak)
-        x = i * band
         upper = dist["max"] if i == len(bins) - 1 and dist.get("max") is not None else b["upper"]
         if dist.get("discrete"):
             what = fmt(b["upper"])
         else:
             what = f"≤ {fmt(upper)}" if lower is None else f"{fmt(lower)} – {fmt(upper)}"
-        parts.append(
-            f'<rect class="bar" x="{x + gap / 2:.2f}" y="{plot_h - 1 - h:.2f}" width="{max(band - gap, 0.8):.2f}" '
-            f'height="{h:.2f}" rx="1"><title>{escape(what)}: {b["count"]:,}</title></rect>'
-        )
+        titles.append(f"{what}: {b['count']:,}")
         lower = b["upper"]
+    ends: dict[str, str] = {}
     if axis:
-        first = fmt(dist["min"] if dist.get("min") is not None else bins[0]["upper"])
-        last = fmt(dist["max"] if dist.get("max") is not None else bins[-1]["upper"])
-        parts.append(f'<text x="0" y="{height - 2}">{escape(first)}</text>')
-        parts.append(f'<text x="{width}" y="{height - 2}" text-anchor="end">{escape(last)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+        ends["low"] = fmt(dist["min"] if dist.get("min") is not None else bins[0]["upper"])
+        ends["high"] = fmt(dist["max"] if dist.get("max") is not None else bins[-1]["upper"])
+    return charts.histogram(
+        [b["count"] for b in bins],
+        titles,
+        width=width,
+        height=height,
+        cls="chart spark",
+        label=f"distribution over {len(bins)} bins",
+        **ends,
+    )
 
 
 def top_values_svg(dist: dict[str, Any] | None, *, width: int = 180, row: int = 13, rows: int = 4) -> str:
     """Horizontal bars of the most frequent values (with the share of the rest)."""
     if not dist or dist.get("kind") != "top" or not dist.get("values"):
-        return '<span class="muted small">no values</span>'
+        return charts.NO_VALUES
     values = dist["values"][:rows]
     total = sum(v["count"] for v in dist["values"]) + int(dist.get("other") or 0)
-    peak = max(v["count"] for v in values) or 1
-    label_w = 70
-    height = row * len(values) + 2
-    parts = [
-        f'<svg class="chart spark" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-        f'aria-label="most frequent values">'
-    ]
-    for i, v in enumerate(values):
-        y = i * row + 1
-        text = "null" if v["value"] is None else str(v["value"])
-        text = text if len(text) <= 11 else text[:10] + "…"
-        w = max(1.5, (width - label_w - 34) * v["count"] / peak)
-        share = v["count"] / total if total else 0
-        parts.append(
-            f"<g><title>{escape(str(v['value']))}: {v['count']:,} ({share:.0%})</title>"
-            f'<text x="0" y="{y + row - 3}">{escape(text)}</text>'
-            f'<rect class="bar" x="{label_w}" y="{y + 2}" width="{w:.2f}" height="{row - 4}" rx="1"/>'
-            f'<text x="{label_w + w + 4:.2f}" y="{y + row - 3}">{share:.0%}</text></g>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+
+    def share(count: float) -> str:
+        return f"{count / total if total else 0:.0%}"
+
+    return charts.hbars(
+        [("null" if v["value"] is None else str(v["value"]), float(v["count"])) for v in values],
+        titles=[f"{v['value']}: {v['count']:,} ({share(v['count'])})" for v in values],
+        value_text=share,
+        width=width,
+        row=row,
+        label_chars=11,
+        font_size=10,
+        cls="chart spark",
+        label="most frequent values",
+    )
 
 
 def distribution_svg(dist: dict[str, Any] | None) -> str:

@@ -1,9 +1,11 @@
-"""A lineage graph as an SVG picture, laid out in columns by distance from the table (no JavaScript)."""
+"""A lineage graph as an SVG picture, laid out in columns by distance from the table (no JavaScript).
+
+The layout is this module's; the picture is drawn with :mod:`mlake.charts`' parts (escaped texts, the
+``<svg>`` element)."""
 
 from __future__ import annotations
 
-from html import escape
-
+from mlake.charts import esc, svg, text
 from mlake.tables.lineage import LineageGraph
 
 COL_W, NODE_W, NODE_H, ROW_H, PAD = 260, 210, 44, 64, 24
@@ -57,10 +59,7 @@ def lineage_svg(graph: LineageGraph) -> str:
         offset = (rows - len(keys)) * ROW_H / 2
         for i, key in enumerate(keys):
             pos[key] = (PAD + (col - min_col) * COL_W, PAD + offset + i * ROW_H)
-    parts = [
-        f'<svg class="lineage" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="Lineage of {escape(graph.table)}">'
-    ]
+    parts = []
     for src, dst in sorted(edges):
         (x1, y1), (x2, y2) = pos[src], pos[dst]
         sx, sy, tx, ty = x1 + NODE_W, y1 + NODE_H / 2, x2, y2 + NODE_H / 2
@@ -78,12 +77,11 @@ def lineage_svg(graph: LineageGraph) -> str:
         cls = "node focus" if focus else f"node {kind}"
         body = (
             f'<rect class="{cls}" x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="8"/>'
-            f'<text class="kind" x="{x + 12}" y="{y + 16}">{escape(_KIND_LABEL.get(kind, kind))}</text>'
-            f'<text class="label" x="{x + 12}" y="{y + 33}">{escape(_short(ref))}</text>'
-            f"<title>{escape(kind)}: {escape(ref)}</title>"
+            + text(x + 12, y + 16, _KIND_LABEL.get(kind, kind), cls="kind")
+            + text(x + 12, y + 33, _short(ref), cls="label")
+            + f"<title>{esc(kind)}: {esc(ref)}</title>"
         )
         if kind == "table" and not focus:
-            body = f'<a href="/tables/{escape(ref)}?tab=lineage">{body}</a>'
+            body = f'<a href="/tables/{esc(ref)}?tab=lineage">{body}</a>'
         parts.append(f"<g>{body}</g>")
-    parts.append("</svg>")
-    return "".join(parts)
+    return svg(parts, width, height, cls="lineage", label=f"Lineage of {graph.table}", xmlns=True)

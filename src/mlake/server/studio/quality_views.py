@@ -2,9 +2,9 @@
 
 The templates stay simple (they cannot format numbers beyond ``number``): this module turns a
 :class:`~mlake.quality.profile.Profile`, a suite run (``SuiteResult.to_dict()`` or a stored suite's last
-result) and a metric history into small view objects with formatted text and inline SVG charts. Charts
-are drawn with classes, not colours, so that Studio's stylesheet gives them its look; correlation and
-missing-value heatmaps reuse :func:`mlake.quality.report.svg_heatmap`. Nothing here reads data.
+result) and a metric history into small view objects with formatted text and inline SVG charts, drawn
+with :mod:`mlake.charts` (Studio's stylesheet gives them its look through their classes). Nothing here
+reads data.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
-from mlake.quality.report import svg_heatmap
+from mlake import charts
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -106,91 +106,70 @@ def _when(epoch: float, kind: str) -> str:
 
 def meter(share: float | None, tone: str = "") -> Markup:
     """A thin horizontal bar showing a share (0..1); ``tone`` is a class (``warn``, ``bad``)."""
-    w = 0.0 if share is None else max(0.0, min(1.0, share)) * 100
-    return Markup(
-        f'<svg class="q-meter {escape(tone)}" viewBox="0 0 100 6" preserveAspectRatio="none" aria-hidden="true">'
-        '<rect class="track" width="100" height="6" rx="3"/>'
-        f'<rect class="fill" width="{w:.2f}" height="6" rx="3"/></svg>'
-    )
+    return Markup(charts.meter(share, tone))
 
 
 def diverging_meter(r: float) -> Markup:
     """A bar from the middle: right for a positive correlation, left for a negative one."""
-    w = max(-1.0, min(1.0, r)) * 50
-    x = 50 if w >= 0 else 50 + w
-    return Markup(
-        '<svg class="q-meter diverging" viewBox="0 0 100 6" preserveAspectRatio="none" aria-hidden="true">'
-        '<rect class="track" width="100" height="6" rx="3"/>'
-        f'<rect class="fill {"pos" if w >= 0 else "neg"}" x="{x:.2f}" width="{abs(w):.2f}" height="6" rx="1"/>'
-        '<rect class="mid" x="49.6" width="0.8" height="6"/></svg>'
-    )
+    return Markup(charts.diverging_meter(r))
 
 
 def histogram_svg(col: ColumnProfile) -> Markup:
     """Bars of a column's histogram; the tail bins (below the 0.5% / above the 99.5% quantile) are lighter."""
     bins = col.histogram
-    top = max((b.count for b in bins), default=0) or 1
     total = sum(b.count for b in bins) or 1
-    w, h = 300, 72
-    bw = w / len(bins)
     inner = bins[1].high - bins[1].low if len(bins) > 3 else 0.0
-    parts = []
-    for i, b in enumerate(bins):
-        bh = max((h - 1) * b.count / top, 2.5 if b.count else 0.0)  # a rare value stays visible
-        # the profile's outer bins may gather the tails beyond the 0.5% / 99.5% quantiles: drawn lighter
-        tail = (i in (0, len(bins) - 1)) and inner > 0 and abs((b.high - b.low) - inner) > 1e-6 * inner
-        label = f"{_when(b.low, col.kind)} – {_when(b.high, col.kind)}: {b.count:,} rows ({pct(b.count / total)})"
-        parts.append(
-            f'<rect class="bar{" tail" if tail else ""}" x="{i * bw + 0.6:.2f}" y="{h - bh:.2f}" '
-            f'width="{max(bw - 1.2, 0.8):.2f}" height="{bh:.2f}" rx="1.5"><title>{escape(label)}</title></rect>'
-        )
+    # the profile's outer bins may gather the tails beyond the 0.5% / 99.5% quantiles: drawn lighter
+    tails = [
+        "tail" if i in (0, len(bins) - 1) and inner > 0 and abs((b.high - b.low) - inner) > 1e-6 * inner else ""
+        for i, b in enumerate(bins)
+    ]
+    titles = [
+        f"{_when(b.low, col.kind)} – {_when(b.high, col.kind)}: {b.count:,} rows ({pct(b.count / total)})" for b in bins
+    ]
     return Markup(
-        f'<svg class="q-hist" viewBox="0 0 {w} {h}" preserveAspectRatio="none" role="img" '
-        f'aria-label="histogram of {escape(col.name)}">{"".join(parts)}<line class="base" x1="0" x2="{w}" '
-        f'y1="{h - 0.5}" y2="{h - 0.5}"/></svg>'
+        charts.histogram(
+            [b.count for b in bins],
+            titles,
+            classes=tails,
+            width=300,
+            height=72,
+            min_height=2.5,  # a rare value stays visible
+            rx=1.5,
+            cls="q-hist",
+            label=f"histogram of {col.name}",
+            stretch=True,
+            sized=False,
+        )
     )
 
 
 def line_svg(values: list[float | None], times: list[datetime], marks: set[int], rate: bool) -> Markup:
     """A small line chart of one metric over runs; ``marks`` are anomalous runs (drawn red)."""
-    w, h, pad = 300, 64, 5
-    pts = [(i, v) for i, v in enumerate(values) if v is not None]
-    if not pts:
-        return Markup("")
-    lo = min(v for _, v in pts)
-    hi = max(v for _, v in pts)
-    if rate:
-        lo = min(lo, 0.0)
-    span = hi - lo
-    if span <= 1e-12 * max(abs(lo), abs(hi), 1e-12):
-        lo, span = lo - 1.0, 2.0
-    n = len(values)
-
-    def x(i: int) -> float:
-        return pad + (w - 2 * pad) * (i / (n - 1) if n > 1 else 0.5)
-
-    def y(v: float) -> float:
-        return h - pad - (v - lo) / span * (h - 2 * pad)
-
-    path = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in pts)
-    area = f"{x(pts[0][0]):.1f},{h - pad} {path} {x(pts[-1][0]):.1f},{h - pad}"
-    dots = []
-    for i, v in pts:
-        shown = pct(v) if rate else num(v)
-        cls = "dot mark" if i in marks else ("dot" if n <= 40 or i == pts[-1][0] else "dot hidden")
-        dots.append(
-            f'<circle class="{cls}" cx="{x(i):.1f}" cy="{y(v):.1f}" r="{3.2 if i in marks else 2.2}">'
-            f"<title>{escape(times[i].strftime('%Y-%m-%d %H:%M'))}: {escape(shown)}</title></circle>"
-        )
+    titles = [
+        f"{times[i].strftime('%Y-%m-%d %H:%M')}: {'' if v is None else (pct(v) if rate else num(v))}"
+        for i, v in enumerate(values)
+    ]
     return Markup(
-        f'<svg class="q-line" viewBox="0 0 {w} {h}" role="img"><polygon class="area" points="{area}"/>'
-        f'<polyline class="line" points="{path}"/>{"".join(dots)}</svg>'
+        charts.line(
+            values,
+            titles=titles,
+            marks=marks,
+            width=300,
+            height=64,
+            pad=5,
+            area=True,
+            from_zero=rate,
+            cls="q-line",
+            label="metric over runs",
+            sized=False,
+        )
     )
 
 
 def heatmap_svg(m: Any, diverging: bool) -> Markup:
-    """The report's heatmap (correlations, joint nulls), restyled by Studio's stylesheet."""
-    return Markup(svg_heatmap(m, diverging=diverging, cell=20))
+    """A profile's matrix (correlations, joint nulls) as a heatmap."""
+    return Markup(charts.heatmap(m.columns, m.values, diverging=diverging, cell=20, value_text=datum))
 
 
 # --- profile ------------------------------------------------------------------------------------------
