@@ -96,14 +96,15 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", a
 def _serve(kind: str) -> tuple[subprocess.Popen[bytes], int]:
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-c", SERVER, str(HOME), str(port), kind], cwd=ROOT)
-    for _ in range(200):
+    deadline = time.monotonic() + 90  # importing the server takes 15 s and more on a loaded 2-core machine
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
             return proc, port
         except OSError:
             time.sleep(0.05)
     proc.kill()
-    raise RuntimeError("the feature server did not start")
+    raise RuntimeError(f"the feature server did not start within 90 s (exit code {proc.poll()})")
 
 
 def main() -> None:
