@@ -31,6 +31,7 @@ AREAS = (
     "mlake.bias",
     "mlake.monitor",
     "mlake.streams",
+    "mlake.loader",
 )
 GROUND = ("mlake.tables", "mlake.sql", "mlake.results", "mlake.metastore", "mlake.storage", "mlake.governance")
 BASE = ("mlake.settings", "mlake.errors", "mlake.events", "mlake.backends", "mlake.engines")

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from mlake.governance.policy import AccessPolicy
     from mlake.governance.service import Governance, GovernanceAdmin
     from mlake.ingest.report import IngestReport
+    from mlake.loader import Loader
     from mlake.maintenance import MaintenanceReport
     from mlake.quality.api import Quality
     from mlake.results import Result
@@ -435,6 +436,16 @@ class Lake:
     def sql(self, query: str, *, as_of: datetime | str | None = None, params: Any = None) -> Result:
         """Run SQL over the lake's tables (DuckDB dialect); see :mod:`mlake.sql`."""
         return self.engine.query(query, as_of=as_of, params=params)
+
+    # --- training-data loader ----------------------------------------------------------------------
+
+    def loader(self, source: Any, **options: Any) -> Loader:
+        """Batches of a table (name or handle), a SQL query or result, or a training set for training
+        loops: sharded, shuffled, prefetched and cached; see :mod:`mlake.loader` for the options and
+        :mod:`mlake.loader.build` for which governed path it reads through."""
+        from mlake.loader import build_loader
+
+        return build_loader(self, source, **options)
 
     # --- lineage ------------------------------------------------------------------------------------
 

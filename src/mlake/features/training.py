@@ -136,6 +136,12 @@ class TrainingSet:
         """The rows in order, as Arrow batches, without holding them all (for training loops)."""
         return self.result.batches(batch_size)
 
+    def loader(self, batch_size: int = 1024, **options: Any) -> Any:
+        """A :class:`mlake.loader.Loader` over the training set's rows for training loops (``shuffle``,
+        ``seed``, ``columns``, ``rank``, ``world_size``, ``cache`` ...); a saved set is written to the
+        loader's local cache once and reused by later loaders of the same set."""
+        return self.lake.loader(self, batch_size=batch_size, **options)
+
     def to_parquet(self, path: str | Path) -> int:
         """Stream the training set into one Parquet file; returns the rows written."""
         import pyarrow.parquet as pq
