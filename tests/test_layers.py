@@ -32,6 +32,7 @@ AREAS = (
     "mlake.monitor",
     "mlake.streams",
     "mlake.loader",
+    "mlake.integrations",
 )
 GROUND = ("mlake.tables", "mlake.sql", "mlake.results", "mlake.metastore", "mlake.storage", "mlake.governance")
 BASE = ("mlake.settings", "mlake.errors", "mlake.events", "mlake.backends", "mlake.engines")
