@@ -12,7 +12,7 @@ One epoch, for one shard:
 2. **Read** the shard's pieces in that order, ``read_threads`` at a time in background threads, from
    the cache when the file is in it (see :mod:`mlake.loader.cache`).
 3. **Shuffle rows** (when ``shuffle``) through a buffer of ``shuffle_buffer`` rows: when full, it is
-   permuted and half of it is emitted; the other half stays to mix with what comes next. Seeded with
+   permuted and emitted but for half a buffer, which stays to mix with what comes next. Seeded with
    ``(seed, epoch, shard)``: the same seed gives the same order, another epoch another one.
 4. **Batch** into exactly ``batch_size`` rows (the last batch of a shard may be smaller unless
    ``drop_last``), as a dict of numpy arrays (``format="numpy"``) or an Arrow record batch
@@ -252,19 +252,21 @@ class Loader:
             yield pa.concat_tables(pending)
 
     def _shuffled(self, tables: Iterator[pa.Table], rng: np.random.Generator) -> Iterator[pa.Table]:
+        """Rows through the shuffle buffer: once it holds ``shuffle_buffer`` rows it is permuted and all
+        but half a buffer is emitted; the rest mixes with the rows of the next pieces."""
         buffer: list[pa.Table] = []
         held = 0
+        keep = self.shuffle_buffer // 2
         for table in tables:
             buffer.append(table)
             held += table.num_rows
             if held >= self.shuffle_buffer:
-                joined = pa.concat_tables(buffer)
+                joined = pa.concat_tables(buffer).combine_chunks()  # a gather over one chunk is fast
                 order = rng.permutation(held)
-                keep = held // 2
                 yield joined.take(order[keep:])
                 buffer, held = [joined.take(order[:keep])], keep
         if held:
-            joined = pa.concat_tables(buffer)
+            joined = pa.concat_tables(buffer).combine_chunks()
             yield joined.take(rng.permutation(held))
 
     def _convert(self, table: pa.Table) -> Batch:
