@@ -384,6 +384,11 @@ class Table:
         (see :mod:`mlake.loader.build`)."""
         return self._lake.loader(self, batch_size=batch_size, **options)
 
+    def provenance(self) -> Any:
+        """Every registered source (and license) this table's data derives from, through its lineage; see
+        :meth:`mlake.sources.SourceRegistry.provenance`."""
+        return self._lake.sources.provenance(self.name)
+
     def head(self, n: int = 10) -> Result:
         return self.query(limit=n)
 
