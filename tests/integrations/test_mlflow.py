@@ -32,12 +32,14 @@ def test_a_training_set_is_a_dataset_input_with_lineage_artifacts(lake: Lake, tr
     from mlake.integrations.mlflow import log_training_set
 
     lake.create_table("raw.orders", pa.table({"customer_id": [1, 2, 3], "amount": [1.0, 2.0, 4.0]}))
+    lake.sources.register("shop-db", kind="internal", license="LicenseRef-Internal", personal_data=True)
+    lake.sources.attach("raw.orders", "shop-db")
     lake.sql("create table raw.customer_spend as select customer_id, sum(amount) as spend from raw.orders group by 1")
     lake.features.create_group(
         "spend", entities={"customer_id": "long"}, event_time="ts", features={"spend": "double"}, online=False
     )
     spend = lake.sql("select customer_id, spend, TIMESTAMPTZ '2025-01-01 00:00:00+00' as ts from raw.customer_spend")
-    lake.features.write("spend", spend.to_arrow())
+    lake.features.write("spend", spend)  # a result, so the feature table keeps its lineage
     entities = {"customer_id": [1, 2, 3], "when": [T0 + timedelta(days=1)] * 3, "churned": [0, 1, 0]}
     ts = lake.features.training_set(entities, ["spend:spend"], name="churn")
 
@@ -51,6 +53,7 @@ def test_a_training_set_is_a_dataset_input_with_lineage_artifacts(lake: Lake, tr
     assert {t.key: t.value for t in dataset_input.tags}["mlflow.data.context"] == "training"
     source = json.loads(dataset.source)
     assert source["training_set_id"] == ts.id and source["version"] == 1
+    assert source["licenses"] == ["LicenseRef-Internal"] and source["sources"] == ["shop-db"]
     assert source["tables"] == {**ts.snapshots, ts.entities["table"]: ts.entities["snapshot_id"]}
     schema = json.loads(dataset.schema)["mlflow_colspec"]
     assert [c["name"] for c in schema] == ts.columns
@@ -72,6 +75,7 @@ def test_a_training_set_is_a_dataset_input_with_lineage_artifacts(lake: Lake, tr
     assert record["lineage"][offline]["table"] == offline
     markdown = (folder / "lineage.md").read_text()
     assert "# Training set churn (version 1)" in markdown and ts.id in markdown
+    assert "raw.orders" in markdown and "LicenseRef-Internal" in markdown  # lineage and licenses
 
     # logging again without an active run starts (and ends) a run of its own; the digest is stable
     other = log_training_set(lake.features.load_training_set("churn"))

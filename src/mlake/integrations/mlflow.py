@@ -235,7 +235,8 @@ def _dataset(record: dict[str, Any]) -> Any:
         "features": record["definition"]["features"],
     }
     if "provenance" in record:
-        source["provenance"] = record["provenance"]
+        source["licenses"] = record["provenance"].get("licenses", [])
+        source["sources"] = [u["source"]["name"] for u in record["provenance"].get("sources", [])]
     return TrainingSetDataset(LakeSource(source), name=str(record["name"]), digest=record["digest"])
 
 
