@@ -7,11 +7,12 @@ Data: a lake table of 10 M rows (1 M with --quick) × 20 float32 columns, writte
 hands out batches of 8,192 rows as dicts of numpy arrays.
 
 - mlake: ``table.loader(batch_size=8192, cache=<fresh folder>)``: epoch 1 reads the warehouse files and
-  fills the cache; epoch 2 reads the cached copies. A third figure is epoch 2 with ``shuffle=True``
+  fills the cache; epochs 2-4 read the cached copies (the best of them is "epoch 2"; all are printed). A third figure is epoch 2 with ``shuffle=True``
   (file order and a 131,072-row shuffle buffer).
 - the limit: a plain loop over the same files with ``pyarrow.parquet.ParquetFile.iter_batches`` and the
-  same conversion to numpy — nothing but reading. Its second pass (warm OS page cache, as mlake's
-  epoch 2) is the limit; the first is shown as well.
+  same conversion to numpy — nothing but reading. The best of three warm passes (OS page cache, as
+  mlake's later epochs) is the limit; the first pass is shown as well. (Best-of on both sides: the
+  machine is shared, and single passes moved by up to 2× between runs.)
 - naive: what people write by hand — a pandas DataFrame in a ``torch.utils.data.Dataset`` whose
   ``__getitem__`` returns one row as a tensor, through ``DataLoader(batch_size=256)``. It reads a 20,000-row
   subset and its rows/s is extrapolated to the whole table (stated in the output); a full run would take
@@ -33,6 +34,7 @@ COLUMNS = 20
 BATCH = 8192
 PART_ROWS = 1_000_000
 NAIVE_ROWS = 20_000
+PASSES = 3  # warm passes of the limit and cached epochs of mlake; the best of each is compared
 
 
 def ensure_lake(rows: int) -> tuple[str, list[str]]:
@@ -80,8 +82,8 @@ def pyarrow_loop(paths: list[str]) -> dict[str, Any]:
         return time.perf_counter() - started, rows
 
     first, rows = one_pass()
-    second, _ = one_pass()
-    return {"rows": rows, "first_s": first, "second_s": second}
+    warm = [one_pass()[0] for _ in range(PASSES)]
+    return {"rows": rows, "first_s": first, "second_s": min(warm), "warm_s": [round(w, 2) for w in warm]}
 
 
 def mlake_loader(home: str, cache: str) -> dict[str, Any]:
@@ -93,11 +95,13 @@ def mlake_loader(home: str, cache: str) -> dict[str, Any]:
     with mlake.connect(home, threads=2) as lake:
         loader = lake.table("bench.wide").loader(batch_size=BATCH, cache=store)
         out: dict[str, Any] = {}
-        for epoch in (1, 2):
+        times = []
+        for epoch in range(1 + PASSES):
             loader.set_epoch(epoch)
             started = time.perf_counter()
             rows = _drain(loader)
-            out[f"epoch{epoch}_s"] = time.perf_counter() - started
+            times.append(time.perf_counter() - started)
+        out["epoch1_s"], out["epoch2_s"], out["later_s"] = times[0], min(times[1:]), [round(t, 2) for t in times[1:]]
         out["rows"] = rows
         out["hits"], out["misses"] = store.stats.hits, store.stats.misses
         shuffled = lake.table("bench.wide").loader(batch_size=BATCH, cache=store, shuffle=True, seed=1)
@@ -161,6 +165,7 @@ def main() -> None:
     print("\n".join(table))
     epoch2 = (rows / ours["epoch2_s"]) / (rows / limit["second_s"])
     versus_naive = (rows / ours["epoch2_s"]) / naive_rate
+    print(f"warm passes: pyarrow {limit['warm_s']} s, mlake cached epochs {ours['later_s']} s")
     print(f"epoch 2 = {epoch2:.2f}× the pyarrow limit (target ≥ 0.8×); {versus_naive:,.0f}× naive (target ≥ 20×)")
 
 
