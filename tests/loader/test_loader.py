@@ -184,3 +184,15 @@ def test_principals_get_what_their_grants_allow(lake: Lake) -> None:
     assert sorted(r["id"] for r in rows) == [1, 2] and all(r["salary"] is None for r in rows)
     events = lake.governance.audit_events(principal="nobody")
     assert any(e.action == "table.load" and e.outcome != "ok" for e in events)
+
+
+def test_spilled_results_are_reused_only_when_they_are_the_same_rows(lake: Lake) -> None:
+    lake.create_table("ml.small", pa.table({"id": list(range(10))}))
+    same = [lake.sql("select id from ml.small where id < 5").loader() for _ in range(2)]
+    assert same[0].plan.files[0].uri == same[1].plan.files[0].uri
+    with_params = [lake.sql("select id from ml.small where id < ?", params=[n]).loader() for n in (3, 7)]
+    assert [p.num_rows for p in with_params] == [3, 7]
+    volatile = [lake.sql("select id, random() as r from ml.small").loader() for _ in range(2)]
+    assert volatile[0].plan.files[0].uri != volatile[1].plan.files[0].uri
+    lake.table("ml.small").append(pa.table({"id": [1]}))  # a new snapshot: the same SQL spills again
+    assert lake.sql("select id from ml.small where id < 5").loader().num_rows == 6

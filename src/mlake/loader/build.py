@@ -12,7 +12,8 @@ Which path a loader reads through (its :attr:`~mlake.loader.stream.Loader.path`)
   the SQL engine — for a principal its sandboxed engine and secure views, so the loader yields exactly
   what ``table.query()`` / ``lake.sql()`` would — and are written once to local Parquet under the cache
   folder (keyed by the SQL, the snapshots it reads, the principal and its access to those tables), then
-  read like data files.
+  read like data files. A later loader of the same key reuses the files; SQL with parameters or with
+  functions whose value changes between runs (``random()``, ``now()`` ...) is written afresh per loader.
 
 A principal without ``select`` on a table gets :class:`~mlake.errors.PermissionDeniedError` when the
 loader is made, before any row is read.
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
 CacheOption = bool | str | Path | LoaderCache | None
 _ENTITY_VIEW = re.compile(r"__mlake_entities_[0-9a-f]{32}")
+_VOLATILE = re.compile(r"\b(random|uuid|gen_random_uuid|now|current_\w+|get_current_\w+|setseed)\b", re.IGNORECASE)
 
 
 def build_loader(
@@ -194,6 +196,8 @@ def _result_identity(lake: LakeHandle, result: Result) -> list[Any] | None:
         return None  # not pinned to snapshots: no identity to reuse it by
     if "__mlake_entities_" in result.sql or "__mlake_fallback" in result.sql:
         return None  # reads data held in memory
+    if any(ch in result.sql for ch in "?$") or _VOLATILE.search(result.sql):
+        return None  # parameters (not kept with the result) or values that change from run to run
     pins = sorted((i.ref, i.snapshot_id) for i in tables)
     return ["result", result.sql, pins, _access_parts(lake, [i.ref for i in tables])]
 
