@@ -24,7 +24,11 @@ class IterableDataset(torch.utils.data.IterableDataset[dict[str, torch.Tensor]])
     def __init__(self, loader: Loader) -> None:
         super().__init__()
         if loader.format != "numpy":
-            raise ValueError("the PyTorch adapter needs a loader with format='numpy'")
+            from mlake.errors import ValidationError
+
+            raise ValidationError(
+                "The PyTorch adapter needs a loader of numpy batches", hint="make the loader with format='numpy'"
+            )
         self.loader = loader
 
     def set_epoch(self, epoch: int) -> None:
