@@ -23,6 +23,9 @@ def tracking(tmp_path: Path) -> Iterator[str]:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(uri)
+    # artifacts in tmp_path too (a SQLite store's default artifact root is ./mlruns in the working folder)
+    mlflow.create_experiment("mlake-tests", artifact_location=(tmp_path / "artifacts").as_uri())
+    mlflow.set_experiment("mlake-tests")
     yield uri
     mlflow.set_tracking_uri(previous)
 
