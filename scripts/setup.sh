@@ -14,3 +14,8 @@ if ! .venv/bin/uv pip install --quiet --python .venv/bin/python -e ".[${extras}]
   echo "uv failed; falling back to pip" >&2
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[${extras}]"
 fi
+# The training-data loader's PyTorch adapter (mlake.loader.torch) and its tests need torch: a CPU build
+# that pip finds on this machine's disk (uv does not see it, so torch is never resolved by uv). Dev only.
+if [[ ",${extras}," == *",dev,"* ]] && ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
+  .venv/bin/python -m pip install torch==2.13.0
+fi

@@ -31,6 +31,9 @@ AREAS = (
     "mlake.bias",
     "mlake.monitor",
     "mlake.streams",
+    "mlake.loader",
+    "mlake.integrations",
+    "mlake.sources",
 )
 GROUND = ("mlake.tables", "mlake.sql", "mlake.results", "mlake.metastore", "mlake.storage", "mlake.governance")
 BASE = ("mlake.settings", "mlake.errors", "mlake.events", "mlake.backends", "mlake.engines", "mlake.charts")

@@ -124,3 +124,10 @@ class DuplicateAnswerError(LabelingError):
 
     code = "duplicate_answer"
     http_status = 409
+
+
+class UseForbiddenError(MlakeError):
+    """Data is asked for a use (e.g. model training) that the terms of a source it derives from forbid."""
+
+    code = "use_forbidden"
+    http_status = 403

@@ -54,9 +54,11 @@ if TYPE_CHECKING:
     from mlake.governance.policy import AccessPolicy
     from mlake.governance.service import Governance, GovernanceAdmin
     from mlake.ingest.report import IngestReport
+    from mlake.loader import Loader
     from mlake.maintenance import MaintenanceReport
     from mlake.quality.api import Quality
     from mlake.results import Result
+    from mlake.sources import SourceRegistry
 
 
 class Lake:
@@ -436,6 +438,16 @@ class Lake:
         """Run SQL over the lake's tables (DuckDB dialect); see :mod:`mlake.sql`."""
         return self.engine.query(query, as_of=as_of, params=params)
 
+    # --- training-data loader ----------------------------------------------------------------------
+
+    def loader(self, source: Any, **options: Any) -> Loader:
+        """Batches of a table (name or handle), a SQL query or result, or a training set for training
+        loops: sharded, shuffled, prefetched and cached; see :mod:`mlake.loader` for the options and
+        :mod:`mlake.loader.build` for which governed path it reads through."""
+        from mlake.loader import build_loader
+
+        return build_loader(self, source, **options)
+
     # --- lineage ------------------------------------------------------------------------------------
 
     def lineage(self, name: str | TableName, max_depth: int = 10) -> LineageGraph:
@@ -517,25 +529,50 @@ class Lake:
         else:
             self.access.require_namespace("alter", name.namespace)
 
-    def ingest(self, source: str | Path | Sequence[str | Path], into: str, **options: Any) -> IngestReport:
-        """Load files, a folder, a glob or an http(s) URL into a table; see :mod:`mlake.ingest.files`."""
+    def ingest(
+        self, path: str | Path | Sequence[str | Path], into: str, *, source: str | None = None, **options: Any
+    ) -> IngestReport:
+        """Load files, a folder, a glob or an http(s) URL into a table; see :mod:`mlake.ingest.files`.
+
+        ``source`` names the registered source (:attr:`sources`) the data comes from: it is attached to
+        the table, so the table and everything derived from it carry its license and terms."""
         from mlake.ingest.files import ingest_files
 
         name = TableName.parse(into)
-        with self.access.audited("ingest", [str(name)], str(source)[:500]):
-            self._require_allowed_source(source)
+        with self.access.audited("ingest", [str(name)], str(path)[:500]):
+            self._require_allowed_source(path)
             self._require_write_into(name)
-            return ingest_files(self, source, into, **options)
+            if source is not None:
+                self.sources.get(source)  # an unknown source fails before any row is read
+            report = ingest_files(self, path, into, **options)
+            if source is not None:
+                self.sources.attach(name, source)
+            return report
 
-    def ingest_database(self, url: str, into: str, **options: Any) -> IngestReport:
-        """Load a table or query from PostgreSQL / MySQL; see :mod:`mlake.ingest.database`."""
+    def ingest_database(self, url: str, into: str, *, source: str | None = None, **options: Any) -> IngestReport:
+        """Load a table or query from PostgreSQL / MySQL; see :mod:`mlake.ingest.database`. ``source``: as
+        for :meth:`ingest`."""
         from mlake.ingest.database import ingest_database
 
         name = TableName.parse(into)
         with self.access.audited("ingest.database", [str(name)]):
             self._require_allowed_source(url)
             self._require_write_into(name)
-            return ingest_database(self, url, into, **options)
+            if source is not None:
+                self.sources.get(source)
+            report = ingest_database(self, url, into, **options)
+            if source is not None:
+                self.sources.attach(name, source)
+            return report
+
+    # --- sources and licenses -------------------------------------------------------------------------
+
+    @cached_property
+    def sources(self) -> SourceRegistry:
+        """Where data came from and under which terms; every table's provenance; see :mod:`mlake.sources`."""
+        from mlake.sources import SourceRegistry
+
+        return SourceRegistry(self)
 
     # --- quality ------------------------------------------------------------------------------------
 

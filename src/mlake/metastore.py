@@ -114,6 +114,7 @@ MIGRATION_MODULES: tuple[str, ...] = (
     "mlake.features.metastore",
     "mlake.governance.store",
     "mlake.quality.metastore",
+    "mlake.sources.metastore",
 )
 
 

@@ -139,6 +139,16 @@ class Result:
         except duckdb.Error as exc:
             raise translate_duckdb_error(exc, self.sql) from exc
 
+    def loader(self, batch_size: int = 1024, **options: Any) -> Any:
+        """A :class:`mlake.loader.Loader` over this result for training loops (``shuffle``, ``seed``,
+        ``columns``, ``rank``, ``world_size``, ``cache`` ...): the rows are written once to local Parquet
+        under the lake's cache folder, then sharded, shuffled and prefetched like a table's files."""
+        if self.lake is None:
+            from mlake.errors import ValidationError
+
+            raise ValidationError("This result does not come from a lake", hint="use lake.sql(...) to make it")
+        return self.lake.loader(self, batch_size=batch_size, **options)
+
     def reader(self, batch_size: int = 100_000) -> pa.RecordBatchReader:
         """The result as an Arrow stream (for writers that consume readers)."""
         try:

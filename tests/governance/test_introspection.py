@@ -71,6 +71,7 @@ def samples(w: dict[str, Any]) -> dict[str, Any]:
         "sql": "SELECT * FROM vault.secrets",
         "data": pa.table({"agent_id": [9], "code": ["x"]}),
         "source": str(w["csv"]),
+        "path": str(w["csv"]),
         "url": "postgresql://postgres@127.0.0.1:5432/postgres",
         "columns": {"extra": "string"},
         "column": "guessed_code",
@@ -109,6 +110,7 @@ def samples(w: dict[str, Any]) -> dict[str, Any]:
         "grant_id": 1,
         "token_id": "tok_probe",
         "action": "probe",
+        "use": "model_training",
     }
 
 
@@ -129,6 +131,7 @@ HARMLESS = {
     ("Lake", "quality"): "the quality area; walked below",
     ("Lake", "features"): "the feature store; walked below",
     ("Lake", "governance"): "the guarded administration API; walked below",
+    ("Lake", "sources"): "the source registry; walked below",
     ("Table", "name"): "the name the principal typed",
     ("Table", "snapshot_properties"): "a pure function of the write record it is given",
     ("GuardedGovernance", "principal"): "who the principal is",
@@ -222,6 +225,7 @@ def test_every_public_member_refuses_or_hides(world: dict[str, Any]) -> None:
     assert type(eve.engine) is type(world["lake"].engine)  # one class; the principal is in engine.policy
     problems += walk(eve.engine, given, "SqlEngine")
     problems += walk(eve.governance, given, "GuardedGovernance")
+    problems += walk(eve.sources, given, "SourceRegistry")
     assert not problems, "\n".join(problems)
     # nothing was changed by the probes
     owner: Lake = world["lake"]

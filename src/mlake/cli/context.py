@@ -13,6 +13,7 @@ from rich.console import Console
 if TYPE_CHECKING:
     from mlake.lake import Lake
 
+
 def _width(stream: TextIO) -> int | None:
     """None (the terminal's width) on a terminal; else ``$COLUMNS`` or no practical limit. Rich assumes 80
     columns when output is not a terminal, which folds table cells a few characters a line and breaks

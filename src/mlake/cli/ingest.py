@@ -25,6 +25,9 @@ def ingest(
     ] = None,
     mode: Annotated[str, typer.Option(help="append or overwrite.")] = "append",
     force: Annotated[bool, typer.Option(help="Ingest files even if their content was ingested before.")] = False,
+    source: Annotated[
+        str | None, typer.Option("--source", help="The registered source the data comes from (mlake sources list).")
+    ] = None,
     partition_by: Annotated[
         list[str] | None, typer.Option(help="Partition a new table: col, day(ts), bucket(16, id).")
     ] = None,
@@ -61,11 +64,12 @@ def ingest(
             incremental_column=incremental_column,
             mode=mode,
             types=types or None,
+            source=source,
         )
     else:
         if table or query or incremental_column:
             raise ValidationError("--table/--query/--incremental-column apply to database URLs only")
-        options = {
+        options: dict[str, object] = {
             "delimiter": delimiter,
             "header": header,
             "encoding": encoding,
@@ -81,6 +85,7 @@ def ingest(
             mode=mode,
             force=force,
             partition_by=partition_by or (),
+            source=source,
             **{k: v for k, v in options.items() if v is not None},
         )
     if as_json:

@@ -15,6 +15,7 @@ from mlake.cli import features as features_cli
 from mlake.cli import ingest as ingest_cli
 from mlake.cli import quality as quality_cli
 from mlake.cli import serve as serve_cli
+from mlake.cli import sources as sources_cli
 from mlake.cli import sql as sql_cli
 from mlake.cli import tables as tables_cli
 from mlake.cli.context import console, err_console, state
@@ -71,6 +72,7 @@ app.command("lineage")(tables_cli.lineage)
 app.command("maintain")(tables_cli.maintain)
 app.command("serve")(serve_cli.serve)
 app.add_typer(access_cli.app, name="access")
+app.add_typer(sources_cli.app, name="sources")
 app.command("profile")(quality_cli.profile)
 app.command("check")(quality_cli.check)
 app.command("suggest")(quality_cli.suggest)

@@ -358,6 +358,8 @@ class FeatureStore:
         name: str | None = None,
         description: str | None = None,
         save: bool = True,
+        use: str | None = None,
+        override: str | None = None,
     ) -> TrainingSet:
         """Point-in-time correct feature values for each entity row; see :mod:`mlake.features.pit`.
 
@@ -365,6 +367,9 @@ class FeatureStore:
         (``entity_time``, found automatically when it is the only timestamp). ``features``:
         ``["group:feature", "group:*"]``. ``as_of``: only values written by then (what was known then).
         Saved training sets (the default) can be rebuilt identically with :meth:`load_training_set`.
+        ``use`` (e.g. ``"model_training"``): refused with UseForbiddenError when a source the rows derive
+        from does not allow it (see :mod:`mlake.sources`), unless ``override`` gives a reason, which the
+        audit log records.
         """
         refs = parse_feature_refs(features)
         tables = list(dict.fromkeys(f"{OFFLINE_NAMESPACE}.{r.group}" for r in refs))
@@ -383,6 +388,8 @@ class FeatureStore:
                 name=name,
                 description=description,
                 save=save,
+                use=use,
+                override=override,
             )
             entity_table = ts.entities.get("table")
             if entity_table and audit is not None:

@@ -136,6 +136,17 @@ class TrainingSet:
         """The rows in order, as Arrow batches, without holding them all (for training loops)."""
         return self.result.batches(batch_size)
 
+    def loader(self, batch_size: int = 1024, **options: Any) -> Any:
+        """A :class:`mlake.loader.Loader` over the training set's rows for training loops (``shuffle``,
+        ``seed``, ``columns``, ``rank``, ``world_size``, ``cache`` ...); a saved set is written to the
+        loader's local cache once and reused by later loaders of the same set."""
+        return self.lake.loader(self, batch_size=batch_size, **options)
+
+    def provenance(self) -> Any:
+        """Every registered source (and license) the training set's rows derive from: those of its feature
+        groups' tables and its entity rows, through their lineage (see :mod:`mlake.sources`)."""
+        return self.lake.sources.provenance(_tables_read(self.snapshots, self.entities))
+
     def to_parquet(self, path: str | Path) -> int:
         """Stream the training set into one Parquet file; returns the rows written."""
         import pyarrow.parquet as pq
@@ -168,6 +179,13 @@ class TrainingSet:
 
     def __repr__(self) -> str:
         return f"<mlake TrainingSet {self.id or '(unsaved)'} {len(self.spec['features'])} feature(s)>"
+
+
+def _tables_read(snapshots: dict[str, int | None], entities: dict[str, Any]) -> list[str]:
+    tables = list(snapshots)
+    if entities.get("kind") == "table" and entities.get("table"):
+        tables.append(entities["table"])
+    return tables
 
 
 def _entity_arrow(lake: Lake, ts: TrainingSet) -> pa.Table:
@@ -330,6 +348,8 @@ def create_training_set(
     name: str | None = None,
     description: str | None = None,
     save: bool = True,
+    use: str | None = None,
+    override: str | None = None,
 ) -> TrainingSet:
     """See :meth:`mlake.features.store.FeatureStore.training_set`."""
     from mlake.features.offline import ensure_offline_table, source_relation
@@ -368,6 +388,9 @@ def create_training_set(
             "source": described,
             "copied": True,
         }
+    if use is not None:  # refused before anything is saved when a source's terms forbid the use
+        what = f"Training set {name or ts_id}"
+        lake.sources.require_use(_tables_read(snapshots, entity_source), use, override=override, what=what)
     preview_schema = (
         entity_data.schema
         if entity_data is not None
@@ -381,6 +404,8 @@ def create_training_set(
         "as_of": as_of_dt.isoformat() if as_of_dt else None,
         "output_names": output_names(selected, [c for c in preview_schema.names if c != ROW]),
     }
+    if use is not None:
+        spec["use"] = use
     ts = TrainingSet(
         lake, ts_id if save else None, spec, entity_source, snapshots, name, description, lake.settings.user
     )

@@ -373,6 +373,22 @@ class Table:
     def batches(self, batch_size: int = 100_000, **kw: Any) -> Iterator[pa.RecordBatch]:
         return self.query(**kw).batches(batch_size)
 
+    def loader(self, batch_size: int = 1024, **options: Any) -> Any:
+        """A :class:`mlake.loader.Loader` over this table for training loops (``shuffle``, ``seed``,
+        ``columns``, ``rank``, ``world_size``, ``cache``, ``format`` ...; see
+        :func:`mlake.loader.build_loader`): batches of numpy arrays or Arrow, sharded by rank and
+        DataLoader worker, shuffled by seed and epoch, prefetched, cached.
+
+        Its owner (or a principal that may read the table as it is) reads the data files directly; a
+        principal that sees it through masks, row filters or some columns reads through its secure view
+        (see :mod:`mlake.loader.build`)."""
+        return self._lake.loader(self, batch_size=batch_size, **options)
+
+    def provenance(self) -> Any:
+        """Every registered source (and license) this table's data derives from, through its lineage; see
+        :meth:`mlake.sources.SourceRegistry.provenance`."""
+        return self._lake.sources.provenance(self.name)
+
     def head(self, n: int = 10) -> Result:
         return self.query(limit=n)
 
