@@ -34,6 +34,7 @@ AREAS = (
     "mlake.loader",
     "mlake.integrations",
     "mlake.sources",
+    "mlake.processing",
 )
 GROUND = ("mlake.tables", "mlake.sql", "mlake.results", "mlake.metastore", "mlake.storage", "mlake.governance")
 BASE = ("mlake.settings", "mlake.errors", "mlake.events", "mlake.backends", "mlake.engines", "mlake.charts")
