@@ -20,10 +20,20 @@ from typing import Any, Literal
 
 from mlake.errors import ConfigError
 
-Kind = Literal["engine", "online_store", "stream"]
+Kind = Literal["engine", "online_store", "stream", "compute"]
 
-_GROUPS: dict[Kind, str] = {"engine": "mlake.engines", "online_store": "mlake.online_stores", "stream": "mlake.streams"}
-_SETTING: dict[Kind, str] = {"engine": "engine", "online_store": "online_url", "stream": "stream_url"}
+_GROUPS: dict[Kind, str] = {
+    "engine": "mlake.engines",
+    "online_store": "mlake.online_stores",
+    "stream": "mlake.streams",
+    "compute": "mlake.compute",
+}
+_SETTING: dict[Kind, str] = {
+    "engine": "engine",
+    "online_store": "online_url",
+    "stream": "stream_url",
+    "compute": "the engine argument of a recipe run",
+}
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,20 @@ BUILTIN: tuple[Backend, ...] = (
         "mlake.sql:SqlEngine",
         capabilities=frozenset({"sql", "time_travel", "secure_views", "spill_to_disk"}),
         description="DuckDB in process: reads Iceberg scans as Arrow, spills beyond the memory limit",
+    ),
+    Backend(
+        "compute",
+        "duckdb",
+        "mlake.engines.partitioned:DuckDBCompute",
+        capabilities=frozenset({"partitioned", "in_process"}),
+        description="partitioned jobs (recipes) in process with DuckDB (the default)",
+    ),
+    Backend(
+        "compute",
+        "ray",
+        "mlake.engines.ray:RayCompute",
+        capabilities=frozenset({"partitioned", "distributed", "key_partitions"}),
+        description="partitioned jobs on Ray: a DuckDB task per data file or key-hash partition (mlake[ray])",
     ),
     Backend(
         "online_store",

@@ -217,6 +217,7 @@ def _build(
     except (MlakeError, duckdb.Error) as exc:
         raise ProcessingError(f"Cannot read the recipe's source {source}: {exc}") from exc
     schemas = [schema]
+    texts = list(ctes)
     params: list[Params | None] = []
     for i, step in enumerate(recipe.steps, 1):
         _check_columns(i, step, schema)
@@ -232,9 +233,15 @@ def _build(
                 if fitted is not None
                 else step.fit(Frame(ctes[-1][0], schema, fetch, executor.table, describe))
             )
-            # the SQL text names other tables as the runner will know them (``table_ref``)
-            sql = step.sql(Frame(ctes[-1][0], schema, fetch, table_ref or executor.table, describe), p, fitting=fitting)
+            sql = step.sql(Frame(ctes[-1][0], schema, fetch, executor.table, describe), p, fitting=fitting)
             ctes.append((cte_name(i, step), sql))
+            # the SQL text the runner gets names other tables as it will know them (``table_ref``)
+            text = (
+                sql
+                if table_ref is None
+                else step.sql(Frame(ctes[-2][0], schema, fetch, table_ref, describe), p, fitting=fitting)
+            )
+            texts.append((cte_name(i, step), text))
             schema = executor.schema(_with(ctes) + f"SELECT * FROM {ctes[-1][0]} LIMIT 0")
         except RecipeValidationError:
             raise
@@ -244,7 +251,7 @@ def _build(
         params.append(p)
         schemas.append(schema)
     fitted = fitted or FittedRecipe(recipe, params)
-    return Compiled(ctes, schemas, fitted, list(recipe.steps))
+    return Compiled(texts, schemas, fitted, list(recipe.steps))
 
 
 def _described(executor: Executor) -> Callable[[str], Schema]:

@@ -1,0 +1,111 @@
+"""Partitioned compute: "Ray distributes, DuckDB computes each partition".
+
+A job is a list of :class:`Stage`\\ s, each one SQL query over the relation ``__input`` (and broadcast
+tables by name). A stage with no keys is row-local and runs on each input partition as it is (a data
+file, a chunk); a stage with keys needs every row of a key together, so its input is first split by a
+hash of the keys; a global stage runs once over all rows. Every backend runs the same SQL with DuckDB,
+so results are identical whatever the backend — the engine suite checks it.
+
+:class:`DuckDBCompute` runs a job in process (the reference); :mod:`mlake.engines.ray` runs it on Ray.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import (
+    Protocol,
+    TypeAlias,
+    runtime_checkable,
+)
+
+import duckdb
+import pyarrow as pa
+
+Partition: TypeAlias = "pa.Table | str"  # an Arrow table, or the path of a Parquet file
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One query over ``__input``. ``keys``: None for row-local SQL, the key columns (``("*",)`` for the
+    whole row) when rows of one key must be computed together. ``global_``: needs every row at once."""
+
+    sql: str
+    keys: tuple[str, ...] | None = None
+    global_: bool = False
+
+
+@runtime_checkable
+class PartitionedCompute(Protocol):
+    """Runs stages over partitions and returns the merged result (row order is not defined)."""
+
+    name: str
+
+    def run(
+        self, stages: list[Stage], inputs: list[Partition], tables: dict[str, pa.Table] | None = None
+    ) -> pa.Table: ...
+
+    def close(self) -> None: ...
+
+
+def run_sql(sql: str, data: Partition | list[Partition], tables: dict[str, pa.Table] | None = None) -> pa.Table:
+    """Run ``sql`` with DuckDB over ``data`` as ``__input`` (the unit of work of every backend)."""
+    con = duckdb.connect()
+    try:
+        con.execute("SET threads = 1")  # one task, one core: the backend runs tasks side by side
+        parts = data if isinstance(data, list) else [data]
+        files = [p for p in parts if isinstance(p, str)]
+        arrows = [p for p in parts if not isinstance(p, str)]
+        selects = []
+        if files:
+            listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+            selects.append(f"SELECT * FROM read_parquet([{listed}])")
+        for i, t in enumerate(arrows):
+            con.register(f"__part{i}", t)
+            selects.append(f"SELECT * FROM __part{i}")
+        con.execute(f"CREATE TEMP VIEW __input AS {' UNION ALL BY NAME '.join(selects)}")
+        for name, table in (tables or {}).items():
+            con.register(name, table)
+        return con.sql(sql).to_arrow_table()
+    finally:
+        con.close()
+
+
+def split_by_key(data: Partition | list[Partition], keys: tuple[str, ...], buckets: int) -> list[pa.Table]:
+    """``data`` split into ``buckets`` tables by a hash of ``keys`` (rows of one key land together)."""
+    hashed = ", ".join('"' + k.replace('"', '""') + '"' for k in keys) if keys != ("*",) else "COLUMNS(*)"
+    if keys == ("*",):
+        table = run_sql("SELECT * FROM __input", data)
+        expr = "hash(" + ", ".join('"' + c.replace('"', '""') + '"' for c in table.column_names) + ")"
+        data = table
+    else:
+        expr = f"hash({hashed})"
+    tagged = run_sql(f"SELECT *, CAST({expr} % {int(buckets)} AS INTEGER) AS __bucket FROM __input", data)
+    bucket = tagged.column("__bucket").to_pylist()
+    import pyarrow.compute as pc
+
+    out = []
+    for b in range(buckets):
+        part = tagged.filter(pc.equal(tagged.column("__bucket"), b)) if bucket else tagged
+        out.append(part.drop_columns(["__bucket"]))
+    return out
+
+
+class DuckDBCompute:
+    """The in-process backend: every stage over all the data at once."""
+
+    name = "duckdb"
+
+    def run(self, stages: list[Stage], inputs: list[Partition], tables: dict[str, pa.Table] | None = None) -> pa.Table:
+        data: Partition | list[Partition] = inputs
+        for stage in stages:
+            data = run_sql(stage.sql, data, tables)
+        if isinstance(data, list):
+            return run_sql("SELECT * FROM __input", data)
+        assert not isinstance(data, str)
+        return data
+
+    def close(self) -> None:
+        pass
+
+
+__all__ = ["DuckDBCompute", "Partition", "PartitionedCompute", "Stage", "run_sql", "split_by_key"]
