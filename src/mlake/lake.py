@@ -56,10 +56,10 @@ if TYPE_CHECKING:
     from mlake.ingest.report import IngestReport
     from mlake.loader import Loader
     from mlake.maintenance import MaintenanceReport
+    from mlake.processing.api import Recipes
     from mlake.quality.api import Quality
     from mlake.results import Result
     from mlake.sources import SourceRegistry
-
 
 class Lake:
     """A data lake: Iceberg tables in a warehouse, a catalog, and everything built on them.
@@ -591,6 +591,13 @@ class Lake:
         from mlake.features.store import FeatureStore
 
         return FeatureStore(self)
+
+    @cached_property
+    def recipes(self) -> Recipes:
+        """Saved, versioned recipes of transforms, run on DuckDB or Ray; see :mod:`mlake.processing`."""
+        from mlake.processing.api import Recipes
+
+        return Recipes(self)
 
     @cached_property
     def dashboards(self) -> DashboardStore:

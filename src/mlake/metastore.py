@@ -115,6 +115,7 @@ MIGRATION_MODULES: tuple[str, ...] = (
     "mlake.governance.store",
     "mlake.quality.metastore",
     "mlake.sources.metastore",
+    "mlake.processing.metastore",
 )
 
 
