@@ -90,5 +90,5 @@ def test_a_principal_without_grants_gets_nothing(shop: Lake) -> None:
         eve.recipes.run("clean_orders", "shop.eves")
 
 
-def RECIPE_OBJ(lake: Lake):  # noqa: ANN201, N802 - the saved recipe, as a principal could hand it in
+def RECIPE_OBJ(lake: Lake):
     return lake.recipes.get("clean_orders").recipe

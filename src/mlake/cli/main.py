@@ -14,6 +14,7 @@ from mlake.cli import access as access_cli
 from mlake.cli import features as features_cli
 from mlake.cli import ingest as ingest_cli
 from mlake.cli import quality as quality_cli
+from mlake.cli import recipes as recipes_cli
 from mlake.cli import serve as serve_cli
 from mlake.cli import sources as sources_cli
 from mlake.cli import sql as sql_cli
@@ -78,6 +79,7 @@ app.command("check")(quality_cli.check)
 app.command("suggest")(quality_cli.suggest)
 app.command("report")(quality_cli.report)
 app.add_typer(quality_cli.app, name="quality")
+app.add_typer(recipes_cli.app, name="recipes")
 
 
 @app.command()

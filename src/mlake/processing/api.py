@@ -7,6 +7,7 @@ the write's lineage names the input snapshots and the recipe version (``recipe:<
 
 from __future__ import annotations
 
+import builtins
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -161,7 +162,7 @@ class Recipes:
                 continue
         return out
 
-    def versions(self, name: str) -> list[StoredRecipe]:
+    def versions(self, name: str) -> builtins.list[StoredRecipe]:
         with self._db.connect() as conn:
             numbers = conn.execute(
                 sa.select(recipes_table.c.version).where(recipes_table.c.name == name).order_by(recipes_table.c.version)
@@ -251,7 +252,7 @@ class Recipes:
         src: str,
         fitting: bool,
         compiled: Compiled,
-        inputs: list[LineageInput],
+        inputs: builtins.list[LineageInput],
     ) -> Result:
         from mlake.backends import backend_named
 
