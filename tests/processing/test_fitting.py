@@ -145,3 +145,10 @@ def test_yaml_round_trip_and_python_export(tmp_path: Any) -> None:
     exported = duckdb.sql(f"SELECT * FROM '{tmp_path / 'out.parquet'}' ORDER BY id").to_df()
     direct = con.sql(f"SELECT * FROM ({compiled.sql()}) ORDER BY id").to_df()
     pd.testing.assert_frame_equal(exported, direct, check_dtype=False)
+
+
+def test_the_docs_list_every_transform() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "processing.md").read_text()
+    assert [op for op in REGISTRY if f"| `{op}` |" not in doc] == []
