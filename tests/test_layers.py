@@ -35,6 +35,7 @@ AREAS = (
     "mlake.integrations",
     "mlake.sources",
     "mlake.processing",
+    "mlake.pipelines",
 )
 GROUND = ("mlake.tables", "mlake.sql", "mlake.results", "mlake.metastore", "mlake.storage", "mlake.governance")
 BASE = ("mlake.settings", "mlake.errors", "mlake.events", "mlake.backends", "mlake.engines", "mlake.charts")

@@ -116,6 +116,7 @@ MIGRATION_MODULES: tuple[str, ...] = (
     "mlake.quality.metastore",
     "mlake.sources.metastore",
     "mlake.processing.metastore",
+    "mlake.pipelines.metastore",
 )
 
 

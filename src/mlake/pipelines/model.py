@@ -1,0 +1,119 @@
+"""What a pipeline is: named steps with dependencies (a DAG), and triggers.
+
+Steps run mlake's own operations — a quality ``check`` (a failing suite stops the steps that depend
+on it), a saved ``recipe``, a ``sql`` statement (``CREATE TABLE ... AS`` / ``INSERT``), or a
+``python`` function (``module:function`` called with the lake and the step's context). A step's
+*inputs* are the tables it reads; when none of their snapshots changed since the step last succeeded,
+the step is skipped (cached).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mlake.errors import MlakeError
+
+
+class PipelineError(MlakeError):
+    """A pipeline definition or run cannot proceed as asked."""
+
+    code = "pipeline_error"
+
+
+class Step(BaseModel):
+    """One node of the DAG."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    kind: Literal["check", "recipe", "sql", "python"]
+    depends_on: list[str] = Field(default_factory=list)
+    inputs: list[str] = Field(default_factory=list)  # tables read; the cache key is their snapshots
+    output: str | None = None  # the table written (recipe ``into``), recorded with its snapshot
+    table: str | None = None  # check: the table checked
+    suite: str | dict[str, Any] | None = None  # check: suite YAML text, a dict, or a stored suite's name
+    recipe: str | None = None
+    version: int | None = None
+    sql: str | None = None
+    function: str | None = None  # python: "module:function"
+    retries: int = 0
+    backoff_seconds: float = 0.5
+
+    @model_validator(mode="after")
+    def _complete(self) -> Step:
+        need = {"check": ("table", "suite"), "recipe": ("recipe", "output"), "sql": ("sql",), "python": ("function",)}
+        missing = [f for f in need[self.kind] if getattr(self, f) in (None, "")]
+        if missing:
+            raise ValueError(f"a {self.kind} step needs {', '.join(missing)}")
+        return self
+
+    def input_tables(self) -> list[str]:
+        found = list(self.inputs)
+        if self.kind == "check" and self.table and self.table not in found:
+            found.append(self.table)
+        return found
+
+
+class Trigger(BaseModel):
+    """Start a run when a table gets a new snapshot (``on_new_data``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    on_new_data: str
+
+
+class Pipeline(BaseModel):
+    """A named DAG of steps and its triggers."""
+
+    name: str
+    steps: list[Step]
+    triggers: list[Trigger] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _dag(self) -> Pipeline:
+        names = [s.name for s in self.steps]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"step names must be unique: {', '.join(dupes)}")
+        for s in self.steps:
+            unknown = [d for d in s.depends_on if d not in names]
+            if unknown:
+                raise ValueError(f"step {s.name!r} depends on unknown step(s) {', '.join(unknown)}")
+        self.order()
+        return self
+
+    def order(self) -> list[Step]:
+        """The steps in an order where each comes after its dependencies (ValueError on a cycle)."""
+        by_name = {s.name: s for s in self.steps}
+        done: list[str] = []
+        visiting: set[str] = set()
+
+        def visit(name: str, path: tuple[str, ...]) -> None:
+            if name in done:
+                return
+            if name in visiting:
+                raise ValueError(f"the steps form a cycle: {' -> '.join((*path, name))}")
+            visiting.add(name)
+            for dep in by_name[name].depends_on:
+                visit(dep, (*path, name))
+            visiting.discard(name)
+            done.append(name)
+
+        for s in self.steps:
+            visit(s.name, ())
+        return [by_name[n] for n in done]
+
+    @classmethod
+    def from_yaml(cls, text: str) -> Pipeline:
+        from pydantic import ValidationError as PydanticError
+
+        try:
+            return cls.model_validate(yaml.safe_load(text))
+        except (yaml.YAMLError, PydanticError) as exc:
+            raise PipelineError(f"Invalid pipeline: {exc}", hint="see docs/processing.md#pipelines") from exc
+
+    def to_yaml(self) -> str:
+        return str(yaml.safe_dump(self.model_dump(exclude_defaults=True), sort_keys=False))

@@ -1,0 +1,154 @@
+"""Pipelines on a real lake: triggered by new data, cached when inputs are unchanged, stopped by a
+failing check, and executed exactly once by racing workers (SQLite and PostgreSQL catalogs)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from mlake.lake import Lake
+from mlake.pipelines import Pipeline, PipelineError, Pipelines, Step, Worker
+from tests.processing.conftest import make_frame
+
+CALLS: Counter[str] = Counter()
+LOCK = threading.Lock()
+
+
+def count_call(lake: Any, step: Step) -> str:
+    with LOCK:
+        CALLS[step.name] += 1
+    return "counted"
+
+
+RECIPE = """
+name: clean
+source: shop.orders
+steps:
+  - {op: fill_mean, columns: [x]}
+  - {op: standard_scale, columns: [v]}
+"""
+
+PIPELINE = """
+name: orders_daily
+triggers:
+  - on_new_data: shop.orders
+steps:
+  - name: check_orders
+    kind: check
+    table: shop.orders
+    suite: |
+      name: orders
+      checks:
+        - not_null: id
+  - name: clean
+    kind: recipe
+    recipe: clean
+    inputs: [shop.orders]
+    output: shop.orders_clean
+    depends_on: [check_orders]
+  - name: features
+    kind: sql
+    sql: CREATE OR REPLACE TABLE shop.features AS SELECT k, avg(v) AS v_mean FROM shop.orders_clean GROUP BY k
+    inputs: [shop.orders_clean]
+    output: shop.features
+    depends_on: [clean]
+"""
+
+
+def _orders(n: int, seed: int, start: int) -> pd.DataFrame:
+    return make_frame(n, seed, id_start=start).drop(columns=["flag"])
+
+
+def _statuses(run: Any) -> dict[str, str]:
+    return {s.step: s.status for s in run.steps}
+
+
+def test_new_data_triggers_a_run_unchanged_inputs_are_cached_failing_check_stops(lake: Lake) -> None:
+    lake.create_table("shop.orders", _orders(100, 1, 0))
+    lake.recipes.create(RECIPE)
+    pipelines = Pipelines(lake)
+    pipelines.save(PIPELINE)
+    worker = Worker(lake, "w1")
+
+    [first] = worker.run_once()
+    run = pipelines.status(first)
+    assert run.status == "succeeded" and "new data in shop.orders" in run.trigger
+    assert _statuses(run) == {"check_orders": "succeeded", "clean": "succeeded", "features": "succeeded"}
+    assert worker.run_once() == []  # no new snapshot, no new run
+
+    again = pipelines.run("orders_daily")  # by hand, nothing changed: cached
+    assert _statuses(again) == {"check_orders": "cached", "clean": "cached", "features": "cached"}
+
+    lake.table("shop.orders").append(_orders(20, 2, 1000))
+    [second] = worker.run_once()
+    assert _statuses(pipelines.status(second)) == {
+        "check_orders": "succeeded",
+        "clean": "succeeded",
+        "features": "succeeded",
+    }
+    assert lake.sql("SELECT count(*) FROM shop.orders_clean").scalar() == 120
+
+    bad = _orders(5, 3, 2000).astype({"id": "Int64"})
+    bad.loc[bad.index[0], "id"] = pd.NA
+    lake.table("shop.orders").append(bad)
+    [third] = worker.run_once()
+    failed = pipelines.status(third)
+    assert failed.status == "failed"
+    assert _statuses(failed) == {"check_orders": "failed", "clean": "stopped", "features": "stopped"}
+    assert "check" in (failed.steps[0].error or "")
+    assert lake.sql("SELECT count(*) FROM shop.orders_clean").scalar() == 120  # not rewritten
+
+
+def test_invalid_pipelines_are_refused() -> None:
+    with pytest.raises(PipelineError, match="cycle"):
+        Pipeline.from_yaml(
+            "name: p\nsteps:\n"
+            "  - {name: a, kind: sql, sql: select 1, depends_on: [b]}\n"
+            "  - {name: b, kind: sql, sql: select 1, depends_on: [a]}\n"
+        )
+    with pytest.raises(PipelineError, match="needs recipe, output"):
+        Pipeline.from_yaml("name: p\nsteps:\n  - {name: a, kind: recipe}\n")
+
+
+RACE = """
+name: race
+steps:
+  - {name: count, kind: python, function: "tests.pipelines.test_pipelines:count_call"}
+"""
+
+
+def test_racing_workers_execute_every_run_exactly_once(any_lake: Lake) -> None:
+    pipelines = Pipelines(any_lake)
+    pipelines.save(RACE)
+    runs = [pipelines.start("race") for _ in range(12)]
+    CALLS.clear()
+    executed: dict[str, list[int]] = {}
+
+    def work(name: str) -> None:
+        executed[name] = Worker(any_lake, name).run_once()
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done = sorted(r for ids in executed.values() for r in ids)
+    assert done == sorted(r for r in runs if r is not None)
+    assert CALLS["count"] == 12
+    assert all(pipelines.status(r).status == "succeeded" for r in done)  # type: ignore[arg-type]
+
+
+def test_a_dead_workers_run_is_retried_not_lost(lake: Lake) -> None:
+    pipelines = Pipelines(lake)
+    pipelines.save(RACE)
+    run = pipelines.start("race")
+    assert run is not None and pipelines.claim(run, "dies-mid-step")
+    assert not pipelines.claim(run, "other")  # claimed once
+    assert Worker(lake, "w2", lease_seconds=3600).run_once() == []  # still leased
+    assert Worker(lake, "w2", lease_seconds=0).run_once() == [run]  # lease expired: retried
+    status = pipelines.status(run)
+    assert status.status == "succeeded" and status.worker == "w2" and status.attempts == 2
