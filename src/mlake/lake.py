@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from mlake.ingest.report import IngestReport
     from mlake.loader import Loader
     from mlake.maintenance import MaintenanceReport
+    from mlake.pipelines.service import Pipelines
     from mlake.processing.api import Recipes
     from mlake.quality.api import Quality
     from mlake.results import Result
@@ -598,6 +599,14 @@ class Lake:
         from mlake.processing.api import Recipes
 
         return Recipes(self)
+
+    @cached_property
+    def pipelines(self) -> Pipelines:
+        """DAGs of checks, recipes, SQL and Python steps with recorded, cached, triggered runs; see
+        :mod:`mlake.pipelines`."""
+        from mlake.pipelines.service import Pipelines
+
+        return Pipelines(self)
 
     @cached_property
     def dashboards(self) -> DashboardStore:

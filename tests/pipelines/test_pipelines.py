@@ -152,3 +152,39 @@ def test_a_dead_workers_run_is_retried_not_lost(lake: Lake) -> None:
     assert Worker(lake, "w2", lease_seconds=0).run_once() == [run]  # lease expired: retried
     status = pipelines.status(run)
     assert status.status == "succeeded" and status.worker == "w2" and status.attempts == 2
+
+
+def test_cli_save_run_status_worker(lake: Lake, tmp_path: Any) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from mlake.cli.main import app
+
+    home = str(lake.settings.home)
+    lake.close()
+    path = tmp_path / "p.yaml"
+    path.write_text(RACE)
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(app, ["--home", home, *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "Saved pipeline race" in run("pipelines", "save", str(path))
+    done = json.loads(run("pipelines", "run", "race", "--json"))
+    assert done["status"] == "succeeded" and done["steps"][0]["status"] == "succeeded"
+    assert "counted" in run("pipelines", "logs", str(done["id"]))
+    assert "Executed runs: []" in run("worker", "--once")
+
+
+def test_pipelines_are_for_superusers(lake: Lake) -> None:
+    from mlake.errors import PermissionDeniedError
+
+    lake.governance.create_principal("eve")
+    eve = lake.as_principal("eve")
+    with pytest.raises(PermissionDeniedError):
+        eve.pipelines.names()
+    with pytest.raises(PermissionDeniedError):
+        Worker(eve, "w")

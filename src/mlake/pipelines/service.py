@@ -60,6 +60,10 @@ class Pipelines:
     """Save pipelines, start runs (by hand or by triggers), run them, read their records."""
 
     def __init__(self, lake: LakeHandle) -> None:
+        # A pipeline runs Python functions and SQL on the lake's behalf and keeps logs that may quote
+        # data: defining, running and reading pipelines is for superusers (their steps still run with
+        # the actor's own lake, so reads and writes stay governed).
+        lake.access.require_superuser("define, run or read pipelines")
         self._lake = lake
         self._db = lake._core.metadata_engine
 
