@@ -177,6 +177,7 @@ def test_cli_save_run_status_worker(lake: Lake, tmp_path: Any) -> None:
     assert done["status"] == "succeeded" and done["steps"][0]["status"] == "succeeded"
     assert "counted" in run("pipelines", "logs", str(done["id"]))
     assert "Executed runs: []" in run("worker", "--once")
+    assert "0 3 * * *" in run("pipelines", "schedule", "race", "0 3 * * *")
 
 
 def test_pipelines_are_for_superusers(lake: Lake) -> None:
@@ -188,3 +189,19 @@ def test_pipelines_are_for_superusers(lake: Lake) -> None:
         eve.pipelines.names()
     with pytest.raises(PermissionDeniedError):
         Worker(eve, "w")
+
+
+def test_cron_trigger_starts_one_run_per_due_time(lake: Lake) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    pipelines = Pipelines(lake)
+    pipelines.save(RACE.replace("name: race\n", "name: race\ntriggers:\n  - cron: '*/5 * * * *'\n"))
+    later = datetime.now(UTC) + timedelta(minutes=11)
+    first = pipelines.poll_triggers(later)
+    assert len(first) == 1 and "schedule */5" in pipelines.status(first[0]).trigger
+    assert pipelines.poll_triggers(later) == []  # the same due time: no second run
+    assert len(pipelines.poll_triggers(later + timedelta(minutes=5))) == 1
+    with pytest.raises(PipelineError, match="invalid cron"):
+        Pipeline.from_yaml(
+            "name: p\ntriggers: [{cron: 'every day'}]\nsteps:\n  - {name: a, kind: sql, sql: select 1}\n"
+        )

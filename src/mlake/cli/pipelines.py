@@ -33,6 +33,16 @@ def run(name: Annotated[str, typer.Argument(help="The pipeline.")], as_json: Jso
     _show(result, as_json)
 
 
+@app.command("schedule")
+def schedule(
+    name: Annotated[str, typer.Argument(help="The pipeline.")],
+    cron: Annotated[str, typer.Argument(help="When, as five cron fields in UTC, e.g. '0 3 * * *'.")],
+) -> None:
+    """Run a pipeline on a schedule (a worker starts the runs)."""
+    p = state.lake().pipelines.schedule(name, cron)
+    console.print(f"Scheduled [bold]{p.name}[/bold]: " + ", ".join(t.cron for t in p.triggers if t.cron))
+
+
 @app.command("status")
 def status(run_id: Annotated[int, typer.Argument(help="A run id.")], as_json: JsonOpt = False) -> None:
     """A run's status and its steps."""

@@ -58,11 +58,24 @@ class Step(BaseModel):
 
 
 class Trigger(BaseModel):
-    """Start a run when a table gets a new snapshot (``on_new_data``)."""
+    """Start a run when a table gets a new snapshot (``on_new_data``) or on a schedule (``cron``, five
+    fields, UTC)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    on_new_data: str
+    on_new_data: str | None = None
+    cron: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Trigger:
+        if (self.on_new_data is None) == (self.cron is None):
+            raise ValueError("a trigger has exactly one of on_new_data or cron")
+        if self.cron is not None:
+            from croniter import croniter
+
+            if not croniter.is_valid(self.cron):
+                raise ValueError(f"invalid cron expression {self.cron!r} (five fields: minute hour day month weekday)")
+        return self
 
 
 class Pipeline(BaseModel):

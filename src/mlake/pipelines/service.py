@@ -85,6 +85,19 @@ class Pipelines:
             raise NotFoundError(f"Pipeline {name!r} does not exist")
         return Pipeline.from_yaml(text)
 
+    def schedule(self, name: str, cron: str) -> Pipeline:
+        """Add a cron trigger (five fields, UTC) to a saved pipeline; workers start its runs."""
+        from mlake.pipelines.model import Trigger
+
+        p = self.get(name)
+        try:
+            trigger = Trigger(cron=cron)
+        except ValueError as exc:
+            raise PipelineError(f"Cannot schedule {name!r}: {exc}") from exc
+        if trigger not in p.triggers:
+            p.triggers.append(trigger)
+        return self.save(p)
+
     def names(self) -> list[str]:
         with self._db.connect() as conn:
             return sorted(conn.execute(sa.select(pipelines_table.c.name)).scalars())
@@ -111,16 +124,33 @@ class Pipelines:
         except sa.exc.IntegrityError:
             return None  # another poller created the run for this snapshot first
 
-    def poll_triggers(self) -> list[int]:
-        """Start a run for every ``on_new_data`` trigger whose table has a snapshot no run was started for."""
+    def poll_triggers(self, now: datetime | None = None) -> list[int]:
+        """Start a run for every ``on_new_data`` trigger whose table has a snapshot no run was started
+        for, and for every ``cron`` trigger whose latest due time (after the pipeline was saved) has no
+        run yet. The trigger key makes each such run unique, however many workers poll."""
+        now = now or _now()
         started = []
-        for name in self.names():
+        with self._db.connect() as conn:
+            saved = dict(conn.execute(sa.select(pipelines_table.c.name, pipelines_table.c.updated_at)).all())
+        for name in sorted(saved):
             for trig in self.get(name).triggers:
-                snapshot = self._snapshot(trig.on_new_data)
-                if snapshot is None:
-                    continue
-                key = f"{name}:{trig.on_new_data}@{snapshot}"
-                run = self.start(name, f"new data in {trig.on_new_data} (snapshot {snapshot})", key)
+                if trig.on_new_data is not None:
+                    snapshot = self._snapshot(trig.on_new_data)
+                    if snapshot is None:
+                        continue
+                    key = f"{name}:{trig.on_new_data}@{snapshot}"
+                    run = self.start(name, f"new data in {trig.on_new_data} (snapshot {snapshot})", key)
+                else:
+                    assert trig.cron is not None
+                    from croniter import croniter
+
+                    due = croniter(trig.cron, now.astimezone(UTC).replace(tzinfo=None)).get_prev(datetime)
+                    since = saved[name].replace(tzinfo=None) if saved[name].tzinfo else saved[name]
+                    if due < since.replace(second=0, microsecond=0):
+                        continue
+                    run = self.start(
+                        name, f"schedule {trig.cron} ({due.isoformat()} UTC)", f"{name}:cron@{due.isoformat()}"
+                    )
                 if run is not None:
                     started.append(run)
         return started
