@@ -150,5 +150,9 @@ def test_yaml_round_trip_and_python_export(tmp_path: Any) -> None:
 def test_the_docs_list_every_transform() -> None:
     from pathlib import Path
 
+    from mlake.processing.recipe import transforms_markdown
+
     doc = (Path(__file__).resolve().parents[2] / "docs" / "processing.md").read_text()
     assert [op for op in REGISTRY if f"| `{op}` |" not in doc] == []
+    block = doc.split("-->\n", 1)[1].split("<!-- transforms:end", 1)[0] if "transforms:start" in doc else ""
+    assert block == transforms_markdown(), "regenerate the block with transforms_markdown()"

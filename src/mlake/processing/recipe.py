@@ -281,6 +281,20 @@ def transform_catalog() -> list[dict[str, Any]]:
     return out
 
 
+def transforms_markdown() -> str:
+    """The transforms as Markdown tables by group (docs/processing.md embeds this; a test compares)."""
+    rows = transform_catalog()
+    out = [f"{len(rows)} transforms in {len({r['group'] for r in rows})} groups.", ""]
+    group = None
+    for r in rows:
+        if r["group"] != group:
+            group = r["group"]
+            out += ["", f"### {group}", "", "| transform | what it does | fitted | parameters |", "|---|---|---|---|"]
+        params = ", ".join(f"`{k}`" for k in r["parameters"])
+        out.append(f"| `{r['op']}` | {r['summary']} | {'yes' if r['fitted'] else ''} | {params} |")
+    return "\n".join(out).strip() + "\n"
+
+
 def python_script(compiled: Compiled, source_name: str = "source_table") -> str:
     """The fitted recipe as a standalone Python script: DuckDB runs the same SQL over a Parquet file."""
     sql = compiled.sql().replace(compiled.ctes[0][1], "SELECT * FROM read_parquet($input)", 1)
@@ -319,4 +333,5 @@ __all__ = [
     "python_script",
     "q",
     "transform_catalog",
+    "transforms_markdown",
 ]
