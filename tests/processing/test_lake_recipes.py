@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from mlake.errors import MlakeError, NotFoundError, PermissionDeniedError
@@ -92,3 +93,38 @@ def test_a_principal_without_grants_gets_nothing(shop: Lake) -> None:
 
 def RECIPE_OBJ(lake: Lake):
     return lake.recipes.get("clean_orders").recipe
+
+
+SERVING = """
+name: serving
+source: shop.orders
+steps:
+  - {op: fill_median, columns: [x]}
+  - {op: robust_scale, columns: [x, v]}
+  - {op: one_hot, column: g, top_k: 2, other: true, keep: true}
+  - {op: target_encode, column: c, target: y, name: c_te}
+  - {op: bin_quantile, columns: [w]}
+  - {op: date_parts, column: t, parts: [month, dayofweek]}
+"""
+
+
+def test_serving_applies_exactly_what_training_learned(shop: Lake) -> None:
+    shop.recipes.create(SERVING)
+    shop.recipes.run("serving", "shop.train_features")  # fits on the first 200 rows
+    new = make_frame(30, 4, id_start=5000).drop(columns=["flag"])
+    shop.table("shop.orders").append(new)
+    shop.recipes.run("serving", "shop.all_features")  # applies the saved parameters to every row
+    offline = shop.sql("SELECT * FROM shop.all_features WHERE id >= 5000 ORDER BY id").to_pandas()
+    online = shop.recipes.transform("serving", new).to_pandas().sort_values("id")
+    pd.testing.assert_frame_equal(
+        offline.reset_index(drop=True), online[offline.columns].reset_index(drop=True), check_dtype=False
+    )
+
+
+def test_serving_refuses_steps_that_need_other_rows(shop: Lake) -> None:
+    from mlake.processing.base import ProcessingError
+
+    shop.recipes.create(RECIPE)
+    shop.recipes.run("clean_orders", "shop.x")
+    with pytest.raises(ProcessingError, match=r"Step 4 \(rolling\)"):
+        shop.recipes.transform("clean_orders", make_frame(3, 1))

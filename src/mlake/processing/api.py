@@ -226,6 +226,34 @@ class Recipes:
             stored.name, stored.version, str(written.name), *_last_write(self._lake, written), engine, fitting
         )
 
+    def transform(self, name: str, data: Any, *, version: int | None = None) -> pa.Table:
+        """Apply a saved, fitted recipe to request-time values (a data frame, Arrow table or list of
+        dicts) with exactly the parameters its training run learned — the on-demand path, so serving
+        and training cannot disagree. Only row-local steps can run on a request's rows."""
+        from mlake.processing.recipe import DuckDBExecutor
+        from mlake.tables.frames import to_arrow
+
+        stored = self.get(name, version)
+        if stored.fitted is None:
+            raise ProcessingError(
+                f"Recipe {name!r} version {stored.version} is not fitted yet",
+                hint=f"run it once (lake.recipes.run({name!r}, ...)) to fit it on its source",
+            )
+        for i, step in enumerate(stored.recipe.steps, 1):
+            if step.scope != "row" or step.op == "join":
+                raise ProcessingError(
+                    f"Step {i} ({step.op}) of recipe {name!r} needs other rows than the request's",
+                    hint="serve features computed by such steps from the online store instead",
+                )
+        table = to_arrow(data if not isinstance(data, builtins.list) else pa.Table.from_pylist(data))
+        con = duckdb.connect()
+        try:
+            con.register("__request", table)
+            ex = DuckDBExecutor(con)
+            return con.sql(stored.fitted.compile(ex, "__request").sql()).to_arrow_table()
+        finally:
+            con.close()
+
     def export(self, name: str, fmt: str = "sql", *, version: int | None = None) -> str:
         """The recipe as readable SQL (fitted parameters inlined once it has run) or a Python script."""
         stored = self.get(name, version)
