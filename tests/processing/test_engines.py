@@ -10,9 +10,11 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mlake.backends import backend_named
-from mlake.engines.partitioned import PartitionedCompute
+from mlake.engines.partitioned import PartitionedCompute, SerialPartitionedCompute
 from mlake.processing.distributed import stages, table_placeholder
 from mlake.processing.recipe import DuckDBExecutor, Recipe
 from tests.processing.conftest import make_frame
@@ -74,7 +76,7 @@ def _canonical(df: pd.DataFrame) -> list[tuple[Any, ...]]:
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))
-@pytest.mark.parametrize("backend", ["duckdb", "ray"])
+@pytest.mark.parametrize("backend", ["duckdb", pytest.param("ray", marks=pytest.mark.slow)])
 def test_partitioned_backends_match_duckdb(name: str, backend: str, request: pytest.FixtureRequest) -> None:
     data = make_frame(400, 5)
     reference, job = _reference_and_stages(RECIPES[name], data)
@@ -97,3 +99,26 @@ def test_stages_cut_at_keyed_and_global_steps() -> None:
         (("g", "split"), False),
         (None, True),
     ]
+
+
+@pytest.mark.slow
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from(sorted(RECIPES)),
+    rows=st.integers(1, 300),
+    seed=st.integers(0, 1000),
+    files=st.integers(1, 6),
+    buckets=st.integers(1, 5),
+)
+def test_how_the_data_is_split_never_changes_the_rows(
+    name: str, rows: int, seed: int, files: int, buckets: int
+) -> None:
+    data = make_frame(rows, seed)
+    reference, job = _reference_and_stages(RECIPES[name], data)
+    table = pa.Table.from_pandas(data, preserve_index=False)
+    size = -(-rows // files)
+    chunks = [table.slice(i, size) for i in range(0, rows, size)]
+    got = SerialPartitionedCompute(buckets).run(
+        job, list(chunks), {table_placeholder("colors"): pa.Table.from_pandas(COLORS)}
+    )
+    assert _canonical(got.to_pandas()) == _canonical(reference)

@@ -56,6 +56,7 @@ def test_versions_run_lineage_and_kept_parameters(shop: Lake) -> None:
     assert "def transform" in shop.recipes.export("clean_orders", "python")
 
 
+@pytest.mark.slow
 def test_ray_run_equals_duckdb_run(shop: Lake) -> None:
     pytest.importorskip("ray")
     shop.recipes.create(RECIPE)
