@@ -205,3 +205,65 @@ def test_cron_trigger_starts_one_run_per_due_time(lake: Lake) -> None:
         Pipeline.from_yaml(
             "name: p\ntriggers: [{cron: 'every day'}]\nsteps:\n  - {name: a, kind: sql, sql: select 1}\n"
         )
+
+
+def sleep_once(lake: Any, step: Step) -> str:
+    """First attempt: leave a marker and hang (the test kills the worker); a retry finishes at once."""
+    import os
+    import time
+    from pathlib import Path
+
+    marker = Path(os.environ["MLAKE_TEST_MARKER"])
+    if not marker.exists():
+        marker.write_text("started")
+        time.sleep(120)
+    return "finished on retry"
+
+
+SLOW = """
+name: slow
+steps:
+  - {name: hang, kind: python, function: "tests.pipelines.test_pipelines:sleep_once"}
+"""
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_step_leaves_the_run_retried(lake: Lake, tmp_path: Any) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    pipelines = Pipelines(lake)
+    pipelines.save(SLOW)
+    run = pipelines.start("slow")
+    marker = tmp_path / "marker"
+    env = {**os.environ, "PYTHONPATH": f"{root / 'src'}:{root}", "MLAKE_TEST_MARKER": str(marker)}
+    code = (
+        "import mlake; from mlake.pipelines import Worker; "
+        f"Worker(mlake.connect(home={str(lake.settings.home)!r}), 'doomed', lease_seconds=3).run_once()"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=root, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert time.monotonic() < deadline and proc.poll() is None, "the worker never reached the step"
+            time.sleep(0.1)
+        assert Worker(lake, "rescuer", lease_seconds=3).run_once() == []  # the doomed worker still beats
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    time.sleep(3.5)  # its lease runs out
+    os.environ["MLAKE_TEST_MARKER"] = str(marker)
+    try:
+        assert Worker(lake, "rescuer", lease_seconds=3).run_once() == [run]
+    finally:
+        del os.environ["MLAKE_TEST_MARKER"]
+    status = pipelines.status(run)  # type: ignore[arg-type]
+    assert (status.status, status.worker, status.attempts) == ("succeeded", "rescuer", 2)
+    assert status.steps[-1].log == "finished on retry"

@@ -200,9 +200,29 @@ class Pipelines:
             )
             return int(result.rowcount or 0)
 
-    def execute(self, run_id: int, worker: str) -> PipelineRun:
+    def execute(self, run_id: int, worker: str, heartbeat_every: float | None = None) -> PipelineRun:
         """Run the claimed run's steps in DAG order: cached steps are skipped, a failure stops the
-        steps that depend on it, other branches go on."""
+        steps that depend on it, other branches go on. With ``heartbeat_every``, a thread keeps the
+        claim alive during long steps (a worker's lease must not run out while it works)."""
+        if heartbeat_every is None:
+            return self._execute(run_id, worker)
+        import threading
+
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(heartbeat_every):
+                self._beat(run_id, worker)
+
+        thread = threading.Thread(target=beat, name=f"mlake-heartbeat-{run_id}", daemon=True)
+        thread.start()
+        try:
+            return self._execute(run_id, worker)
+        finally:
+            done.set()
+            thread.join()
+
+    def _execute(self, run_id: int, worker: str) -> PipelineRun:
         with self._db.connect() as conn:
             row = conn.execute(sa.select(runs_table).where(runs_table.c.id == run_id)).mappings().first()
         if row is None:
@@ -385,7 +405,7 @@ class Worker:
         done = []
         for run_id in self.pipelines.pending():
             if self.pipelines.claim(run_id, self.name):
-                self.pipelines.execute(run_id, self.name)
+                self.pipelines.execute(run_id, self.name, heartbeat_every=self.lease_seconds / 3)
                 done.append(run_id)
         return done
 
