@@ -129,3 +129,30 @@ def test_serving_refuses_steps_that_need_other_rows(shop: Lake) -> None:
     shop.recipes.run("clean_orders", "shop.x")
     with pytest.raises(ProcessingError, match=r"Step 4 \(rolling\)"):
         shop.recipes.transform("clean_orders", make_frame(3, 1))
+
+
+def test_a_granted_principal_runs_recipes_through_its_sandbox(shop: Lake) -> None:
+    """Every kind of SQL the transforms compile to passes a principal's sandboxed engine."""
+    from mlake.processing.recipe import Recipe
+
+    shop.governance.create_principal("bob")
+    shop.governance.grant("bob", "select", "shop.orders")
+    shop.governance.grant("bob", "alter", "shop")
+    bob = shop.as_principal("bob")
+    steps = [
+        {"op": "fill_mode", "columns": ["c"]},
+        {"op": "target_encode", "column": "c", "target": "y", "name": "c_te"},
+        {"op": "bin_quantile", "columns": ["w"]},
+        {"op": "tokenize", "columns": ["s"]},
+        {"op": "remove_stop_words", "columns": ["s_tokens"]},
+        {"op": "ngrams", "column": "s_tokens"},
+        {"op": "parse_date", "columns": ["d"], "formats": ["%Y-%m-%d"]},
+        {"op": "date_parts", "column": "d"},
+        {"op": "stratified_split", "by": ["g"]},
+        {"op": "dedupe_by_key", "keys": ["k"], "order_by": "t"},
+        {"op": "sample", "fraction": 1.0},
+    ]
+    bob.recipes.create(Recipe(name="bobs", source="shop.orders", steps=steps))
+    run = bob.recipes.run("bobs", "shop.bobs_out")
+    assert run.rows == 3
+    assert [r.name for r in bob.recipes.list()] == ["bobs"]
