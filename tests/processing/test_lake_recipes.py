@@ -156,3 +156,12 @@ def test_a_granted_principal_runs_recipes_through_its_sandbox(shop: Lake) -> Non
     run = bob.recipes.run("bobs", "shop.bobs_out")
     assert run.rows == 3
     assert [r.name for r in bob.recipes.list()] == ["bobs"]
+
+
+def test_a_recipe_cannot_replace_its_own_source(shop: Lake) -> None:
+    from mlake.errors import ValidationError
+
+    shop.recipes.create(RECIPE)
+    with pytest.raises(ValidationError, match="cannot also replace it"):
+        shop.recipes.run("clean_orders", "shop.orders")
+    assert shop.sql("SELECT count(*) FROM shop.orders").scalar() == 200

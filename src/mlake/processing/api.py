@@ -212,6 +212,11 @@ class Recipes:
         compiled = fitted.compile(ex, src, fitting=fitting)
         if fitting:
             self._save_fitted(stored, fitted, ex.pinned)
+        if str(TableName.parse(into)) in ex.pinned:
+            raise ValidationError(
+                f"Recipe {stored.name!r} reads {into}; it cannot also replace it",
+                hint="write the output to another table",
+            )
         inputs = [LineageInput("table", t, snapshot_id=s) for t, s in ex.pinned.items()]
         inputs.append(LineageInput("query", f"recipe:{stored.name}@v{stored.version}", detail=compiled.sql()))
         if engine == "duckdb":
