@@ -59,11 +59,19 @@ def test_versions_run_lineage_and_kept_parameters(shop: Lake) -> None:
 @pytest.mark.slow
 def test_ray_run_equals_duckdb_run(shop: Lake) -> None:
     pytest.importorskip("ray")
+    shop.table("shop.orders").append(make_frame(30, 7, id_start=900).drop(columns=["flag"]))  # a second data file
     shop.recipes.create(RECIPE)
     shop.recipes.run("clean_orders", "shop.a")
-    shop.recipes.run("clean_orders", "shop.b", engine="ray")
-    diff = shop.sql("SELECT count(*) FROM (SELECT * FROM shop.a EXCEPT ALL SELECT * FROM shop.b)").scalar()
-    assert diff == 0 and shop.sql("SELECT count(*) FROM shop.b").scalar() == 200
+    by_files = shop.recipes.run("clean_orders", "shop.b", engine="ray")
+    assert by_files.partitions == 2  # one task per data file
+    shop.governance.create_principal("bob")
+    shop.governance.grant("bob", "select", "shop.orders")
+    shop.governance.grant("bob", "alter", "shop")
+    by_rows = shop.as_principal("bob").recipes.run("clean_orders", "shop.c", engine="ray")
+    assert by_rows.partitions > 2  # a principal's rows come through its views, in chunks
+    for other in ("shop.b", "shop.c"):
+        diff = shop.sql(f"SELECT count(*) FROM (SELECT * FROM shop.a EXCEPT ALL SELECT * FROM {other})").scalar()
+        assert diff == 0 and shop.sql(f"SELECT count(*) FROM {other}").scalar() == 230
 
 
 def test_validation_names_the_step_before_saving(shop: Lake) -> None:

@@ -58,7 +58,7 @@ def run_sql(sql: str, data: Partition | list[Partition], tables: dict[str, pa.Ta
         selects = []
         if files:
             listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-            selects.append(f"SELECT * FROM read_parquet([{listed}])")
+            selects.append(f"SELECT * FROM read_parquet([{listed}], union_by_name = true)")
         for i, t in enumerate(arrows):
             con.register(f"__part{i}", t)
             selects.append(f"SELECT * FROM __part{i}")

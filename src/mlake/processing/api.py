@@ -64,6 +64,7 @@ class RecipeRun:
     snapshot_id: int | None
     engine: str
     fitted: bool
+    partitions: int = 1  # on a partitioned engine: the data files (or chunks) the work was split into
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -219,17 +220,18 @@ class Recipes:
             )
         inputs = [LineageInput("table", t, snapshot_id=s) for t, s in ex.pinned.items()]
         inputs.append(LineageInput("query", f"recipe:{stored.name}@v{stored.version}", detail=compiled.sql()))
+        partitions = 1
         if engine == "duckdb":
             result = self._lake.engine.query(compiled.sql())
             result.lineage_inputs = inputs
         else:
-            result = self._run_partitioned(engine, fitted, ex, src, fitting, compiled, inputs)
+            files = self._data_files(table, ex.pinned.get(str(TableName.parse(table))))
+            result, partitions = self._run_partitioned(engine, fitted, ex, src, fitting, compiled, inputs, files)
         from mlake.sql import save_result
 
         written = save_result(result, into, mode=mode)
-        return RecipeRun(
-            stored.name, stored.version, str(written.name), *_last_write(self._lake, written), engine, fitting
-        )
+        rows, snapshot = _last_write(self._lake, written)
+        return RecipeRun(stored.name, stored.version, str(written.name), rows, snapshot, engine, fitting, partitions)
 
     def transform(self, name: str, data: Any, *, version: int | None = None) -> pa.Table:
         """Apply a saved, fitted recipe to request-time values (a data frame, Arrow table or list of
@@ -286,7 +288,10 @@ class Recipes:
         fitting: bool,
         compiled: Compiled,
         inputs: builtins.list[LineageInput],
-    ) -> Result:
+        files: builtins.list[str] | None,
+    ) -> tuple[Result, int]:
+        """Run on a partitioned engine: each data file a partition when :meth:`_data_files` allows it,
+        else chunks of the rows read through the actor's engine."""
         from mlake.backends import backend_named
 
         compute = backend_named("compute", engine).load()()
@@ -296,18 +301,44 @@ class Recipes:
             tables = {
                 table_placeholder(t): self._lake.engine.query(f"SELECT * FROM {ex.table(t)}").to_arrow() for t in joined
             }
-            data = self._lake.engine.query(f"SELECT * FROM {src}").to_arrow()
-            per = max(1, -(-data.num_rows // 8))
-            chunks = [data.slice(i, per) for i in range(0, max(data.num_rows, 1), per)]
-            out = compute.run(stages(text), list(chunks), tables)
+            chunks: builtins.list[Any]
+            if files:
+                chunks = builtins.list(files)
+            else:
+                data = self._lake.engine.query(f"SELECT * FROM {src}").to_arrow()
+                per = max(1, -(-data.num_rows // 8))
+                chunks = [data.slice(i, per) for i in range(0, max(data.num_rows, 1), per)]
+            out = compute.run(stages(text, builtins.list(compiled.schemas[0]) if files else None), chunks, tables)
         finally:
             compute.close()
         con = duckdb.connect()
         con.register("__recipe_output", out)
         columns = ", ".join(quote_ident(c) for c in out.column_names)
-        return Result(
+        result = Result(
             con.sql(f"SELECT {columns} FROM __recipe_output"), compiled.sql(), inputs, keepalive=con, lake=self._lake
         )
+        return result, len(chunks)
+
+    def _data_files(self, table: str, snapshot: int | None) -> builtins.list[str] | None:
+        """The table's local Parquet files at ``snapshot``, when workers may read them directly: for the
+        owner only (a principal's reads go through its secure views), with no delete files, and no
+        column ever renamed (files keep the names they were written with)."""
+        from mlake.tables.scan import local_path
+
+        if self._lake.access.principal is not None or snapshot is None:
+            return None
+        ice = self._lake.iceberg_table(table)
+        names: dict[int, set[str]] = {}
+        for schema in ice.metadata.schemas:
+            for f in schema.fields:
+                names.setdefault(f.field_id, set()).add(f.name)
+        if any(len(n) > 1 for n in names.values()):
+            return None
+        tasks = builtins.list(ice.scan(snapshot_id=snapshot).plan_files())
+        paths = [local_path(t.file.file_path) for t in tasks]
+        if not tasks or any(t.delete_files for t in tasks) or any(p is None for p in paths):
+            return None
+        return [p for p in paths if p is not None]
 
     def _save_fitted(self, stored: StoredRecipe, fitted: FittedRecipe, pinned: dict[str, int | None]) -> None:
         with self._db.begin() as conn:

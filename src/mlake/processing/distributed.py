@@ -10,7 +10,7 @@ applies them.
 from __future__ import annotations
 
 from mlake.engines.partitioned import Stage
-from mlake.processing.recipe import Compiled
+from mlake.processing.recipe import Compiled, q
 
 INPUT = "__input"
 
@@ -20,8 +20,9 @@ def table_placeholder(name: str) -> str:
     return "__table_" + "".join(ch if ch.isalnum() else "_" for ch in name)
 
 
-def stages(compiled: Compiled) -> list[Stage]:
-    """The compiled chain cut into stages, each a query over ``__input``."""
+def stages(compiled: Compiled, columns: list[str] | None = None) -> list[Stage]:
+    """The compiled chain cut into stages, each a query over ``__input``. ``columns``: the source's
+    columns, in order, when the first stage reads data files (whose column order may differ)."""
     groups: list[tuple[tuple[str, ...] | None, bool, list[int]]] = []
     for i, step in enumerate(compiled.steps, 1):
         if step.scope == "global" or (groups and groups[-1][1]):
@@ -36,9 +37,10 @@ def stages(compiled: Compiled) -> list[Stage]:
         else:
             groups.append((None, False, [i]))
     out = []
-    for keys, is_global, idx in groups:
+    for n, (keys, is_global, idx) in enumerate(groups):
         prev = compiled.ctes[idx[0] - 1][0]
-        ctes = [(prev, f"SELECT * FROM {INPUT}")] + [compiled.ctes[i] for i in idx]
+        select = ", ".join(q(c) for c in columns) if columns and n == 0 else "*"
+        ctes = [(prev, f"SELECT {select} FROM {INPUT}")] + [compiled.ctes[i] for i in idx]
         body = ",\n".join(f"{n} AS ({s})" for n, s in ctes)
         out.append(Stage(f"WITH {body}\nSELECT * FROM {ctes[-1][0]}", keys, is_global))
     return out
