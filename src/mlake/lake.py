@@ -184,6 +184,11 @@ class Lake:
 
         return Principal(name=self.settings.user, superuser=True, display_name="local user")
 
+    def me(self) -> dict[str, Any]:
+        """Who acts, and its grants (what ``GET /me`` answers)."""
+        p = self.principal
+        return {**p.to_dict(), "grants": [g.to_dict() for g in (self.policy.grants if self.policy else [])]}
+
     @property
     def policy(self) -> AccessPolicy | None:
         """The principal's policy as access control stands now (None for the owner's lake)."""

@@ -23,7 +23,7 @@ from pyiceberg.table.snapshots import Snapshot
 
 from mlake.errors import MlakeError, NotFoundError, PermissionDeniedError, SchemaError, ValidationError
 from mlake.tables.frames import SchemaPlan, conform, iceberg_type_of, plan_schema, to_arrow
-from mlake.tables.lineage import LineageInput, WriteRecord
+from mlake.tables.lineage import LineageGraph, LineageInput, WriteRecord
 from mlake.tables.names import TableName
 from mlake.tables.types import describe_schema, quote_ident
 from mlake.tables.writer import append_files, remove_files, with_retries, write_arrow
@@ -381,6 +381,10 @@ class Table:
         return int(rows[0][0]) if rows else 0
 
     # --- history --------------------------------------------------------------------------------
+
+    def lineage(self, max_depth: int = 10) -> LineageGraph:
+        """Upstream and downstream of this table (see :meth:`mlake.lake.Lake.lineage`)."""
+        return self._lake.lineage(self.name, max_depth)
 
     def history(self) -> list[SnapshotInfo]:
         """Snapshots, oldest first; ``in_current_lineage`` is False for ones left by a rollback."""
@@ -757,7 +761,19 @@ def parse_type(t: pa.DataType | str) -> pa.DataType:
     return _arrow_type(t)
 
 
-__all__ = ["Page", "SnapshotInfo", "Table", "parse_row_filter", "parse_type"]
+def type_name(t: pa.DataType | str) -> str:
+    """The name :func:`parse_type` reads back as ``t`` (for sending a type over the wire)."""
+    if isinstance(t, str):
+        return t
+    if pa.types.is_decimal(t):
+        return f"decimal({t.precision},{t.scale})"
+    for name, known in _TYPE_NAMES.items():
+        if known == t:
+            return name
+    raise ValidationError(f"Type {t} has no mlake type name", hint=f"use one of {', '.join(sorted(_TYPE_NAMES))}")
+
+
+__all__ = ["Page", "SnapshotInfo", "Table", "parse_row_filter", "parse_type", "type_name"]
 
 
 def _drop_untyped_nulls(data: pa.Table, schema: Schema) -> pa.Table:

@@ -102,8 +102,8 @@ def edit(name: str, body: MetadataIn, lake: Lk) -> dict[str, Any]:
 
 
 @router.delete("/tables/{name}", status_code=204, summary="Drop a table")
-def drop(name: str, lake: Lk) -> Response:
-    lake.drop_table(_name(name))
+def drop(name: str, lake: Lk, purge: bool = True) -> Response:
+    lake.drop_table(_name(name), purge=purge)
     return Response(status_code=204)
 
 

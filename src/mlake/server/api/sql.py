@@ -27,6 +27,7 @@ class ExportIn(BaseModel):
     sql: str = Field(min_length=1, max_length=100_000)
     as_of: str | None = Field(default=None, max_length=64)
     format: Literal["csv", "parquet", "arrow"] = "csv"
+    params: list[Any] | dict[str, Any] | None = Field(default=None, description="Values for ? or $name placeholders.")
 
 
 class SaveIn(BaseModel):
@@ -55,7 +56,7 @@ def run(body: SqlIn, lake: Lk) -> dict[str, Any]:
 
 @router.post("/sql/export", summary="Run a query and download the whole result")
 def export(body: ExportIn, lake: Lk) -> StreamingResponse:
-    return stream_result(lake.sql(body.sql, as_of=body.as_of), body.format, "result")
+    return stream_result(lake.sql(body.sql, as_of=body.as_of, params=body.params), body.format, "result")
 
 
 @router.post("/sql/save", status_code=201, summary="Save a query's result as a table (with lineage)")
