@@ -71,7 +71,7 @@ def test_training_sets_from_a_frame_and_a_table(
     assert ts.to_parquet(tmp_path / "ts.parquet") == 4 and pq.read_table(tmp_path / "ts.parquet").equals(local)
     again = bob.load_training_set("remote-set")
     assert again.id == ts.id and again.snapshots == ts.snapshots
-    assert [t["id"] for t in bob.training_sets("customer_profile")] == [ts.id]
+    assert [t.id for t in bob.training_sets("customer_profile")] == [ts.id]
     governed.lake.create_table("shop.labels", pa.table({"customer_id": [1, 5], "as_of": [NOW, NOW]}))
     governed.lake.governance.grant("bob", "select", "shop.labels")
     from_table = bob.training_set("shop.labels", ["order_stats:orders"], save=False)

@@ -10,6 +10,7 @@ and everyone may list their own principal, grants, tokens and audit events.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
@@ -20,6 +21,7 @@ from mlake.governance.model import (
     ColumnMask,
     Grant,
     Principal,
+    PrincipalKind,
     Role,
     RowFilter,
     Scope,
@@ -81,10 +83,10 @@ class RemoteGovernance:
         self,
         name: str,
         *,
-        kind: str = "user",
+        kind: PrincipalKind = "user",
         superuser: bool = False,
         display_name: str | None = None,
-        roles: list[str] | tuple[str, ...] = (),
+        roles: Sequence[str] = (),
     ) -> Principal:
         body = {"name": name, "kind": kind, "superuser": superuser, "display_name": display_name, "roles": list(roles)}
         return load_model(Principal, self._lake._json("POST", "/principals", json=body))

@@ -36,6 +36,7 @@ from mlake.client.tables import (
 )
 from mlake.errors import ConfigError, MlakeError, ValidationError
 from mlake.tables.lineage import LineageGraph, WriteRecord
+from mlake.tables.models import TableSummary
 from mlake.tables.names import TableName
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
     from mlake.client.features import RemoteFeatureStore
     from mlake.client.governance import RemoteGovernance
     from mlake.client.quality import RemoteQuality
-    from mlake.governance.model import Principal
+    from mlake.governance.model import Identity, Principal
     from mlake.ingest.report import IngestReport
     from mlake.maintenance import MaintenanceReport
 
@@ -156,18 +157,18 @@ class RemoteLake:
 
         return RemoteQuality(self)
 
-    def me(self) -> dict[str, Any]:
+    def me(self) -> Identity:
         """Who this client acts as, and its grants."""
-        me: dict[str, Any] = self._json("GET", "/me")
-        return me
+        from mlake.client.governance import load_model
+        from mlake.governance.model import Grant, Identity, Principal
+
+        body = self._json("GET", "/me")
+        return Identity(load_model(Principal, body), [load_model(Grant, g) for g in body["grants"]])
 
     @property
     def principal(self) -> Principal:
         """Who acts: the principal the server knows this client's token as."""
-        from mlake.client.governance import load_model
-        from mlake.governance.model import Principal
-
-        return load_model(Principal, self.me())
+        return self.me().principal
 
     @property
     def audit_table(self) -> TableName:
@@ -201,15 +202,14 @@ class RemoteLake:
 
     def search(
         self, query: str | None = None, namespace: str | None = None, *, include_quarantine: bool = True
-    ) -> list[dict[str, Any]]:
+    ) -> list[TableSummary]:
         """Tables whose name, description, owner, tags or columns match ``query`` (all words)."""
         params: dict[str, Any] = {"include_quarantine": include_quarantine}
         if query:
             params["q"] = query
         if namespace:
             params["namespace"] = namespace
-        found: list[dict[str, Any]] = self._json("GET", "/tables", params=params)
-        return found
+        return [TableSummary.from_dict(t) for t in self._json("GET", "/tables", params=params)]
 
     def table(self, name: str | TableName) -> RemoteTable:
         return RemoteTable(self, TableName.parse(name))

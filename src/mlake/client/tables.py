@@ -19,6 +19,7 @@ from pyiceberg.schema import Schema
 from mlake.errors import NotFoundError, PermissionDeniedError
 from mlake.results import PREVIEW_ROWS
 from mlake.tables.lineage import LineageEdge, LineageGraph, LineageInput, WriteRecord
+from mlake.tables.models import TableInfo
 from mlake.tables.names import TableName
 from mlake.tables.table import Page, SnapshotInfo, type_name
 from mlake.tables.types import quote_ident
@@ -103,23 +104,7 @@ class RemoteResult:
         if self._arrow is not None:
             yield from self._arrow.to_batches(batch_size)
             return
-        import pyarrow.ipc as ipc
-
-        with self._lake.stream("POST", "/sql/export", json=self._body()) as response:
-            body_file = io.BufferedReader(_ByteStream(response.iter_bytes()), buffer_size=1 << 20)
-            reader = ipc.open_stream(pa.PythonFile(body_file, mode="r"))
-            pending: list[pa.RecordBatch] = []
-            rows = 0
-            for batch in reader:
-                pending.append(batch)
-                rows += batch.num_rows
-                while rows >= batch_size:
-                    chunk = pa.Table.from_batches(pending, schema=reader.schema).combine_chunks()
-                    yield chunk.slice(0, batch_size).to_batches()[0]
-                    rest = chunk.slice(batch_size)
-                    pending, rows = rest.to_batches(), rest.num_rows
-            if rows:
-                yield from pa.Table.from_batches(pending, schema=reader.schema).combine_chunks().to_batches()
+        yield from stream_batches(self._lake, "POST", "/sql/export", batch_size, json=self._body())
 
     def reader(self, batch_size: int = 100_000) -> pa.RecordBatchReader:
         """The result as an Arrow stream (for writers that consume readers), streamed as it arrives."""
@@ -160,6 +145,28 @@ class RemoteResult:
 
     def __repr__(self) -> str:
         return f"<mlake.RemoteResult {self.sql[:60]!r}>"
+
+
+def stream_batches(lake: RemoteLake, method: str, path: str, batch_size: int, **kw: Any) -> Iterator[pa.RecordBatch]:
+    """Batches of ``batch_size`` rows (the last one shorter) from an Arrow IPC response body, read as it
+    arrives: memory stays bounded by a few batches, however large the body."""
+    import pyarrow.ipc as ipc
+
+    with lake.stream(method, path, **kw) as response:
+        body_file = io.BufferedReader(_ByteStream(response.iter_bytes()), buffer_size=1 << 20)
+        reader = ipc.open_stream(pa.PythonFile(body_file, mode="r"))
+        pending: list[pa.RecordBatch] = []
+        rows = 0
+        for batch in reader:
+            pending.append(batch)
+            rows += batch.num_rows
+            while rows >= batch_size:
+                chunk = pa.Table.from_batches(pending, schema=reader.schema).combine_chunks()
+                yield chunk.slice(0, batch_size).to_batches()[0]
+                rest = chunk.slice(batch_size)
+                pending, rows = rest.to_batches(), rest.num_rows
+        if rows:
+            yield from pa.Table.from_batches(pending, schema=reader.schema).combine_chunks().to_batches()
 
 
 def arrow_part(data: pa.Table) -> tuple[str, tuple[str, bytes, str]]:
@@ -220,9 +227,9 @@ class RemoteTable:
 
     # --- metadata -------------------------------------------------------------------------------
 
-    def describe(self) -> dict[str, Any]:
-        info: dict[str, Any] = self._lake._json("GET", self._path)
-        return info
+    def describe(self) -> TableInfo:
+        """Everything a catalog page shows about the table, as the server lets this client see it."""
+        return TableInfo.from_dict(self._lake._json("GET", self._path))
 
     @property
     def schema(self) -> Schema:
@@ -232,20 +239,19 @@ class RemoteTable:
 
     @property
     def columns(self) -> list[str]:
-        return [c["name"] for c in self.describe()["columns"]]
+        return self.describe().column_names
 
     @property
     def location(self) -> str:
         """Where the table's files are on the server (superusers only)."""
-        location = self.describe()["location"]
+        location = self.describe().location
         if location is None:
             raise PermissionDeniedError(f"Only a superuser may see storage locations ({self.name})")
         return str(location)
 
     @property
     def tags(self) -> dict[str, str]:
-        tags: dict[str, str] = self.describe()["tags"]
-        return tags
+        return self.describe().tags
 
     def set_metadata(
         self,

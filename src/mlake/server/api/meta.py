@@ -22,7 +22,7 @@ def health(request: Request) -> dict[str, Any]:
 
 @router.get("/me", summary="The caller and what it may do")
 def me(lake: Annotated[Lake, Depends(principal_lake)]) -> dict[str, Any]:
-    return lake.me()
+    return lake.me().to_dict()
 
 
 @router.get("/areas", summary="The areas (parts of mlake) this server offers")

@@ -62,4 +62,4 @@ def export(body: ExportIn, lake: Lk) -> StreamingResponse:
 @router.post("/sql/save", status_code=201, summary="Save a query's result as a table (with lineage)")
 def save(body: SaveIn, lake: Lk) -> dict[str, Any]:
     table = lake.sql(body.sql, as_of=body.as_of).save(body.table, mode=body.mode)
-    return lake.table(table.name).describe()
+    return lake.table(table.name).describe().to_dict()

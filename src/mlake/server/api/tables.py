@@ -41,7 +41,7 @@ def read_arrow_upload(upload: UploadFile) -> pa.Table:
         spool.seek(0)
         try:
             return ipc.open_stream(pa.PythonFile(spool, mode="r")).read_all()
-        except pa.ArrowInvalid as exc:
+        except (pa.ArrowException, OSError, ValueError) as exc:  # Arrow reports a broken stream as OSError
             raise ValidationError(
                 f"The data part is not an Arrow IPC stream: {exc}", hint="send an Arrow IPC stream"
             ) from exc
@@ -115,7 +115,7 @@ def create(
         exist_ok=exist_ok,
         properties=_string_map(properties, "properties"),
     )
-    return table.describe()
+    return table.describe().to_dict()
 
 
 @router.post("/tables/{name}/append", summary="Append rows (Arrow IPC); returns the write's record")
@@ -189,28 +189,28 @@ class ColumnChangeIn(BaseModel):
 def add_columns(name: str, body: AddColumnsIn, lake: Lk) -> dict[str, Any]:
     table = lake.table(TableName.parse(name))
     table.add_columns(dict(body.columns), body.docs)
-    return table.describe()
+    return table.describe().to_dict()
 
 
 @router.post("/tables/{name}/columns/{column}/rename", summary="Rename a column")
 def rename_column(name: str, column: str, body: ColumnChangeIn, lake: Lk) -> dict[str, Any]:
     table = lake.table(TableName.parse(name))
     table.rename_column(column, body.to)
-    return table.describe()
+    return table.describe().to_dict()
 
 
 @router.post("/tables/{name}/columns/{column}/widen", summary="Widen a column's type (int→long, float→double)")
 def widen_column(name: str, column: str, body: ColumnChangeIn, lake: Lk) -> dict[str, Any]:
     table = lake.table(TableName.parse(name))
     table.widen_column(column, body.to)
-    return table.describe()
+    return table.describe().to_dict()
 
 
 @router.delete("/tables/{name}/columns/{column}", summary="Drop a column")
 def drop_column(name: str, column: str, lake: Lk) -> dict[str, Any]:
     table = lake.table(TableName.parse(name))
     table.drop_column(column)
-    return table.describe()
+    return table.describe().to_dict()
 
 
 @router.get("/tables/{name}/iceberg-schema", summary="A table's Iceberg schema (the columns the caller may see)")
