@@ -70,7 +70,8 @@ LOCAL_ONLY: dict[str, str] = {
     "Lake.client": "the client label the server puts in its audit log for a connection",
     "Lake.not_found": "builds the error a face raises for a missing table; remote errors come from the server",
     "Lake.can_read_sql": "a face's check before showing SQL text; the server applies it before answering",
-    "Lake.dashboards": "NOT YET REMOTE: saved queries and dashboards have REST routes but no client object",
+    "Lake.dashboards": "NOT YET REMOTE: the local DashboardStore is a storage layer its faces drive (every change "
+    "takes the actor and a superuser flag); the REST routes exist, a client object over them does not yet",
     "Table.iceberg": "returns the live pyiceberg Table (commits on it would bypass mlake)",
     "Table.evolve_for": "ingest's schema-evolution step; remote appends and ingests evolve the schema on the server",
     "Table.snapshot_properties": "a static helper for writers that commit on their own (in-process plumbing)",

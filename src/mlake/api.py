@@ -8,6 +8,10 @@ unchanged against either. ``tests/test_api_parity.py`` compares the two implemen
 (names, parameters, return types) and checks both against these protocols, so a method added to one
 side fails until the other side has it too (or the test's allowlist says why it cannot).
 
+The protocols are ``runtime_checkable``, but ``isinstance`` on Python 3.11 reads every property it
+checks (a table's ``location``, a lake's ``features`` ...), which may query the lake: type against them
+statically, and keep ``isinstance`` for tests.
+
 This module imports nothing of mlake at run time (every name below is for type checkers only), so that
 any layer may import it without an import circle.
 """

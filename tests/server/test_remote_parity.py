@@ -17,7 +17,7 @@ from pyiceberg.schema import Schema
 from tests.governed_lake import Governed
 
 import mlake
-from mlake.api import LakeAPI, ResultAPI, TableAPI
+from mlake.api import FeatureStoreAPI, GovernanceAPI, LakeAPI, QualityAPI, ResultAPI, SuiteStoreAPI, TableAPI
 from mlake.client import RemoteLake
 from mlake.errors import AlreadyExistsError, MlakeError, NotFoundError, PermissionDeniedError
 from mlake.maintenance import MaintenanceReport
@@ -45,6 +45,10 @@ def test_the_remote_objects_are_the_protocols(clients: dict[str, RemoteLake], go
         assert isinstance(lake, LakeAPI)
         assert isinstance(lake.table("shop.orders"), TableAPI)
         assert isinstance(lake.sql("SELECT 1"), ResultAPI)
+        assert isinstance(lake.features, FeatureStoreAPI)
+        assert isinstance(lake.quality, QualityAPI) and isinstance(lake.quality.suites, SuiteStoreAPI)
+        assert isinstance(lake.governance, GovernanceAPI)
+        assert lake.me().principal.name in {"root", "owner"}
 
 
 def test_writes_return_write_records_as_locally(clients: dict[str, RemoteLake], governed: Governed) -> None:
