@@ -69,7 +69,6 @@ LOCAL_ONLY: dict[str, str] = {
     "Lake.policy": "the resolved AccessPolicy object of the in-process access check (remote: me() lists grants)",
     "Lake.client": "the client label the server puts in its audit log for a connection",
     "Lake.not_found": "builds the error a face raises for a missing table; remote errors come from the server",
-    "Lake.can_read_sql": "a face's check before showing SQL text; the server applies it before answering",
     "Lake.dashboards": "NOT YET REMOTE: the local DashboardStore is a storage layer its faces drive (every change "
     "takes the actor and a superuser flag); the REST routes exist, a client object over them does not yet",
     "Table.iceberg": "returns the live pyiceberg Table (commits on it would bypass mlake)",
@@ -93,7 +92,6 @@ LOCAL_ONLY: dict[str, str] = {
     "SuiteStore.record_run": "check()'s hook to keep a run as the suite's last result (runs where the check ran)",
     "Quality.source": "returns a Source bound to the in-process engine (pass it to several calls to pin one read)",
     "Quality.gate": "a gate object for lake.ingest(gate=...), which runs in process",
-    "Quality.keeps": "asks the in-process access check whether runs are kept; the server decides when saving",
     "Quality.resolve_suite": "check()'s in-process resolution of suite files and names",
     "FeatureStore.registry": "the in-process registry of group definitions (rows of the metadata database)",
 }
@@ -118,6 +116,7 @@ PARAMETER_DIFFERENCES: dict[tuple[str, str], str] = {
     ("Quality.suggest", "table"): "remotely a name, RemoteTable or RemoteResult; locally Target",
     ("Quality.history", "table"): "remotely a name, RemoteTable or RemoteResult; locally Target",
     ("Quality.anomalies", "table"): "remotely a name, RemoteTable or RemoteResult; locally Target",
+    ("Quality.keeps", "table"): "remotely a name, RemoteTable or RemoteResult; locally Target",
     ("Quality.agreement", "data"): "locally Target or triples; remotely the same, typed Any",
     ("Quality.readiness", "table"): "remotely a name, RemoteTable or RemoteResult; locally Target",
     ("Quality.dimensions", "table"): "remotely a name, RemoteTable or RemoteResult; locally Target",

@@ -188,6 +188,10 @@ def test_a_reader_may_not_write_or_see_locations(clients: dict[str, RemoteLake],
     bob = clients["bob"]
     orders = bob.table("shop.orders")
     assert orders.page(10).rows.num_rows == 4 and bob.privileges("shop.orders") == ["select"]
+    assert bob.can_read_sql("SELECT * FROM shop.orders") and not bob.can_read_sql("SELECT * FROM vault.secrets")
+    local_bob = governed.lake.as_principal("bob")
+    for target in ("shop.orders", "shop.customers", "SELECT 1"):
+        assert bob.quality.keeps(target) == local_bob.quality.keeps(target), target
     for attempt in (
         lambda: orders.append(pa.table({"order_id": [99]})),
         lambda: orders.delete("order_id = 10"),

@@ -178,6 +178,15 @@ class RemoteQuality:
         body = self._lake._json("GET", f"/tables/{_table(table)}/quality/suggestion", params=params)
         return SuggestedSuite.from_dict(body["suite"], "the server's suggestion")
 
+    def keeps(self, table: str | TableName | Any) -> bool:
+        """Whether runs on ``table`` (a table name or a query) by this client are kept in the metric history."""
+        from mlake.client.tables import RemoteResult, RemoteTable
+
+        target = (
+            table.sql if isinstance(table, RemoteResult) else table.name if isinstance(table, RemoteTable) else table
+        )
+        return bool(self._lake._json("GET", "/quality/keeps", params={"target": str(target)})["keeps"])
+
     @cached_property
     def suites(self) -> RemoteSuiteStore:
         """Named suites stored per table on the server, with their last results."""

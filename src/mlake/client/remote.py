@@ -276,6 +276,10 @@ class RemoteLake:
         ``params`` fill ``?`` or ``$name`` placeholders (a list or a dict of JSON values)."""
         return RemoteResult(self, query, as_of.isoformat() if isinstance(as_of, datetime) else as_of, params)
 
+    def can_read_sql(self, sql: str) -> bool:
+        """Whether this client may read every lake table that ``sql`` names (for showing SQL text)."""
+        return bool(self._json("POST", "/sql/readable", json={"sql": sql})["readable"])
+
     def lineage(self, name: str | TableName, max_depth: int = 10) -> LineageGraph:
         body = self._json("GET", f"/tables/{TableName.parse(name)}/lineage", params={"max_depth": min(max_depth, 20)})
         return lineage_graph(body)

@@ -323,6 +323,13 @@ def anomalies(
     return [a.to_dict() for a in lake.quality.anomalies(_table(name), rules=rules, all_runs=all_runs)]
 
 
+@router.get("/quality/keeps", summary="Whether runs on a table or query by the caller are kept in the history")
+def keeps(
+    lake: Lk, target: Annotated[str, Query(min_length=1, max_length=100_000, description="A table or a query.")]
+) -> dict[str, bool]:
+    return {"keeps": lake.quality.keeps(target)}
+
+
 @router.get("/quality/anomalies", summary="Anomalies in the newest runs of every table you may see whole")
 def recent_anomalies(
     lake: Lk,

@@ -59,6 +59,15 @@ def export(body: ExportIn, lake: Lk) -> StreamingResponse:
     return stream_result(lake.sql(body.sql, as_of=body.as_of, params=body.params), body.format, "result")
 
 
+class ReadableIn(BaseModel):
+    sql: str = Field(min_length=1, max_length=100_000)
+
+
+@router.post("/sql/readable", summary="Whether the caller may read every lake table a query names")
+def readable(body: ReadableIn, lake: Lk) -> dict[str, bool]:
+    return {"readable": lake.can_read_sql(body.sql)}
+
+
 @router.post("/sql/save", status_code=201, summary="Save a query's result as a table (with lineage)")
 def save(body: SaveIn, lake: Lk) -> dict[str, Any]:
     table = lake.sql(body.sql, as_of=body.as_of).save(body.table, mode=body.mode)
