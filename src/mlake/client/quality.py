@@ -18,7 +18,7 @@ and dimensions).
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -37,12 +37,14 @@ from mlake.tables.names import TableName, is_query
 
 if TYPE_CHECKING:
     from mlake.client.remote import RemoteLake
-    from mlake.client.tables import RemoteResult
     from mlake.quality.agreement import AgreementReport
     from mlake.quality.dimensions import QualityDimensions
     from mlake.quality.readiness import ReadinessReport
     from mlake.quality.report import QualityReport
 
+# What a method measures: a table name, a RemoteTable, SQL text or a ``remote.sql(...)`` result (typed
+# Any, as :data:`mlake.quality.api.Target` is locally).
+Target = Any
 RemoteSuiteSpec = Suite | StoredSuite | str | Path | dict[str, Any] | list[Any]
 
 
@@ -85,7 +87,7 @@ class RemoteQuality:
 
     def profile(
         self,
-        table: str | TableName | RemoteResult | Any,
+        table: Target,
         *,
         snapshot_id: int | None = None,
         as_of: datetime | str | None = None,
@@ -145,7 +147,7 @@ class RemoteQuality:
 
     def check(
         self,
-        table: str | TableName | Any,
+        table: Target,
         suite: RemoteSuiteSpec,
         *,
         snapshot_id: int | None = None,
@@ -165,7 +167,7 @@ class RemoteQuality:
         return SuiteResult.from_dict(self._lake._json("POST", f"/tables/{name}/quality/checks", json=body))
 
     def suggest(
-        self, table: str | TableName | Any, *, profile_result: Profile | None = None, name: str | None = None
+        self, table: Target, *, profile_result: Profile | None = None, name: str | None = None
     ) -> SuggestedSuite:
         """A suite suggested from a fresh profile (made on the server), or from ``profile_result``
         (suggested here, as locally); ``.yaml`` is the text to save and edit."""
@@ -178,7 +180,7 @@ class RemoteQuality:
         body = self._lake._json("GET", f"/tables/{_table(table)}/quality/suggestion", params=params)
         return SuggestedSuite.from_dict(body["suite"], "the server's suggestion")
 
-    def keeps(self, table: str | TableName | Any) -> bool:
+    def keeps(self, table: Target) -> bool:
         """Whether runs on ``table`` (a table name or a query) by this client are kept in the metric history."""
         from mlake.client.tables import RemoteResult, RemoteTable
 
@@ -196,7 +198,7 @@ class RemoteQuality:
 
     def history(
         self,
-        table: str | TableName | Any,
+        table: Target,
         *,
         metric: str | None = None,
         column: str | None = None,
@@ -214,7 +216,7 @@ class RemoteQuality:
 
     def anomalies(
         self,
-        table: str | TableName | Any,
+        table: Target,
         *,
         rules: AnomalyRules | None = None,
         all_runs: bool = False,
@@ -233,7 +235,7 @@ class RemoteQuality:
     # --- dimensions, readiness, agreement -----------------------------------------------------------
 
     def readiness(
-        self, table: str | TableName | Any, target: str, *, snapshot_id: int | None = None, **options: Any
+        self, table: Target, target: str, *, snapshot_id: int | None = None, **options: Any
     ) -> ReadinessReport:
         """The ML readiness report for predicting ``target``, computed on the server (options: see
         :func:`mlake.quality.readiness.readiness`)."""
@@ -246,7 +248,7 @@ class RemoteQuality:
 
     def dimensions(
         self,
-        table: str | TableName | Any,
+        table: Target,
         *,
         snapshot_id: int | None = None,
         suite: Suite | str | Path | dict[str, Any] | None = None,
@@ -274,7 +276,7 @@ class RemoteQuality:
 
     def agreement(
         self,
-        data: Any,
+        data: Target | Iterable[tuple[Any, Any, Any]],
         *,
         item: str = "item",
         rater: str = "annotator",
@@ -313,7 +315,7 @@ class RemoteQuality:
 
     def report(
         self,
-        table: str | TableName | Any,
+        table: Target,
         path: str | Path | None = None,
         *,
         target: str | None = None,
