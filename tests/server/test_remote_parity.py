@@ -79,6 +79,15 @@ def test_writes_return_write_records_as_locally(clients: dict[str, RemoteLake], 
     assert made.to_arrow(order_by="id").equals(local.to_arrow(order_by="id"))
     assert [w.write_id for w in remote.recent_writes(3)] == [w.write_id for w in governed.lake.recent_writes(3)]
 
+    # a remote query as data runs on the server, so the write's lineage names its tables, as locally
+    copy = remote.create_table(
+        "sales.big_orders", schema=pa.schema([("order_id", pa.int64()), ("amount", pa.float64())])
+    )
+    query = remote.sql("SELECT order_id, amount FROM shop.orders WHERE amount > ?", params=[30])
+    write = copy.append(query)
+    assert write.rows_written == 2 and ("table", "shop.orders") in {(i.kind, i.ref) for i in write.inputs}
+    assert "shop.orders" in remote.lineage("sales.big_orders").upstream_tables()
+
 
 def test_schema_changes_and_time_travel(clients: dict[str, RemoteLake], governed: Governed) -> None:
     remote = clients["admin"]

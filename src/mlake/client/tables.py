@@ -400,7 +400,11 @@ class RemoteTable:
         inputs = form.pop("inputs", None)
         if inputs is not None:
             form["inputs"] = [i.to_dict() for i in inputs]
-        files = [arrow_part(to_arrow(data))]
+        if isinstance(data, RemoteResult):  # run on the server: the write's lineage names the query's tables
+            form.update(sql=data.sql, as_of=data.as_of, params=data._params)
+            files = None
+        else:
+            files = [arrow_part(to_arrow(data))]
         return write_record(
             self._lake._json("POST", f"{self._path}/{operation}", files=files, data=form_fields(**form))
         )

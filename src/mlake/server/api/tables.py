@@ -83,6 +83,25 @@ def _string_list(text: str | None, what: str) -> list[str] | None:
 
 
 DataPart = Annotated[UploadFile, File(description="The rows, as an Arrow IPC stream.")]
+RowsPart = Annotated[UploadFile | None, File(description="The rows, as an Arrow IPC stream (or give sql).")]
+SqlForm = Annotated[
+    str | None, Form(max_length=100_000, description="Or a query whose result is written (lineage to its tables).")
+]
+AsOfForm = Annotated[str | None, Form(max_length=64, description="The query reads every table as it was then.")]
+ParamsForm = Annotated[str | None, Form(max_length=100_000, description="The query's parameters, JSON.")]
+
+
+def rows_of(lake: Lake, data: UploadFile | None, sql: str | None, as_of: str | None, params: str | None) -> Any:
+    """The rows to write: an uploaded Arrow stream, or the result of ``sql`` run as the caller (which
+    carries its lineage, as ``table.append(lake.sql(...))`` does in process)."""
+    if (data is None) == (sql is None):
+        raise ValidationError("Send the rows (an Arrow IPC data part) or sql, not both", hint="one of data or sql")
+    if sql is not None:
+        return lake.sql(sql, as_of=as_of, params=_json_form(params, "params"))
+    assert data is not None
+    return read_arrow_upload(data)
+
+
 CommandForm = Annotated[str | None, Form(max_length=2000, description="What the write was (kept in lineage).")]
 InputsForm = Annotated[str | None, Form(max_length=100_000, description="Lineage inputs, a JSON list.")]
 
@@ -122,14 +141,17 @@ def create(
 def append(
     name: str,
     lake: Lk,
-    data: DataPart,
+    data: RowsPart = None,
+    sql: SqlForm = None,
+    as_of: AsOfForm = None,
+    params: ParamsForm = None,
     command: CommandForm = None,
     inputs: InputsForm = None,
     properties: Annotated[str | None, Form(max_length=100_000, description="Snapshot properties, JSON.")] = None,
 ) -> dict[str, Any]:
     table = lake.table(TableName.parse(name))
     write = table.append(
-        read_arrow_upload(data),
+        rows_of(lake, data, sql, as_of, params),
         command=command,
         inputs=_inputs(inputs),
         properties=_string_map(properties, "properties"),
@@ -141,21 +163,28 @@ def append(
 def overwrite(
     name: str,
     lake: Lk,
-    data: DataPart,
+    data: RowsPart = None,
+    sql: SqlForm = None,
+    as_of: AsOfForm = None,
+    params: ParamsForm = None,
     where: Annotated[str | None, Form(max_length=10_000, description="Rows to replace (all when empty).")] = None,
     command: CommandForm = None,
     inputs: InputsForm = None,
 ) -> dict[str, Any]:
     table = lake.table(TableName.parse(name))
-    return table.overwrite(read_arrow_upload(data), where or None, command=command, inputs=_inputs(inputs)).to_dict()
+    rows = rows_of(lake, data, sql, as_of, params)
+    return table.overwrite(rows, where or None, command=command, inputs=_inputs(inputs)).to_dict()
 
 
 @router.post("/tables/{name}/upsert", summary="Update rows whose keys match, insert the others (Arrow IPC)")
 def upsert(
     name: str,
     lake: Lk,
-    data: DataPart,
     on: Annotated[str, Form(max_length=10_000, description="JSON list of key columns.")],
+    data: RowsPart = None,
+    sql: SqlForm = None,
+    as_of: AsOfForm = None,
+    params: ParamsForm = None,
     command: CommandForm = None,
     inputs: InputsForm = None,
 ) -> dict[str, Any]:
@@ -163,7 +192,9 @@ def upsert(
     if not keys:
         raise ValidationError("An upsert needs key columns", hint='send on=["id"]')
     table = lake.table(TableName.parse(name))
-    return table.upsert(read_arrow_upload(data), keys, command=command, inputs=_inputs(inputs)).to_dict()
+    return table.upsert(
+        rows_of(lake, data, sql, as_of, params), keys, command=command, inputs=_inputs(inputs)
+    ).to_dict()
 
 
 class DeleteIn(BaseModel):
