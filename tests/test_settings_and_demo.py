@@ -75,6 +75,6 @@ def test_demo_is_deterministic_and_dirty(tmp_path: Path) -> None:
         }
         rate = lake.sql("select avg(churned::int) from shop.churn_labels").scalar()
         assert 0.05 < rate < 0.95
-        assert lake.table("shop.events").describe()["partitioning"]
+        assert lake.table("shop.events").describe().partitioning
         assert lake.table("shop.customers").tags["pii"] == "true"
         assert "shop.orders" in lake.lineage("shop.customer_stats").upstream_tables()

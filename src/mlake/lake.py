@@ -40,6 +40,7 @@ from mlake.governance.access import OWNER, Access
 from mlake.settings import Settings
 from mlake.sql import SqlEngine
 from mlake.tables.lineage import LineageGraph, LineageStore, WriteRecord
+from mlake.tables.models import TableSummary
 from mlake.tables.names import TableName, check_part
 from mlake.tables.partitioning import parse_partition_spec
 from mlake.tables.table import Table
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 
     from mlake.dashboards.store import DashboardStore
     from mlake.features.store import FeatureStore
-    from mlake.governance.model import Principal, Privilege
+    from mlake.governance.model import Identity, Principal, Privilege
     from mlake.governance.policy import AccessPolicy
     from mlake.governance.service import Governance, GovernanceAdmin
     from mlake.ingest.report import IngestReport
@@ -187,6 +188,12 @@ class Lake:
 
         return Principal(name=self.settings.user, superuser=True, display_name="local user")
 
+    def me(self) -> Identity:
+        """Who acts, and its grants (what ``GET /me`` answers)."""
+        from mlake.governance.model import Identity
+
+        return Identity(self.principal, list(self.policy.grants) if self.policy else [])
+
     @property
     def policy(self) -> AccessPolicy | None:
         """The principal's policy as access control stands now (None for the owner's lake)."""
@@ -289,7 +296,7 @@ class Lake:
 
     def search(
         self, query: str | None = None, namespace: str | None = None, *, include_quarantine: bool = True
-    ) -> list[dict[str, Any]]:
+    ) -> list[TableSummary]:
         """Tables whose name, description, owner, tags or columns match ``query`` (all words), as the
         catalog pages list them; a principal finds only the tables it may see."""
         from mlake.tables.search import search_tables

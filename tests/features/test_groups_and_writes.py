@@ -130,10 +130,10 @@ def test_update_and_drop_group(lake: Lake) -> None:
     assert g.ttl == timedelta(hours=2) and g.owner == "someone" and g.tags == {"gold": ""}
     # the offline table carries them too: governance reads owner and tags there
     table = lake.table("features.c")
-    assert table.describe()["owner"] == "someone" and table.tags == {"feature_group": "c", "gold": ""}
+    assert table.describe().owner == "someone" and table.tags == {"feature_group": "c", "gold": ""}
     lake.features.update_group("c", tags={"domain": "sales"}, description="what customers do")
     assert table.tags == {"feature_group": "c", "domain": "sales"}
-    assert "what customers do" in (table.describe()["description"] or "")
+    assert "what customers do" in (table.describe().description or "")
     with pytest.raises(ValidationError):
         lake.features.update_group("c", event_time="other")
     assert lake.features.online_store.count("c") == 3

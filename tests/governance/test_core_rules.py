@@ -57,8 +57,8 @@ def test_counts_locations_and_lineage_text_are_not_shown_where_they_leak(governe
     lake.governance.grant("bob", "select", "shop.mix")
     bob = lake.as_principal("bob")
     info = bob.table("shop.customers").describe()  # bob's row filter keeps only DE customers
-    assert info["row_filtered"] and info["rows"] is None and info["size_bytes"] is None
-    assert info["location"] is None
+    assert info.row_filtered and info.rows is None and info.size_bytes is None
+    assert info.location is None
     with pytest.raises(PermissionDeniedError):
         _ = bob.table("shop.orders").location
     graph = bob.lineage("shop.mix")
@@ -79,7 +79,13 @@ def test_principals_ingest_only_uploads_and_allowed_sources(tmp_path: Path) -> N
     g = build_governed_lake(tmp_path / "lake")
     g.lake.governance.grant("bob", "alter", "scratch")
     bob = g.lake.as_principal("bob")
-    for source in (str(private), f"{tmp_path}/*.csv", "http://127.0.0.1:1/x.csv", "/etc/passwd", f"{drop}/../private.csv"):
+    for source in (
+        str(private),
+        f"{tmp_path}/*.csv",
+        "http://127.0.0.1:1/x.csv",
+        "/etc/passwd",
+        f"{drop}/../private.csv",
+    ):
         with pytest.raises(PermissionDeniedError, match="ingest"):
             bob.ingest(source, into="scratch.t")
     g.lake.close()

@@ -81,7 +81,7 @@ def test_saved_training_sets_are_the_principals_own(fresh: Governed) -> None:
     bob = lake.as_principal("bob")
     ts = bob.features.training_set(ENTITIES, ["customer_profile:age", "order_stats:orders"], name="bob-set")
     copy = ts.entities["table"]
-    assert copy.startswith("training_sets.") and lake.table(copy).describe()["owner"] == "bob"
+    assert copy.startswith("training_sets.") and lake.table(copy).describe().owner == "bob"
     assert lake.lineage_store.writes(copy, limit=1)[0].actor == "bob"  # bob appended its rows
     first = ts.to_arrow()
     lake.features.write("customer_profile", pa.table({"customer_id": [1], "ts": [NOW], "age": [99]}))

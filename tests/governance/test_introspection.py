@@ -260,5 +260,5 @@ def test_a_new_method_is_walked(world: dict[str, Any], monkeypatch: pytest.Monke
 def test_owner_sees_everything(world: dict[str, Any]) -> None:
     owner: Lake = world["lake"]
     info = owner.table("vault.secrets").describe()
-    assert info["description"] == "Plans nobody may see" and info["location"]
+    assert info.description == "Plans nobody may see" and info.location
     assert Path(owner.table("vault.secrets").location.removeprefix("file://")).exists()

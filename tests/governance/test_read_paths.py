@@ -59,13 +59,13 @@ def test_table_read_path(governed: Governed) -> None:
     assert table.query(["customer_id"], where="customer_id > 2").to_arrow().column(0).to_pylist() == [3, 5]
     assert table.count() == 3
     info = table.describe()
-    assert {c["name"]: c["masked"] for c in info["columns"]} == {
+    assert {c.name: c.masked for c in info.columns} == {
         "customer_id": False,
         "email": True,
         "country": False,
         "age": True,
     }
-    assert info["row_filtered"] is True
+    assert info.row_filtered is True
     alice = governed.lake.as_principal("alice")
     for read in (
         lambda: alice.table("shop.customers").to_arrow(),
@@ -158,7 +158,7 @@ def test_column_grants_expose_only_those_columns(governed: Governed) -> None:
     gov.grant("alice", "select", "vault.secrets.k")
     alice = governed.lake.as_principal("alice")
     assert alice.sql("SELECT * FROM vault.secrets").to_arrow().column_names == ["k"]
-    assert [c["name"] for c in alice.table("vault.secrets").describe()["columns"]] == ["k"]
+    assert [c.name for c in alice.table("vault.secrets").describe().columns] == ["k"]
     with pytest.raises(PermissionDeniedError):
         alice.table("vault.secrets").query(["v"]).to_arrow()
     from mlake.errors import SqlError

@@ -46,7 +46,7 @@ def test_postgres_full_then_incremental(lake: Lake, pg_source: str) -> None:
     r1 = lake.ingest_database(pg_source, "crm.orders", table="sales.orders", incremental_column="updated_at")
     assert r1.rows_written == 500 and r1.watermark is not None
     t = lake.table("crm.orders")
-    types = {c["name"]: c["type"] for c in t.describe()["columns"]}
+    types = {c.name: c.type for c in t.describe().columns}
     assert types["amount"] == "decimal(10, 2)" and types["updated_at"] == "timestamptz" and types["id"] == "long"
     assert lake.sql("select amount from crm.orders where id = 3").scalar() == Decimal("3.75")
     # nothing new: nothing loaded

@@ -66,7 +66,7 @@ def test_existing_table_types_are_imposed(lake: Lake, tmp_path: Path) -> None:
     report = lake.ingest(str(tmp_path / "a.csv"), into="raw.t")
     assert report.rows_written == 1 and report.rows_quarantined == 1
     assert lake.sql("select id, qty, new_col from raw.t order by id").fetchall() == [(1, 5, None), (2, 7, "x")]
-    assert lake.table("raw.t").describe()["columns"][1]["type"] == "long"  # not widened to string
+    assert lake.table("raw.t").describe().columns[1].type == "long"  # not widened to string
 
 
 def test_same_content_is_not_ingested_twice_unless_forced(lake: Lake, tmp_path: Path) -> None:
@@ -128,7 +128,7 @@ def test_jsonl_bad_lines_are_quarantined(lake: Lake, tmp_path: Path) -> None:
     assert q[4]["kind"] == "TYPE" and "v: cannot convert high to double" in str(q[4]["reason"])
     assert json.loads(str(q[4]["raw"]))["v"] == "high"
     assert report.rows_quarantined == 4
-    types = {c["name"]: c["type"] for c in lake.table("raw.e").describe()["columns"]}
+    types = {c.name: c.type for c in lake.table("raw.e").describe().columns}
     assert types == {"id": "long", "v": "double", "ts": "timestamptz"}  # ISO text is typed
     # a fraction never silently rounds into an integer column
     (tmp_path / "f.jsonl").write_text('{"id": 5.5, "v": 1}\n{"id": 6, "v": 2}\n')
@@ -144,7 +144,7 @@ def test_csv_fractions_never_round_into_integer_columns(lake: Lake, tmp_path: Pa
     late = tmp_path / "late.csv"
     late.write_text("id,n\n" + "".join(f"{i},{i}\n" for i in range(60_000)) + "60000,8.5\n60001,1e3\n60002,8.0\n")
     report = lake.ingest(str(late), into="raw.ints")
-    assert {c["name"]: c["type"] for c in lake.table("raw.ints").describe()["columns"]} == {"id": "long", "n": "long"}
+    assert {c.name: c.type for c in lake.table("raw.ints").describe().columns} == {"id": "long", "n": "long"}
     assert report.rows_written == 60_002 and report.rows_quarantined == 1
     assert lake.sql("select n from raw.ints where id >= 60001 order by id").fetchall() == [(1000,), (8,)]
     (bad,) = quarantine(lake, "raw.ints")
@@ -200,10 +200,10 @@ def test_overwrite_mode_and_partitioned_target(lake: Lake, tmp_path: Path) -> No
     (tmp_path / "b.csv").write_text("id,day\n3,2024-01-03\n")
     lake.ingest(str(tmp_path / "a.csv"), into="raw.d", partition_by=["day(day)"])
     assert (
-        lake.table("raw.d").describe()["partitioning"] == ["1000: day_day: day(1)"]
-        or lake.table("raw.d").describe()["partitioning"]
+        lake.table("raw.d").describe().partitioning == ["1000: day_day: day(1)"]
+        or lake.table("raw.d").describe().partitioning
     )
-    assert lake.table("raw.d").describe()["files"] == 2
+    assert lake.table("raw.d").describe().files == 2
     lake.ingest(str(tmp_path / "b.csv"), into="raw.d", mode="overwrite")
     assert lake.sql("select id from raw.d").fetchall() == [(3,)]
     with pytest.raises(ValidationError, match="Unknown ingest mode"):
@@ -369,4 +369,6 @@ def test_json_iso_dates_are_dates_and_times_are_timestamps(lake: Lake, tmp_path:
     lake.ingest(array, into="raw.dates_array")
     types = {r["column_name"]: r["column_type"] for r in lake.sql("describe raw.dates").to_pylist()}
     assert types["born"] == "DATE" and types["seen"] == "TIMESTAMP WITH TIME ZONE"
-    assert {r["column_name"]: r["column_type"] for r in lake.sql("describe raw.dates_array").to_pylist()}["born"] == "DATE"
+    assert {r["column_name"]: r["column_type"] for r in lake.sql("describe raw.dates_array").to_pylist()}[
+        "born"
+    ] == "DATE"

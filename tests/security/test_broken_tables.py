@@ -34,7 +34,7 @@ def test_deeply_nested_json_is_kept_as_text(governed: Governed, tmp_path: Path) 
     path.write_text(json.dumps(_deep(80)) + "\n" + json.dumps(_deep(80)) + "\n")
     lake.ingest(str(path), into="raw.deep")
     info = lake.table("raw.deep").describe()  # the metadata reads back
-    types = {c["name"]: c["type"] for c in info["columns"]}
+    types = {c.name: c.type for c in info.columns}
     assert types["deep"] == "string" and types["shallow"].startswith("struct")
     row = lake.sql("SELECT deep, shallow.x.y AS y FROM raw.deep LIMIT 1").to_pylist()[0]
     assert json.loads(str(row["deep"])) == _deep(80)["deep"] and row["y"] == 2
@@ -45,7 +45,7 @@ def test_nesting_at_the_limit_stays_structured(governed: Governed, tmp_path: Pat
     path = tmp_path / "ok.jsonl"
     path.write_text(json.dumps(_deep(MAX_NESTING)) + "\n")
     governed.lake.ingest(str(path), into="raw.ok")
-    deep_type = {c["name"]: c["type"] for c in governed.lake.table("raw.ok").describe()["columns"]}["deep"]
+    deep_type = {c.name: c.type for c in governed.lake.table("raw.ok").describe().columns}["deep"]
     assert deep_type.startswith("struct")
 
 

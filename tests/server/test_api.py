@@ -127,7 +127,7 @@ async def test_upload_ingest(admin: httpx.AsyncClient, governed: Governed) -> No
     assert r.status_code == 201, r.text
     report = r.json()
     assert report["rows_written"] + report["rows_quarantined"] == 3 and report["created_table"]
-    assert governed.lake.table("uploads.scores").describe()["description"] == "uploaded"
+    assert governed.lake.table("uploads.scores").describe().description == "uploaded"
     buf = io.BytesIO()
     pq.write_table(pa.table({"id": [9]}), buf)
     r = await admin.post(

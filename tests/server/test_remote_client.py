@@ -45,7 +45,7 @@ def test_remote_lake_api(remote: RemoteLake, governed: Governed, tmp_path: Path)
     history = orders.history()
     assert history[-1].is_current and history[-1].total_rows == 4
     orders.set_metadata(description="Orders, edited remotely")
-    assert governed.lake.table("shop.orders").describe()["description"] == "Orders, edited remotely"
+    assert governed.lake.table("shop.orders").describe().description == "Orders, edited remotely"
     graph = remote.lineage("shop.orders")
     assert graph.table == "shop.orders" and graph.upstream
     csv = tmp_path / "new.csv"
@@ -97,7 +97,7 @@ def test_remote_against_a_live_server(app: FastAPI, governed: Governed) -> None:
         while not server.started and time.time() < deadline:
             time.sleep(0.05)
         with mlake.connect(f"http://127.0.0.1:{port}", token=governed.analyst_token) as bob:
-            assert bob.me()["name"] == "bob"
+            assert bob.me().principal.name == "bob"
             assert bob.sql("SELECT count(*) FROM shop.customers").scalar() == 3  # row filter applies
     finally:
         server.should_exit = True

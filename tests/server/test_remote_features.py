@@ -71,7 +71,7 @@ def test_training_sets_from_a_frame_and_a_table(
     assert ts.to_parquet(tmp_path / "ts.parquet") == 4 and pq.read_table(tmp_path / "ts.parquet").equals(local)
     again = bob.load_training_set("remote-set")
     assert again.id == ts.id and again.snapshots == ts.snapshots
-    assert [t["id"] for t in bob.training_sets("customer_profile")] == [ts.id]
+    assert [t.id for t in bob.training_sets("customer_profile")] == [ts.id]
     governed.lake.create_table("shop.labels", pa.table({"customer_id": [1, 5], "as_of": [NOW, NOW]}))
     governed.lake.governance.grant("bob", "select", "shop.labels")
     from_table = bob.training_set("shop.labels", ["order_stats:orders"], save=False)
@@ -99,3 +99,39 @@ def test_changes(clients: dict[str, RemoteLake]) -> None:
     assert admin.update_group("visits", ttl=None, description="Visits").ttl is None
     admin.drop_group("visits")
     assert [g.name for g in admin.groups()] == ["customer_profile", "order_stats"]
+
+
+def test_the_local_signatures_work_remotely(clients: dict[str, RemoteLake], governed: Governed) -> None:
+    """Types taken from the data, tags as a list, materialize_all, skew, online reads at a given time,
+    training sets listed as objects, dropping with purge: as the local feature store does them."""
+    admin, bob = clients["admin"].features, clients["bob"].features
+    rows = pa.table({"customer_id": [1, 2], "ts": [NOW, NOW], "visits": [3, 4], "pages": [1.5, 2.5]})
+    group = admin.create_group("visits", entities=["customer_id"], event_time="ts", data=rows, tags=["web"], ttl="1d")
+    local = governed.lake.features.group("visits")
+    assert group == local and [f.name for f in group.features] == ["visits", "pages"]
+    assert {f.name: f.dtype for f in group.features} == {"visits": "long", "pages": "double"}
+    assert group.tags == {"web": ""}
+    governed.lake.create_table("web.clicks", rows)  # types read from a table or a query on the server
+    for source in ("web.clicks", "SELECT * FROM web.clicks"):
+        with pytest.raises(mlake.MlakeError, match="'nope' is not known"):
+            admin.create_group(
+                "more", entities="customer_id", event_time="ts", features=["visits", "nope"], data=source
+            )
+    with pytest.raises(mlake.MlakeError, match="customer_id"):
+        admin.create_group("nothing", entities=["customer_id"], event_time="ts", features={"x": "long"})
+
+    reports = admin.materialize_all()
+    assert "visits" in {r.group for r in reports}
+    skew = admin.skew("visits", now=NOW + timedelta(hours=1))
+    assert skew.group == "visits" and skew.values_compared and not skew.mismatches
+    later = admin.get_online_features({"customer_id": 1}, "visits:visits", now=NOW + timedelta(days=2))
+    assert later.statuses == [{"visits": "expired"}]  # judged at the time asked, past the one-day TTL
+    with pytest.raises(PermissionDeniedError):
+        bob.materialize("visits")
+
+    admin.training_set(pa.table({"customer_id": [1], "at": [NOW]}), ["visits:visits"], name="v")
+    (listed,) = admin.training_sets("visits")
+    assert listed.name == "v" and listed.version == 1 and len(listed) == 1 and listed.columns[-1] == "visits"
+    assert [b.num_rows for b in listed.batches(1)] == [1]
+    admin.drop_group("visits", purge=True)
+    assert not governed.lake.table_exists("features.visits")

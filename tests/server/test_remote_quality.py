@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -126,11 +127,11 @@ def test_history_anomalies_and_reports(clients: dict[str, RemoteLake], governed:
     assert any(a.column == "amount" and a.metric == "null_rate" for a in found)
     assert {(a.column, a.metric) for a in q.recent_anomalies(days=1)} >= {("amount", "null_rate")}
 
-    data = q.report("shop.orders", tmp_path / "orders.html", key=["order_id"])
-    assert data["profile"]["rows"] == 14
+    report = q.report("shop.orders", tmp_path / "orders.html", key=["order_id"], save=False)
+    assert report.profile.rows == 14 and report.dimensions is not None and report.suggested is not None
     html = (tmp_path / "orders.html").read_text()
     assert "<html" in html.lower() and "http://" not in html.split("<body", 1)[1][:2000].lower()
-    q.report("shop.orders", tmp_path / "orders.json")
+    q.report("shop.orders", tmp_path / "orders.json", save=False)
     assert json.loads((tmp_path / "orders.json").read_text())["profile"]["rows"] == 14
     with pytest.raises(ValidationError):
         q.report("shop.orders", tmp_path / "orders.pdf")
@@ -138,13 +139,23 @@ def test_history_anomalies_and_reports(clients: dict[str, RemoteLake], governed:
         "shop.visits",
         pa.table({"minutes": [float(i % 17) for i in range(60)], "bought": [i % 17 > 8 for i in range(60)]}),
     )
-    data = q.report("shop.visits", target="bought")
-    assert data["readiness"]["target"] == "bought" and data["readiness"]["task"] == "classification"
-    assert data["dimensions"]["scores"]
-    with pytest.raises(ValidationError, match="report"):
-        q.readiness("shop.customers", "country")
-    with pytest.raises(ValidationError, match="not available through a server"):
-        q.agreement("labels.votes")
+    report = q.report("shop.visits", target="bought", save=False)
+    assert report.readiness is not None and report.readiness.target == "bought"
+    assert report.readiness.task == "classification" and report.dimensions and report.dimensions.scores
+    # readiness and dimensions on their own: typed as locally, with the same numbers
+    ready = q.readiness("shop.visits", "bought")
+    local_ready = governed.lake.quality.readiness("shop.visits", "bought")
+    assert ready.task == local_ready.task and ready.features == local_ready.features
+    assert [f.feature for f in ready.feature_power] == [f.feature for f in local_ready.feature_power]
+    dims = q.dimensions("shop.orders", key=["order_id"], max_age=timedelta(days=1))
+    local_dims = governed.lake.quality.dimensions("shop.orders", key=["order_id"], max_age="1d")
+    assert dims.to_dict()["scores"] == local_dims.to_dict()["scores"]
+    # annotator agreement: the labels are read through the server, the statistics computed here
+    votes = pa.table({"item": [1, 1, 2, 2, 3, 3], "annotator": list("abababab")[:6], "label": list("xxyyxz")})
+    governed.lake.create_table("labels.votes", votes)
+    remote_agreement = q.agreement("labels.votes")
+    assert remote_agreement.to_dict() == governed.lake.quality.agreement("labels.votes").to_dict()
+    assert q.agreement(votes).to_dict() == remote_agreement.to_dict()
 
 
 def test_an_analyst_cannot_read_a_history_that_describes_hidden_rows(clients: dict[str, RemoteLake]) -> None:

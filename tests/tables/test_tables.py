@@ -11,6 +11,7 @@ import pytest
 
 from mlake.errors import AlreadyExistsError, NotFoundError, SchemaError, ValidationError
 from mlake.lake import Lake
+from mlake.tables.models import TableInfo
 
 
 def orders(ids: list[int], amount: float = 1.0, channel: str = "web") -> pa.Table:
@@ -37,8 +38,9 @@ def test_create_from_data_and_from_schema(any_lake: Lake) -> None:
     t = any_lake.create_table("shop.orders", orders([1, 2, 3]), description="orders", owner="sales")
     assert t.count() == 3
     info = t.describe()
-    assert info["description"] == "orders" and info["owner"] == "sales" and info["rows"] == 3
-    assert [c["type"] for c in info["columns"]] == ["long", "double", "string"]
+    assert info.description == "orders" and info.owner == "sales" and info.rows == 3
+    assert [c.type for c in info.columns] == ["long", "double", "string"]
+    assert TableInfo.from_dict(info.to_dict()) == info  # the JSON form reads back as the same description
     empty = any_lake.create_table(
         "shop.empty", schema=pa.schema([("a", pa.int32()), ("ts", pa.timestamp("us", "UTC"))])
     )
@@ -100,7 +102,7 @@ def test_schema_evolution(any_lake: Lake) -> None:
     assert t.to_arrow(order_by="id").column("note").to_pylist() == [None, "hi"]
     # safe widening: int -> long, float -> double
     t.append(pa.table({"id": pa.array([2**40], pa.int64()), "score": pa.array([2.5], pa.float64())}))
-    types = {c["name"]: c["type"] for c in t.describe()["columns"]}
+    types = {c.name: c.type for c in t.describe().columns}
     assert types == {"id": "long", "score": "double", "note": "string"}
     assert t.count() == 3
     # narrower data into a wide column is simply cast
@@ -112,12 +114,12 @@ def test_schema_evolution(any_lake: Lake) -> None:
     t.append({"id": [4, 5], "score": [None, None], "note": [None, None]})
     t.append(pd.DataFrame({"id": [6], "score": [None]}))
     assert t.to_arrow(where="id BETWEEN 4 AND 6", order_by="id").column("score").to_pylist() == [None, None, None]
-    assert {c["name"]: c["type"] for c in t.describe()["columns"]}["score"] == "double"
+    assert {c.name: c.type for c in t.describe().columns}["score"] == "double"
     t.rename_column("note", "comment")
     t.add_columns({"flag": "boolean"}, docs={"flag": "a flag"})
     t.drop_column("score")
     assert t.columns == ["id", "comment", "flag"]
-    assert t.describe()["columns"][2]["doc"] == "a flag"
+    assert t.describe().columns[2].doc == "a flag"
     t.widen_column("id", "long")  # already long: nothing to do
     with pytest.raises(SchemaError):
         t.widen_column("comment", "long")
@@ -135,14 +137,14 @@ def test_partitioning(any_lake: Lake) -> None:
     }
     for name, spec in specs.items():
         t = any_lake.create_table(f"part.{name}", data, partition_by=spec)
-        assert t.describe()["partitioning"], name
+        assert t.describe().partitioning, name
         assert t.count() == 40
         assert any_lake.sql(f"select count(*) from part.{name} where ts >= '2025-01-05'").scalar() == sum(
             1 for x in ts if x >= datetime(2025, 1, 5, tzinfo=UTC)
         )
         # reading with a pruning filter gives the same rows as without
         assert t.to_arrow(where="id < 10").num_rows == 10
-    files = any_lake.table("part.p2").describe()["files"]
+    files = any_lake.table("part.p2").describe().files
     assert files > 1  # one file per day at least
     with pytest.raises(ValidationError, match="unknown column"):
         any_lake.create_table("part.bad", data, partition_by=["day(nope)"])
@@ -155,9 +157,9 @@ def test_metadata(any_lake: Lake) -> None:
     t.set_metadata(description="d", owner="o", tags={"pii": "false", "tier": "gold"}, column_docs={"amount": "EUR"})
     t.set_metadata(tags=["certified"], remove_tags=["tier"])
     info = t.describe()
-    assert info["description"] == "d" and info["owner"] == "o"
-    assert info["tags"] == {"pii": "false", "certified": ""}
-    assert {c["name"]: c["doc"] for c in info["columns"]}["amount"] == "EUR"
+    assert info.description == "d" and info.owner == "o"
+    assert info.tags == {"pii": "false", "certified": ""}
+    assert {c.name: c.doc for c in info.columns}["amount"] == "EUR"
     with pytest.raises(NotFoundError, match="no column 'nope'"):
         t.set_metadata(column_docs={"nope": "x"})
 
@@ -215,13 +217,13 @@ def test_maintenance(any_lake: Lake) -> None:
         t.append(orders([i]))
     t.delete("id = 0")
     before = sorted(t.to_arrow().column("id").to_pylist())
-    assert t.describe()["files"] >= 7
+    assert t.describe().files >= 7
     (report,) = any_lake.maintain("shop.t", expire_older_than="0s", retain_last=2, orphan_grace="0s")
     assert report.files_compacted >= 7 and report.files_written == 1
     assert report.snapshots_expired >= 8
     assert report.orphans_removed > 0 and report.bytes_freed > 0
     assert sorted(t.to_arrow().column("id").to_pylist()) == before
-    assert t.describe()["files"] == 1
+    assert t.describe().files == 1
     assert len(t.history()) == 2
     # nothing referenced was removed: a second run finds nothing more to do, and reads still work
     (again,) = any_lake.maintain("shop.t", expire_older_than="0s", retain_last=2, orphan_grace="0s")

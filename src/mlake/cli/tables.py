@@ -25,7 +25,7 @@ def list_tables(
     infos: list[dict[str, Any]] = []
     for n in lake.list_tables(namespace, include_quarantine=quarantine):
         try:
-            infos.append(lake.table(n).describe())
+            infos.append(lake.table(n).describe().to_dict())
         except BrokenTableError as exc:  # one broken table must not hide the others
             infos.append({"name": str(n), "error": exc.message})
     if as_json:
@@ -56,7 +56,7 @@ def show(
     """Schema, metadata and a preview of a table."""
     lake = state.lake()
     table = lake.table(name)
-    info = table.describe()
+    info = table.describe().to_dict()
     if as_json:
         print_json(info)
         return

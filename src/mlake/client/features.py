@@ -19,12 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from mlake.client.tables import stream_batches
+from mlake.errors import ValidationError
 from mlake.features.groups import Feature, FeatureGroup, group_from_dict
 from mlake.features.lookup import OnlineFeatures, normalize_keys
 from mlake.features.materialize import MaterializeReport
 from mlake.features.offline import WriteSummary
 from mlake.features.search import SearchHit
-from mlake.features.types import format_ttl
+from mlake.features.skew import SkewReport
+from mlake.features.types import format_ttl, type_name
 from mlake.tables.names import TableName, is_query
 
 if TYPE_CHECKING:
@@ -58,9 +61,30 @@ def _source(data: Any) -> dict[str, Any]:
     return {"rows": _plain(to_arrow(data).to_pylist())}
 
 
-def _features_spec(features: Mapping[str, Any] | Sequence[Feature]) -> dict[str, dict[str, Any]]:
+def _typed(columns: Sequence[str] | Mapping[str, Any], types: Mapping[str, pa.DataType], what: str) -> dict[str, str]:
+    """Column types by name: given ones as they are, the others from the data's types."""
+    if isinstance(columns, Mapping):
+        return {str(k): str(v) for k, v in columns.items()}
+    out = {}
+    for c in columns:
+        if c not in types:
+            raise ValidationError(
+                f"The type of {what} {c!r} is not known", hint=f"give it ({{{c!r}: 'long'}}) or pass data that has it"
+            )
+        out[c] = type_name(types[c])
+    return out
+
+
+def _features_spec(
+    features: Mapping[str, Any] | Sequence[Feature | str], types: Mapping[str, pa.DataType] | None = None
+) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    items = features.items() if isinstance(features, Mapping) else ((f.name, f) for f in features)
+    if not isinstance(features, Mapping):
+        names = [f for f in features if isinstance(f, str)]
+        out = {n: {"type": t} for n, t in _typed(names, types or {}, "feature").items()}
+    items = (
+        features.items() if isinstance(features, Mapping) else ((f.name, f) for f in features if isinstance(f, Feature))
+    )
     for name, spec in items:
         if isinstance(spec, Feature):
             out[name] = {"type": spec.dtype, "description": spec.description}
@@ -71,6 +95,11 @@ def _features_spec(features: Mapping[str, Any] | Sequence[Feature]) -> dict[str,
         else:
             out[name] = {"type": str(spec)}
     return out
+
+
+def _materialize_report(body: dict[str, Any]) -> MaterializeReport:
+    body.pop("up_to_date", None)
+    return MaterializeReport(**body)
 
 
 def _ttl(ttl: timedelta | str | float | None) -> str | None:
@@ -107,32 +136,53 @@ class RemoteFeatureStore:
         self,
         name: str,
         *,
-        entities: Mapping[str, str],
+        entities: Sequence[str] | Mapping[str, Any] | str,
         event_time: str,
-        features: Mapping[str, Any] | Sequence[Feature],
+        features: Mapping[str, Any] | Sequence[Feature | str] | None = None,
         data: Any = None,
         ttl: timedelta | str | float | None = None,
         description: str | None = None,
         owner: str | None = None,
-        tags: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | Sequence[str] | None = None,
         online: bool = True,
     ) -> FeatureGroup:
-        """Define a group (entity keys and features with their types), then write ``data`` if given."""
+        """Define a group, then write ``data`` if given. As locally, types not given (entity names as a
+        list, feature names, or no features: every other column) are taken from ``data``'s columns."""
+        types = self._data_types(data) if data is not None else {}
+        keys = [entities] if isinstance(entities, str) else entities
         body = {
             "name": name,
-            "entities": dict(entities),
+            "entities": _typed(keys, types, "entity"),
             "event_time": event_time,
-            "features": _features_spec(features),
+            "features": _features_spec(
+                features if features is not None else [c for c in types if c not in {*keys, event_time}], types
+            ),
             "ttl": _ttl(ttl),
             "description": description,
             "owner": owner,
-            "tags": dict(tags or {}),
+            "tags": dict(tags) if isinstance(tags, Mapping) else dict.fromkeys(tags or (), ""),
             "online": online,
         }
         group = group_from_dict(self._lake._json("POST", "/features/groups", json=body))
         if data is not None:
             self.write(name, data)
         return group
+
+    def _data_types(self, data: Any) -> dict[str, pa.DataType]:
+        """The column types of ``data``: a frame's own, or those of a table or query on the server."""
+        from mlake.client.tables import RemoteResult
+
+        if isinstance(data, RemoteResult):
+            schema = data.page(0).schema
+        elif isinstance(data, TableName) or (isinstance(data, str) and not is_query(data)):
+            schema = self._lake.table(data).query(limit=0).to_arrow().schema
+        elif isinstance(data, str):
+            schema = self._lake.sql(data).page(0).schema
+        else:
+            from mlake.tables.frames import to_arrow
+
+            schema = to_arrow(data).schema
+        return {f.name: f.type for f in schema}
 
     def add_features(self, group: str, features: Mapping[str, Any] | Sequence[Feature]) -> FeatureGroup:
         body = {"features": _features_spec(features)}
@@ -144,8 +194,9 @@ class RemoteFeatureStore:
             values["ttl"] = _ttl(values["ttl"]) or "none"
         return group_from_dict(self._lake._json("PATCH", f"/features/groups/{group}", json=values))
 
-    def drop_group(self, group: str) -> None:
-        self._lake._json("DELETE", f"/features/groups/{group}")
+    def drop_group(self, group: str, *, purge: bool = True) -> None:
+        """Drop a group with its offline table (``purge``: and its files) and its online values."""
+        self._lake._json("DELETE", f"/features/groups/{group}", params={"purge": purge})
 
     # --- writing ------------------------------------------------------------------------------------
 
@@ -162,16 +213,36 @@ class RemoteFeatureStore:
         )
 
     def materialize(self, group: str, *, full: bool = False) -> MaterializeReport:
-        r = self._lake._json("POST", f"/features/groups/{group}/materialize", json={"full": full})
-        r.pop("up_to_date", None)
-        return MaterializeReport(**r)
+        return _materialize_report(
+            self._lake._json("POST", f"/features/groups/{group}/materialize", json={"full": full})
+        )
+
+    def materialize_all(self, *, full: bool = False) -> list[MaterializeReport]:
+        """Materialize every online group this client may alter."""
+        return [_materialize_report(r) for r in self._lake._json("POST", "/features/materialize", json={"full": full})]
+
+    def skew(self, group: str, *, sample: int = 100, seed: int = 0, now: datetime | None = None) -> SkewReport:
+        """Compare a sample of online values with the offline table (unrestricted readers only)."""
+        params: dict[str, Any] = {"sample": sample, "seed": seed}
+        if now is not None:
+            params["now"] = _plain(now)
+        r = self._lake._json("GET", f"/features/groups/{group}/skew", params=params)
+        r.pop("lagging", None)
+        r.pop("mismatch_rate", None)
+        r["checked_at"] = datetime.fromisoformat(r["checked_at"])
+        return SkewReport(**r)
 
     # --- online reads -------------------------------------------------------------------------------
 
-    def get_online_features(self, keys: Any, features: Sequence[str] | str) -> OnlineFeatures:
-        """Values (as JSON has them: times as ISO text) and a status per value, for one or many entities."""
+    def get_online_features(
+        self, keys: Any, features: Sequence[str] | str, *, now: datetime | None = None
+    ) -> OnlineFeatures:
+        """Values (as JSON has them: times as ISO text) and a status per value, for one or many entities;
+        ``now`` is the time TTLs are judged at (default: the server's clock)."""
         entities = normalize_keys(keys)
         body = {"features": [features] if isinstance(features, str) else list(features), "entities": _plain(entities)}
+        if now is not None:
+            body["now"] = _plain(now)
         r = self._lake._json("POST", "/features/online", json=body)
         results = r["results"]
         return OnlineFeatures(
@@ -210,10 +281,12 @@ class RemoteFeatureStore:
     def load_training_set(self, training_set_id: str) -> RemoteTrainingSet:
         return RemoteTrainingSet(self._lake, self._lake._json("GET", f"/features/training-sets/{training_set_id}"))
 
-    def training_sets(self, group: str | None = None) -> list[dict[str, Any]]:
+    def training_sets(self, group: str | None = None) -> list[RemoteTrainingSet]:
+        """The saved training sets this client could load, newest first."""
         params = {"group": group} if group else {}
-        found: list[dict[str, Any]] = self._lake._json("GET", "/features/training-sets", params=params)
-        return found
+        return [
+            RemoteTrainingSet(self._lake, t) for t in self._lake._json("GET", "/features/training-sets", params=params)
+        ]
 
 
 class RemoteTrainingSet:
@@ -228,11 +301,35 @@ class RemoteTrainingSet:
         self.snapshots: dict[str, int | None] = info["snapshots"]
         self._arrow: pa.Table | None = None
 
-    def _download(self, fmt: str) -> bytes:
-        if self.id is None:
-            from mlake.errors import ValidationError
+    @property
+    def description(self) -> str | None:
+        return self.info.get("description")
 
+    @property
+    def entities(self) -> dict[str, Any]:
+        """Where the entity rows came from (a table and snapshot, a query, or kept rows)."""
+        found: dict[str, Any] = self.info.get("entities") or {}
+        return found
+
+    @property
+    def created_by(self) -> str | None:
+        return self.info.get("created_by")
+
+    @property
+    def created_at(self) -> datetime | None:
+        at = self.info.get("created_at")
+        return datetime.fromisoformat(at) if at else None
+
+    @property
+    def version(self) -> int | None:
+        return self.info.get("version")
+
+    def _download_check(self) -> None:
+        if self.id is None:
             raise ValidationError("This training set was not saved", hint="build it with save=True to download it")
+
+    def _download(self, fmt: str) -> bytes:
+        self._download_check()
         return self._lake.request("GET", f"/features/training-sets/{self.id}/export", params={"format": fmt}).content
 
     def to_arrow(self) -> pa.Table:
@@ -253,19 +350,31 @@ class RemoteTrainingSet:
         return frame
 
     def batches(self, batch_size: int = 65_536) -> Iterator[pa.RecordBatch]:
-        yield from self.to_arrow().to_batches(batch_size)
+        """The rows in order, streamed as they arrive (memory bounded by a few batches)."""
+        if self._arrow is not None:
+            yield from self._arrow.to_batches(batch_size)
+            return
+        self._download_check()
+        path = f"/features/training-sets/{self.id}/export"
+        yield from stream_batches(self._lake, "GET", path, batch_size, params={"format": "arrow"})
+
+    def _details(self) -> dict[str, Any]:
+        """The columns and row count (listed training sets come without them: fetched once)."""
+        if "columns" not in self.info:
+            self.info = self._lake._json("GET", f"/features/training-sets/{self.id}")
+        return self.info
 
     def to_parquet(self, path: str | Path) -> int:
         """Download the training set as one Parquet file (written by the server); returns its rows."""
         Path(path).write_bytes(self._download("parquet"))
-        return int(self.info["rows"])
+        return int(self._details()["rows"])
 
     @property
     def columns(self) -> list[str]:
-        return [c["name"] for c in self.info["columns"]]
+        return [c["name"] for c in self._details()["columns"]]
 
     def __len__(self) -> int:
-        return int(self.info["rows"])
+        return int(self._details()["rows"])
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.info)

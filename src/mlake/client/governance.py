@@ -10,6 +10,7 @@ and everyone may list their own principal, grants, tokens and audit events.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
@@ -20,6 +21,7 @@ from mlake.governance.model import (
     ColumnMask,
     Grant,
     Principal,
+    PrincipalKind,
     Role,
     RowFilter,
     Scope,
@@ -34,7 +36,7 @@ _TIMES = {"created_at", "expires_at", "last_used_at", "granted_at", "at"}
 _TUPLES = {"roles", "members"}
 
 
-def _load(cls: type[T], data: dict[str, Any]) -> T:
+def load_model(cls: type[T], data: dict[str, Any]) -> T:
     """A model object from its ``to_dict()`` form (times, tuples and scopes restored)."""
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     values: dict[str, Any] = {}
@@ -67,7 +69,7 @@ class RemoteGovernance:
     # --- principals and roles ---------------------------------------------------------------------
 
     def principals(self) -> list[Principal]:
-        return [_load(Principal, p) for p in self._get("/principals")]
+        return [load_model(Principal, p) for p in self._get("/principals")]
 
     def principal(self, name: str) -> Principal:
         for p in self.principals():
@@ -81,26 +83,26 @@ class RemoteGovernance:
         self,
         name: str,
         *,
-        kind: str = "user",
+        kind: PrincipalKind = "user",
         superuser: bool = False,
         display_name: str | None = None,
-        roles: list[str] | tuple[str, ...] = (),
+        roles: Sequence[str] = (),
     ) -> Principal:
         body = {"name": name, "kind": kind, "superuser": superuser, "display_name": display_name, "roles": list(roles)}
-        return _load(Principal, self._lake._json("POST", "/principals", json=body))
+        return load_model(Principal, self._lake._json("POST", "/principals", json=body))
 
     def update_principal(self, name: str, **changes: Any) -> Principal:
         """Change ``superuser``, ``disabled`` or ``display_name``."""
-        return _load(Principal, self._lake._json("PATCH", f"/principals/{_seg(name)}", json=changes))
+        return load_model(Principal, self._lake._json("PATCH", f"/principals/{_seg(name)}", json=changes))
 
     def delete_principal(self, name: str) -> None:
         self._lake._json("DELETE", f"/principals/{_seg(name)}")
 
     def roles(self) -> list[Role]:
-        return [_load(Role, r) for r in self._get("/roles")]
+        return [load_model(Role, r) for r in self._get("/roles")]
 
     def create_role(self, name: str, description: str | None = None) -> Role:
-        return _load(Role, self._lake._json("POST", "/roles", json={"name": name, "description": description}))
+        return load_model(Role, self._lake._json("POST", "/roles", json={"name": name, "description": description}))
 
     def delete_role(self, name: str) -> None:
         self._lake._json("DELETE", f"/roles/{_seg(name)}")
@@ -114,7 +116,7 @@ class RemoteGovernance:
     # --- tokens -------------------------------------------------------------------------------------
 
     def tokens(self, principal: str | None = None) -> list[ApiToken]:
-        return [_load(ApiToken, t) for t in self._get("/tokens", principal=principal)]
+        return [load_model(ApiToken, t) for t in self._get("/tokens", principal=principal)]
 
     def create_token(
         self, principal: str | None = None, description: str | None = None, expires_at: datetime | None = None
@@ -126,19 +128,19 @@ class RemoteGovernance:
             "expires_at": expires_at.isoformat() if expires_at else None,
         }
         data = self._lake._json("POST", "/tokens", json=body)
-        return _load(ApiToken, data), str(data["token"])
+        return load_model(ApiToken, data), str(data["token"])
 
     def revoke_token(self, token_id: str) -> ApiToken:
-        return _load(ApiToken, self._lake._json("DELETE", f"/tokens/{_seg(token_id)}"))
+        return load_model(ApiToken, self._lake._json("DELETE", f"/tokens/{_seg(token_id)}"))
 
     # --- grants and policies ------------------------------------------------------------------------
 
     def grants(self, grantee: str | None = None) -> list[Grant]:
-        return [_load(Grant, g) for g in self._get("/grants", grantee=grantee)]
+        return [load_model(Grant, g) for g in self._get("/grants", grantee=grantee)]
 
     def grant(self, grantee: str, privilege: str, scope: str) -> Grant:
         body = {"grantee": grantee, "privilege": privilege, "scope": scope}
-        return _load(Grant, self._lake._json("POST", "/grants", json=body))
+        return load_model(Grant, self._lake._json("POST", "/grants", json=body))
 
     def revoke(self, grantee: str, privilege: str, scope: str) -> int:
         """Revoke the grants of ``privilege`` on ``scope`` to ``grantee``; returns how many there were."""
@@ -152,18 +154,18 @@ class RemoteGovernance:
         self._lake._json("DELETE", f"/grants/{int(grant_id)}")
 
     def row_filters(self, table: str | None = None) -> list[RowFilter]:
-        return [_load(RowFilter, f) for f in self._get("/row-filters", table=table)]
+        return [load_model(RowFilter, f) for f in self._get("/row-filters", table=table)]
 
     def add_row_filter(self, table: str, grantee: str, predicate: str) -> RowFilter:
         body = {"table": table, "grantee": grantee, "predicate": predicate}
-        return _load(RowFilter, self._lake._json("POST", "/row-filters", json=body))
+        return load_model(RowFilter, self._lake._json("POST", "/row-filters", json=body))
 
     def column_masks(self, table: str | None = None) -> list[ColumnMask]:
-        return [_load(ColumnMask, m) for m in self._get("/column-masks", table=table)]
+        return [load_model(ColumnMask, m) for m in self._get("/column-masks", table=table)]
 
     def add_column_mask(self, table: str, column: str, grantee: str, mask: str) -> ColumnMask:
         body = {"table": table, "column": column, "grantee": grantee, "mask": mask}
-        return _load(ColumnMask, self._lake._json("POST", "/column-masks", json=body))
+        return load_model(ColumnMask, self._lake._json("POST", "/column-masks", json=body))
 
     def delete_policy(self, kind: str, policy_id: int) -> None:
         """Delete a ``row_filter`` or ``column_mask`` by its id."""
@@ -190,4 +192,4 @@ class RemoteGovernance:
         events = self._get(
             "/audit", principal=principal, action=action, outcome=outcome, table=table, limit=limit, offset=offset
         )
-        return [_load(AuditEvent, e) for e in events]
+        return [load_model(AuditEvent, e) for e in events]

@@ -13,7 +13,6 @@ Like httpx itself, the client takes a transport: in tests it talks straight to t
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,21 +20,35 @@ from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import httpx
 
 from mlake import errors
-from mlake.client.tables import RemoteResult, RemoteTable, lineage_graph, upload_report
+from mlake.client.tables import (
+    RemoteResult,
+    RemoteTable,
+    arrow_part,
+    form_fields,
+    lineage_graph,
+    upload_report,
+    write_record,
+)
 from mlake.errors import ConfigError, MlakeError, ValidationError
-from mlake.tables.lineage import LineageGraph
+from mlake.tables.lineage import LineageGraph, WriteRecord
+from mlake.tables.models import TableSummary
 from mlake.tables.names import TableName
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyiceberg.schema import Schema
 
     from mlake.client.features import RemoteFeatureStore
     from mlake.client.governance import RemoteGovernance
     from mlake.client.quality import RemoteQuality
+    from mlake.governance.model import Identity, Principal
     from mlake.ingest.report import IngestReport
+    from mlake.maintenance import MaintenanceReport
 
 
 def _error_classes() -> dict[str, type[MlakeError]]:
@@ -144,10 +157,29 @@ class RemoteLake:
 
         return RemoteQuality(self)
 
-    def me(self) -> dict[str, Any]:
+    def me(self) -> Identity:
         """Who this client acts as, and its grants."""
-        me: dict[str, Any] = self._json("GET", "/me")
-        return me
+        from mlake.client.governance import load_model
+        from mlake.governance.model import Grant, Identity, Principal
+
+        body = self._json("GET", "/me")
+        return Identity(load_model(Principal, body), [load_model(Grant, g) for g in body["grants"]])
+
+    @property
+    def principal(self) -> Principal:
+        """Who acts: the principal the server knows this client's token as."""
+        return self.me().principal
+
+    @property
+    def audit_table(self) -> TableName:
+        from mlake.governance.audit import AUDIT_TABLE
+
+        return AUDIT_TABLE
+
+    def privileges(self, name: str | TableName) -> list[str]:
+        """What this client may do with a table (for faces to show or hide actions)."""
+        found: list[str] = self._json("GET", f"/tables/{TableName.parse(name)}/privileges")
+        return found
 
     # --- catalog ----------------------------------------------------------------------------------
 
@@ -159,16 +191,25 @@ class RemoteLake:
             return
         self._json("POST", "/namespaces", json={"name": namespace, "description": description})
 
+    def drop_namespace(self, namespace: str) -> None:
+        self._json("DELETE", f"/namespaces/{quote(namespace, safe='')}")
+
     def list_tables(self, namespace: str | None = None, *, include_quarantine: bool = True) -> list[TableName]:
         params: dict[str, Any] = {"include_quarantine": include_quarantine}
         if namespace:
             params["namespace"] = namespace
         return sorted(TableName.parse(t["name"]) for t in self._json("GET", "/tables", params=params))
 
-    def search(self, words: str) -> list[dict[str, Any]]:
-        """Tables whose name, description, tags, owner or columns match every word."""
-        found: list[dict[str, Any]] = self._json("GET", "/tables", params={"q": words})
-        return found
+    def search(
+        self, query: str | None = None, namespace: str | None = None, *, include_quarantine: bool = True
+    ) -> list[TableSummary]:
+        """Tables whose name, description, owner, tags or columns match ``query`` (all words)."""
+        params: dict[str, Any] = {"include_quarantine": include_quarantine}
+        if query:
+            params["q"] = query
+        if namespace:
+            params["namespace"] = namespace
+        return [TableSummary.from_dict(t) for t in self._json("GET", "/tables", params=params)]
 
     def table(self, name: str | TableName) -> RemoteTable:
         return RemoteTable(self, TableName.parse(name))
@@ -180,48 +221,64 @@ class RemoteLake:
             return False
         return True
 
-    def drop_table(self, name: str | TableName, *, missing_ok: bool = False) -> None:
+    def drop_table(self, name: str | TableName, *, purge: bool = True, missing_ok: bool = False) -> None:
+        """Drop a table; ``purge`` also deletes its files (default)."""
         if missing_ok and not self.table_exists(name):
             return
-        self._json("DELETE", f"/tables/{TableName.parse(name)}")
+        self._json("DELETE", f"/tables/{TableName.parse(name)}", params={"purge": purge})
 
     def create_table(
         self,
         name: str | TableName,
-        data: Any,
+        data: Any = None,
         *,
+        schema: pa.Schema | Schema | None = None,
+        partition_by: Sequence[str] = (),
         description: str | None = None,
         owner: str | None = None,
-        tags: dict[str, str] | None = None,
+        tags: dict[str, str] | Sequence[str] | None = None,
+        exist_ok: bool = False,
+        properties: dict[str, str] | None = None,
     ) -> RemoteTable:
-        """Create a table from data (Arrow, pandas, polars ...), uploaded as Parquet."""
-        table_name = TableName.parse(name)
-        if self.table_exists(table_name):
-            raise errors.AlreadyExistsError(f"Table {table_name} already exists", hint="append to it instead")
-        self._upload(data, table_name, "append", description)
-        table = self.table(table_name)
-        if owner or tags:
-            table.set_metadata(owner=owner, tags=tags)
-        return table
-
-    def _upload(self, data: Any, name: TableName, mode: str, description: str | None = None) -> IngestReport:
-        import pyarrow.parquet as pq
+        """Create a table from data (Arrow, pandas, polars ...; uploaded as Arrow) or from a schema."""
+        from pyiceberg.schema import Schema
 
         from mlake.tables.frames import to_arrow
 
-        buffer = io.BytesIO()
-        pq.write_table(to_arrow(data), buffer)
-        files = [("files", ("data.parquet", buffer.getvalue(), "application/vnd.apache.parquet"))]
-        form = {"table": str(name), "mode": mode, "format": "parquet"}
-        if description:
-            form["description"] = description
-        return upload_report(self._json("POST", "/ingest", files=files, data=form))
+        table_name = TableName.parse(name)
+        if data is None and schema is None:
+            raise ValidationError(f"Creating {table_name} needs data or a schema")
+        arrow_schema = schema.as_arrow() if isinstance(schema, Schema) else schema
+        if data is not None:
+            arrow = to_arrow(data)
+            if arrow_schema is not None:
+                arrow = arrow.cast(arrow_schema)
+        else:
+            assert arrow_schema is not None
+            arrow = arrow_schema.empty_table()
+        form = form_fields(
+            with_rows=data is not None,
+            partition_by=list(partition_by) or None,
+            description=description,
+            owner=owner,
+            tags=tags if tags is None or isinstance(tags, dict) else list(tags),
+            exist_ok=exist_ok,
+            properties=properties,
+        )
+        self._json("POST", f"/tables/{table_name}/create", files=[arrow_part(arrow)], data=form)
+        return self.table(table_name)
 
     # --- SQL, lineage, ingest -----------------------------------------------------------------------
 
-    def sql(self, query: str, *, as_of: datetime | str | None = None) -> RemoteResult:
-        """A lazy result; it runs on the server when converted (``to_arrow()``, ``to_pandas()`` ...)."""
-        return RemoteResult(self, query, as_of.isoformat() if isinstance(as_of, datetime) else as_of)
+    def sql(self, query: str, *, as_of: datetime | str | None = None, params: Any = None) -> RemoteResult:
+        """A lazy result; it runs on the server when converted (``to_arrow()``, ``to_pandas()`` ...).
+
+        ``params`` fill ``?`` or ``$name`` placeholders (a list or a dict of JSON values)."""
+        return RemoteResult(self, query, as_of.isoformat() if isinstance(as_of, datetime) else as_of, params)
+
+    def can_read_sql(self, sql: str) -> bool:
+        """Whether this client may read every lake table that ``sql`` names (for showing SQL text)."""
+        return bool(self._json("POST", "/sql/readable", json={"sql": sql})["readable"])
 
     def lineage(self, name: str | TableName, max_depth: int = 10) -> LineageGraph:
         body = self._json("GET", f"/tables/{TableName.parse(name)}/lineage", params={"max_depth": min(max_depth, 20)})
@@ -248,3 +305,26 @@ class RemoteLake:
         finally:
             for h in handles:
                 h.close()
+
+    def ingest_database(self, url: str, into: str, **options: Any) -> IngestReport:
+        """Load a table or query from PostgreSQL / MySQL into a table; the server connects to the
+        database (a principal only to sources the lake's owner listed in ``ingest_allowed``)."""
+        body = {"url": url, "into": str(TableName.parse(into)), **options}
+        return upload_report(self._json("POST", "/ingest/database", json=body))
+
+    def recent_writes(self, limit: int = 20) -> list[WriteRecord]:
+        """The newest writes to tables this client may read."""
+        return [write_record(w) for w in self._json("GET", "/writes", params={"limit": limit})]
+
+    # --- maintenance --------------------------------------------------------------------------------
+
+    def maintain(self, name: str | TableName | None = None, **options: Any) -> list[MaintenanceReport]:
+        """Expire old snapshots, compact small files, remove orphaned files, on the server."""
+        from datetime import timedelta
+
+        from mlake.maintenance import MaintenanceReport
+
+        body: dict[str, Any] = {"table": str(TableName.parse(name)) if name else None}
+        for key, value in options.items():
+            body[key] = f"{value.total_seconds()}s" if isinstance(value, timedelta) else value
+        return [MaintenanceReport(**r) for r in self._json("POST", "/maintain", json=body)]

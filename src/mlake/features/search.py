@@ -251,7 +251,7 @@ def describe_group(
     table_name = group.table_name
     if lake.table_exists(table_name):
         table = lake.table(table_name)
-        described = table.describe()
+        described = table.describe().to_dict()
         info["offline"] = {
             k: described[k] for k in ("name", "snapshot_id", "rows", "files", "size_bytes", "last_updated")
         }

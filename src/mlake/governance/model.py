@@ -161,6 +161,17 @@ class Grant:
 
 
 @dataclass(frozen=True)
+class Identity:
+    """Who acts, and the grants that apply to it (what ``GET /api/v1/me`` answers)."""
+
+    principal: Principal
+    grants: list[Grant] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.principal.to_dict(), "grants": [g.to_dict() for g in self.grants]}
+
+
+@dataclass(frozen=True)
 class RowFilter:
     """Rows of ``table`` that ``grantee`` may see: those where ``predicate`` (SQL) holds.
 

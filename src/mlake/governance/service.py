@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from mlake.errors import PermissionDeniedError
 from mlake.governance.audit import AuditLog
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from mlake.core import LakeHandle as Lake
 
 
+@runtime_checkable
 class GovernanceAdmin(Protocol):
     """The administration API of ``lake.governance``: the owner's :class:`Governance` and a principal's
     :class:`GuardedGovernance` both provide it (the latter checks and audits every change)."""
@@ -75,7 +76,16 @@ class GovernanceAdmin(Protocol):
     def add_row_filter(self, table: str, grantee: str, predicate: str) -> RowFilter: ...
     def add_column_mask(self, table: str, column: str, grantee: str, mask: str) -> ColumnMask: ...
     def delete_policy(self, kind: str, policy_id: int) -> None: ...
-    def audit_events(self, **filters: Any) -> list[AuditEvent]: ...
+    def audit_events(
+        self,
+        *,
+        principal: str | None = None,
+        action: str | None = None,
+        outcome: str | None = None,
+        table: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[AuditEvent]: ...
 
 
 class Governance:
@@ -308,8 +318,20 @@ class Governance:
         self.store.delete_policy(kind, policy_id)
         self._log(f"{kind}.delete", str(policy_id))
 
-    def audit_events(self, **filters: Any) -> list[AuditEvent]:
-        return self.audit.events(**filters)
+    def audit_events(
+        self,
+        *,
+        principal: str | None = None,
+        action: str | None = None,
+        outcome: str | None = None,
+        table: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[AuditEvent]:
+        """Audit events, newest first, narrowed by who, what, outcome and table."""
+        return self.audit.events(
+            principal=principal, action=action, outcome=outcome, table=table, limit=limit, offset=offset
+        )
 
 
 class GuardedGovernance:
@@ -538,11 +560,22 @@ class GuardedGovernance:
 
         self._do(f"{kind}.delete", [], str(policy_id), run)
 
-    def audit_events(self, **filters: Any) -> list[AuditEvent]:
+    def audit_events(
+        self,
+        *,
+        principal: str | None = None,
+        action: str | None = None,
+        outcome: str | None = None,
+        table: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[AuditEvent]:
         """Superusers see every event; others see their own."""
         if not self.policy.superuser:
-            filters["principal"] = self.principal.name
-        return self._gov.audit_events(**filters)
+            principal = self.principal.name
+        return self._gov.audit_events(
+            principal=principal, action=action, outcome=outcome, table=table, limit=limit, offset=offset
+        )
 
 
 def _tables_of(scope: str) -> list[str]:

@@ -69,12 +69,28 @@ class Quality:
         snapshot_id: int | None = None,
         as_of: datetime | str | None = None,
         save: bool = True,
+        columns: Sequence[str] | None = None,
+        key: Sequence[str] | str = (),
+        time_column: str | None = None,
+        bins: int = 20,
+        top_k: int = 10,
+        exact_distinct: bool = False,
         **options: Any,
     ) -> Profile:
-        """Profile a table, snapshot or query (options: see :func:`mlake.quality.profile.profile`).
+        """Profile a table, snapshot or query: ``columns`` (default all), ``key`` (columns that should
+        identify a row), ``time_column`` (for freshness), histogram ``bins``, ``top_k`` values, and
+        ``exact_distinct`` counts; further tuning options: see :func:`mlake.quality.profile.profile`.
 
         ``save`` keeps the profile's metrics in the history (``mlake.quality_metrics``).
         """
+        options.update(
+            columns=columns,
+            key=[key] if isinstance(key, str) else list(key),
+            time_column=time_column,
+            bins=bins,
+            top_k=top_k,
+            exact_distinct=exact_distinct,
+        )
         with self._audited("quality.profile", table):
             return self._profile(self._source(table, snapshot_id, as_of), save, **options)
 
@@ -174,9 +190,15 @@ class Quality:
     # --- history --------------------------------------------------------------------------------------
 
     def history(
-        self, table: Target, *, metric: str | None = None, column: str | None = None, kind: str | None = None
+        self,
+        table: Target,
+        *,
+        metric: str | None = None,
+        column: str | None = None,
+        kind: str | None = None,
+        limit: int | None = None,
     ) -> pa.Table:
-        """Stored metrics of a table (or query) across runs, oldest first.
+        """Stored metrics of a table (or query) across runs, oldest first (the newest ``limit`` rows when given).
 
         On a principal's lake, only for principals who may read the whole table (PermissionDeniedError
         otherwise, saying why): the history describes all of it.
@@ -184,7 +206,8 @@ class Quality:
         key = self._key(table)
         with self._audited("quality.history", key):
             keeper = self._history_keeper(key)
-            return load_history(keeper, key, metric=metric, column=column, kind=kind)
+            found = load_history(keeper, key, metric=metric, column=column, kind=kind)
+        return found if limit is None or found.num_rows <= limit else found.slice(found.num_rows - limit)
 
     def anomalies(
         self, table: Target, *, rules: AnomalyRules | None = None, all_runs: bool = False, **rule_options: Any

@@ -73,6 +73,12 @@ class QualityDimensions:
             "scores": [asdict(s) | {"measured": s.measured} for s in self.scores],
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> QualityDimensions:
+        """The inverse of ``to_dict`` (for clients of the REST API)."""
+        fields = DimensionScore.__dataclass_fields__
+        return cls(d["source"], [DimensionScore(**{k: v for k, v in s.items() if k in fields}) for s in d["scores"]])
+
     def _repr_html_(self) -> str:
         from mlake.quality.report import dimensions_html
 

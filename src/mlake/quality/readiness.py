@@ -105,6 +105,14 @@ class ReadinessReport:
         d["seconds"] = round(self.seconds, 3)
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ReadinessReport:
+        """The inverse of ``to_dict`` (for clients of the REST API)."""
+        values = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        values["feature_power"] = [FeaturePower(**f) for f in d.get("feature_power") or []]
+        values["sample_size"] = [Advice(**a) for a in d.get("sample_size") or []]
+        return cls(**values)
+
     def _repr_html_(self) -> str:
         from mlake.quality.report import readiness_html
 

@@ -183,9 +183,12 @@ class SuiteStore:
 
     # --- changing -------------------------------------------------------------------------------
 
-    def save(self, table: str | TableName, name: str, yaml: str, *, replace: bool = True) -> StoredSuite:
-        """Store ``yaml`` (checked by parsing it) as suite ``name`` of ``table``; with ``replace``, an
-        existing suite of that name is changed (by its owner, a principal with alter, or a superuser)."""
+    def save(self, table: str | TableName, name: str, yaml: str | Suite, *, replace: bool = True) -> StoredSuite:
+        """Store ``yaml`` (checked by parsing it; or a :class:`Suite`) as suite ``name`` of ``table``; with
+        ``replace``, an existing suite of that name is changed (by its owner, a principal with alter, or a
+        superuser)."""
+        if isinstance(yaml, Suite):
+            yaml = yaml.to_yaml()
         table_name = str(TableName.parse(table))
         suite_name = check_suite_name(name)
         with audited(self._lake, "quality.suite.save", [table_name], suite_name):
@@ -236,6 +239,21 @@ class SuiteStore:
             self._require_change(stored.owner, stored.table, stored.name)
             with self._engine.begin() as conn:
                 conn.execute(suites_table.delete().where(suites_table.c.id == stored.id))
+
+    def run(
+        self,
+        table: str | TableName,
+        name: str,
+        *,
+        snapshot_id: int | None = None,
+        sample_rows: int = 5,
+        save: bool = True,
+    ) -> SuiteResult:
+        """Run a stored suite; its result is kept as the suite's last result when the caller may see the
+        whole table (see :meth:`mlake.quality.api.Quality.check`)."""
+        return self._lake.quality.check(
+            table, self.get(table, name), snapshot_id=snapshot_id, save=save, sample_rows=sample_rows
+        )
 
     def record_run(self, stored: StoredSuite, result: SuiteResult, actor: str) -> None:
         """Keep ``result`` as the suite's last run (callers check that the run may be kept)."""

@@ -56,6 +56,13 @@ class SuggestedSuite:
             check["reason"] = reason
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], origin: str = "suggested suite") -> SuggestedSuite:
+        """The inverse of ``to_dict`` (for clients of the REST API)."""
+        data = {**d, "checks": [dict(c) for c in d["checks"]]}
+        reasons = [str(c.pop("reason", "")) for c in data["checks"]]
+        return cls(Suite.from_dict(data, origin), reasons)
+
     def _repr_html_(self) -> str:
         import html
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query
@@ -50,6 +51,7 @@ class OnlineRequest(BaseModel):
         description='Entities by their key columns, e.g. {"customer_id": 7}.',
         examples=[[{"customer_id": 7}]],
     )
+    now: datetime | None = Field(default=None, description="The time TTLs are judged at (default: now).")
 
 
 class OnlineResult(BaseModel):
@@ -100,7 +102,7 @@ def router(lake_of: Callable[..., Lake]) -> APIRouter:
         Through mlake's server the caller needs SELECT on each group's offline table (`features.<group>`)
         and its columns; column masks are applied to the values and an entity hidden by a row filter is
         reported `missing`."""
-        result = lake.features.get_online_features(body.entities, body.features)
+        result = lake.features.get_online_features(body.entities, body.features, now=body.now)
         return Response(online_json(result), media_type="application/json")
 
     @api.get("/groups", summary="Feature groups")

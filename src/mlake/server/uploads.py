@@ -15,6 +15,9 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol
+
+from mlake.errors import ValidationError
 
 _LOCK = ".lock"
 
@@ -35,6 +38,28 @@ def upload_folder(home: Path) -> Iterator[Path]:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
         os.close(fd)
+
+
+class _Reads(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class _Writes(Protocol):
+    def write(self, data: bytes, /) -> object: ...
+
+
+def copy_upload(source: _Reads, target: _Writes, total: int = 0, limit: int = 2 * 1024**3) -> int:
+    """Copy an uploaded file in 1 MiB chunks; ``total`` is what the request sent before. Refused (with
+    what to do instead) once the request passes ``limit`` bytes; returns the new total."""
+    while chunk := source.read(1 << 20):
+        total += len(chunk)
+        if total > limit:
+            raise ValidationError(
+                f"Upload larger than {limit // 1024**3} GiB",
+                hint="load large files with the CLI: mlake ingest PATH --into TABLE",
+            )
+        target.write(chunk)
+    return total
 
 
 def sweep_uploads(home: Path) -> int:

@@ -23,9 +23,11 @@ from pyiceberg.table.snapshots import Snapshot
 
 from mlake.errors import MlakeError, NotFoundError, PermissionDeniedError, SchemaError, ValidationError
 from mlake.tables.frames import SchemaPlan, conform, iceberg_type_of, plan_schema, to_arrow
-from mlake.tables.lineage import LineageInput, WriteRecord
+from mlake.tables.lineage import LineageGraph, LineageInput, WriteRecord
+from mlake.tables.models import ColumnInfo, TableInfo
 from mlake.tables.names import TableName
-from mlake.tables.types import describe_schema, quote_ident
+from mlake.tables.types import quote_ident
+from mlake.tables.types import type_name as iceberg_type_name
 from mlake.tables.writer import append_files, remove_files, with_retries, write_arrow
 
 if TYPE_CHECKING:
@@ -136,39 +138,44 @@ class Table:
         self._lake.access.require_superuser("see storage locations")
         return tbl.location()
 
-    def describe(self) -> dict[str, Any]:
-        """Everything a catalog page shows about the table, as plain data — as the actor may see it: a
-        principal needs ``select``, sees only its columns (masked ones flagged), no storage location
-        unless a superuser, and no row or byte counts of a table its row filter narrows."""
+    def describe(self) -> TableInfo:
+        """Everything a catalog page shows about the table — as the actor may see it: a principal needs
+        ``select``, sees only its columns (masked ones flagged), no storage location unless a superuser,
+        and no row or byte counts of a table its row filter narrows. ``to_dict()`` gives it as JSON data."""
         tbl = self.iceberg
         access = self._lake.access.require("select", self.name)
         snap = tbl.current_snapshot()
         props = tbl.properties
-        columns = describe_schema(tbl.schema())
-        if access.columns is not None:
-            columns = [c for c in columns if c["name"] in access.columns]
-        for c in columns:
-            c["masked"] = c["name"] in access.masks
+        columns = [
+            ColumnInfo(
+                name=f.name,
+                type=iceberg_type_name(f.field_type),
+                required=f.required,
+                doc=f.doc,
+                field_id=f.field_id,
+                masked=f.name in access.masks,
+            )
+            for f in tbl.schema().fields
+            if access.columns is None or f.name in access.columns
+        ]
         whole = not access.filters
-        info: dict[str, Any] = {
-            "name": str(self.name),
-            "description": props.get("comment"),
-            "owner": props.get("owner"),
-            "tags": self._tags(props),
-            "columns": columns,
-            "partitioning": [str(f) for f in tbl.spec().fields],
-            "location": tbl.location() if self._lake.access.superuser else None,
-            "snapshot_id": snap.snapshot_id if snap else None,
-            "rows": (_summary_int(snap, "total-records") if snap else 0) if whole else None,
-            "files": (_summary_int(snap, "total-data-files") if snap else 0) if whole else None,
-            "size_bytes": (_summary_int(snap, "total-files-size") if snap else 0) if whole else None,
-            "last_updated": (datetime.fromtimestamp(snap.timestamp_ms / 1000, UTC).isoformat() if snap else None),
-            "format_version": tbl.format_version,
-            "row_filtered": not whole,
-        }
-        if self._lake.access.governed:
-            info["privileges"] = self._lake.privileges(self.name)
-        return info
+        return TableInfo(
+            name=str(self.name),
+            description=props.get("comment"),
+            owner=props.get("owner"),
+            tags=self._tags(props),
+            columns=columns,
+            partitioning=[str(f) for f in tbl.spec().fields],
+            location=tbl.location() if self._lake.access.superuser else None,
+            snapshot_id=snap.snapshot_id if snap else None,
+            rows=(_summary_int(snap, "total-records") if snap else 0) if whole else None,
+            files=(_summary_int(snap, "total-data-files") if snap else 0) if whole else None,
+            size_bytes=(_summary_int(snap, "total-files-size") if snap else 0) if whole else None,
+            last_updated=datetime.fromtimestamp(snap.timestamp_ms / 1000, UTC).isoformat() if snap else None,
+            format_version=tbl.format_version,
+            row_filtered=not whole,
+            privileges=self._lake.privileges(self.name) if self._lake.access.governed else None,
+        )
 
     @staticmethod
     def _tags(props: dict[str, str]) -> dict[str, str]:
@@ -339,7 +346,7 @@ class Table:
     ) -> Page:
         """A page of rows sorted by one column — with the total when it is known without counting."""
         info = self.describe()
-        columns = [c["name"] for c in info["columns"]]
+        columns = info.column_names
         order = None
         if order_by:
             if order_by not in columns:
@@ -347,7 +354,7 @@ class Table:
             order = f"{quote_ident(order_by)} {'DESC' if desc else 'ASC'} NULLS LAST"
         result = self.query(columns, where or None, snapshot_id=snapshot_id, as_of=as_of, order_by=order)
         rows = result.page(limit + 1, offset)
-        total: int | None = info["rows"]
+        total = info.rows
         if where or as_of:
             total = None
         elif snapshot_id is not None and total is not None:
@@ -357,7 +364,7 @@ class Table:
             offset=offset,
             limit=limit,
             has_more=rows.num_rows > limit,
-            snapshot_id=snapshot_id if snapshot_id is not None else info["snapshot_id"],
+            snapshot_id=snapshot_id if snapshot_id is not None else info.snapshot_id,
             total_rows=total,
         )
 
@@ -397,6 +404,10 @@ class Table:
         return int(rows[0][0]) if rows else 0
 
     # --- history --------------------------------------------------------------------------------
+
+    def lineage(self, max_depth: int = 10) -> LineageGraph:
+        """Upstream and downstream of this table (see :meth:`mlake.lake.Lake.lineage`)."""
+        return self._lake.lineage(self.name, max_depth)
 
     def history(self) -> list[SnapshotInfo]:
         """Snapshots, oldest first; ``in_current_lineage`` is False for ones left by a rollback."""
@@ -707,17 +718,16 @@ class Table:
     def _repr_html_(self) -> str:
         d = self.describe()
         cols = "".join(
-            f"<tr><td>{html.escape(c['name'])}</td><td>{html.escape(c['type'])}</td>"
-            f"<td>{html.escape(c['doc'] or '')}</td></tr>"
-            for c in d["columns"]
+            f"<tr><td>{html.escape(c.name)}</td><td>{html.escape(c.type)}</td><td>{html.escape(c.doc or '')}</td></tr>"
+            for c in d.columns
         )
-        tags = ", ".join(f"{k}={v}" if v else k for k, v in d["tags"].items())
+        tags = ", ".join(f"{k}={v}" if v else k for k, v in d.tags.items())
         head = self.head(5)._repr_html_()
-        size = "rows filtered for you" if d["rows"] is None else f"{d['rows']:,} rows, {d['files']} files"
+        size = "rows filtered for you" if d.rows is None else f"{d.rows:,} rows, {d.files} files"
         return (
-            f"<div><b>{html.escape(d['name'])}</b> — {size}"
-            f"{' — ' + html.escape(d['description']) if d['description'] else ''}"
-            f"{'<br>owner: ' + html.escape(d['owner']) if d['owner'] else ''}"
+            f"<div><b>{html.escape(d.name)}</b> — {size}"
+            f"{' — ' + html.escape(d.description) if d.description else ''}"
+            f"{'<br>owner: ' + html.escape(d.owner) if d.owner else ''}"
             f"{'<br>tags: ' + html.escape(tags) if tags else ''}"
             f"<table><tr><th>column</th><th>type</th><th>description</th></tr>{cols}</table>{head}</div>"
         )
@@ -773,7 +783,19 @@ def parse_type(t: pa.DataType | str) -> pa.DataType:
     return _arrow_type(t)
 
 
-__all__ = ["Page", "SnapshotInfo", "Table", "parse_row_filter", "parse_type"]
+def type_name(t: pa.DataType | str) -> str:
+    """The name :func:`parse_type` reads back as ``t`` (for sending a type over the wire)."""
+    if isinstance(t, str):
+        return t
+    if pa.types.is_decimal(t):
+        return f"decimal({t.precision},{t.scale})"
+    for name, known in _TYPE_NAMES.items():
+        if known == t:
+            return name
+    raise ValidationError(f"Type {t} has no mlake type name", hint=f"use one of {', '.join(sorted(_TYPE_NAMES))}")
+
+
+__all__ = ["Page", "SnapshotInfo", "Table", "parse_row_filter", "parse_type", "type_name"]
 
 
 def _drop_untyped_nulls(data: pa.Table, schema: Schema) -> pa.Table:

@@ -80,12 +80,12 @@ def tables(
 ) -> list[dict[str, Any]]:
     if namespace is not None and namespace not in lake.namespaces():
         raise NotFoundError(f"Namespace {namespace!r} does not exist")
-    return lake.search(q, namespace, include_quarantine=include_quarantine)
+    return [t.to_dict() for t in lake.search(q, namespace, include_quarantine=include_quarantine)]
 
 
 @router.get("/tables/{name}", summary="Describe a table")
 def describe(name: str, lake: Lk) -> dict[str, Any]:
-    return lake.table(_name(name)).describe()
+    return lake.table(_name(name)).describe().to_dict()
 
 
 @router.patch("/tables/{name}", summary="Edit a table's description, owner, tags and column docs")
@@ -98,19 +98,18 @@ def edit(name: str, body: MetadataIn, lake: Lk) -> dict[str, Any]:
         remove_tags=body.remove_tags,
         column_docs=body.column_docs,
     )
-    return table.describe()
+    return table.describe().to_dict()
 
 
 @router.delete("/tables/{name}", status_code=204, summary="Drop a table")
-def drop(name: str, lake: Lk) -> Response:
-    lake.drop_table(_name(name))
+def drop(name: str, lake: Lk, purge: bool = True) -> Response:
+    lake.drop_table(_name(name), purge=purge)
     return Response(status_code=204)
 
 
 @router.get("/tables/{name}/schema", summary="A table's columns")
 def schema(name: str, lake: Lk) -> list[dict[str, Any]]:
-    columns: list[dict[str, Any]] = lake.table(_name(name)).describe()["columns"]
-    return columns
+    return [c.to_dict() for c in lake.table(_name(name)).describe().columns]
 
 
 @router.get("/tables/{name}/history", summary="A table's snapshots, oldest first")
@@ -122,7 +121,7 @@ def history(name: str, lake: Lk) -> list[dict[str, Any]]:
 def rollback(name: str, body: RollbackIn, lake: Lk) -> dict[str, Any]:
     table = lake.table(_name(name))
     table.rollback(body.snapshot_id)
-    return table.describe()
+    return table.describe().to_dict()
 
 
 @router.get("/tables/{name}/lineage", summary="Upstream and downstream of a table")

@@ -160,8 +160,8 @@ def update_group(name: GroupName, body: GroupPatch, lake: Lk) -> dict[str, Any]:
 
 
 @router.delete("/features/groups/{name}", status_code=204, summary="Drop a group with its offline and online data")
-def drop_group(name: GroupName, lake: Lk) -> Response:
-    lake.features.drop_group(name)
+def drop_group(name: GroupName, lake: Lk, purge: bool = True) -> Response:
+    lake.features.drop_group(name, purge=purge)
     return Response(status_code=204)
 
 
@@ -183,6 +183,25 @@ def write(name: GroupName, body: WriteIn, lake: Lk) -> dict[str, Any]:
 def materialize(name: GroupName, lake: Lk, body: MaterializeIn | None = None) -> dict[str, Any]:
     """Incremental unless `full`; needs ALTER on `features.<group>`."""
     return lake.features.materialize(name, full=bool(body and body.full)).to_dict()
+
+
+@router.post("/features/materialize", summary="Materialize every online group the caller may alter")
+def materialize_all(lake: Lk, body: MaterializeIn | None = None) -> list[dict[str, Any]]:
+    return [r.to_dict() for r in lake.features.materialize_all(full=bool(body and body.full))]
+
+
+@router.get("/features/groups/{name}/skew", summary="Compare a sample of online values with the offline table")
+def skew(
+    name: GroupName,
+    lake: Lk,
+    sample: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    seed: Annotated[int, Query(ge=0, le=2**31)] = 0,
+    now: Annotated[datetime | None, Query(description="The time TTLs are judged at (default: now).")] = None,
+) -> dict[str, Any]:
+    """For readers without row filters or masks on the group (they would compare masked values)."""
+    report = lake.features.skew(name, sample=sample, seed=seed, now=now)
+    out: dict[str, Any] = json_value(report.to_dict())
+    return out
 
 
 @router.get("/features/training-sets", summary="Saved training sets")

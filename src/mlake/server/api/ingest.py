@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from mlake.errors import ValidationError
 from mlake.lake import Lake
 from mlake.server.state import principal_lake
-from mlake.server.uploads import sweep_uploads, upload_folder
+from mlake.server.uploads import copy_upload, sweep_uploads, upload_folder
 from mlake.tables.names import TableName
 
 Lk = Annotated[Lake, Depends(principal_lake)]
@@ -39,14 +39,7 @@ def router() -> APIRouter:
                 base = _SAFE.sub("_", (f.filename or f"upload-{i}").rsplit("/", 1)[-1]).lstrip(".") or f"upload-{i}"
                 path = folder / f"{i:03d}-{base}"
                 with path.open("wb") as out:
-                    while chunk := f.file.read(1 << 20):
-                        total += len(chunk)
-                        if total > MAX_UPLOAD_BYTES:
-                            raise ValidationError(
-                                f"Upload larger than {MAX_UPLOAD_BYTES // 1024**3} GiB",
-                                hint="ingest large files with the CLI: mlake ingest PATH --into TABLE",
-                            )
-                        out.write(chunk)
+                    total = copy_upload(f.file, out, total, MAX_UPLOAD_BYTES)
                 paths.append(str(path))
             if not paths:
                 raise ValidationError("No file was uploaded")

@@ -22,8 +22,7 @@ def health(request: Request) -> dict[str, Any]:
 
 @router.get("/me", summary="The caller and what it may do")
 def me(lake: Annotated[Lake, Depends(principal_lake)]) -> dict[str, Any]:
-    p = lake.principal
-    return {**p.to_dict(), "grants": [g.to_dict() for g in (lake.policy.grants if lake.policy else [])]}
+    return lake.me().to_dict()
 
 
 @router.get("/areas", summary="The areas (parts of mlake) this server offers")

@@ -83,6 +83,56 @@ class CheckIn(BaseModel):
         return self
 
 
+class SuiteRef(BaseModel):
+    """An optional suite: YAML text, parsed YAML (``checks``), or a stored suite's name — at most one."""
+
+    yaml: str | None = Field(default=None, max_length=200_000, description="A suite in YAML.")
+    checks: list[dict[str, Any]] | None = Field(default=None, max_length=500, description="Checks as in YAML.")
+    suite: str | None = Field(default=None, min_length=1, max_length=200, description="A stored suite's name.")
+
+    @model_validator(mode="after")
+    def _at_most_one(self) -> SuiteRef:
+        if sum(getattr(self, n) is not None for n in ("yaml", "checks", "suite")) > 1:
+            raise ValueError("give at most one of yaml, checks or suite")
+        return self
+
+    @property
+    def given(self) -> bool:
+        return any(getattr(self, n) is not None for n in ("yaml", "checks", "suite"))
+
+
+class ReadinessIn(BaseModel):
+    target: str = Field(min_length=1, max_length=200, description="The label column.")
+    snapshot_id: SnapshotField | None = None
+    features: list[Annotated[str, Field(max_length=200)]] | None = Field(default=None, max_length=2000)
+    task: Literal["auto", "classification", "regression"] = "auto"
+    data_kind: str = Field(default="tabular", max_length=32)
+    series: str | None = Field(default=None, max_length=200)
+    text: str | None = Field(default=None, max_length=200)
+    sample_rows: int | None = Field(default=None, ge=100, le=1_000_000)
+    folds: int = Field(default=5, ge=2, le=20)
+    seed: int = Field(default=0, ge=0, le=2**31)
+
+
+class DimensionsIn(SuiteRef):
+    snapshot_id: SnapshotField | None = None
+    key: ColumnList = Field(description="Column(s) that should identify a row.")
+    reference: str | None = Field(default=None, max_length=260, description="A table the values should be found in.")
+    rule: str | None = Field(default=None, max_length=10_000, description="A SQL condition every row should meet.")
+    max_age: str | None = Field(default=None, max_length=32, description="How fresh the data should be, e.g. 1d.")
+    expected_schema: dict[str, str] | None = Field(default=None, max_length=2000)
+
+
+class ReportIn(SuiteRef):
+    target: str | None = Field(default=None, max_length=200, description="Label column: adds ML readiness.")
+    snapshot_id: SnapshotField | None = None
+    key: ColumnList = Field(description="Column(s) that should identify a row.")
+    max_age: str | None = Field(default=None, max_length=32)
+    save: bool = Field(default=True, description="Keep the profile and check runs in the history (when allowed).")
+    readiness_options: dict[str, Any] | None = Field(default=None, description="Options of the readiness report.")
+    format: Literal["html", "json"] = "json"
+
+
 class RunIn(BaseModel):
     snapshot_id: SnapshotField | None = None
     sample_rows: int = Field(default=5, ge=0, le=MAX_SAMPLES, description="Failing rows returned per check.")
@@ -97,7 +147,7 @@ def _table(name: str) -> str:
     return str(TableName.parse(name))
 
 
-def _suite(body: CheckIn, lake: Lake, table: str) -> Suite | StoredSuite:
+def _suite(body: CheckIn | SuiteRef, lake: Lake, table: str) -> Suite | StoredSuite:
     if body.suite is not None:
         return lake.quality.suites.get(table, body.suite)
     if body.checks is not None:
@@ -186,6 +236,51 @@ def report(
     return Response(rep.to_html(), media_type="text/html; charset=utf-8", headers=headers)
 
 
+@router.post("/tables/{name}/quality/report", summary="Build the quality report (JSON or HTML), optionally kept")
+def build_report(name: str, body: ReportIn, lake: Lk) -> Response:
+    """As the GET route, with any suite (YAML, checks or a stored one), a freshness bound, readiness
+    options, and ``save`` to keep the runs in the history when the caller may."""
+    table = _table(name)
+    rep = lake.quality.report(
+        table,
+        target=body.target,
+        suite=_suite(body, lake, table) if body.given else None,
+        snapshot_id=body.snapshot_id,
+        key=body.key,
+        max_age=body.max_age,
+        save=body.save,
+        readiness_options=body.readiness_options,
+    )
+    if body.format == "json":
+        return Response(rep.to_json(), media_type="application/json")
+    return Response(
+        rep.to_html(), media_type="text/html; charset=utf-8", headers={"Content-Security-Policy": REPORT_CSP}
+    )
+
+
+@router.post("/tables/{name}/quality/readiness", summary="ML readiness of a table for predicting a column")
+def readiness(name: str, body: ReadinessIn, lake: Lk) -> dict[str, Any]:
+    options = body.model_dump(exclude_none=True, exclude={"target", "snapshot_id"})
+    return lake.quality.readiness(_table(name), body.target, snapshot_id=body.snapshot_id, **options).to_dict()
+
+
+@router.post("/tables/{name}/quality/dimensions", summary="Scores for the quality dimensions of a table")
+def dimensions(name: str, body: DimensionsIn, lake: Lk) -> dict[str, Any]:
+    table = _table(name)
+    suite = _suite(body, lake, table) if body.given else None
+    scores = lake.quality.dimensions(
+        table,
+        snapshot_id=body.snapshot_id,
+        suite=suite.suite if isinstance(suite, StoredSuite) else suite,
+        key=body.key,
+        reference=body.reference,
+        rule=body.rule,
+        max_age=body.max_age,
+        expected_schema=body.expected_schema,
+    )
+    return scores.to_dict()
+
+
 @router.get("/tables/{name}/quality/history", summary="Kept quality metrics of a table, oldest first")
 def history(
     name: str,
@@ -203,27 +298,45 @@ def history(
     return {"table": table, "rows": records, "truncated": truncated}
 
 
-@router.get("/tables/{name}/quality/anomalies", summary="Metrics that jumped, from the kept history")
-def anomalies(
-    name: str,
-    lake: Lk,
-    all_runs: Annotated[bool, Query(description="Look at every run, not only the newest.")] = False,
+def anomaly_rules(
     relative_change: Annotated[float, Query(gt=0, le=1000)] = 0.5,
     min_rate_change: Annotated[float, Query(ge=0, le=1)] = 0.01,
     z: Annotated[float, Query(gt=0, le=1000)] = 4.0,
     min_history: Annotated[int, Query(ge=2, le=10_000)] = 5,
     window: Annotated[int, Query(ge=2, le=10_000)] = 30,
     seasonal_period: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+) -> AnomalyRules:
+    """When a metric's newest value counts as an anomaly (query parameters; see AnomalyRules)."""
+    return AnomalyRules(relative_change, min_rate_change, z, min_history, window, seasonal_period)
+
+
+Rules = Annotated[AnomalyRules, Depends(anomaly_rules)]
+
+
+@router.get("/tables/{name}/quality/anomalies", summary="Metrics that jumped, from the kept history")
+def anomalies(
+    name: str,
+    lake: Lk,
+    rules: Rules,
+    all_runs: Annotated[bool, Query(description="Look at every run, not only the newest.")] = False,
 ) -> list[dict[str, Any]]:
-    rules = AnomalyRules(relative_change, min_rate_change, z, min_history, window, seasonal_period)
     return [a.to_dict() for a in lake.quality.anomalies(_table(name), rules=rules, all_runs=all_runs)]
+
+
+@router.get("/quality/keeps", summary="Whether runs on a table or query by the caller are kept in the history")
+def keeps(
+    lake: Lk, target: Annotated[str, Query(min_length=1, max_length=100_000, description="A table or a query.")]
+) -> dict[str, bool]:
+    return {"keeps": lake.quality.keeps(target)}
 
 
 @router.get("/quality/anomalies", summary="Anomalies in the newest runs of every table you may see whole")
 def recent_anomalies(
-    lake: Lk, days: Annotated[float, Query(gt=0, le=3650, description="Runs of the last days.")] = 7.0
+    lake: Lk,
+    rules: Rules,
+    days: Annotated[float, Query(gt=0, le=3650, description="Runs of the last days.")] = 7.0,
 ) -> list[dict[str, Any]]:
-    return [a.to_dict() for a in lake.quality.recent_anomalies(days=days)]
+    return [a.to_dict() for a in lake.quality.recent_anomalies(days=days, rules=rules)]
 
 
 # --- stored suites ----------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ class ExportIn(BaseModel):
     sql: str = Field(min_length=1, max_length=100_000)
     as_of: str | None = Field(default=None, max_length=64)
     format: Literal["csv", "parquet", "arrow"] = "csv"
+    params: list[Any] | dict[str, Any] | None = Field(default=None, description="Values for ? or $name placeholders.")
 
 
 class SaveIn(BaseModel):
@@ -55,10 +56,19 @@ def run(body: SqlIn, lake: Lk) -> dict[str, Any]:
 
 @router.post("/sql/export", summary="Run a query and download the whole result")
 def export(body: ExportIn, lake: Lk) -> StreamingResponse:
-    return stream_result(lake.sql(body.sql, as_of=body.as_of), body.format, "result")
+    return stream_result(lake.sql(body.sql, as_of=body.as_of, params=body.params), body.format, "result")
+
+
+class ReadableIn(BaseModel):
+    sql: str = Field(min_length=1, max_length=100_000)
+
+
+@router.post("/sql/readable", summary="Whether the caller may read every lake table a query names")
+def readable(body: ReadableIn, lake: Lk) -> dict[str, bool]:
+    return {"readable": lake.can_read_sql(body.sql)}
 
 
 @router.post("/sql/save", status_code=201, summary="Save a query's result as a table (with lineage)")
 def save(body: SaveIn, lake: Lk) -> dict[str, Any]:
     table = lake.sql(body.sql, as_of=body.as_of).save(body.table, mode=body.mode)
-    return lake.table(table.name).describe()
+    return lake.table(table.name).describe().to_dict()

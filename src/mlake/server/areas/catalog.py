@@ -14,10 +14,11 @@ if TYPE_CHECKING:
 
 
 def _api() -> APIRouter:
-    from mlake.server.api import catalog, ingest
+    from mlake.server.api import catalog, ingest, tables
 
     r = APIRouter()
     r.include_router(catalog.router)
+    r.include_router(tables.router)
     r.include_router(ingest.router())
     return r
 

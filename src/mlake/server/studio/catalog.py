@@ -23,11 +23,11 @@ router = APIRouter(include_in_schema=False)
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, lake: Lk) -> HTMLResponse:
     tables = lake.search(include_quarantine=True)
-    main = [t for t in tables if not t["quarantine"]]
-    quarantined = sum(t["rows"] or 0 for t in tables if t["quarantine"])
+    main = [t for t in tables if not t.quarantine]
+    quarantined = sum(t.rows or 0 for t in tables if t.quarantine)
     namespaces: dict[str, list[dict[str, Any]]] = {}
     for t in main:
-        namespaces.setdefault(t["namespace"], []).append(t)
+        namespaces.setdefault(t.namespace, []).append(t.to_dict())
     panels = []
     for a in load_areas():
         for panel in a.home_panels:
@@ -39,8 +39,8 @@ def home(request: Request, lake: Lk) -> HTMLResponse:
         "tables": len(main),
         "namespaces": len(namespaces),
         # a table the viewer's row filter narrows has no count for it (it would tell what the filter hides)
-        "rows": sum(t["rows"] or 0 for t in main),
-        "size": sum(t["size_bytes"] or 0 for t in main),
+        "rows": sum(t.rows or 0 for t in main),
+        "size": sum(t.size_bytes or 0 for t in main),
         "quarantined": quarantined,
     }
     return render(request, "home.html", title="Home", stats=stats, namespaces=namespaces, panels=panels)
@@ -53,8 +53,8 @@ def catalog(request: Request, lake: Lk, q: str | None = None, namespace: str | N
     tables = lake.search(q, namespace or None)
     groups: dict[str, list[dict[str, Any]]] = {}
     for t in tables:
-        groups.setdefault(t["namespace"], []).append(t)
-    quarantine = sum(1 for t in tables if t["quarantine"])  # counted apart, as the home page leaves them out
+        groups.setdefault(t.namespace, []).append(t.to_dict())
+    quarantine = sum(1 for t in tables if t.quarantine)  # counted apart, as the home page leaves them out
     return render(
         request,
         "catalog.html",
@@ -70,7 +70,7 @@ def catalog(request: Request, lake: Lk, q: str | None = None, namespace: str | N
 @router.get("/tables/{name}", response_class=HTMLResponse)
 def table_page(request: Request, name: str, lake: Lk, tab: str = "overview") -> HTMLResponse:
     table_name = TableName.parse(name)
-    info = lake.table(table_name).describe()
+    info = lake.table(table_name).describe().to_dict()
     tabs = sorted((t for a in load_areas() for t in a.table_tabs), key=lambda t: t.order)
     active = next((t for t in tabs if t.key == tab), tabs[0])
     params = dict(request.query_params)

@@ -39,7 +39,7 @@ def _summaries(lake: Lake) -> list[dict[str, Any]]:
         item: dict[str, Any] = {"group": g, "rows": None, "last_updated": None, "ttl": format_ttl(g.ttl)}
         try:
             info = lake.table(g.table_name).describe()
-            item.update(rows=info["rows"], last_updated=info["last_updated"])
+            item.update(rows=info.rows, last_updated=info.last_updated)
         except MlakeError:
             pass  # e.g. only insert granted: the group is listed, its data is not shown
         out.append(item)
@@ -95,9 +95,9 @@ def group_page(request: Request, lake: Lk, name: Annotated[str, Path(max_length=
     charts = {c: distribution_svg(d) for c, d in dists.items()}
     timeline = histogram_svg(dists.get(group.event_time), width=1100, height=110, axis=True)
     graph = lake.lineage(group.table_name, max_depth=3) if info.get("offline") else None
-    columns = lake.table(group.table_name).describe()["columns"]  # what the viewer may read, and how
-    masked = {c["name"] for c in columns if c.get("masked")}
-    readable = [f for f in group.feature_names if f in {c["name"] for c in columns}]
+    columns = lake.table(group.table_name).describe().columns  # what the viewer may read, and how
+    masked = {c.name for c in columns if c.masked}
+    readable = [f for f in group.feature_names if f in {c.name for c in columns}]
     return render(
         request,
         "features/group.html",

@@ -1,0 +1,436 @@
+"""The public API of mlake as protocols: what a lake, a table, a result, the feature store, quality and
+access control offer, whether they run in this process or on a server.
+
+``mlake.connect(path)`` returns an embedded :class:`~mlake.lake.Lake`, ``mlake.connect("http://...")`` a
+:class:`~mlake.client.remote.RemoteLake`; both satisfy :class:`LakeAPI`, and so do their tables
+(:class:`TableAPI`), results (:class:`ResultAPI`) and areas. Code written against these protocols runs
+unchanged against either. ``tests/test_api_parity.py`` compares the two implementations member by member
+(names, parameters, return types) and checks both against these protocols, so a method added to one
+side fails until the other side has it too (or the test's allowlist says why it cannot).
+
+The protocols are ``runtime_checkable``, but ``isinstance`` on Python 3.11 reads every property it
+checks (a table's ``location``, a lake's ``features`` ...), which may query the lake: type against them
+statically, and keep ``isinstance`` for tests.
+
+This module imports nothing of mlake at run time (every name below is for type checkers only), so that
+any layer may import it without an import circle.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import polars as pl
+    import pyarrow as pa
+    from pyiceberg.schema import Schema
+
+    from mlake.features.groups import Feature, FeatureGroup
+    from mlake.features.lookup import OnlineFeatures
+    from mlake.features.materialize import MaterializeReport
+    from mlake.features.offline import WriteSummary
+    from mlake.features.search import SearchHit
+    from mlake.features.skew import SkewReport
+    from mlake.governance.model import Identity, Principal
+    from mlake.governance.service import GovernanceAdmin as GovernanceAPI
+    from mlake.ingest.report import IngestReport
+    from mlake.maintenance import MaintenanceReport
+    from mlake.quality.agreement import AgreementReport
+    from mlake.quality.dimensions import QualityDimensions
+    from mlake.quality.history import Anomaly, AnomalyRules
+    from mlake.quality.profile_result import Profile
+    from mlake.quality.readiness import ReadinessReport
+    from mlake.quality.report import QualityReport
+    from mlake.quality.store import StoredSuite
+    from mlake.quality.suggest import SuggestedSuite
+    from mlake.quality.suite import Suite, SuiteResult
+    from mlake.tables.lineage import LineageGraph, LineageInput, WriteRecord
+    from mlake.tables.models import TableInfo, TableSummary
+    from mlake.tables.names import TableName
+    from mlake.tables.table import Page, SnapshotInfo
+
+__all__ = [
+    "FeatureStoreAPI",
+    "GovernanceAPI",
+    "LakeAPI",
+    "QualityAPI",
+    "ResultAPI",
+    "SuiteStoreAPI",
+    "TableAPI",
+    "TrainingSetAPI",
+]
+
+
+@runtime_checkable
+class ResultAPI(Protocol):
+    """A query's result: lazy until converted; Arrow underneath."""
+
+    sql: str
+
+    @property
+    def columns(self) -> list[str]: ...
+    @property
+    def types(self) -> list[str]: ...
+    def to_arrow(self) -> pa.Table: ...
+    def to_pandas(self) -> pd.DataFrame: ...
+    def to_polars(self) -> pl.DataFrame: ...
+    def to_pylist(self) -> list[dict[str, Any]]: ...
+    def fetchall(self) -> list[tuple[Any, ...]]: ...
+    def batches(self, batch_size: int = 100_000) -> Iterator[pa.RecordBatch]: ...
+    def reader(self, batch_size: int = 100_000) -> pa.RecordBatchReader: ...
+    def scalar(self) -> Any: ...
+    def page(self, limit: int, offset: int = 0) -> pa.Table: ...
+    def count(self) -> int: ...
+    def preview(self, n: int = 20) -> pa.Table: ...
+    def save(self, name: str, *, mode: str = "create") -> TableAPI: ...
+    def __len__(self) -> int: ...
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any: ...
+
+
+@runtime_checkable
+class TableAPI(Protocol):
+    """One table of a lake, by name: read it, write it, change its schema, look at its history."""
+
+    name: TableName
+
+    @property
+    def schema(self) -> Schema: ...
+    @property
+    def columns(self) -> list[str]: ...
+    @property
+    def location(self) -> str: ...
+    @property
+    def tags(self) -> dict[str, str]: ...
+    def describe(self) -> TableInfo: ...
+    def set_metadata(
+        self,
+        *,
+        description: str | None = None,
+        owner: str | None = None,
+        tags: dict[str, str] | Sequence[str] | None = None,
+        remove_tags: Sequence[str] = (),
+        column_docs: dict[str, str] | None = None,
+    ) -> None: ...
+
+    # reading
+    def snapshot_at(self, when: datetime | str) -> int: ...
+    def check_snapshot(self, snapshot_id: int) -> int: ...
+    def query(
+        self,
+        columns: Sequence[str] | None = None,
+        where: str | None = None,
+        *,
+        snapshot_id: int | None = None,
+        as_of: datetime | str | None = None,
+        limit: int | None = None,
+        order_by: str | None = None,
+    ) -> ResultAPI: ...
+    def page(
+        self,
+        limit: int = 50,
+        offset: int = 0,
+        *,
+        order_by: str | None = None,
+        desc: bool = False,
+        where: str | None = None,
+        snapshot_id: int | None = None,
+        as_of: datetime | str | None = None,
+    ) -> Page: ...
+    def to_arrow(self, columns: Sequence[str] | None = None, where: str | None = None, **kw: Any) -> pa.Table: ...
+    def to_pandas(self, columns: Sequence[str] | None = None, where: str | None = None, **kw: Any) -> pd.DataFrame: ...
+    def to_polars(self, columns: Sequence[str] | None = None, where: str | None = None, **kw: Any) -> pl.DataFrame: ...
+    def batches(self, batch_size: int = 100_000, **kw: Any) -> Iterator[pa.RecordBatch]: ...
+    def head(self, n: int = 10) -> ResultAPI: ...
+    def count(self, snapshot_id: int | None = None) -> int: ...
+
+    # history
+    def lineage(self, max_depth: int = 10) -> LineageGraph: ...
+    def history(self) -> list[SnapshotInfo]: ...
+    def rollback(self, snapshot_id: int) -> None: ...
+
+    # schema changes
+    def add_columns(self, columns: dict[str, pa.DataType | str], docs: dict[str, str] | None = None) -> None: ...
+    def rename_column(self, old: str, new: str) -> None: ...
+    def drop_column(self, name: str) -> None: ...
+    def widen_column(self, name: str, to: pa.DataType | str) -> None: ...
+
+    # writing
+    def append(
+        self,
+        data: Any,
+        *,
+        command: str | None = None,
+        inputs: list[LineageInput] | None = None,
+        properties: dict[str, str] | None = None,
+    ) -> WriteRecord: ...
+    def overwrite(
+        self,
+        data: Any,
+        where: str | None = None,
+        *,
+        command: str | None = None,
+        inputs: list[LineageInput] | None = None,
+    ) -> WriteRecord: ...
+    def upsert(
+        self, data: Any, on: Sequence[str], *, command: str | None = None, inputs: list[LineageInput] | None = None
+    ) -> WriteRecord: ...
+    def delete(self, where: str, *, command: str | None = None) -> WriteRecord: ...
+
+
+@runtime_checkable
+class TrainingSetAPI(Protocol):
+    """A point-in-time correct training set."""
+
+    id: str | None
+    name: str | None
+    spec: dict[str, Any]
+    snapshots: dict[str, int | None]
+
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def entities(self) -> dict[str, Any]: ...
+    @property
+    def created_by(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime | None: ...
+    @property
+    def version(self) -> int | None: ...
+
+    @property
+    def columns(self) -> list[str]: ...
+    def to_arrow(self) -> pa.Table: ...
+    def to_pandas(self) -> pd.DataFrame: ...
+    def to_polars(self) -> pl.DataFrame: ...
+    def batches(self, batch_size: int = 65_536) -> Iterator[pa.RecordBatch]: ...
+    def to_parquet(self, path: str | Path) -> int: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def __len__(self) -> int: ...
+
+
+@runtime_checkable
+class FeatureStoreAPI(Protocol):
+    """Feature groups, their offline and online stores, and point-in-time training sets."""
+
+    def groups(self) -> list[FeatureGroup]: ...
+    def group(self, name: str) -> FeatureGroup: ...
+    def describe(self, group: str, *, statistics: bool = True, distributions: bool = False) -> dict[str, Any]: ...
+    def search(
+        self, text: str | None = None, *, tag: str | None = None, owner: str | None = None
+    ) -> list[SearchHit]: ...
+    def create_group(
+        self,
+        name: str,
+        *,
+        entities: Sequence[str] | Mapping[str, Any] | str,
+        event_time: str,
+        features: Mapping[str, Any] | Sequence[Feature | str] | None = None,
+        data: Any = None,
+        ttl: timedelta | str | float | None = None,
+        description: str | None = None,
+        owner: str | None = None,
+        tags: Mapping[str, str] | Sequence[str] | None = None,
+        online: bool = True,
+    ) -> FeatureGroup: ...
+    def add_features(self, group: str, features: Mapping[str, Any] | Sequence[Feature]) -> FeatureGroup: ...
+    def update_group(self, group: str, **values: Any) -> FeatureGroup: ...
+    def drop_group(self, group: str, *, purge: bool = True) -> None: ...
+    def write(self, group: str, data: Any, *, online: bool | None = None) -> WriteSummary: ...
+    def materialize(self, group: str, *, full: bool = False) -> MaterializeReport: ...
+    def materialize_all(self, *, full: bool = False) -> list[MaterializeReport]: ...
+    def get_online_features(
+        self, keys: Any, features: Sequence[str] | str, *, now: datetime | None = None
+    ) -> OnlineFeatures: ...
+    def skew(self, group: str, *, sample: int = 100, seed: int = 0, now: datetime | None = None) -> SkewReport: ...
+    def training_set(
+        self,
+        entities: Any,
+        features: Sequence[str] | str,
+        *,
+        as_of: datetime | str | None = None,
+        entity_time: str | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        save: bool = True,
+    ) -> TrainingSetAPI: ...
+    def load_training_set(self, training_set_id: str) -> TrainingSetAPI: ...
+    def training_sets(self, group: str | None = None) -> Sequence[TrainingSetAPI]: ...
+
+
+@runtime_checkable
+class SuiteStoreAPI(Protocol):
+    """Named suites of checks stored per table, with their last results."""
+
+    def list(self, table: str | TableName | None = None) -> list[StoredSuite]: ...
+    def get(self, table: str | TableName, name: str) -> StoredSuite: ...
+    def failing(self) -> builtins.list[StoredSuite]: ...
+    def save(self, table: str | TableName, name: str, yaml: str | Suite, *, replace: bool = True) -> StoredSuite: ...
+    def delete(self, table: str | TableName, name: str) -> None: ...
+    def run(
+        self,
+        table: str | TableName,
+        name: str,
+        *,
+        snapshot_id: int | None = None,
+        sample_rows: int = 5,
+        save: bool = True,
+    ) -> SuiteResult: ...
+
+
+@runtime_checkable
+class QualityAPI(Protocol):
+    """Profiles, checks, suggestions, metric history and anomalies of tables and queries."""
+
+    @property
+    def suites(self) -> SuiteStoreAPI: ...
+    def keeps(self, table: Any) -> bool: ...
+
+    def profile(
+        self,
+        table: Any,
+        *,
+        snapshot_id: int | None = None,
+        as_of: datetime | str | None = None,
+        save: bool = True,
+        columns: Sequence[str] | None = None,
+        key: Sequence[str] | str = (),
+        time_column: str | None = None,
+        bins: int = 20,
+        top_k: int = 10,
+        exact_distinct: bool = False,
+        **options: Any,
+    ) -> Profile: ...
+    def check(
+        self,
+        table: Any,
+        suite: Any,
+        *,
+        snapshot_id: int | None = None,
+        as_of: datetime | str | None = None,
+        save: bool = True,
+        sample_rows: int = 5,
+    ) -> SuiteResult: ...
+    def suggest(
+        self, table: Any, *, profile_result: Profile | None = None, name: str | None = None
+    ) -> SuggestedSuite: ...
+    def history(
+        self,
+        table: Any,
+        *,
+        metric: str | None = None,
+        column: str | None = None,
+        kind: str | None = None,
+        limit: int | None = None,
+    ) -> pa.Table: ...
+    def anomalies(
+        self, table: Any, *, rules: AnomalyRules | None = None, all_runs: bool = False, **rule_options: Any
+    ) -> list[Anomaly]: ...
+    def recent_anomalies(self, *, days: float = 7.0, rules: AnomalyRules | None = None) -> list[Anomaly]: ...
+    def readiness(
+        self, table: Any, target: str, *, snapshot_id: int | None = None, **options: Any
+    ) -> ReadinessReport: ...
+    def dimensions(
+        self,
+        table: Any,
+        *,
+        snapshot_id: int | None = None,
+        suite: Suite | str | Path | dict[str, Any] | None = None,
+        key: Sequence[str] = (),
+        reference: str | None = None,
+        rule: str | None = None,
+        max_age: str | timedelta | None = None,
+        expected_schema: dict[str, str] | None = None,
+    ) -> QualityDimensions: ...
+    def report(
+        self,
+        table: Any,
+        path: str | Path | None = None,
+        *,
+        target: str | None = None,
+        suite: Any = None,
+        snapshot_id: int | None = None,
+        key: Sequence[str] = (),
+        max_age: str | timedelta | None = None,
+        save: bool = True,
+        readiness_options: dict[str, Any] | None = None,
+    ) -> QualityReport: ...
+    def agreement(
+        self,
+        data: Any,
+        *,
+        item: str = "item",
+        rater: str = "annotator",
+        label: str = "label",
+        level: str = "nominal",
+    ) -> AgreementReport: ...
+
+
+def __getattr__(name: str) -> Any:
+    """``GovernanceAPI``: the administration API (principals, roles, tokens, grants, filters, masks,
+    audit events) is the governance package's own protocol, ``GovernanceAdmin``; it is imported only
+    when asked for, so that this module stays free of run-time imports."""
+    if name == "GovernanceAPI":
+        from mlake.governance.service import GovernanceAdmin
+
+        return GovernanceAdmin
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@runtime_checkable
+class LakeAPI(Protocol):
+    """A lake: its catalog, tables, SQL, lineage, ingestion, maintenance and areas."""
+
+    @property
+    def features(self) -> FeatureStoreAPI: ...
+    @property
+    def quality(self) -> QualityAPI: ...
+    @property
+    def governance(self) -> GovernanceAPI: ...
+    @property
+    def principal(self) -> Principal: ...
+    @property
+    def audit_table(self) -> TableName: ...
+    def me(self) -> Identity: ...
+    def privileges(self, name: str | TableName) -> list[str]: ...
+    def can_read_sql(self, sql: str) -> bool: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> LakeAPI: ...
+    def __exit__(self, *exc: object) -> None: ...
+
+    # catalog
+    def namespaces(self) -> list[str]: ...
+    def create_namespace(self, namespace: str, description: str | None = None, exist_ok: bool = True) -> None: ...
+    def drop_namespace(self, namespace: str) -> None: ...
+    def list_tables(self, namespace: str | None = None, *, include_quarantine: bool = True) -> list[TableName]: ...
+    def search(
+        self, query: str | None = None, namespace: str | None = None, *, include_quarantine: bool = True
+    ) -> list[TableSummary]: ...
+    def table(self, name: str | TableName) -> TableAPI: ...
+    def table_exists(self, name: str | TableName) -> bool: ...
+    def drop_table(self, name: str | TableName, *, purge: bool = True, missing_ok: bool = False) -> None: ...
+    def create_table(
+        self,
+        name: str | TableName,
+        data: Any = None,
+        *,
+        schema: pa.Schema | Schema | None = None,
+        partition_by: Sequence[str] = (),
+        description: str | None = None,
+        owner: str | None = None,
+        tags: dict[str, str] | Sequence[str] | None = None,
+        exist_ok: bool = False,
+        properties: dict[str, str] | None = None,
+    ) -> TableAPI: ...
+
+    # SQL, lineage, ingestion, maintenance
+    def sql(self, query: str, *, as_of: datetime | str | None = None, params: Any = None) -> ResultAPI: ...
+    def lineage(self, name: str | TableName, max_depth: int = 10) -> LineageGraph: ...
+    def recent_writes(self, limit: int = 20) -> list[WriteRecord]: ...
+    def ingest(self, source: str | Path | Sequence[str | Path], into: str, **options: Any) -> IngestReport: ...
+    def ingest_database(self, url: str, into: str, **options: Any) -> IngestReport: ...
+    def maintain(self, name: str | TableName | None = None, **options: Any) -> list[MaintenanceReport]: ...
