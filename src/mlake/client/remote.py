@@ -284,14 +284,17 @@ class RemoteLake:
         body = self._json("GET", f"/tables/{TableName.parse(name)}/lineage", params={"max_depth": min(max_depth, 20)})
         return lineage_graph(body)
 
-    def ingest(self, source: str | Path | Sequence[str | Path], into: str, **options: Any) -> IngestReport:
-        """Upload local files into a table (the server quarantines bad rows as usual)."""
-        paths = [Path(source)] if isinstance(source, str | Path) else [Path(p) for p in source]
+    def ingest(
+        self, path: str | Path | Sequence[str | Path], into: str, *, source: str | None = None, **options: Any
+    ) -> IngestReport:
+        """Upload local files into a table (the server quarantines bad rows as usual); ``source``: a
+        source registered on the server (``lake.sources``) the rows come from."""
+        paths = [Path(path)] if isinstance(path, str | Path) else [Path(p) for p in path]
         expanded: list[Path] = []
         for p in paths:
             expanded.extend(sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p])
         if not expanded:
-            raise ValidationError(f"No files to upload in {source}")
+            raise ValidationError(f"No files to upload in {path}")
         unknown = set(options) - {"mode", "format", "description"}
         if unknown:
             raise ValidationError(
@@ -301,15 +304,17 @@ class RemoteLake:
         try:
             files = [("files", (p.name, h, "application/octet-stream")) for p, h in zip(expanded, handles, strict=True)]
             form = {"table": str(TableName.parse(into)), **{k: str(v) for k, v in options.items() if v is not None}}
+            if source is not None:
+                form["source"] = source
             return upload_report(self._json("POST", "/ingest", files=files, data=form))
         finally:
             for h in handles:
                 h.close()
 
-    def ingest_database(self, url: str, into: str, **options: Any) -> IngestReport:
+    def ingest_database(self, url: str, into: str, *, source: str | None = None, **options: Any) -> IngestReport:
         """Load a table or query from PostgreSQL / MySQL into a table; the server connects to the
         database (a principal only to sources the lake's owner listed in ``ingest_allowed``)."""
-        body = {"url": url, "into": str(TableName.parse(into)), **options}
+        body = {"url": url, "into": str(TableName.parse(into)), "source": source, **options}
         return upload_report(self._json("POST", "/ingest/database", json=body))
 
     def recent_writes(self, limit: int = 20) -> list[WriteRecord]:

@@ -29,6 +29,7 @@ def router() -> APIRouter:
         mode: Annotated[Literal["append", "overwrite"], Form()] = "append",
         format: Annotated[Literal["csv", "tsv", "parquet", "json", "jsonl"] | None, Form()] = None,
         description: Annotated[str | None, Form(max_length=2000)] = None,
+        source: Annotated[str | None, Form(max_length=200, description="A registered source (lake.sources).")] = None,
     ) -> dict[str, Any]:
         name = TableName.parse(table)
         sweep_uploads(lake.settings.home)  # folders of uploads a killed server left behind
@@ -48,7 +49,7 @@ def router() -> APIRouter:
                 options["format"] = format
             if description:
                 options["description"] = description
-            report = lake.ingest(paths, into=str(name), **options)
+            report = lake.ingest(paths, into=str(name), source=source, **options)
         out_report = report.to_dict()
         out_report["summary"] = report.summary()
         return out_report

@@ -325,6 +325,7 @@ class DatabaseIngestIn(BaseModel):
     types: dict[str, str] | None = None
     full: bool | None = None
     batch_rows: int | None = Field(default=None, ge=1, le=10_000_000)
+    source: str | None = Field(default=None, max_length=200, description="A registered source (lake.sources).")
 
 
 @router.post("/ingest/database", status_code=201, summary="Load a table or query from PostgreSQL / MySQL")
