@@ -78,3 +78,11 @@ def test_demo_is_deterministic_and_dirty(tmp_path: Path) -> None:
         assert lake.table("shop.events").describe().partitioning
         assert lake.table("shop.customers").tags["pii"] == "true"
         assert "shop.orders" in lake.lineage("shop.customer_stats").upstream_tables()
+        # the recipe cleaned the orders: no duplicates, no refunds, every channel filled and one-hot encoded
+        clean = lake.sql("select * from shop.orders_clean").to_pandas()
+        assert len(clean) == lake.sql(
+            "select count(*) from (select distinct * from shop.orders) where amount > 0 and status = 'completed'"
+        ).scalar()
+        assert clean.filter(like="channel_").drop(columns="channel_missing").sum(axis=1).eq(1).all()
+        assert [r.status for r in lake.pipelines.runs("orders_daily")] == ["succeeded"]
+        assert "shop.orders" in lake.lineage("shop.orders_clean").upstream_tables()

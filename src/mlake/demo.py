@@ -305,7 +305,66 @@ def build_demo(lake: Lake, customers: int = 5000, end: datetime | None = None) -
     from mlake.features.demo import build_feature_demo
 
     lines += build_feature_demo(lake)
+    lines += build_processing_demo(lake)
     return lines
+
+
+ORDERS_RECIPE = """
+name: orders_clean
+source: shop.orders
+steps:
+  - {op: dedupe}
+  - {op: filter, condition: "amount > 0 AND status = 'completed'"}
+  - {op: winsorize, columns: [amount], lower: 0.01, upper: 0.99}
+  - {op: missing_indicator, columns: [channel]}
+  - {op: fill_mode, columns: [channel]}
+  - {op: one_hot, column: channel, top_k: 3, other: true}
+  - {op: date_parts, column: ordered_at, parts: [month, dayofweek, hour]}
+  - {op: cyclical, column: ordered_at_hour, period: 24}
+  - {op: log, columns: [amount], offset: 1}
+  - {op: standard_scale, columns: [quantity]}
+"""
+
+ORDERS_PIPELINE = """
+name: orders_daily
+triggers:
+  - on_new_data: shop.orders
+steps:
+  - name: orders_have_ids
+    kind: check
+    table: shop.orders
+    suite: |
+      name: orders-ids
+      checks:
+        - not_null: order_id
+        - not_null: customer_id
+  - name: clean_orders
+    kind: recipe
+    recipe: orders_clean
+    inputs: [shop.orders]
+    output: shop.orders_clean
+    depends_on: [orders_have_ids]
+"""
+
+
+def build_processing_demo(lake: Lake) -> list[str]:
+    """A recipe that cleans the orders for a model, and a pipeline that re-runs it when orders arrive.
+
+    The pipeline runs once here (as ``mlake worker`` would after the ingest), so Studio and
+    ``mlake pipelines runs`` open with a finished run and ``shop.orders_clean`` exists with its lineage.
+    """
+    from mlake.pipelines import Worker
+
+    version = lake.recipes.create(ORDERS_RECIPE)
+    lake.pipelines.save(ORDERS_PIPELINE)
+    runs = Worker(lake, "demo").run_once()
+    statuses = [lake.pipelines.status(run_id).status for run_id in runs]
+    rows = lake.table("shop.orders_clean").count() if lake.table_exists("shop.orders_clean") else 0
+    return [
+        f"recipe orders_clean v{version.version}: 10 steps over shop.orders",
+        f"pipeline orders_daily: {len(runs)} run(s) on new data ({', '.join(statuses)}); "
+        f"shop.orders_clean has {rows:,} rows",
+    ]
 
 
 def next_steps(lake: Lake) -> str:
@@ -325,6 +384,8 @@ def next_steps(lake: Lake) -> str:
   mlake report shop.orders -o orders-quality.html --key order_id
   mlake features show customer_orders
   mlake features export churn-training
+  mlake recipes export orders_clean            (the demo's recipe as readable SQL)
+  mlake pipelines runs orders_daily
   mlake features get customer_orders:spend_30d customer_clicks:views_1d --entity customer_id=42
 
 From Python:  import mlake; lake = mlake.connect("{home}"); lake.sql("select * from shop.customers limit 5").to_pandas()
