@@ -37,7 +37,10 @@ from mlake.tables.scan import plan_scan
 from mlake.tables.types import duckdb_type, quote_ident, quote_literal
 
 if TYPE_CHECKING:
+    from pyiceberg.table import Table as IcebergTable
+
     from mlake.core import LakeHandle as Lake
+    from mlake.ingest.context import StagedData
     from mlake.tables.table import Table
 
 _MAX_VIEW_SCHEMAS = 512
@@ -231,7 +234,8 @@ class SqlEngine:
         self._database = database
         self._con: duckdb.DuckDBPyConnection | None = None
         self._lock: threading.RLock = database._lock if database is not None else threading.RLock()
-        self._schemas: OrderedDict[str, None] = database._schemas if database is not None else OrderedDict()
+        # view schema -> helper objects (in ``main``) dropped with it
+        self._schemas: OrderedDict[str, tuple[str, ...]] = database._schemas if database is not None else OrderedDict()
         self.remote = False  # True once DuckDB can read s3:// (object-store warehouse)
 
     @property
@@ -302,21 +306,40 @@ class SqlEngine:
                 self._schemas.move_to_end(tag)
                 return ref
             con = self.connection
-            source = plan_scan(table, snapshot_id, row_filter, remote=self.remote)
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(tag)}")
-            if source.sql is not None:
-                con.execute(f"CREATE OR REPLACE VIEW {ref} AS {source.sql}")
-            else:
-                con.register("__mlake_fallback", source.arrow)
-                try:
-                    con.execute(f"CREATE OR REPLACE TABLE {ref} AS SELECT * FROM __mlake_fallback")
-                finally:
-                    con.unregister("__mlake_fallback")
-            self._schemas[tag] = None
-            while len(self._schemas) > _MAX_VIEW_SCHEMAS:
-                old, _ = self._schemas.popitem(last=False)
-                con.execute(f"DROP SCHEMA IF EXISTS {quote_ident(old)} CASCADE")
+            helpers = (self._database or self)._build_view(con, ref, table, snapshot_id, row_filter)
+            self._remember(tag, helpers)
         return ref
+
+    def _build_view(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        ref: str,
+        table: IcebergTable,
+        snapshot_id: int | None,
+        row_filter: BooleanExpression | None,
+    ) -> tuple[str, ...]:
+        """Create the view ``ref`` of ``table`` at ``snapshot_id``; return the names of helper objects
+        (in ``main``) to drop with it. The owner's views read the data files with ``read_parquet``."""
+        source = plan_scan(table, snapshot_id, row_filter, remote=self.remote)
+        if source.sql is not None:
+            con.execute(f"CREATE OR REPLACE VIEW {ref} AS {source.sql}")
+        else:
+            con.register("__mlake_fallback", source.arrow)
+            try:
+                con.execute(f"CREATE OR REPLACE TABLE {ref} AS SELECT * FROM __mlake_fallback")
+            finally:
+                con.unregister("__mlake_fallback")
+        return ()
+
+    def _remember(self, tag: str, helpers: tuple[str, ...] = ()) -> None:
+        """Keep the view schema ``tag`` (and its ``helpers``); drop the least recently used beyond the cap."""
+        self._schemas[tag] = helpers
+        while len(self._schemas) > _MAX_VIEW_SCHEMAS:
+            old, old_helpers = self._schemas.popitem(last=False)
+            self.connection.execute(f"DROP SCHEMA IF EXISTS {quote_ident(old)} CASCADE")
+            for helper in old_helpers:
+                self.connection.execute(f"DROP VIEW IF EXISTS main.{quote_ident(helper)}")
 
     def internal_view(self, sql: str) -> str:
         """A view over a SELECT mlake built itself (a staged batch's files, before they are committed), so
@@ -332,11 +355,17 @@ class SqlEngine:
             con = self.connection
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(tag)}")
             con.execute(f"CREATE OR REPLACE VIEW {ref} AS {sql}")
-            self._schemas[tag] = None
-            while len(self._schemas) > _MAX_VIEW_SCHEMAS:
-                old, _ = self._schemas.popitem(last=False)
-                con.execute(f"DROP SCHEMA IF EXISTS {quote_ident(old)} CASCADE")
+            self._remember(tag)
         return ref
+
+    def staged_view(self, staged: StagedData) -> str:
+        """A view over an ingest's staged batch (written, not committed), for a gate's checks to read by
+        name (see :meth:`internal_view`)."""
+        if self._database is not None:  # a principal's engine: the sandboxed database reads no file itself
+            ref = self._database.staged_view(staged)
+            self.policy.issued(ref)
+            return ref
+        return self.internal_view(staged.sql())
 
     # --- queries ----------------------------------------------------------------------------------
 
@@ -587,7 +616,7 @@ def save_result(result: Result, name: str, *, mode: str = "create") -> Table:
         else f"NULL::{duckdb_type(f.field_type)} AS {quote_ident(f.name)}"
         for f in ice.schema().fields
     )
-    if can_write_with_duckdb(ice) and result.writes_with_duckdb:
+    if can_write_with_duckdb(ice) and result.writes_with_duckdb and _opens_files(result._keepalive):
         # COPY runs on the cursor that owns the relation, through a temporary view of it.
         view = f"__mlake_save_{uuid.uuid4().hex}"
         cursor = result._keepalive
@@ -621,6 +650,15 @@ def save_result(result: Result, name: str, *, mode: str = "create") -> Table:
         raise
     target._finish(write, ice)
     return target
+
+
+def _opens_files(cursor: Any) -> bool:
+    """Whether the DuckDB database of ``cursor`` may write files (a principal's sandboxed one may not:
+    its results are written through Arrow, whatever kind of result carries them)."""
+    if not isinstance(cursor, duckdb.DuckDBPyConnection):
+        return True  # not a cursor mlake knows how to ask; the result type decides, as before
+    rows = cursor.execute("SELECT current_setting('enable_external_access')").fetchall()
+    return bool(rows and rows[0][0])
 
 
 def _lake_of(result: Result) -> Lake:

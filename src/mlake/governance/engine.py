@@ -12,15 +12,13 @@ its reach even by their quoted names.
 
 from __future__ import annotations
 
+import hashlib
 import re
-import shutil
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -31,14 +29,18 @@ from mlake.errors import MlakeError, PermissionDeniedError, SqlError
 from mlake.governance.sandbox import QueryLimitError, SandboxError, SqlSandbox, lock_down, sandbox_config
 from mlake.results import Result, translate_duckdb_error
 from mlake.sql import INSERT_STATEMENT, SqlEngine, Statement, split_statements
+from mlake.tables.arrow_scan import plan_arrow_scan, plan_file_scan
 from mlake.tables.lineage import LineageInput
 from mlake.tables.names import TableName
-from mlake.tables.scan import local_path
 from mlake.tables.types import duckdb_type, quote_ident
 
 if TYPE_CHECKING:
+    from pyiceberg.expressions import BooleanExpression
+    from pyiceberg.table import Table as IcebergTable
+
     from mlake.core import LakeHandle as Lake
     from mlake.governance.access import Access
+    from mlake.ingest.context import StagedData
 
 _EXPLAIN = re.compile(r"^\s*EXPLAIN\s+(ANALYZE\s+)?", re.IGNORECASE)
 _REF = re.compile(r'^"((?:[^"]|"")*)"\."((?:[^"]|"")*)"$')
@@ -54,57 +56,54 @@ def _split_ref(ref: str) -> tuple[str, str]:
 class SandboxedEngine(SqlEngine):
     """The lake's SQL engine on a DuckDB database locked down for untrusted SQL (shared by principals).
 
-    The database may open the ``data/`` folders of the lake's tables and nothing else: not the Iceberg
-    metadata, not the uploads and spill files under ``<home>/tmp``, not the working directory. DuckDB
-    fixes that list when the configuration is locked, so a table created later makes the next view of
-    it start a new database (:meth:`ensure_readable`); results still open keep the old one alive.
+    The database may open no file at all: its views of the lake's tables read the data files through
+    ``pyarrow.dataset`` scans registered from Python (:func:`~mlake.tables.arrow_scan.plan_arrow_scan`),
+    registered under names in ``main`` that untrusted SQL cannot reach (the first wall binds it to the
+    views issued for it).
     """
 
     def __init__(self, lake: Lake, sandbox: SqlSandbox) -> None:
         super().__init__(lake)
         self.sandbox = sandbox
-        self._readable: frozenset[str] = frozenset()
-        self.generation = 0  # bumped when a new database replaces the old one
-        self._spill_dirs: list[Path] = []
-
-    def close(self) -> None:
-        super().close()
-        for folder in self._spill_dirs:
-            shutil.rmtree(folder, ignore_errors=True)
-        self._spill_dirs.clear()
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         s = self._lake.settings
-        # DuckDB lets a database read its own spill folder, so it gets one that holds nothing else.
-        temp = s.home / "tmp" / f"sandbox-spill-{uuid.uuid4().hex}"
-        temp.mkdir(parents=True, exist_ok=True)
-        self._spill_dirs.append(temp)
-        warehouse = s.local_warehouse_path()
-        con = connect_duckdb(":memory:", config=sandbox_config(warehouse, temp, s.threads, s.memory_limit))
+        con = connect_duckdb(":memory:", config=sandbox_config(s.threads, s.memory_limit))
         con.execute("SET enable_progress_bar = false")
-        con.execute("SET parquet_metadata_cache = true")
-        readable = {d for loc in self._lake._core.catalog_entries().values() if (d := table_data_dir(loc))}
-        lock_down(con, [Path(d) for d in sorted(readable)])
-        self._readable = frozenset(readable)
-        self.generation += 1
+        lock_down(con)
         return con
 
-    def ensure_readable(self, metadata_location: str | None) -> None:
-        """Start a new database when the table at ``metadata_location`` is newer than the current one."""
-        folder = table_data_dir(metadata_location) if metadata_location else None
+    def _build_view(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        ref: str,
+        table: IcebergTable,
+        snapshot_id: int | None,
+        row_filter: BooleanExpression | None,
+    ) -> tuple[str, ...]:
+        plan = plan_arrow_scan(table, snapshot_id, row_filter)
+        for scan_name, source in plan.sources.items():
+            con.from_arrow(source).create_view(scan_name, replace=True)
+        con.execute(f"CREATE OR REPLACE VIEW {ref} AS {plan.sql}")
+        return tuple(plan.sources)
+
+    def staged_view(self, staged: StagedData) -> str:
+        """A view over a staged batch's files, through registered scans like the tables' views."""
+        uris = sorted(f.file_path for f in staged.files)
+        tag = "staged~" + hashlib.sha1("\n".join(uris).encode()).hexdigest()[:16]
+        ref = f"{quote_ident(tag)}.{quote_ident('data')}"
         with self._lock:
-            if self._con is None or folder is None or folder in self._readable:
-                return
-            self._con = None  # not closed: cursors of running queries keep the old database alive
-            self._schemas.clear()
-
-
-def table_data_dir(metadata_location: str) -> str | None:
-    """The local ``data/`` folder of the table whose metadata file is ``metadata_location`` (None: remote)."""
-    path = local_path(metadata_location)
-    if path is None:
-        return None
-    return str(Path(path).parent.parent / "data")
+            if tag in self._schemas:
+                self._schemas.move_to_end(tag)
+                return ref
+            plan = plan_file_scan(uris, staged.schema)
+            con = self.connection
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(tag)}")
+            for scan_name, source in plan.sources.items():
+                con.from_arrow(source).create_view(scan_name, replace=True)
+            con.execute(f"CREATE OR REPLACE VIEW {ref} AS {plan.sql}")
+            self._remember(tag, tuple(plan.sources))
+        return ref
 
 
 class PrincipalSqlPolicy:
@@ -128,7 +127,6 @@ class PrincipalSqlPolicy:
             attempted.append(str(name))
         self.access.require_visible(name)
         self.access.require("select", name)
-        self._shared.ensure_readable(self._shared._lake._core.metadata_location(name))
         if str(name) == str(self._glake.audit_table):
             self.access.flush_audit()
         base = base_view()
@@ -147,7 +145,7 @@ class PrincipalSqlPolicy:
                     con = engine.connection
                     con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(tag)}")
                     con.execute(f"CREATE OR REPLACE VIEW {ref} AS {sql}")
-                    engine._schemas[tag] = None
+                    engine._remember(tag)
         parts = _split_ref(ref)
         self._issued.add(parts)
         bound = getattr(self._binding, "refs", None)
@@ -248,17 +246,13 @@ class PrincipalSqlPolicy:
             )
         if self._glake.audit_table.name in text.lower():
             self.access.flush_audit()  # the log shows every event recorded so far (and exists once any was)
-        for _ in range(3):  # a table new to the sandbox starts a new database: views bound before it are gone
-            generation = self._shared.generation
-            self._binding.refs = set()
-            try:
-                with self.access.operation():
-                    bound, inputs = engine.bind(text, as_of)
-                allowed = set(self._binding.refs)
-            finally:
-                self._binding.refs = None
-            if generation == self._shared.generation:
-                break
+        self._binding.refs = set()
+        try:
+            with self.access.operation():
+                bound, inputs = engine.bind(text, as_of)
+            allowed = set(self._binding.refs)
+        finally:
+            self._binding.refs = None
         self.sandbox.check_select(_EXPLAIN.sub("", bound, count=1), allowed)
         cursor = engine.connection.cursor()
         try:
@@ -274,8 +268,7 @@ class PrincipalSqlPolicy:
 class GovernedResult(Result):
     """A result whose execution is bounded by the statement timeout and the result-size limits.
 
-    Saved as a table through Arrow: its sandboxed database may open the tables' data files for reading
-    only (a table created by the save is not even known to it).
+    Saved as a table through Arrow: its sandboxed database may open no file, so it cannot write one.
     """
 
     writes_with_duckdb = False

@@ -14,11 +14,12 @@ Two walls, each enough on its own for the attacks we know of:
    A CTE is in scope only after its definition (a recursive one also in its own recursive term), and
    its name must be a plain identifier: inside its own body a CTE's name is resolved outside the query,
    and a name that looks like a path becomes a file scan there.
-2. **Settings.** The DuckDB database that runs sandboxed SQL has external access disabled except for
-   the ``data/`` folders of the lake's tables (no Iceberg metadata, no uploads or spill files, nothing
-   relative to the working directory), extension auto-install/auto-load and Python replacement scans
-   off, and its configuration locked, so that even a statement the first wall missed cannot open
-   another file, a URL or an extension, nor change a setting.
+2. **Settings.** The DuckDB database that runs sandboxed SQL has external access disabled entirely:
+   no allowed directory, not even a spill folder (a query that needs more memory than the limit fails
+   instead of spilling to disk), extension auto-install/auto-load and Python replacement scans off, and
+   its configuration locked. Its views read the tables' data through scans registered from Python
+   (:mod:`mlake.tables.arrow_scan`), so even a statement the first wall missed cannot open a file (data,
+   metadata, uploads, anything else), a URL or an extension, nor change a setting.
 
 A statement timeout (DuckDB's ``interrupt()`` from a timer) and a result-size limit bound what one
 query may cost; see :class:`SandboxLimits`.
@@ -32,11 +33,10 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -123,22 +123,23 @@ def allowed_functions() -> frozenset[str]:
     return frozenset(n for n in names if n not in _DENIED_FUNCTIONS and not n.startswith(_DENIED_PREFIXES))
 
 
-def sandbox_config(warehouse: Path | None, temp: Path, threads: int, memory_limit: str) -> dict[str, Any]:
-    """The connect-time part of the settings wall (the rest is applied by :func:`lock_down`)."""
-    del warehouse  # applied after start: DuckDB refuses allowed_directories in the connect config
+def sandbox_config(threads: int, memory_limit: str) -> dict[str, Any]:
+    """The connect-time part of the settings wall (the rest is applied by :func:`lock_down`).
+
+    No ``temp_directory``: DuckDB lets a database read its own spill folder, and a spill folder shared by
+    the principals' queries would hold pieces of each other's results.
+    """
     return {
         "threads": threads,
         "memory_limit": memory_limit,
-        "temp_directory": str(temp),
+        "temp_directory": "",
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
     }
 
 
-def lock_down(con: duckdb.DuckDBPyConnection, readable: Iterable[Path]) -> None:
-    """Disable file, network and extension access except ``readable`` folders; lock the configuration."""
-    dirs = ", ".join("'" + str(p).rstrip("/").replace("'", "''") + "/'" for p in readable)
-    con.execute(f"SET allowed_directories = [{dirs}]")
+def lock_down(con: duckdb.DuckDBPyConnection) -> None:
+    """Disable every file, network and extension access; lock the configuration."""
     con.execute("SET enable_external_access = false")
     con.execute("SET allow_community_extensions = false")
     con.execute("SET lock_configuration = true")

@@ -166,7 +166,7 @@ def resolve(
     if isinstance(target, StagedData):
         return Source(
             lake,
-            f"SELECT * FROM {lake.engine.internal_view(target.sql())}",
+            f"SELECT * FROM {lake.engine.staged_view(target)}",
             f"staged batch of {target.table}",
             table=target.table,
             kind="staged",

@@ -102,6 +102,18 @@ def _fast_path_possible(table: IcebergTable, schema: Schema, tasks: list[FileSca
     return True
 
 
+def plan_files(
+    table: IcebergTable, snapshot_id: int | None, row_filter: BooleanExpression | None
+) -> tuple[Schema, int | None, list[FileScanTask]]:
+    """The schema read, the snapshot id (None: an empty table) and the file tasks of one read of
+    ``table``: Iceberg's scan planning, shared by the owner's views and the sandbox's registered scans."""
+    scan = table.scan(snapshot_id=snapshot_id, row_filter=row_filter or AlwaysTrue())
+    snapshot = scan.snapshot()
+    if snapshot is None:
+        return scan.projection(), None, []
+    return scan.projection(), snapshot.snapshot_id, list(scan.plan_files())
+
+
 def plan_scan(
     table: IcebergTable,
     snapshot_id: int | None = None,
@@ -113,22 +125,19 @@ def plan_scan(
     The row filter only prunes files; the caller still applies its full predicate in DuckDB. ``remote``
     says the DuckDB connection can open ``s3://`` paths.
     """
-    scan = table.scan(snapshot_id=snapshot_id, row_filter=row_filter or AlwaysTrue())
-    schema = scan.projection()
-    snapshot = scan.snapshot()
-    if snapshot is None:
+    schema, snap_id, tasks = plan_files(table, snapshot_id, row_filter)
+    if snap_id is None:
         return ScanSource(schema=schema, snapshot_id=None, sql=empty_select(schema))
-    tasks = list(scan.plan_files())
     if not _fast_path_possible(table, schema, tasks, remote):
         return ScanSource(
             schema=schema,
-            snapshot_id=snapshot.snapshot_id,
-            arrow=scan.to_arrow(),
+            snapshot_id=snap_id,
+            arrow=table.scan(snapshot_id=snapshot_id, row_filter=row_filter or AlwaysTrue()).to_arrow(),
             files=len(tasks),
             delete_files=sum(len(t.delete_files) for t in tasks),
         )
     if not tasks:
-        return ScanSource(schema=schema, snapshot_id=snapshot.snapshot_id, sql=empty_select(schema))
+        return ScanSource(schema=schema, snapshot_id=snap_id, sql=empty_select(schema))
 
     paths = [duckdb_path(t.file.file_path, remote) or "" for t in tasks]
     columns = ", ".join(quote_ident(f.name) for f in schema.fields)
@@ -152,7 +161,7 @@ def plan_scan(
         )
     return ScanSource(
         schema=schema,
-        snapshot_id=snapshot.snapshot_id,
+        snapshot_id=snap_id,
         sql=sql,
         files=len(tasks),
         delete_files=len(delete_paths),
