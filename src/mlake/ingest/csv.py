@@ -23,6 +23,7 @@ from pyiceberg.types import IntegerType, LongType, StringType
 
 from mlake.errors import IngestError, ValidationError
 from mlake.ingest.context import IngestContext
+from mlake.ingest.csv_wide import WIDE_COLUMNS, integers_are_plain, stage_wide
 from mlake.ingest.sources import SourceFile
 from mlake.tables.frames import iceberg_type_of
 from mlake.tables.types import duckdb_type, quote_ident, quote_literal
@@ -213,13 +214,17 @@ def _ingest_one(ctx: IngestContext, files: list[SourceFile], options: dict[str, 
             integers[src] = duckdb_type(f.field_type)
     read_types = {**(call_types or {}), **dict.fromkeys(integers, "VARCHAR")} or None
 
-    def selects(strict: bool) -> str:
+    def selects(strict: bool, plain: bool = False) -> str:
+        """The table's columns from the file's; ``plain``: integers known to hold no point, exponent or
+        unparsable value (a wide file's checked columns) are a bare TRY_CAST."""
         out = []
         for f in ice.schema().fields:
             src = by_lower_data.get(f.name.lower())
             t = duckdb_type(f.field_type)
             if src is None:
                 out.append(f"NULL::{t} AS {quote_ident(f.name)}")
+            elif src in integers and plain:
+                out.append(f"TRY_CAST({quote_ident(src)} AS {t}) AS {quote_ident(f.name)}")
             elif src in integers:
                 out.append(f"{_integer(src, t, strict)} AS {quote_ident(f.name)}")
             else:
@@ -229,6 +234,22 @@ def _ingest_one(ctx: IngestContext, files: list[SourceFile], options: dict[str, 
     rejects = (f"__rej_{ctx.write_id}", f"__scan_{ctx.write_id}")
     total = sum(f.size for f in files)
     display = files[0].display if len(files) == 1 else f"{len(files)} files"
+    if len(data_schema.names) >= WIDE_COLUMNS:
+        # A wide file's integer columns are checked in column groups first, so that the statement that
+        # writes it holds no big expressions (see mlake.ingest.csv_wide).
+        with ctx.lake.progress.task(f"ingest {display}", total=total, unit="bytes") as task:
+            read = _read_call(paths, opts, read_types, rejects)
+            if integers_are_plain(con, _read_call(paths, opts, read_types, None), integers, display):
+                ctx.stage_duckdb(f"SELECT {selects(True, plain=True)} FROM {read}")
+            else:
+                fields = ice.schema().fields
+                source_of = {f.name.lower(): src for f in fields if (src := by_lower_data.get(f.name.lower()))}
+                delim = _delimiter(ctx, paths, files, options)
+                bad = stage_wide(ctx, f"FROM {read}", ice.schema(), source_of, integers, display, delim)
+                _add_located(ctx, files[0].display, paths[0], bad)
+            task.update(completed=total)
+        _quarantine_rejects(ctx, rejects, files)
+        return
     with ctx.lake.progress.task(f"ingest {display}", total=total, unit="bytes") as task:
         try:
             with _poll_progress(con, task, total):
@@ -354,6 +375,15 @@ def _integer_ok(src: str, t: str) -> str:
     return f"({c} IS NULL OR trim({c}) = '' OR {_integer(src, t, False)} IS NOT NULL)"
 
 
+def inexact_reason(src: str, t: str) -> str:
+    """SQL giving why ``src`` of a row does not convert exactly to the integer type ``t`` ('' if it does)."""
+    return (
+        f"CASE WHEN NOT {_integer_ok(src, t)} THEN {quote_literal(src + ': ')} || {quote_ident(src)} || "
+        f"{quote_literal(f' is not a whole number within {t} (fractions never round into integer columns); ')} "
+        "ELSE '' END"
+    )
+
+
 def _drop_rejects(con: duckdb.DuckDBPyConnection, rejects: tuple[str, str]) -> None:
     for name in rejects:
         con.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
@@ -374,22 +404,9 @@ def _quarantine_inexact(
     DuckDB's CSV reader gives no line numbers for rows it parsed, so the raw text is the record's fields
     joined again, and the file is scanned once for the lines that read exactly so (up to
     ``_LOCATE_ROWS`` rows; a quoted field, or more rows than that, leaves the line empty)."""
-    reasons = " || ".join(
-        f"CASE WHEN NOT {_integer_ok(src, t)} THEN {quote_literal(src + ': ')} || {quote_ident(src)} || "
-        f"{quote_literal(f' is not a whole number within {t} (fractions never round into integer columns); ')} "
-        "ELSE '' END"
-        for src, t in integers.items()
-    )
+    reasons = " || ".join(inexact_reason(src, t) for src, t in integers.items())
     bad = " OR ".join(f"NOT {_integer_ok(src, t)}" for src, t in integers.items())
-    delim = next((str(options[k]) for k in ("delimiter", "delim", "sep") if options.get(k) is not None), None)
-    if delim is None and files[0].format == "tsv":
-        delim = "\t"
-    elif delim is None:  # the one DuckDB's sniffer chose
-        try:
-            found = ctx.con.execute(f"SELECT Delimiter FROM sniff_csv({quote_literal(paths[0])})").fetchall()
-        except duckdb.Error:  # e.g. lines past the sniffer's size limit: the common delimiter then
-            found = []
-        delim = str(found[0][0]) if found else ","
+    delim = _delimiter(ctx, paths, files, options)
     call = _read_call(paths, opts, read_types, None)
     fields = ", ".join(f"coalesce(CAST({quote_ident(c)} AS VARCHAR), '')" for c in columns)
     raw = f"concat_ws({quote_literal(delim)}, {fields})"
@@ -401,8 +418,30 @@ def _quarantine_inexact(
             first.extend(rows)
             continue
         _add_inexact(ctx, files[0].display, rows, [None] * len(rows))
-    if first:
-        _add_inexact(ctx, files[0].display, first, _locate_lines(paths[0], [r["raw"] for r in first]))
+    _add_located(ctx, files[0].display, paths[0], first)
+
+
+def _delimiter(ctx: IngestContext, paths: list[str], files: list[SourceFile], options: dict[str, Any]) -> str:
+    """The delimiter given, or the one DuckDB's sniffer chose (to join a record's fields again)."""
+    delim = next((str(options[k]) for k in ("delimiter", "delim", "sep") if options.get(k) is not None), None)
+    if delim is not None:
+        return delim
+    if files[0].format == "tsv":
+        return "\t"
+    try:
+        found = ctx.con.execute(f"SELECT Delimiter FROM sniff_csv({quote_literal(paths[0])})").fetchall()
+    except duckdb.Error:  # e.g. lines past the sniffer's size limit: the common delimiter then
+        found = []
+    return str(found[0][0]) if found else ","
+
+
+def _add_located(ctx: IngestContext, source: str, path: str, rows: list[dict[str, Any]]) -> None:
+    """Quarantine inexact rows, the first :data:`_LOCATE_ROWS` with their line numbers found in the file."""
+    located = rows[:_LOCATE_ROWS]
+    if located:
+        _add_inexact(ctx, source, located, _locate_lines(path, [r["raw"] for r in located]))
+    if rows[_LOCATE_ROWS:]:
+        _add_inexact(ctx, source, rows[_LOCATE_ROWS:], [None] * (len(rows) - _LOCATE_ROWS))
 
 
 _LOCATE_ROWS = 10_000
