@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from pyiceberg.table import Table as IcebergTable
 
     from mlake.core import LakeHandle as Lake
-    from mlake.ingest.context import StagedData
     from mlake.tables.table import Table
 
 _MAX_VIEW_SCHEMAS = 512
@@ -58,6 +57,17 @@ INSERT_STATEMENT = re.compile(
     r"(?P<query>(SELECT|WITH|FROM|VALUES|\()\b.*?|\(.*?)\s*;?\s*$",
     re.IGNORECASE | re.DOTALL,
 )
+
+
+class StagedFiles(Protocol):
+    """Data files written but not committed (an ingest's staged batch), as a view over them needs them."""
+
+    schema: Any  # the Iceberg schema of the rows
+    files: list[Any]  # pyiceberg DataFiles
+
+    def sql(self) -> str:
+        """A SELECT over the files (DuckDB ``read_parquet``), in the table's columns."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -358,7 +368,7 @@ class SqlEngine:
             self._remember(tag)
         return ref
 
-    def staged_view(self, staged: StagedData) -> str:
+    def staged_view(self, staged: StagedFiles) -> str:
         """A view over an ingest's staged batch (written, not committed), for a gate's checks to read by
         name (see :meth:`internal_view`)."""
         if self._database is not None:  # a principal's engine: the sandboxed database reads no file itself

@@ -28,7 +28,7 @@ from mlake.duckdb_connection import connect_duckdb
 from mlake.errors import MlakeError, PermissionDeniedError, SqlError
 from mlake.governance.sandbox import QueryLimitError, SandboxError, SqlSandbox, lock_down, sandbox_config
 from mlake.results import Result, translate_duckdb_error
-from mlake.sql import INSERT_STATEMENT, SqlEngine, Statement, split_statements
+from mlake.sql import INSERT_STATEMENT, SqlEngine, StagedFiles, Statement, split_statements
 from mlake.tables.arrow_scan import plan_arrow_scan, plan_file_scan
 from mlake.tables.lineage import LineageInput
 from mlake.tables.names import TableName
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 
     from mlake.core import LakeHandle as Lake
     from mlake.governance.access import Access
-    from mlake.ingest.context import StagedData
 
 _EXPLAIN = re.compile(r"^\s*EXPLAIN\s+(ANALYZE\s+)?", re.IGNORECASE)
 _REF = re.compile(r'^"((?:[^"]|"")*)"\."((?:[^"]|"")*)"$')
@@ -87,7 +86,7 @@ class SandboxedEngine(SqlEngine):
         con.execute(f"CREATE OR REPLACE VIEW {ref} AS {plan.sql}")
         return tuple(plan.sources)
 
-    def staged_view(self, staged: StagedData) -> str:
+    def staged_view(self, staged: StagedFiles) -> str:
         """A view over a staged batch's files, through registered scans like the tables' views."""
         uris = sorted(f.file_path for f in staged.files)
         tag = "staged~" + hashlib.sha1("\n".join(uris).encode()).hexdigest()[:16]

@@ -24,6 +24,7 @@ from pyiceberg.types import IntegerType, LongType, StringType
 from mlake.errors import IngestError, ValidationError
 from mlake.ingest.context import IngestContext
 from mlake.ingest.csv_wide import WIDE_COLUMNS, integers_are_plain, stage_wide
+from mlake.ingest.integers import NOT_INTEGER, inexact_reason, integer_cast, integer_ok
 from mlake.ingest.sources import SourceFile
 from mlake.tables.frames import iceberg_type_of
 from mlake.tables.types import duckdb_type, quote_ident, quote_literal
@@ -226,7 +227,7 @@ def _ingest_one(ctx: IngestContext, files: list[SourceFile], options: dict[str, 
             elif src in integers and plain:
                 out.append(f"TRY_CAST({quote_ident(src)} AS {t}) AS {quote_ident(f.name)}")
             elif src in integers:
-                out.append(f"{_integer(src, t, strict)} AS {quote_ident(f.name)}")
+                out.append(f"{integer_cast(src, t, strict)} AS {quote_ident(f.name)}")
             else:
                 out.append(f"CAST({quote_ident(src)} AS {t}) AS {quote_ident(f.name)}")
         return ", ".join(out)
@@ -255,7 +256,7 @@ def _ingest_one(ctx: IngestContext, files: list[SourceFile], options: dict[str, 
             with _poll_progress(con, task, total):
                 ctx.stage_duckdb(f"SELECT {selects(True)} FROM {_read_call(paths, opts, read_types, rejects)}")
         except duckdb.Error as exc:
-            if _NOT_INTEGER not in str(exc):
+            if NOT_INTEGER not in str(exc):
                 raise IngestError(
                     f"Reading {display} failed: {str(exc).splitlines()[0]}",
                     hint="bad rows are normally quarantined; this error stopped the whole file — check its "
@@ -265,7 +266,7 @@ def _ingest_one(ctx: IngestContext, files: list[SourceFile], options: dict[str, 
             # rows where every integer converts exactly and quarantining the others.
             _drop_rejects(con, rejects)
             with _poll_progress(con, task, total):
-                ok = " AND ".join(_integer_ok(src, t) for src, t in integers.items())
+                ok = " AND ".join(integer_ok(src, t) for src, t in integers.items())
                 ctx.stage_duckdb(
                     f"SELECT {selects(False)} FROM {_read_call(paths, opts, read_types, rejects)} WHERE {ok}"
                 )
@@ -342,48 +343,6 @@ def _refuse_narrower_overwrite(
         )
 
 
-_NOT_INTEGER = "mlake: not an exact integer"
-
-
-def _integer(src: str, t: str, strict: bool) -> str:
-    """Text to an integer type, exactly: ``8.0`` and ``1e3`` convert, ``8.5`` and out-of-range numbers do
-    not — ``strict`` makes them fail the statement (the rare case then takes a second, splitting pass),
-    otherwise they become NULL (only used on rows already known to convert).
-
-    The ``strict`` pass, which every file takes, fails on any value with a point or an exponent too
-    (``8.0`` included: the second pass converts it exactly). Its expression is a third the size of the
-    exact one, and DuckDB's binder grows faster than linearly with the size of a wide SELECT: for 2,000
-    integer columns binding the exact expressions took 17.6 s, the strict ones 2.5 s.
-    """
-    c = quote_ident(src)
-    if strict:
-        fail = f"error({quote_literal(_NOT_INTEGER + ': ')} || {c})"
-        # NULL and blank text stay NULL without a branch of their own (a leading "IS NULL OR trim(...)"
-        # branch alone tripled the binding time).
-        return (
-            f"CASE WHEN regexp_matches({c}, '[.eE]') THEN {fail} "
-            f"ELSE COALESCE(TRY_CAST({c} AS {t}), CASE WHEN trim({c}) <> '' THEN {fail} END) END"
-        )
-    d = f"TRY_CAST({c} AS DECIMAL(38,10))"
-    plain = f"CASE WHEN NOT regexp_matches({c}, '[.eE]') THEN TRY_CAST({c} AS {t}) END"
-    whole = f"CASE WHEN {d} = trunc({d}) THEN TRY_CAST({d} AS {t}) END"
-    return f"CASE WHEN {c} IS NULL OR trim({c}) = '' THEN NULL ELSE COALESCE({plain}, {whole}, NULL) END"
-
-
-def _integer_ok(src: str, t: str) -> str:
-    c = quote_ident(src)
-    return f"({c} IS NULL OR trim({c}) = '' OR {_integer(src, t, False)} IS NOT NULL)"
-
-
-def inexact_reason(src: str, t: str) -> str:
-    """SQL giving why ``src`` of a row does not convert exactly to the integer type ``t`` ('' if it does)."""
-    return (
-        f"CASE WHEN NOT {_integer_ok(src, t)} THEN {quote_literal(src + ': ')} || {quote_ident(src)} || "
-        f"{quote_literal(f' is not a whole number within {t} (fractions never round into integer columns); ')} "
-        "ELSE '' END"
-    )
-
-
 def _drop_rejects(con: duckdb.DuckDBPyConnection, rejects: tuple[str, str]) -> None:
     for name in rejects:
         con.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
@@ -405,7 +364,7 @@ def _quarantine_inexact(
     joined again, and the file is scanned once for the lines that read exactly so (up to
     ``_LOCATE_ROWS`` rows; a quoted field, or more rows than that, leaves the line empty)."""
     reasons = " || ".join(inexact_reason(src, t) for src, t in integers.items())
-    bad = " OR ".join(f"NOT {_integer_ok(src, t)}" for src, t in integers.items())
+    bad = " OR ".join(f"NOT {integer_ok(src, t)}" for src, t in integers.items())
     delim = _delimiter(ctx, paths, files, options)
     call = _read_call(paths, opts, read_types, None)
     fields = ", ".join(f"coalesce(CAST({quote_ident(c)} AS VARCHAR), '')" for c in columns)

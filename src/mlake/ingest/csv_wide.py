@@ -28,6 +28,7 @@ from pyiceberg.schema import Schema
 from pyiceberg.types import NestedField
 
 from mlake.errors import IngestError
+from mlake.ingest.integers import NOT_INTEGER, inexact_reason, integer_cast
 from mlake.tables.frames import conform
 from mlake.tables.types import duckdb_type, quote_ident
 
@@ -152,8 +153,6 @@ class _Group:
 
     @classmethod
     def of(cls, fields: Sequence[NestedField], source_of: dict[str, str], integers: dict[str, str]) -> _Group:
-        from mlake.ingest.csv import _integer, inexact_reason
-
         strict, exact, reasons, sources = [], [], [], []
         for f in fields:
             src = source_of.get(f.name.lower())
@@ -165,8 +164,8 @@ class _Group:
                 continue
             sources.append(src)
             if src in integers:
-                strict.append(f"{_integer(src, t, True)} AS {name}")
-                exact.append(f"{_integer(src, t, False)} AS {name}")
+                strict.append(f"{integer_cast(src, t, True)} AS {name}")
+                exact.append(f"{integer_cast(src, t, False)} AS {name}")
                 reasons.append(inexact_reason(src, t))
             else:
                 strict.append(f"CAST({quote_ident(src)} AS {t}) AS {name}")
@@ -177,14 +176,12 @@ class _Group:
 
     def cast(self, cursor: duckdb.DuckDBPyConnection, batch: pa.RecordBatch, display: str) -> pa.Table:
         """This group's columns of ``batch``, cast; with ``__mlake_reason`` when the strict cast failed."""
-        from mlake.ingest.csv import _NOT_INTEGER
-
         cursor.register("__mlake_wide_batch", batch.select(list(self.sources)))
         try:
             try:
                 return cursor.sql(f"SELECT {self.strict} FROM __mlake_wide_batch").to_arrow_table()
             except duckdb.Error as exc:
-                if _NOT_INTEGER not in str(exc):
+                if NOT_INTEGER not in str(exc):
                     raise
             return cursor.sql(f"SELECT {self.exact} FROM __mlake_wide_batch").to_arrow_table()
         except duckdb.Error as exc:
