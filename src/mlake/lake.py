@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from mlake.ingest.report import IngestReport
     from mlake.loader import Loader
     from mlake.maintenance import MaintenanceReport
+    from mlake.monitor.monitors import Monitoring
     from mlake.pipelines.service import Pipelines
     from mlake.processing.api import Recipes
     from mlake.quality.api import Quality
@@ -590,6 +591,13 @@ class Lake:
         from mlake.quality.api import Quality
 
         return Quality(self)
+
+    @cached_property
+    def monitoring(self) -> Monitoring:
+        """Monitors: a stored baseline, a target table, checks, runs and violations; see :mod:`mlake.monitor`."""
+        from mlake.monitor.monitors import Monitoring
+
+        return Monitoring(self)
 
     # --- areas --------------------------------------------------------------------------------------
 

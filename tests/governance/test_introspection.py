@@ -132,6 +132,7 @@ HARMLESS = {
     ("Lake", "features"): "the feature store; walked below",
     ("Lake", "governance"): "the guarded administration API; walked below",
     ("Lake", "sources"): "the source registry; walked below",
+    ("Lake", "monitoring"): "the monitoring area; walked below",
     ("Table", "name"): "the name the principal typed",
     ("Table", "snapshot_properties"): "a pure function of the write record it is given",
     ("GuardedGovernance", "principal"): "who the principal is",
@@ -226,6 +227,7 @@ def test_every_public_member_refuses_or_hides(world: dict[str, Any]) -> None:
     problems += walk(eve.engine, given, "SqlEngine")
     problems += walk(eve.governance, given, "GuardedGovernance")
     problems += walk(eve.sources, given, "SourceRegistry")
+    problems += walk(eve.monitoring, given, "Monitoring")
     assert not problems, "\n".join(problems)
     # nothing was changed by the probes
     owner: Lake = world["lake"]
