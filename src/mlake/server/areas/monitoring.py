@@ -1,0 +1,31 @@
+"""Area "monitoring": data capture, bias reports and monitors (REST). Studio pages are not built yet."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from mlake.server.extensions import Area, register_area
+
+
+def _api() -> APIRouter:
+    from mlake.server.api import bias, capture, monitoring
+
+    router = APIRouter()
+    for module in (capture, bias, monitoring):
+        router.include_router(module.router)
+    return router
+
+
+register_area(
+    Area(
+        name="monitoring",
+        api=_api,
+        tags=(
+            {
+                "name": "monitoring",
+                "description": "Data capture of model requests, bias reports with confidence intervals, and "
+                "monitors (drift, data quality, model quality, bias drift) with their violations.",
+            },
+        ),
+    )
+)
