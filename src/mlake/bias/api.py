@@ -16,6 +16,9 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
+from mlake.bias.explain import Explanation, explain
 from mlake.bias.report import DEFAULT_RESAMPLES, BiasReport, bias_report
 from mlake.bias.spec import Facet, Outcome, Scalar
 from mlake.errors import ValidationError
@@ -76,7 +79,40 @@ class Bias:
             seed=seed,
         )
 
-    def _read(self, source: str, snapshot_id: int | None) -> Any:
+    def explain(
+        self,
+        model: Any,
+        source: str,
+        *,
+        features: Sequence[str],
+        into: str | None = None,
+        facet: Facet | None = None,
+        snapshot_id: int | None = None,
+        **options: Any,
+    ) -> Explanation:
+        """SHAP attributions of ``model`` on ``source`` (a table or SQL, read as the caller); see
+        :func:`mlake.bias.explain.explain` for ``options`` (method, background, rows, nsamples, seed).
+
+        With ``into``, the per-row attributions are written to that table (replacing it) with the
+        source's ``facet`` columns beside them, and the global ranking to ``<into>_global`` — as the caller,
+        who needs the grants to create or overwrite them."""
+        data = self._read(source, snapshot_id)
+        result = explain(model, data, features=features, **options)
+        if into is not None:
+            rows = result.per_row
+            for column in facet.columns if facet is not None else ():
+                rows = rows.append_column(column, data.column(column).take(rows["row"]))
+            self._store(into, rows)
+            self._store(f"{into}_global", result.global_)
+        return result
+
+    def _store(self, name: str, data: pa.Table) -> None:
+        if self._lake.table_exists(name):
+            self._lake.table(name).overwrite(data, command="bias.explain")
+        else:
+            self._lake.create_table(name, data, description="Feature attributions (SHAP) written by lake.bias.explain")
+
+    def _read(self, source: str, snapshot_id: int | None) -> pa.Table:
         text = source.strip()
         if _TABLE.match(text):
             return self._lake.table(text).query(snapshot_id=snapshot_id).to_arrow()

@@ -12,11 +12,11 @@ the capture table in batches — when ``batch_rows`` records are waiting or ``fl
 the first of them. One Iceberg commit per batch keeps the table's snapshot count low at high rates.
 
 Memory is bounded by ``max_queue`` records waiting plus the batch being collected or written
-(``batch_rows``). **When the queue is full** (the writer cannot keep up, or the table is unreachable) ``log`` never waits:
-the record is dropped and counted (``stats().dropped``), a warning is logged once per logger, and ``flush``
-and ``close`` return the counts, so a caller who must lose nothing can check them. ``on_full="block"``
-makes ``log`` wait for room instead (for batch jobs rather than request paths). A batch whose write fails
-is counted in ``failed`` (with the error in ``last_error``); the logger keeps going.
+(``batch_rows``). **When the queue is full** (the writer cannot keep up, or the table is unreachable)
+``log`` never waits: the record is dropped and counted (``stats().dropped``), a warning is logged once
+per logger, and ``flush`` and ``close`` return the counts, so a caller who must lose nothing can check
+them. ``on_full="block"`` makes ``log`` wait for room instead (for batch jobs rather than request paths).
+A batch whose write fails is counted in ``failed`` (with the error in ``last_error``); the logger keeps going.
 
 Rows of the capture table: ``request_id``, ``model``, ``model_version``, ``captured_at`` (UTC), then the
 inputs' keys and the outputs' keys as columns (an output that is not a dict is the column ``prediction``),

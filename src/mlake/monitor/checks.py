@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import stats
 
+from mlake.bias.explain import NDCG_THRESHOLD, attribution_ndcg, explain
 from mlake.bias.report import bias_report
 from mlake.bias.spec import Facet, Outcome, Scalar
 from mlake.errors import ValidationError
@@ -133,6 +134,24 @@ class BiasDrift:
 
 
 @dataclass(frozen=True)
+class AttributionDrift:
+    """Attribution drift: NDCG of the current global SHAP ranking of ``features`` against the baseline's,
+    a violation below ``threshold`` (Model Monitor's 0.90). Runs need the model (``run(name, model=...)``)."""
+
+    features: tuple[str, ...]
+    threshold: float = NDCG_THRESHOLD
+    rows: int = 500  # rows explained per run (sampled)
+    background: int = 100  # KernelSHAP background rows
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.features:
+            raise ValidationError("attribution drift needs the model's features", hint="features=('age', 'income')")
+        if not 0.0 < self.threshold <= 1.0:
+            raise ValidationError(f"the NDCG threshold must be in (0, 1] (got {self.threshold})")
+
+
+@dataclass(frozen=True)
 class MonitorConfig:
     """Everything a monitor checks and where its target rows come from; stored as JSON with the monitor."""
 
@@ -143,6 +162,7 @@ class MonitorConfig:
     labels: Labels | None = None
     quality_tolerance: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_QUALITY_TOLERANCE))
     bias: BiasDrift | None = None
+    attribution: AttributionDrift | None = None
     rows: str = "new"  # "new": rows added since the last run; "all": the whole table; "window": see below
     time_column: str | None = None  # with rows="window": rows whose time_column is within window_seconds
     window_seconds: float | None = None
@@ -187,6 +207,10 @@ class MonitorConfig:
             b["values"] = tuple(b["values"]) if b.get("values") is not None else None
             b["metrics"] = tuple(b.get("metrics", DEFAULT_BIAS_METRICS))
             raw["bias"] = BiasDrift(**b)
+        if raw.get("attribution"):
+            att = dict(raw["attribution"])
+            att["features"] = tuple(att["features"])
+            raw["attribution"] = AttributionDrift(**att)
         try:
             return cls(**raw)
         except TypeError as exc:
@@ -376,3 +400,33 @@ def bias_drift(check: BiasDrift, baseline: Mapping[str, float], current: Mapping
                 )
             )
     return out
+
+
+# --- attribution drift ----------------------------------------------------------------------------------
+
+
+def attribution_importance(check: AttributionDrift, model: Any, data: pa.Table) -> dict[str, float]:
+    """Global importance (mean |SHAP|) of the check's features on (a sample of) ``data``."""
+    result = explain(
+        model, data, features=check.features, rows=check.rows, background=check.background, seed=check.seed
+    )
+    return result.importance()
+
+
+def attribution_drift(
+    check: AttributionDrift, baseline: Mapping[str, float], current: Mapping[str, float]
+) -> list[Violation]:
+    ndcg = attribution_ndcg(baseline, current)
+    if ndcg >= check.threshold:
+        return []
+    top_then = max(baseline, key=lambda f: baseline[f])
+    top_now = max(current, key=lambda f: current[f])
+    return [
+        Violation(
+            "attribution_drift",
+            "*",
+            ndcg,
+            check.threshold,
+            f"NDCG {ndcg:.3f} of the attribution ranking; most important was {top_then!r}, now {top_now!r}",
+        )
+    ]

@@ -158,11 +158,13 @@ class Monitoring:
         columns: builtins.list[str] | None = None,
         categorical: builtins.list[str] | None = None,
         replace: bool = False,
+        model: Any = None,
     ) -> Monitor:
         """Compute the baseline from ``baseline`` (default: the target itself) at ``baseline_snapshot_id``
         (default: current) and store the monitor. ``columns`` are the features to watch (default: every
         column but the label, prediction, score and key columns); the next ``rows="new"`` run starts
-        after the baseline's snapshot when the baseline is the target."""
+        after the baseline's snapshot when the baseline is the target. ``model`` is needed when the
+        config checks attribution drift: the baseline's global SHAP ranking is computed with it."""
         name = check_monitor_name(name)
         config = config or MonitorConfig()
         target_name = TableName.parse(target)
@@ -189,7 +191,11 @@ class Monitoring:
                 columns if columns is not None else [c for c in data.column_names if c not in _role_columns(config)]
             )
             drift_baseline = DriftBaseline.from_table(data, columns=watched, categorical=categorical or ())
-            metrics = self._figures(config, self._with_labels(config, data))
+            metrics: dict[str, dict[str, float]] = self._figures(config, self._with_labels(config, data))
+            if config.attribution is not None:
+                if model is None:
+                    raise ValidationError("attribution drift needs the model", hint="pass model= to create()")
+                metrics["attribution"] = checks.attribution_importance(config.attribution, model, data)
             now = datetime.now(UTC)
             values = {
                 "target": str(target_name),
@@ -232,8 +238,11 @@ class Monitoring:
 
     # --- runs -----------------------------------------------------------------------------------------
 
-    def run(self, name: str, *, now: datetime | None = None) -> MonitorRun:
-        """Check the target's rows (per ``config.rows``) against the baseline; store and alert."""
+    def run(self, name: str, *, now: datetime | None = None, model: Any = None) -> MonitorRun:
+        """Check the target's rows (per ``config.rows``) against the baseline; store and alert.
+
+        ``model`` is needed for attribution drift (without it that check is skipped, and the run's
+        summary says so)."""
         monitor = self.get(name)
         lake = self._lake
         target = TableName.parse(monitor.target)
@@ -247,7 +256,7 @@ class Monitoring:
             violations: builtins.list[Violation] = []
             summary: dict[str, Any] = {}
             if batch.num_rows:
-                violations, summary = self._check(monitor, batch)
+                violations, summary = self._check(monitor, batch, model)
             status = "no_data" if batch.num_rows == 0 else "violations" if violations else "ok"
             run = MonitorRun(
                 run_id=uuid.uuid4().hex,
@@ -401,7 +410,9 @@ class Monitoring:
         truth = self._lake.table(labels.table).query(columns=[labels.key, labels.label]).to_arrow()
         return data.join(truth, labels.key, join_type="left outer", right_suffix="_label")
 
-    def _check(self, monitor: Monitor, batch: pa.Table) -> tuple[builtins.list[Violation], dict[str, Any]]:
+    def _check(
+        self, monitor: Monitor, batch: pa.Table, model: Any = None
+    ) -> tuple[builtins.list[Violation], dict[str, Any]]:
         config = monitor.config
         out: builtins.list[Violation] = []
         summary: dict[str, Any] = {}
@@ -422,6 +433,13 @@ class Monitoring:
         )
         if config.bias is not None:
             out += checks.bias_drift(config.bias, monitor.baseline_metrics.get("bias", {}), figures["bias"])
+        if config.attribution is not None:
+            if model is None:
+                summary["attribution"] = "skipped: run() was given no model"
+            else:
+                current = checks.attribution_importance(config.attribution, model, batch)
+                summary["attribution"] = current
+                out += checks.attribution_drift(config.attribution, monitor.baseline_metrics["attribution"], current)
         return out, summary
 
     def _store_violations(self, monitor: Monitor, run: MonitorRun) -> None:
