@@ -61,8 +61,11 @@ def test_schema_grows_with_new_keys_and_bad_keys_are_refused_at_once(lake: Lake)
             logger.log({"score": 1}, {"score": 0.7})
         with pytest.raises(ValidationError):
             logger.log({"request_id": "x"}, 1)
+        with pytest.raises(ValidationError):
+            logger.log({"": 1}, 1)
+        logger.log({"a": 3, "b": 4}, {"score": 0.1}, request_id="r3")  # b was text: kept as text, not lost
     rows = lake.table("capture.grow").query(order_by="request_id").to_arrow().to_pylist()
-    assert [(r["a"], r["b"], r["score"]) for r in rows] == [(1, None, 0.5), (2, "new", 0.7)]
+    assert [(r["a"], r["b"], r["score"]) for r in rows] == [(1, None, 0.5), (2, "new", 0.7), (3, "4", 0.1)]
 
 
 def test_ground_truth_joins_by_request_id_and_feeds_a_monitor(lake: Lake) -> None:

@@ -27,6 +27,7 @@ caller, who needs the insert grant on the table (and create on its namespace for
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -135,6 +136,12 @@ class CaptureLogger:
                 f"capture of {self.model}: {', '.join(map(repr, clash))} given twice or reserved",
                 hint=f"rename the field: inputs and outputs share one row, beside {', '.join(META_COLUMNS)}",
             )
+        for key in (*inputs, *outs):
+            if not isinstance(key, str) or not key.strip() or not key.isprintable():
+                raise ValidationError(
+                    f"capture of {self.model}: {key!r} cannot name a column",
+                    hint="use non-empty printable text for input and output names",
+                )
         record = (rid, time.time(), inputs, outs)
         with self._lock:
             self._logged += 1
@@ -280,6 +287,15 @@ class CaptureLogger:
                     if column is None:
                         column = columns[k] = [None] * n
                     column[i] = v
-        data = pa.table(columns)
+        data = pa.table({k: _column(v) for k, v in columns.items()})
         at = pa.array([int(r[1] * 1_000_000) for r in records], pa.int64()).cast(pa.timestamp("us", tz="UTC"))
         return data.add_column(3, "captured_at", at)
+
+
+def _column(values: list[Any]) -> pa.Array:
+    """One column of a batch. Values of mixed types (1 here, "n/a" there) are kept as JSON text rather than
+    failing the whole batch; the append then widens or refuses the column as for any other write."""
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        return pa.array([v if v is None or isinstance(v, str) else json.dumps(v, default=str) for v in values])
