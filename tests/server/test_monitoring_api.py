@@ -93,3 +93,26 @@ async def test_monitors_are_shown_and_run_for_readers_only(
     assert {(v["check_name"], v["feature"]) for v in shown} >= {("completeness", "score")}
     detail = (await admin.get("/api/v1/monitors/hiring")).json()
     assert detail["runs"][0]["status"] == "violations"
+
+
+async def test_studio_monitoring_pages(
+    admin: httpx.AsyncClient, outsider: httpx.AsyncClient, governed: Governed
+) -> None:
+    html = {"Accept": "text/html"}
+    empty = await admin.get("/monitoring", headers=html)
+    assert empty.status_code == 200 and "No monitors yet" in empty.text
+    governed.lake.create_table("hr.applicants", applicants())
+    governed.lake.monitoring.create("hiring", target="hr.applicants", columns=["sex", "score"])
+    shifted = applicants(300)
+    shifted = shifted.set_column(2, "score", pa.array(np.asarray(shifted["score"]) + 0.5))
+    governed.lake.table("hr.applicants").append(shifted)
+    governed.lake.monitoring.run("hiring")
+    page = await admin.get("/monitoring", headers=html)
+    assert page.status_code == 200 and "/monitoring/hiring" in page.text and "violations" in page.text
+    assert "<span>Monitoring</span></a>" in page.text  # the sidebar entry
+    detail = await admin.get("/monitoring/hiring", headers=html)
+    assert detail.status_code == 200
+    assert "Drift over time" in detail.text and 'class="num m-cell m-drifted"' in detail.text
+    assert 'title="ks"' in detail.text and ">drift</span>" in detail.text  # a 400-row baseline: KS
+    assert "hiring" not in (await outsider.get("/monitoring", headers=html)).text.split("<main", 1)[-1]
+    assert (await outsider.get("/monitoring/hiring", headers=html)).status_code == 404

@@ -1,10 +1,10 @@
-"""Area "monitoring": data capture, bias reports and monitors (REST). Studio pages are not built yet."""
+"""Area "monitoring": data capture, bias reports and monitors (REST); the Monitoring pages (Studio)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from mlake.server.extensions import Area, register_area
+from mlake.server.extensions import Area, NavItem, register_area
 
 
 def _api() -> APIRouter:
@@ -16,10 +16,18 @@ def _api() -> APIRouter:
     return router
 
 
+def _pages() -> APIRouter:
+    from mlake.server.studio import monitoring
+
+    return monitoring.router
+
+
 register_area(
     Area(
         name="monitoring",
         api=_api,
+        pages=_pages,
+        nav=(NavItem("Monitoring", "/monitoring", "alert", 38),),
         tags=(
             {
                 "name": "monitoring",
