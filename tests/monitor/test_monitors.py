@@ -202,6 +202,13 @@ def test_webhook_gets_violations_and_cli_exit_code(lake: Lake, webhook: str, tmp
     failed = runner.invoke(app, ["--home", home, "monitor", "run", "hooked"])
     assert failed.exit_code == 1, failed.output
     assert "amount" in failed.output
+    # --due: only monitors whose target has a snapshot their last run did not see
+    assert runner.invoke(app, ["--home", home, "monitor", "run", "--due"]).exit_code == 0
+    assert lake.monitoring.due() == []
+    lake.table("shop.scored").append(scored(4, BATCH_ROWS, 30_000)[0].drop_columns(["pred"]))
+    assert [m.name for m in lake.monitoring.due()] == ["hooked"]
+    watched_once = runner.invoke(app, ["--home", home, "monitor", "watch", "--times", "1"])
+    assert watched_once.exit_code == 0 and "hooked" in watched_once.output and lake.monitoring.due() == []
     created = runner.invoke(
         app,
         [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Annotated, Any
 
 import typer
@@ -10,7 +11,9 @@ from rich.markup import escape
 
 from mlake.cli.context import console, state
 from mlake.cli.render import print_json, rich_table
+from mlake.errors import ValidationError
 from mlake.monitor.checks import Labels, MonitorConfig
+from mlake.monitor.monitors import MonitorRun
 
 app = typer.Typer(
     help="Monitors: drift, data quality, model quality and bias drift against a baseline.", no_args_is_help=True
@@ -77,9 +80,40 @@ def create(
 
 
 @app.command()
-def run(name: NameArg, as_json: JsonOpt = False) -> None:
-    """Run the monitor once; exit code 1 when it finds violations."""
-    r = state.lake().monitoring.run(name)
+def run(
+    name: Annotated[str | None, typer.Argument(help="The monitor's name (or --due).")] = None,
+    due: Annotated[bool, typer.Option("--due", help="Run every monitor whose target has new data.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a monitor once (or every due one); exit code 1 when a run finds violations."""
+    monitoring = state.lake().monitoring
+    if (name is None) == (not due):
+        raise ValidationError("give a monitor's name or --due, not both", hint="mlake monitor run churn")
+    runs = monitoring.run_due() if due else [monitoring.run(name or "")]
+    if due and not as_json:
+        console.print(f"{len(runs)} monitor(s) had new data")
+    for r in runs:
+        _show_run(r, as_json)
+    if any(r.violations for r in runs):
+        raise typer.Exit(1)
+
+
+@app.command()
+def watch(
+    interval: Annotated[float, typer.Option(help="Seconds between looks at the targets.")] = 60.0,
+    times: Annotated[int | None, typer.Option(help="Stop after this many looks (default: never).")] = None,
+) -> None:
+    """Run monitors whenever their target gets new data (a simple scheduler; cron + `run --due` works too)."""
+    looks = 0
+    while times is None or looks < times:
+        for r in state.lake().monitoring.run_due():
+            _show_run(r, False)
+        looks += 1
+        if times is None or looks < times:
+            time.sleep(interval)
+
+
+def _show_run(r: MonitorRun, as_json: bool) -> None:
     if as_json:
         print_json(r.to_dict())
     else:
@@ -90,8 +124,6 @@ def run(name: NameArg, as_json: JsonOpt = False) -> None:
         if r.violations:
             rows = _violation_rows([v.to_dict() for v in r.violations])
             console.print(rich_table(["check", "feature", "statistic", "threshold", "detail"], rows))
-    if r.violations:
-        raise typer.Exit(1)
 
 
 @app.command()

@@ -297,6 +297,23 @@ class Monitoring:
                 )
         return run
 
+    def due(self) -> builtins.list[Monitor]:
+        """The monitors (the caller may see) whose target has a snapshot their last run did not see — what
+        a scheduler or a ``mlake monitor watch`` loop runs "on new data"."""
+        out = []
+        for m in self.list():
+            try:
+                current = self._lake.iceberg_table(m.target).current_snapshot()
+            except NotFoundError:
+                continue
+            if current is not None and current.snapshot_id != m.last_snapshot_id:
+                out.append(m)
+        return out
+
+    def run_due(self, *, now: datetime | None = None) -> builtins.list[MonitorRun]:
+        """Run every monitor in :meth:`due`, in name order; one failing run does not stop the others."""
+        return [self.run(m.name, now=now) for m in self.due()]
+
     def runs(self, name: str, limit: int = 50) -> builtins.list[MonitorRun]:
         """The monitor's run records, newest first (violations are in :meth:`violations`)."""
         monitor = self.get(name)
