@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -66,7 +69,7 @@ def test_a_principal_without_grant_is_refused(lake: Lake) -> None:
             eve.bias.report(source, facet="sex", facet_values=["Female"], label="hired", positive_values=[1])
 
 
-def test_cli_prints_metrics_with_intervals(lake: Lake) -> None:
+def test_cli_prints_metrics_with_intervals(lake: Lake, tmp_path: Path) -> None:
     lake.create_table("hr.applicants", applicants())
     args = [
         "--home",
@@ -93,5 +96,7 @@ def test_cli_prints_metrics_with_intervals(lake: Lake) -> None:
     assert result.exit_code == 0, result.output
     for code in ("CI", "DPL", "DPPL", "DI", "CI low"):
         assert code in result.output
-    as_json = CliRunner().invoke(app, [*args, "--json"])
+    page = tmp_path / "bias.html"
+    as_json = CliRunner().invoke(app, [*args, "--json", "--html", str(page)])
     assert as_json.exit_code == 0 and '"DPL"' in as_json.output
+    assert page.read_text().count('<svg class="ci-bar"') == len(json.loads(as_json.output)["metrics"])

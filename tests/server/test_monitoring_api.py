@@ -116,3 +116,39 @@ async def test_studio_monitoring_pages(
     assert 'title="ks"' in detail.text and ">drift</span>" in detail.text  # a 400-row baseline: KS
     assert "hiring" not in (await outsider.get("/monitoring", headers=html)).text.split("<main", 1)[-1]
     assert (await outsider.get("/monitoring/hiring", headers=html)).status_code == 404
+
+
+async def test_studio_bias_page_and_html_report(
+    admin: httpx.AsyncClient, outsider: httpx.AsyncClient, governed: Governed
+) -> None:
+    html = {"Accept": "text/html"}
+    governed.lake.create_table("hr.applicants", applicants())
+    form = await admin.get("/bias", headers=html)
+    assert form.status_code == 200 and 'name="facet"' in form.text and "ci-bar" not in form.text
+    query = {
+        "source": "hr.applicants",
+        "facet": "sex",
+        "facet_value": "Female",
+        "label": "hired",
+        "positive": "1",
+        "predicted": "score",
+        "predicted_threshold": "0.5",
+    }
+    page = await admin.get("/bias", params=query, headers=html)
+    assert page.status_code == 200 and page.text.count('<svg class="ci-bar"') >= 10 and "DPPL" in page.text
+    refused = await outsider.get("/bias", params=query, headers=html)
+    assert refused.status_code == 200 and "Cannot report" in refused.text and "ci-bar" not in refused.text
+    no_threshold = await admin.get("/bias", params={**query, "predicted": "", "predicted_threshold": ""}, headers=html)
+    assert no_threshold.status_code == 200 and "DPL" in no_threshold.text and "DPPL" not in no_threshold.text
+    ask = {
+        "source": "hr.applicants",
+        "facet": "sex",
+        "facet_values": ["Female"],
+        "label": "hired",
+        "positive_values": [1],
+        "resamples": 20,
+        "format": "html",
+    }
+    report = await admin.post("/api/v1/bias/report", json=ask)
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+    assert "<!doctype html>" in report.text and '<svg class="ci-bar"' in report.text and "<script" not in report.text

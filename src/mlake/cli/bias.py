@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
+from mlake.bias.html import report_html
 from mlake.cli.context import console, state
 from mlake.cli.render import print_json, rich_table
 
@@ -34,6 +36,7 @@ def report(
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples for the intervals (0: none).")] = 1000,
     snapshot: Annotated[int | None, typer.Option(help="Report on this snapshot of the table.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    html: Annotated[Path | None, typer.Option(help="Also write a self-contained HTML report here.")] = None,
 ) -> None:
     """Every Clarify metric the columns allow, with its 95% interval and the group sizes."""
     r = state.lake().bias.report(
@@ -50,6 +53,8 @@ def report(
         resamples=resamples,
         snapshot_id=snapshot,
     )
+    if html is not None:
+        html.write_text(report_html(r, f"Bias report: {source}"), encoding="utf-8")
     if as_json:
         print_json(r.to_dict())
         return

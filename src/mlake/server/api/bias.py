@@ -6,17 +6,20 @@ Thin over ``lake.bias.report`` of the caller's lake: a table the caller has no g
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
+from mlake.bias.html import report_html
 from mlake.bias.spec import Scalar
 from mlake.lake import Lake
 from mlake.server.state import principal_lake
 
 router = APIRouter(tags=["monitoring"])
 Lk = Annotated[Lake, Depends(principal_lake)]
+REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
 Values = Annotated[list[Scalar] | None, Field(default=None, max_length=1000)]
 
 
@@ -34,9 +37,13 @@ class BiasReportIn(BaseModel):
     resamples: int = Field(default=1000, ge=0, le=5000)
     confidence: float = Field(default=0.95, gt=0, lt=1)
     snapshot_id: int | None = None
+    format: Literal["json", "html"] = Field(default="json", description="html: a self-contained page with CI bars.")
 
 
-@router.post("/bias/report", summary="A bias report of a table or query")
-def bias_report(body: BiasReportIn, lake: Lk) -> dict[str, Any]:
-    report = lake.bias.report(**body.model_dump())
+@router.post("/bias/report", summary="A bias report of a table or query", response_model=None)
+def bias_report(body: BiasReportIn, lake: Lk) -> dict[str, Any] | HTMLResponse:
+    report = lake.bias.report(**body.model_dump(exclude={"format"}))
+    if body.format == "html":
+        page = report_html(report, f"Bias report: {body.source[:200]}")
+        return HTMLResponse(page, headers={"Content-Security-Policy": REPORT_CSP})
     return report.to_dict()

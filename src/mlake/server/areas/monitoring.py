@@ -1,4 +1,4 @@
-"""Area "monitoring": data capture, bias reports and monitors (REST); the Monitoring pages (Studio)."""
+"""Area "monitoring": data capture, bias reports and monitors (REST); the Monitoring and Bias pages (Studio)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,12 @@ def _api() -> APIRouter:
 
 
 def _pages() -> APIRouter:
-    from mlake.server.studio import monitoring
+    from mlake.server.studio import bias, monitoring
 
-    return monitoring.router
+    router = APIRouter()
+    router.include_router(monitoring.router)
+    router.include_router(bias.router)
+    return router
 
 
 register_area(
@@ -27,7 +30,7 @@ register_area(
         name="monitoring",
         api=_api,
         pages=_pages,
-        nav=(NavItem("Monitoring", "/monitoring", "alert", 38),),
+        nav=(NavItem("Monitoring", "/monitoring", "alert", 38), NavItem("Bias", "/bias", "shield", 39)),
         tags=(
             {
                 "name": "monitoring",
