@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from mlake.errors import MlakeError, ValidationError
+from mlake.errors import ValidationError
 from mlake.tables.frames import as_arrow
 from mlake.tables.names import TableName, check_part
 
@@ -254,7 +254,12 @@ class CaptureLogger:
         try:
             data = self._rows(records)
             if not self.lake.table_exists(self.table_name):
-                self.lake.create_namespace(self.table_name.namespace, exist_ok=True)
+                if self.table_name.namespace not in self.lake.namespaces():
+                    try:
+                        self.lake.create_namespace(self.table_name.namespace, exist_ok=True)
+                    except Exception:  # another writer created it at the same moment (the catalog races)
+                        if self.table_name.namespace not in self.lake.namespaces():
+                            raise
                 self.lake.create_table(
                     self.table_name,
                     data,
@@ -266,7 +271,7 @@ class CaptureLogger:
             with self._lock:
                 self._written += len(records)
                 self._batches += 1
-        except (MlakeError, pa.ArrowException, ValueError, TypeError, OSError) as exc:
+        except Exception as exc:  # the writer thread must outlive any failure: count the batch as failed, go on
             with self._lock:
                 self._failed += len(records)
                 self._last_error = str(exc)
