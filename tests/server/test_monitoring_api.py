@@ -152,3 +152,31 @@ async def test_studio_bias_page_and_html_report(
     report = await admin.post("/api/v1/bias/report", json=ask)
     assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
     assert "<!doctype html>" in report.text and '<svg class="ci-bar"' in report.text and "<script" not in report.text
+
+
+async def test_create_and_delete_monitors_over_rest(
+    admin: httpx.AsyncClient, outsider: httpx.AsyncClient, governed: Governed
+) -> None:
+    governed.lake.create_table("hr.applicants", applicants())
+    body = {
+        "name": "hiring-rest",
+        "target": "hr.applicants",
+        "columns": ["sex", "score"],
+        "config": {
+            "rows": "all",
+            "labels": {"label": "hired", "predicted": "score", "threshold": 0.5, "prediction_threshold": 0.5},
+        },
+    }
+    assert (await outsider.post("/api/v1/monitors", json=body)).status_code in (403, 404)
+    created = await admin.post("/api/v1/monitors", json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["config"]["rows"] == "all" and "accuracy" in created.json()["baseline_metrics"]["quality"]
+    bad = await admin.post("/api/v1/monitors", json={**body, "name": "bad", "config": {"labels": "x"}})
+    assert bad.status_code == 400  # a ValidationError
+    unknown = await admin.post("/api/v1/monitors", json={**body, "name": "bad", "config": {"nope": 1}})
+    assert unknown.status_code == 400
+    run = (await admin.post("/api/v1/monitors/hiring-rest/run")).json()
+    assert run["status"] == "ok", run["violations"]
+    assert (await outsider.delete("/api/v1/monitors/hiring-rest")).status_code == 404
+    assert (await admin.delete("/api/v1/monitors/hiring-rest")).status_code == 204
+    assert (await admin.get("/api/v1/monitors/hiring-rest")).status_code == 404

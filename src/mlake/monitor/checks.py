@@ -196,6 +196,19 @@ class MonitorConfig:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> MonitorConfig:
+        """The configuration from its ``to_dict()`` form (stored JSON, or a REST body); ValidationError when
+        a field is missing, unknown or of the wrong kind."""
+        try:
+            return cls._from_dict(raw)
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            if isinstance(exc, ValidationError):
+                raise
+            raise ValidationError(
+                f"bad monitor configuration: {exc}", hint="see mlake.monitor.checks.MonitorConfig for the fields"
+            ) from exc
+
+    @classmethod
+    def _from_dict(cls, raw: Mapping[str, Any]) -> MonitorConfig:
         raw = dict(raw)
         if raw.get("labels"):
             lab = dict(raw["labels"])
@@ -211,10 +224,12 @@ class MonitorConfig:
             att = dict(raw["attribution"])
             att["features"] = tuple(att["features"])
             raw["attribution"] = AttributionDrift(**att)
-        try:
-            return cls(**raw)
-        except TypeError as exc:
-            raise ValidationError(f"bad monitor configuration: {exc}") from exc
+        if "quality_tolerance" in raw:
+            raw["quality_tolerance"] = {str(k): float(v) for k, v in dict(raw["quality_tolerance"]).items()}
+        for name in ("completeness_alpha", "window_seconds"):
+            if raw.get(name) is not None:
+                raw[name] = float(raw[name])
+        return cls(**raw)
 
 
 # --- data quality -------------------------------------------------------------------------------------

@@ -433,7 +433,7 @@ class Monitoring:
         config = monitor.config
         out: builtins.list[Violation] = []
         summary: dict[str, Any] = {}
-        features = batch.drop_columns([c for c in _role_columns(config) if c in batch.column_names])
+        features = batch  # the checks look at the baseline's columns only (a watched column may also be the prediction)
         if config.data_quality:
             out += checks.data_quality(monitor.baseline, features, config.completeness_alpha)
         if config.drift:
