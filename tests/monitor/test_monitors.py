@@ -257,6 +257,9 @@ def test_definitions_are_validated_and_governed(monitored: Lake) -> None:
     assert ann.monitoring.run("shop-model").status == "ok"
     with pytest.raises(PermissionDeniedError):
         ann.monitoring.delete("shop-model")
+    lake.governance.add_row_filter("shop.scored", "ann", "region = 'north'")
+    with pytest.raises(PermissionDeniedError, match="sees only part"):  # a violation describes the whole table
+        ann.monitoring.run("shop-model")
     lake.monitoring.delete("shop-model")
     with pytest.raises(NotFoundError):
         lake.monitoring.get("shop-model")
