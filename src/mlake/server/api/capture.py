@@ -1,7 +1,7 @@
 """REST: data capture — ``POST /capture/{model}`` queues a batch of requests' inputs and outputs.
 
 The records go to the caller's :class:`~mlake.monitor.capture.CaptureLogger` for that model and version
-(one per principal, model and version, kept for the server's life and closed at exit), which appends them
+(one per principal, model and version, kept by the app for the server's life and closed at exit), which appends them
 to ``capture.<model>`` in batches as the caller. The grant is checked before anything is queued — insert on
 the capture table, or alter on the ``capture`` namespace while the table does not exist yet — so a refused
 caller gets 403 rather than a silent drop. The answer is 202 with the counts; ``wait=true`` flushes first
@@ -14,7 +14,7 @@ import atexit
 import threading
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
@@ -27,7 +27,7 @@ Lk = Annotated[Lake, Depends(principal_lake)]
 Model = Annotated[str, PathParam(min_length=1, max_length=100, pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")]
 MAX_RECORDS = 10_000
 
-_loggers: dict[tuple[str, str, str], CaptureLogger] = {}
+_registries: list[dict[tuple[str, str, str], CaptureLogger]] = []  # one per app, closed at exit
 _lock = threading.Lock()
 
 
@@ -43,12 +43,17 @@ class CaptureIn(BaseModel):
     wait: bool = Field(default=False, description="Answer once the records are written.")
 
 
-def _logger(lake: Lake, model: str, version: str) -> CaptureLogger:
+def _logger(request: Request, lake: Lake, model: str, version: str) -> CaptureLogger:
+    """The caller's logger for this model and version, kept by this app (another app has its own lake)."""
     key = (lake.access.name or "", model, version)
     with _lock:
-        logger = _loggers.get(key)
+        loggers: dict[tuple[str, str, str], CaptureLogger] | None = getattr(request.app.state, "capture_loggers", None)
+        if loggers is None:
+            loggers = request.app.state.capture_loggers = {}
+            _registries.append(loggers)
+        logger = loggers.get(key)
         if logger is None:
-            logger = _loggers[key] = lake.capture(model, version)
+            logger = loggers[key] = lake.capture(model, version)
         return logger
 
 
@@ -61,9 +66,9 @@ def _require_write(lake: Lake, model: str) -> None:
 
 
 @router.post("/capture/{model}", status_code=202, summary="Capture a batch of model requests")
-def capture(model: Model, body: CaptureIn, lake: Lk) -> dict[str, Any]:
+def capture(model: Model, body: CaptureIn, lake: Lk, request: Request) -> dict[str, Any]:
     _require_write(lake, model)
-    logger = _logger(lake, model, body.version)
+    logger = _logger(request, lake, model, body.version)
     ids = [logger.log(r.inputs, r.outputs, request_id=r.request_id) for r in body.records]
     stats = logger.flush() if body.wait else logger.stats()
     return {
@@ -84,6 +89,7 @@ def capture(model: Model, body: CaptureIn, lake: Lk) -> dict[str, Any]:
 @atexit.register
 def _close_all() -> None:
     with _lock:
-        for logger in _loggers.values():
-            logger.close(timeout=10)
-        _loggers.clear()
+        for loggers in _registries:
+            for logger in loggers.values():
+                logger.close(timeout=10)
+            loggers.clear()
