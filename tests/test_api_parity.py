@@ -71,6 +71,9 @@ LOCAL_ONLY: dict[str, str] = {
     "Lake.not_found": "builds the error a face raises for a missing table; remote errors come from the server",
     "Lake.dashboards": "NOT YET REMOTE: the local DashboardStore is a storage layer its faces drive (every change "
     "takes the actor and a superuser flag); the REST routes exist, a client object over them does not yet",
+    "Lake.monitoring": "NOT YET REMOTE: the REST routes exist (/monitors ...); a client object over them does not yet",
+    "Lake.bias": "NOT YET REMOTE: POST /bias/report exists; explain() takes a model object, which stays in process",
+    "Lake.capture": "NOT YET REMOTE: POST /capture/{model} exists; a client-side batching logger over it does not yet",
     "Table.iceberg": "returns the live pyiceberg Table (commits on it would bypass mlake)",
     "Table.evolve_for": "ingest's schema-evolution step; remote appends and ingests evolve the schema on the server",
     "Table.snapshot_properties": "a static helper for writers that commit on their own (in-process plumbing)",

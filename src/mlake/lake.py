@@ -49,6 +49,7 @@ from mlake.tables.types import normalize_arrow_schema
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
 
+    from mlake.bias.api import Bias
     from mlake.dashboards.store import DashboardStore
     from mlake.features.store import FeatureStore
     from mlake.governance.model import Identity, Principal, Privilege
@@ -57,6 +58,8 @@ if TYPE_CHECKING:
     from mlake.ingest.report import IngestReport
     from mlake.loader import Loader
     from mlake.maintenance import MaintenanceReport
+    from mlake.monitor.capture import CaptureLogger
+    from mlake.monitor.monitors import Monitoring
     from mlake.pipelines.service import Pipelines
     from mlake.processing.api import Recipes
     from mlake.quality.api import Quality
@@ -590,6 +593,26 @@ class Lake:
         from mlake.quality.api import Quality
 
         return Quality(self)
+
+    @cached_property
+    def monitoring(self) -> Monitoring:
+        """Monitors: a stored baseline, a target table, checks, runs and violations; see :mod:`mlake.monitor`."""
+        from mlake.monitor.monitors import Monitoring
+
+        return Monitoring(self)
+
+    @cached_property
+    def bias(self) -> Bias:
+        """Bias reports (Clarify's metrics with confidence intervals) of tables and SQL; see :mod:`mlake.bias`."""
+        from mlake.bias.api import Bias
+
+        return Bias(self)
+
+    def capture(self, model: str, version: str, **options: Any) -> CaptureLogger:
+        """A non-blocking logger of inputs and outputs into ``capture.<model>``; see :mod:`mlake.monitor.capture`."""
+        from mlake.monitor.capture import CaptureLogger
+
+        return CaptureLogger(self, model, version, **options)
 
     # --- areas --------------------------------------------------------------------------------------
 

@@ -113,6 +113,7 @@ MIGRATION_MODULES: tuple[str, ...] = (
     "mlake.dashboards.store",
     "mlake.features.metastore",
     "mlake.governance.store",
+    "mlake.monitor.store",
     "mlake.quality.metastore",
     "mlake.sources.metastore",
     "mlake.processing.metastore",

@@ -111,6 +111,11 @@ def samples(w: dict[str, Any]) -> dict[str, Any]:
         "token_id": "tok_probe",
         "action": "probe",
         "use": "model_training",
+        # monitoring: a capture logger of eve's own, a bias report over the secret table
+        "model": "probe_model",
+        "version": "v1",
+        "facet": "agent_id",
+        "label": "zebra_launch_code",
     }
 
 
@@ -132,6 +137,8 @@ HARMLESS = {
     ("Lake", "features"): "the feature store; walked below",
     ("Lake", "governance"): "the guarded administration API; walked below",
     ("Lake", "sources"): "the source registry; walked below",
+    ("Lake", "monitoring"): "the monitoring area; walked below",
+    ("Lake", "bias"): "the bias area; walked below",
     ("Table", "name"): "the name the principal typed",
     ("Table", "snapshot_properties"): "a pure function of the write record it is given",
     ("GuardedGovernance", "principal"): "who the principal is",
@@ -228,6 +235,8 @@ def test_every_public_member_refuses_or_hides(world: dict[str, Any]) -> None:
     problems += walk(eve.engine, given, "SqlEngine")
     problems += walk(eve.governance, given, "GuardedGovernance")
     problems += walk(eve.sources, given, "SourceRegistry")
+    problems += walk(eve.monitoring, given, "Monitoring")
+    problems += walk(eve.bias, given, "Bias")
     assert not problems, "\n".join(problems)
     # nothing was changed by the probes
     owner: Lake = world["lake"]

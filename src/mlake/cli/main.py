@@ -11,8 +11,10 @@ import typer
 from rich.markup import escape
 
 from mlake.cli import access as access_cli
+from mlake.cli import bias as bias_cli
 from mlake.cli import features as features_cli
 from mlake.cli import ingest as ingest_cli
+from mlake.cli import monitor as monitor_cli
 from mlake.cli import pipelines as pipelines_cli
 from mlake.cli import quality as quality_cli
 from mlake.cli import recipes as recipes_cli
@@ -83,6 +85,8 @@ app.add_typer(quality_cli.app, name="quality")
 app.add_typer(recipes_cli.app, name="recipes")
 app.add_typer(pipelines_cli.app, name="pipelines")
 app.command("worker")(pipelines_cli.worker)
+app.add_typer(monitor_cli.app, name="monitor")
+app.add_typer(bias_cli.app, name="bias")
 
 
 @app.command()

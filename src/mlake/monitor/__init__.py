@@ -4,7 +4,7 @@
     baseline = DriftBaseline.from_table(training_table)      # once; store baseline.to_json()
     report = detect_drift(baseline, todays_batch)            # the training data is not read again
 
-Monitors, schedules, data capture and their faces are not built yet (see docs/monitoring.md).
+Monitors on lake tables: :mod:`mlake.monitor.monitors` (``lake.monitoring``); see docs/monitoring.md.
 """
 
 from mlake.monitor.baseline import CategoricalBaseline, DriftBaseline, NumericBaseline
