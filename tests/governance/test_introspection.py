@@ -49,6 +49,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         ),
         description="Plans nobody may see",
     )
+    lake.streams.create("vault-stream")
+    lake.streams.put("vault-stream", {"zebra_launch_code": "zebra-4242"}, key="agent-1")
     lake.governance.create_principal("eve")
     csv = home / "rows.csv"
     csv.write_text("agent_id,code\n3,probe\n")
@@ -111,6 +113,12 @@ def samples(w: dict[str, Any]) -> dict[str, Any]:
         "token_id": "tok_probe",
         "action": "probe",
         "use": "model_training",
+        # streams: eve aiming at the secret stream
+        "stream": "vault-stream",
+        "partition": 0,
+        "key": "agent-1",
+        "value": {"probe": 1},
+        "records": [("agent-1", {"probe": 1})],
     }
 
 
@@ -132,6 +140,7 @@ HARMLESS = {
     ("Lake", "features"): "the feature store; walked below",
     ("Lake", "governance"): "the guarded administration API; walked below",
     ("Lake", "sources"): "the source registry; walked below",
+    ("Lake", "streams"): "the principal's guarded streams; walked below",
     ("Table", "name"): "the name the principal typed",
     ("Table", "snapshot_properties"): "a pure function of the write record it is given",
     ("GuardedGovernance", "principal"): "who the principal is",
@@ -148,6 +157,7 @@ SKIPPED = {
     ("SqlEngine", "internal_view"): "mlake's plumbing for SQL it built (staged files); in process, not a wall "
     "against hostile Python (docs/architecture.md); the sandboxed database is the wall",
     ("FeatureStore", "close"): "a principal's store leaves the online store to the owner's lake",
+    ("LakeStreams", "close"): "a lake's streams leave the backend to the lake: closes nothing",
 }
 
 
@@ -226,11 +236,13 @@ def test_every_public_member_refuses_or_hides(world: dict[str, Any]) -> None:
     problems += walk(eve.engine, given, "SqlEngine")
     problems += walk(eve.governance, given, "GuardedGovernance")
     problems += walk(eve.sources, given, "SourceRegistry")
+    problems += walk(eve.streams, {**given, "name": "vault-stream", "group": "probe"}, "LakeStreams")
     assert not problems, "\n".join(problems)
     # nothing was changed by the probes
     owner: Lake = world["lake"]
     assert owner.table("vault.secrets").to_arrow().equals(SECRET)
     assert owner.governance.grants("eve") == []
+    assert [r.json() for r in owner.streams.read("vault-stream", 0).records] == [{"zebra_launch_code": "zebra-4242"}]
 
 
 def test_the_secret_table_leak_is_closed(world: dict[str, Any]) -> None:

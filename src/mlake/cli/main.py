@@ -19,6 +19,7 @@ from mlake.cli import recipes as recipes_cli
 from mlake.cli import serve as serve_cli
 from mlake.cli import sources as sources_cli
 from mlake.cli import sql as sql_cli
+from mlake.cli import streams as streams_cli
 from mlake.cli import tables as tables_cli
 from mlake.cli.context import console, err_console, state
 from mlake.cli.render import print_error
@@ -83,6 +84,7 @@ app.add_typer(quality_cli.app, name="quality")
 app.add_typer(recipes_cli.app, name="recipes")
 app.add_typer(pipelines_cli.app, name="pipelines")
 app.command("worker")(pipelines_cli.worker)
+app.add_typer(streams_cli.app, name="streams")
 
 
 @app.command()

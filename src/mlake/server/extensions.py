@@ -31,6 +31,7 @@ BUILTIN_AREAS = (
     "mlake.server.areas.governance",
     "mlake.server.areas.features",
     "mlake.server.areas.quality",
+    "mlake.server.areas.streams",
 )
 
 

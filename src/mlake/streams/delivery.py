@@ -37,6 +37,7 @@ from mlake.streams.service import Streams
 if TYPE_CHECKING:
     from pyiceberg.table import Table as IcebergTable
 
+    from mlake.streams.metastore import DeliveryRegistry
     from mlake.tables.table import Table
 
 POSITION_PREFIX = "mlake.delivery."
@@ -56,7 +57,7 @@ class TableAccess(Protocol):
 
     def table_exists(self, name: str) -> bool: ...
 
-    def create_table(self, name: str, data: Any = None, **kwargs: Any) -> Table: ...
+    def create_table(self, name: str, data: Any = None, *, schema: Any = None, exist_ok: bool = False) -> Table: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +111,10 @@ class Delivery:
         name: str | None = None,
         hints: BufferHints | None = None,
         error_table: str | None = None,
+        registry: DeliveryRegistry | None = None,
     ) -> None:
         self.lake = lake
+        self.registry = registry
         self.streams = streams
         self.stream = check_stream_name(stream)
         self.table_name = table
@@ -135,7 +138,21 @@ class Delivery:
         idle_timeout: float | None = None,
     ) -> DeliveryStats:
         """Deliver until ``stop`` is set, ``max_flushes`` buffers were written, or nothing new arrived for
-        ``idle_timeout`` seconds; what is buffered when it stops is written first."""
+        ``idle_timeout`` seconds; what is buffered when it stops is written first.
+
+        With a registry, the delivery is recorded there (``status`` finds it) with its last flush and, when
+        the run fails, its error."""
+        if self.registry is None:
+            return self._run(stop, max_flushes, idle_timeout)
+        self.registry.register(self.stream, self.name, self.table_name, self.error_table_name)
+        try:
+            return self._run(stop, max_flushes, idle_timeout)
+        except Exception as exc:
+            message = exc.message if isinstance(exc, MlakeError) else f"{type(exc).__name__}: {exc}"
+            self.registry.failed(self.stream, self.name, message)
+            raise
+
+    def _run(self, stop: threading.Event | None, max_flushes: int | None, idle_timeout: float | None) -> DeliveryStats:
         stats = DeliveryStats()
         committed = self.positions()
         stats.positions = dict(committed)
@@ -227,6 +244,8 @@ class Delivery:
             committed.clear()
             committed.update(reached)
             stats.positions = dict(reached)
+        if self.registry is not None:
+            self.registry.flushed(self.stream, self.name)
         stats.flushes += 1
         stats.records += len(records)
         stats.rows_written += data.num_rows

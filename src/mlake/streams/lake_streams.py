@@ -1,0 +1,178 @@
+"""``lake.streams``: the streams API bound to a lake — deliveries into its tables and ``status``.
+
+:class:`LakeStreams` is :class:`~mlake.streams.Streams` (same methods, same checks) plus what needs the
+lake's tables and metadata database: making deliveries that the lake knows about, and the operator's
+view of a stream (throughput, every consumer's lag in records and seconds, each delivery's last error
+and error-table count). It is given the lake as a small protocol; it never imports the lake.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from mlake.errors import MlakeError, PermissionDeniedError
+from mlake.streams.base import StreamBackend, check_stream_name
+from mlake.streams.delivery import BufferHints, Delivery, TableAccess, delivered_positions
+from mlake.streams.metastore import DeliveryInfo, DeliveryRegistry
+from mlake.streams.models import Position, StreamDescription, to_us
+from mlake.streams.service import StreamGuard, Streams
+
+LAG_CAP = 100_000
+"""Lag is counted by reading: beyond this many records per consumer it is reported as at least this."""
+
+THROUGHPUT_WINDOW = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerLag:
+    """How far one consumer (a consumer group, or a delivery) is behind the stream's newest record."""
+
+    kind: Literal["group", "delivery"]
+    name: str
+    positions: dict[int, int]
+    """Partition -> last sequence number consumed (absent: nothing consumed yet)."""
+    lag_records: int
+    """Records not consumed yet (at least this many when ``lag_capped``)."""
+    lag_capped: bool
+    lag_seconds: float
+    """Age of the oldest record not consumed yet; 0 when caught up."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryStatus:
+    name: str
+    table: str
+    error_table: str
+    lag: ConsumerLag
+    error_rows: int | None
+    """Rows in the error table (None when it cannot be read by the caller)."""
+    last_flush_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStatus:
+    """A stream as an operator sees it (``mlake streams status``, ``GET /streams/{name}/status``)."""
+
+    stream: StreamDescription
+    at: datetime
+    records_last_minute: int
+    records_per_second: float
+    """Throughput over the last minute."""
+    groups: list[ConsumerLag] = field(default_factory=list)
+    deliveries: list[DeliveryStatus] = field(default_factory=list)
+
+
+class LakeStreams(Streams):
+    """The streams of a lake (``lake.streams``): access-checked, with deliveries and status."""
+
+    def __init__(
+        self,
+        backend: StreamBackend,
+        *,
+        tables: TableAccess,
+        registry: DeliveryRegistry,
+        guard: StreamGuard | None = None,
+    ) -> None:
+        super().__init__(backend, guard=guard, owns_backend=False)
+        self._tables = tables
+        self._registry = registry
+
+    def delete(self, name: str) -> None:
+        super().delete(name)
+        self._registry.forget(name)
+
+    def delivery(
+        self,
+        stream: str,
+        into: str,
+        *,
+        name: str | None = None,
+        hints: BufferHints | None = None,
+        error_table: str | None = None,
+    ) -> Delivery:
+        """A delivery of ``stream`` into table ``into`` (see :mod:`mlake.streams.delivery`); ``run`` it.
+
+        It reads the stream with this handle's grants and writes the table with the lake's, and it is
+        recorded in the lake so that :meth:`status` reports it."""
+        self._check("select", check_stream_name(stream))
+        return Delivery(
+            self._tables, self, stream, into, name=name, hints=hints, error_table=error_table, registry=self._registry
+        )
+
+    def status(self, name: str) -> StreamStatus:
+        """Throughput over the last minute, each consumer group's and delivery's lag, deliveries' errors."""
+        description = self.describe(name)
+        now = datetime.now(UTC)
+        since = Position.at_time(now - THROUGHPUT_WINDOW)
+        recent = sum(self._count(name, p, since)[0] for p in range(description.partitions))
+        groups = [
+            self._lag("group", name, g, self._backend.checkpoints(name, g), description.partitions)
+            for g in self.groups(name)
+        ]
+        deliveries = [self._delivery_status(info, description.partitions) for info in self._registry.deliveries(name)]
+        return StreamStatus(description, now, recent, recent / THROUGHPUT_WINDOW.total_seconds(), groups, deliveries)
+
+    def _delivery_status(self, info: DeliveryInfo, partitions: int) -> DeliveryStatus:
+        try:
+            positions = (
+                delivered_positions(self._tables.table(info.table).iceberg, f"mlake.delivery.{info.name}")
+                if self._tables.table_exists(info.table)
+                else {}
+            )
+        except PermissionDeniedError:
+            positions = {}  # the caller may not read the table: lag from the start, no error counts
+        errors: int | None = None
+        try:
+            if self._tables.table_exists(info.error_table):
+                errors = self._tables.table(info.error_table).count()
+            elif self._tables.table_exists(info.table):
+                errors = 0
+        except MlakeError:
+            errors = None
+        return DeliveryStatus(
+            info.name,
+            info.table,
+            info.error_table,
+            self._lag("delivery", info.stream, info.name, positions, partitions),
+            errors,
+            info.last_flush_at,
+            info.last_error,
+            info.last_error_at,
+        )
+
+    def _lag(
+        self, kind: Literal["group", "delivery"], stream: str, name: str, positions: dict[int, int], partitions: int
+    ) -> ConsumerLag:
+        total = 0
+        capped = False
+        oldest_us: int | None = None
+        for p in range(partitions):
+            start = Position.after(positions[p]) if p in positions else Position.oldest()
+            n, first_us, more = self._count(stream, p, start, LAG_CAP - total)
+            total += n
+            capped = capped or more
+            if first_us is not None:
+                oldest_us = first_us if oldest_us is None else min(oldest_us, first_us)
+        age = 0.0 if oldest_us is None else max(0.0, (to_us(datetime.now(UTC)) - oldest_us) / 1e6)
+        return ConsumerLag(kind, name, dict(positions), total, capped, age)
+
+    def _count(self, stream: str, partition: int, start: Position, cap: int = LAG_CAP) -> tuple[int, int | None, bool]:
+        """(records from ``start``, arrival of the first of them, whether the count stopped at ``cap``)."""
+        n = 0
+        first: int | None = None
+        position = start
+        deadline = time.monotonic() + 5.0
+        while n < cap and time.monotonic() < deadline:
+            batch = self._backend.read(stream, partition, position, min(5000, max(cap - n, 1)))
+            if not batch.records:
+                return n, first, False
+            if first is None:
+                first = batch.records[0].timestamp_us
+            n += len(batch.records)
+            position = batch.next_position
+        return n, first, True
