@@ -85,17 +85,23 @@ class DeliveryStats:
     """The position committed last (partition -> last delivered sequence number)."""
 
 
-def delivered_positions(table: IcebergTable, key: str) -> dict[int, int]:
-    """The position under ``key`` in the newest snapshot (walking back from the current one) that has it."""
+def summary_value(table: IcebergTable, key: str) -> str | None:
+    """The value under ``key`` in the newest snapshot summary (walking back from the current one) that has it."""
     snapshot = table.current_snapshot()
     while snapshot is not None:
         props = snapshot.summary.additional_properties if snapshot.summary else {}
         raw = props.get(key)
         if raw is not None:
-            return {int(p): int(s) for p, s in json.loads(raw).items()}
+            return raw
         parent = snapshot.parent_snapshot_id
         snapshot = table.snapshot_by_id(parent) if parent is not None else None
-    return {}
+    return None
+
+
+def delivered_positions(table: IcebergTable, key: str) -> dict[int, int]:
+    """The position under ``key`` in the newest snapshot (walking back from the current one) that has it."""
+    raw = summary_value(table, key)
+    return {} if raw is None else {int(p): int(s) for p, s in json.loads(raw).items()}
 
 
 class Delivery:
@@ -238,18 +244,33 @@ class Delivery:
             table.append(
                 data,
                 command=f"deliver stream {self.stream}",
-                properties={self.key: _position_json(reached)},
-                precondition=_position_is(self.key, expected, self.table_name),
+                properties={self.key: position_json(reached)},
+                precondition=position_is(self.key, expected, self.table_name),
             )
+        self._flushed(
+            stats, committed, reached if table is not None else None, len(records), data.num_rows, len(errors)
+        )
+
+    def _flushed(
+        self,
+        stats: DeliveryStats,
+        committed: dict[int, int],
+        reached: dict[int, int] | None,
+        records: int,
+        rows: int,
+        errors: int,
+    ) -> None:
+        """Account for a written buffer: the committed position moves to ``reached`` (None: it did not move)."""
+        if reached is not None:
             committed.clear()
             committed.update(reached)
             stats.positions = dict(reached)
         if self.registry is not None:
             self.registry.flushed(self.stream, self.name)
         stats.flushes += 1
-        stats.records += len(records)
-        stats.rows_written += data.num_rows
-        stats.errors += len(errors)
+        stats.records += records
+        stats.rows_written += rows
+        stats.errors += errors
 
     def _write_errors(self, errors: list[tuple[Record, str]], reached: dict[int, int]) -> None:
         """Error rows not yet in the error table (a crash may have come between its commit and the data's)."""
@@ -277,16 +298,16 @@ class Delivery:
         table.append(
             rows,
             command=f"deliver stream {self.stream}: records that failed",
-            properties={self.key: _position_json({**done, **reached})},
-            precondition=_position_is(self.key, done, self.error_table_name),
+            properties={self.key: position_json({**done, **reached})},
+            precondition=position_is(self.key, done, self.error_table_name),
         )
 
 
-def _position_json(positions: dict[int, int]) -> str:
+def position_json(positions: dict[int, int]) -> str:
     return json.dumps({str(p): s for p, s in sorted(positions.items())})
 
 
-def _position_is(key: str, expected: dict[int, int], table: str) -> Callable[[IcebergTable], None]:
+def position_is(key: str, expected: dict[int, int], table: str) -> Callable[[IcebergTable], None]:
     def check(tbl: IcebergTable) -> None:
         found = delivered_positions(tbl, key)
         if found != expected:
