@@ -703,6 +703,9 @@ class _StreamGuard:
     def audited(self, action: str, stream: str, detail: str | None = None) -> Any:
         return self._lake.access.audited(action, [f"stream:{stream}"], detail)
 
+    def require_source(self, url: str) -> None:
+        self._lake._require_allowed_source(url)
+
 
 def _names_only_readable(text: str, ok: Any, entries: dict[tuple[str, str], str]) -> bool:
     """Whether every lake table that ``text`` (a lineage record's SQL) names is one the actor may read."""

@@ -119,6 +119,7 @@ def samples(w: dict[str, Any]) -> dict[str, Any]:
         "key": "agent-1",
         "value": {"probe": 1},
         "records": [("agent-1", {"probe": 1})],
+        "rows": pa.table({"agent_id": [1], "zebra_launch_code": ["overwritten"]}),
     }
 
 

@@ -177,3 +177,37 @@ def test_a_delivery_killed_in_the_middle_resumes_exactly(source: str, tmp_path: 
         delivery.run(idle_timeout=0.3)
         assert lake_rows(lake, "mirror.items") == source_rows(source)
         capture.drop()
+
+
+@pytest.mark.streams
+def test_capture_and_mirror_from_the_cli(source: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from mlake.cli.context import state
+    from mlake.cli.main import app
+
+    home = tmp_path / "lake"
+
+    def invoke(*args: str) -> tuple[int, str]:
+        try:
+            result = CliRunner().invoke(app, ["--home", str(home), "-q", *args])
+        finally:
+            state.close()
+        return result.exit_code, result.output
+
+    code, out = invoke("streams", "capture", source, "--table", "items", "--stream", "pg-items")
+    assert code == 0 and "captured 40 snapshot row(s)" in out
+    change_source(source, random.Random(3), 4, 40)
+    assert invoke("streams", "capture", source, "--table", "items", "--stream", "pg-items")[0] == 0
+    code, out = invoke(
+        "streams", "deliver", "pg-items", "--into", "mirror.items", "--changes-of", "items", "--idle-timeout", "0.2"
+    )
+    assert code == 0, out
+    with mlake.connect(home) as lake:
+        assert lake_rows(lake, "mirror.items") == source_rows(source)
+        assert lake.streams.status("pg-items").deliveries[0].lag.lag_records == 0
+    assert invoke("streams", "capture", source, "--table", "items", "--stream", "pg-items", "--drop")[0] == 0
+    with psycopg.connect(ADMIN_URL) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'mlake_pg_items'"
+        ).fetchone() == (0,)

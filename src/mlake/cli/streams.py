@@ -193,12 +193,18 @@ def deliver(
     idle_timeout: Annotated[
         float | None, typer.Option(help="Stop after this many seconds without new records (default: run on).")
     ] = None,
+    changes_of: Annotated[
+        str | None,
+        typer.Option(help="Apply the change records of this captured source table (mirror it; see `capture`)."),
+    ] = None,
 ) -> None:
     """Deliver a stream into a table in the foreground, exactly once, until Ctrl-C (or --idle-timeout)."""
     from mlake.streams.delivery import BufferHints
 
     hints = BufferHints(max_records=max_records, max_bytes=max_bytes, max_seconds=max_seconds)
-    d = state.lake().streams.delivery(name, into, name=delivery, hints=hints, error_table=error_table)
+    d = state.lake().streams.delivery(
+        name, into, name=delivery, hints=hints, error_table=error_table, changes_of=changes_of
+    )
     stop = threading.Event()
     err_console.print(f"delivering {escape(name)} into {escape(into)} from position {d.positions() or 'oldest'}")
     try:
@@ -210,6 +216,36 @@ def deliver(
         f"delivered {stats.rows_written} row(s) in {stats.flushes} write(s), {stats.errors} bad record(s) "
         f"into {escape(d.error_table_name)}; position {stats.positions}"
     )
+
+
+@app.command("capture")
+def capture(
+    url: Annotated[str, typer.Argument(help="The PostgreSQL database: postgresql://user@host:5432/db.")],
+    table: Annotated[list[str], typer.Option(help="A source table (schema.table or table); repeatable.")],
+    stream: Annotated[str, typer.Option(help="The stream the changes go to (made with one partition if missing).")],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep capturing until Ctrl-C.")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between polls with --follow.")] = 1.0,
+    drop: Annotated[bool, typer.Option("--drop", help="Remove the slot and publication from the source.")] = False,
+) -> None:
+    """Change data capture: the tables' rows, then every committed change, into a stream (wal_level=logical)."""
+    with state.lake().streams.capture(url, table, stream) as cap:
+        if drop:
+            cap.drop()
+            console.print(f"dropped replication slot {cap.slot} and publication {cap.publication}")
+            return
+        snapshot = cap.start()
+        total = cap.poll()
+        err_console.print(f"snapshot: {snapshot} row(s); changes: {total}")
+        try:
+            while follow:
+                time.sleep(interval)
+                n = cap.poll()
+                total += n
+                if n:
+                    err_console.print(f"changes: {total}")
+        except KeyboardInterrupt:
+            pass
+        console.print(f"captured {snapshot} snapshot row(s) and {total} change(s) into {escape(stream)}")
 
 
 @app.command("status")

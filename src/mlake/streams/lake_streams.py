@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from mlake.errors import MlakeError, PermissionDeniedError
 from mlake.streams.base import StreamBackend, check_stream_name
@@ -19,6 +19,9 @@ from mlake.streams.delivery import BufferHints, Delivery, TableAccess, delivered
 from mlake.streams.metastore import DeliveryInfo, DeliveryRegistry
 from mlake.streams.models import Position, StreamDescription, to_us
 from mlake.streams.service import StreamGuard, Streams
+
+if TYPE_CHECKING:
+    from mlake.streams.cdc import PostgresCapture
 
 LAG_CAP = 100_000
 """Lag is counted by reading: beyond this many records per consumer it is reported as at least this."""
@@ -94,15 +97,42 @@ class LakeStreams(Streams):
         name: str | None = None,
         hints: BufferHints | None = None,
         error_table: str | None = None,
+        changes_of: str | None = None,
     ) -> Delivery:
         """A delivery of ``stream`` into table ``into`` (see :mod:`mlake.streams.delivery`); ``run`` it.
 
-        It reads the stream with this handle's grants and writes the table with the lake's, and it is
-        recorded in the lake so that :meth:`status` reports it."""
+        With ``changes_of`` (a source table of a change data capture), the stream's change records of
+        that table are applied as inserts, updates and deletes, so that ``into`` mirrors it (see
+        :mod:`mlake.streams.cdc`). It reads the stream with this handle's grants and writes the table with
+        the lake's, and it is recorded in the lake so that :meth:`status` reports it."""
         self._check("select", check_stream_name(stream))
+        if changes_of is not None:
+            from mlake.streams.cdc import ChangeDelivery
+
+            return ChangeDelivery(
+                self._tables,
+                self,
+                stream,
+                into,
+                name=name,
+                hints=hints,
+                error_table=error_table,
+                registry=self._registry,
+                source_table=changes_of,
+            )
         return Delivery(
             self._tables, self, stream, into, name=name, hints=hints, error_table=error_table, registry=self._registry
         )
+
+    def capture(self, url: str, tables: list[str], stream: str, *, name: str | None = None) -> PostgresCapture:
+        """Change data capture of PostgreSQL ``tables`` at ``url`` into ``stream`` (one partition; made if
+        missing): ``start()`` it, then ``poll()``; see :mod:`mlake.streams.cdc`. A principal may capture only
+        from the sources the lake's owner allows (``ingest_allowed``) and needs ``write`` on the stream."""
+        from mlake.streams.cdc import PostgresCapture
+
+        if self._guard is not None:
+            self._guard.require_source(url)
+        return PostgresCapture(url, tables, self, stream, name=name)
 
     def status(self, name: str) -> StreamStatus:
         """Throughput over the last minute, each consumer group's and delivery's lag, deliveries' errors."""

@@ -78,6 +78,10 @@ class StreamGuard(Protocol):
         """Records the outcome of the block in the audit log (for principals)."""
         ...
 
+    def require_source(self, url: str) -> None:
+        """Raise PermissionDeniedError unless the actor may read from ``url`` (a database to capture)."""
+        ...
+
 
 class Streams:
     """Durable, partitioned streams of records on one backend (see :func:`mlake.streams.open_streams`)."""
