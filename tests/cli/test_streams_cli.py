@@ -56,3 +56,38 @@ def test_streams_commands(tmp_path: Path) -> None:
     assert invoke(home, "streams", "delete", "clicks", "--yes")[0] == 0
     code, out = invoke(home, "streams", "describe", "clicks")
     assert code != 0  # the error goes to standard error
+
+
+def test_streams_query_command(tmp_path: Path) -> None:
+    home = tmp_path / "lake"
+    invoke(home, "streams", "create", "views")
+    lines = "\n".join(
+        json.dumps({"user": u, "at": f"2026-12-01T10:{m:02d}:00+00:00"})
+        for m, u in [(0, "a"), (1, "a"), (5, "b"), (12, "a")]
+    )
+    assert invoke(home, "streams", "put", "views", "--file", "-", "--key-field", "user", stdin=lines)[0] == 0
+    code, out = invoke(
+        home,
+        "streams",
+        "query",
+        "views",
+        "--sql",
+        "SELECT user, count(*) AS views FROM records GROUP BY user",
+        "--into",
+        "live.views",
+        "--event-time",
+        "at",
+        "--window",
+        "10m",
+        "--idle-timeout",
+        "0.1",
+        "--drain",
+    )
+    assert code == 0 and "2 window(s), 3 row(s) into live.views" in out, out
+    with mlake.connect(home) as lake:
+        rows = lake.sql("SELECT strftime(window_start, '%H:%M') AS w, user, views FROM live.views ORDER BY 1, 2")
+        assert rows.to_arrow().to_pylist() == [
+            {"w": "10:00", "user": "a", "views": 2},
+            {"w": "10:00", "user": "b", "views": 1},
+            {"w": "10:10", "user": "a", "views": 1},
+        ]

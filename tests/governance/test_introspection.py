@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import mlake
 from mlake.errors import MlakeError, PermissionDeniedError
 from mlake.governance.sandbox import SandboxError
 from mlake.lake import Lake
+from mlake.streams.query import Window
 
 OWNER = "lakeowner7"
 SECRET_MARKERS = ("zebra_launch_code", "zebra-4242", "Plans nobody may see", "classified_xq", OWNER)
@@ -119,6 +120,8 @@ def samples(w: dict[str, Any]) -> dict[str, Any]:
         "key": "agent-1",
         "value": {"probe": 1},
         "records": [("agent-1", {"probe": 1})],
+        "event_time": "at",
+        "window": Window(timedelta(minutes=1)),
         "rows": pa.table({"agent_id": [1], "zebra_launch_code": ["overwritten"]}),
     }
 

@@ -218,6 +218,40 @@ def deliver(
     )
 
 
+@app.command("query")
+def query(
+    name: Annotated[str, typer.Argument(help="Stream name.")],
+    sql: Annotated[str, typer.Option(help="One SELECT over the table records (a window's JSON records).")],
+    into: Annotated[str, typer.Option(help="The table results are appended to (namespace.table).")],
+    event_time: Annotated[str, typer.Option(help="The field with each record's event time (ISO or seconds).")],
+    window: Annotated[str, typer.Option(help="Window size: 30s, 10m, 1h ...")],
+    slide: Annotated[str | None, typer.Option(help="Slide of a sliding window (default: tumbling).")] = None,
+    lateness: Annotated[str, typer.Option(help="How late a record may arrive: 0s, 30s, 5m ...")] = "0s",
+    query_name: Annotated[str | None, typer.Option("--name", help="Query name (default: STREAM-query).")] = None,
+    idle_timeout: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds without new records (default: run on).")
+    ] = None,
+    drain: Annotated[bool, typer.Option("--drain", help="At the stop, close and write every open window.")] = False,
+) -> None:
+    """Run a continuous SQL query over windows of event time, in the foreground, until Ctrl-C."""
+    from mlake.streams.query import Window
+
+    w = Window(_duration(window), slide=_duration(slide) if slide else None)
+    q = state.lake().streams.query(
+        name, sql, into, event_time=event_time, window=w, lateness=_duration(lateness), name=query_name
+    )
+    stop = threading.Event()
+    try:
+        stats = q.run(stop=stop, idle_timeout=idle_timeout, drain=drain)
+    except KeyboardInterrupt:
+        stop.set()
+        stats = q.run(stop=stop, drain=drain)
+    console.print(
+        f"{stats.windows} window(s), {stats.rows_written} row(s) into {escape(into)}; "
+        f"{stats.late} late and {stats.errors} unreadable record(s) left out"
+    )
+
+
 @app.command("capture")
 def capture(
     url: Annotated[str, typer.Argument(help="The PostgreSQL database: postgresql://user@host:5432/db.")],

@@ -348,7 +348,7 @@ def _to_arrow(
     schema = table.schema if table is not None else None
     values = [v for _, v in rows]
     try:
-        data = _rows_to_arrow(values)
+        data = rows_to_arrow(values)
         if schema is not None:
             plan_schema(schema, data.schema)
         return data, []
@@ -359,7 +359,7 @@ def _to_arrow(
     seen: dict[str, pa.DataType] = {}  # the type of each field in the rows kept so far
     for record, value in rows:
         try:
-            one = _rows_to_arrow([value])
+            one = rows_to_arrow([value])
             if schema is not None:
                 plan_schema(schema, one.schema)
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, SchemaError) as exc:
@@ -382,10 +382,10 @@ def _to_arrow(
             if not pa.types.is_null(f.type):
                 seen.setdefault(f.name, f.type)
         good.append(value)
-    return _rows_to_arrow(good), errors
+    return rows_to_arrow(good), errors
 
 
-def _rows_to_arrow(rows: list[dict[str, Any]]) -> pa.Table:
+def rows_to_arrow(rows: list[dict[str, Any]]) -> pa.Table:
     """Columns for every field any row has (``Table.from_pylist`` takes the first row's fields only)."""
     names = list(dict.fromkeys(name for row in rows for name in row))
     return pa.table({name: pa.array([row.get(name) for row in rows]) for name in names})

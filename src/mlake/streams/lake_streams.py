@@ -22,6 +22,7 @@ from mlake.streams.service import StreamGuard, Streams
 
 if TYPE_CHECKING:
     from mlake.streams.cdc import PostgresCapture
+    from mlake.streams.query import StreamingQuery, Window
 
 LAG_CAP = 100_000
 """Lag is counted by reading: beyond this many records per consumer it is reported as at least this."""
@@ -122,6 +123,27 @@ class LakeStreams(Streams):
             )
         return Delivery(
             self._tables, self, stream, into, name=name, hints=hints, error_table=error_table, registry=self._registry
+        )
+
+    def query(
+        self,
+        stream: str,
+        sql: str,
+        into: str,
+        *,
+        event_time: str,
+        window: Window,
+        lateness: timedelta = timedelta(0),
+        name: str | None = None,
+    ) -> StreamingQuery:
+        """A continuous SQL query over windows of ``stream``'s event time, results appended to ``into``;
+        ``run`` it (see :mod:`mlake.streams.query`). It reads the stream with this handle's grants and
+        writes the table with the lake's."""
+        from mlake.streams.query import StreamingQuery
+
+        self._check("select", check_stream_name(stream))
+        return StreamingQuery(
+            self._tables, self, stream, sql, into, event_time=event_time, window=window, lateness=lateness, name=name
         )
 
     def capture(self, url: str, tables: list[str], stream: str, *, name: str | None = None) -> PostgresCapture:
