@@ -197,13 +197,25 @@ def deliver(
         str | None,
         typer.Option(help="Apply the change records of this captured source table (mirror it; see `capture`)."),
     ] = None,
+    transform_sql: Annotated[
+        str | None, typer.Option(help="One SELECT over the table records, applied to each buffer.")
+    ] = None,
+    time_field: Annotated[
+        list[str] | None, typer.Option(help="A field to read as a timestamp (ISO or epoch seconds); repeatable.")
+    ] = None,
+    partition_by: Annotated[
+        list[str] | None, typer.Option(help="Partition a new table: a field, day(field), bucket(16, field)...")
+    ] = None,
 ) -> None:
     """Deliver a stream into a table in the foreground, exactly once, until Ctrl-C (or --idle-timeout)."""
     from mlake.streams.delivery import BufferHints
 
     hints = BufferHints(max_records=max_records, max_bytes=max_bytes, max_seconds=max_seconds)
+    options: dict[str, Any] = {"time_fields": time_field or [], "partition_by": partition_by or []}
+    if transform_sql:
+        options["transform_sql"] = transform_sql
     d = state.lake().streams.delivery(
-        name, into, name=delivery, hints=hints, error_table=error_table, changes_of=changes_of
+        name, into, name=delivery, hints=hints, error_table=error_table, changes_of=changes_of, **options
     )
     stop = threading.Event()
     err_console.print(f"delivering {escape(name)} into {escape(into)} from position {d.positions() or 'oldest'}")

@@ -354,6 +354,11 @@ class ChangeDelivery(Delivery):
 
     def __init__(self, *args: Any, source_table: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.transform is not None or self.transform_sql is not None or self.time_fields:
+            raise ValidationError(
+                "A delivery of changes applies them as they are: it takes no transform or time fields",
+                hint="transform the mirror table with SQL afterwards, or deliver the stream a second time",
+            )
         self.source_table = _qualified(source_table)
         self.cdc_key = f"{CDC_PREFIX}{self.name}"
 

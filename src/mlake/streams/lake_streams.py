@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mlake.errors import MlakeError, PermissionDeniedError
 from mlake.streams.base import StreamBackend, check_stream_name
@@ -99,13 +99,16 @@ class LakeStreams(Streams):
         hints: BufferHints | None = None,
         error_table: str | None = None,
         changes_of: str | None = None,
+        **options: Any,
     ) -> Delivery:
         """A delivery of ``stream`` into table ``into`` (see :mod:`mlake.streams.delivery`); ``run`` it.
 
         With ``changes_of`` (a source table of a change data capture), the stream's change records of
         that table are applied as inserts, updates and deletes, so that ``into`` mirrors it (see
-        :mod:`mlake.streams.cdc`). It reads the stream with this handle's grants and writes the table with
-        the lake's, and it is recorded in the lake so that :meth:`status` reports it."""
+        :mod:`mlake.streams.cdc`). ``options`` are the delivery's others (``transform``, ``transform_sql``,
+        ``time_fields``, ``partition_by``; see :class:`~mlake.streams.delivery.Delivery`). It reads the
+        stream with this handle's grants and writes the table with the lake's, and it is recorded in the
+        lake so that :meth:`status` reports it."""
         self._check("select", check_stream_name(stream))
         if changes_of is not None:
             from mlake.streams.cdc import ChangeDelivery
@@ -120,9 +123,18 @@ class LakeStreams(Streams):
                 error_table=error_table,
                 registry=self._registry,
                 source_table=changes_of,
+                **options,
             )
         return Delivery(
-            self._tables, self, stream, into, name=name, hints=hints, error_table=error_table, registry=self._registry
+            self._tables,
+            self,
+            stream,
+            into,
+            name=name,
+            hints=hints,
+            error_table=error_table,
+            registry=self._registry,
+            **options,
         )
 
     def query(

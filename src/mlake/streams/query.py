@@ -27,14 +27,14 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pyarrow as pa
 
 from mlake.errors import SqlError, ValidationError
 from mlake.streams.base import check_stream_name
-from mlake.streams.delivery import TableAccess, rows_to_arrow, summary_value
+from mlake.streams.delivery import TableAccess, check_select, parse_time, rows_to_arrow, sandboxed_sql, summary_value
 from mlake.streams.models import Position, Record, from_us, to_us
 from mlake.streams.service import Streams
 
@@ -231,21 +231,13 @@ class StreamingQuery:
         return out
 
     def _window_result(self, window: tuple[int, int], rows: list[dict[str, Any]]) -> pa.Table:
-        import duckdb
-
-        con = duckdb.connect()
         try:
-            con.execute("SET enable_external_access = false")
-            con.register("records", rows_to_arrow(rows))
-            try:
-                result = con.sql(self.sql).to_arrow_table()
-            except duckdb.Error as exc:
-                raise SqlError(
-                    f"The streaming query {self.name!r} failed on window {_window_text(window)}: {exc}",
-                    hint="the SQL reads the table records: one row per JSON record of the window",
-                ) from exc
-        finally:
-            con.close()
+            result = sandboxed_sql(self.sql, rows_to_arrow(rows))
+        except SqlError as exc:
+            raise SqlError(
+                f"The streaming query {self.name!r} failed on window {_window_text(window)}: {exc.message}",
+                hint=exc.hint,
+            ) from exc
         start = pa.array([from_us(window[0])] * result.num_rows, pa.timestamp("us", tz="UTC"))
         end = pa.array([from_us(window[1])] * result.num_rows, pa.timestamp("us", tz="UTC"))
         return pa.table({"window_start": start, "window_end": end, **{n: result[n] for n in result.column_names}})
@@ -270,21 +262,7 @@ class StreamingQuery:
 
     def _check_sql(self) -> None:
         """Refuse SQL that is not one query over ``records`` before any record is read."""
-        import duckdb
-
-        con = duckdb.connect()
-        try:
-            con.execute("SET enable_external_access = false")
-            statements = duckdb.extract_statements(self.sql)
-            if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
-                raise ValidationError(
-                    f"A streaming query is one SELECT over the table records, not {self.sql!r}",
-                    hint="e.g. SELECT user_id, count(*) AS views FROM records GROUP BY user_id",
-                )
-        except duckdb.Error as exc:
-            raise ValidationError(f"Cannot read the streaming query's SQL: {exc}") from exc
-        finally:
-            con.close()
+        check_select(self.sql, "A streaming query")
 
 
 def _state_is(key: str, expected: dict[str, Any], table: str) -> Any:
@@ -303,15 +281,10 @@ def _state_is(key: str, expected: dict[str, Any], table: str) -> Any:
 
 
 def _event_us(value: Any) -> int:
-    """An event time: an ISO 8601 string (with a zone, or taken as UTC) or seconds since the epoch."""
-    if isinstance(value, bool):
-        raise TypeError("a boolean is not a time")
-    if isinstance(value, int | float):
+    """An event time (see :func:`mlake.streams.delivery.parse_time`) in microseconds since the epoch."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
         return round(value * 1_000_000)
-    if isinstance(value, str):
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return to_us(moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC))
-    raise TypeError(f"cannot read {value!r} as a time")
+    return to_us(parse_time(value))
 
 
 def _us(delta: timedelta) -> int:
