@@ -110,22 +110,13 @@ class LakeStreams(Streams):
         stream with this handle's grants and writes the table with the lake's, and it is recorded in the
         lake so that :meth:`status` reports it."""
         self._check("select", check_stream_name(stream))
+        kind: type[Delivery] = Delivery
         if changes_of is not None:
             from mlake.streams.cdc import ChangeDelivery
 
-            return ChangeDelivery(
-                self._tables,
-                self,
-                stream,
-                into,
-                name=name,
-                hints=hints,
-                error_table=error_table,
-                registry=self._registry,
-                source_table=changes_of,
-                **options,
-            )
-        return Delivery(
+            kind = ChangeDelivery
+            options["source_table"] = changes_of
+        return kind(
             self._tables,
             self,
             stream,
