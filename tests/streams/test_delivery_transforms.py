@@ -83,3 +83,16 @@ def test_sql_transform_over_each_buffer(lake: Lake) -> None:
         lake.streams.delivery("events", "raw.x", transform_sql="DROP TABLE records")
     with pytest.raises(ValidationError):
         lake.streams.delivery("events", "raw.x", changes_of="public.t", transform_sql="SELECT * FROM records")
+
+
+def test_nested_objects_keep_flowing_across_buffers(lake: Lake) -> None:
+    """Regression: the second append of rows with a nested object was refused (field ids compared)."""
+    from mlake.streams.delivery import BufferHints
+
+    values = [{"id": i, "attributes": {"device": "mobile", "country": "DE"}, "tags": ["a", "b"]} for i in range(6)]
+    lake.streams.put_batch("events", [PutRecord(str(v["id"]), v) for v in values])
+    stats = lake.streams.delivery("events", "raw.nested", hints=BufferHints(max_records=2)).run(idle_timeout=0.2)
+    assert (stats.rows_written, stats.errors) == (6, 0) and stats.flushes >= 3
+    assert lake.sql("SELECT count(*) AS n FROM raw.nested WHERE attributes.country = 'DE'").to_arrow().to_pylist() == [
+        {"n": 6}
+    ]
