@@ -73,6 +73,7 @@ def raw_append(home: str, n: int) -> dict[str, Any]:
             nonlocal table, buffer, written
             data = pa.Table.from_pylist(buffer)
             if table is None:
+                lake.catalog.create_namespace_if_not_exists("bench")
                 table = lake.catalog.create_table(("bench", "raw"), schema=data.schema)
             table.append(data)
             written += len(buffer)
