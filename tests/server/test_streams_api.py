@@ -91,3 +91,18 @@ async def test_grants_on_streams(
     governed.lake.governance.grant("analyst", "read", "stream:clicks")
     got = (await analyst.get("/api/v1/streams/clicks/records")).json()["records"]
     assert [x["value"] for x in got] == [{"a": 1}]
+
+
+async def test_studio_stream_pages(admin: httpx.AsyncClient, outsider: httpx.AsyncClient, governed: Governed) -> None:
+    lake = governed.lake
+    lake.streams.create("clicks")
+    lake.streams.put_batch("clicks", [("u1", {"page": "/home-zebra"}), ("u2", b"not json")])
+    lake.streams.delivery("clicks", "raw.clicks").run(idle_timeout=0.1)
+    listing = await admin.get("/streams")
+    assert listing.status_code == 200 and 'href="/streams/clicks"' in listing.text
+    page = await admin.get("/streams/clicks")
+    assert page.status_code == 200
+    assert "/home-zebra" in page.text and "raw.clicks" in page.text and "not JSON" in page.text
+    assert "zebra" not in (await outsider.get("/streams")).text
+    refused = await outsider.get("/streams/clicks")
+    assert refused.status_code == 403 and "zebra" not in refused.text

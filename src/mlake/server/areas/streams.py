@@ -1,10 +1,10 @@
-"""Area "streams": streams, the producer endpoint, reads and status (REST)."""
+"""Area "streams": streams, the producer endpoint, reads and status (REST), and a page per stream (Studio)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from mlake.server.extensions import Area, register_area
+from mlake.server.extensions import Area, NavItem, register_area
 
 
 def _api() -> APIRouter:
@@ -13,10 +13,18 @@ def _api() -> APIRouter:
     return streams.router
 
 
+def _pages() -> APIRouter:
+    from mlake.server.studio import streams
+
+    return streams.router
+
+
 register_area(
     Area(
         name="streams",
         api=_api,
+        pages=_pages,
+        nav=(NavItem("Streams", "/streams", "play", 45),),
         tags=(
             {
                 "name": "streams",
