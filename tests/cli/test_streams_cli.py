@@ -84,6 +84,10 @@ def test_streams_query_command(tmp_path: Path) -> None:
         "--drain",
     )
     assert code == 0 and "2 window(s), 3 row(s) into live.views" in out, out
+    status = json.loads(invoke(home, "streams", "status", "views", "--json")[1])
+    (query,) = status["queries"]
+    assert (query["name"], query["table"], query["lag"]["lag_records"]) == ("views-query", "live.views", 0)
+    assert "query" in invoke(home, "streams", "status", "views")[1]
     with mlake.connect(home) as lake:
         rows = lake.sql("SELECT strftime(window_start, '%H:%M') AS w, user, views FROM live.views ORDER BY 1, 2")
         assert rows.to_arrow().to_pylist() == [

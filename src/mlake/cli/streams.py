@@ -309,19 +309,14 @@ def status(
         f"{s.records_last_minute} record(s) in the last minute ({s.records_per_second:.1f}/s)"
     )
     rows = [
-        [
-            c.kind,
-            c.name,
-            f"{c.lag_records}{'+' if c.lag_capped else ''}",
-            f"{c.lag_seconds:.1f}",
-            *(
-                [d.table, "" if d.error_rows is None else str(d.error_rows), d.last_error or ""]
-                if (d := next((x for x in s.deliveries if x.lag is c), None)) is not None
-                else ["", "", ""]
-            ),
-        ]
-        for c in [*s.groups, *(d.lag for d in s.deliveries)]
+        [g.kind, g.name, f"{g.lag_records}{'+' if g.lag_capped else ''}", f"{g.lag_seconds:.1f}", "", "", ""]
+        for g in s.groups
     ]
+    for d in [*s.deliveries, *s.queries]:
+        lag = d.lag
+        errors = "" if d.error_rows is None else str(d.error_rows)
+        lag_text = f"{lag.lag_records}{'+' if lag.lag_capped else ''}"
+        rows.append([lag.kind, d.name, lag_text, f"{lag.lag_seconds:.1f}", d.table, errors, d.last_error or ""])
     if rows:
         console.print(rich_table(["kind", "name", "lag (records)", "lag (s)", "table", "errors", "last error"], rows))
     else:

@@ -8,6 +8,7 @@ and error-table count). It is given the lake as a small protocol; it never impor
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from mlake.errors import MlakeError, PermissionDeniedError
 from mlake.streams.base import StreamBackend, check_stream_name
-from mlake.streams.delivery import BufferHints, Delivery, TableAccess, delivered_positions
+from mlake.streams.delivery import BufferHints, Delivery, TableAccess, delivered_positions, summary_value
 from mlake.streams.metastore import DeliveryInfo, DeliveryRegistry
 from mlake.streams.models import Position, StreamDescription, to_us
 from mlake.streams.service import StreamGuard, Streams
@@ -34,10 +35,11 @@ THROUGHPUT_WINDOW = timedelta(minutes=1)
 class ConsumerLag:
     """How far one consumer (a consumer group, or a delivery) is behind the stream's newest record."""
 
-    kind: Literal["group", "delivery"]
+    kind: Literal["group", "delivery", "query"]
     name: str
     positions: dict[int, int]
-    """Partition -> last sequence number consumed (absent: nothing consumed yet)."""
+    """Partition -> last sequence number consumed (absent: nothing consumed yet; for a query, the records
+    of windows still open count as not consumed)."""
     lag_records: int
     """Records not consumed yet (at least this many when ``lag_capped``)."""
     lag_capped: bool
@@ -69,6 +71,8 @@ class StreamStatus:
     """Throughput over the last minute."""
     groups: list[ConsumerLag] = field(default_factory=list)
     deliveries: list[DeliveryStatus] = field(default_factory=list)
+    queries: list[DeliveryStatus] = field(default_factory=list)
+    """Streaming queries (their ``error_table`` is empty and ``error_rows`` None: they count bad records)."""
 
 
 class LakeStreams(Streams):
@@ -146,7 +150,16 @@ class LakeStreams(Streams):
 
         self._check("select", check_stream_name(stream))
         return StreamingQuery(
-            self._tables, self, stream, sql, into, event_time=event_time, window=window, lateness=lateness, name=name
+            self._tables,
+            self,
+            stream,
+            sql,
+            into,
+            event_time=event_time,
+            window=window,
+            lateness=lateness,
+            name=name,
+            registry=self._registry,
         )
 
     def capture(self, url: str, tables: list[str], stream: str, *, name: str | None = None) -> PostgresCapture:
@@ -169,8 +182,27 @@ class LakeStreams(Streams):
             self._lag("group", name, g, self._backend.checkpoints(name, g), description.partitions)
             for g in self.groups(name)
         ]
-        deliveries = [self._delivery_status(info, description.partitions) for info in self._registry.deliveries(name)]
-        return StreamStatus(description, now, recent, recent / THROUGHPUT_WINDOW.total_seconds(), groups, deliveries)
+        infos = self._registry.deliveries(name)
+        deliveries = [self._delivery_status(i, description.partitions) for i in infos if i.kind == "delivery"]
+        queries = [self._query_status(i, description.partitions) for i in infos if i.kind == "query"]
+        rate = recent / THROUGHPUT_WINDOW.total_seconds()
+        return StreamStatus(description, now, recent, rate, groups, deliveries, queries)
+
+    def _query_status(self, info: DeliveryInfo, partitions: int) -> DeliveryStatus:
+        from mlake.streams.query import QUERY_PREFIX
+
+        starts: dict[int, Position] = {}
+        try:
+            if self._tables.table_exists(info.table):
+                raw = summary_value(self._tables.table(info.table).iceberg, f"{QUERY_PREFIX}{info.name}")
+                for p, (kind, seq) in (json.loads(raw)["resume"] if raw else {}).items():
+                    starts[int(p)] = Position.at(seq) if kind == "at" else Position.after(seq)
+        except PermissionDeniedError:
+            starts = {}
+        lag = self._lag_from("query", info.stream, info.name, starts, partitions)
+        return DeliveryStatus(
+            info.name, info.table, "", lag, None, info.last_flush_at, info.last_error, info.last_error_at
+        )
 
     def _delivery_status(self, info: DeliveryInfo, partitions: int) -> DeliveryStatus:
         try:
@@ -203,18 +235,31 @@ class LakeStreams(Streams):
     def _lag(
         self, kind: Literal["group", "delivery"], stream: str, name: str, positions: dict[int, int], partitions: int
     ) -> ConsumerLag:
+        starts = {p: Position.after(s) for p, s in positions.items()}
+        return self._lag_from(kind, stream, name, starts, partitions, positions)
+
+    def _lag_from(
+        self,
+        kind: Literal["group", "delivery", "query"],
+        stream: str,
+        name: str,
+        starts: dict[int, Position],
+        partitions: int,
+        positions: dict[int, int] | None = None,
+    ) -> ConsumerLag:
         total = 0
         capped = False
         oldest_us: int | None = None
         for p in range(partitions):
-            start = Position.after(positions[p]) if p in positions else Position.oldest()
+            start = starts.get(p, Position.oldest())
             n, first_us, more = self._count(stream, p, start, LAG_CAP - total)
             total += n
             capped = capped or more
             if first_us is not None:
                 oldest_us = first_us if oldest_us is None else min(oldest_us, first_us)
         age = 0.0 if oldest_us is None else max(0.0, (to_us(datetime.now(UTC)) - oldest_us) / 1e6)
-        return ConsumerLag(kind, name, dict(positions), total, capped, age)
+        consumed = dict(positions) if positions is not None else {}
+        return ConsumerLag(kind, name, consumed, total, capped, age)
 
     def _count(self, stream: str, partition: int, start: Position, cap: int = LAG_CAP) -> tuple[int, int | None, bool]:
         """(records from ``start``, arrival of the first of them, whether the count stopped at ``cap``)."""

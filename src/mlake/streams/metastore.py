@@ -21,18 +21,22 @@ deliveries_table = sa.Table(
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("table_name", sa.String(400), nullable=False),
     sa.Column("error_table", sa.String(400), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False, default="delivery"),  # delivery | query
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("last_flush_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("last_error_at", sa.DateTime(timezone=True), nullable=True),
 )
 
-MIGRATIONS = [Migration("streams", 1, "deliveries of streams into tables", create_tables(deliveries_table))]
+MIGRATIONS = [
+    Migration("streams", 1, "deliveries and streaming queries of streams into tables", create_tables(deliveries_table))
+]
 
 
 @dataclass(frozen=True, slots=True)
 class DeliveryInfo:
-    """A registered delivery: from ``stream`` into ``table`` (bad records into ``error_table``)."""
+    """A registered delivery (or streaming query, ``kind`` "query"): from ``stream`` into ``table`` (bad
+    records into ``error_table``; none for a query)."""
 
     stream: str
     name: str
@@ -42,6 +46,7 @@ class DeliveryInfo:
     last_flush_at: datetime | None
     last_error: str | None
     last_error_at: datetime | None
+    kind: str = "delivery"
 
 
 class DeliveryRegistry:
@@ -50,7 +55,7 @@ class DeliveryRegistry:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
 
-    def register(self, stream: str, name: str, table: str, error_table: str) -> None:
+    def register(self, stream: str, name: str, table: str, error_table: str, kind: str = "delivery") -> None:
         """Record (or re-point) a delivery; its history of flushes and errors is kept."""
         key = (deliveries_table.c.stream == stream) & (deliveries_table.c.name == name)
         with self._engine.begin() as conn:
@@ -58,11 +63,17 @@ class DeliveryRegistry:
             if found is None:
                 conn.execute(
                     deliveries_table.insert().values(
-                        stream=stream, name=name, table_name=table, error_table=error_table, created_at=_now()
+                        stream=stream,
+                        name=name,
+                        table_name=table,
+                        error_table=error_table,
+                        kind=kind,
+                        created_at=_now(),
                     )
                 )
             else:
-                conn.execute(deliveries_table.update().where(key).values(table_name=table, error_table=error_table))
+                values = {"table_name": table, "error_table": error_table, "kind": kind}
+                conn.execute(deliveries_table.update().where(key).values(**values))
 
     def flushed(self, stream: str, name: str) -> None:
         self._update(stream, name, last_flush_at=_now())
@@ -83,6 +94,7 @@ class DeliveryRegistry:
                     _aware(r.last_flush_at),
                     r.last_error,
                     _aware(r.last_error_at),
+                    r.kind,
                 )
                 for r in conn.execute(query)
             ]

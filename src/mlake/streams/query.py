@@ -28,15 +28,18 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from mlake.errors import SqlError, ValidationError
+from mlake.errors import MlakeError, SqlError, ValidationError
 from mlake.streams.base import check_stream_name
 from mlake.streams.delivery import TableAccess, check_select, parse_time, rows_to_arrow, sandboxed_sql, summary_value
 from mlake.streams.models import Position, Record, from_us, to_us
 from mlake.streams.service import Streams
+
+if TYPE_CHECKING:
+    from mlake.streams.metastore import DeliveryRegistry
 
 QUERY_PREFIX = "mlake.query."
 
@@ -110,10 +113,12 @@ class StreamingQuery:
         window: Window,
         lateness: timedelta = timedelta(0),
         name: str | None = None,
+        registry: DeliveryRegistry | None = None,
     ) -> None:
         if lateness < timedelta(0):
             raise ValidationError(f"The allowed lateness must be zero or more, not {lateness}")
         self.lake = lake
+        self.registry = registry
         self.streams = streams
         self.stream = check_stream_name(stream)
         self.sql = sql
@@ -138,7 +143,20 @@ class StreamingQuery:
     ) -> QueryStats:
         """Run until ``stop`` is set or nothing arrived for ``idle_timeout`` seconds. With ``drain`` the
         input is taken as ended at the stop: every open window is closed and emitted (later records for
-        them will be late)."""
+        them will be late). With a registry, the query is recorded there (``status`` reports it)."""
+        if self.registry is None:
+            return self._run(stop, idle_timeout, poll_seconds, drain)
+        self.registry.register(self.stream, self.name, self.table_name, "", kind="query")
+        try:
+            return self._run(stop, idle_timeout, poll_seconds, drain)
+        except Exception as exc:
+            message = exc.message if isinstance(exc, MlakeError) else f"{type(exc).__name__}: {exc}"
+            self.registry.failed(self.stream, self.name, message)
+            raise
+
+    def _run(
+        self, stop: threading.Event | None, idle_timeout: float | None, poll_seconds: float, drain: bool
+    ) -> QueryStats:
         stats = QueryStats()
         state, cursor, committed = self._restore()
         last_seen = time.monotonic()
@@ -213,6 +231,8 @@ class StreamingQuery:
             properties={self.key: json.dumps(new)},
             precondition=_state_is(self.key, committed, self.table_name),
         )
+        if self.registry is not None:
+            self.registry.flushed(self.stream, self.name)
         stats.windows += len(state.ready)
         stats.rows_written += data.num_rows
         state.ready.clear()
@@ -241,6 +261,10 @@ class StreamingQuery:
         start = pa.array([from_us(window[0])] * result.num_rows, pa.timestamp("us", tz="UTC"))
         end = pa.array([from_us(window[1])] * result.num_rows, pa.timestamp("us", tz="UTC"))
         return pa.table({"window_start": start, "window_end": end, **{n: result[n] for n in result.column_names}})
+
+    def resume_positions(self) -> dict[int, Position]:
+        """Where a restarted query reads each partition from (the oldest record of a window still open)."""
+        return self._restore()[1]
 
     def _restore(self) -> tuple[_State, dict[int, Position], dict[str, Any]]:
         state = _State()
