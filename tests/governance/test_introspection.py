@@ -120,7 +120,6 @@ def samples(w: dict[str, Any]) -> dict[str, Any]:
         "key": "agent-1",
         "value": {"probe": 1},
         "records": [("agent-1", {"probe": 1})],
-        "event_time": "at",
         "window": Window(timedelta(minutes=1)),
         "rows": pa.table({"agent_id": [1], "zebra_launch_code": ["overwritten"]}),
     }
