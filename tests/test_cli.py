@@ -126,13 +126,13 @@ def test_check_exits_1_when_an_error_check_fails(
     code, out, _ = mlake(capsys, home, "check", "a.t", "--suite", "basics", "--json")
     assert code == 1 and json.loads(out)["passed"] is False
     env = {**os.environ, "MLAKE_HOME": str(home)}  # and as a shell (a CI job) sees it
-    proc = subprocess.run(
-        [sys.executable, "-m", "mlake", "check", "a.t", "--suite", "basics"], env=env, capture_output=True
-    )
+    proc = subprocess.run([sys.executable, "-m", "mlake", "check", "a.t", "--suite", "basics"], env=env, capture_output=True)
     assert proc.returncode == 1
 
 
-def test_install_hints_and_bracketed_text_keep_their_brackets(capsys: pytest.CaptureFixture[str], home: Path) -> None:
+def test_install_hints_and_bracketed_text_keep_their_brackets(
+    capsys: pytest.CaptureFixture[str], home: Path
+) -> None:
     import re
 
     from mlake.cli.render import print_error
@@ -163,32 +163,20 @@ def test_output_to_a_pipe_is_not_folded_at_80_columns(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True).stdout
     from mlake.demo import next_steps
 
-    commands = [
-        ln.strip()
-        for ln in next_steps(type("L", (), {"settings": type("S", (), {"home": tmp_path})})()).splitlines()
-        if ln.strip().startswith("mlake ")
-    ]
+    commands = [ln.strip() for ln in next_steps(type("L", (), {"settings": type("S", (), {"home": tmp_path})})()).splitlines()
+                if ln.strip().startswith("mlake ")]
     assert commands and max(len(c) for c in commands) > 80
     lines = [ln.strip() for ln in out.splitlines()]
     for command in commands:
         assert command in lines, command  # each suggested command on one line, as it can be copied
     described = "A description longer than eighty characters, which a pipe must not fold into a column of shreds."
     (tmp_path / "t.csv").write_text("id\n1\n")
-    subprocess.run(
-        [sys.executable, "-m", "mlake", "ingest", str(tmp_path / "t.csv"), "--into", "a.t"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [sys.executable, "-m", "mlake", "tables", "set", "a.t", "--description", described],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    shown = subprocess.run(
-        [sys.executable, "-m", "mlake", "tables", "show", "a.t"], env=env, capture_output=True, text=True, check=True
-    ).stdout
+    subprocess.run([sys.executable, "-m", "mlake", "ingest", str(tmp_path / "t.csv"), "--into", "a.t"], env=env, check=True,
+                   capture_output=True)
+    subprocess.run([sys.executable, "-m", "mlake", "tables", "set", "a.t", "--description", described], env=env,
+                   check=True, capture_output=True)
+    shown = subprocess.run([sys.executable, "-m", "mlake", "tables", "show", "a.t"], env=env, capture_output=True,
+                           text=True, check=True).stdout
     assert f"description: {described}" in shown.splitlines()
 
 

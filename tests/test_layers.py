@@ -164,9 +164,7 @@ def test_base_imports_nothing_above_it() -> None:
 
 
 def test_areas_reach_the_lake_for_type_hints_only() -> None:
-    wrong = [
-        f"{m} imports {t}" for m, targets in edges().items() if _in(m, AREAS) for t in targets if t == "mlake.lake"
-    ]
+    wrong = [f"{m} imports {t}" for m, targets in edges().items() if _in(m, AREAS) for t in targets if t == "mlake.lake"]
     assert wrong == []
 
 

@@ -78,9 +78,7 @@ def test_studio_profile_shows_years_and_ids_without_separators(lake: Lake) -> No
     years = list(range(1990, 2030)) * 3
     lake.create_table(
         "c.films",
-        pa.table(
-            {"year": pa.array(years, pa.int64()), "budget": pa.array([2524201.37 + i for i in range(len(years))])}
-        ),
+        pa.table({"year": pa.array(years, pa.int64()), "budget": pa.array([2524201.37 + i for i in range(len(years))])}),
     )
     profile = lake.quality.profile("c.films", save=False)
     year = column_view(profile["year"])

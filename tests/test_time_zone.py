@@ -81,9 +81,7 @@ def test_features_treat_naive_event_times_as_utc(ny_lake: Lake) -> None:
     fs.materialize("spend")
     online = fs.get_online_features([{"customer_id": 1}], ["spend:total"], now=datetime(2026, 1, 1, 23))
     assert online.values[0]["total"] == 5.0
-    assert (
-        online.statuses[0]["total"] == "present"
-    )  # 23 hours old at 23:00 UTC (a naive `now` read as New York time would be 28)
+    assert online.statuses[0]["total"] == "present"  # 23 hours old at 23:00 UTC (a naive `now` read as New York time would be 28)
     later = fs.get_online_features([{"customer_id": 1}], ["spend:total"], now=datetime(2026, 1, 2, 1))
     assert later.statuses[0]["total"] == "expired"  # 25 hours: past the 1-day TTL
 

@@ -46,8 +46,6 @@ def demo_end(now: datetime | None = None) -> datetime:
 def demo_cutoff(end: datetime | None = None) -> datetime:
     """The labels' as-of time in a demo whose data end at ``end`` (default: today's)."""
     return demo_end(end) - timedelta(days=DAYS - CUTOFF_DAY)
-
-
 COUNTRIES = ["DE", "FR", "NL", "ES", "IT", "PL", "SE", "US", "GB"]
 SEGMENTS = ["consumer", "small_business", "enterprise"]
 CATEGORIES = ["books", "electronics", "garden", "toys", "fashion", "grocery", "sports"]

@@ -81,7 +81,9 @@ def test_post_training_rates_match_fairlearn(diabetes: dict[str, Any]) -> None:
     npv = _frame(d, lambda yt, yp: precision_score(yt, yp, pos_label=0))
     assert report.metric("DRR").value == pytest.approx(npv["two"] - npv["one"], abs=1e-12)
     base = _frame(d, selection_rate, y_pred=d["y"])  # share of positive labels
-    assert report.metric("DCAcc").value == pytest.approx(base["one"] / sel["one"] - base["two"] / sel["two"], abs=1e-12)
+    assert report.metric("DCAcc").value == pytest.approx(
+        base["one"] / sel["one"] - base["two"] / sel["two"], abs=1e-12
+    )
     assert report.metric("DCR").value == pytest.approx(
         (1 - base["two"]) / (1 - sel["two"]) - (1 - base["one"]) / (1 - sel["one"]), abs=1e-12
     )

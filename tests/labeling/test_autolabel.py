@@ -66,9 +66,7 @@ def test_auto_labels_reach_the_accuracy_target_on_held_out_truth(capsys: pytest.
     met = [row for row in report.to_pylist() if row["status"] == "threshold_met"]
     assert met and all(row["held_out_lower_bound"] >= settings.accuracy_target for row in met)
     with capsys.disabled():
-        print(
-            f"\nauto-labeling on digits: {items.size} of {n} items auto-labeled ({fraction:.1%}), accuracy {accuracy:.4f}"
-        )
+        print(f"\nauto-labeling on digits: {items.size} of {n} items auto-labeled ({fraction:.1%}), accuracy {accuracy:.4f}")
         for r in rounds:
             print(f"  round {r.round}: {r.status}; {len(r.auto_items)} auto-labeled; {r.reason}")
     assert any(r.status == "threshold_met" for r in rounds)

@@ -94,9 +94,7 @@ def test_bad_boxes_raise_clear_errors() -> None:
     inside = boxes_frame([("img", "a", 0, 0, 10, 10)])
     sizes = {"img": (100.0, 50.0)}
     assert len(validate_boxes(inside, image_sizes=sizes)) == 1
-    with pytest.raises(
-        BoxOutsideImageError, match=r"row 1 \(item='img', annotator='b', x_min=90, y_min=0, x_max=101"
-    ) as err:
+    with pytest.raises(BoxOutsideImageError, match=r"row 1 \(item='img', annotator='b', x_min=90, y_min=0, x_max=101") as err:
         consolidate_boxes(boxes_frame([("img", "a", 0, 0, 10, 10), ("img", "b", 90, 0, 101, 10)]), image_sizes=sizes)
     assert err.value.code == "box_outside_image" and "clip boxes" in str(err.value)
     with pytest.raises(AnswerOutsideSchemaError, match="malformed"):
@@ -134,18 +132,14 @@ def test_identical_answers_return_those_boxes_and_shift_with_the_image(
     np.testing.assert_allclose(result.confidence, 1.0)
     assert (result.members == n_annotators).all()
     moved = consolidate_boxes(answers.assign(x_min=answers.x_min + shift, x_max=answers.x_max + shift))
-    assert sorted(map(tuple, moved.boxes.tolist())) == sorted(
-        (x0 + shift, y0, x1 + shift, y1) for x0, y0, x1, y1 in boxes
-    )
+    assert sorted(map(tuple, moved.boxes.tolist())) == sorted((x0 + shift, y0, x1 + shift, y1) for x0, y0, x1, y1 in boxes)
 
 
 @settings(max_examples=25, deadline=None)
 @given(
     boxes=st.lists(st.tuples(coordinate, coordinate, st.integers(1, 60), st.integers(1, 60)), min_size=1, max_size=9)
 )
-def test_consolidated_boxes_lie_within_their_members_and_ignore_row_order(
-    boxes: list[tuple[int, int, int, int]],
-) -> None:
+def test_consolidated_boxes_lie_within_their_members_and_ignore_row_order(boxes: list[tuple[int, int, int, int]]) -> None:
     answers = boxes_frame([("img", f"a{i}", x, y, x + w, y + h) for i, (x, y, w, h) in enumerate(boxes)])
     result = consolidate_boxes(answers, min_support=0.0)
     lo = answers[["x_min", "y_min", "x_max", "y_max"]].min().to_numpy()

@@ -28,11 +28,7 @@ def test_grouped_weighted_median_equals_numpy_inverted_cdf_quantile() -> None:
 
 def test_hand_computed_weighted_median_confidence_and_spread() -> None:
     answers = pd.DataFrame(
-        {
-            "item": ["a", "a", "a", "b", "b"],
-            "annotator": ["x", "y", "z", "x", "y"],
-            "label": [1.0, 2.0, 100.0, 4.0, 6.0],
-        }
+        {"item": ["a", "a", "a", "b", "b"], "annotator": ["x", "y", "z", "x", "y"], "label": [1.0, 2.0, 100.0, 4.0, 6.0]}
     )
     plain = weighted_median(answers, tolerance=1.0)
     # a: 1, 2, 100 → median 2; within 1 of 2: answers 1 and 2 → 2/3; deviations 1, 0, 98 → median 1.

@@ -27,9 +27,7 @@ def test_label_issues_equal_cleanlab_and_find_planted_errors(noisy_digits: tuple
     probs, classes = out_of_fold_probabilities(x, noisy)
     assert classes == tuple(range(10))
     ours = find_label_issues(noisy, probs)
-    ref = cleanlab_find_label_issues(
-        noisy, probs, filter_by="confident_learning", return_indices_ranked_by="self_confidence"
-    )
+    ref = cleanlab_find_label_issues(noisy, probs, filter_by="confident_learning", return_indices_ranked_by="self_confidence")
     assert set(ours.rows.tolist()) == set(ref.tolist())
     # Same ranking (cleanlab's argsort is not stable, so compare the ranked scores, which are tie-proof).
     ref_scores = probs[ref, noisy[ref]]

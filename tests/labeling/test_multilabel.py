@@ -31,9 +31,7 @@ def test_majority_vote_by_hand() -> None:
     np.testing.assert_allclose(result.reliability[1], [1.0, 0.5, 0.5])
     np.testing.assert_allclose(result.reliability[0], [1.0, 1.0, 1.0])
     assert result.to_arrow().column("labels").to_pylist() == [["cat", "dog"], []]
-    assert consolidate_multi_label(answers, classes=CLASSES, method="majority_vote", threshold=0.4).labels[1] == (
-        "bird",
-    )
+    assert consolidate_multi_label(answers, classes=CLASSES, method="majority_vote", threshold=0.4).labels[1] == ("bird",)
 
 
 @pytest.mark.slow

@@ -140,9 +140,7 @@ def test_dataset_drift_follows_the_share_of_drifted_columns() -> None:
 
 def test_new_categories_nulls_and_psi() -> None:
     ref = pa.table({"c": ["a"] * 600 + ["b"] * 400, "x": np.linspace(0, 1, 1000)})
-    cur = pa.table(
-        {"c": ["a"] * 500 + ["b"] * 300 + ["zzz"] * 100 + [None] * 100, "x": [None] * 10 + list(np.linspace(0, 1, 990))}
-    )
+    cur = pa.table({"c": ["a"] * 500 + ["b"] * 300 + ["zzz"] * 100 + [None] * 100, "x": [None] * 10 + list(np.linspace(0, 1, 990))})
     report = detect_drift(DriftBaseline.from_table(ref), cur)
     c = report.feature("c")
     assert c.current_nulls == 100 and c.current_rows == 900

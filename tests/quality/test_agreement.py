@@ -144,16 +144,8 @@ def test_agreement_bad_input():
 
 def test_a_repeated_item_annotator_rating_counts_once_the_last_one(lake):
     # 3 annotators, 4 items; annotator a rates item 1 twice: first "x" (agreeing with b), then "y"
-    clean = [
-        (1, "a", "y"),
-        (1, "b", "x"),
-        (2, "a", "x"),
-        (2, "b", "x"),
-        (3, "a", "y"),
-        (3, "b", "x"),
-        (4, "a", "y"),
-        (4, "b", "y"),
-    ]
+    clean = [(1, "a", "y"), (1, "b", "x"), (2, "a", "x"), (2, "b", "x"), (3, "a", "y"), (3, "b", "x"),
+             (4, "a", "y"), (4, "b", "y")]
     repeated = [(1, "a", "x"), *clean]
     report = agreement(repeated)
     reference = agreement(clean)
@@ -164,10 +156,6 @@ def test_a_repeated_item_annotator_rating_counts_once_the_last_one(lake):
     assert report.ratings == 8 and any("1 repeated (item, annotator)" in n for n in report.notes)
     assert [c.label for c in report.consensus] == [c.label for c in reference.consensus]
     # from a table: the row written last wins
-    lake.create_table(
-        "l.votes",
-        pa.table(
-            {"item": [r[0] for r in repeated], "annotator": [r[1] for r in repeated], "label": [r[2] for r in repeated]}
-        ),
-    )
+    lake.create_table("l.votes", pa.table({"item": [r[0] for r in repeated], "annotator": [r[1] for r in repeated],
+                                           "label": [r[2] for r in repeated]}))
     assert lake.quality.agreement("l.votes").krippendorff_alpha == pytest.approx(expected, abs=1e-12)

@@ -75,13 +75,7 @@ def test_ages_read_as_people_say_them(lake):
     from mlake.quality.checks import human_duration
 
     assert [human_duration(s) for s in (1, 45, 600, 3 * 3600, 2.5 * 86400, 40 * 86400)] == [
-        "1 second",
-        "45 seconds",
-        "10 minutes",
-        "3 hours",
-        "2.5 days",
-        "40 days",
-    ]
+        "1 second", "45 seconds", "10 minutes", "3 hours", "2.5 days", "40 days"]
     assert human_duration(3989 * 86400 + 3805) == "3,989 days (about 10.9 years)"
     old = datetime.now(UTC) - timedelta(days=3989, seconds=3805)
     lake.create_table("d.old", pa.table({"at": pa.array([old], pa.timestamp("us", tz="UTC"))}))

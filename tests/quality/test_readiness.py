@@ -129,3 +129,4 @@ def test_words_per_text_are_counted_per_text_and_empty_texts_have_none(lake):
     assert words.actual == pytest.approx(float(np.median(counts)))
     assert not words.ok and f"{sum(c >= 200 for c in counts)} of {n} texts" in words.note
     assert np.mean(counts) > 200  # what an average would have passed
+

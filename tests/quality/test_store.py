@@ -93,9 +93,7 @@ def test_a_stored_suite_runs_by_its_name(orders: Lake, tmp_path: Path) -> None:
     result = q.check("shop.orders", "orders-basics")
     assert result.suite == "orders-basics" and not result.passed
     assert q.suites.get("shop.orders", "orders-basics").last_passed is False  # a run by name is its run
-    with pytest.raises(
-        ValidationError, match=r"neither a suite file nor a suite stored for shop.orders.*orders-basics"
-    ):
+    with pytest.raises(ValidationError, match=r"neither a suite file nor a suite stored for shop.orders.*orders-basics"):
         q.check("shop.orders", "orders-basic")
     assert q.check("shop.orders", "[not_null: order_id]", save=False).passed  # one-line YAML still reads as YAML
     (tmp_path / "orders-basics").write_text("checks:\n  - not_null: order_id\n")

@@ -33,8 +33,8 @@ CTE_ESCAPES = [
     'WITH "{data}" AS (SELECT 1 AS k) SELECT * FROM shop.orders o, LATERAL '
     '(WITH "{data}" AS (SELECT * FROM "{data}") SELECT * FROM "{data}") x',
     'WITH "{data}" AS (SELECT * FROM "{data}") SELECT (SELECT count(*) FROM "{data}")',
-    "WITH pg_tables AS (SELECT * FROM pg_tables) SELECT * FROM pg_tables",
-    "WITH duckdb_views AS (SELECT * FROM duckdb_views) SELECT * FROM duckdb_views",
+    'WITH pg_tables AS (SELECT * FROM pg_tables) SELECT * FROM pg_tables',
+    'WITH duckdb_views AS (SELECT * FROM duckdb_views) SELECT * FROM duckdb_views',
 ]
 
 # Other hostile forms: table-function spellings, replacement scans in every place a table may stand,

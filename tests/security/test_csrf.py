@@ -43,9 +43,7 @@ async def test_cookie_requests_need_the_servers_own_origin(shared_app: FastAPI, 
         assert r.status_code == 403 and lake.table_exists("shop.orders")
         ok = await browser.post("/api/v1/ingest", headers={"Origin": "http://studio.test"}, **_upload("csrf.own"))  # type: ignore[arg-type]
         assert ok.status_code == 201, ok.text
-        ok = await browser.post(
-            "/api/v1/ingest", headers={"Referer": "http://studio.test/catalog"}, **_upload("csrf.own")
-        )  # type: ignore[arg-type]
+        ok = await browser.post("/api/v1/ingest", headers={"Referer": "http://studio.test/catalog"}, **_upload("csrf.own"))  # type: ignore[arg-type]
         assert ok.status_code == 201, ok.text
     assert not lake.table_exists("csrf.forged")
     async with client_for(shared_app, None) as anon:  # a login form posted from elsewhere is refused too

@@ -155,3 +155,4 @@ def test_a_principal_cannot_lift_its_own_restriction(governed: Governed) -> None
     # Restrictions on others stay manageable by the table's admin.
     m = bob.governance.add_column_mask("hr.staff", "name", "alice", "redact")
     bob.governance.delete_policy("column_mask", m.id)
+

@@ -78,9 +78,7 @@ def _held(response: httpx.Response) -> bool:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("template", ALL_FORMS)
-async def test_over_rest(
-    shared: Governed, outsider: httpx.AsyncClient, analyst: httpx.AsyncClient, template: str
-) -> None:
+async def test_over_rest(shared: Governed, outsider: httpx.AsyncClient, analyst: httpx.AsyncClient, template: str) -> None:
     sql = render(template, *_paths(shared))
     attempts: list[tuple[str, httpx.Response]] = []
     for who, client in (("outsider", outsider), ("analyst", analyst)):

@@ -71,7 +71,9 @@ def create_app(lake: Lake, settings: ServerSettings | None = None) -> FastAPI:
     install_error_handlers(app)
 
     @app.middleware("http")
-    async def refuse_forged_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def refuse_forged_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         """State changes made with the Studio cookie must come from Studio's own pages (see csrf.py)."""
         reason = forged(request)
         if reason is not None:
