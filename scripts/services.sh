@@ -15,6 +15,14 @@ if ! port_open 5432; then
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
   wait_port 5432 PostgreSQL
 fi
+# Change data capture (mlake.streams.cdc) reads PostgreSQL's logical decoding: wal_level must be logical,
+# which takes effect on a restart (done once; the setting is kept in postgresql.auto.conf).
+if port_open 5432 && [ "$(psql -h 127.0.0.1 -U postgres -tAc 'show wal_level' 2>/dev/null)" != "logical" ]; then
+  echo "setting PostgreSQL wal_level=logical (restarts it once)"
+  psql -h 127.0.0.1 -U postgres -qc "ALTER SYSTEM SET wal_level = logical" \
+    && pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main restart || true
+  wait_port 5432 PostgreSQL
+fi
 if ! port_open 6379; then
   echo "starting Redis"
   mkdir -p /var/lib/redis /var/log/redis

@@ -65,6 +65,10 @@ if TYPE_CHECKING:
     from mlake.quality.api import Quality
     from mlake.results import Result
     from mlake.sources import SourceRegistry
+    from mlake.streams.base import StreamBackend
+    from mlake.streams.lake_streams import LakeStreams
+    from mlake.streams.service import StreamPrivilege
+
 
 class Lake:
     """A data lake: Iceberg tables in a warehouse, a catalog, and everything built on them.
@@ -140,6 +144,8 @@ class Lake:
             self.governance_service.close()
         if "features" in self.__dict__:
             self.features.close()
+        if "stream_backend" in self.__dict__:
+            self.stream_backend.close()
         self.engine.close()
         self._core.metadata_engine.dispose()
         if "catalog" in self._core.__dict__:
@@ -639,6 +645,28 @@ class Lake:
         return Pipelines(self)
 
     @cached_property
+    def streams(self) -> LakeStreams:
+        """Streams on the backend ``settings.stream_url`` names (the embedded log by default), deliveries
+        into tables and status; a principal needs grants on ``stream:NAME``. See :mod:`mlake.streams`."""
+        from mlake.streams.lake_streams import LakeStreams
+        from mlake.streams.metastore import DeliveryRegistry
+
+        return LakeStreams(
+            cast("Lake", self._core.owner).stream_backend,
+            tables=self,
+            registry=DeliveryRegistry(self._core.metadata_engine),
+            guard=_StreamGuard(self),
+        )
+
+    @cached_property
+    def stream_backend(self) -> StreamBackend:
+        """The raw stream backend, shared by the lake's principals' handles (the owner's: it bypasses grants)."""
+        self.access.require_owner("The raw stream backend")
+        from mlake.streams.registry import open_stream_backend
+
+        return open_stream_backend(self.settings.stream_url, home=self.settings.home)
+
+    @cached_property
     def dashboards(self) -> DashboardStore:
         """Saved queries and dashboards; a principal sees those whose SQL reads only tables it may read."""
         from mlake.dashboards.store import DashboardStore
@@ -672,6 +700,34 @@ class Lake:
 
 
 _PRIVILEGES: tuple[Privilege, ...] = ("select", "insert", "alter", "admin")
+
+
+class _StreamGuard:
+    """The lake's access, as the streams area asks for it (:class:`mlake.streams.service.StreamGuard`)."""
+
+    def __init__(self, lake: Lake) -> None:
+        self._lake = lake
+
+    def require(self, privilege: StreamPrivilege, stream: str) -> None:
+        self._lake.access.require_stream(privilege, stream)
+
+    def sees(self, stream: str) -> bool:
+        return self._lake.access.sees_stream(stream)
+
+    def created(self, stream: str) -> None:
+        principal = self._lake.access.principal
+        if principal is not None and not principal.superuser:
+            store = self._lake._core.owner.governance_service.store
+            store.grant(principal.name, "admin", f"stream:{stream}", principal.name)
+
+    def deleted(self, stream: str) -> None:
+        self._lake._core.owner.governance_service.store.forget_stream(stream)
+
+    def audited(self, action: str, stream: str, detail: str | None = None) -> Any:
+        return self._lake.access.audited(action, [f"stream:{stream}"], detail)
+
+    def require_source(self, url: str) -> None:
+        self._lake._require_allowed_source(url)
 
 
 def _names_only_readable(text: str, ok: Any, entries: dict[tuple[str, str], str]) -> bool:

@@ -118,6 +118,7 @@ MIGRATION_MODULES: tuple[str, ...] = (
     "mlake.sources.metastore",
     "mlake.processing.metastore",
     "mlake.pipelines.metastore",
+    "mlake.streams.metastore",
 )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import mlake
 from mlake.errors import MlakeError, PermissionDeniedError
 from mlake.governance.sandbox import SandboxError
 from mlake.lake import Lake
+from mlake.streams.query import Window
 
 OWNER = "lakeowner7"
 SECRET_MARKERS = ("zebra_launch_code", "zebra-4242", "Plans nobody may see", "classified_xq", OWNER)
@@ -49,6 +50,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         ),
         description="Plans nobody may see",
     )
+    lake.streams.create("vault-stream")
+    lake.streams.put("vault-stream", {"zebra_launch_code": "zebra-4242"}, key="agent-1")
     lake.governance.create_principal("eve")
     csv = home / "rows.csv"
     csv.write_text("agent_id,code\n3,probe\n")
@@ -116,6 +119,14 @@ def samples(w: dict[str, Any]) -> dict[str, Any]:
         "version": "v1",
         "facet": "agent_id",
         "label": "zebra_launch_code",
+        # streams: eve aiming at the secret stream
+        "stream": "vault-stream",
+        "partition": 0,
+        "key": "agent-1",
+        "value": {"probe": 1},
+        "records": [("agent-1", {"probe": 1})],
+        "window": Window(timedelta(minutes=1)),
+        "rows": pa.table({"agent_id": [1], "zebra_launch_code": ["overwritten"]}),
     }
 
 
@@ -139,6 +150,7 @@ HARMLESS = {
     ("Lake", "sources"): "the source registry; walked below",
     ("Lake", "monitoring"): "the monitoring area; walked below",
     ("Lake", "bias"): "the bias area; walked below",
+    ("Lake", "streams"): "the principal's guarded streams; walked below",
     ("Table", "name"): "the name the principal typed",
     ("Table", "snapshot_properties"): "a pure function of the write record it is given",
     ("GuardedGovernance", "principal"): "who the principal is",
@@ -157,6 +169,7 @@ SKIPPED = {
     ("SqlEngine", "staged_view"): "the same plumbing for an ingest's staged files (read by Python through "
     "registered scans: the sandboxed database opens no file); in process, not a wall against hostile Python",
     ("FeatureStore", "close"): "a principal's store leaves the online store to the owner's lake",
+    ("LakeStreams", "close"): "a lake's streams leave the backend to the lake: closes nothing",
 }
 
 
@@ -237,11 +250,13 @@ def test_every_public_member_refuses_or_hides(world: dict[str, Any]) -> None:
     problems += walk(eve.sources, given, "SourceRegistry")
     problems += walk(eve.monitoring, given, "Monitoring")
     problems += walk(eve.bias, given, "Bias")
+    problems += walk(eve.streams, {**given, "name": "vault-stream", "group": "probe"}, "LakeStreams")
     assert not problems, "\n".join(problems)
     # nothing was changed by the probes
     owner: Lake = world["lake"]
     assert owner.table("vault.secrets").to_arrow().equals(SECRET)
     assert owner.governance.grants("eve") == []
+    assert [r.json() for r in owner.streams.read("vault-stream", 0).records] == [{"zebra_launch_code": "zebra-4242"}]
 
 
 def test_the_secret_table_leak_is_closed(world: dict[str, Any]) -> None:

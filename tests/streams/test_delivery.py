@@ -22,8 +22,8 @@ from mlake.streams.delivery import (
     BufferHints,
     Delivery,
     DeliveryConflictError,
-    _position_is,
     delivered_positions,
+    position_is,
 )
 
 
@@ -127,7 +127,7 @@ def test_the_commit_is_refused_when_the_position_moved(lake: Lake, log_streams: 
     delivery = Delivery(lake, log_streams, "events", "raw.cas")
     delivery.run(idle_timeout=0.3)
     table = lake.table("raw.cas")
-    stale = _position_is(delivery.key, {}, "raw.cas")  # what a second process that started earlier expects
+    stale = position_is(delivery.key, {}, "raw.cas")  # what a second process that started earlier expects
     with pytest.raises(DeliveryConflictError, match="another process delivered"):
         table.append(pa.table({"id": [99]}), properties={delivery.key: "{}"}, precondition=stale)
     assert ids(lake, "raw.cas") == list(range(5))  # nothing of the refused batch was committed

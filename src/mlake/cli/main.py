@@ -21,6 +21,7 @@ from mlake.cli import recipes as recipes_cli
 from mlake.cli import serve as serve_cli
 from mlake.cli import sources as sources_cli
 from mlake.cli import sql as sql_cli
+from mlake.cli import streams as streams_cli
 from mlake.cli import tables as tables_cli
 from mlake.cli.context import console, err_console, state
 from mlake.cli.render import print_error
@@ -87,6 +88,7 @@ app.add_typer(pipelines_cli.app, name="pipelines")
 app.command("worker")(pipelines_cli.worker)
 app.add_typer(monitor_cli.app, name="monitor")
 app.add_typer(bias_cli.app, name="bias")
+app.add_typer(streams_cli.app, name="streams")
 
 
 @app.command()

@@ -186,6 +186,23 @@ class Access:
         if policy is not None:
             policy.require_superuser(what)
 
+    # --- streams (securables that are not tables: ``stream:NAME`` scopes) ----------------------------
+
+    def can_stream(self, privilege: Privilege, stream: str) -> bool:
+        policy = self.policy
+        return policy is None or policy.can_on_stream(privilege, stream)
+
+    def sees_stream(self, stream: str) -> bool:
+        policy = self.policy
+        return policy is None or policy.sees_stream(stream)
+
+    def require_stream(self, privilege: Privilege, stream: str) -> None:
+        """``select`` (read) / ``insert`` (write) / ``alter`` on a stream, or PermissionDeniedError with the
+        same words whether or not the stream exists; ``*`` asks for the privilege on every stream."""
+        policy = self.policy
+        if policy is not None:
+            policy.require_stream(privilege, stream)
+
     def require_owner(self, what: str) -> None:
         """Plumbing that bypasses access control (the raw catalog, the metadata database) is the owner's."""
         if self.principal is not None:

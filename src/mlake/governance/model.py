@@ -7,13 +7,17 @@ Rules, in one place (every face and read path applies the same ones through :mod
 - A *role* groups grants; principals are members of roles. Every principal is a member of the built-in
   role ``public``, so a grant to ``public`` is a grant to everyone.
 - A *grant* gives one privilege on one scope: the whole lake (``*``), a namespace (``shop``), a table
-  (``shop.orders``), one column of a table (``shop.orders.amount``), or every table carrying a tag
-  (``tag:pii=false``; ``tag:gold`` matches the tag whatever its value). Grants only add: a principal
-  holds the union of its own grants and its roles' grants.
+  (``shop.orders``), one column of a table (``shop.orders.amount``), every table carrying a tag
+  (``tag:pii=false``; ``tag:gold`` matches the tag whatever its value), or a stream (``stream:clicks``;
+  ``stream:*`` is every stream). Grants only add: a principal holds the union of its own grants and its
+  roles' grants.
 - Privileges: ``select`` reads, ``insert`` appends (ingest, append, upsert, INSERT INTO), ``alter``
   changes a table (metadata, schema, overwrite, delete, rollback, drop) or creates tables in a
   namespace, ``admin`` implies all of them. The owner of a table (its ``owner`` property names the
-  principal or one of its roles) holds ``admin`` on it.
+  principal or one of its roles) holds ``admin`` on it. On a stream, ``read`` (an alias of ``select``)
+  reads, describes and follows it, ``write`` (an alias of ``insert``) puts records, ``alter`` deletes it
+  (and, on ``stream:*``, creates streams); the principal that creates a stream is granted ``admin`` on it.
+  A grant on the whole lake covers streams too.
 - *Row filters* and *column masks* restrict: every filter that applies to a principal (its own and its
   roles') must hold for a row to be visible (they are AND-ed), and a column with any applying mask is
   masked. More roles can add grants but never lift a filter or a mask.
@@ -33,7 +37,10 @@ PRIVILEGES = ("select", "insert", "alter", "admin")
 Privilege = Literal["select", "insert", "alter", "admin"]
 PrincipalKind = Literal["user", "service"]
 PUBLIC_ROLE = "public"
+PRIVILEGE_ALIASES = {"read": "select", "write": "insert"}
+"""Words that read better for streams: ``grant(role, "write", "stream:clicks")`` stores ``insert``."""
 _NAME = re.compile(r"^[a-z][a-z0-9_.\-]{0,63}$")
+_STREAM = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")  # as mlake.streams.base (the ground cannot import an area)
 
 
 def check_name(name: str, what: str = "principal") -> str:
@@ -48,25 +55,38 @@ def check_name(name: str, what: str = "principal") -> str:
 
 def check_privilege(privilege: str) -> Privilege:
     p = privilege.strip().lower() if isinstance(privilege, str) else privilege
+    p = PRIVILEGE_ALIASES.get(p, p)
     if p not in PRIVILEGES:
-        raise ValidationError(f"Unknown privilege {privilege!r}", hint=f"use one of {', '.join(PRIVILEGES)}")
+        raise ValidationError(
+            f"Unknown privilege {privilege!r}",
+            hint=f"use one of {', '.join(PRIVILEGES)} (or, for streams, read and write)",
+        )
     return p  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
 class Scope:
-    """What a grant covers. ``kind`` is lake, namespace, table, column or tag."""
+    """What a grant covers. ``kind`` is lake, namespace, table, column, tag or stream."""
 
-    kind: Literal["lake", "namespace", "table", "column", "tag"]
+    kind: Literal["lake", "namespace", "table", "column", "tag", "stream"]
     target: str  # "*", "shop", "shop.orders", "shop.orders", "pii=false"
     column: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> Scope:
-        """``*``, ``shop``, ``shop.orders``, ``shop.orders.amount``, ``tag:pii=false`` or ``tag:gold``."""
+        """``*``, ``shop``, ``shop.orders``, ``shop.orders.amount``, ``tag:pii=false``, ``tag:gold``,
+        ``stream:clicks`` or ``stream:*``."""
         raw = text.strip() if isinstance(text, str) else ""
         if raw == "*":
             return cls("lake", "*")
+        if raw.lower().startswith("stream:"):
+            stream = raw[7:].strip()
+            if stream != "*" and not _STREAM.match(stream):
+                raise ValidationError(
+                    f"Invalid stream scope {text!r}",
+                    hint="write stream:NAME (lower-case letters, digits, '_' and '-') or stream:* for every stream",
+                )
+            return cls("stream", stream)
         if raw.lower().startswith("tag:"):
             tag = raw[4:].strip()
             key, _, value = tag.partition("=")
@@ -87,8 +107,8 @@ class Scope:
         )
 
     def __str__(self) -> str:
-        if self.kind == "tag":
-            return f"tag:{self.target}"
+        if self.kind in ("tag", "stream"):
+            return f"{self.kind}:{self.target}"
         if self.kind == "column":
             return f"{self.target}.{self.column}"
         return self.target
@@ -105,6 +125,12 @@ class Scope:
             key, eq, value = self.target.partition("=")
             return key in tags and (not eq or tags[key] == value)
         return False
+
+    def covers_stream(self, stream: str) -> bool:
+        """Whether this scope covers the stream named ``stream`` (``*``: every stream's scope)."""
+        if self.kind == "lake":
+            return True
+        return self.kind == "stream" and self.target in ("*", stream)
 
 
 @dataclass(frozen=True)

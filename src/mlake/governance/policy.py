@@ -27,6 +27,8 @@ _IMPLIED: dict[str, set[str]] = {
     "admin": {"admin"},
 }
 
+_STREAM_WORDS = {"select": "read", "insert": "write", "alter": "alter", "admin": "admin"}
+
 _STRING_TYPES = ("VARCHAR", "STRING", "TEXT", "UUID")
 
 
@@ -248,6 +250,28 @@ class AccessPolicy:
             raise PermissionDeniedError(
                 f"Principal {self.principal.name!r} has no {privilege.upper()} grant on namespace {namespace}",
                 hint=f"ask an admin: mlake access grant {privilege} {namespace} {self.principal.name}",
+            )
+
+    def can_on_stream(self, privilege: Privilege, stream: str) -> bool:
+        """Grants on the stream, on every stream (``stream:*``) or on the whole lake; ``stream`` ``*`` asks
+        for a grant on every stream (creating streams needs ``alter`` there)."""
+        if self.superuser:
+            return True
+        implied = _IMPLIED[privilege]
+        return any(g.privilege in implied and g.scope.covers_stream(stream) for g in self.grants)
+
+    def sees_stream(self, stream: str) -> bool:
+        """Whether the principal holds any grant on the stream (it may then know that it exists)."""
+        return self.superuser or any(g.scope.covers_stream(stream) for g in self.grants)
+
+    def require_stream(self, privilege: Privilege, stream: str) -> None:
+        """Refuse with the same words whether or not the stream exists: probing names teaches nothing."""
+        if not self.can_on_stream(privilege, stream):
+            what = "every stream" if stream == "*" else f"stream {stream!r} (or it does not exist)"
+            raise PermissionDeniedError(
+                f"Principal {self.principal.name!r} has no {_STREAM_WORDS[privilege]} grant on {what}",
+                hint=f"ask an admin: mlake access grant {_STREAM_WORDS[privilege]} stream:{stream} "
+                f"{self.principal.name}",
             )
 
     def require_superuser(self, what: str) -> None:

@@ -362,6 +362,8 @@ class GuardedGovernance:
             return
         if sc.kind == "namespace" and self.policy.can_on_namespace("admin", sc.target):
             return
+        if sc.kind == "stream" and self.policy.can_on_stream("admin", sc.target):
+            return
         raise PermissionDeniedError(
             f"Principal {self.principal.name!r} may not grant on {sc}", hint="ask a superuser or an admin of it"
         )

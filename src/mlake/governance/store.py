@@ -574,3 +574,11 @@ class GovernanceStore:
             conn.execute(row_filters_table.delete().where(row_filters_table.c.table_name == table))
             conn.execute(column_masks_table.delete().where(column_masks_table.c.table_name == table))
             self._bump(conn)
+
+    def forget_stream(self, stream: str) -> None:
+        """Remove a deleted stream's grants, so a new stream of the same name starts clean."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                grants_table.delete().where((grants_table.c.scope_kind == "stream") & (grants_table.c.target == stream))
+            )
+            self._bump(conn)

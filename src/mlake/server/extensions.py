@@ -32,6 +32,7 @@ BUILTIN_AREAS = (
     "mlake.server.areas.features",
     "mlake.server.areas.quality",
     "mlake.server.areas.monitoring",
+    "mlake.server.areas.streams",
 )
 
 

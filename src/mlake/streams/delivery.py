@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -37,6 +37,7 @@ from mlake.streams.service import Streams
 if TYPE_CHECKING:
     from pyiceberg.table import Table as IcebergTable
 
+    from mlake.streams.metastore import DeliveryRegistry
     from mlake.tables.table import Table
 
 POSITION_PREFIX = "mlake.delivery."
@@ -56,7 +57,15 @@ class TableAccess(Protocol):
 
     def table_exists(self, name: str) -> bool: ...
 
-    def create_table(self, name: str, data: Any = None, **kwargs: Any) -> Table: ...
+    def create_table(
+        self,
+        name: str,
+        data: Any = None,
+        *,
+        schema: Any = None,
+        exist_ok: bool = False,
+        partition_by: Sequence[str] = (),
+    ) -> Table: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,21 +89,29 @@ class DeliveryStats:
     records: int = 0
     rows_written: int = 0
     errors: int = 0
+    filtered: int = 0
+    """Records the transform left out (it returned None)."""
     positions: dict[int, int] = field(default_factory=dict)
     """The position committed last (partition -> last delivered sequence number)."""
 
 
-def delivered_positions(table: IcebergTable, key: str) -> dict[int, int]:
-    """The position under ``key`` in the newest snapshot (walking back from the current one) that has it."""
+def summary_value(table: IcebergTable, key: str) -> str | None:
+    """The value under ``key`` in the newest snapshot summary (walking back from the current one) that has it."""
     snapshot = table.current_snapshot()
     while snapshot is not None:
         props = snapshot.summary.additional_properties if snapshot.summary else {}
         raw = props.get(key)
         if raw is not None:
-            return {int(p): int(s) for p, s in json.loads(raw).items()}
+            return raw
         parent = snapshot.parent_snapshot_id
         snapshot = table.snapshot_by_id(parent) if parent is not None else None
-    return {}
+    return None
+
+
+def delivered_positions(table: IcebergTable, key: str) -> dict[int, int]:
+    """The position under ``key`` in the newest snapshot (walking back from the current one) that has it."""
+    raw = summary_value(table, key)
+    return {} if raw is None else {int(p): int(s) for p, s in json.loads(raw).items()}
 
 
 class Delivery:
@@ -110,8 +127,26 @@ class Delivery:
         name: str | None = None,
         hints: BufferHints | None = None,
         error_table: str | None = None,
+        registry: DeliveryRegistry | None = None,
+        transform: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
+        transform_sql: str | None = None,
+        time_fields: Sequence[str] = (),
+        partition_by: Sequence[str] = (),
     ) -> None:
+        """``transform`` is called with each record's JSON object and returns the row (None: leave the
+        record out, counted in ``stats.filtered``); a record it raises on goes to the error table.
+        ``transform_sql`` is one SELECT over the table ``records`` (the buffer's rows), run in a sandboxed
+        DuckDB that sees nothing else. ``time_fields`` are read as timestamps (ISO 8601, UTC unless they
+        say, or epoch seconds), so that ``partition_by`` (``day(event_time)``, ``country``) can use them
+        when the table is created."""
+        if transform_sql is not None:
+            check_select(transform_sql, "transform_sql")
+        self.transform = transform
+        self.transform_sql = transform_sql
+        self.time_fields = tuple(time_fields)
+        self.partition_by = tuple(partition_by)
         self.lake = lake
+        self.registry = registry
         self.streams = streams
         self.stream = check_stream_name(stream)
         self.table_name = table
@@ -135,7 +170,21 @@ class Delivery:
         idle_timeout: float | None = None,
     ) -> DeliveryStats:
         """Deliver until ``stop`` is set, ``max_flushes`` buffers were written, or nothing new arrived for
-        ``idle_timeout`` seconds; what is buffered when it stops is written first."""
+        ``idle_timeout`` seconds; what is buffered when it stops is written first.
+
+        With a registry, the delivery is recorded there (``status`` finds it) with its last flush and, when
+        the run fails, its error."""
+        if self.registry is None:
+            return self._run(stop, max_flushes, idle_timeout)
+        self.registry.register(self.stream, self.name, self.table_name, self.error_table_name)
+        try:
+            return self._run(stop, max_flushes, idle_timeout)
+        except Exception as exc:
+            message = exc.message if isinstance(exc, MlakeError) else f"{type(exc).__name__}: {exc}"
+            self.registry.failed(self.stream, self.name, message)
+            raise
+
+    def _run(self, stop: threading.Event | None, max_flushes: int | None, idle_timeout: float | None) -> DeliveryStats:
         stats = DeliveryStats()
         committed = self.positions()
         stats.positions = dict(committed)
@@ -207,13 +256,16 @@ class Delivery:
         for r in records:
             reached[r.partition] = max(reached.get(r.partition, -1), r.sequence)
         rows, errors = _decode(records)
+        rows = self._transform(rows, errors, stats)
         table = self.lake.table(self.table_name) if self.lake.table_exists(self.table_name) else None
         data, more_errors = _to_arrow(rows, table)
         errors.extend(more_errors)
         if errors:
             self._write_errors(errors, reached)
         if table is None and data.num_rows:
-            table = self.lake.create_table(self.table_name, schema=data.schema, exist_ok=True)
+            table = self.lake.create_table(
+                self.table_name, schema=data.schema, exist_ok=True, partition_by=self.partition_by
+            )
         if table is not None:
             if not data.num_rows:  # only bad records: the position still moves on, in an empty snapshot
                 data = table.schema.as_arrow().empty_table()
@@ -221,16 +273,81 @@ class Delivery:
             table.append(
                 data,
                 command=f"deliver stream {self.stream}",
-                properties={self.key: _position_json(reached)},
-                precondition=_position_is(self.key, expected, self.table_name),
+                properties={self.key: position_json(reached)},
+                precondition=position_is(self.key, expected, self.table_name),
             )
+        self._flushed(
+            stats, committed, reached if table is not None else None, len(records), data.num_rows, len(errors)
+        )
+
+    def _transform(
+        self, rows: list[tuple[Record, dict[str, Any]]], errors: list[tuple[Record, str]], stats: DeliveryStats
+    ) -> list[tuple[Record, dict[str, Any]]]:
+        """The Python transform, the time fields, then the SQL transform; a record that fails one becomes
+        an error row with the reason, and the others go on."""
+        out: list[tuple[Record, dict[str, Any]]] = []
+        for record, value in rows:
+            try:
+                if self.transform is not None:
+                    changed = self.transform(value)
+                    if changed is None:
+                        stats.filtered += 1
+                        continue
+                    if not isinstance(changed, dict) or not changed:
+                        raise TypeError(f"it returned {type(changed).__name__}, not a dict of fields")
+                    value = changed
+            except Exception as exc:
+                errors.append((record, f"the transform raised {type(exc).__name__}: {exc}"))
+                continue
+            try:
+                for name in self.time_fields:
+                    if value.get(name) is not None:
+                        value = {**value, name: parse_time(value[name])}
+            except (TypeError, ValueError, OverflowError) as exc:
+                errors.append((record, f"field {name!r} is not a time: {exc}"))
+                continue
+            out.append((record, value))
+        if self.transform_sql is None or not out:
+            return out
+        try:
+            result = sandboxed_sql(self.transform_sql, rows_to_arrow([v for _, v in out])).to_pylist()
+        except (MlakeError, pa.ArrowInvalid, pa.ArrowTypeError):  # e.g. a field of two types in the buffer
+            result = None
+        if result is not None:
+            if len(result) == len(out):  # a projection: each row is still its record's
+                return [(record, row) for (record, _), row in zip(out, result, strict=True)]
+            return [(out[-1][0], row) for row in result]  # an aggregate: rows belong to the buffer
+        kept: list[tuple[Record, dict[str, Any]]] = []
+        for record, value in out:  # the batch failed: find the records it fails on
+            try:
+                kept.extend(
+                    (record, row) for row in sandboxed_sql(self.transform_sql, rows_to_arrow([value])).to_pylist()
+                )
+            except (MlakeError, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                reason = exc.message if isinstance(exc, MlakeError) else str(exc)
+                errors.append((record, f"the SQL transform failed: {reason}"))
+        return kept
+
+    def _flushed(
+        self,
+        stats: DeliveryStats,
+        committed: dict[int, int],
+        reached: dict[int, int] | None,
+        records: int,
+        rows: int,
+        errors: int,
+    ) -> None:
+        """Account for a written buffer: the committed position moves to ``reached`` (None: it did not move)."""
+        if reached is not None:
             committed.clear()
             committed.update(reached)
             stats.positions = dict(reached)
+        if self.registry is not None:
+            self.registry.flushed(self.stream, self.name)
         stats.flushes += 1
-        stats.records += len(records)
-        stats.rows_written += data.num_rows
-        stats.errors += len(errors)
+        stats.records += records
+        stats.rows_written += rows
+        stats.errors += errors
 
     def _write_errors(self, errors: list[tuple[Record, str]], reached: dict[int, int]) -> None:
         """Error rows not yet in the error table (a crash may have come between its commit and the data's)."""
@@ -258,16 +375,16 @@ class Delivery:
         table.append(
             rows,
             command=f"deliver stream {self.stream}: records that failed",
-            properties={self.key: _position_json({**done, **reached})},
-            precondition=_position_is(self.key, done, self.error_table_name),
+            properties={self.key: position_json({**done, **reached})},
+            precondition=position_is(self.key, done, self.error_table_name),
         )
 
 
-def _position_json(positions: dict[int, int]) -> str:
+def position_json(positions: dict[int, int]) -> str:
     return json.dumps({str(p): s for p, s in sorted(positions.items())})
 
 
-def _position_is(key: str, expected: dict[int, int], table: str) -> Callable[[IcebergTable], None]:
+def position_is(key: str, expected: dict[int, int], table: str) -> Callable[[IcebergTable], None]:
     def check(tbl: IcebergTable) -> None:
         found = delivered_positions(tbl, key)
         if found != expected:
@@ -278,6 +395,50 @@ def _position_is(key: str, expected: dict[int, int], table: str) -> Callable[[Ic
             )
 
     return check
+
+
+def check_select(sql: str, what: str) -> None:
+    """Refuse SQL that is not one SELECT (over the table ``records``) before any record is read."""
+    import duckdb
+
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise ValidationError(f"Cannot read the SQL of {what}: {exc}") from exc
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        raise ValidationError(
+            f"{what} is one SELECT over the table records, not {sql!r}",
+            hint="e.g. SELECT user_id, lower(page) AS page FROM records WHERE page IS NOT NULL",
+        )
+
+
+def sandboxed_sql(sql: str, records: pa.Table) -> pa.Table:
+    """``sql`` over the table ``records`` in a private in-memory DuckDB that reaches no file, URL or table."""
+    import duckdb
+
+    from mlake.errors import SqlError
+
+    con = duckdb.connect()
+    try:
+        con.execute("SET enable_external_access = false")
+        con.register("records", records)
+        return con.sql(sql).to_arrow_table()
+    except duckdb.Error as exc:
+        raise SqlError(f"{exc}", hint="the SQL reads the table records: one row per JSON record") from exc
+    finally:
+        con.close()
+
+
+def parse_time(value: Any) -> datetime:
+    """An event time: an ISO 8601 string (with a zone, or taken as UTC) or seconds since the epoch."""
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not a time")
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    raise TypeError(f"cannot read {value!r} as a time")
 
 
 def _decode(records: list[Record]) -> tuple[list[tuple[Record, dict[str, Any]]], list[tuple[Record, str]]]:
@@ -308,7 +469,7 @@ def _to_arrow(
     schema = table.schema if table is not None else None
     values = [v for _, v in rows]
     try:
-        data = _rows_to_arrow(values)
+        data = rows_to_arrow(values)
         if schema is not None:
             plan_schema(schema, data.schema)
         return data, []
@@ -319,7 +480,7 @@ def _to_arrow(
     seen: dict[str, pa.DataType] = {}  # the type of each field in the rows kept so far
     for record, value in rows:
         try:
-            one = _rows_to_arrow([value])
+            one = rows_to_arrow([value])
             if schema is not None:
                 plan_schema(schema, one.schema)
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, SchemaError) as exc:
@@ -342,10 +503,10 @@ def _to_arrow(
             if not pa.types.is_null(f.type):
                 seen.setdefault(f.name, f.type)
         good.append(value)
-    return _rows_to_arrow(good), errors
+    return rows_to_arrow(good), errors
 
 
-def _rows_to_arrow(rows: list[dict[str, Any]]) -> pa.Table:
+def rows_to_arrow(rows: list[dict[str, Any]]) -> pa.Table:
     """Columns for every field any row has (``Table.from_pylist`` takes the first row's fields only)."""
     names = list(dict.fromkeys(name for row in rows for name in row))
     return pa.table({name: pa.array([row.get(name) for row in rows]) for name in names})

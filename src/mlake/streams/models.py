@@ -75,6 +75,40 @@ class Position:
     def at_time(cls, timestamp: datetime) -> Position:
         return cls(PositionKind.AT_TIMESTAMP, timestamp=timestamp)
 
+    @classmethod
+    def parse(cls, text: str) -> Position:
+        """A position as people type it (CLI, REST): ``oldest``, ``latest``, ``42`` (at a sequence
+        number), ``after:42``, or an ISO time with a zone (``2026-12-02T08:00:00Z``)."""
+        raw = text.strip().lower() if isinstance(text, str) else ""
+        if raw in ("oldest", "latest"):
+            return cls(PositionKind(raw))
+        if raw.isdigit():
+            return cls.at(int(raw))
+        if raw.startswith("after:") and raw[6:].isdigit():
+            return cls.after(int(raw[6:]))
+        try:
+            moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        except (ValueError, AttributeError):
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            raise ValidationError(
+                f"Cannot read the stream position {text!r}",
+                hint="use oldest, latest, a sequence number (42), after:42, or a time with a zone "
+                "(2026-12-02T08:00:00Z)",
+            )
+        return cls.at_time(moment)
+
+    def text(self) -> str:
+        """The position as :meth:`parse` reads it back (for the CLI and REST)."""
+        if self.kind is PositionKind.AT_SEQUENCE:
+            return str(self.sequence)
+        if self.kind is PositionKind.AFTER_SEQUENCE:
+            return f"after:{self.sequence}"
+        if self.kind is PositionKind.AT_TIMESTAMP:
+            assert self.timestamp is not None
+            return self.timestamp.isoformat()
+        return self.kind.value
+
     def first_sequence(self) -> int | None:
         """The smallest sequence number this position admits, where it names one."""
         if self.kind is PositionKind.AT_SEQUENCE:

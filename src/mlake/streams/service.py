@@ -3,6 +3,11 @@
 It does what must not differ between backends: checking names and arguments, encoding values, choosing
 each record's partition from its key, turning a bad record into a per-record error instead of failing
 the whole batch, and keeping consumer groups' cursors. The backend only stores and reads.
+
+It is also where access to streams is checked: ``lake.streams`` of a principal's lake carries a
+:class:`StreamGuard`, and every method asks it first (read needs ``select``, put ``insert``, delete
+``alter``, create ``alter`` on ``stream:*``), before the backend is touched, so a refusal reads the same
+whether or not the stream exists. The owner's streams carry no guard.
 """
 
 from __future__ import annotations
@@ -10,8 +15,9 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import xxhash
 
@@ -46,14 +52,68 @@ class PutError(MlakeError):
     http_status = 422
 
 
+StreamPrivilege = Literal["select", "insert", "alter", "admin"]
+
+
+class StreamGuard(Protocol):
+    """One actor's access to streams (the lake implements it over its governance; see module doc)."""
+
+    def require(self, privilege: StreamPrivilege, stream: str) -> None:
+        """Raise PermissionDeniedError unless the actor holds ``privilege`` on ``stream`` (``*``: all)."""
+        ...
+
+    def sees(self, stream: str) -> bool:
+        """Whether the actor holds any grant on ``stream`` (and may learn that it exists)."""
+        ...
+
+    def created(self, stream: str) -> None:
+        """The actor created ``stream``: it becomes its owner (``admin`` on it)."""
+        ...
+
+    def deleted(self, stream: str) -> None:
+        """``stream`` is gone: grants on it are forgotten, so a new stream of the name starts clean."""
+        ...
+
+    def audited(self, action: str, stream: str, detail: str | None = None) -> AbstractContextManager[Any]:
+        """Records the outcome of the block in the audit log (for principals)."""
+        ...
+
+    def require_source(self, url: str) -> None:
+        """Raise PermissionDeniedError unless the actor may read from ``url`` (a database to capture)."""
+        ...
+
+
 class Streams:
     """Durable, partitioned streams of records on one backend (see :func:`mlake.streams.open_streams`)."""
 
-    def __init__(self, backend: StreamBackend, *, max_record_bytes: int | None = None) -> None:
-        self.backend = backend
+    def __init__(
+        self,
+        backend: StreamBackend,
+        *,
+        max_record_bytes: int | None = None,
+        guard: StreamGuard | None = None,
+        owns_backend: bool = True,
+    ) -> None:
+        self._backend = backend
+        self._guard = guard
+        self._owns_backend = owns_backend
         self.max_record_bytes = min(max_record_bytes or backend.max_record_bytes, backend.max_record_bytes)
         self._partitions: dict[str, int] = {}
         self._lock = threading.Lock()
+
+    @property
+    def backend(self) -> StreamBackend:
+        """The raw backend: it bypasses access control, so it is the owner's only."""
+        if self._guard is not None:
+            self._guard.require("admin", "*")
+        return self._backend
+
+    def _check(self, privilege: StreamPrivilege, name: str) -> None:
+        if self._guard is not None:
+            self._guard.require(privilege, name)
+
+    def _audited(self, action: str, name: str, detail: str | None = None) -> AbstractContextManager[Any]:
+        return self._guard.audited(action, name, detail) if self._guard is not None else nullcontext()
 
     # -- streams -----------------------------------------------------------------------------------
 
@@ -65,6 +125,7 @@ class Streams:
         More partitions let more consumers read in parallel; order is kept per key, not across keys.
         """
         check_stream_name(name)
+        self._check("alter", "*")
         if not isinstance(partitions, int) or not 1 <= partitions <= MAX_PARTITIONS:
             raise ValidationError(
                 f"A stream has 1..{MAX_PARTITIONS} partitions, not {partitions!r}",
@@ -75,25 +136,43 @@ class Streams:
                 f"The retention period must be a positive timedelta, not {retention!r}",
                 hint="e.g. timedelta(days=7)",
             )
-        description = self.backend.create_stream(name, partitions, retention)
+        with self._audited("stream.create", name, f"{partitions} partitions, retention {retention}"):
+            description = self._backend.create_stream(name, partitions, retention)
+            if self._guard is not None:
+                self._guard.created(name)
         with self._lock:
             self._partitions[name] = partitions
         return description
 
     def describe(self, name: str) -> StreamDescription:
-        return self.backend.describe_stream(check_stream_name(name))
+        self._check("select", check_stream_name(name))
+        return self._backend.describe_stream(name)
+
+    def exists(self, name: str) -> bool:
+        """Whether the stream exists (refused, for a principal, without a read grant on it)."""
+        self._check("select", check_stream_name(name))
+        return name in self._backend.list_streams()
 
     def list_streams(self) -> list[str]:
-        return self.backend.list_streams()
+        """Names of the streams, sorted; a principal sees those it holds a grant on."""
+        names = self._backend.list_streams()
+        guard = self._guard
+        return names if guard is None else [n for n in names if guard.sees(n)]
 
     def delete(self, name: str) -> None:
         """Delete the stream with its records and consumer groups."""
-        self.backend.delete_stream(check_stream_name(name))
+        with self._audited("stream.delete", check_stream_name(name)):
+            self._check("alter", name)
+            self._backend.delete_stream(name)
+            if self._guard is not None:
+                self._guard.deleted(name)
         with self._lock:
             self._partitions.pop(name, None)
 
     def partition_of(self, name: str, key: str) -> int:
         """The partition records with ``key`` go to."""
+        if self._guard is not None and not self._guard.sees(check_stream_name(name)):
+            self._guard.require("select", name)
         return partition_for(key, self._partition_count(name))
 
     # -- putting -----------------------------------------------------------------------------------
@@ -115,6 +194,13 @@ class Streams:
         error result while the others are stored: check ``failed_indices`` and put those again. Records
         of one key are stored in the order given; a record put again lands after records put meanwhile.
         """
+        if self._guard is not None:
+            with self._audited("stream.put", check_stream_name(name)):
+                self._check("insert", name)
+                return self._put_batch(name, records)
+        return self._put_batch(name, records)
+
+    def _put_batch(self, name: str, records: Iterable[PutRecord | tuple[str, Any]]) -> PutBatchResult:
         partitions = self._partition_count(name)
         limit = self.max_record_bytes
         failures: dict[int, PutResult] = {}
@@ -147,7 +233,7 @@ class Streams:
                 "a record is a PutRecord or a (key, value) pair",
             ) from exc
         try:
-            stored = self.backend.append(name, outgoing) if outgoing else []
+            stored = self._backend.append(name, outgoing) if outgoing else []
         except StreamNotFoundError:
             with self._lock:  # deleted elsewhere: a stream made again under the name may differ
                 self._partitions.pop(name, None)
@@ -164,9 +250,10 @@ class Streams:
 
     def read(self, name: str, partition: int, position: Position | None = None, *, limit: int = 1000) -> ReadBatch:
         """Up to ``limit`` records of one partition from ``position`` (default: the oldest retained)."""
+        self._check("select", check_stream_name(name))
         check_limit(limit)
         check_partition(name, partition, self._partition_count(name))
-        return self.backend.read(name, partition, position or Position.oldest(), limit)
+        return self._backend.read(name, partition, position or Position.oldest(), limit)
 
     def group(self, name: str, group: str, *, start: Position | None = None) -> ConsumerGroup:
         """A named consumer group: it reads every partition on from its checkpoints.
@@ -174,6 +261,7 @@ class Streams:
         ``start`` is where partitions without a checkpoint begin: the oldest record (default) or
         ``Position.latest()``. Groups are independent: each has its own checkpoints.
         """
+        self._check("select", check_stream_name(name))
         check_stream_name(group, "consumer group")
         group_starts = (PositionKind.OLDEST, PositionKind.LATEST, PositionKind.AT_TIMESTAMP)
         if start is not None and start.kind not in group_starts:
@@ -184,13 +272,18 @@ class Streams:
         return ConsumerGroup(self, name, group, start or Position.oldest())
 
     def groups(self, name: str) -> list[str]:
-        return self.backend.list_groups(check_stream_name(name))
+        self._check("select", check_stream_name(name))
+        return self._backend.list_groups(name)
 
     def delete_group(self, name: str, group: str) -> None:
-        self.backend.delete_group(check_stream_name(name), check_stream_name(group, "consumer group"))
+        """Forget a group's checkpoints (it is a reader's own state: ``select`` on the stream suffices)."""
+        self._check("select", check_stream_name(name))
+        self._backend.delete_group(name, check_stream_name(group, "consumer group"))
 
     def close(self) -> None:
-        self.backend.close()
+        """Close the backend, when this object owns it (a lake's streams leave it to the lake)."""
+        if self._owns_backend:
+            self._backend.close()
 
     def __enter__(self) -> Streams:
         return self
@@ -204,7 +297,7 @@ class Streams:
             known = self._partitions.get(name)
         if known is not None:
             return known
-        count = self.backend.describe_stream(check_stream_name(name)).partitions
+        count = self._backend.describe_stream(check_stream_name(name)).partitions
         with self._lock:
             self._partitions[name] = count
         return count
@@ -224,13 +317,13 @@ class ConsumerGroup:
         self.name = name
         self.start = start
         self.partitions = streams._partition_count(stream)
-        committed = streams.backend.checkpoints(stream, name)
+        committed = streams._backend.checkpoints(stream, name)
         self._cursor: dict[int, Position] = {}
         for p in range(self.partitions):
             if p in committed:
                 self._cursor[p] = Position.after(committed[p])
             elif start.kind is PositionKind.LATEST:  # pinned now: records put from here on are the group's
-                self._cursor[p] = streams.backend.read(stream, p, start, 1).next_position
+                self._cursor[p] = streams._backend.read(stream, p, start, 1).next_position
             else:
                 self._cursor[p] = start
         self._uncommitted: dict[int, int] = {}
@@ -253,19 +346,19 @@ class ConsumerGroup:
         """Checkpoint everything polled so far; returns the checkpoints written."""
         done = dict(self._uncommitted)
         for p, seq in done.items():
-            self.streams.backend.commit_checkpoint(self.stream, self.name, p, seq)
+            self.streams._backend.commit_checkpoint(self.stream, self.name, p, seq)
         self._uncommitted.clear()
         return done
 
     def checkpoint(self, partition: int, sequence: int) -> None:
         """Checkpoint one partition explicitly (e.g. after processing part of a poll)."""
         check_partition(self.stream, partition, self.partitions)
-        self.streams.backend.commit_checkpoint(self.stream, self.name, partition, sequence)
+        self.streams._backend.commit_checkpoint(self.stream, self.name, partition, sequence)
         self._uncommitted.pop(partition, None)
 
     def checkpoints(self) -> dict[int, int]:
         """The durable checkpoints (what a restarted consumer resumes after)."""
-        return self.streams.backend.checkpoints(self.stream, self.name)
+        return self.streams._backend.checkpoints(self.stream, self.name)
 
 
 def _bad_key(key: object) -> PutResult:

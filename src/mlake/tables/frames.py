@@ -91,6 +91,20 @@ class SchemaPlan:
         return bool(self.add or self.widen)
 
 
+def _shape(t: IcebergType) -> str:
+    """A nested type as names and types only: field ids differ between a table and new data (the data's
+    are unassigned), so comparing ``str()`` would refuse the very same structure."""
+    from pyiceberg.types import ListType, MapType, StructType
+
+    if isinstance(t, StructType):
+        return "struct<" + ", ".join(f"{f.name}: {_shape(f.field_type)}" for f in t.fields) + ">"
+    if isinstance(t, ListType):
+        return f"list<{_shape(t.element_type)}>"
+    if isinstance(t, MapType):
+        return f"map<{_shape(t.key_type)}, {_shape(t.value_type)}>"
+    return str(t)
+
+
 def plan_schema(schema: Schema, data_schema: pa.Schema, lenient: bool = False) -> SchemaPlan:
     """Compare data to a table; raise :class:`SchemaError` for unsafe changes.
 
@@ -108,7 +122,7 @@ def plan_schema(schema: Schema, data_schema: pa.Schema, lenient: bool = False) -
             continue
         new_type = iceberg_type_of(f.type)
         if not existing.field_type.is_primitive or not new_type.is_primitive:
-            if str(existing.field_type) != str(new_type) and not lenient:
+            if _shape(existing.field_type) != _shape(new_type) and not lenient:
                 raise SchemaError(
                     f"Column {existing.name!r} is {existing.field_type} in the table but {new_type} in the data",
                     hint="nested columns must keep their structure",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from pyiceberg.exceptions import ValidationError as IcebergValidationError
-from pyiceberg.expressions import AlwaysTrue, BooleanExpression
+from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, In, Or
 from pyiceberg.expressions.parser import parse as parse_filter
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table as IcebergTable
@@ -703,6 +704,45 @@ class Table:
         write.rows_written = result.get("updated", 0) + result.get("inserted", 0)
         return self._finish(write, tbl)
 
+    def apply_changes(
+        self,
+        rows: Any,
+        on: Sequence[str],
+        *,
+        delete_keys: Sequence[tuple[Any, ...]] = (),
+        delete_all: bool = False,
+        command: str | None = None,
+        properties: dict[str, str] | None = None,
+        precondition: Callable[[IcebergTable], None] | None = None,
+    ) -> WriteRecord:
+        """Apply a batch of changes in one commit: remove the rows whose key (columns ``on``) is in
+        ``delete_keys`` or in ``rows`` (every row with ``delete_all``), then add ``rows``.
+
+        ``rows`` hold each key at most once, in its final state. It is what change data capture needs: a
+        batch of inserts, updates and deletes becomes one atomic commit, with ``properties`` (the source
+        position) in its snapshot summary and ``precondition`` checked on the table as it is then."""
+        with self._lake.access.audited("table.apply_changes", [str(self.name)]):
+            table, default_inputs = self._prepare(rows, "alter")
+            write = self._write_record("upsert", command or f"apply changes on {', '.join(on)}", inputs=default_inputs)
+            write.rows_written = table.num_rows
+            props = {**(properties or {}), **self.snapshot_properties(write)}
+            keys = list(dict.fromkeys([*delete_keys, *zip(*(table.column(c).to_pylist() for c in on), strict=True)]))
+            condition = AlwaysTrue() if delete_all else _key_filter(list(on), keys)
+
+            def attempt(tbl: IcebergTable) -> IcebergTable:
+                if precondition is not None:
+                    precondition(tbl)
+                with tbl.transaction() as tx:
+                    if condition is not None and tbl.current_snapshot() is not None:
+                        with warnings.catch_warnings():  # keys that are new match nothing: that is fine
+                            warnings.filterwarnings("ignore", "Delete operation did not match any records")
+                            tx.delete(delete_filter=condition, snapshot_properties=props)
+                    tx.append(table, snapshot_properties=props)
+                return tbl
+
+            tbl = self._run(attempt, "alter")
+            return self._finish(write, tbl)
+
     def _run(self, attempt: Any, privilege: Privilege) -> IcebergTable:
         catalog = self._lake.catalog_for_write(self.name, privilege)
         try:
@@ -811,3 +851,17 @@ def _drop_untyped_nulls(data: pa.Table, schema: Schema) -> pa.Table:
         if name.lower() not in optional or column.null_count < len(column) or not len(column)
     ]
     return data if len(keep) == data.num_columns else data.select(keep)
+
+
+def _key_filter(on: list[str], keys: list[tuple[Any, ...]]) -> BooleanExpression | None:
+    """Rows whose key columns equal one of ``keys`` (None: no key)."""
+    if not keys:
+        return None
+    if len(on) == 1:
+        return In(on[0], {k[0] for k in keys})  # type: ignore[call-arg,arg-type]  # pydantic plugin misreads it
+    expression: BooleanExpression | None = None
+    for key in keys:
+        terms = [EqualTo(c, v) for c, v in zip(on, key, strict=True)]  # type: ignore[call-arg,arg-type]
+        match: BooleanExpression = And(*terms)
+        expression = match if expression is None else Or(expression, match)
+    return expression

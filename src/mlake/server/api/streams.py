@@ -1,0 +1,164 @@
+"""REST: streams — create, list, describe, delete; batch put (the producer endpoint); read; status.
+
+Every route calls ``lake.streams`` of the caller's lake, so a principal's grants on ``stream:NAME``
+apply (read needs ``read``/``select``, put needs ``write``/``insert``), refused with the same words
+whether or not the stream exists.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field, model_validator
+
+from mlake.errors import ValidationError
+from mlake.lake import Lake
+from mlake.server.state import principal_lake
+from mlake.streams import Position, PutRecord, Record, RecordDecodeError, StreamDescription
+
+Lk = Annotated[Lake, Depends(principal_lake)]
+MAX_BATCH = 500  # records per put, as Kinesis PutRecords
+MAX_READ = 1000
+
+
+class StreamIn(BaseModel):
+    name: str = Field(max_length=63, description="Lower-case letters, digits, '_' and '-', starting with a letter.")
+    partitions: int = Field(default=1, ge=1, le=1024)
+    retention_seconds: float = Field(default=86_400, gt=0, le=10 * 365 * 86_400)
+
+
+class RecordIn(BaseModel):
+    key: str = Field(max_length=256, description="Partition key: records of one key keep their order.")
+    value: Any = Field(default=None, description="A JSON value (stored as compact JSON).")
+    data_base64: str | None = Field(default=None, description="Raw bytes, base64-encoded, instead of a value.")
+
+    @model_validator(mode="after")
+    def one_of(self) -> RecordIn:
+        if (self.value is None) == (self.data_base64 is None):
+            raise ValueError("give exactly one of value and data_base64")
+        return self
+
+
+class PutIn(BaseModel):
+    records: list[RecordIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class PutResultOut(BaseModel):
+    partition: int | None
+    sequence: int | None
+    error: str | None = None
+    error_code: str | None = None
+    retryable: bool = False
+
+
+class PutOut(BaseModel):
+    failed_count: int
+    records: list[PutResultOut]
+
+
+class RecordOut(BaseModel):
+    partition: int
+    sequence: int
+    key: str
+    timestamp: str
+    value: Any = None
+    data_base64: str | None = None
+    """Set instead of ``value`` when the record is not JSON."""
+
+
+class ReadOut(BaseModel):
+    records: list[RecordOut]
+    next_position: str = Field(description="Pass as `from` to read on.")
+
+
+def _description(d: StreamDescription, groups: list[str] | None = None) -> dict[str, Any]:
+    out = {**asdict(d), "retention_seconds": d.retention.total_seconds()}
+    del out["retention"]
+    if groups is not None:
+        out["groups"] = groups
+    return out
+
+
+def _record(r: Record) -> RecordOut:
+    out = RecordOut(partition=r.partition, sequence=r.sequence, key=r.key, timestamp=r.timestamp.isoformat())
+    try:
+        out.value = r.json()
+    except RecordDecodeError:
+        out.data_base64 = base64.b64encode(r.data).decode()
+    return out
+
+
+router = APIRouter(tags=["streams"])
+
+
+@router.get("/streams", summary="List streams (those the caller holds a grant on)")
+def list_streams(lake: Lk) -> list[str]:
+    return lake.streams.list_streams()
+
+
+@router.post("/streams", status_code=201, summary="Create a stream")
+def create_stream(body: StreamIn, lake: Lk) -> dict[str, Any]:
+    d = lake.streams.create(body.name, partitions=body.partitions, retention=timedelta(seconds=body.retention_seconds))
+    return _description(d)
+
+
+@router.get("/streams/{name}", summary="Describe a stream")
+def describe_stream(name: str, lake: Lk) -> dict[str, Any]:
+    return _description(lake.streams.describe(name), lake.streams.groups(name))
+
+
+@router.delete("/streams/{name}", status_code=204, summary="Delete a stream with its records")
+def delete_stream(name: str, lake: Lk) -> Response:
+    lake.streams.delete(name)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/streams/{name}/records",
+    summary="Put a batch of records",
+    description="One result per record, in order: a sequence number, or an error and whether a retry can help. "
+    "A bad record fails alone; put the failed ones again.",
+)
+def put_records(name: str, body: PutIn, lake: Lk) -> PutOut:
+    records: list[PutRecord] = []
+    for i, r in enumerate(body.records):
+        if r.data_base64 is not None:
+            try:
+                records.append(PutRecord(r.key, base64.b64decode(r.data_base64, validate=True)))
+            except (binascii.Error, ValueError) as exc:
+                raise ValidationError(f"Record {i} has data_base64 that is not base64: {exc}") from exc
+        else:
+            records.append(PutRecord(r.key, r.value))
+    result = lake.streams.put_batch(name, records)
+    return PutOut(
+        failed_count=result.failed_count,
+        records=[PutResultOut(**r._asdict()) for r in result.results],
+    )
+
+
+@router.get("/streams/{name}/records", summary="Read records of one partition from a position")
+def read_records(
+    name: str,
+    lake: Lk,
+    partition: Annotated[int, Query(ge=0, le=1023)] = 0,
+    start: Annotated[
+        str, Query(alias="from", max_length=64, description="oldest, latest, SEQ, after:SEQ or an ISO time.")
+    ] = "oldest",
+    limit: Annotated[int, Query(ge=1, le=MAX_READ)] = 100,
+) -> ReadOut:
+    batch = lake.streams.read(name, partition, Position.parse(start), limit=limit)
+    return ReadOut(records=[_record(r) for r in batch.records], next_position=batch.next_position.text())
+
+
+@router.get("/streams/{name}/status", summary="Throughput, lag of consumer groups and deliveries, errors")
+def stream_status(name: str, lake: Lk) -> dict[str, Any]:
+    s = lake.streams.status(name)
+    out = asdict(s)
+    out["stream"] = _description(s.stream)
+    return out

@@ -1,0 +1,278 @@
+"""``lake.streams``: the streams API bound to a lake — deliveries into its tables and ``status``.
+
+:class:`LakeStreams` is :class:`~mlake.streams.Streams` (same methods, same checks) plus what needs the
+lake's tables and metadata database: making deliveries that the lake knows about, and the operator's
+view of a stream (throughput, every consumer's lag in records and seconds, each delivery's last error
+and error-table count). It is given the lake as a small protocol; it never imports the lake.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from mlake.errors import MlakeError, PermissionDeniedError
+from mlake.streams.base import StreamBackend, check_stream_name
+from mlake.streams.delivery import BufferHints, Delivery, TableAccess, delivered_positions, summary_value
+from mlake.streams.metastore import DeliveryInfo, DeliveryRegistry
+from mlake.streams.models import Position, StreamDescription, to_us
+from mlake.streams.service import StreamGuard, Streams
+
+if TYPE_CHECKING:
+    from mlake.streams.cdc import PostgresCapture
+    from mlake.streams.query import StreamingQuery, Window
+
+LAG_CAP = 100_000
+"""Lag is counted by reading: beyond this many records per consumer it is reported as at least this."""
+
+THROUGHPUT_WINDOW = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerLag:
+    """How far one consumer (a consumer group, or a delivery) is behind the stream's newest record."""
+
+    kind: Literal["group", "delivery", "query"]
+    name: str
+    positions: dict[int, int]
+    """Partition -> last sequence number consumed (absent: nothing consumed yet; for a query, the records
+    of windows still open count as not consumed)."""
+    lag_records: int
+    """Records not consumed yet (at least this many when ``lag_capped``)."""
+    lag_capped: bool
+    lag_seconds: float
+    """Age of the oldest record not consumed yet; 0 when caught up."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryStatus:
+    name: str
+    table: str
+    error_table: str
+    lag: ConsumerLag
+    error_rows: int | None
+    """Rows in the error table (None when it cannot be read by the caller)."""
+    last_flush_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStatus:
+    """A stream as an operator sees it (``mlake streams status``, ``GET /streams/{name}/status``)."""
+
+    stream: StreamDescription
+    at: datetime
+    records_last_minute: int
+    records_per_second: float
+    """Throughput over the last minute."""
+    groups: list[ConsumerLag] = field(default_factory=list)
+    deliveries: list[DeliveryStatus] = field(default_factory=list)
+    queries: list[DeliveryStatus] = field(default_factory=list)
+    """Streaming queries (their ``error_table`` is empty and ``error_rows`` None: they count bad records)."""
+
+
+class LakeStreams(Streams):
+    """The streams of a lake (``lake.streams``): access-checked, with deliveries and status."""
+
+    def __init__(
+        self,
+        backend: StreamBackend,
+        *,
+        tables: TableAccess,
+        registry: DeliveryRegistry,
+        guard: StreamGuard | None = None,
+    ) -> None:
+        super().__init__(backend, guard=guard, owns_backend=False)
+        self._tables = tables
+        self._registry = registry
+
+    def delete(self, name: str) -> None:
+        super().delete(name)
+        self._registry.forget(name)
+
+    def delivery(
+        self,
+        stream: str,
+        into: str,
+        *,
+        name: str | None = None,
+        hints: BufferHints | None = None,
+        error_table: str | None = None,
+        changes_of: str | None = None,
+        **options: Any,
+    ) -> Delivery:
+        """A delivery of ``stream`` into table ``into`` (see :mod:`mlake.streams.delivery`); ``run`` it.
+
+        With ``changes_of`` (a source table of a change data capture), the stream's change records of
+        that table are applied as inserts, updates and deletes, so that ``into`` mirrors it (see
+        :mod:`mlake.streams.cdc`). ``options`` are the delivery's others (``transform``, ``transform_sql``,
+        ``time_fields``, ``partition_by``; see :class:`~mlake.streams.delivery.Delivery`). It reads the
+        stream with this handle's grants and writes the table with the lake's, and it is recorded in the
+        lake so that :meth:`status` reports it."""
+        self._check("select", check_stream_name(stream))
+        kind: type[Delivery] = Delivery
+        if changes_of is not None:
+            from mlake.streams.cdc import ChangeDelivery
+
+            kind = ChangeDelivery
+            options["source_table"] = changes_of
+        return kind(
+            self._tables,
+            self,
+            stream,
+            into,
+            name=name,
+            hints=hints,
+            error_table=error_table,
+            registry=self._registry,
+            **options,
+        )
+
+    def query(
+        self,
+        stream: str,
+        sql: str,
+        into: str,
+        *,
+        event_time: str,
+        window: Window,
+        lateness: timedelta = timedelta(0),
+        name: str | None = None,
+    ) -> StreamingQuery:
+        """A continuous SQL query over windows of ``stream``'s event time, results appended to ``into``;
+        ``run`` it (see :mod:`mlake.streams.query`). It reads the stream with this handle's grants and
+        writes the table with the lake's."""
+        from mlake.streams.query import StreamingQuery
+
+        self._check("select", check_stream_name(stream))
+        return StreamingQuery(
+            self._tables,
+            self,
+            stream,
+            sql,
+            into,
+            event_time=event_time,
+            window=window,
+            lateness=lateness,
+            name=name,
+            registry=self._registry,
+        )
+
+    def capture(self, url: str, tables: list[str], stream: str, *, name: str | None = None) -> PostgresCapture:
+        """Change data capture of PostgreSQL ``tables`` at ``url`` into ``stream`` (one partition; made if
+        missing): ``start()`` it, then ``poll()``; see :mod:`mlake.streams.cdc`. A principal may capture only
+        from the sources the lake's owner allows (``ingest_allowed``) and needs ``write`` on the stream."""
+        from mlake.streams.cdc import PostgresCapture
+
+        if self._guard is not None:
+            self._guard.require_source(url)
+        return PostgresCapture(url, tables, self, stream, name=name)
+
+    def status(self, name: str) -> StreamStatus:
+        """Throughput over the last minute, each consumer group's and delivery's lag, deliveries' errors."""
+        description = self.describe(name)
+        now = datetime.now(UTC)
+        since = Position.at_time(now - THROUGHPUT_WINDOW)
+        recent = sum(self._count(name, p, since)[0] for p in range(description.partitions))
+        groups = [
+            self._lag("group", name, g, self._backend.checkpoints(name, g), description.partitions)
+            for g in self.groups(name)
+        ]
+        infos = self._registry.deliveries(name)
+        deliveries = [self._delivery_status(i, description.partitions) for i in infos if i.kind == "delivery"]
+        queries = [self._query_status(i, description.partitions) for i in infos if i.kind == "query"]
+        rate = recent / THROUGHPUT_WINDOW.total_seconds()
+        return StreamStatus(description, now, recent, rate, groups, deliveries, queries)
+
+    def _query_status(self, info: DeliveryInfo, partitions: int) -> DeliveryStatus:
+        from mlake.streams.query import QUERY_PREFIX
+
+        starts: dict[int, Position] = {}
+        try:
+            if self._tables.table_exists(info.table):
+                raw = summary_value(self._tables.table(info.table).iceberg, f"{QUERY_PREFIX}{info.name}")
+                for p, (kind, seq) in (json.loads(raw)["resume"] if raw else {}).items():
+                    starts[int(p)] = Position.at(seq) if kind == "at" else Position.after(seq)
+        except PermissionDeniedError:
+            starts = {}
+        lag = self._lag_from("query", info.stream, info.name, starts, partitions)
+        return DeliveryStatus(
+            info.name, info.table, "", lag, None, info.last_flush_at, info.last_error, info.last_error_at
+        )
+
+    def _delivery_status(self, info: DeliveryInfo, partitions: int) -> DeliveryStatus:
+        try:
+            positions = (
+                delivered_positions(self._tables.table(info.table).iceberg, f"mlake.delivery.{info.name}")
+                if self._tables.table_exists(info.table)
+                else {}
+            )
+        except PermissionDeniedError:
+            positions = {}  # the caller may not read the table: lag from the start, no error counts
+        errors: int | None = None
+        try:
+            if self._tables.table_exists(info.error_table):
+                errors = self._tables.table(info.error_table).count()
+            elif self._tables.table_exists(info.table):
+                errors = 0
+        except MlakeError:
+            errors = None
+        return DeliveryStatus(
+            info.name,
+            info.table,
+            info.error_table,
+            self._lag("delivery", info.stream, info.name, positions, partitions),
+            errors,
+            info.last_flush_at,
+            info.last_error,
+            info.last_error_at,
+        )
+
+    def _lag(
+        self, kind: Literal["group", "delivery"], stream: str, name: str, positions: dict[int, int], partitions: int
+    ) -> ConsumerLag:
+        starts = {p: Position.after(s) for p, s in positions.items()}
+        return self._lag_from(kind, stream, name, starts, partitions, positions)
+
+    def _lag_from(
+        self,
+        kind: Literal["group", "delivery", "query"],
+        stream: str,
+        name: str,
+        starts: dict[int, Position],
+        partitions: int,
+        positions: dict[int, int] | None = None,
+    ) -> ConsumerLag:
+        total = 0
+        capped = False
+        oldest_us: int | None = None
+        for p in range(partitions):
+            start = starts.get(p, Position.oldest())
+            n, first_us, more = self._count(stream, p, start, LAG_CAP - total)
+            total += n
+            capped = capped or more
+            if first_us is not None:
+                oldest_us = first_us if oldest_us is None else min(oldest_us, first_us)
+        age = 0.0 if oldest_us is None else max(0.0, (to_us(datetime.now(UTC)) - oldest_us) / 1e6)
+        consumed = dict(positions) if positions is not None else {}
+        return ConsumerLag(kind, name, consumed, total, capped, age)
+
+    def _count(self, stream: str, partition: int, start: Position, cap: int = LAG_CAP) -> tuple[int, int | None, bool]:
+        """(records from ``start``, arrival of the first of them, whether the count stopped at ``cap``)."""
+        n = 0
+        first: int | None = None
+        position = start
+        deadline = time.monotonic() + 5.0
+        while n < cap and time.monotonic() < deadline:
+            batch = self._backend.read(stream, partition, position, min(5000, max(cap - n, 1)))
+            if not batch.records:
+                return n, first, False
+            if first is None:
+                first = batch.records[0].timestamp_us
+            n += len(batch.records)
+            position = batch.next_position
+        return n, first, True
