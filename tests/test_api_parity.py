@@ -59,6 +59,7 @@ LOCAL_ONLY: dict[str, str] = {
     "Lake.catalog": "the pyiceberg catalog itself (bypasses access control; the owner's, in process)",
     "Lake.catalog_for_write": "hands out the live catalog to commit through (the in-process write choke point)",
     "Lake.stream_backend": "the raw stream backend (bypasses stream grants; the owner's, in process)",
+    "Lake.objects": "remote client not built yet: the REST routes exist (/api/v1/objects)",
     "Lake.streams": "no remote twin yet: the REST routes exist (/api/v1/streams), a RemoteStreams client is not "
     "built (docs/streams.md, what is not built yet)",
     "Table.apply_changes": "no remote twin yet: change deliveries (CDC) run in process beside the lake",
