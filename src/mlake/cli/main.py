@@ -21,6 +21,7 @@ from mlake.cli import recipes as recipes_cli
 from mlake.cli import serve as serve_cli
 from mlake.cli import sources as sources_cli
 from mlake.cli import sql as sql_cli
+from mlake.cli import objects as objects_cli
 from mlake.cli import streams as streams_cli
 from mlake.cli import tables as tables_cli
 from mlake.cli.context import console, err_console, state
@@ -89,6 +90,7 @@ app.command("worker")(pipelines_cli.worker)
 app.add_typer(monitor_cli.app, name="monitor")
 app.add_typer(bias_cli.app, name="bias")
 app.add_typer(streams_cli.app, name="streams")
+app.add_typer(objects_cli.app, name="objects")
 
 
 @app.command()
