@@ -15,13 +15,13 @@ from mlake.cli import bias as bias_cli
 from mlake.cli import features as features_cli
 from mlake.cli import ingest as ingest_cli
 from mlake.cli import monitor as monitor_cli
+from mlake.cli import objects as objects_cli
 from mlake.cli import pipelines as pipelines_cli
 from mlake.cli import quality as quality_cli
 from mlake.cli import recipes as recipes_cli
 from mlake.cli import serve as serve_cli
 from mlake.cli import sources as sources_cli
 from mlake.cli import sql as sql_cli
-from mlake.cli import objects as objects_cli
 from mlake.cli import streams as streams_cli
 from mlake.cli import tables as tables_cli
 from mlake.cli.context import console, err_console, state
