@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import DATA, Measurement, machine, report, run_contender
+from benchmarks.common import DATA, machine, report, run_contender
 
 CLASSES = 10
 
