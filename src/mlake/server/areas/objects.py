@@ -26,11 +26,17 @@ def _gallery(lake: Lake, table: str, params: Mapping[str, str]) -> dict[str, Any
     return gallery_context(lake, table, params)
 
 
+def _is_object_table(lake: Lake, table: str) -> bool:
+    from mlake.objects.service import OBJECT_COLUMNS
+
+    return set(OBJECT_COLUMNS) <= set(lake.table(table).columns)
+
+
 register_area(
     Area(
         name="objects",
         api=_api,
-        table_tabs=(TableTab("gallery", "Gallery", "objects/gallery.html", _gallery, 15),),
+        table_tabs=(TableTab("gallery", "Gallery", "objects/gallery.html", _gallery, 15, _is_object_table),),
         tags=(
             {
                 "name": "objects",
