@@ -4,20 +4,17 @@ loads, a text shows its start, an audio object gets a player. Screenshot under t
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
-import uvicorn
 
 import mlake
 from mlake.server.app import create_app
 from mlake.server.settings import ServerSettings
+from tests.live_server import free_port, live_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -32,22 +29,11 @@ def studio(tmp_path: Path, files: Path) -> Iterator[tuple[str, str]]:
     lake.create_table("raw.plain", pa.table({"x": [1]}))
     lake.governance.create_principal("ada", superuser=True)
     token = lake.governance.create_token("ada")[1]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(lake, ServerSettings(port=port)), host="127.0.0.1", port=port, log_level="error")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
+    port = free_port()
     try:
-        yield f"http://127.0.0.1:{port}", token
+        with live_server(create_app(lake, ServerSettings(port=port)), port) as url:
+            yield url, token
     finally:
-        server.should_exit = True
-        thread.join(timeout=15)
         lake.close()
 
 
