@@ -25,6 +25,7 @@ import pytest
 from mlake import api
 from mlake.client.features import RemoteFeatureStore, RemoteTrainingSet
 from mlake.client.governance import RemoteGovernance
+from mlake.client.objects import RemoteObjects
 from mlake.client.quality import RemoteQuality, RemoteSuiteStore
 from mlake.client.remote import RemoteLake
 from mlake.client.tables import RemoteResult, RemoteTable
@@ -32,6 +33,7 @@ from mlake.features.store import FeatureStore
 from mlake.features.training import TrainingSet
 from mlake.governance.service import Governance, GovernanceAdmin, GuardedGovernance
 from mlake.lake import Lake
+from mlake.objects.service import LakeObjects
 from mlake.quality.api import Quality
 from mlake.quality.store import SuiteStore
 from mlake.results import Result
@@ -48,6 +50,7 @@ PAIRS: list[tuple[type, type, type]] = [
     (Quality, RemoteQuality, api.QualityAPI),
     (SuiteStore, RemoteSuiteStore, api.SuiteStoreAPI),
     (GovernanceAdmin, RemoteGovernance, GovernanceAdmin),
+    (LakeObjects, RemoteObjects, api.ObjectsAPI),
 ]
 
 # A local type in a signature matches its remote counterpart.
@@ -59,7 +62,6 @@ LOCAL_ONLY: dict[str, str] = {
     "Lake.catalog": "the pyiceberg catalog itself (bypasses access control; the owner's, in process)",
     "Lake.catalog_for_write": "hands out the live catalog to commit through (the in-process write choke point)",
     "Lake.stream_backend": "the raw stream backend (bypasses stream grants; the owner's, in process)",
-    "Lake.objects": "remote client not built yet: the REST routes exist (/api/v1/objects)",
     "Lake.streams": "no remote twin yet: the REST routes exist (/api/v1/streams), a RemoteStreams client is not "
     "built (docs/streams.md, what is not built yet)",
     "Table.apply_changes": "no remote twin yet: change deliveries (CDC) run in process beside the lake",

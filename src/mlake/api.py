@@ -22,7 +22,7 @@ import builtins
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from mlake.governance.service import GovernanceAdmin as GovernanceAPI
     from mlake.ingest.report import IngestReport
     from mlake.maintenance import MaintenanceReport
+    from mlake.objects.service import AddReport
     from mlake.quality.agreement import AgreementReport
     from mlake.quality.dimensions import QualityDimensions
     from mlake.quality.history import Anomaly, AnomalyRules
@@ -58,6 +59,7 @@ __all__ = [
     "FeatureStoreAPI",
     "GovernanceAPI",
     "LakeAPI",
+    "ObjectsAPI",
     "QualityAPI",
     "ResultAPI",
     "SuiteStoreAPI",
@@ -381,6 +383,28 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+class ObjectsAPI(Protocol):
+    """Object tables: files added to the warehouse, one row per object; bytes and thumbnails read back."""
+
+    def add(
+        self,
+        pattern: str | Path | Sequence[str | Path],
+        into: str,
+        *,
+        copy: bool = True,
+        label_from: Literal["folder"] | None = None,
+        manifest: str | Path | None = None,
+    ) -> AddReport: ...
+    def list(self, table: str, *, limit: int | None = 100, where: str | None = None) -> ResultAPI: ...
+    def get(self, table: str, object_id: str) -> dict[str, Any]: ...
+    def open(self, table: str, object_id: str) -> bytes: ...
+    def read(self, table: str, object_id: str) -> bytes: ...
+    def stream(
+        self, table: str, object_id: str, chunk_size: int = 1 << 20
+    ) -> tuple[dict[str, Any], Iterator[bytes]]: ...
+    def thumbnail(self, table: str, object_id: str, size: int = 256) -> bytes: ...
+
+
 @runtime_checkable
 class LakeAPI(Protocol):
     """A lake: its catalog, tables, SQL, lineage, ingestion, maintenance and areas."""
@@ -389,6 +413,8 @@ class LakeAPI(Protocol):
     def features(self) -> FeatureStoreAPI: ...
     @property
     def quality(self) -> QualityAPI: ...
+    @property
+    def objects(self) -> ObjectsAPI: ...
     @property
     def governance(self) -> GovernanceAPI: ...
     @property

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
     from mlake.client.features import RemoteFeatureStore
     from mlake.client.governance import RemoteGovernance
+    from mlake.client.objects import RemoteObjects
     from mlake.client.quality import RemoteQuality
     from mlake.governance.model import Identity, Principal
     from mlake.ingest.report import IngestReport
@@ -149,6 +150,13 @@ class RemoteLake:
         from mlake.client.governance import RemoteGovernance
 
         return RemoteGovernance(self)
+
+    @cached_property
+    def objects(self) -> RemoteObjects:
+        """Object tables on the server; see :mod:`mlake.client.objects`."""
+        from mlake.client.objects import RemoteObjects
+
+        return RemoteObjects(self)
 
     @cached_property
     def quality(self) -> RemoteQuality:

@@ -6,7 +6,8 @@ for what is extracted from their content.
 
 from __future__ import annotations
 
+from mlake.errors import ObjectError
 from mlake.objects.metadata import ObjectMetadata, extract
-from mlake.objects.service import OBJECT_SCHEMA, AddReport, LakeObjects, ObjectError
+from mlake.objects.service import OBJECT_SCHEMA, AddReport, LakeObjects
 
 __all__ = ["OBJECT_SCHEMA", "AddReport", "LakeObjects", "ObjectError", "ObjectMetadata", "extract"]

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
-from mlake.errors import MlakeError, NotFoundError, ValidationError
+from mlake.errors import NotFoundError, ObjectError, ValidationError
 from mlake.objects.metadata import extract, thumbnail
 from mlake.tables.lineage import LineageInput
 
@@ -61,12 +61,6 @@ OBJECT_SCHEMA = pa.schema(
 OBJECT_COLUMNS = tuple(OBJECT_SCHEMA.names)
 _ID = re.compile(r"^[0-9a-f]{16}$")
 LabelFrom = Literal["folder"] | None
-
-
-class ObjectError(MlakeError):
-    """Bad input to the objects area (no files matched, an unreadable manifest, a malformed id)."""
-
-    code = "object_error"
 
 
 @dataclass

@@ -21,7 +21,9 @@ router = APIRouter(prefix="/objects", tags=["objects"])
 
 
 class AddIn(BaseModel):
-    pattern: str = Field(description="A glob, folder or file on the server (within its ingest_allowed folders).")
+    pattern: str | list[str] = Field(
+        description="Globs, folders or files on the server (within its ingest_allowed folders)."
+    )
     into: str = Field(description="The object table, namespace.name (created when missing).")
     copy_files: bool = Field(default=True, alias="copy", description="Copy into the warehouse, or reference.")
     label_from: Literal["folder"] | None = None
