@@ -61,7 +61,9 @@ def object_info(table: str, object_id: str, lake: Lk) -> dict[str, Any]:
 @router.get("/{table}/{object_id}", response_class=StreamingResponse)
 def object_bytes(table: str, object_id: str, lake: Lk) -> StreamingResponse:
     row, chunks = lake.objects.stream(table, object_id)
-    headers = {"Content-Length": str(row["size"]), "ETag": f'"{row["sha256"]}"'}
+    headers = {"ETag": f'"{row["sha256"]}"'}
+    if row["copied"]:  # a referenced file may have changed since it was added: its size is not promised
+        headers["Content-Length"] = str(row["size"])
     return StreamingResponse(chunks, media_type=row["media_type"], headers=headers)
 
 

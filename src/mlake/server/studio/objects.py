@@ -35,7 +35,8 @@ def gallery_context(lake: Lake, table: str, params: Mapping[str, str]) -> dict[s
             kind = "audio"
         elif is_text(media):
             kind = "text"
-            head = lake.objects.open(table, row["id"])[: PREVIEW_CHARS * 4]
+            _, chunks = lake.objects.stream(table, row["id"], chunk_size=PREVIEW_CHARS * 4)
+            head = next(chunks, b"")  # only the start of the text is read, however long it is
             preview = head.decode("utf-8", errors="replace")[:PREVIEW_CHARS]
         items.append({**row, "kind": kind, "preview": preview, "name": str(row["path"]).rsplit("/", 1)[-1]})
     return {
