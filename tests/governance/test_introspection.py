@@ -255,6 +255,8 @@ def test_every_public_member_refuses_or_hides(world: dict[str, Any]) -> None:
     problems += walk(eve.bias, given, "Bias")
     problems += walk(eve.streams, {**given, "name": "vault-stream", "group": "probe"}, "LakeStreams")
     labeling = {"name": "vault_probe", "source_table": "vault.secrets", "id_column": "agent_id", "item_id": 1}
+    labeling |= {"predictions_table": "vault.secrets", "prediction_column": "zebra_launch_code"}
+    labeling |= {"confidence_column": "agent_id"}
     problems += walk(eve.labeling, {**given, **labeling, "answer": "a"}, "LabelingProjects")
     assert not problems, "\n".join(problems)
     # nothing was changed by the probes

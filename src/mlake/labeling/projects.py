@@ -28,7 +28,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import pyarrow as pa
@@ -91,6 +91,13 @@ class Project:
     bounds: list[float] | None = None
     """``rating``: the allowed [low, high] range."""
     created_by: str = ""
+    review: dict[str, Any] | None = None
+    """A review loop's rules (see :meth:`LabelingProjects.create_review_loop`); None for a project."""
+
+    @property
+    def expired(self) -> bool:
+        expires = (self.review or {}).get("expires")
+        return expires is not None and datetime.now(UTC) >= datetime.fromisoformat(expires)
 
     @property
     def answers_table(self) -> str:
@@ -128,6 +135,38 @@ class Consolidation:
 
     def to_dict(self) -> dict[str, Any]:
         return {"method": self.method, "labels": self.labels.to_pylist(), "annotators": self.annotators.to_pylist()}
+
+
+REVIEW_ITEMS_SCHEMA = pa.schema(
+    [
+        pa.field("item_id", pa.string(), nullable=False),
+        pa.field("prediction", pa.string()),
+        pa.field("confidence", pa.float64()),
+        pa.field("reason", pa.string(), nullable=False),
+    ]
+)
+REVIEWED_SCHEMA = pa.schema(
+    [
+        *REVIEW_ITEMS_SCHEMA,
+        pa.field("reviewed_label", pa.string()),
+        pa.field("review_confidence", pa.float64()),
+        pa.field("overruled", pa.bool_()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class ReviewReport:
+    """How a review loop went: items sent, reviewed, and how often reviewers overruled the model."""
+
+    sent: int
+    reviewed: int
+    overruled: int
+    overrule_rate: float | None
+    by_class: dict[str, dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -206,6 +245,11 @@ class LabelingProjects:
         )
         for item, answer in project.gold.items():
             _validate(project, answer, item, None)
+        return self._define(project)
+
+    def _define(self, project: Project) -> Project:
+        """Store a definition and create its answers table."""
+        name = project.name
         with self._engine.begin() as conn:
             if conn.execute(sa.select(projects_table.c.name).where(projects_table.c.name == name)).first():
                 raise LabelingError(f"Project {name!r} exists already", hint="choose another name or use it")
@@ -255,6 +299,8 @@ class LabelingProjects:
         fewest answers first, with the project's gold items (not answered by them yet) mixed in at every
         fifth place. Only items the actor may read are shown."""
         project = self._project(name, "select", "source")
+        if project.expired:
+            return []
         who = annotator or self._lake.principal.name
         if annotator is not None and annotator != self._lake.principal.name:
             self._lake.access.require_superuser("look at another annotator's queue")
@@ -287,6 +333,10 @@ class LabelingProjects:
         boxes, the image's ``width``/``height`` columns when the source has them). A duplicate answer,
         an unknown item or an answer outside the schema is refused and nothing is written."""
         project = self._project(name, "insert", "answers")
+        if project.expired:
+            raise LabelingError(
+                f"Review loop {name!r} expired at {(project.review or {})['expires']}", hint="create a new loop"
+            )
         item = str(item_id)
         rows = {str(r[project.id_column]): r for r in self._source_rows(project)}
         if item not in rows:
@@ -463,6 +513,144 @@ class LabelingProjects:
             self._append_or_create(auto_name, decisions, f"labeling auto {name}")
         self._append_or_create(rounds_name, rounds_to_arrow([result]), f"labeling auto {name}")
         return result
+
+    # --- human review loops ---------------------------------------------------------------------
+
+    def create_review_loop(
+        self,
+        name: str,
+        predictions_table: str,
+        id_column: str,
+        prediction_column: str,
+        confidence_column: str,
+        *,
+        threshold: float | Mapping[str, float] = 0.5,
+        where: str | None = None,
+        audit_percent: float = 0.0,
+        reviewers: int = 1,
+        expires: datetime | timedelta | None = None,
+        labels: Sequence[Any] | None = None,
+        seed: int = 0,
+        instructions: str = "",
+    ) -> Project:
+        """A human review loop over a table of predictions (Amazon A2I's): :meth:`activate` sends to
+        ``reviewers`` people each row whose confidence is below ``threshold`` (one number, or one per
+        predicted class; a class not listed is never sent by confidence), or that matches the SQL
+        predicate ``where``, or that falls in the ``audit_percent`` random sample (deterministic: a hash
+        of ``seed`` and the row id). Reviewers answer with ``next_items``/``submit`` like any project,
+        until ``expires``; :meth:`review_results` joins their answers back to the predictions.
+
+        The loop's items are written to ``labeling.<loop>__items``: reviewers need ``select`` on that
+        table (not on the predictions) and ``insert`` on ``labeling.<loop>__answers``."""
+        source = TableName.parse(predictions_table)
+        self._lake.access.require("select", source)
+        if not 0 <= audit_percent <= 100:
+            raise LabelingError(f"audit_percent={audit_percent} is not a percentage", hint="use 0 to 100")
+        columns = self._lake.sql(f"SELECT * FROM {source} LIMIT 0").to_arrow().column_names
+        for column in (id_column, prediction_column, confidence_column):
+            if column not in columns:
+                raise LabelingError(
+                    f"Table {source} has no column {column!r}", hint=f"choose one of {', '.join(columns)}"
+                )
+        if labels is None:
+            found = self._lake.sql(f'SELECT DISTINCT "{prediction_column}" AS p FROM {source}').to_pylist()
+            labels = sorted(str(r["p"]) for r in found if r["p"] is not None)
+        if isinstance(expires, timedelta):
+            expires = datetime.now(UTC) + expires
+        review = {
+            "predictions_table": str(source),
+            "prediction_column": prediction_column,
+            "confidence_column": confidence_column,
+            "source_id_column": id_column,
+            "threshold": dict(threshold) if isinstance(threshold, Mapping) else float(threshold),
+            "where": where,
+            "audit_percent": float(audit_percent),
+            "seed": seed,
+            "expires": expires.isoformat() if expires is not None else None,
+        }
+        items = f"{NAMESPACE}.{name}__items"
+        if not _NAME.match(name):
+            raise LabelingError(f"Review loop name {name!r} is not usable", hint="use lower-case letters, digits and _")
+        self._lake.create_table(items, schema=REVIEW_ITEMS_SCHEMA, exist_ok=True)
+        return self._define(
+            Project(
+                name=name,
+                source_table=items,
+                id_column="item_id",
+                task="classification",
+                labels=list(labels),
+                instructions=instructions,
+                annotators_per_item=reviewers,
+                created_by=self._lake.principal.name,
+                review=review,
+            )
+        )
+
+    def activate(self, name: str) -> pa.Table:
+        """Pick the predictions the loop's rules send to people and add them to its items (rows picked by
+        an earlier activation are kept, not repeated); returns the rows added, with why they were picked."""
+        from mlake.labeling.reviews import pick_for_review
+
+        project = self.project(name)
+        rules = project.review
+        if rules is None:
+            raise LabelingError(f"{name!r} is a labeling project, not a review loop", hint="use create_review_loop")
+        ident, pred, conf = rules["source_id_column"], rules["prediction_column"], rules["confidence_column"]
+        picked_columns = f'"{ident}" AS item_id, "{pred}" AS prediction, "{conf}" AS confidence'
+        rows = self._lake.sql(f"SELECT {picked_columns} FROM {rules['predictions_table']}").to_pylist()
+        matched: set[str] = set()
+        if rules["where"]:
+            hits = self._lake.sql(
+                f'SELECT "{ident}" AS item_id FROM {rules["predictions_table"]} WHERE {rules["where"]}'
+            )
+            matched = {str(r["item_id"]) for r in hits.to_pylist()}
+        known = set(self._lake.table(project.source_table).to_arrow(columns=["item_id"]).column("item_id").to_pylist())
+        picked = pick_for_review(rows, rules["threshold"], matched, rules["audit_percent"], rules["seed"])
+        added = pa.Table.from_pylist([r for r in picked if r["item_id"] not in known], schema=REVIEW_ITEMS_SCHEMA)
+        if added.num_rows:
+            self._lake.table(project.source_table).append(added, command=f"labeling activate {name}")
+        return added
+
+    def review_results(self, name: str) -> ReviewReport:
+        """Consolidate the reviewers' answers (majority vote) and write ``labeling.<loop>__reviewed``: each
+        reviewed item with the model's prediction and confidence, why it was sent, the reviewed label, its
+        confidence and whether the reviewers overruled the model; returns the overrule metrics."""
+        project = self.project(name)
+        if project.review is None:
+            raise LabelingError(f"{name!r} is a labeling project, not a review loop", hint="use create_review_loop")
+        items = {r["item_id"]: r for r in self._lake.table(project.source_table).to_arrow().to_pylist()}
+        done = self.consolidate(name, method="majority_vote").labels.to_pylist()
+        rows = []
+        for r in done:
+            item = items.get(r["item_id"])
+            if item is None:
+                continue
+            label = json.loads(r["label"])
+            rows.append(
+                {
+                    **item,
+                    "reviewed_label": label,
+                    "review_confidence": r["confidence"],
+                    "overruled": label != item["prediction"],
+                }
+            )
+        table = pa.Table.from_pylist(rows, schema=REVIEWED_SCHEMA)
+        self._write(f"{NAMESPACE}.{name}__reviewed", table, f"labeling review {name}")
+        by_class: dict[str, list[int]] = {}
+        for r in rows:
+            s = by_class.setdefault(r["prediction"], [0, 0])
+            s[0] += 1
+            s[1] += int(r["overruled"])
+        overruled = sum(int(r["overruled"]) for r in rows)
+        return ReviewReport(
+            sent=len(items),
+            reviewed=len(rows),
+            overruled=overruled,
+            overrule_rate=overruled / len(rows) if rows else None,
+            by_class={
+                k: {"reviewed": n, "overruled": o, "overrule_rate": o / n} for k, (n, o) in sorted(by_class.items())
+            },
+        )
 
     # --- plumbing ---------------------------------------------------------------------------------
 
