@@ -514,6 +514,81 @@ class LabelingProjects:
         self._append_or_create(rounds_name, rounds_to_arrow([result]), f"labeling auto {name}")
         return result
 
+    # --- import and export ----------------------------------------------------------------------
+
+    def export(
+        self,
+        name: str,
+        format: Literal["label_studio", "coco"] = "label_studio",
+        *,
+        what: Literal["answers", "labels"] = "answers",
+    ) -> Any:
+        """The project's answers (Label Studio: with the consolidated labels as predictions, when
+        consolidated) or its consolidated labels, as Label Studio JSON tasks or a COCO file (boxes)."""
+        from mlake.labeling import interchange
+
+        project = self.project(name)
+        rows = self._source_rows(project)
+        answers = [
+            (a["item_id"], a["annotator"], json.loads(a["answer"]), a["seconds"])
+            for a in self.answers(name).to_pylist()
+        ]
+        labels: dict[str, tuple[Any, float, str]] = {}
+        if self._lake.table_exists(project.labels_table):
+            for r in self._lake.table(project.labels_table).to_arrow().to_pylist():
+                labels[r["item_id"]] = (json.loads(r["label"]), r["confidence"], r["method"])
+        if what == "labels":
+            answers = [(item, "consensus", label, None) for item, (label, _, _) in labels.items()]
+        if format == "coco":
+            interchange.check_task(project.task, interchange.BOX_TASKS, "COCO")
+            return interchange.to_coco([str(v) for v in project.labels], rows, project.id_column, answers)
+        if format != "label_studio":
+            raise LabelingError(f"Unknown format {format!r}", hint="use label_studio or coco")
+        return interchange.to_label_studio(project.task, project.id_column, rows, answers, labels or None)
+
+    def import_answers(self, name: str, data: Any, format: Literal["label_studio", "coco"] = "label_studio") -> int:
+        """Add the answers of a Label Studio export or a COCO file, all or none: each is checked like a
+        submitted one (schema, image, duplicates — in the lake or within the file). The file's annotator
+        names are kept; answers on behalf of others than the actor need a superuser. Returns how many."""
+        from mlake.labeling import interchange
+
+        project = self._project(name, "insert", "answers")
+        rows = {str(r[project.id_column]): r for r in self._source_rows(project)}
+        if format == "coco":
+            interchange.check_task(project.task, interchange.BOX_TASKS, "COCO")
+            found = interchange.from_coco(data)
+        elif format == "label_studio":
+            found = interchange.from_label_studio(project.task, project.id_column, data, rows)
+        else:
+            raise LabelingError(f"Unknown format {format!r}", hint="use label_studio or coco")
+        me = self._lake.principal.name
+        if any(who != me for _, who, _, _ in found):
+            self._lake.access.require_superuser("import answers on behalf of other annotators")
+        seen = set(self._answer_pairs(project))
+        now = datetime.now(UTC)
+        records = []
+        for item, who, answer, seconds in found:
+            if item not in rows:
+                raise LabelingError(f"Imported item {item!r} is not an item of project {name!r}")
+            if (item, who) in seen:
+                raise DuplicateAnswerError(f"Annotator {who!r} has answered item {item!r} already (import refused)")
+            seen.add((item, who))
+            _validate(project, answer, item, rows[item])
+            records.append(
+                {
+                    "item_id": item,
+                    "annotator": who,
+                    "submitted_at": now,
+                    "answer": json.dumps(answer, sort_keys=True),
+                    "seconds": None if seconds is None else float(seconds),
+                }
+            )
+        if records:
+            self._lake.table(project.answers_table).append(
+                pa.Table.from_pylist(records, schema=ANSWERS_SCHEMA), command=f"labeling import {name} ({format})"
+            )
+        return len(records)
+
     # --- human review loops ---------------------------------------------------------------------
 
     def create_review_loop(
