@@ -33,6 +33,7 @@ BUILTIN_AREAS = (
     "mlake.server.areas.quality",
     "mlake.server.areas.monitoring",
     "mlake.server.areas.streams",
+    "mlake.server.areas.labeling",
 )
 
 
