@@ -14,6 +14,7 @@ from mlake.cli import access as access_cli
 from mlake.cli import bias as bias_cli
 from mlake.cli import features as features_cli
 from mlake.cli import ingest as ingest_cli
+from mlake.cli import label as label_cli
 from mlake.cli import monitor as monitor_cli
 from mlake.cli import pipelines as pipelines_cli
 from mlake.cli import quality as quality_cli
@@ -89,6 +90,7 @@ app.command("worker")(pipelines_cli.worker)
 app.add_typer(monitor_cli.app, name="monitor")
 app.add_typer(bias_cli.app, name="bias")
 app.add_typer(streams_cli.app, name="streams")
+app.add_typer(label_cli.app, name="label")
 
 
 @app.command()

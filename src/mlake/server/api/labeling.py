@@ -49,7 +49,7 @@ class ReviewLoopIn(BaseModel):
     where: str | None = None
     audit_percent: float = Field(default=0.0, ge=0, le=100)
     reviewers: int = Field(default=1, ge=1, le=9)
-    expires_in_seconds: float | None = Field(default=None, gt=0)
+    expires_in_seconds: float | None = Field(default=None, gt=0, le=10 * 365 * 86_400)
     labels: list[Any] | None = None
     seed: int = 0
 
