@@ -61,6 +61,8 @@ LOCAL_ONLY: dict[str, str] = {
     # the owner's plumbing: it bypasses access control, so a server never hands it out
     "Lake.catalog": "the pyiceberg catalog itself (bypasses access control; the owner's, in process)",
     "Lake.catalog_for_write": "hands out the live catalog to commit through (the in-process write choke point)",
+    "Lake.labeling": "remote client not built yet: the REST routes exist (/api/v1/labeling), a RemoteLabeling "
+    "client is not (docs/labeling.md, status)",
     "Lake.stream_backend": "the raw stream backend (bypasses stream grants; the owner's, in process)",
     "Lake.streams": "no remote twin yet: the REST routes exist (/api/v1/streams), a RemoteStreams client is not "
     "built (docs/streams.md, what is not built yet)",

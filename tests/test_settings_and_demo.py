@@ -86,3 +86,13 @@ def test_demo_is_deterministic_and_dirty(tmp_path: Path) -> None:
         assert clean.filter(like="channel_").drop(columns="channel_missing").sum(axis=1).eq(1).all()
         assert [r.status for r in lake.pipelines.runs("orders_daily")] == ["succeeded"]
         assert "shop.orders" in lake.lineage("shop.orders_clean").upstream_tables()
+        # the labeling project: 3 simulated annotators per customer, consolidated; a review loop that overruled
+        progress = lake.labeling.progress("churn_judgement")
+        assert progress.items_done >= 60 and progress.answers == 180
+        gold = {p["annotator"]: p["gold_answered"] for p in progress.annotators}
+        assert gold == {"ann": 3, "bob": 3, "cy": 3}
+        labels = lake.sql("select count(*) from labeling.churn_judgement__labels").scalar()
+        assert labels == 60
+        reviewed = lake.sql("select count(*), count(*) filter (where overruled) from labeling.churn_review__reviewed")
+        total, overruled = reviewed.fetchall()[0]
+        assert total > 0 and 0 < overruled < total

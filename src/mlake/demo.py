@@ -46,6 +46,8 @@ def demo_end(now: datetime | None = None) -> datetime:
 def demo_cutoff(end: datetime | None = None) -> datetime:
     """The labels' as-of time in a demo whose data end at ``end`` (default: today's)."""
     return demo_end(end) - timedelta(days=DAYS - CUTOFF_DAY)
+
+
 COUNTRIES = ["DE", "FR", "NL", "ES", "IT", "PL", "SE", "US", "GB"]
 SEGMENTS = ["consumer", "small_business", "enterprise"]
 CATEGORIES = ["books", "electronics", "garden", "toys", "fashion", "grocery", "sports"]
@@ -306,6 +308,95 @@ def build_demo(lake: Lake, customers: int = 5000, end: datetime | None = None) -
 
     lines += build_feature_demo(lake)
     lines += build_processing_demo(lake)
+    lines += build_labeling_demo(lake)
+    return lines
+
+
+def build_labeling_demo(lake: Lake, items: int = 60) -> list[str]:
+    """A labeling project with simulated annotators of known accuracy (0.9, 0.8, 0.7) who judged whether
+    customers will churn, with three gold items, consolidated by Dawid–Skene; and a review loop over
+    simulated churn predictions that sends the unsure ones (and a 5 % audit) to a reviewer."""
+    from mlake.labeling.projects import ANSWERS_SCHEMA
+
+    truth = {
+        r["customer_id"]: "churn" if r["churned"] else "stay"
+        for r in lake.sql(
+            f"SELECT customer_id, churned FROM shop.churn_labels ORDER BY customer_id LIMIT {items}"
+        ).to_pylist()
+    }
+    ids = sorted(truth)
+    flip = {"churn": "stay", "stay": "churn"}
+    lab = lake.labeling
+    lab.create_project(
+        "churn_judgement",
+        "shop.customers",
+        "customer_id",
+        labels=["churn", "stay"],
+        instructions="Will this customer stop buying in the next 65 days?",
+        annotators_per_item=3,
+        gold={i: truth[i] for i in ids[:3]},
+    )
+    rng = np.random.default_rng(SEED)
+    at = demo_end() - timedelta(days=1)
+    answers = [
+        {
+            "item_id": str(i),
+            "annotator": who,
+            "submitted_at": at + timedelta(seconds=k),
+            "answer": json.dumps(truth[i] if rng.random() < accuracy else flip[truth[i]]),
+            "seconds": float(rng.gamma(4.0, 2.0)),
+        }
+        for k, i in enumerate(ids)
+        for who, accuracy in (("ann", 0.9), ("bob", 0.8), ("cy", 0.7))
+    ]
+    lake.table("labeling.churn_judgement__answers").append(
+        pa.Table.from_pylist(answers, schema=ANSWERS_SCHEMA), command="demo: simulated annotators"
+    )
+    done = lab.consolidate("churn_judgement")
+    agree = sum(json.loads(r["label"]) == truth[int(r["item_id"])] for r in done.labels.to_pylist())
+    lines = [
+        f"labeling.churn_judgement: {len(ids)} customers x 3 simulated annotators, Dawid-Skene labels "
+        f"match the truth on {agree}/{len(ids)}"
+    ]
+    confidence = np.round(rng.uniform(0.5, 1.0, len(ids)), 3)
+    predicted = [
+        truth[i] if c > 0.65 or rng.random() < 0.5 else flip[truth[i]] for i, c in zip(ids, confidence, strict=True)
+    ]
+    lake.create_table(
+        "shop.churn_predictions",
+        pa.table({"customer_id": ids, "predicted": predicted, "confidence": confidence}),
+        description="Simulated churn model predictions (the review loop's input).",
+    )
+    lab.create_review_loop(
+        "churn_review",
+        "shop.churn_predictions",
+        "customer_id",
+        "predicted",
+        "confidence",
+        threshold=0.6,
+        audit_percent=5,
+        labels=["churn", "stay"],
+        seed=SEED,
+    )
+    sent = lab.activate("churn_review").to_pylist()
+    reviewed = [
+        {
+            "item_id": r["item_id"],
+            "annotator": "dee",
+            "submitted_at": at,
+            "answer": json.dumps(truth[int(r["item_id"])]),
+            "seconds": 5.0,
+        }
+        for r in sent
+    ]
+    lake.table("labeling.churn_review__answers").append(
+        pa.Table.from_pylist(reviewed, schema=ANSWERS_SCHEMA), command="demo: simulated reviewer"
+    )
+    report = lab.review_results("churn_review")
+    lines.append(
+        f"labeling.churn_review: {report.sent} of {len(ids)} predictions sent for review, "
+        f"{report.overruled} overruled by the reviewer"
+    )
     return lines
 
 

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from mlake.governance.policy import AccessPolicy
     from mlake.governance.service import Governance, GovernanceAdmin
     from mlake.ingest.report import IngestReport
+    from mlake.labeling.projects import LabelingProjects
     from mlake.loader import Loader
     from mlake.maintenance import MaintenanceReport
     from mlake.monitor.capture import CaptureLogger
@@ -674,6 +675,14 @@ class Lake:
         from mlake.streams.registry import open_stream_backend
 
         return open_stream_backend(self.settings.stream_url, home=self.settings.home)
+
+    @cached_property
+    def labeling(self) -> LabelingProjects:
+        """Labeling projects over any table's rows: queue, answers, consolidation, progress, auto-labeling;
+        annotators are principals (see :mod:`mlake.labeling.projects`)."""
+        from mlake.labeling.projects import LabelingProjects
+
+        return LabelingProjects(self, owner=cast("Lake", self._core.owner), engine=self._core.metadata_engine)
 
     @cached_property
     def dashboards(self) -> DashboardStore:

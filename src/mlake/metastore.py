@@ -119,6 +119,7 @@ MIGRATION_MODULES: tuple[str, ...] = (
     "mlake.processing.metastore",
     "mlake.pipelines.metastore",
     "mlake.streams.metastore",
+    "mlake.labeling.projects",
 )
 
 

@@ -56,6 +56,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     (home / "files" / "plan.txt").write_text("zebra-4242: Plans nobody may see")
     lake.objects.add(str(home / "files"), into="vault.files")
     object_id = lake.objects.list("vault.files").to_pylist()[0]["id"]
+    lake.labeling.create_project("vault_probe", "vault.secrets", "agent_id", labels=["a", "b"], gold={1: "a"})
+    lake.labeling.submit("vault_probe", 2, "b")
     lake.governance.create_principal("eve")
     csv = home / "rows.csv"
     csv.write_text("agent_id,code\n3,probe\n")
@@ -156,6 +158,7 @@ HARMLESS = {
     ("Lake", "bias"): "the bias area; walked below",
     ("Lake", "streams"): "the principal's guarded streams; walked below",
     ("Lake", "objects"): "the objects area; walked below",
+    ("Lake", "labeling"): "the labeling projects; walked below",
     ("Table", "name"): "the name the principal typed",
     ("Table", "snapshot_properties"): "a pure function of the write record it is given",
     ("GuardedGovernance", "principal"): "who the principal is",
@@ -258,11 +261,16 @@ def test_every_public_member_refuses_or_hides(world: dict[str, Any]) -> None:
     problems += walk(eve.streams, {**given, "name": "vault-stream", "group": "probe"}, "LakeStreams")
     objects = {"table": "vault.files", "into": "vault.files", "object_id": world["object_id"]}
     problems += walk(eve.objects, {**given, **objects, "pattern": str(world["home"] / "files")}, "LakeObjects")
+    labeling = {"name": "vault_probe", "source_table": "vault.secrets", "id_column": "agent_id", "item_id": 1}
+    labeling |= {"predictions_table": "vault.secrets", "prediction_column": "zebra_launch_code"}
+    labeling |= {"confidence_column": "agent_id"}
+    problems += walk(eve.labeling, {**given, **labeling, "answer": "a"}, "LabelingProjects")
     assert not problems, "\n".join(problems)
     # nothing was changed by the probes
     owner: Lake = world["lake"]
     assert owner.table("vault.secrets").to_arrow().equals(SECRET)
     assert owner.governance.grants("eve") == []
+    assert owner.labeling.answers("vault_probe").column("annotator").to_pylist() == [OWNER]
     assert [r.json() for r in owner.streams.read("vault-stream", 0).records] == [{"zebra_launch_code": "zebra-4242"}]
 
 

@@ -14,6 +14,7 @@ from mlake.cli import access as access_cli
 from mlake.cli import bias as bias_cli
 from mlake.cli import features as features_cli
 from mlake.cli import ingest as ingest_cli
+from mlake.cli import label as label_cli
 from mlake.cli import monitor as monitor_cli
 from mlake.cli import objects as objects_cli
 from mlake.cli import pipelines as pipelines_cli
@@ -91,6 +92,7 @@ app.add_typer(monitor_cli.app, name="monitor")
 app.add_typer(bias_cli.app, name="bias")
 app.add_typer(streams_cli.app, name="streams")
 app.add_typer(objects_cli.app, name="objects")
+app.add_typer(label_cli.app, name="label")
 
 
 @app.command()
