@@ -50,3 +50,29 @@ def test_concurrent_appends_sqlite_catalog(tmp_path: Path) -> None:
 @pytest.mark.postgres
 def test_concurrent_appends_postgres_catalog(tmp_path: Path, pg_database: str) -> None:
     _run(tmp_path / "lake", pg_database)
+
+
+def test_threads_creating_one_namespace_at_once_all_succeed(tmp_path: Path) -> None:
+    """The SQL catalog checks, then inserts: racing creators must not see its unique-key error."""
+    import threading
+
+    with mlake.connect(tmp_path / "lake", threads=2) as lake:
+        for round_ in range(5):
+            barrier = threading.Barrier(6)
+            errors: list[BaseException] = []
+
+            def create(name: str, barrier: threading.Barrier, errors: list[BaseException]) -> None:
+                barrier.wait()
+                try:
+                    lake.create_namespace(name)
+                except BaseException as exc:  # the test reports whatever escaped
+                    errors.append(exc)
+
+            args = (f"race{round_}", barrier, errors)
+            workers = [threading.Thread(target=create, args=args) for _ in range(6)]
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.join()
+            assert errors == []
+            assert (f"race{round_}",) in lake.catalog.list_namespaces()

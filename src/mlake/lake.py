@@ -257,6 +257,15 @@ class Lake:
             except NamespaceAlreadyExistsError as exc:
                 if not exist_ok:
                     raise AlreadyExistsError(f"Namespace {namespace!r} already exists") from exc
+            except sa.exc.IntegrityError as exc:
+                # Two writers created it at once: the SQL catalog checks, then inserts, so the slower one
+                # hits the unique key. The namespace exists, which is all either of them asked for.
+                try:
+                    self._core.catalog.load_namespace_properties(namespace)
+                except NoSuchNamespaceError:
+                    raise exc from None
+                if not exist_ok:
+                    raise AlreadyExistsError(f"Namespace {namespace!r} already exists") from exc
 
     def drop_namespace(self, namespace: str) -> None:
         with self.access.audited("namespace.drop", [], namespace):
