@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -25,6 +26,7 @@ from mlake.streams.delivery import (
     delivered_positions,
     position_is,
 )
+from mlake.streams.models import Record
 
 
 @pytest.fixture
@@ -234,3 +236,58 @@ def read_to_end(streams: Streams, name: str, partition: int) -> int | None:
         last = batch.records[-1].sequence
         batch = streams.read(name, partition, batch.next_position, limit=1000)
     return last
+
+
+class Crash(BaseException):
+    """Stands for a SIGKILL: nothing after it runs, and the next delivery starts from the tables."""
+
+
+class CrashingDelivery(Delivery):
+    """Dies at ``crash_at``: before the error table's commit, after it (before the data table's: the
+    window between the two commits), or after the data table's commit."""
+
+    crash_at = "after errors"
+
+    def _write_errors(self, errors: list[tuple[Record, str]], reached: dict[int, int]) -> None:
+        if self.crash_at == "before errors":
+            raise Crash
+        super()._write_errors(errors, reached)
+        if self.crash_at == "after errors":
+            raise Crash
+
+    def _flushed(self, *args: Any, **kwargs: Any) -> None:
+        if self.crash_at == "after data":
+            raise Crash
+        super()._flushed(*args, **kwargs)
+
+
+@pytest.mark.parametrize("crash_at", ["before errors", "after errors", "after data"])
+def test_a_restart_after_a_crash_between_the_two_commits_writes_no_error_row_twice(
+    lake: Lake, streams: Streams, name: str, crash_at: str
+) -> None:
+    """The error table's position never goes back, though the restart's first buffer may end earlier in
+    some partition than the buffer that died (here: a busy partition fills it alone). The crash between
+    the error table's commit and the data table's is the case that wrote an error row twice."""
+    streams.create(name, partitions=2)
+    key = {
+        partition: next(k for k in (f"k{i}" for i in range(100)) if streams.partition_of(name, k) == partition)
+        for partition in (0, 1)
+    }
+    hints = BufferHints(max_records=10, max_seconds=1e-6)
+    streams.put_batch(name, [PutRecord(key[0], {"id": 0}), PutRecord(key[1], {"id": 1})])
+    Delivery(lake, streams, name, "raw.crash", hints=hints).run(max_flushes=1)
+    # The buffer that dies holds both partitions and a bad record of partition 1.
+    streams.put_batch(name, [PutRecord(key[0], {"id": i}) for i in (2, 3)] + [PutRecord(key[1], b"bad 1")])
+    crashing = CrashingDelivery(lake, streams, name, "raw.crash", hints=hints)
+    crashing.crash_at = crash_at
+    with pytest.raises(Crash):
+        crashing.run(max_flushes=1)
+    # Partition 0 then fills the restart's first buffer by itself, with a bad record not written yet.
+    busy = [PutRecord(key[0], {"id": i}) for i in range(4, 12)]
+    streams.put_batch(name, [*busy[:4], PutRecord(key[0], b"bad 0"), *busy[4:]])
+    stats = Delivery(lake, streams, name, "raw.crash", hints=hints).run(idle_timeout=0.3)
+    # Unless the data of the buffer that died was committed, the busy partition fills the first buffer.
+    assert stats.flushes == (1 if crash_at == "after data" else 2)
+    assert ids(lake, "raw.crash") == list(range(12))
+    errors = lake.sql("SELECT partition, data FROM raw.crash_errors ORDER BY partition").to_arrow().to_pylist()
+    assert errors == [{"partition": 0, "data": b"bad 0"}, {"partition": 1, "data": b"bad 1"}]

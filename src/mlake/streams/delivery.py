@@ -372,12 +372,21 @@ class Delivery:
         )
         if table is None:
             table = self.lake.create_table(self.error_table_name, schema=rows.schema, exist_ok=True)
+        # Per partition the further of the two: after a restart, the first buffer may end earlier in some
+        # partition than the buffer whose error rows were committed before the crash (one busy partition
+        # can fill it alone), and moving the error table's position back there would let that
+        # partition's next buffer write its error rows a second time.
         table.append(
             rows,
             command=f"deliver stream {self.stream}: records that failed",
-            properties={self.key: position_json({**done, **reached})},
+            properties={self.key: position_json(furthest(done, reached))},
             precondition=position_is(self.key, done, self.error_table_name),
         )
+
+
+def furthest(a: dict[int, int], b: dict[int, int]) -> dict[int, int]:
+    """Per partition, the later of two positions (a partition in one only keeps its sequence)."""
+    return {p: max(a.get(p, -1), b.get(p, -1)) for p in sorted(a.keys() | b.keys())}
 
 
 def position_json(positions: dict[int, int]) -> str:
