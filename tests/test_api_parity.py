@@ -27,6 +27,7 @@ from mlake.client.features import RemoteFeatureStore, RemoteTrainingSet
 from mlake.client.governance import RemoteGovernance
 from mlake.client.quality import RemoteQuality, RemoteSuiteStore
 from mlake.client.remote import RemoteLake
+from mlake.client.sources import RemoteSourceRegistry
 from mlake.client.tables import RemoteResult, RemoteTable
 from mlake.features.store import FeatureStore
 from mlake.features.training import TrainingSet
@@ -35,6 +36,7 @@ from mlake.lake import Lake
 from mlake.quality.api import Quality
 from mlake.quality.store import SuiteStore
 from mlake.results import Result
+from mlake.sources.registry import SourceRegistry
 from mlake.tables.table import Table
 
 # (local, remote, protocol): the local side of governance is its administration protocol, which the
@@ -47,6 +49,7 @@ PAIRS: list[tuple[type, type, type]] = [
     (TrainingSet, RemoteTrainingSet, api.TrainingSetAPI),
     (Quality, RemoteQuality, api.QualityAPI),
     (SuiteStore, RemoteSuiteStore, api.SuiteStoreAPI),
+    (SourceRegistry, RemoteSourceRegistry, api.SourceRegistryAPI),
     (GovernanceAdmin, RemoteGovernance, GovernanceAdmin),
 ]
 
@@ -78,6 +81,8 @@ LOCAL_ONLY: dict[str, str] = {
     "Lake.monitoring": "NOT YET REMOTE: the REST routes exist (/monitors ...); a client object over them does not yet",
     "Lake.bias": "NOT YET REMOTE: POST /bias/report exists; explain() takes a model object, which stays in process",
     "Lake.capture": "NOT YET REMOTE: POST /capture/{model} exists; a client-side batching logger over it does not yet",
+    "Lake.recipes": "NOT YET REMOTE: saved recipes have no REST routes or client object yet",
+    "Lake.pipelines": "NOT YET REMOTE: pipelines have no REST routes or client object yet",
     "Table.iceberg": "returns the live pyiceberg Table (commits on it would bypass mlake)",
     "Table.evolve_for": "ingest's schema-evolution step; remote appends and ingests evolve the schema on the server",
     "Table.snapshot_properties": "a static helper for writers that commit on their own (in-process plumbing)",

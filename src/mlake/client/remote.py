@@ -46,8 +46,10 @@ if TYPE_CHECKING:
     from mlake.client.features import RemoteFeatureStore
     from mlake.client.governance import RemoteGovernance
     from mlake.client.quality import RemoteQuality
+    from mlake.client.sources import RemoteSourceRegistry
     from mlake.governance.model import Identity, Principal
     from mlake.ingest.report import IngestReport
+    from mlake.loader.stream import Loader
     from mlake.maintenance import MaintenanceReport
 
 
@@ -149,6 +151,13 @@ class RemoteLake:
         from mlake.client.governance import RemoteGovernance
 
         return RemoteGovernance(self)
+
+    @cached_property
+    def sources(self) -> RemoteSourceRegistry:
+        """Registered sources of data, their terms, and every table's provenance; see :mod:`mlake.client.sources`."""
+        from mlake.client.sources import RemoteSourceRegistry
+
+        return RemoteSourceRegistry(self)
 
     @cached_property
     def quality(self) -> RemoteQuality:
@@ -275,6 +284,14 @@ class RemoteLake:
 
         ``params`` fill ``?`` or ``$name`` placeholders (a list or a dict of JSON values)."""
         return RemoteResult(self, query, as_of.isoformat() if isinstance(as_of, datetime) else as_of, params)
+
+    def loader(self, source: Any, **options: Any) -> Loader:
+        """Batches of a table (name or handle), a SQL query or result, or a saved training set on the server
+        for training loops: the loader of :mod:`mlake.loader` over rows streamed once (see
+        :mod:`mlake.client.loader`)."""
+        from mlake.client.loader import build_remote_loader
+
+        return build_remote_loader(self, source, **options)
 
     def can_read_sql(self, sql: str) -> bool:
         """Whether this client may read every lake table that ``sql`` names (for showing SQL text)."""

@@ -14,12 +14,13 @@ if TYPE_CHECKING:
 
 
 def _api() -> APIRouter:
-    from mlake.server.api import catalog, ingest, tables
+    from mlake.server.api import catalog, ingest, sources, tables
 
     r = APIRouter()
     r.include_router(catalog.router)
     r.include_router(tables.router)
     r.include_router(ingest.router())
+    r.include_router(sources.router)
     return r
 
 
