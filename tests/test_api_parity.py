@@ -26,6 +26,7 @@ from mlake import api
 from mlake.client.features import RemoteFeatureStore, RemoteTrainingSet
 from mlake.client.governance import RemoteGovernance
 from mlake.client.quality import RemoteQuality, RemoteSuiteStore
+from mlake.client.recipes import RemoteRecipes
 from mlake.client.remote import RemoteLake
 from mlake.client.sources import RemoteSourceRegistry
 from mlake.client.tables import RemoteResult, RemoteTable
@@ -33,6 +34,7 @@ from mlake.features.store import FeatureStore
 from mlake.features.training import TrainingSet
 from mlake.governance.service import Governance, GovernanceAdmin, GuardedGovernance
 from mlake.lake import Lake
+from mlake.processing.api import Recipes
 from mlake.quality.api import Quality
 from mlake.quality.store import SuiteStore
 from mlake.results import Result
@@ -50,6 +52,7 @@ PAIRS: list[tuple[type, type, type]] = [
     (Quality, RemoteQuality, api.QualityAPI),
     (SuiteStore, RemoteSuiteStore, api.SuiteStoreAPI),
     (SourceRegistry, RemoteSourceRegistry, api.SourceRegistryAPI),
+    (Recipes, RemoteRecipes, api.RecipesAPI),
     (GovernanceAdmin, RemoteGovernance, GovernanceAdmin),
 ]
 
@@ -81,7 +84,6 @@ LOCAL_ONLY: dict[str, str] = {
     "Lake.monitoring": "NOT YET REMOTE: the REST routes exist (/monitors ...); a client object over them does not yet",
     "Lake.bias": "NOT YET REMOTE: POST /bias/report exists; explain() takes a model object, which stays in process",
     "Lake.capture": "NOT YET REMOTE: POST /capture/{model} exists; a client-side batching logger over it does not yet",
-    "Lake.recipes": "NOT YET REMOTE: saved recipes have no REST routes or client object yet",
     "Lake.pipelines": "NOT YET REMOTE: pipelines have no REST routes or client object yet",
     "Table.iceberg": "returns the live pyiceberg Table (commits on it would bypass mlake)",
     "Table.evolve_for": "ingest's schema-evolution step; remote appends and ingests evolve the schema on the server",

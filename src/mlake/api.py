@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from mlake.ingest.report import IngestReport
     from mlake.loader.stream import Loader
     from mlake.maintenance import MaintenanceReport
+    from mlake.processing.api import RecipeRun, StoredRecipe
+    from mlake.processing.recipe import Recipe
     from mlake.quality.agreement import AgreementReport
     from mlake.quality.dimensions import QualityDimensions
     from mlake.quality.history import Anomaly, AnomalyRules
@@ -61,6 +63,7 @@ __all__ = [
     "GovernanceAPI",
     "LakeAPI",
     "QualityAPI",
+    "RecipesAPI",
     "ResultAPI",
     "SourceRegistryAPI",
     "SuiteStoreAPI",
@@ -430,6 +433,32 @@ class SourceRegistryAPI(Protocol):
 
 
 @runtime_checkable
+class RecipesAPI(Protocol):
+    """Saved, versioned recipes of transforms over lake tables (see :mod:`mlake.processing`)."""
+
+    def create(self, recipe: Recipe | str | dict[str, Any], *, validate: bool = True) -> StoredRecipe: ...
+    def get(self, name: str, version: int | None = None) -> StoredRecipe: ...
+    def list(self) -> builtins.list[StoredRecipe]: ...
+    def versions(self, name: str) -> builtins.list[StoredRecipe]: ...
+    def preview(
+        self, recipe: str | Recipe, *, source: str | None = None, rows: int = 20, sample: int = 1000
+    ) -> pa.Table: ...
+    def run(
+        self,
+        name: str,
+        into: str,
+        *,
+        version: int | None = None,
+        source: str | None = None,
+        refit: bool = False,
+        engine: str = "duckdb",
+        mode: str = "replace",
+    ) -> RecipeRun: ...
+    def transform(self, name: str, data: Any, *, version: int | None = None) -> pa.Table: ...
+    def export(self, name: str, fmt: str = "sql", *, version: int | None = None) -> str: ...
+
+
+@runtime_checkable
 class LakeAPI(Protocol):
     """A lake: its catalog, tables, SQL, lineage, ingestion, maintenance and areas."""
 
@@ -439,6 +468,8 @@ class LakeAPI(Protocol):
     def quality(self) -> QualityAPI: ...
     @property
     def sources(self) -> SourceRegistryAPI: ...
+    @property
+    def recipes(self) -> RecipesAPI: ...
     @property
     def governance(self) -> GovernanceAPI: ...
     @property

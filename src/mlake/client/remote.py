@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from mlake.client.features import RemoteFeatureStore
     from mlake.client.governance import RemoteGovernance
     from mlake.client.quality import RemoteQuality
+    from mlake.client.recipes import RemoteRecipes
     from mlake.client.sources import RemoteSourceRegistry
     from mlake.governance.model import Identity, Principal
     from mlake.ingest.report import IngestReport
@@ -158,6 +159,13 @@ class RemoteLake:
         from mlake.client.sources import RemoteSourceRegistry
 
         return RemoteSourceRegistry(self)
+
+    @cached_property
+    def recipes(self) -> RemoteRecipes:
+        """Saved, versioned recipes of transforms, run on the server; see :mod:`mlake.client.recipes`."""
+        from mlake.client.recipes import RemoteRecipes
+
+        return RemoteRecipes(self)
 
     @cached_property
     def quality(self) -> RemoteQuality:

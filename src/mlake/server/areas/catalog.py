@@ -14,13 +14,14 @@ if TYPE_CHECKING:
 
 
 def _api() -> APIRouter:
-    from mlake.server.api import catalog, ingest, sources, tables
+    from mlake.server.api import catalog, ingest, recipes, sources, tables
 
     r = APIRouter()
     r.include_router(catalog.router)
     r.include_router(tables.router)
     r.include_router(ingest.router())
     r.include_router(sources.router)
+    r.include_router(recipes.router)
     return r
 
 
