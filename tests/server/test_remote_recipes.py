@@ -4,15 +4,10 @@ not exist, exactly as for a recipe that does not."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pyarrow as pa
 import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from tests.governed_lake import Governed
 
-import mlake
 from mlake.client import RemoteLake
 from mlake.errors import MlakeError, NotFoundError, PermissionDeniedError, ValidationError
 from mlake.processing.api import RecipeRun, StoredRecipe
@@ -28,20 +23,8 @@ steps:
 SECRETS = "name: peek\nsource: vault.secrets\nsteps:\n  - {op: select, columns: [k]}\n"
 
 
-@pytest.fixture
-def clients(app: FastAPI, governed: Governed) -> Iterator[dict[str, RemoteLake]]:
-    tokens = {"admin": governed.admin_token, "bob": governed.analyst_token, "alice": governed.outsider_token}
-    https = [TestClient(app, base_url="http://studio.test") for _ in tokens]
-    yield {
-        who: mlake.connect("http://studio.test", token=t, client=h)
-        for (who, t), h in zip(tokens.items(), https, strict=True)
-    }
-    for h in https:
-        h.close()
-
-
-def test_recipes_remotely_as_locally(clients: dict[str, RemoteLake], governed: Governed) -> None:
-    admin, bob, alice = clients["admin"].recipes, clients["bob"].recipes, clients["alice"].recipes
+def test_recipes_remotely_as_locally(remotes: dict[str, RemoteLake], governed: Governed) -> None:
+    admin, bob, alice = remotes["admin"].recipes, remotes["bob"].recipes, remotes["alice"].recipes
     local = governed.lake.recipes
     made = bob.create(ORDERS)
     assert isinstance(made, StoredRecipe) and made.version == 1 and made.created_by == "bob"

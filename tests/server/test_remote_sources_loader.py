@@ -4,7 +4,6 @@ without grants is refused with the same message whether the table exists or not.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +12,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from tests.governed_features import NOW, add_feature_groups
 from tests.governed_lake import Governed
 
-import mlake
 from mlake.client import RemoteLake
 from mlake.errors import MlakeError, NotFoundError, PermissionDeniedError, UseForbiddenError
 from mlake.sources.registry import Provenance
@@ -36,18 +33,6 @@ def app(governed: Governed) -> FastAPI:
     return create_app(lake, ServerSettings(auth=True, statement_timeout=5))
 
 
-@pytest.fixture
-def clients(app: FastAPI, governed: Governed) -> Iterator[dict[str, RemoteLake]]:
-    tokens = {"admin": governed.admin_token, "bob": governed.analyst_token, "alice": governed.outsider_token}
-    https = [TestClient(app, base_url="http://studio.test") for _ in tokens]
-    yield {
-        who: mlake.connect("http://studio.test", token=t, client=h)
-        for (who, t), h in zip(tokens.items(), https, strict=True)
-    }
-    for h in https:
-        h.close()
-
-
 def _refusal(call: Any) -> str:
     with pytest.raises(MlakeError) as info:
         call()
@@ -55,8 +40,8 @@ def _refusal(call: Any) -> str:
     return str(info.value).replace("shop.nothing_here", "X").replace("vault.secrets", "X")
 
 
-def test_sources_and_provenance_match_the_local_registry(clients: dict[str, RemoteLake], governed: Governed) -> None:
-    admin, bob, alice = clients["admin"], clients["bob"], clients["alice"]
+def test_sources_and_provenance_match_the_local_registry(remotes: dict[str, RemoteLake], governed: Governed) -> None:
+    admin, bob, alice = remotes["admin"], remotes["bob"], remotes["alice"]
     made = admin.sources.register("web", kind="public", license="CC-BY-4.0", expires="2030-01-01")
     assert made.expires is not None and made.expires.isoformat() == "2030-01-01"
     assert admin.sources.get("web") == governed.lake.sources.get("web")
@@ -87,8 +72,8 @@ def test_sources_and_provenance_match_the_local_registry(clients: dict[str, Remo
     )
 
 
-def test_training_set_uses_and_provenance(clients: dict[str, RemoteLake], governed: Governed) -> None:
-    bob = clients["bob"].features
+def test_training_set_uses_and_provenance(remotes: dict[str, RemoteLake], governed: Governed) -> None:
+    bob = remotes["bob"].features
     frame = pd.DataFrame({"customer_id": [1, 3], "at": [NOW] * 2})
     with pytest.raises(UseForbiddenError, match="model_training"):
         bob.training_set(frame, ["customer_profile:age"], entity_time="at", use="model_training")
@@ -104,8 +89,8 @@ def _epoch(loader: Any) -> list[int]:
     return [int(v) for batch in loader for v in np.asarray(batch["customer_id"])]
 
 
-def test_loaders_match_the_local_ones(clients: dict[str, RemoteLake], governed: Governed, tmp_path: Path) -> None:
-    bob, local = clients["bob"], governed.lake.as_principal("bob")
+def test_loaders_match_the_local_ones(remotes: dict[str, RemoteLake], governed: Governed, tmp_path: Path) -> None:
+    bob, local = remotes["bob"], governed.lake.as_principal("bob")
     options: dict[str, Any] = {"batch_size": 2, "shuffle": True, "seed": 3, "cache": tmp_path / "c"}
     # a governed table: the analyst's rows only (row filter), the same rows as locally
     remote_rows = _epoch(bob.table("shop.customers").loader(**options))
@@ -126,7 +111,7 @@ def test_loaders_match_the_local_ones(clients: dict[str, RemoteLake], governed: 
     chosen = {"columns": ["customer_id", "age"], "batch_size": 8, "format": "arrow"}
     assert next(iter(ts.loader(**chosen))).equals(next(iter(local_ts.loader(**chosen))))
     # no grants: the same refusal for a table that exists and one that does not, before any row is read
-    alice = clients["alice"]
+    alice = remotes["alice"]
     assert _refusal(lambda: alice.table("vault.secrets").loader()) == _refusal(
         lambda: alice.table("shop.nothing_here").loader()
     )
