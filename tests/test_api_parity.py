@@ -25,6 +25,7 @@ import pytest
 from mlake import api
 from mlake.client.features import RemoteFeatureStore, RemoteTrainingSet
 from mlake.client.governance import RemoteGovernance
+from mlake.client.pipelines import RemotePipelines
 from mlake.client.quality import RemoteQuality, RemoteSuiteStore
 from mlake.client.recipes import RemoteRecipes
 from mlake.client.remote import RemoteLake
@@ -34,6 +35,7 @@ from mlake.features.store import FeatureStore
 from mlake.features.training import TrainingSet
 from mlake.governance.service import Governance, GovernanceAdmin, GuardedGovernance
 from mlake.lake import Lake
+from mlake.pipelines.service import Pipelines
 from mlake.processing.api import Recipes
 from mlake.quality.api import Quality
 from mlake.quality.store import SuiteStore
@@ -53,6 +55,7 @@ PAIRS: list[tuple[type, type, type]] = [
     (SuiteStore, RemoteSuiteStore, api.SuiteStoreAPI),
     (SourceRegistry, RemoteSourceRegistry, api.SourceRegistryAPI),
     (Recipes, RemoteRecipes, api.RecipesAPI),
+    (Pipelines, RemotePipelines, api.PipelinesAPI),
     (GovernanceAdmin, RemoteGovernance, GovernanceAdmin),
 ]
 
@@ -84,7 +87,6 @@ LOCAL_ONLY: dict[str, str] = {
     "Lake.monitoring": "NOT YET REMOTE: the REST routes exist (/monitors ...); a client object over them does not yet",
     "Lake.bias": "NOT YET REMOTE: POST /bias/report exists; explain() takes a model object, which stays in process",
     "Lake.capture": "NOT YET REMOTE: POST /capture/{model} exists; a client-side batching logger over it does not yet",
-    "Lake.pipelines": "NOT YET REMOTE: pipelines have no REST routes or client object yet",
     "Table.iceberg": "returns the live pyiceberg Table (commits on it would bypass mlake)",
     "Table.evolve_for": "ingest's schema-evolution step; remote appends and ingests evolve the schema on the server",
     "Table.snapshot_properties": "a static helper for writers that commit on their own (in-process plumbing)",

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
     from mlake.client.features import RemoteFeatureStore
     from mlake.client.governance import RemoteGovernance
+    from mlake.client.pipelines import RemotePipelines
     from mlake.client.quality import RemoteQuality
     from mlake.client.recipes import RemoteRecipes
     from mlake.client.sources import RemoteSourceRegistry
@@ -57,9 +58,12 @@ if TYPE_CHECKING:
 def _error_classes() -> dict[str, type[MlakeError]]:
     from mlake.governance.sandbox import QueryLimitError, SandboxError
     from mlake.governance.tokens import AuthenticationError
+    from mlake.pipelines.model import PipelineError
+    from mlake.processing.base import ProcessingError, RecipeValidationError
 
+    areas = [SandboxError, QueryLimitError, AuthenticationError, PipelineError, ProcessingError, RecipeValidationError]
     classes: dict[str, type[MlakeError]] = {}
-    for value in [*vars(errors).values(), SandboxError, QueryLimitError, AuthenticationError]:
+    for value in [*vars(errors).values(), *areas]:
         if isinstance(value, type) and issubclass(value, MlakeError):
             classes[value.code] = value
     return classes
@@ -166,6 +170,13 @@ class RemoteLake:
         from mlake.client.recipes import RemoteRecipes
 
         return RemoteRecipes(self)
+
+    @cached_property
+    def pipelines(self) -> RemotePipelines:
+        """Pipelines on the server (superusers only); see :mod:`mlake.client.pipelines`."""
+        from mlake.client.pipelines import RemotePipelines
+
+        return RemotePipelines(self)
 
     @cached_property
     def quality(self) -> RemoteQuality:

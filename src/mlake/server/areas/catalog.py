@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 
 def _api() -> APIRouter:
-    from mlake.server.api import catalog, ingest, recipes, sources, tables
+    from mlake.server.api import catalog, ingest, pipelines, recipes, sources, tables
 
     r = APIRouter()
     r.include_router(catalog.router)
@@ -22,6 +22,7 @@ def _api() -> APIRouter:
     r.include_router(ingest.router())
     r.include_router(sources.router)
     r.include_router(recipes.router)
+    r.include_router(pipelines.router)
     return r
 
 
