@@ -25,6 +25,7 @@ import pytest
 from mlake import api
 from mlake.client.features import RemoteFeatureStore, RemoteTrainingSet
 from mlake.client.governance import RemoteGovernance
+from mlake.client.monitoring import RemoteMonitoring
 from mlake.client.pipelines import RemotePipelines
 from mlake.client.quality import RemoteQuality, RemoteSuiteStore
 from mlake.client.recipes import RemoteRecipes
@@ -35,6 +36,7 @@ from mlake.features.store import FeatureStore
 from mlake.features.training import TrainingSet
 from mlake.governance.service import Governance, GovernanceAdmin, GuardedGovernance
 from mlake.lake import Lake
+from mlake.monitor.monitors import Monitoring
 from mlake.pipelines.service import Pipelines
 from mlake.processing.api import Recipes
 from mlake.quality.api import Quality
@@ -56,6 +58,7 @@ PAIRS: list[tuple[type, type, type]] = [
     (SourceRegistry, RemoteSourceRegistry, api.SourceRegistryAPI),
     (Recipes, RemoteRecipes, api.RecipesAPI),
     (Pipelines, RemotePipelines, api.PipelinesAPI),
+    (Monitoring, RemoteMonitoring, api.MonitoringAPI),
     (GovernanceAdmin, RemoteGovernance, GovernanceAdmin),
 ]
 
@@ -84,7 +87,6 @@ LOCAL_ONLY: dict[str, str] = {
     "Lake.not_found": "builds the error a face raises for a missing table; remote errors come from the server",
     "Lake.dashboards": "NOT YET REMOTE: the local DashboardStore is a storage layer its faces drive (every change "
     "takes the actor and a superuser flag); the REST routes exist, a client object over them does not yet",
-    "Lake.monitoring": "NOT YET REMOTE: the REST routes exist (/monitors ...); a client object over them does not yet",
     "Lake.bias": "NOT YET REMOTE: POST /bias/report exists; explain() takes a model object, which stays in process",
     "Lake.capture": "NOT YET REMOTE: POST /capture/{model} exists; a client-side batching logger over it does not yet",
     "Table.iceberg": "returns the live pyiceberg Table (commits on it would bypass mlake)",
@@ -128,6 +130,8 @@ PARAMETER_DIFFERENCES: dict[tuple[str, str], str] = {
     ("Table.overwrite", "where"): "locally also a pyiceberg BooleanExpression; over HTTP the filter is SQL-like text",
     ("Table.delete", "where"): "locally also a pyiceberg BooleanExpression; over HTTP the filter is SQL-like text",
     ("Quality.dimensions", "profile_result"): "a profile computed in process; the server profiles the table itself",
+    ("Monitoring.create", "model"): "a model object (for attribution drift) stays in process",
+    ("Monitoring.run", "model"): "a model object (for attribution drift) stays in process",
     ("Quality.dimensions", "checks"): "a check run made in process; the server runs the suite itself",
 }
 

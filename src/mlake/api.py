@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from mlake.ingest.report import IngestReport
     from mlake.loader.stream import Loader
     from mlake.maintenance import MaintenanceReport
+    from mlake.monitor.checks import MonitorConfig
+    from mlake.monitor.monitors import Monitor, MonitorRun
     from mlake.pipelines.model import Pipeline
     from mlake.pipelines.service import PipelineRun
     from mlake.processing.api import RecipeRun, StoredRecipe
@@ -64,6 +66,7 @@ __all__ = [
     "FeatureStoreAPI",
     "GovernanceAPI",
     "LakeAPI",
+    "MonitoringAPI",
     "PipelinesAPI",
     "QualityAPI",
     "RecipesAPI",
@@ -481,6 +484,32 @@ class PipelinesAPI(Protocol):
 
 
 @runtime_checkable
+class MonitoringAPI(Protocol):
+    """Monitors: a stored baseline, a target table, checks, runs and violations (see :mod:`mlake.monitor`)."""
+
+    def create(
+        self,
+        name: str,
+        *,
+        target: str,
+        baseline: str | None = None,
+        baseline_snapshot_id: int | None = None,
+        config: MonitorConfig | None = None,
+        columns: builtins.list[str] | None = None,
+        categorical: builtins.list[str] | None = None,
+        replace: bool = False,
+    ) -> Monitor: ...
+    def get(self, name: str) -> Monitor: ...
+    def list(self) -> builtins.list[Monitor]: ...
+    def delete(self, name: str) -> None: ...
+    def run(self, name: str, *, now: datetime | None = None) -> MonitorRun: ...
+    def due(self) -> builtins.list[Monitor]: ...
+    def run_due(self, *, now: datetime | None = None) -> builtins.list[MonitorRun]: ...
+    def runs(self, name: str, limit: int = 50) -> builtins.list[MonitorRun]: ...
+    def violations(self, name: str, run_id: str | None = None) -> pa.Table: ...
+
+
+@runtime_checkable
 class LakeAPI(Protocol):
     """A lake: its catalog, tables, SQL, lineage, ingestion, maintenance and areas."""
 
@@ -494,6 +523,8 @@ class LakeAPI(Protocol):
     def recipes(self) -> RecipesAPI: ...
     @property
     def pipelines(self) -> PipelinesAPI: ...
+    @property
+    def monitoring(self) -> MonitoringAPI: ...
     @property
     def governance(self) -> GovernanceAPI: ...
     @property

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
     from mlake.client.features import RemoteFeatureStore
     from mlake.client.governance import RemoteGovernance
+    from mlake.client.monitoring import RemoteMonitoring
     from mlake.client.pipelines import RemotePipelines
     from mlake.client.quality import RemoteQuality
     from mlake.client.recipes import RemoteRecipes
@@ -177,6 +178,13 @@ class RemoteLake:
         from mlake.client.pipelines import RemotePipelines
 
         return RemotePipelines(self)
+
+    @cached_property
+    def monitoring(self) -> RemoteMonitoring:
+        """Monitors on the server: baselines, runs and violations; see :mod:`mlake.client.monitoring`."""
+        from mlake.client.monitoring import RemoteMonitoring
+
+        return RemoteMonitoring(self)
 
     @cached_property
     def quality(self) -> RemoteQuality:

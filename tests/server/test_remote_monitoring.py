@@ -1,0 +1,47 @@
+"""``remote.monitoring`` through the real app (HTTP through a TestClient): monitors, runs and violations as
+the local ``lake.monitoring`` gives them on the same lake; a caller without grants on the target is told
+the monitor does not exist, as for one that does not."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pytest
+from tests.governed_lake import Governed
+from tests.server.test_monitoring_api import applicants
+
+from mlake.client import RemoteLake
+from mlake.errors import NotFoundError
+from mlake.monitor.checks import MonitorConfig
+from mlake.monitor.monitors import Monitor, MonitorRun
+
+
+def test_monitors_remotely_as_locally(remotes: dict[str, RemoteLake], governed: Governed) -> None:
+    root, local = remotes["admin"].monitoring, governed.lake.monitoring
+    governed.lake.create_table("hr.applicants", applicants())
+    made = root.create("hiring", target="hr.applicants", columns=["sex", "score"], config=MonitorConfig(rows="all"))
+    assert isinstance(made, Monitor) and made == local.get("hiring") == root.get("hiring")
+    assert root.list() == local.list() == [made]
+    assert root.due() == local.due() == []  # the baseline saw the current snapshot
+
+    shifted = applicants(200).set_column(2, "score", pa.array([0.99] * 200))
+    governed.lake.table("hr.applicants").append(shifted)
+    assert [m.name for m in root.due()] == ["hiring"]
+    at = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    run = root.run("hiring", now=at)
+    assert isinstance(run, MonitorRun) and run.run_at == at and run.status == "violations" and not run.passed
+    assert root.runs("hiring") == local.runs("hiring")
+    assert root.violations("hiring").equals(local.violations("hiring"))
+    assert root.violations("hiring", run.run_id).num_rows == len(run.violations) > 0
+    assert root.run_due(now=at) == []  # nothing new since the run
+
+    alice = remotes["alice"].monitoring
+    messages = []
+    for name in ("hiring", "nothing_here"):
+        with pytest.raises(NotFoundError) as info:
+            alice.get(name)
+        messages.append(str(info.value).replace(name, "X"))
+    assert messages[0] == messages[1] and alice.list() == []
+    root.delete("hiring")
+    assert local.list() == []
