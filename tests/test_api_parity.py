@@ -23,6 +23,8 @@ from typing import Any, Union, get_args, get_origin
 import pytest
 
 from mlake import api
+from mlake.bias.api import Bias
+from mlake.client.bias import RemoteBias
 from mlake.client.features import RemoteFeatureStore, RemoteTrainingSet
 from mlake.client.governance import RemoteGovernance
 from mlake.client.monitoring import RemoteMonitoring
@@ -59,6 +61,7 @@ PAIRS: list[tuple[type, type, type]] = [
     (Recipes, RemoteRecipes, api.RecipesAPI),
     (Pipelines, RemotePipelines, api.PipelinesAPI),
     (Monitoring, RemoteMonitoring, api.MonitoringAPI),
+    (Bias, RemoteBias, api.BiasAPI),
     (GovernanceAdmin, RemoteGovernance, GovernanceAdmin),
 ]
 
@@ -87,8 +90,9 @@ LOCAL_ONLY: dict[str, str] = {
     "Lake.not_found": "builds the error a face raises for a missing table; remote errors come from the server",
     "Lake.dashboards": "NOT YET REMOTE: the local DashboardStore is a storage layer its faces drive (every change "
     "takes the actor and a superuser flag); the REST routes exist, a client object over them does not yet",
-    "Lake.bias": "NOT YET REMOTE: POST /bias/report exists; explain() takes a model object, which stays in process",
     "Lake.capture": "NOT YET REMOTE: POST /capture/{model} exists; a client-side batching logger over it does not yet",
+    "Bias.explain": "takes the model object (SHAP runs where the model is); remote: compute attributions beside "
+    "the model and write them with append/create_table",
     "Table.iceberg": "returns the live pyiceberg Table (commits on it would bypass mlake)",
     "Table.evolve_for": "ingest's schema-evolution step; remote appends and ingests evolve the schema on the server",
     "Table.snapshot_properties": "a static helper for writers that commit on their own (in-process plumbing)",

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.schema import Schema
 
+    from mlake.bias.report import BiasReport
+    from mlake.bias.spec import Facet, Outcome, Scalar
     from mlake.features.groups import Feature, FeatureGroup
     from mlake.features.lookup import OnlineFeatures
     from mlake.features.materialize import MaterializeReport
@@ -63,6 +65,7 @@ if TYPE_CHECKING:
     from mlake.tables.table import Page, SnapshotInfo
 
 __all__ = [
+    "BiasAPI",
     "FeatureStoreAPI",
     "GovernanceAPI",
     "LakeAPI",
@@ -510,6 +513,30 @@ class MonitoringAPI(Protocol):
 
 
 @runtime_checkable
+class BiasAPI(Protocol):
+    """Bias reports (Clarify's metrics with confidence intervals) of tables and SQL (see :mod:`mlake.bias`)."""
+
+    def report(
+        self,
+        source: str,
+        *,
+        facet: str | Facet,
+        label: str | Outcome,
+        facet_values: Sequence[Scalar] | None = None,
+        facet_threshold: float | None = None,
+        positive_values: Sequence[Scalar] | None = None,
+        label_threshold: float | None = None,
+        predicted: str | Outcome | None = None,
+        predicted_threshold: float | None = None,
+        metrics: Sequence[str] | None = None,
+        resamples: int = 1000,
+        confidence: float = 0.95,
+        snapshot_id: int | None = None,
+        seed: int | None = 0,
+    ) -> BiasReport: ...
+
+
+@runtime_checkable
 class LakeAPI(Protocol):
     """A lake: its catalog, tables, SQL, lineage, ingestion, maintenance and areas."""
 
@@ -525,6 +552,8 @@ class LakeAPI(Protocol):
     def pipelines(self) -> PipelinesAPI: ...
     @property
     def monitoring(self) -> MonitoringAPI: ...
+    @property
+    def bias(self) -> BiasAPI: ...
     @property
     def governance(self) -> GovernanceAPI: ...
     @property

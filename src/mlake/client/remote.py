@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.schema import Schema
 
+    from mlake.client.bias import RemoteBias
     from mlake.client.features import RemoteFeatureStore
     from mlake.client.governance import RemoteGovernance
     from mlake.client.monitoring import RemoteMonitoring
@@ -185,6 +186,13 @@ class RemoteLake:
         from mlake.client.monitoring import RemoteMonitoring
 
         return RemoteMonitoring(self)
+
+    @cached_property
+    def bias(self) -> RemoteBias:
+        """Bias reports computed on the server; see :mod:`mlake.client.bias`."""
+        from mlake.client.bias import RemoteBias
+
+        return RemoteBias(self)
 
     @cached_property
     def quality(self) -> RemoteQuality:
