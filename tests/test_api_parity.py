@@ -90,7 +90,6 @@ LOCAL_ONLY: dict[str, str] = {
     "Lake.not_found": "builds the error a face raises for a missing table; remote errors come from the server",
     "Lake.dashboards": "NOT YET REMOTE: the local DashboardStore is a storage layer its faces drive (every change "
     "takes the actor and a superuser flag); the REST routes exist, a client object over them does not yet",
-    "Lake.capture": "NOT YET REMOTE: POST /capture/{model} exists; a client-side batching logger over it does not yet",
     "Bias.explain": "takes the model object (SHAP runs where the model is); remote: compute attributions beside "
     "the model and write them with append/create_table",
     "Table.iceberg": "returns the live pyiceberg Table (commits on it would bypass mlake)",

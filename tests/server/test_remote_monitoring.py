@@ -82,3 +82,24 @@ def test_bias_reports_remotely_as_locally(remotes: dict[str, RemoteLake], govern
         with pytest.raises(PermissionDeniedError) as locally:
             governed.lake.as_principal("alice").bias.report(source, **ask)  # type: ignore[arg-type]
         assert str(info.value) == str(locally.value)
+
+
+def test_capture_logs_through_the_server_as_in_process(remotes: dict[str, RemoteLake], governed: Governed) -> None:
+    with remotes["admin"].capture("churn", "v1", batch_rows=2) as logger:
+        ids = [logger.log({"amount": float(i)}, i % 2, request_id=f"r{i}") for i in range(5)]
+        assert logger.flush().written == 5 and ids[0] == "r0"
+    with governed.lake.capture("churn", "v2") as local:
+        local.log({"amount": 9.0}, 1, request_id="r9")
+    rows = governed.lake.table("capture.churn").query(order_by="request_id").to_arrow()
+    assert rows.column_names == ["request_id", "model", "model_version", "captured_at", "amount", "prediction"]
+    assert rows.column("model_version").to_pylist() == ["v1"] * 5 + ["v2"]
+    truth = pa.table({"request_id": ["r1", "r9"], "churned": [True, False]})
+    with remotes["admin"].capture("churn", "v1") as remote_logger, governed.lake.capture("churn", "v1") as in_process:
+        assert remote_logger.join_ground_truth(truth).equals(in_process.join_ground_truth(truth))
+
+    # no grant: every batch fails on the server (counted, never written), as in process
+    with remotes["alice"].capture("churn", "v1") as refused:
+        refused.log({"amount": 1.0}, 0)
+        stats = refused.flush()
+    assert stats.failed == 1 and stats.written == 0 and "alice" in (stats.last_error or "")
+    assert governed.lake.table("capture.churn").count() == 6

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from mlake.ingest.report import IngestReport
     from mlake.loader.stream import Loader
     from mlake.maintenance import MaintenanceReport
+    from mlake.monitor.capture import CaptureLogger
 
 
 def _error_classes() -> dict[str, type[MlakeError]]:
@@ -319,6 +320,15 @@ class RemoteLake:
 
         ``params`` fill ``?`` or ``$name`` placeholders (a list or a dict of JSON values)."""
         return RemoteResult(self, query, as_of.isoformat() if isinstance(as_of, datetime) else as_of, params)
+
+    def capture(self, model: str, version: str, **options: Any) -> CaptureLogger:
+        """A non-blocking logger of a model's inputs and outputs into ``capture.<model>`` on the server: the
+        logger of :mod:`mlake.monitor.capture` itself, queueing here and appending each batch through this
+        client (one governed append per batch; ``captured_at`` is this process's clock, as in process).
+        Clients without Python post batches to ``POST /capture/{model}`` instead."""
+        from mlake.monitor.capture import CaptureLogger
+
+        return CaptureLogger(self, model, version, **options)
 
     def loader(self, source: Any, **options: Any) -> Loader:
         """Batches of a table (name or handle), a SQL query or result, or a saved training set on the server
