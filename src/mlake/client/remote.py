@@ -62,9 +62,9 @@ def _error_classes() -> dict[str, type[MlakeError]]:
     from mlake.governance.sandbox import QueryLimitError, SandboxError
     from mlake.governance.tokens import AuthenticationError
     from mlake.pipelines.model import PipelineError
-    from mlake.processing.base import ProcessingError, RecipeValidationError
+    from mlake.processing.base import ProcessingError
 
-    areas = [SandboxError, QueryLimitError, AuthenticationError, PipelineError, ProcessingError, RecipeValidationError]
+    areas = [SandboxError, QueryLimitError, AuthenticationError, PipelineError, ProcessingError]
     classes: dict[str, type[MlakeError]] = {}
     for value in [*vars(errors).values(), *areas]:
         if isinstance(value, type) and issubclass(value, MlakeError):

@@ -383,7 +383,7 @@ def _as_recipe(recipe: Recipe | str | dict[str, Any]) -> Recipe:
         return recipe
     if isinstance(recipe, str):
         return Recipe.from_yaml(recipe)
-    return Recipe.model_validate(recipe)
+    return Recipe.from_dict(recipe)
 
 
 def _last_write(lake: LakeHandle, table: Table) -> tuple[int, int | None]:

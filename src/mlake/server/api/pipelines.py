@@ -16,11 +16,12 @@ from pydantic import BaseModel, Field
 
 from mlake.lake import Lake
 from mlake.pipelines.model import Pipeline
+from mlake.server.api.params import MAX_ID
 from mlake.server.state import principal_lake
 
 Lk = Annotated[Lake, Depends(principal_lake)]
 PipelineName = Annotated[str, Path(max_length=200, description="A saved pipeline's name.")]
-RunId = Annotated[int, Path(ge=1, description="A pipeline run's id.")]
+RunId = Annotated[int, Path(ge=1, le=MAX_ID, description="A pipeline run's id.")]
 Worker = Annotated[str, Field(max_length=200, description="The worker's name, kept on the run.")]
 
 
@@ -51,7 +52,7 @@ class ExecuteIn(BaseModel):
 
 
 class RequeueIn(BaseModel):
-    lease_seconds: float = Field(gt=0)
+    lease_seconds: float = Field(gt=0, le=31_536_000, description="At most a year.")
 
 
 router = APIRouter(tags=["pipelines"])
@@ -59,7 +60,7 @@ router = APIRouter(tags=["pipelines"])
 
 @router.post("/pipelines", summary="Save a pipeline (superusers)")
 def save_pipeline(body: PipelineIn, lake: Lk) -> dict[str, Any]:
-    given = body.pipeline if isinstance(body.pipeline, str) else Pipeline.model_validate(body.pipeline)
+    given = body.pipeline if isinstance(body.pipeline, str) else Pipeline.from_dict(body.pipeline)
     return lake.pipelines.save(given).model_dump(mode="json")
 
 

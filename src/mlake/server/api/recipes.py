@@ -15,13 +15,14 @@ from pydantic import BaseModel, Field
 
 from mlake.lake import Lake
 from mlake.processing.recipe import Recipe
+from mlake.server.api.params import MAX_ID
 from mlake.server.api.tables import read_arrow_upload
 from mlake.server.downloads import arrow_response
 from mlake.server.state import principal_lake
 
 Lk = Annotated[Lake, Depends(principal_lake)]
 RecipeName = Annotated[str, Path(max_length=200, description="A saved recipe's name.")]
-Version = Annotated[int | None, Query(ge=1, description="A version (default: the latest).")]
+Version = Annotated[int | None, Query(ge=1, le=MAX_ID, description="A version (default: the latest).")]
 
 
 class RecipeIn(BaseModel):
@@ -39,7 +40,7 @@ class PreviewIn(BaseModel):
 
 class RunIn(BaseModel):
     into: str = Field(max_length=260, description="The table to write.")
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=MAX_ID)
     source: str | None = Field(default=None, max_length=260, description="Another table than the recipe's.")
     refit: bool = False
     engine: str = Field(default="duckdb", max_length=64)
@@ -94,7 +95,7 @@ def transform_rows(
     name: RecipeName,
     lake: Lk,
     data: Annotated[UploadFile, File(description="The rows, as an Arrow IPC stream.")],
-    version: Annotated[int | None, Form(ge=1)] = None,
+    version: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None,
 ) -> Response:
     return arrow_response(lake.recipes.transform(name, read_arrow_upload(data), version=version))
 
