@@ -28,6 +28,7 @@ from mlake.client.bias import RemoteBias
 from mlake.client.features import RemoteFeatureStore, RemoteTrainingSet
 from mlake.client.governance import RemoteGovernance
 from mlake.client.monitoring import RemoteMonitoring
+from mlake.client.objects import RemoteObjects
 from mlake.client.pipelines import RemotePipelines
 from mlake.client.quality import RemoteQuality, RemoteSuiteStore
 from mlake.client.recipes import RemoteRecipes
@@ -39,6 +40,7 @@ from mlake.features.training import TrainingSet
 from mlake.governance.service import Governance, GovernanceAdmin, GuardedGovernance
 from mlake.lake import Lake
 from mlake.monitor.monitors import Monitoring
+from mlake.objects.service import LakeObjects
 from mlake.pipelines.service import Pipelines
 from mlake.processing.api import Recipes
 from mlake.quality.api import Quality
@@ -63,6 +65,7 @@ PAIRS: list[tuple[type, type, type]] = [
     (Monitoring, RemoteMonitoring, api.MonitoringAPI),
     (Bias, RemoteBias, api.BiasAPI),
     (GovernanceAdmin, RemoteGovernance, GovernanceAdmin),
+    (LakeObjects, RemoteObjects, api.ObjectsAPI),
 ]
 
 # A local type in a signature matches its remote counterpart.

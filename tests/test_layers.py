@@ -36,6 +36,7 @@ AREAS = (
     "mlake.sources",
     "mlake.processing",
     "mlake.pipelines",
+    "mlake.objects",
 )
 GROUND = ("mlake.tables", "mlake.sql", "mlake.results", "mlake.metastore", "mlake.storage", "mlake.governance")
 BASE = ("mlake.settings", "mlake.errors", "mlake.events", "mlake.backends", "mlake.engines", "mlake.charts")

@@ -22,7 +22,7 @@ import builtins
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from mlake.monitor.capture import CaptureLogger
     from mlake.monitor.checks import MonitorConfig
     from mlake.monitor.monitors import Monitor, MonitorRun
+    from mlake.objects.service import AddReport
     from mlake.pipelines.model import Pipeline
     from mlake.pipelines.service import PipelineRun
     from mlake.processing.api import RecipeRun, StoredRecipe
@@ -71,6 +72,7 @@ __all__ = [
     "GovernanceAPI",
     "LakeAPI",
     "MonitoringAPI",
+    "ObjectsAPI",
     "PipelinesAPI",
     "QualityAPI",
     "RecipesAPI",
@@ -406,6 +408,28 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+class ObjectsAPI(Protocol):
+    """Object tables: files added to the warehouse, one row per object; bytes and thumbnails read back."""
+
+    def add(
+        self,
+        pattern: str | Path | Sequence[str | Path],
+        into: str,
+        *,
+        copy: bool = True,
+        label_from: Literal["folder"] | None = None,
+        manifest: str | Path | None = None,
+    ) -> AddReport: ...
+    def list(self, table: str, *, limit: int | None = 100, where: str | None = None) -> ResultAPI: ...
+    def get(self, table: str, object_id: str) -> dict[str, Any]: ...
+    def open(self, table: str, object_id: str) -> bytes: ...
+    def read(self, table: str, object_id: str) -> bytes: ...
+    def stream(
+        self, table: str, object_id: str, chunk_size: int = 1 << 20
+    ) -> tuple[dict[str, Any], Iterator[bytes]]: ...
+    def thumbnail(self, table: str, object_id: str, size: int = 256) -> bytes: ...
+
+
 @runtime_checkable
 class SourceRegistryAPI(Protocol):
     """Where data came from and under which terms; every table's provenance (see :mod:`mlake.sources`)."""
@@ -555,6 +579,8 @@ class LakeAPI(Protocol):
     def monitoring(self) -> MonitoringAPI: ...
     @property
     def bias(self) -> BiasAPI: ...
+    @property
+    def objects(self) -> ObjectsAPI: ...
     @property
     def governance(self) -> GovernanceAPI: ...
     @property

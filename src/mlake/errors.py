@@ -126,6 +126,12 @@ class DuplicateAnswerError(LabelingError):
     http_status = 409
 
 
+class ObjectError(MlakeError):
+    """Bad input to the objects area (no files matched, an unreadable manifest, a malformed object id)."""
+
+    code = "object_error"
+
+
 class UseForbiddenError(MlakeError):
     """Data is asked for a use (e.g. model training) that the terms of a source it derives from forbid."""
 

@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from mlake.maintenance import MaintenanceReport
     from mlake.monitor.capture import CaptureLogger
     from mlake.monitor.monitors import Monitoring
+    from mlake.objects.service import LakeObjects
     from mlake.pipelines.service import Pipelines
     from mlake.processing.api import Recipes
     from mlake.quality.api import Quality
@@ -657,6 +658,14 @@ class Lake:
             registry=DeliveryRegistry(self._core.metadata_engine),
             guard=_StreamGuard(self),
         )
+
+    @cached_property
+    def objects(self) -> LakeObjects:
+        """Object tables: images, text, audio and other files stored in the warehouse, one row per object;
+        adding needs what ingesting needs (an allowed source, insert on the table). See :mod:`mlake.objects`."""
+        from mlake.objects.service import LakeObjects
+
+        return LakeObjects(self, self._require_allowed_source)
 
     @cached_property
     def stream_backend(self) -> StreamBackend:

@@ -52,12 +52,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     )
     lake.streams.create("vault-stream")
     lake.streams.put("vault-stream", {"zebra_launch_code": "zebra-4242"}, key="agent-1")
+    (home / "files").mkdir()
+    (home / "files" / "plan.txt").write_text("zebra-4242: Plans nobody may see")
+    lake.objects.add(str(home / "files"), into="vault.files")
+    object_id = lake.objects.list("vault.files").to_pylist()[0]["id"]
     lake.governance.create_principal("eve")
     csv = home / "rows.csv"
     csv.write_text("agent_id,code\n3,probe\n")
     snapshot = secret.history()[-1].snapshot_id
     eve = lake.as_principal("eve")
-    yield {"lake": lake, "eve": eve, "csv": csv, "snapshot": snapshot, "home": home}
+    yield {"lake": lake, "eve": eve, "csv": csv, "snapshot": snapshot, "home": home, "object_id": object_id}
     lake.close()
 
 
@@ -151,6 +155,7 @@ HARMLESS = {
     ("Lake", "monitoring"): "the monitoring area; walked below",
     ("Lake", "bias"): "the bias area; walked below",
     ("Lake", "streams"): "the principal's guarded streams; walked below",
+    ("Lake", "objects"): "the objects area; walked below",
     ("Table", "name"): "the name the principal typed",
     ("Table", "snapshot_properties"): "a pure function of the write record it is given",
     ("GuardedGovernance", "principal"): "who the principal is",
@@ -251,6 +256,8 @@ def test_every_public_member_refuses_or_hides(world: dict[str, Any]) -> None:
     problems += walk(eve.monitoring, given, "Monitoring")
     problems += walk(eve.bias, given, "Bias")
     problems += walk(eve.streams, {**given, "name": "vault-stream", "group": "probe"}, "LakeStreams")
+    objects = {"table": "vault.files", "into": "vault.files", "object_id": world["object_id"]}
+    problems += walk(eve.objects, {**given, **objects, "pattern": str(world["home"] / "files")}, "LakeObjects")
     assert not problems, "\n".join(problems)
     # nothing was changed by the probes
     owner: Lake = world["lake"]

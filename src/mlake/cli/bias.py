@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from mlake.bias.html import report_html
 from mlake.cli.context import console, state
 from mlake.cli.render import print_json, rich_table
 
@@ -54,6 +53,8 @@ def report(
         snapshot_id=snapshot,
     )
     if html is not None:
+        from mlake.bias.html import report_html  # pandas and the bias core: only when a report is written
+
         html.write_text(report_html(r, f"Bias report: {source}"), encoding="utf-8")
     if as_json:
         print_json(r.to_dict())

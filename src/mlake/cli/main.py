@@ -15,6 +15,7 @@ from mlake.cli import bias as bias_cli
 from mlake.cli import features as features_cli
 from mlake.cli import ingest as ingest_cli
 from mlake.cli import monitor as monitor_cli
+from mlake.cli import objects as objects_cli
 from mlake.cli import pipelines as pipelines_cli
 from mlake.cli import quality as quality_cli
 from mlake.cli import recipes as recipes_cli
@@ -89,6 +90,7 @@ app.command("worker")(pipelines_cli.worker)
 app.add_typer(monitor_cli.app, name="monitor")
 app.add_typer(bias_cli.app, name="bias")
 app.add_typer(streams_cli.app, name="streams")
+app.add_typer(objects_cli.app, name="objects")
 
 
 @app.command()

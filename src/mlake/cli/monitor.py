@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -12,8 +12,9 @@ from rich.markup import escape
 from mlake.cli.context import console, state
 from mlake.cli.render import print_json, rich_table
 from mlake.errors import ValidationError
-from mlake.monitor.checks import Labels, MonitorConfig
-from mlake.monitor.monitors import MonitorRun
+
+if TYPE_CHECKING:  # the monitor area imports pyiceberg and pandas: `mlake --help` must stay quick
+    from mlake.monitor.monitors import MonitorRun
 
 app = typer.Typer(
     help="Monitors: drift, data quality, model quality and bias drift against a baseline.", no_args_is_help=True
@@ -50,6 +51,8 @@ def create(
     replace: Annotated[bool, typer.Option(help="Redefine an existing monitor.")] = False,
 ) -> None:
     """Compute the baseline and store the monitor."""
+    from mlake.monitor.checks import Labels, MonitorConfig
+
     labels = None
     if label or predicted:
         values = tuple(json.loads(v) if v.lstrip("-").isdigit() else v for v in positive or []) or None

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from mlake.client.features import RemoteFeatureStore
     from mlake.client.governance import RemoteGovernance
     from mlake.client.monitoring import RemoteMonitoring
+    from mlake.client.objects import RemoteObjects
     from mlake.client.pipelines import RemotePipelines
     from mlake.client.quality import RemoteQuality
     from mlake.client.recipes import RemoteRecipes
@@ -194,6 +195,13 @@ class RemoteLake:
         from mlake.client.bias import RemoteBias
 
         return RemoteBias(self)
+
+    @cached_property
+    def objects(self) -> RemoteObjects:
+        """Object tables on the server; see :mod:`mlake.client.objects`."""
+        from mlake.client.objects import RemoteObjects
+
+        return RemoteObjects(self)
 
     @cached_property
     def quality(self) -> RemoteQuality:

@@ -33,6 +33,7 @@ BUILTIN_AREAS = (
     "mlake.server.areas.quality",
     "mlake.server.areas.monitoring",
     "mlake.server.areas.streams",
+    "mlake.server.areas.objects",
 )
 
 
@@ -57,6 +58,8 @@ class TableTab:
     template: str
     context: Callable[[Lake, str, Mapping[str, str]], dict[str, Any]] = lambda lake, table, params: {}
     order: int = 100
+    applies: Callable[[Lake, str], bool] | None = None
+    """Whether the tab belongs on this table's page (None: on every table's), e.g. only object tables."""
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,10 @@ def catalog(request: Request, lake: Lk, q: str | None = None, namespace: str | N
 def table_page(request: Request, name: str, lake: Lk, tab: str = "overview") -> HTMLResponse:
     table_name = TableName.parse(name)
     info = lake.table(table_name).describe().to_dict()
-    tabs = sorted((t for a in load_areas() for t in a.table_tabs), key=lambda t: t.order)
+    tabs = sorted(
+        (t for a in load_areas() for t in a.table_tabs if t.applies is None or t.applies(lake, str(table_name))),
+        key=lambda t: t.order,
+    )
     active = next((t for t in tabs if t.key == tab), tabs[0])
     params = dict(request.query_params)
     try:
