@@ -23,20 +23,30 @@ from typing import Any, Union, get_args, get_origin
 import pytest
 
 from mlake import api
+from mlake.bias.api import Bias
+from mlake.client.bias import RemoteBias
 from mlake.client.features import RemoteFeatureStore, RemoteTrainingSet
 from mlake.client.governance import RemoteGovernance
+from mlake.client.monitoring import RemoteMonitoring
 from mlake.client.objects import RemoteObjects
+from mlake.client.pipelines import RemotePipelines
 from mlake.client.quality import RemoteQuality, RemoteSuiteStore
+from mlake.client.recipes import RemoteRecipes
 from mlake.client.remote import RemoteLake
+from mlake.client.sources import RemoteSourceRegistry
 from mlake.client.tables import RemoteResult, RemoteTable
 from mlake.features.store import FeatureStore
 from mlake.features.training import TrainingSet
 from mlake.governance.service import Governance, GovernanceAdmin, GuardedGovernance
 from mlake.lake import Lake
+from mlake.monitor.monitors import Monitoring
 from mlake.objects.service import LakeObjects
+from mlake.pipelines.service import Pipelines
+from mlake.processing.api import Recipes
 from mlake.quality.api import Quality
 from mlake.quality.store import SuiteStore
 from mlake.results import Result
+from mlake.sources.registry import SourceRegistry
 from mlake.tables.table import Table
 
 # (local, remote, protocol): the local side of governance is its administration protocol, which the
@@ -49,6 +59,11 @@ PAIRS: list[tuple[type, type, type]] = [
     (TrainingSet, RemoteTrainingSet, api.TrainingSetAPI),
     (Quality, RemoteQuality, api.QualityAPI),
     (SuiteStore, RemoteSuiteStore, api.SuiteStoreAPI),
+    (SourceRegistry, RemoteSourceRegistry, api.SourceRegistryAPI),
+    (Recipes, RemoteRecipes, api.RecipesAPI),
+    (Pipelines, RemotePipelines, api.PipelinesAPI),
+    (Monitoring, RemoteMonitoring, api.MonitoringAPI),
+    (Bias, RemoteBias, api.BiasAPI),
     (GovernanceAdmin, RemoteGovernance, GovernanceAdmin),
     (LakeObjects, RemoteObjects, api.ObjectsAPI),
 ]
@@ -80,9 +95,8 @@ LOCAL_ONLY: dict[str, str] = {
     "Lake.not_found": "builds the error a face raises for a missing table; remote errors come from the server",
     "Lake.dashboards": "NOT YET REMOTE: the local DashboardStore is a storage layer its faces drive (every change "
     "takes the actor and a superuser flag); the REST routes exist, a client object over them does not yet",
-    "Lake.monitoring": "NOT YET REMOTE: the REST routes exist (/monitors ...); a client object over them does not yet",
-    "Lake.bias": "NOT YET REMOTE: POST /bias/report exists; explain() takes a model object, which stays in process",
-    "Lake.capture": "NOT YET REMOTE: POST /capture/{model} exists; a client-side batching logger over it does not yet",
+    "Bias.explain": "takes the model object (SHAP runs where the model is); remote: compute attributions beside "
+    "the model and write them with append/create_table",
     "Table.iceberg": "returns the live pyiceberg Table (commits on it would bypass mlake)",
     "Table.evolve_for": "ingest's schema-evolution step; remote appends and ingests evolve the schema on the server",
     "Table.snapshot_properties": "a static helper for writers that commit on their own (in-process plumbing)",
@@ -124,6 +138,8 @@ PARAMETER_DIFFERENCES: dict[tuple[str, str], str] = {
     ("Table.overwrite", "where"): "locally also a pyiceberg BooleanExpression; over HTTP the filter is SQL-like text",
     ("Table.delete", "where"): "locally also a pyiceberg BooleanExpression; over HTTP the filter is SQL-like text",
     ("Quality.dimensions", "profile_result"): "a profile computed in process; the server profiles the table itself",
+    ("Monitoring.create", "model"): "a model object (for attribution drift) stays in process",
+    ("Monitoring.run", "model"): "a model object (for attribution drift) stays in process",
     ("Quality.dimensions", "checks"): "a check run made in process; the server runs the suite itself",
 }
 

@@ -19,8 +19,8 @@ any layer may import it without an import circle.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.schema import Schema
 
+    from mlake.bias.report import BiasReport
+    from mlake.bias.spec import Facet, Outcome, Scalar
     from mlake.features.groups import Feature, FeatureGroup
     from mlake.features.lookup import OnlineFeatures
     from mlake.features.materialize import MaterializeReport
@@ -39,8 +41,16 @@ if TYPE_CHECKING:
     from mlake.governance.model import Identity, Principal
     from mlake.governance.service import GovernanceAdmin as GovernanceAPI
     from mlake.ingest.report import IngestReport
+    from mlake.loader.stream import Loader
     from mlake.maintenance import MaintenanceReport
+    from mlake.monitor.capture import CaptureLogger
+    from mlake.monitor.checks import MonitorConfig
+    from mlake.monitor.monitors import Monitor, MonitorRun
     from mlake.objects.service import AddReport
+    from mlake.pipelines.model import Pipeline
+    from mlake.pipelines.service import PipelineRun
+    from mlake.processing.api import RecipeRun, StoredRecipe
+    from mlake.processing.recipe import Recipe
     from mlake.quality.agreement import AgreementReport
     from mlake.quality.dimensions import QualityDimensions
     from mlake.quality.history import Anomaly, AnomalyRules
@@ -50,18 +60,24 @@ if TYPE_CHECKING:
     from mlake.quality.store import StoredSuite
     from mlake.quality.suggest import SuggestedSuite
     from mlake.quality.suite import Suite, SuiteResult
+    from mlake.sources.registry import Provenance, Source
     from mlake.tables.lineage import LineageGraph, LineageInput, WriteRecord
     from mlake.tables.models import TableInfo, TableSummary
     from mlake.tables.names import TableName
     from mlake.tables.table import Page, SnapshotInfo
 
 __all__ = [
+    "BiasAPI",
     "FeatureStoreAPI",
     "GovernanceAPI",
     "LakeAPI",
+    "MonitoringAPI",
     "ObjectsAPI",
+    "PipelinesAPI",
     "QualityAPI",
+    "RecipesAPI",
     "ResultAPI",
+    "SourceRegistryAPI",
     "SuiteStoreAPI",
     "TableAPI",
     "TrainingSetAPI",
@@ -90,6 +106,7 @@ class ResultAPI(Protocol):
     def count(self) -> int: ...
     def preview(self, n: int = 20) -> pa.Table: ...
     def save(self, name: str, *, mode: str = "create") -> TableAPI: ...
+    def loader(self, batch_size: int = 1024, **options: Any) -> Any: ...
     def __len__(self) -> int: ...
     def __arrow_c_stream__(self, requested_schema: Any = None) -> Any: ...
 
@@ -149,6 +166,10 @@ class TableAPI(Protocol):
     def batches(self, batch_size: int = 100_000, **kw: Any) -> Iterator[pa.RecordBatch]: ...
     def head(self, n: int = 10) -> ResultAPI: ...
     def count(self, snapshot_id: int | None = None) -> int: ...
+
+    # training loops, provenance
+    def loader(self, batch_size: int = 1024, **options: Any) -> Any: ...
+    def provenance(self) -> Provenance: ...
 
     # history
     def lineage(self, max_depth: int = 10) -> LineageGraph: ...
@@ -210,6 +231,8 @@ class TrainingSetAPI(Protocol):
     def to_pandas(self) -> pd.DataFrame: ...
     def to_polars(self) -> pl.DataFrame: ...
     def batches(self, batch_size: int = 65_536) -> Iterator[pa.RecordBatch]: ...
+    def loader(self, batch_size: int = 1024, **options: Any) -> Any: ...
+    def provenance(self) -> Provenance: ...
     def to_parquet(self, path: str | Path) -> int: ...
     def to_dict(self) -> dict[str, Any]: ...
     def __len__(self) -> int: ...
@@ -259,6 +282,8 @@ class FeatureStoreAPI(Protocol):
         name: str | None = None,
         description: str | None = None,
         save: bool = True,
+        use: str | None = None,
+        override: str | None = None,
     ) -> TrainingSetAPI: ...
     def load_training_set(self, training_set_id: str) -> TrainingSetAPI: ...
     def training_sets(self, group: str | None = None) -> Sequence[TrainingSetAPI]: ...
@@ -406,6 +431,137 @@ class ObjectsAPI(Protocol):
 
 
 @runtime_checkable
+class SourceRegistryAPI(Protocol):
+    """Where data came from and under which terms; every table's provenance (see :mod:`mlake.sources`)."""
+
+    def register(
+        self,
+        name: str,
+        *,
+        kind: str,
+        provider: str | None = None,
+        license: str | None = None,
+        terms_url: str | None = None,
+        allowed_uses: Sequence[str] | None = None,
+        contact: str | None = None,
+        acquired: date | str | None = None,
+        expires: date | str | None = None,
+        personal_data: bool = False,
+        description: str | None = None,
+        replace: bool = False,
+    ) -> Source: ...
+    def get(self, name: str) -> Source: ...
+    def list(self) -> builtins.list[Source]: ...
+    def remove(self, name: str) -> None: ...
+    def attach(self, table: str | TableName, source: str) -> None: ...
+    def detach(self, table: str | TableName, source: str) -> None: ...
+    def provenance(self, tables: str | TableName | Iterable[str | TableName]) -> Provenance: ...
+    def require_use(
+        self,
+        tables: str | TableName | Iterable[str | TableName],
+        use: str,
+        *,
+        override: str | None = None,
+        what: str = "this data",
+    ) -> Provenance: ...
+
+
+@runtime_checkable
+class RecipesAPI(Protocol):
+    """Saved, versioned recipes of transforms over lake tables (see :mod:`mlake.processing`)."""
+
+    def create(self, recipe: Recipe | str | dict[str, Any], *, validate: bool = True) -> StoredRecipe: ...
+    def get(self, name: str, version: int | None = None) -> StoredRecipe: ...
+    def list(self) -> builtins.list[StoredRecipe]: ...
+    def versions(self, name: str) -> builtins.list[StoredRecipe]: ...
+    def preview(
+        self, recipe: str | Recipe, *, source: str | None = None, rows: int = 20, sample: int = 1000
+    ) -> pa.Table: ...
+    def run(
+        self,
+        name: str,
+        into: str,
+        *,
+        version: int | None = None,
+        source: str | None = None,
+        refit: bool = False,
+        engine: str = "duckdb",
+        mode: str = "replace",
+    ) -> RecipeRun: ...
+    def transform(self, name: str, data: Any, *, version: int | None = None) -> pa.Table: ...
+    def export(self, name: str, fmt: str = "sql", *, version: int | None = None) -> str: ...
+
+
+@runtime_checkable
+class PipelinesAPI(Protocol):
+    """DAGs of checks, recipes, SQL and Python steps with recorded runs (superusers; :mod:`mlake.pipelines`)."""
+
+    def save(self, pipeline: Pipeline | str) -> Pipeline: ...
+    def get(self, name: str) -> Pipeline: ...
+    def schedule(self, name: str, cron: str) -> Pipeline: ...
+    def names(self) -> list[str]: ...
+    def start(self, name: str, trigger: str = "manual", trigger_key: str | None = None) -> int | None: ...
+    def poll_triggers(self, now: datetime | None = None) -> list[int]: ...
+    def run(self, name: str) -> PipelineRun: ...
+    def claim(self, run_id: int, worker: str) -> bool: ...
+    def pending(self) -> list[int]: ...
+    def requeue_stale(self, lease_seconds: float) -> int: ...
+    def execute(self, run_id: int, worker: str, heartbeat_every: float | None = None) -> PipelineRun: ...
+    def status(self, run_id: int) -> PipelineRun: ...
+    def runs(self, name: str) -> list[PipelineRun]: ...
+
+
+@runtime_checkable
+class MonitoringAPI(Protocol):
+    """Monitors: a stored baseline, a target table, checks, runs and violations (see :mod:`mlake.monitor`)."""
+
+    def create(
+        self,
+        name: str,
+        *,
+        target: str,
+        baseline: str | None = None,
+        baseline_snapshot_id: int | None = None,
+        config: MonitorConfig | None = None,
+        columns: builtins.list[str] | None = None,
+        categorical: builtins.list[str] | None = None,
+        replace: bool = False,
+    ) -> Monitor: ...
+    def get(self, name: str) -> Monitor: ...
+    def list(self) -> builtins.list[Monitor]: ...
+    def delete(self, name: str) -> None: ...
+    def run(self, name: str, *, now: datetime | None = None) -> MonitorRun: ...
+    def due(self) -> builtins.list[Monitor]: ...
+    def run_due(self, *, now: datetime | None = None) -> builtins.list[MonitorRun]: ...
+    def runs(self, name: str, limit: int = 50) -> builtins.list[MonitorRun]: ...
+    def violations(self, name: str, run_id: str | None = None) -> pa.Table: ...
+
+
+@runtime_checkable
+class BiasAPI(Protocol):
+    """Bias reports (Clarify's metrics with confidence intervals) of tables and SQL (see :mod:`mlake.bias`)."""
+
+    def report(
+        self,
+        source: str,
+        *,
+        facet: str | Facet,
+        label: str | Outcome,
+        facet_values: Sequence[Scalar] | None = None,
+        facet_threshold: float | None = None,
+        positive_values: Sequence[Scalar] | None = None,
+        label_threshold: float | None = None,
+        predicted: str | Outcome | None = None,
+        predicted_threshold: float | None = None,
+        metrics: Sequence[str] | None = None,
+        resamples: int = 1000,
+        confidence: float = 0.95,
+        snapshot_id: int | None = None,
+        seed: int | None = 0,
+    ) -> BiasReport: ...
+
+
+@runtime_checkable
 class LakeAPI(Protocol):
     """A lake: its catalog, tables, SQL, lineage, ingestion, maintenance and areas."""
 
@@ -413,6 +569,16 @@ class LakeAPI(Protocol):
     def features(self) -> FeatureStoreAPI: ...
     @property
     def quality(self) -> QualityAPI: ...
+    @property
+    def sources(self) -> SourceRegistryAPI: ...
+    @property
+    def recipes(self) -> RecipesAPI: ...
+    @property
+    def pipelines(self) -> PipelinesAPI: ...
+    @property
+    def monitoring(self) -> MonitoringAPI: ...
+    @property
+    def bias(self) -> BiasAPI: ...
     @property
     def objects(self) -> ObjectsAPI: ...
     @property
@@ -462,3 +628,5 @@ class LakeAPI(Protocol):
     ) -> IngestReport: ...
     def ingest_database(self, url: str, into: str, *, source: str | None = None, **options: Any) -> IngestReport: ...
     def maintain(self, name: str | TableName | None = None, **options: Any) -> list[MaintenanceReport]: ...
+    def loader(self, source: Any, **options: Any) -> Loader: ...
+    def capture(self, model: str, version: str, **options: Any) -> CaptureLogger: ...

@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 from tests.governed_lake import Governed, build_governed_lake
 
+from mlake.client import RemoteLake
 from mlake.server.app import create_app
 from mlake.server.settings import ServerSettings
 
@@ -54,3 +55,18 @@ async def analyst(app: FastAPI, governed: Governed) -> AsyncIterator[httpx.Async
 async def outsider(app: FastAPI, governed: Governed) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(app, governed.outsider_token) as c:
         yield c
+
+
+@pytest.fixture
+def remotes(app: FastAPI, governed: Governed) -> Iterator[dict[str, RemoteLake]]:
+    """``mlake.connect(url)`` as root (superuser), bob (analyst) and alice (no grants), over a TestClient."""
+    from fastapi.testclient import TestClient
+
+    import mlake
+
+    tokens = {"admin": governed.admin_token, "bob": governed.analyst_token, "alice": governed.outsider_token}
+    https = [TestClient(app, base_url="http://studio.test") for _ in tokens]
+    pairs = zip(tokens.items(), https, strict=True)
+    yield {who: mlake.connect("http://studio.test", token=t, client=h) for (who, t), h in pairs}
+    for h in https:
+        h.close()

@@ -111,6 +111,32 @@ class BiasReport:
         safe: dict[str, Any] = _json_safe(asdict(self))
         return safe
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BiasReport:
+        """The report back from :meth:`to_dict` (a remote client rebuilds the server's answer)."""
+
+        def metric(m: dict[str, Any]) -> MetricResult:
+            ci = ConfidenceInterval(**_from_safe(m["ci"])) if m.get("ci") else None
+            return MetricResult(**{**_from_safe(m), "ci": ci})
+
+        return cls(
+            facet=data["facet"],
+            label=data["label"],
+            predicted_label=data.get("predicted_label"),
+            group=data.get("group"),
+            rows=data["rows"],
+            rows_excluded=data["rows_excluded"],
+            groups=tuple(GroupSize(**g) for g in data["groups"]),
+            metrics=tuple(metric(m) for m in data["metrics"]),
+            warnings=tuple(BiasWarning(**w) for w in data.get("warnings", [])),
+            not_computed=tuple(NotComputed(**n) for n in data.get("not_computed", [])),
+        )
+
+
+def _from_safe(values: dict[str, Any]) -> dict[str, Any]:
+    """Undo :func:`_json_safe` on one level of numbers ("nan", "inf", "-inf" back to floats)."""
+    return {k: float(v) if v in ("nan", "inf", "-inf") else v for k, v in values.items()}
+
 
 def _json_safe(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from mlake.client.remote import RemoteLake
+    from mlake.sources.registry import Provenance
 
 
 def _plain(value: Any) -> Any:
@@ -265,8 +266,12 @@ class RemoteFeatureStore:
         name: str | None = None,
         description: str | None = None,
         save: bool = True,
+        use: str | None = None,
+        override: str | None = None,
     ) -> RemoteTrainingSet:
-        """Built on the server (point-in-time correct, through your grants, masks and row filters)."""
+        """Built on the server (point-in-time correct, through your grants, masks and row filters); ``use`` is
+        refused there when a source's terms forbid it, unless ``override`` gives a reason (see
+        :meth:`mlake.features.store.FeatureStore.training_set`)."""
         body = {
             "features": [features] if isinstance(features, str) else list(features),
             "entities": _source(entities),
@@ -274,6 +279,8 @@ class RemoteFeatureStore:
             "as_of": _plain(as_of),
             "name": name,
             "description": description,
+            "use": use,
+            "override": override,
         }
         info = self._lake._json("POST", "/features/training-sets", params={"save": save}, json=body)
         return RemoteTrainingSet(self._lake, info)
@@ -357,6 +364,26 @@ class RemoteTrainingSet:
         self._download_check()
         path = f"/features/training-sets/{self.id}/export"
         yield from stream_batches(self._lake, "GET", path, batch_size, params={"format": "arrow"})
+
+    def loader(self, batch_size: int = 1024, **options: Any) -> Any:
+        """A :class:`mlake.loader.Loader` over the saved set's rows, streamed from the server once (see
+        :mod:`mlake.client.loader`)."""
+        from mlake.client.loader import stream_loader
+
+        self._download_check()
+        columns, cache = options.pop("columns", None), options.pop("cache", None)
+        path = f"/features/training-sets/{self.id}/export"
+        what = f"training set {self.name or self.id}"
+        options["batch_size"] = batch_size
+        wanted = list(columns) if columns is not None else None
+        return stream_loader(self._lake, "GET", path, what, wanted, cache, options, params={"format": "arrow"})
+
+    def provenance(self) -> Provenance:
+        """Every registered source (and license) the set's rows derive from, computed on the server."""
+        from mlake.sources.registry import Provenance
+
+        self._download_check()
+        return Provenance.from_dict(self._lake._json("GET", f"/features/training-sets/{self.id}/provenance"))
 
     def _details(self) -> dict[str, Any]:
         """The columns and row count (listed training sets come without them: fetched once)."""

@@ -43,21 +43,31 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.schema import Schema
 
+    from mlake.client.bias import RemoteBias
     from mlake.client.features import RemoteFeatureStore
     from mlake.client.governance import RemoteGovernance
+    from mlake.client.monitoring import RemoteMonitoring
     from mlake.client.objects import RemoteObjects
+    from mlake.client.pipelines import RemotePipelines
     from mlake.client.quality import RemoteQuality
+    from mlake.client.recipes import RemoteRecipes
+    from mlake.client.sources import RemoteSourceRegistry
     from mlake.governance.model import Identity, Principal
     from mlake.ingest.report import IngestReport
+    from mlake.loader.stream import Loader
     from mlake.maintenance import MaintenanceReport
+    from mlake.monitor.capture import CaptureLogger
 
 
 def _error_classes() -> dict[str, type[MlakeError]]:
     from mlake.governance.sandbox import QueryLimitError, SandboxError
     from mlake.governance.tokens import AuthenticationError
+    from mlake.pipelines.model import PipelineError
+    from mlake.processing.base import ProcessingError
 
+    areas = [SandboxError, QueryLimitError, AuthenticationError, PipelineError, ProcessingError]
     classes: dict[str, type[MlakeError]] = {}
-    for value in [*vars(errors).values(), SandboxError, QueryLimitError, AuthenticationError]:
+    for value in [*vars(errors).values(), *areas]:
         if isinstance(value, type) and issubclass(value, MlakeError):
             classes[value.code] = value
     return classes
@@ -150,6 +160,41 @@ class RemoteLake:
         from mlake.client.governance import RemoteGovernance
 
         return RemoteGovernance(self)
+
+    @cached_property
+    def sources(self) -> RemoteSourceRegistry:
+        """Registered sources of data, their terms, and every table's provenance; see :mod:`mlake.client.sources`."""
+        from mlake.client.sources import RemoteSourceRegistry
+
+        return RemoteSourceRegistry(self)
+
+    @cached_property
+    def recipes(self) -> RemoteRecipes:
+        """Saved, versioned recipes of transforms, run on the server; see :mod:`mlake.client.recipes`."""
+        from mlake.client.recipes import RemoteRecipes
+
+        return RemoteRecipes(self)
+
+    @cached_property
+    def pipelines(self) -> RemotePipelines:
+        """Pipelines on the server (superusers only); see :mod:`mlake.client.pipelines`."""
+        from mlake.client.pipelines import RemotePipelines
+
+        return RemotePipelines(self)
+
+    @cached_property
+    def monitoring(self) -> RemoteMonitoring:
+        """Monitors on the server: baselines, runs and violations; see :mod:`mlake.client.monitoring`."""
+        from mlake.client.monitoring import RemoteMonitoring
+
+        return RemoteMonitoring(self)
+
+    @cached_property
+    def bias(self) -> RemoteBias:
+        """Bias reports computed on the server; see :mod:`mlake.client.bias`."""
+        from mlake.client.bias import RemoteBias
+
+        return RemoteBias(self)
 
     @cached_property
     def objects(self) -> RemoteObjects:
@@ -283,6 +328,23 @@ class RemoteLake:
 
         ``params`` fill ``?`` or ``$name`` placeholders (a list or a dict of JSON values)."""
         return RemoteResult(self, query, as_of.isoformat() if isinstance(as_of, datetime) else as_of, params)
+
+    def capture(self, model: str, version: str, **options: Any) -> CaptureLogger:
+        """A non-blocking logger of a model's inputs and outputs into ``capture.<model>`` on the server: the
+        logger of :mod:`mlake.monitor.capture` itself, queueing here and appending each batch through this
+        client (one governed append per batch; ``captured_at`` is this process's clock, as in process).
+        Clients without Python post batches to ``POST /capture/{model}`` instead."""
+        from mlake.monitor.capture import CaptureLogger
+
+        return CaptureLogger(self, model, version, **options)
+
+    def loader(self, source: Any, **options: Any) -> Loader:
+        """Batches of a table (name or handle), a SQL query or result, or a saved training set on the server
+        for training loops: the loader of :mod:`mlake.loader` over rows streamed once (see
+        :mod:`mlake.client.loader`)."""
+        from mlake.client.loader import build_remote_loader
+
+        return build_remote_loader(self, source, **options)
 
     def can_read_sql(self, sql: str) -> bool:
         """Whether this client may read every lake table that ``sql`` names (for showing SQL text)."""

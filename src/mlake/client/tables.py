@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -18,6 +19,7 @@ from pyiceberg.schema import Schema
 
 from mlake.errors import NotFoundError, PermissionDeniedError
 from mlake.results import PREVIEW_ROWS
+from mlake.tables.frames import regroup
 from mlake.tables.lineage import LineageEdge, LineageGraph, LineageInput, WriteRecord
 from mlake.tables.models import TableInfo
 from mlake.tables.names import TableName
@@ -137,6 +139,11 @@ class RemoteResult:
     def __len__(self) -> int:
         return int(self.to_arrow().num_rows)
 
+    def loader(self, batch_size: int = 1024, **options: Any) -> Any:
+        """A :class:`mlake.loader.Loader` over this result's rows, streamed from the server once (see
+        :mod:`mlake.client.loader`)."""
+        return self._lake.loader(self, batch_size=batch_size, **options)
+
     def save(self, name: str, *, mode: str = "create") -> RemoteTable:
         """Write the result to a table on the server (with lineage to the query)."""
         body = {"sql": self.sql, "table": name, "mode": mode, "as_of": self._as_of}
@@ -150,23 +157,19 @@ class RemoteResult:
 def stream_batches(lake: RemoteLake, method: str, path: str, batch_size: int, **kw: Any) -> Iterator[pa.RecordBatch]:
     """Batches of ``batch_size`` rows (the last one shorter) from an Arrow IPC response body, read as it
     arrives: memory stays bounded by a few batches, however large the body."""
+    with open_arrow_stream(lake, method, path, **kw) as reader:
+        for chunk in regroup(reader, batch_size):
+            yield from chunk.combine_chunks().to_batches()
+
+
+@contextmanager
+def open_arrow_stream(lake: RemoteLake, method: str, path: str, **kw: Any) -> Iterator[pa.RecordBatchReader]:
+    """The Arrow IPC response body as a record batch reader, read as it arrives (within the block)."""
     import pyarrow.ipc as ipc
 
     with lake.stream(method, path, **kw) as response:
         body_file = io.BufferedReader(_ByteStream(response.iter_bytes()), buffer_size=1 << 20)
-        reader = ipc.open_stream(pa.PythonFile(body_file, mode="r"))
-        pending: list[pa.RecordBatch] = []
-        rows = 0
-        for batch in reader:
-            pending.append(batch)
-            rows += batch.num_rows
-            while rows >= batch_size:
-                chunk = pa.Table.from_batches(pending, schema=reader.schema).combine_chunks()
-                yield chunk.slice(0, batch_size).to_batches()[0]
-                rest = chunk.slice(batch_size)
-                pending, rows = rest.to_batches(), rest.num_rows
-        if rows:
-            yield from pa.Table.from_batches(pending, schema=reader.schema).combine_chunks().to_batches()
+        yield ipc.open_stream(pa.PythonFile(body_file, mode="r"))
 
 
 def arrow_part(data: pa.Table) -> tuple[str, tuple[str, bytes, str]]:
@@ -352,6 +355,17 @@ class RemoteTable:
 
     def batches(self, batch_size: int = 100_000, **kw: Any) -> Iterator[pa.RecordBatch]:
         return self.query(**kw).batches(batch_size)
+
+    def loader(self, batch_size: int = 1024, **options: Any) -> Any:
+        """A :class:`mlake.loader.Loader` over this table's rows as the server lets the caller read them,
+        streamed once (see :mod:`mlake.client.loader` for how it shards)."""
+        return self._lake.loader(self, batch_size=batch_size, **options)
+
+    def provenance(self) -> Any:
+        """Every registered source (and license) this table's data derives from, through its lineage: a
+        :class:`~mlake.sources.registry.Provenance` (typed ``Any`` as locally, where the tables layer may not
+        name the sources area; :class:`mlake.api.TableAPI` types it)."""
+        return self._lake.sources.provenance(self.name)
 
     def head(self, n: int = 10) -> RemoteResult:
         return self.query(limit=n)

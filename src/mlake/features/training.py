@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from mlake.features.store import FeatureStore
     from mlake.lake import Lake
+    from mlake.sources.registry import Provenance
 
 TRAINING_NAMESPACE = "training_sets"
 
@@ -142,7 +143,7 @@ class TrainingSet:
         loader's local cache once and reused by later loaders of the same set."""
         return self.lake.loader(self, batch_size=batch_size, **options)
 
-    def provenance(self) -> Any:
+    def provenance(self) -> Provenance:
         """Every registered source (and license) the training set's rows derive from: those of its feature
         groups' tables and its entity rows, through their lineage (see :mod:`mlake.sources`)."""
         return self.lake.sources.provenance(_tables_read(self.snapshots, self.entities))

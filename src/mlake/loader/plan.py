@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mlake.loader.cache import content_key
+from mlake.tables.frames import regroup
 
 if TYPE_CHECKING:
     from pyiceberg.io import FileIO
@@ -161,8 +162,11 @@ def spill_key(parts: list[Any]) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:40]
 
 
-def spill(result: Result, root: Path, key: str | None, description: str, max_bytes: int) -> LoadPlan:
-    """Write ``result`` once to Parquet files under ``root/key`` and plan over them.
+def spill(
+    result: Result | pa.RecordBatchReader, root: Path, key: str | None, description: str, max_bytes: int
+) -> LoadPlan:
+    """Write ``result`` (a lake's result, or any Arrow stream: a remote client's streamed rows) once to
+    Parquet files under ``root/key`` and plan over them.
 
     With a key, a later loader over the same result (same SQL over the same snapshots, by the same
     principal under the same policy) reuses the files; without one (data given in memory, unsaved
@@ -203,23 +207,25 @@ def spill(result: Result, root: Path, key: str | None, description: str, max_byt
     return LoadPlan(files, pieces, schema, "governed-sql", description)
 
 
-def _write_parts(result: Result, folder: Path) -> None:
+def _write_parts(result: Result | pa.RecordBatchReader, folder: Path) -> None:
     """The result as part-00000.parquet ... of about SPILL_FILE_ROWS rows each (always at least one file,
-    so an empty result keeps its schema)."""
-    reader = result.reader(SPILL_ROW_GROUP)
+    so an empty result keeps its schema), in row groups of exactly SPILL_ROW_GROUP rows whatever sizes the
+    stream's batches come in: the row groups — the loader's shards — then depend on the rows only, so a
+    result spilled from the local engine and one streamed from a server are split alike."""
+    reader = result if isinstance(result, pa.RecordBatchReader) else result.reader(SPILL_ROW_GROUP)
     part = 0
     rows_in_part = 0
     writer: pq.ParquetWriter | None = None
     try:
-        for batch in reader:
+        for group in regroup(reader, SPILL_ROW_GROUP):
             if writer is None or rows_in_part >= SPILL_FILE_ROWS:
                 if writer is not None:
                     writer.close()
                 writer = pq.ParquetWriter(folder / f"part-{part:05d}.parquet", reader.schema)
                 part += 1
                 rows_in_part = 0
-            writer.write_table(pa.Table.from_batches([batch]), row_group_size=SPILL_ROW_GROUP)
-            rows_in_part += batch.num_rows
+            writer.write_table(group, row_group_size=SPILL_ROW_GROUP)
+            rows_in_part += group.num_rows
         if writer is None:
             writer = pq.ParquetWriter(folder / "part-00000.parquet", reader.schema)
     finally:

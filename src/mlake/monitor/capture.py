@@ -44,7 +44,7 @@ from mlake.tables.frames import as_arrow
 from mlake.tables.names import TableName, check_part
 
 if TYPE_CHECKING:
-    from mlake.lake import Lake
+    from mlake.api import LakeAPI
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class CaptureLogger:
 
     def __init__(
         self,
-        lake: Lake,
+        lake: LakeAPI,
         model: str,
         version: str,
         *,

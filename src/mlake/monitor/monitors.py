@@ -110,6 +110,26 @@ class Monitor:
             "last_run_at": self.last_run_at.isoformat() if self.last_run_at else None,
         }
 
+    def to_wire(self) -> dict[str, Any]:
+        """Everything of the monitor, its baseline included, for a remote client to rebuild."""
+        return self.to_dict() | {"baseline": self.baseline.to_json()}
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Monitor:
+        last = data.get("last_run_at")
+        return cls(
+            name=data["name"],
+            target=data["target"],
+            config=MonitorConfig.from_dict(data["config"]),
+            baseline=DriftBaseline.from_json(data["baseline"]),
+            baseline_metrics=data["baseline_metrics"],
+            baseline_source=data["baseline_source"],
+            owner=data["owner"],
+            created_at=datetime.fromisoformat(data["created_at"]),
+            last_snapshot_id=data.get("last_snapshot_id"),
+            last_run_at=datetime.fromisoformat(last) if last else None,
+        )
+
 
 @dataclass(frozen=True)
 class MonitorRun:
@@ -137,6 +157,13 @@ class MonitorRun:
         out["violations"] = [v.to_dict() for v in self.violations]
         out["violation_count"] = len(self.violations)
         return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MonitorRun:
+        """The run back from :meth:`to_dict` (a remote client rebuilds the server's answer)."""
+        fields = {k: v for k, v in data.items() if k not in ("violation_count", "violations", "run_at")}
+        violations = tuple(Violation(**v) for v in data.get("violations", []))
+        return cls(**fields, run_at=datetime.fromisoformat(data["run_at"]), violations=violations)
 
 
 class Monitoring:

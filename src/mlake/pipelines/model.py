@@ -121,11 +121,20 @@ class Pipeline(BaseModel):
 
     @classmethod
     def from_yaml(cls, text: str) -> Pipeline:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise PipelineError(f"Invalid pipeline: {exc}", hint="see docs/processing.md#pipelines") from exc
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Pipeline:
+        """A pipeline from its mapping form; a malformed one is a :class:`PipelineError`."""
         from pydantic import ValidationError as PydanticError
 
         try:
-            return cls.model_validate(yaml.safe_load(text))
-        except (yaml.YAMLError, PydanticError) as exc:
+            return cls.model_validate(data)
+        except PydanticError as exc:
             raise PipelineError(f"Invalid pipeline: {exc}", hint="see docs/processing.md#pipelines") from exc
 
     def to_yaml(self) -> str:

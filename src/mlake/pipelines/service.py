@@ -14,7 +14,7 @@ import importlib
 import json
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +50,15 @@ class PipelineRun:
     attempts: int
     error: str | None
     steps: list[StepRun] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PipelineRun:
+        """The run back from :meth:`to_dict` (a remote client rebuilds the server's answer)."""
+        steps = [StepRun(**s) for s in data.get("steps", [])]
+        return cls(**{k: v for k, v in data.items() if k != "steps"}, steps=steps)
 
 
 def _now() -> datetime:

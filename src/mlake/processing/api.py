@@ -52,6 +52,17 @@ class StoredRecipe:
             "created_at": self.created_at.isoformat(),
         }
 
+    def to_wire(self) -> dict[str, Any]:
+        """Everything of the version (its YAML and fitted parameters), for a remote client to rebuild."""
+        fitted = self.fitted.to_dict() if self.fitted is not None else None
+        return self.to_dict() | {"yaml": self.recipe.to_yaml(), "fitted_params": fitted}
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> StoredRecipe:
+        fitted = FittedRecipe.from_dict(data["fitted_params"]) if data.get("fitted_params") else None
+        at = datetime.fromisoformat(data["created_at"])
+        return cls(data["name"], data["version"], Recipe.from_yaml(data["yaml"]), fitted, data["created_by"], at)
+
 
 @dataclass
 class RecipeRun:
@@ -372,7 +383,7 @@ def _as_recipe(recipe: Recipe | str | dict[str, Any]) -> Recipe:
         return recipe
     if isinstance(recipe, str):
         return Recipe.from_yaml(recipe)
-    return Recipe.model_validate(recipe)
+    return Recipe.from_dict(recipe)
 
 
 def _last_write(lake: LakeHandle, table: Table) -> tuple[int, int | None]:

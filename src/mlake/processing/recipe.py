@@ -105,9 +105,19 @@ class Recipe(BaseModel):
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise ProcessingError(f"The recipe is not valid YAML: {exc}") from exc
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Recipe:
+        """A recipe from its mapping form; a malformed one is a :class:`ProcessingError` (what, and where to look)."""
+        from pydantic import ValidationError as PydanticError
+
         if not isinstance(data, dict) or "steps" not in data:
             raise ProcessingError("A recipe is a mapping with a 'steps' list", hint="see docs/processing.md")
-        return cls.model_validate(data)
+        try:
+            return cls.model_validate(data)
+        except PydanticError as exc:
+            raise ProcessingError(f"Invalid recipe: {exc}", hint="see docs/processing.md") from exc
 
     def fit(self, executor: Executor, source: str) -> FittedRecipe:
         """Learn every fitted step's parameters from ``source`` (a SQL relation in ``executor``)."""

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from mlake.errors import ValidationError
 
@@ -91,3 +91,13 @@ def stream_result(result: Result, fmt: str, filename: str) -> StreamingResponse:
         media_type=MEDIA[fmt],
         headers={"Content-Disposition": f'attachment; filename="{filename}.{ext}"'},
     )
+
+
+def arrow_response(table: pa.Table) -> Response:
+    """A small Arrow table as one Arrow IPC stream body (types travel exactly)."""
+    import pyarrow.ipc as ipc
+
+    sink = pa.BufferOutputStream()
+    with ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return Response(sink.getvalue().to_pybytes(), media_type=MEDIA["arrow"])

@@ -92,6 +92,26 @@ class Source:
             "created_at": self.created_at.isoformat() if self.created_at else None,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Source:
+        """The source back from :meth:`to_dict` (a remote client rebuilds the server's answer)."""
+        created = data.get("created_at")
+        return cls(
+            name=data["name"],
+            kind=data["kind"],
+            provider=data.get("provider"),
+            license=data.get("license"),
+            terms_url=data.get("terms_url"),
+            contact=data.get("contact"),
+            description=data.get("description"),
+            allowed_uses=data.get("allowed_uses"),
+            acquired=_date(data.get("acquired"), "acquired"),
+            expires=_date(data.get("expires"), "expires"),
+            personal_data=bool(data.get("personal_data")),
+            created_by=data.get("created_by"),
+            created_at=datetime.fromisoformat(created) if created else None,
+        )
+
 
 @dataclass
 class SourceUse:
@@ -102,6 +122,10 @@ class SourceUse:
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source.to_dict(), "tables": self.tables}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SourceUse:
+        return cls(Source.from_dict(data["source"]), list(data["tables"]))
 
 
 @dataclass
@@ -135,6 +159,11 @@ class Provenance:
             "licenses": self.licenses,
             "personal_data": self.personal_data,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Provenance:
+        """The provenance back from :meth:`to_dict` (licenses and personal_data are derived again)."""
+        return cls(list(data["tables"]), [SourceUse.from_dict(u) for u in data["sources"]])
 
     def __repr__(self) -> str:
         names = ", ".join(f"{u.source.name} ({u.source.license or 'no license'})" for u in self.sources)

@@ -6,6 +6,7 @@ mlake query results, lists of dicts, dicts of lists, and anything exposing ``__a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,23 @@ def as_arrow(data: Any) -> pa.Table:
     if isinstance(table, pa.RecordBatchReader):  # polars may hand back a stream
         table = table.read_all()
     return table
+
+
+def regroup(reader: pa.RecordBatchReader, rows: int) -> Iterator[pa.Table]:
+    """The stream as tables of exactly ``rows`` rows (the last one shorter), whatever sizes its batches
+    come in; memory stays bounded by about two groups."""
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    for batch in reader:
+        pending.append(batch)
+        count += batch.num_rows
+        while count >= rows:
+            table = pa.Table.from_batches(pending, schema=reader.schema)
+            yield table.slice(0, rows)
+            rest = table.slice(rows)
+            pending, count = rest.to_batches(), rest.num_rows
+    if count:
+        yield pa.Table.from_batches(pending, schema=reader.schema)
 
 
 def to_arrow(data: Any) -> pa.Table:

@@ -37,6 +37,7 @@ class BiasReportIn(BaseModel):
     resamples: int = Field(default=1000, ge=0, le=5000)
     confidence: float = Field(default=0.95, gt=0, lt=1)
     snapshot_id: int | None = None
+    seed: int | None = Field(default=0, description="The bootstrap's seed (null: a fresh one each time).")
     format: Literal["json", "html"] = Field(default="json", description="html: a self-contained page with CI bars.")
 
 

@@ -102,6 +102,14 @@ class TrainingSetIn(BaseModel):
     as_of: datetime | None = Field(default=None, description="Only values written by then (what was known then).")
     name: str | None = Field(default=None, max_length=200)
     description: str | None = Field(default=None, max_length=10_000)
+    use: str | None = Field(
+        default=None,
+        max_length=128,
+        description="What the rows are for (e.g. model_training): refused when a source's terms forbid it.",
+    )
+    override: str | None = Field(
+        default=None, max_length=2000, description="Why the use is allowed anyway (recorded in the audit log)."
+    )
 
 
 def _source(body: RowsSource, time_columns: set[str] | None) -> Any:
@@ -226,6 +234,8 @@ def create_training_set(body: TrainingSetIn, lake: Lk, save: bool = True) -> dic
         name=body.name,
         description=body.description,
         save=save,
+        use=body.use,
+        override=body.override,
     )
     return training_set_info(lake, ts)
 
@@ -234,6 +244,12 @@ def create_training_set(body: TrainingSetIn, lake: Lk, save: bool = True) -> dic
 def describe_training_set(training_set: TrainingSetId, lake: Lk) -> dict[str, Any]:
     """Its spec, the snapshot of every table it read, its columns and its number of rows."""
     return training_set_info(lake, lake.features.load_training_set(training_set))
+
+
+@router.get("/features/training-sets/{training_set}/provenance", summary="The sources a training set derives from")
+def training_set_provenance(training_set: TrainingSetId, lake: Lk) -> dict[str, Any]:
+    """Every registered source (and license) the set's rows derive from, through the lineage of its tables."""
+    return lake.features.load_training_set(training_set).provenance().to_dict()
 
 
 @router.get("/features/training-sets/{training_set}/rows", summary="A page of a training set's rows")

@@ -14,12 +14,15 @@ if TYPE_CHECKING:
 
 
 def _api() -> APIRouter:
-    from mlake.server.api import catalog, ingest, tables
+    from mlake.server.api import catalog, ingest, pipelines, recipes, sources, tables
 
     r = APIRouter()
     r.include_router(catalog.router)
     r.include_router(tables.router)
     r.include_router(ingest.router())
+    r.include_router(sources.router)
+    r.include_router(recipes.router)
+    r.include_router(pipelines.router)
     return r
 
 
@@ -73,6 +76,9 @@ register_area(
         tags=(
             {"name": "catalog", "description": "Namespaces, tables, schema, history, lineage, rows and exports."},
             {"name": "ingest", "description": "Upload files into tables; bad rows are quarantined."},
+            {"name": "sources", "description": "Where data came from, under which license; provenance and uses."},
+            {"name": "recipes", "description": "Saved, versioned recipes of transforms: preview, run, export."},
+            {"name": "pipelines", "description": "DAGs of steps with recorded runs (superusers only)."},
             {"name": "server", "description": "Health, the caller, the areas of this server."},
         ),
     )
