@@ -34,6 +34,7 @@ BUILTIN_AREAS = (
     "mlake.server.areas.monitoring",
     "mlake.server.areas.streams",
     "mlake.server.areas.objects",
+    "mlake.server.areas.processing",
 )
 
 
