@@ -171,6 +171,8 @@ def _recipe(data: dict[str, Any], upto: int) -> Recipe:
         except PydanticError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'step'}: {e['msg']}" for e in exc.errors())
             raise StepError(i, f"Step {i} ({raw.get('op')}): {problems}") from exc
+        except RecipeValidationError as exc:
+            raise StepError(exc.step, str(exc)) from exc
         except MlakeError as exc:
             raise StepError(i, f"Step {i} ({raw.get('op')}): {exc}") from exc
     return Recipe(name=data.get("name") or "draft", source=data.get("source") or None, steps=steps)
