@@ -146,19 +146,8 @@ router.include_router(serving.router(principal_lake))
 def create_group(body: GroupIn, lake: Lk) -> dict[str, Any]:
     """Define a group and create its offline table (needs ALTER on the `features` namespace); write rows
     with `POST /features/groups/{name}/write`."""
-    lake.features.create_group(
-        body.name,
-        entities=body.entities,
-        event_time=body.event_time,
-        features={n: (f.type, f.description) for n, f in body.features.items()},
-        ttl=body.ttl,
-        description=body.description,
-        owner=body.owner,
-        tags=body.tags,
-        online=body.online,
-    )
-    info: dict[str, Any] = json_value(lake.features.describe(body.name, statistics=False))
-    return info
+    features = {n: (f.type, f.description) for n, f in body.features.items()}
+    return _created(lake, body, entities=body.entities, features=features)
 
 
 @router.post("/features/groups/from-recipe", status_code=201, summary="Create an on-demand group from a recipe")
@@ -166,16 +155,20 @@ def create_group_from_recipe(body: RecipeGroupIn, lake: Lk) -> dict[str, Any]:
     """A group whose rows are a saved, fitted recipe applied to its source table; online reads with
     `request` values compute its features with the same fitted recipe (needs ALTER on `features` and
     SELECT on the recipe's source)."""
+    return _created(lake, body, entities=body.entities, recipe=body.recipe)
+
+
+def _created(lake: Lake, body: GroupIn | RecipeGroupIn, **spec: Any) -> dict[str, Any]:
+    """Create the group ``body`` describes (with ``spec``: its entities and features or recipe); its description."""
     lake.features.create_group(
         body.name,
-        entities=body.entities,
         event_time=body.event_time,
-        recipe=body.recipe,
         ttl=body.ttl,
         description=body.description,
         owner=body.owner,
         tags=body.tags,
         online=body.online,
+        **spec,
     )
     info: dict[str, Any] = json_value(lake.features.describe(body.name, statistics=False))
     return info
