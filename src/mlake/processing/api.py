@@ -376,7 +376,10 @@ def apply_fitted(stored: StoredRecipe, data: Any) -> pa.Table:
     from mlake.tables.frames import to_arrow
 
     fitted = require_servable(stored)
-    table = to_arrow(data if not isinstance(data, builtins.list) else pa.Table.from_pylist(data))
+    # Built here (not by to_arrow, which types an all-null column as text): a value missing from every
+    # request row stays of DuckDB's NULL type, which every step accepts, as the training rows' NULLs are.
+    table = pa.Table.from_pylist(data) if isinstance(data, builtins.list) else data
+    table = table if isinstance(table, pa.Table) else to_arrow(table)
     con = duckdb.connect()
     try:
         con.register("__request", table)
