@@ -61,6 +61,9 @@ async def test_save_run_and_list(admin: httpx.AsyncClient, governed: Governed) -
     assert refused.status_code == 422 and "Step 1 (standard_scale)" in refused.text
     listing = await admin.get("/recipes", headers=HTML)
     assert "clean_orders" in listing.text and "v1" in listing.text
+    assert (await admin.post("/recipes/save", data=form)).headers["location"] == "/recipes/clean_orders?saved=2"
+    older = await admin.get("/recipes/clean_orders?version=1", headers=HTML)
+    assert 'href="/recipes/clean_orders?version=2"' in older.text and ">v1</span>" in older.text
     new = await admin.get("/recipes/new?table=shop.orders", headers=HTML)
     assert new.status_code == 200 and "standard_scale" in new.text  # the transform list is on the page
 
