@@ -135,3 +135,24 @@ def test_the_local_signatures_work_remotely(clients: dict[str, RemoteLake], gove
     assert [b.num_rows for b in listed.batches(1)] == [1]
     admin.drop_group("visits", purge=True)
     assert not governed.lake.table_exists("features.visits")
+
+
+def test_on_demand_group_from_a_recipe(clients: dict[str, RemoteLake], governed: Governed) -> None:
+    """A recipe-defined group created over REST serves, for request-time values, what its offline rows hold."""
+    lake = governed.lake
+    steps = [
+        {"op": "derive", "name": "at", "expression": "TIMESTAMPTZ '2026-01-01 00:00:00+00'"},
+        {"op": "standard_scale", "columns": ["amount"]},
+    ]
+    lake.recipes.create({"name": "order_amounts", "source": "shop.orders", "steps": steps})
+    lake.recipes.run("order_amounts", "shop.order_amounts")  # fits it
+    with pytest.raises(PermissionDeniedError):  # the analyst may not define groups
+        clients["bob"].features.create_group("amounts", entities=["order_id"], event_time="at", recipe="order_amounts")
+    admin = clients["admin"].features
+    group = admin.create_group("amounts", entities=["order_id"], event_time="at", recipe="order_amounts")
+    assert group.tags["recipe"] == "order_amounts@v1"
+    offline = {r["order_id"]: r["amount"] for r in lake.sql("SELECT * FROM features.amounts").to_arrow().to_pylist()}
+    online = admin.get_online_features(
+        [{"order_id": 11}, {"order_id": 12}], ["amounts:amount"], request=[{"amount": 35.5}, {"amount": 12.25}]
+    )
+    assert [v["amount"] for v in online.values] == pytest.approx([offline[11], offline[12]])

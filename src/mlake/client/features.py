@@ -146,23 +146,37 @@ class RemoteFeatureStore:
         owner: str | None = None,
         tags: Mapping[str, str] | Sequence[str] | None = None,
         online: bool = True,
+        recipe: str | None = None,
     ) -> FeatureGroup:
         """Define a group, then write ``data`` if given. As locally, types not given (entity names as a
-        list, feature names, or no features: every other column) are taken from ``data``'s columns."""
-        types = self._data_types(data) if data is not None else {}
-        keys = [entities] if isinstance(entities, str) else entities
-        body = {
-            "name": name,
-            "entities": _typed(keys, types, "entity"),
+        list, feature names, or no features: every other column) are taken from ``data``'s columns.
+        ``recipe``: an on-demand group, computed on the server by a saved, fitted recipe (as locally)."""
+        common: dict[str, Any] = {
             "event_time": event_time,
-            "features": _features_spec(
-                features if features is not None else [c for c in types if c not in {*keys, event_time}], types
-            ),
             "ttl": _ttl(ttl),
             "description": description,
             "owner": owner,
             "tags": dict(tags) if isinstance(tags, Mapping) else dict.fromkeys(tags or (), ""),
             "online": online,
+        }
+        if recipe is not None:
+            if data is not None or features is not None:
+                raise ValidationError(
+                    f"Feature group {name!r}: a recipe's group takes its rows and features from the recipe",
+                    hint="give a recipe, or data and features, not both",
+                )
+            names = [entities] if isinstance(entities, str) else list(entities)
+            body = {"name": name, "entities": names, "recipe": recipe, **common}
+            return group_from_dict(self._lake._json("POST", "/features/groups/from-recipe", json=body))
+        types = self._data_types(data) if data is not None else {}
+        keys = [entities] if isinstance(entities, str) else entities
+        body = {
+            "name": name,
+            "entities": _typed(keys, types, "entity"),
+            "features": _features_spec(
+                features if features is not None else [c for c in types if c not in {*keys, event_time}], types
+            ),
+            **common,
         }
         group = group_from_dict(self._lake._json("POST", "/features/groups", json=body))
         if data is not None:
@@ -236,14 +250,17 @@ class RemoteFeatureStore:
     # --- online reads -------------------------------------------------------------------------------
 
     def get_online_features(
-        self, keys: Any, features: Sequence[str] | str, *, now: datetime | None = None
+        self, keys: Any, features: Sequence[str] | str, *, now: datetime | None = None, request: Any = None
     ) -> OnlineFeatures:
         """Values (as JSON has them: times as ISO text) and a status per value, for one or many entities;
-        ``now`` is the time TTLs are judged at (default: the server's clock)."""
+        ``now`` is the time TTLs are judged at (default: the server's clock); ``request``: request-time
+        values (one dict per entity) that recipe-defined groups compute their features from."""
         entities = normalize_keys(keys)
         body = {"features": [features] if isinstance(features, str) else list(features), "entities": _plain(entities)}
         if now is not None:
             body["now"] = _plain(now)
+        if request is not None:
+            body["request"] = _plain([request] if isinstance(request, Mapping) else list(request))
         r = self._lake._json("POST", "/features/online", json=body)
         results = r["results"]
         return OnlineFeatures(

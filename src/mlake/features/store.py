@@ -44,7 +44,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from mlake.errors import MlakeError, NotFoundError, PermissionDeniedError
+from mlake.errors import MlakeError, NotFoundError, PermissionDeniedError, ValidationError
 from mlake.features.groups import (
     OFFLINE_NAMESPACE,
     WRITE_TIME,
@@ -53,7 +53,16 @@ from mlake.features.groups import (
     GroupRegistry,
     parse_features,
 )
-from mlake.features.lookup import GroupPolicy, OnlineFeatures, ReadPlan, normalize_keys, plan_read, read_online
+from mlake.features.lookup import (
+    MISSING,
+    PRESENT,
+    GroupPolicy,
+    OnlineFeatures,
+    ReadPlan,
+    normalize_keys,
+    plan_read,
+    read_online,
+)
 from mlake.features.materialize import MaterializeReport, forget_materializations, materialize_group
 from mlake.features.offline import WriteSummary, ensure_offline_table, write_features
 from mlake.features.online import OnlineStore, open_online_store
@@ -69,6 +78,7 @@ from mlake.features.training import (
 from mlake.tables.names import TableName
 
 SERVING_CACHE_SECONDS = 5.0
+RECIPE_TAG = "recipe"  # a group defined by a recipe: its tag names the fitted recipe version ("name@v3")
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -189,6 +199,7 @@ class FeatureStore:
         owner: str | None = None,
         tags: Mapping[str, str] | Sequence[str] | None = None,
         online: bool = True,
+        recipe: str | None = None,
     ) -> FeatureGroup:
         """Define a group; with ``data`` (any frame, table or SQL), types are taken from it and it is written.
 
@@ -196,9 +207,23 @@ class FeatureStore:
         ``features`` maps names to types (``{"spend_30d": "double"}``, or ``(type, description)``), or
         lists names whose types come from ``data`` (default: every other column of ``data``). ``ttl``
         (``"30d"``, seconds, a timedelta) bounds how long a value stays valid after its event time.
+
+        ``recipe`` (``"name"`` or ``"name@v3"``, a saved and fitted recipe of row-local steps) defines an
+        on-demand group: its rows are the fitted recipe applied to the recipe's source table, and
+        :meth:`get_online_features` with ``request=`` applies the same fitted recipe to request-time
+        values, so training and serving compute each feature the same way.
         """
         with self._lake.audited("features.group.create", [f"{OFFLINE_NAMESPACE}.{name}"], name):
             self._lake.access.require_namespace("alter", OFFLINE_NAMESPACE)
+            if recipe is not None:
+                if data is not None:
+                    raise ValidationError(
+                        f"Feature group {name!r}: give a recipe or data, not both",
+                        hint="the rows of a recipe's group are the recipe applied to its source table",
+                    )
+                data, binding = self._recipe_rows(recipe)
+                tag_map = dict(tags) if isinstance(tags, Mapping) else dict.fromkeys(tags or (), "")
+                tags = {**tag_map, RECIPE_TAG: binding}
             types: dict[str, Any] = {}
             source = None
             if data is not None:
@@ -228,6 +253,25 @@ class FeatureStore:
             if source is not None:
                 self.write(group.name, source)
             return group
+
+    def _recipe_rows(self, spec: str) -> tuple[Result, str]:
+        """The fitted recipe ``spec`` applied to its source (read as the actor, so it needs the source's
+        grants), and the ``name@vN`` the group is bound to."""
+        from mlake.processing.api import LakeExecutor, require_servable
+        from mlake.tables.lineage import LineageInput
+
+        name, _, v = spec.partition("@v")
+        stored = self._lake.recipes.get(name, int(v) if v.isdigit() else None)
+        fitted = require_servable(stored)
+        if not stored.recipe.source:
+            raise ValidationError(f"Recipe {name!r} names no source table", hint="give the recipe a source")
+        ex = LakeExecutor(self._lake)
+        sql = fitted.compile(ex, ex.table(stored.recipe.source)).sql()
+        rows = self._lake.engine.query(sql)
+        binding = f"{stored.name}@v{stored.version}"
+        rows.lineage_inputs = [LineageInput("table", t, snapshot_id=s) for t, s in ex.pinned.items()]
+        rows.lineage_inputs.append(LineageInput("query", f"recipe:{binding}", detail=sql))
+        return rows, binding
 
     def group(self, name: str) -> FeatureGroup:
         """A group's definition — its offline table's metadata, so a principal needs some grant on it."""
@@ -435,15 +479,19 @@ class FeatureStore:
     # --- online reads -------------------------------------------------------------------------------
 
     def get_online_features(
-        self, keys: Any, features: Sequence[str] | str, *, now: datetime | None = None
+        self, keys: Any, features: Sequence[str] | str, *, now: datetime | None = None, request: Any = None
     ) -> OnlineFeatures:
         """Latest values and a status per value (present / missing / expired) for one or many entities.
 
         Needs ``select`` on each group's offline table and the features' columns; masks and row filters
-        apply to the values served (see :mod:`mlake.features.online_access`)."""
+        apply to the values served (see :mod:`mlake.features.online_access`). ``request``: request-time
+        values, one row (a dict) per entity in the order of ``keys``; the features of groups defined by a
+        recipe are then computed from them with the group's fitted recipe instead of read from the store."""
         entities = normalize_keys(keys)
+        rows = _request_rows(request, len(entities))
         if not self._lake.access.governed:  # the owner: nothing to check or audit (the hot path)
-            return read_online(self.online_store, self._read_plan(features), entities, now)
+            plan = self._read_plan(features)
+            return self._on_demand(plan, read_online(self.online_store, plan, entities, now), rows)
         refs = parse_feature_refs(features)
         tables = list(dict.fromkeys(f"{OFFLINE_NAMESPACE}.{r.group}" for r in refs))
         names = [f"{r.group}:{r.feature}" for r in refs]
@@ -455,8 +503,40 @@ class FeatureStore:
             for gp in plan.groups:
                 access = self._require_columns(gp.group, gp.features, "this online read")
                 if access.restricted:
+                    if rows is not None and RECIPE_TAG in gp.group.tags:
+                        raise PermissionDeniedError(
+                            f"Masks or row filters apply to feature group {gp.group.name!r} for "
+                            f"{self._lake.principal.name!r}; its values cannot be computed from request values",
+                            hint="read its stored values (without request=)",
+                        )
                     policies[gp.group.name] = self._online_policy(gp.group, access)
-            return read_online(self.online_store, plan, entities, now, policies)
+            return self._on_demand(plan, read_online(self.online_store, plan, entities, now, policies), rows)
+
+    def _on_demand(self, plan: ReadPlan, result: OnlineFeatures, rows: list[dict[str, Any]] | None) -> OnlineFeatures:
+        """Replace the values of recipe-defined groups by their recipe applied to the request rows (with
+        the entity keys), after the actor's access to the group was checked."""
+        if rows is None:
+            return result
+        from mlake.processing.api import apply_fitted, load_recipe
+
+        for gp in plan.groups:
+            binding = gp.group.tags.get(RECIPE_TAG)
+            if not binding:
+                continue
+            name, _, v = binding.partition("@v")
+            stored = load_recipe(self._lake._core.metadata_engine, name, int(v))
+            if stored is None:
+                raise NotFoundError(f"Recipe {binding} of feature group {gp.group.name!r} no longer exists")
+            inputs = [{**e, **r} for e, r in zip(result.entities, rows, strict=True)]
+            computed = apply_fitted(stored, inputs).to_pylist()
+            if len(computed) != len(inputs):  # a step dropped rows: compute each row on its own
+                computed = [next(iter(apply_fitted(stored, [row]).to_pylist()), None) for row in inputs]
+            for i, out_row in enumerate(computed):
+                for f, out in zip(gp.features, gp.outputs, strict=True):
+                    result.values[i][out] = out_row.get(f) if out_row else None
+                    result.statuses[i][out] = PRESENT if out_row else MISSING
+                result.event_times[i][gp.group.name] = None  # computed now, from the request
+        return result
 
     def _online_policy(self, group: FeatureGroup, access: TableAccess) -> GroupPolicy:
         from mlake.features.online_access import group_policy
@@ -517,3 +597,23 @@ class FeatureStore:
                     hint="ask someone with unrestricted access to the table to run it",
                 )
             return check_skew(self._lake, g, sample=sample, seed=seed, now=now)
+
+
+def _request_rows(request: Any, entities: int) -> list[dict[str, Any]] | None:
+    """Request-time values as one dict per entity (a dict, a list of dicts, or any frame)."""
+    if request is None:
+        return None
+    if isinstance(request, Mapping):
+        rows = [dict(request)]
+    elif isinstance(request, Sequence) and not isinstance(request, str):
+        rows = [dict(r) for r in request]
+    else:
+        from mlake.tables.frames import to_arrow
+
+        rows = to_arrow(request).to_pylist()
+    if len(rows) != entities:
+        raise ValidationError(
+            f"{len(rows)} request row(s) for {entities} entit{'y' if entities == 1 else 'ies'}",
+            hint="give one row of request-time values per entity, in the same order",
+        )
+    return rows

@@ -38,6 +38,8 @@ class StepRun:
     attempts: int
     log: str = ""
     error: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
 
 
 @dataclass
@@ -50,6 +52,14 @@ class PipelineRun:
     attempts: int
     error: str | None
     steps: list[StepRun] = field(default_factory=list)
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+def _utc(when: datetime | None) -> datetime | None:
+    """SQLite gives back naive datetimes; every time here is UTC."""
+    return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -279,6 +289,8 @@ class Pipelines:
                     s["attempts"],
                     s["log"] or "",
                     s["error"],
+                    _utc(s["started_at"]),
+                    _utc(s["finished_at"]),
                 )
                 for s in steps
             ]
@@ -291,6 +303,9 @@ class Pipelines:
             row["attempts"],
             row["error"],
             step_runs,
+            _utc(row["created_at"]),
+            _utc(row["started_at"]),
+            _utc(row["finished_at"]),
         )
 
     def runs(self, name: str) -> list[PipelineRun]:

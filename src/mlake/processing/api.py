@@ -146,19 +146,11 @@ class Recipes:
 
     def get(self, name: str, version: int | None = None) -> StoredRecipe:
         """A saved recipe (the latest version unless ``version``)."""
-        query = sa.select(recipes_table).where(recipes_table.c.name == name)
-        if version is not None:
-            query = query.where(recipes_table.c.version == version)
-        with self._db.connect() as conn:
-            row = conn.execute(query.order_by(recipes_table.c.version.desc()).limit(1)).mappings().first()
-        if row is None or (row["source"] and not self._may_read(row["source"])):
+        stored = load_recipe(self._db, name, version)
+        if stored is None or (stored.recipe.source and not self._may_read(stored.recipe.source)):
             what = f"Recipe {name!r}" + (f" version {version}" if version else "")
             raise NotFoundError(f"{what} does not exist", hint="`mlake recipes list` shows the saved recipes")
-        fitted = FittedRecipe.from_dict(json.loads(row["fitted"])) if row["fitted"] else None
-        created = row["created_at"] if row["created_at"].tzinfo else row["created_at"].replace(tzinfo=UTC)
-        return StoredRecipe(
-            row["name"], row["version"], Recipe.from_yaml(row["yaml"]), fitted, row["created_by"], created
-        )
+        return stored
 
     def list(self) -> list[StoredRecipe]:
         """The latest version of every recipe whose source the actor may read."""
@@ -248,29 +240,7 @@ class Recipes:
         """Apply a saved, fitted recipe to request-time values (a data frame, Arrow table or list of
         dicts) with exactly the parameters its training run learned — the on-demand path, so serving
         and training cannot disagree. Only row-local steps can run on a request's rows."""
-        from mlake.processing.recipe import DuckDBExecutor
-        from mlake.tables.frames import to_arrow
-
-        stored = self.get(name, version)
-        if stored.fitted is None:
-            raise ProcessingError(
-                f"Recipe {name!r} version {stored.version} is not fitted yet",
-                hint=f"run it once (lake.recipes.run({name!r}, ...)) to fit it on its source",
-            )
-        for i, step in enumerate(stored.recipe.steps, 1):
-            if step.scope != "row" or step.op == "join":
-                raise ProcessingError(
-                    f"Step {i} ({step.op}) of recipe {name!r} needs other rows than the request's",
-                    hint="serve features computed by such steps from the online store instead",
-                )
-        table = to_arrow(data if not isinstance(data, builtins.list) else pa.Table.from_pylist(data))
-        con = duckdb.connect()
-        try:
-            con.register("__request", table)
-            ex = DuckDBExecutor(con)
-            return con.sql(stored.fitted.compile(ex, "__request").sql()).to_arrow_table()
-        finally:
-            con.close()
+        return apply_fitted(self.get(name, version), data)
 
     def export(self, name: str, fmt: str = "sql", *, version: int | None = None) -> str:
         """The recipe as readable SQL (fitted parameters inlined once it has run) or a Python script."""
@@ -376,6 +346,58 @@ class Recipes:
         name = TableName.parse(table)
         self._lake.access.require_visible(name)
         self._lake.access.require("select", name)
+
+
+def load_recipe(db: sa.Engine, name: str, version: int | None = None) -> StoredRecipe | None:
+    """A saved recipe version as stored (the latest unless ``version``), without access checks: callers
+    check the actor may see it (its source table for ``lake.recipes``, a feature group's grants for
+    on-demand features)."""
+    query = sa.select(recipes_table).where(recipes_table.c.name == name)
+    if version is not None:
+        query = query.where(recipes_table.c.version == version)
+    with db.connect() as conn:
+        row = conn.execute(query.order_by(recipes_table.c.version.desc()).limit(1)).mappings().first()
+    if row is None:
+        return None
+    fitted = FittedRecipe.from_dict(json.loads(row["fitted"])) if row["fitted"] else None
+    created = row["created_at"] if row["created_at"].tzinfo else row["created_at"].replace(tzinfo=UTC)
+    return StoredRecipe(row["name"], row["version"], Recipe.from_yaml(row["yaml"]), fitted, row["created_by"], created)
+
+
+def require_servable(stored: StoredRecipe) -> FittedRecipe:
+    """The fitted parameters of a recipe version whose steps can run on a request's rows alone."""
+    if stored.fitted is None:
+        raise ProcessingError(
+            f"Recipe {stored.name!r} version {stored.version} is not fitted yet",
+            hint=f"run it once (lake.recipes.run({stored.name!r}, ...)) to fit it on its source",
+        )
+    for i, step in enumerate(stored.recipe.steps, 1):
+        if step.scope != "row" or step.op == "join":
+            raise ProcessingError(
+                f"Step {i} ({step.op}) of recipe {stored.name!r} needs other rows than the request's",
+                hint="serve features computed by such steps from the online store instead",
+            )
+    return stored.fitted
+
+
+def apply_fitted(stored: StoredRecipe, data: Any) -> pa.Table:
+    """Apply a fitted, row-local recipe version to request-time values (a data frame, Arrow table or list
+    of dicts) in a private DuckDB, with exactly the parameters its training run learned."""
+    from mlake.processing.recipe import DuckDBExecutor
+    from mlake.tables.frames import to_arrow
+
+    fitted = require_servable(stored)
+    # Built here (not by to_arrow, which types an all-null column as text): a value missing from every
+    # request row stays of DuckDB's NULL type, which every step accepts, as the training rows' NULLs are.
+    table = pa.Table.from_pylist(data) if isinstance(data, builtins.list) else data
+    table = table if isinstance(table, pa.Table) else to_arrow(table)
+    con = duckdb.connect()
+    try:
+        con.register("__request", table)
+        ex = DuckDBExecutor(con)
+        return con.sql(fitted.compile(ex, "__request").sql()).to_arrow_table()
+    finally:
+        con.close()
 
 
 def _as_recipe(recipe: Recipe | str | dict[str, Any]) -> Recipe:

@@ -203,7 +203,9 @@ def _check_columns(index: int, step: Transform, schema: Schema) -> None:
     if check is None:
         return
     for col in step.typed_inputs():
-        if col in schema and not check(schema[col]):
+        if (
+            col in schema and schema[col].strip('"') != "NULL" and not check(schema[col])
+        ):  # NULL: a request's missing value
             raise RecipeValidationError(
                 f"column {col!r} is {schema[col]}, {step.op} needs a {kind} column",
                 step=index,

@@ -35,6 +35,7 @@ BUILTIN_AREAS = (
     "mlake.server.areas.streams",
     "mlake.server.areas.objects",
     "mlake.server.areas.labeling",
+    "mlake.server.areas.processing",
 )
 
 

@@ -52,6 +52,12 @@ class OnlineRequest(BaseModel):
         examples=[[{"customer_id": 7}]],
     )
     now: datetime | None = Field(default=None, description="The time TTLs are judged at (default: now).")
+    request: list[dict[str, Any]] | None = Field(
+        default=None,
+        max_length=MAX_ENTITIES,
+        description="Request-time values, one object per entity in the same order: the features of groups "
+        "defined by a recipe are computed from them with the group's fitted recipe.",
+    )
 
 
 class OnlineResult(BaseModel):
@@ -102,7 +108,7 @@ def router(lake_of: Callable[..., Lake]) -> APIRouter:
         Through mlake's server the caller needs SELECT on each group's offline table (`features.<group>`)
         and its columns; column masks are applied to the values and an entity hidden by a row filter is
         reported `missing`."""
-        result = lake.features.get_online_features(body.entities, body.features, now=body.now)
+        result = lake.features.get_online_features(body.entities, body.features, now=body.now, request=body.request)
         return Response(online_json(result), media_type="application/json")
 
     @api.get("/groups", summary="Feature groups")

@@ -56,6 +56,18 @@ class GroupIn(BaseModel):
     online: bool = True
 
 
+class RecipeGroupIn(BaseModel):
+    name: str = Field(max_length=63, description="Lower-case letters, digits and underscores.")
+    entities: list[str] = Field(min_length=1, max_length=8, description="Entity key columns of the recipe's output.")
+    event_time: str = Field(max_length=128, description="The column holding when a value became true.")
+    recipe: str = Field(max_length=300, description='A saved, fitted recipe: "name" or "name@v3".')
+    ttl: str | None = Field(default=None, max_length=32, description="How long a value stays valid: 12h, 30d ...")
+    description: str | None = Field(default=None, max_length=10_000)
+    owner: str | None = Field(default=None, max_length=200)
+    tags: dict[str, str] = Field(default_factory=dict, max_length=100)
+    online: bool = True
+
+
 class GroupPatch(BaseModel):
     description: str | None = Field(default=None, max_length=10_000)
     owner: str | None = Field(default=None, max_length=200)
@@ -142,16 +154,29 @@ router.include_router(serving.router(principal_lake))
 def create_group(body: GroupIn, lake: Lk) -> dict[str, Any]:
     """Define a group and create its offline table (needs ALTER on the `features` namespace); write rows
     with `POST /features/groups/{name}/write`."""
+    features = {n: (f.type, f.description) for n, f in body.features.items()}
+    return _created(lake, body, entities=body.entities, features=features)
+
+
+@router.post("/features/groups/from-recipe", status_code=201, summary="Create an on-demand group from a recipe")
+def create_group_from_recipe(body: RecipeGroupIn, lake: Lk) -> dict[str, Any]:
+    """A group whose rows are a saved, fitted recipe applied to its source table; online reads with
+    `request` values compute its features with the same fitted recipe (needs ALTER on `features` and
+    SELECT on the recipe's source)."""
+    return _created(lake, body, entities=body.entities, recipe=body.recipe)
+
+
+def _created(lake: Lake, body: GroupIn | RecipeGroupIn, **spec: Any) -> dict[str, Any]:
+    """Create the group ``body`` describes (with ``spec``: its entities and features or recipe); its description."""
     lake.features.create_group(
         body.name,
-        entities=body.entities,
         event_time=body.event_time,
-        features={n: (f.type, f.description) for n, f in body.features.items()},
         ttl=body.ttl,
         description=body.description,
         owner=body.owner,
         tags=body.tags,
         online=body.online,
+        **spec,
     )
     info: dict[str, Any] = json_value(lake.features.describe(body.name, statistics=False))
     return info
