@@ -258,7 +258,7 @@ class Delivery:
         rows, errors = _decode(records)
         rows = self._transform(rows, errors, stats)
         table = self.lake.table(self.table_name) if self.lake.table_exists(self.table_name) else None
-        data, more_errors = _to_arrow(rows, table)
+        data, more_errors = self._rows(rows, table)
         errors.extend(more_errors)
         if errors:
             self._write_errors(errors, reached)
@@ -279,6 +279,16 @@ class Delivery:
         self._flushed(
             stats, committed, reached if table is not None else None, len(records), data.num_rows, len(errors)
         )
+        self._after_commit()
+
+    def _rows(
+        self, rows: list[tuple[Record, dict[str, Any]]], table: Table | None
+    ) -> tuple[pa.Table, list[tuple[Record, str]]]:
+        """The buffer's rows as the data to append, and the records that cannot become rows."""
+        return _to_arrow(rows, table)
+
+    def _after_commit(self) -> None:
+        """Called after each buffer is committed (a feature group's delivery updates its online store)."""
 
     def _transform(
         self, rows: list[tuple[Record, dict[str, Any]]], errors: list[tuple[Record, str]], stats: DeliveryStats
