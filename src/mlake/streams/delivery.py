@@ -230,8 +230,8 @@ class Delivery:
                         break
                 size = sum(len(r.data) for r in buffer)
                 first_at = time.monotonic()
-            elif idle_timeout is not None and now - last_seen >= idle_timeout:
-                break
+            elif not got and idle_timeout is not None and now - last_seen >= idle_timeout:
+                break  # idle: this read brought nothing (with a timeout of 0, a delivery stops at the stream's end)
             elif not got:
                 time.sleep(0.02)
         while buffer:
@@ -422,21 +422,35 @@ def check_select(sql: str, what: str) -> None:
         )
 
 
-def sandboxed_sql(sql: str, records: pa.Table) -> pa.Table:
-    """``sql`` over the table ``records`` in a private in-memory DuckDB that reaches no file, URL or table."""
+def sandbox() -> Any:
+    """A private in-memory DuckDB connection that reaches no file, URL or table (close it after use)."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET enable_external_access = false")
+    return con
+
+
+def sandboxed_sql(sql: str, records: pa.Table, con: Any = None) -> pa.Table:
+    """``sql`` over the table ``records`` in a private in-memory DuckDB that reaches no file, URL or table:
+    ``con`` (from :func:`sandbox`, reused for many calls: opening one costs more than a small query), or a
+    new one."""
     import duckdb
 
     from mlake.errors import SqlError
 
-    con = duckdb.connect()
+    own = con is None
+    con = sandbox() if own else con
     try:
-        con.execute("SET enable_external_access = false")
         con.register("records", records)
         return con.sql(sql).to_arrow_table()
     except duckdb.Error as exc:
         raise SqlError(f"{exc}", hint="the SQL reads the table records: one row per JSON record") from exc
     finally:
-        con.close()
+        if own:
+            con.close()
+        else:
+            con.unregister("records")
 
 
 def parse_time(value: Any) -> datetime:

@@ -34,7 +34,15 @@ import pyarrow as pa
 
 from mlake.errors import MlakeError, SqlError, ValidationError
 from mlake.streams.base import check_stream_name
-from mlake.streams.delivery import TableAccess, check_select, parse_time, rows_to_arrow, sandboxed_sql, summary_value
+from mlake.streams.delivery import (
+    TableAccess,
+    check_select,
+    parse_time,
+    rows_to_arrow,
+    sandbox,
+    sandboxed_sql,
+    summary_value,
+)
 from mlake.streams.models import Position, PositionKind, Record, from_us, to_us
 from mlake.streams.service import Streams
 
@@ -231,7 +239,12 @@ class StreamingQuery:
         """Run the SQL over every closed window and append the results with the state to resume from."""
         if not state.ready:
             return committed
-        data = pa.concat_tables([self._window_result(w, rows) for w, rows in state.ready], promote_options="permissive")
+        con = sandbox()
+        try:
+            results = [self._window_result(w, rows, con) for w, rows in state.ready]
+        finally:
+            con.close()
+        data = pa.concat_tables(results, promote_options="permissive")
         data = self._shape(data)
         new = {"resume": self._resume(state), "emitted_end": state.emitted_end, "max_event": state.max_event}
         if self.lake.table_exists(self.table_name):
@@ -273,9 +286,9 @@ class StreamingQuery:
                 out[str(p)] = self._start[str(p)]
         return out
 
-    def _window_result(self, window: tuple[int, int], rows: list[dict[str, Any]]) -> pa.Table:
+    def _window_result(self, window: tuple[int, int], rows: list[dict[str, Any]], con: Any) -> pa.Table:
         try:
-            result = sandboxed_sql(self.sql, rows_to_arrow(rows))
+            result = sandboxed_sql(self.sql, rows_to_arrow(rows), con)
         except SqlError as exc:
             raise SqlError(
                 f"The streaming query {self.name!r} failed on window {_window_text(window)}: {exc.message}",
