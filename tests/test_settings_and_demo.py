@@ -76,6 +76,32 @@ def test_demo_is_deterministic_and_dirty(tmp_path: Path) -> None:
         rate = lake.sql("select avg(churned::int) from shop.churn_labels").scalar()
         assert 0.05 < rate < 0.95
         assert lake.table("shop.events").describe().partitioning
+        # the clickstream arrived through a stream: every good event once, the two bad lines in the error table
+        assert lake.streams.describe("shop-clicks").partitions == 1
+        assert lake.sql("select count(*), count(distinct event_id) from shop.events").fetchall()[0] == (
+            a["events"].num_rows,
+            a["events"].num_rows,
+        )
+        reasons = lake.sql("select reason from shop.events_errors order by reason").to_arrow().column(0).to_pylist()
+        assert [r.split(":")[0] for r in reasons] == ["field 'ts' is not a time", "not JSON"]
+        assert {d.name for d in lake.streams.status("shop-clicks").deliveries} == {"shop-events"}
+        # a streaming query keeps the live feature "views in the last hour" online, equal to batch SQL
+        live = lake.sql(
+            "select customer_id, ts, views_1h from features.customer_views_1h "
+            "qualify row_number() over (partition by customer_id order by ts desc) = 1"
+        ).to_arrow()
+        assert live.num_rows > 5
+        batch = lake.sql(
+            "select l.customer_id, count(e.event_id) from features.customer_views_1h l join shop.events e "
+            "on e.customer_id = l.customer_id and e.event_type = 'view' "
+            "and e.ts >= l.ts - interval 1 hour and e.ts < l.ts group by l.customer_id, l.ts, l.views_1h "
+            "having count(e.event_id) <> l.views_1h"
+        ).to_arrow()
+        assert batch.num_rows == 0  # every window's count equals the same count in batch over shop.events
+        served = lake.features.get_online_features(
+            [{"customer_id": c} for c in live.column("customer_id").to_pylist()], ["customer_views_1h:views_1h"]
+        )
+        assert [v["views_1h"] for v in served.values] == live.column("views_1h").to_pylist()
         assert lake.table("shop.customers").tags["pii"] == "true"
         assert "shop.orders" in lake.lineage("shop.customer_stats").upstream_tables()
         # the recipe cleaned the orders: no duplicates, no refunds, every channel filled and one-hot encoded

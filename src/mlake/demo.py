@@ -259,11 +259,13 @@ def build_demo(lake: Lake, customers: int = 5000, end: datetime | None = None) -
         "customers": "Registered customers. gender is a sensitive attribute; email has missing and malformed values.",
         "products": "Product catalog.",
         "orders": "Orders with deliberate dirt: duplicates, negative and huge amounts, missing channels.",
-        "events": "Clickstream events (JSON Lines export).",
+        "events": "Clickstream events, delivered from the stream shop-clicks.",
         "churn_labels": "Label to predict: churned after the cut-off date (as_of).",
     }
     partitions = {"events": ["month(ts)"], "orders": []}
     for name, paths in files.items():
+        if name == "events":  # the clickstream arrives through a stream (below)
+            continue
         report = lake.ingest(
             [str(p) for p in paths],
             into=f"shop.{name}",
@@ -271,6 +273,10 @@ def build_demo(lake: Lake, customers: int = 5000, end: datetime | None = None) -
             partition_by=partitions.get(name, ()),
         )
         lines.append(report.summary())
+    from mlake.streams.demo import build_stream_demo
+
+    lines += build_stream_demo(lake, tables["events"])
+    lake.table("shop.events").set_metadata(description=descriptions["events"])
     t = lake.table("shop.customers")
     t.set_metadata(
         owner="crm-team",

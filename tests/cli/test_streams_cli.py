@@ -58,6 +58,13 @@ def test_streams_commands(tmp_path: Path) -> None:
     assert code != 0  # the error goes to standard error
 
 
+def count_views(home: Path, *target: str) -> tuple[int, str]:
+    """``mlake streams query`` counting views per user in 10-minute windows of stream views, into ``target``."""
+    sql = "SELECT user, count(*) AS views FROM records GROUP BY user"
+    window = ("--event-time", "at", "--window", "10m", "--idle-timeout", "0.1", "--drain")
+    return invoke(home, "streams", "query", "views", "--sql", sql, *target, *window)
+
+
 def test_streams_query_command(tmp_path: Path) -> None:
     home = tmp_path / "lake"
     invoke(home, "streams", "create", "views")
@@ -66,23 +73,7 @@ def test_streams_query_command(tmp_path: Path) -> None:
         for m, u in [(0, "a"), (1, "a"), (5, "b"), (12, "a")]
     )
     assert invoke(home, "streams", "put", "views", "--file", "-", "--key-field", "user", stdin=lines)[0] == 0
-    code, out = invoke(
-        home,
-        "streams",
-        "query",
-        "views",
-        "--sql",
-        "SELECT user, count(*) AS views FROM records GROUP BY user",
-        "--into",
-        "live.views",
-        "--event-time",
-        "at",
-        "--window",
-        "10m",
-        "--idle-timeout",
-        "0.1",
-        "--drain",
-    )
+    code, out = count_views(home, "--into", "live.views")
     assert code == 0 and "2 window(s), 3 row(s) into live.views" in out, out
     status = json.loads(invoke(home, "streams", "status", "views", "--json")[1])
     (query,) = status["queries"]
@@ -95,3 +86,25 @@ def test_streams_query_command(tmp_path: Path) -> None:
             {"w": "10:00", "user": "b", "views": 1},
             {"w": "10:10", "user": "a", "views": 1},
         ]
+
+
+def test_deliver_and_query_into_feature_groups(tmp_path: Path) -> None:
+    home = tmp_path / "lake"
+    with mlake.connect(home) as lake:
+        lake.features.create_group("clicks", entities={"user": "string"}, event_time="at", features={"n": "long"})
+        lake.features.create_group("views", entities={"user": "string"}, event_time="at", features={"views": "long"})
+    invoke(home, "streams", "create", "views")
+    lines = "\n".join(
+        json.dumps({"user": u, "at": f"2026-12-01T10:{m:02d}:00+00:00", "n": m})
+        for m, u in [(5, "a"), (1, "a"), (7, "b")]
+    )
+    assert invoke(home, "streams", "put", "views", "--file", "-", "--key-field", "user", stdin=lines)[0] == 0
+    code, out = invoke(home, "streams", "deliver", "views", "--feature-group", "clicks", "--idle-timeout", "0.1")
+    assert code == 0 and "delivered 3 row(s)" in out, out
+    code, out = count_views(home, "--feature-group", "views")
+    assert code == 0 and "1 window(s), 2 row(s) into features.views" in out, out
+    with mlake.connect(home) as lake:
+        got = lake.features.get_online_features([{"user": "a"}, {"user": "b"}], ["clicks:n", "views:views"])
+        assert got.values == [{"n": 5, "views": 2}, {"n": 7, "views": 1}]  # the newest event of a, not the last put
+    code, out = invoke(home, "streams", "deliver", "views", "--into", "raw.x", "--feature-group", "clicks")
+    assert code != 0  # refused: one table or one feature group

@@ -13,7 +13,7 @@ def test_demo_builds_feature_groups_and_a_training_set(lake: Lake) -> None:
     lines = build_demo(lake, customers=300)
     assert any("churn-training" in line for line in lines)
     fs = lake.features
-    assert {g.name for g in fs.groups()} == {"customer_orders", "customer_clicks"}
+    assert {g.name for g in fs.groups()} == {"customer_orders", "customer_clicks", "customer_views_1h"}
     ts = fs.load_training_set("churn-training")
     data = ts.to_arrow()
     assert data.num_rows == 300

@@ -233,7 +233,7 @@ def test_feature_search_and_group_page(browser: Any, studio: Studio) -> None:
     page = _page(browser, studio, "ada")
     page.click(".sidebar nav a:has-text('Features')")
     page.wait_for_url("**/features")
-    assert page.locator(".group-card").count() == 2  # the demo's customer_orders and customer_clicks
+    assert page.locator(".group-card").count() == 3  # the demo's customer_orders, customer_clicks, customer_views_1h
     page.keyboard.press("/")  # on this page the shortcut searches features
     page.keyboard.type("spend")
     page.keyboard.press("Enter")

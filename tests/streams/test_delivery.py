@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
-import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -27,6 +23,7 @@ from mlake.streams.delivery import (
     position_is,
 )
 from mlake.streams.models import Record
+from tests.streams.crash import delivery_script, kill_deliveries_while_producing
 
 
 @pytest.fixture
@@ -152,20 +149,7 @@ def test_delivery_on_every_backend_resumes_exactly_once(lake: Lake, streams: Str
     assert Delivery(lake, streams, name, "raw.any", name="any").run(idle_timeout=0.3).records == 0
 
 
-DELIVER = """
-import sys
-import mlake
-from mlake.streams import open_streams
-from mlake.streams.delivery import BufferHints, Delivery
-home, url, name = sys.argv[1], sys.argv[2], sys.argv[3]
-lake = mlake.connect(home)
-streams = open_streams(url)
-print("ready", flush=True)
-sys.stdin.readline()  # started ahead of time (imports are slow here), it delivers when told to
-delivery = Delivery(lake, streams, name, "raw.exact", hints=BufferHints(max_records=40, max_seconds=0.03))
-print("started", flush=True)
-delivery.run()
-"""
+DELIVER = delivery_script('Delivery(lake, streams, name, "raw.exact", hints=hints)')
 
 
 @pytest.mark.slow
@@ -178,14 +162,6 @@ def test_a_delivery_killed_at_random_moments_delivers_each_record_exactly_once(
         streams.create(name, partitions=3)
         total = 3000
         kills = 3
-        standby = [
-            subprocess.Popen(
-                [sys.executable, "-c", DELIVER, str(home), url, name], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-            )
-            for _ in range(kills)
-        ]
-        for proc in standby:
-            assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
 
         def produce() -> None:  # producers keep writing while the delivery is killed and restarted
             for start in range(0, total, 30):
@@ -196,27 +172,10 @@ def test_a_delivery_killed_at_random_moments_delivers_each_record_exactly_once(
                 assert streams.put_batch(name, batch).ok
                 time.sleep(0.02)
 
-        producer = threading.Thread(target=produce)
-        producer.start()
-        rng = random.Random(5)
-
         def snapshots() -> int:
             return len(lake.table("raw.exact").iceberg.snapshots()) if lake.table_exists("raw.exact") else 0
 
-        for proc in standby:
-            assert proc.stdin is not None and proc.stdout is not None
-            before = snapshots()
-            proc.stdin.write(b"go\n")
-            proc.stdin.flush()
-            assert proc.stdout.readline() == b"started\n"
-            deadline = time.monotonic() + 120
-            while snapshots() == before:  # it committed at least once: the kill lands in the middle of work
-                assert time.monotonic() < deadline, "the delivery committed nothing"
-                time.sleep(0.02)
-            time.sleep(rng.uniform(0.0, 0.4))
-            proc.send_signal(signal.SIGKILL)
-            assert proc.wait() == -signal.SIGKILL
-        producer.join()
+        kill_deliveries_while_producing(DELIVER, [str(home), url, name], produce, snapshots, kills=kills)
         snapshots_before_final = len(lake.table("raw.exact").iceberg.snapshots())
         final = Delivery(lake, streams, name, "raw.exact").run(idle_timeout=0.5)
         bad = [i for i in range(total) if i % 97 == 0]

@@ -184,7 +184,10 @@ def tail(
 @app.command("deliver")
 def deliver(
     name: Annotated[str, typer.Argument(help="Stream name.")],
-    into: Annotated[str, typer.Option(help="The table to deliver into (namespace.table).")],
+    into: Annotated[str | None, typer.Option(help="The table to deliver into (namespace.table).")] = None,
+    feature_group: Annotated[
+        str | None, typer.Option(help="Or the feature group to deliver into (offline exactly once, and online).")
+    ] = None,
     delivery: Annotated[str | None, typer.Option("--name", help="Delivery name (default: the stream's).")] = None,
     error_table: Annotated[str | None, typer.Option(help="Where bad records go (default: TABLE_errors).")] = None,
     max_records: Annotated[int, typer.Option(help="Write when this many records are buffered.")] = 10_000,
@@ -215,10 +218,18 @@ def deliver(
     if transform_sql:
         options["transform_sql"] = transform_sql
     d = state.lake().streams.delivery(
-        name, into, name=delivery, hints=hints, error_table=error_table, changes_of=changes_of, **options
+        name,
+        into,
+        feature_group=feature_group,
+        name=delivery,
+        hints=hints,
+        error_table=error_table,
+        changes_of=changes_of,
+        **options,
     )
     stop = threading.Event()
-    err_console.print(f"delivering {escape(name)} into {escape(into)} from position {d.positions() or 'oldest'}")
+    target = d.table_name if feature_group is None else f"feature group {feature_group}"
+    err_console.print(f"delivering {escape(name)} into {escape(target)} from position {d.positions() or 'oldest'}")
     try:
         stats = d.run(stop=stop, idle_timeout=idle_timeout)
     except KeyboardInterrupt:
@@ -234,9 +245,15 @@ def deliver(
 def query(
     name: Annotated[str, typer.Argument(help="Stream name.")],
     sql: Annotated[str, typer.Option(help="One SELECT over the table records (a window's JSON records).")],
-    into: Annotated[str, typer.Option(help="The table results are appended to (namespace.table).")],
     event_time: Annotated[str, typer.Option(help="The field with each record's event time (ISO or seconds).")],
     window: Annotated[str, typer.Option(help="Window size: 30s, 10m, 1h ...")],
+    into: Annotated[str | None, typer.Option(help="The table results are appended to (namespace.table).")] = None,
+    feature_group: Annotated[
+        str | None, typer.Option(help="Or the feature group each result row is a value of (as of its window's end).")
+    ] = None,
+    start: Annotated[
+        str, typer.Option(help="Where a new query begins: oldest, or latest (records from now on).")
+    ] = "oldest",
     slide: Annotated[str | None, typer.Option(help="Slide of a sliding window (default: tumbling).")] = None,
     lateness: Annotated[str, typer.Option(help="How late a record may arrive: 0s, 30s, 5m ...")] = "0s",
     query_name: Annotated[str | None, typer.Option("--name", help="Query name (default: STREAM-query).")] = None,
@@ -250,7 +267,15 @@ def query(
 
     w = Window(_duration(window), slide=_duration(slide) if slide else None)
     q = state.lake().streams.query(
-        name, sql, into, event_time=event_time, window=w, lateness=_duration(lateness), name=query_name
+        name,
+        sql,
+        into,
+        feature_group=feature_group,
+        event_time=event_time,
+        window=w,
+        lateness=_duration(lateness),
+        name=query_name,
+        start=start,
     )
     stop = threading.Event()
     try:
@@ -259,7 +284,7 @@ def query(
         stop.set()
         stats = q.run(stop=stop, drain=drain)
     console.print(
-        f"{stats.windows} window(s), {stats.rows_written} row(s) into {escape(into)}; "
+        f"{stats.windows} window(s), {stats.rows_written} row(s) into {escape(q.table_name)}; "
         f"{stats.late} late and {stats.errors} unreadable record(s) left out"
     )
 

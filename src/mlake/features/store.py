@@ -376,6 +376,15 @@ class FeatureStore:
             self._require("alter", g)
             return self._materialize(g.name, full=full)
 
+    def sync_online(self, group: str) -> MaterializeReport | None:
+        """After rows were appended to the group's offline table by another writer (a stream delivery or a
+        streaming query, which commit their stream position with the rows), bring the online store up to
+        it incrementally — on the store's behalf, as :meth:`write` does, so it needs ``insert`` only.
+        None for a group not served online."""
+        g = self.group(group)
+        self._require("insert", g)
+        return self._materialize(g.name, full=False) if g.online else None
+
     def _materialize(self, group: str, *, full: bool) -> MaterializeReport:
         """The online store catches up, read as the lake's own (the store is the lake's, not the actor's)."""
         home = self._home

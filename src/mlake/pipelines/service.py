@@ -56,19 +56,25 @@ class PipelineRun:
     started_at: datetime | None = None
     finished_at: datetime | None = None
 
-
-def _utc(when: datetime | None) -> datetime | None:
-    """SQLite gives back naive datetimes; every time here is UTC."""
-    return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
-
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PipelineRun:
         """The run back from :meth:`to_dict` (a remote client rebuilds the server's answer)."""
-        steps = [StepRun(**s) for s in data.get("steps", [])]
-        return cls(**{k: v for k, v in data.items() if k != "steps"}, steps=steps)
+        steps = [StepRun(**_times(s, "started_at", "finished_at")) for s in data.get("steps", [])]
+        fields = _times({k: v for k, v in data.items() if k != "steps"}, "created_at", "started_at", "finished_at")
+        return cls(**fields, steps=steps)
+
+
+def _utc(when: datetime | None) -> datetime | None:
+    """SQLite gives back naive datetimes; every time here is UTC."""
+    return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
+
+
+def _times(data: dict[str, Any], *names: str) -> dict[str, Any]:
+    """``data`` with the named ISO-8601 strings (as JSON carries them) turned back into datetimes."""
+    return {k: datetime.fromisoformat(v) if k in names and isinstance(v, str) else v for k, v in data.items()}
 
 
 def _now() -> datetime:

@@ -230,8 +230,8 @@ class Delivery:
                         break
                 size = sum(len(r.data) for r in buffer)
                 first_at = time.monotonic()
-            elif idle_timeout is not None and now - last_seen >= idle_timeout:
-                break
+            elif not got and idle_timeout is not None and now - last_seen >= idle_timeout:
+                break  # idle: this read brought nothing (with a timeout of 0, a delivery stops at the stream's end)
             elif not got:
                 time.sleep(0.02)
         while buffer:
@@ -258,7 +258,7 @@ class Delivery:
         rows, errors = _decode(records)
         rows = self._transform(rows, errors, stats)
         table = self.lake.table(self.table_name) if self.lake.table_exists(self.table_name) else None
-        data, more_errors = _to_arrow(rows, table)
+        data, more_errors = self._rows(rows, table)
         errors.extend(more_errors)
         if errors:
             self._write_errors(errors, reached)
@@ -279,6 +279,16 @@ class Delivery:
         self._flushed(
             stats, committed, reached if table is not None else None, len(records), data.num_rows, len(errors)
         )
+        self._after_commit()
+
+    def _rows(
+        self, rows: list[tuple[Record, dict[str, Any]]], table: Table | None
+    ) -> tuple[pa.Table, list[tuple[Record, str]]]:
+        """The buffer's rows as the data to append, and the records that cannot become rows."""
+        return _to_arrow(rows, table)
+
+    def _after_commit(self) -> None:
+        """Called after each buffer is committed (a feature group's delivery updates its online store)."""
 
     def _transform(
         self, rows: list[tuple[Record, dict[str, Any]]], errors: list[tuple[Record, str]], stats: DeliveryStats
@@ -421,21 +431,35 @@ def check_select(sql: str, what: str) -> None:
         )
 
 
-def sandboxed_sql(sql: str, records: pa.Table) -> pa.Table:
-    """``sql`` over the table ``records`` in a private in-memory DuckDB that reaches no file, URL or table."""
+def sandbox() -> Any:
+    """A private in-memory DuckDB connection that reaches no file, URL or table (close it after use)."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET enable_external_access = false")
+    return con
+
+
+def sandboxed_sql(sql: str, records: pa.Table, con: Any = None) -> pa.Table:
+    """``sql`` over the table ``records`` in a private in-memory DuckDB that reaches no file, URL or table:
+    ``con`` (from :func:`sandbox`, reused for many calls: opening one costs more than a small query), or a
+    new one."""
     import duckdb
 
     from mlake.errors import SqlError
 
-    con = duckdb.connect()
+    own = con is None
+    con = sandbox() if own else con
     try:
-        con.execute("SET enable_external_access = false")
         con.register("records", records)
         return con.sql(sql).to_arrow_table()
     except duckdb.Error as exc:
         raise SqlError(f"{exc}", hint="the SQL reads the table records: one row per JSON record") from exc
     finally:
-        con.close()
+        if own:
+            con.close()
+        else:
+            con.unregister("records")
 
 
 def parse_time(value: Any) -> datetime:

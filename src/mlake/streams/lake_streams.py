@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from mlake.errors import MlakeError, PermissionDeniedError
+from mlake.errors import MlakeError, PermissionDeniedError, ValidationError
 from mlake.streams.base import StreamBackend, check_stream_name
 from mlake.streams.delivery import BufferHints, Delivery, TableAccess, delivered_positions, summary_value
 from mlake.streams.metastore import DeliveryInfo, DeliveryRegistry
@@ -97,8 +97,9 @@ class LakeStreams(Streams):
     def delivery(
         self,
         stream: str,
-        into: str,
+        into: str | None = None,
         *,
+        feature_group: str | None = None,
         name: str | None = None,
         hints: BufferHints | None = None,
         error_table: str | None = None,
@@ -112,9 +113,31 @@ class LakeStreams(Streams):
         :mod:`mlake.streams.cdc`). ``options`` are the delivery's others (``transform``, ``transform_sql``,
         ``time_fields``, ``partition_by``; see :class:`~mlake.streams.delivery.Delivery`). It reads the
         stream with this handle's grants and writes the table with the lake's, and it is recorded in the
-        lake so that :meth:`status` reports it."""
+        lake so that :meth:`status` reports it.
+
+        With ``feature_group`` instead of ``into``, the records are feature values of that group: they
+        reach its offline table exactly once and its online store after each buffer (see
+        :mod:`mlake.streams.features`)."""
         self._check("select", check_stream_name(stream))
+        _one_target(into, feature_group, "A delivery goes")
         kind: type[Delivery] = Delivery
+        if feature_group is not None:
+            from mlake.streams.features import FeatureDelivery
+
+            if changes_of is not None:
+                raise ValidationError("A delivery of changes goes into a table, not a feature group")
+            return FeatureDelivery(
+                self._tables,
+                self,
+                stream,
+                feature_group=feature_group,
+                name=name,
+                hints=hints,
+                error_table=error_table,
+                registry=self._registry,
+                **options,
+            )
+        assert into is not None
         if changes_of is not None:
             from mlake.streams.cdc import ChangeDelivery
 
@@ -136,19 +159,41 @@ class LakeStreams(Streams):
         self,
         stream: str,
         sql: str,
-        into: str,
+        into: str | None = None,
         *,
         event_time: str,
         window: Window,
         lateness: timedelta = timedelta(0),
         name: str | None = None,
+        feature_group: str | None = None,
+        start: str = "oldest",
     ) -> StreamingQuery:
         """A continuous SQL query over windows of ``stream``'s event time, results appended to ``into``;
         ``run`` it (see :mod:`mlake.streams.query`). It reads the stream with this handle's grants and
-        writes the table with the lake's."""
+        writes the table with the lake's. With ``feature_group`` instead of ``into``, each result row is a
+        feature value of that group, as of its window's end, offline and online (a live feature; see
+        :mod:`mlake.streams.features`)."""
         from mlake.streams.query import StreamingQuery
 
         self._check("select", check_stream_name(stream))
+        _one_target(into, feature_group, "A streaming query writes")
+        if feature_group is not None:
+            from mlake.streams.features import FeatureQuery
+
+            return FeatureQuery(
+                self._tables,
+                self,
+                stream,
+                sql,
+                feature_group=feature_group,
+                event_time=event_time,
+                window=window,
+                lateness=lateness,
+                name=name,
+                registry=self._registry,
+                start=start,
+            )
+        assert into is not None
         return StreamingQuery(
             self._tables,
             self,
@@ -160,6 +205,7 @@ class LakeStreams(Streams):
             lateness=lateness,
             name=name,
             registry=self._registry,
+            start=start,
         )
 
     def capture(self, url: str, tables: list[str], stream: str, *, name: str | None = None) -> PostgresCapture:
@@ -276,3 +322,11 @@ class LakeStreams(Streams):
             n += len(batch.records)
             position = batch.next_position
         return n, first, True
+
+
+def _one_target(into: str | None, feature_group: str | None, what: str) -> None:
+    if (into is None) == (feature_group is None):
+        raise ValidationError(
+            f"{what} into one table or one feature group",
+            hint="give either into='ns.table' or feature_group='name'",
+        )

@@ -34,8 +34,16 @@ import pyarrow as pa
 
 from mlake.errors import MlakeError, SqlError, ValidationError
 from mlake.streams.base import check_stream_name
-from mlake.streams.delivery import TableAccess, check_select, parse_time, rows_to_arrow, sandboxed_sql, summary_value
-from mlake.streams.models import Position, Record, from_us, to_us
+from mlake.streams.delivery import (
+    TableAccess,
+    check_select,
+    parse_time,
+    rows_to_arrow,
+    sandbox,
+    sandboxed_sql,
+    summary_value,
+)
+from mlake.streams.models import Position, PositionKind, Record, from_us, to_us
 from mlake.streams.service import Streams
 
 if TYPE_CHECKING:
@@ -114,7 +122,13 @@ class StreamingQuery:
         lateness: timedelta = timedelta(0),
         name: str | None = None,
         registry: DeliveryRegistry | None = None,
+        start: str = "oldest",
     ) -> None:
+        """``start`` is where a query with no state yet begins: ``oldest`` (the stream's oldest records)
+        or ``latest`` (the records put from now on: the end of each partition is taken here, when the
+        query is made, as Kinesis Data Analytics' ``NOW``). A query with state resumes from it."""
+        if start not in ("oldest", "latest"):
+            raise ValidationError(f"A streaming query starts at oldest or latest, not {start!r}")
         if lateness < timedelta(0):
             raise ValidationError(f"The allowed lateness must be zero or more, not {lateness}")
         self.lake = lake
@@ -130,6 +144,12 @@ class StreamingQuery:
         self.key = f"{QUERY_PREFIX}{self.name}"
         self.partitions = streams.describe(stream).partitions
         self._check_sql()
+        self._start: dict[str, list[Any]] = {}
+        if start == "latest":
+            for p in range(self.partitions):
+                end = streams.read(self.stream, p, Position.latest(), limit=1).next_position
+                if end.sequence is not None:
+                    self._start[str(p)] = ["at" if end.kind is PositionKind.AT_SEQUENCE else "after", end.sequence]
 
     # -- the loop -------------------------------------------------------------------------------------
 
@@ -219,7 +239,13 @@ class StreamingQuery:
         """Run the SQL over every closed window and append the results with the state to resume from."""
         if not state.ready:
             return committed
-        data = pa.concat_tables([self._window_result(w, rows) for w, rows in state.ready], promote_options="permissive")
+        con = sandbox()
+        try:
+            results = [self._window_result(w, rows, con) for w, rows in state.ready]
+        finally:
+            con.close()
+        data = pa.concat_tables(results, promote_options="permissive")
+        data = self._shape(data)
         new = {"resume": self._resume(state), "emitted_end": state.emitted_end, "max_event": state.max_event}
         if self.lake.table_exists(self.table_name):
             table = self.lake.table(self.table_name)
@@ -233,10 +259,18 @@ class StreamingQuery:
         )
         if self.registry is not None:
             self.registry.flushed(self.stream, self.name)
+        self._after_emit()
         stats.windows += len(state.ready)
         stats.rows_written += data.num_rows
         state.ready.clear()
         return new
+
+    def _shape(self, data: pa.Table) -> pa.Table:
+        """The closed windows' results as the rows to append (a feature group's query reshapes them)."""
+        return data
+
+    def _after_emit(self) -> None:
+        """Called after each commit of results (a feature group's query updates its online store)."""
 
     def _resume(self, state: _State) -> dict[str, list[Any]]:
         """Per partition, where a restart reads from: the oldest record of a window still open, else after
@@ -248,11 +282,13 @@ class StreamingQuery:
                 out[str(p)] = ["at", min(needed)]
             elif p in state.read:
                 out[str(p)] = ["after", state.read[p]]
+            elif str(p) in self._start:
+                out[str(p)] = self._start[str(p)]
         return out
 
-    def _window_result(self, window: tuple[int, int], rows: list[dict[str, Any]]) -> pa.Table:
+    def _window_result(self, window: tuple[int, int], rows: list[dict[str, Any]], con: Any) -> pa.Table:
         try:
-            result = sandboxed_sql(self.sql, rows_to_arrow(rows))
+            result = sandboxed_sql(self.sql, rows_to_arrow(rows), con)
         except SqlError as exc:
             raise SqlError(
                 f"The streaming query {self.name!r} failed on window {_window_text(window)}: {exc.message}",
@@ -275,7 +311,7 @@ class StreamingQuery:
         if committed:
             state.emitted_end = int(committed["emitted_end"])
             state.max_event = int(committed["max_event"])
-        resume: dict[str, list[Any]] = committed.get("resume", {})
+        resume: dict[str, list[Any]] = committed.get("resume", self._start)
         cursor: dict[int, Position] = {}
         for p in range(self.partitions):
             kind, seq = resume.get(str(p), ["oldest", None])
