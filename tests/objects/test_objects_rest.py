@@ -67,6 +67,24 @@ async def test_add_over_rest(world: dict[str, Any]) -> None:
     assert world["lake"].objects.list("raw.docs").to_pylist()[0]["label"] == "docs"
 
 
+async def test_even_a_superuser_names_only_opened_server_folders(world: dict[str, Any]) -> None:
+    # found by the API fuzz test: "~" walked the server's home folder, "~0" crashed on expanduser
+    for pattern in ("~", "~0", "/etc/*", str(world["files"] / ".." / "*"), [str(world["files"]), "/etc"]):
+        r = await world["ada"].post("/api/v1/objects/add", json={"pattern": pattern, "into": "raw.escape"})
+        assert r.status_code == 403, (pattern, r.text)
+    body = {"pattern": str(world["files"] / "docs"), "into": "raw.escape", "manifest": "/etc/passwd"}
+    assert (await world["ada"].post("/api/v1/objects/add", json=body)).status_code == 403
+    assert not world["lake"].table_exists("raw.escape")
+
+
+def test_an_unknown_home_folder_is_a_clear_error() -> None:
+    from mlake.errors import ObjectError
+    from mlake.objects.service import find_files
+
+    with pytest.raises(ObjectError, match="give a full path"):
+        find_files("~no-such-user-0")
+
+
 async def test_a_principal_without_grants_gets_nothing(world: dict[str, Any]) -> None:
     eve, oid = world["eve"], world["oid"]
     for path in (f"/{oid}", f"/{oid}/thumbnail", f"/{oid}/info", ""):

@@ -156,3 +156,14 @@ def test_on_demand_group_from_a_recipe(clients: dict[str, RemoteLake], governed:
         [{"order_id": 11}, {"order_id": 12}], ["amounts:amount"], request=[{"amount": 35.5}, {"amount": 12.25}]
     )
     assert [v["amount"] for v in online.values] == pytest.approx([offline[11], offline[12]])
+
+
+def test_sync_online_over_rest(clients: dict[str, RemoteLake], governed: Governed) -> None:
+    from mlake.errors import PermissionDeniedError
+    from mlake.features.materialize import MaterializeReport
+
+    report = clients["admin"].features.sync_online("customer_profile")
+    assert isinstance(report, MaterializeReport) and report.group == "customer_profile"
+    assert report.rows_read == 0  # nothing was appended offline since the last materialization
+    with pytest.raises(PermissionDeniedError):
+        clients["bob"].features.sync_online("customer_profile")  # an analyst may read, not insert

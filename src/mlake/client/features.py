@@ -232,6 +232,11 @@ class RemoteFeatureStore:
             self._lake._json("POST", f"/features/groups/{group}/materialize", json={"full": full})
         )
 
+    def sync_online(self, group: str) -> MaterializeReport | None:
+        """Catch the online store up to rows other writers appended offline (None: not served online)."""
+        body = self._lake._json("POST", f"/features/groups/{group}/sync-online")
+        return _materialize_report(body) if body is not None else None
+
     def materialize_all(self, *, full: bool = False) -> list[MaterializeReport]:
         """Materialize every online group this client may alter."""
         return [_materialize_report(r) for r in self._lake._json("POST", "/features/materialize", json={"full": full})]

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
-from mlake.errors import NotFoundError, ObjectError, ValidationError
+from mlake.errors import NotFoundError, ObjectError, PermissionDeniedError, ValidationError
 from mlake.objects.metadata import extract, thumbnail
 from mlake.tables.lineage import LineageInput
 
@@ -106,7 +106,10 @@ def find_files(pattern: str | Path | Sequence[str | Path]) -> list[Path]:
     out: set[Path] = set()
     for item in items:
         text = str(item)
-        path = Path(text).expanduser()
+        try:
+            path = Path(text).expanduser()
+        except RuntimeError as exc:  # "~someone" for a user this machine does not know
+            raise ObjectError(f"Cannot expand {text!r}: {exc}", hint="give a full path") from exc
         if path.is_dir():
             out.update(p for p in path.rglob("*") if p.is_file())
         elif path.is_file():
@@ -116,6 +119,25 @@ def find_files(pattern: str | Path | Sequence[str | Path]) -> list[Path]:
     if not out:
         raise ObjectError(f"No files match {items!r}", hint="check the path or glob (use ** for subfolders)")
     return sorted(p.resolve() for p in out)
+
+
+def require_within(pattern: str | Sequence[str], roots: Sequence[str | Path]) -> None:
+    """Refuse a pattern naming server files outside ``roots``, whoever asks.
+
+    Over REST the files are the *server's*: even a superuser's remote call may only name the folders the
+    lake's owner opened (``ingest_allowed`` and the uploads folder), so no remote caller walks the server's
+    home or root folder (``~`` is not expanded: it is a plain relative name here)."""
+    items = [pattern] if isinstance(pattern, str) else list(pattern)
+    bases = [Path(str(r)).expanduser().resolve() for r in roots if "://" not in str(r)]
+    for text in items:
+        base = Path(text)
+        while any(ch in base.name for ch in "*?[") and base != base.parent:
+            base = base.parent  # a glob: the folder it searches
+        if not any(base.resolve().is_relative_to(root) for root in bases):
+            raise PermissionDeniedError(
+                f"{text!r} is outside the folders this server lets remote callers read",
+                hint="upload the files, or ask the lake's owner to add their folder to ingest_allowed",
+            )
 
 
 def read_manifest(manifest: str | Path) -> dict[str, str]:

@@ -218,6 +218,13 @@ def materialize(name: GroupName, lake: Lk, body: MaterializeIn | None = None) ->
     return lake.features.materialize(name, full=bool(body and body.full)).to_dict()
 
 
+@router.post("/features/groups/{name}/sync-online", summary="Catch the online store up after other writers")
+def sync_online(name: GroupName, lake: Lk) -> dict[str, Any] | None:
+    """After a stream delivery or streaming query appended to the offline table (needs ``insert`` only)."""
+    report = lake.features.sync_online(name)
+    return report.to_dict() if report is not None else None
+
+
 @router.post("/features/materialize", summary="Materialize every online group the caller may alter")
 def materialize_all(lake: Lk, body: MaterializeIn | None = None) -> list[dict[str, Any]]:
     return [r.to_dict() for r in lake.features.materialize_all(full=bool(body and body.full))]

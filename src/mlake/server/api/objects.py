@@ -14,6 +14,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from mlake.lake import Lake
+from mlake.objects.service import require_within
 from mlake.server.state import principal_lake
 
 Lk = Annotated[Lake, Depends(principal_lake)]
@@ -42,6 +43,9 @@ class AddOut(BaseModel):
 
 @router.post("/add", response_model=AddOut)
 def add_objects(body: AddIn, lake: Lk) -> dict[str, Any]:
+    require_within(body.pattern, [lake.settings.home / "tmp" / "uploads", *lake.settings.ingest_allowed])
+    if body.manifest is not None:
+        require_within(body.manifest, [lake.settings.home / "tmp" / "uploads", *lake.settings.ingest_allowed])
     report = lake.objects.add(
         body.pattern, body.into, copy=body.copy_files, label_from=body.label_from, manifest=body.manifest
     )
