@@ -74,6 +74,9 @@ async def test_even_a_superuser_names_only_opened_server_folders(world: dict[str
         assert r.status_code == 403, (pattern, r.text)
     body = {"pattern": str(world["files"] / "docs"), "into": "raw.escape", "manifest": "/etc/passwd"}
     assert (await world["ada"].post("/api/v1/objects/add", json=body)).status_code == 403
+    for bad in ("\x00", "", "   "):  # the fuzz test again: a NUL byte made every path call raise ValueError
+        r = await world["ada"].post("/api/v1/objects/add", json={"pattern": bad, "into": "raw.escape"})
+        assert r.status_code == 400, (bad, r.text)
     assert not world["lake"].table_exists("raw.escape")
 
 

@@ -100,12 +100,19 @@ def check_id(object_id: str) -> str:
     return object_id
 
 
+def _check_name(text: str) -> None:
+    """A file name the operating system can take (a NUL byte makes every path call raise ValueError)."""
+    if "\x00" in text or not text.strip():
+        raise ValidationError(f"{text!r} is not a usable file name or pattern", hint="give a path or a glob")
+
+
 def find_files(pattern: str | Path | Sequence[str | Path]) -> list[Path]:
     """The files a glob, a folder (all files below it) or a list of those names, sorted."""
     items = [pattern] if isinstance(pattern, str | Path) else list(pattern)
     out: set[Path] = set()
     for item in items:
         text = str(item)
+        _check_name(text)
         try:
             path = Path(text).expanduser()
         except RuntimeError as exc:  # "~someone" for a user this machine does not know
@@ -130,6 +137,7 @@ def require_within(pattern: str | Sequence[str], roots: Sequence[str | Path]) ->
     items = [pattern] if isinstance(pattern, str) else list(pattern)
     bases = [Path(str(r)).expanduser().resolve() for r in roots if "://" not in str(r)]
     for text in items:
+        _check_name(text)
         base = Path(text)
         while any(ch in base.name for ch in "*?[") and base != base.parent:
             base = base.parent  # a glob: the folder it searches
