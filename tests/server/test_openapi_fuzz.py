@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -23,6 +24,10 @@ def fuzz_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Governed]:
         g.lake.close()
 
 
+# More examples per operation for a deeper search by hand: MLAKE_FUZZ_EXAMPLES=200 pytest tests/server/test_openapi_fuzz.py
+EXAMPLES = int(os.environ.get("MLAKE_FUZZ_EXAMPLES", "15"))
+
+
 @pytest.fixture(scope="module")
 def api_schema(fuzz_lake: Governed) -> schemathesis.schemas.BaseSchema:
     app = create_app(fuzz_lake.lake, ServerSettings(auth=True, statement_timeout=5))
@@ -41,7 +46,7 @@ def test_no_server_errors(api_schema: schemathesis.schemas.BaseSchema, fuzz_lake
     assert len(operations) >= 40
     for operation in operations:
 
-        @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         @given(case=operation.as_strategy())
         def check(case: schemathesis.Case) -> None:
             case.call_and_validate(headers=headers, checks=[not_a_server_error])
