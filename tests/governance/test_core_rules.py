@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from tests.governed_lake import Governed, build_governed_lake
 
@@ -98,3 +99,19 @@ def test_principals_ingest_only_uploads_and_allowed_sources(tmp_path: Path) -> N
     assert bob.ingest(str(uploads / "up.csv"), into="scratch.t").rows_written == 1
     assert lake.as_principal("root").ingest(str(private), into="scratch.t").rows_written == 1  # superusers may
     lake.close()
+
+
+def test_reads_and_writes_refuse_a_hidden_table_as_they_refuse_a_missing_one(governed: Governed) -> None:
+    """``Table.query()`` said "no SELECT grant" for vault.secrets but "does not exist" for vault.nope."""
+    bob = governed.lake.as_principal("bob")  # no grant of any kind on the vault namespace
+    for act in (
+        lambda t: t.query().to_arrow(),
+        lambda t: t.append(pa.table({"x": [1]})),
+        lambda t: t.delete("true"),
+    ):
+        messages = []
+        for name in ("vault.secrets", "vault.nope"):
+            with pytest.raises(PermissionDeniedError) as caught:
+                act(bob.table(name))
+            messages.append(str(caught.value).replace(name, "<table>"))
+        assert messages[0] == messages[1]

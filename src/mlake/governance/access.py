@@ -150,6 +150,10 @@ class Access:
         policy = self.policy
         if policy is None:
             return TableAccess(set(_FULL), None)
+        if not policy.superuser:
+            # a table the principal holds no grant on reads the same as one that does not exist: "no SELECT
+            # grant" for one and "does not exist" for the other would answer the probe
+            self.require_visible(name)
         return policy.require(privilege, self.facts(name))
 
     def visible(self, name: TableName) -> bool:
