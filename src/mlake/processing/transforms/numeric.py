@@ -18,14 +18,25 @@ def _bin_expr(col: str, edges: list[float]) -> str:
     return f"CASE WHEN {col} IS NULL THEN NULL ELSE {terms} END"
 
 
-class BinUniform(Transform):
-    """Equal-width bins between the minimum and maximum of the fit data (ordinal bin index)."""
+class _FittedBins(Transform):
+    """Bins whose edges are learnt from the fit data (no ``op``: not a transform of its own); applying them
+    is the same for every way of choosing the edges."""
 
-    op: ClassVar[str] = "bin_uniform"
     group: ClassVar[str] = "numeric"
     needs: ClassVar[Literal["numeric"]] = "numeric"
     fitted: ClassVar[bool] = True
     columns: list[str]
+
+    def sql(self, frame: Frame, params: Params | None, *, fitting: bool = False) -> str:
+        return with_columns(
+            frame.name, frame.schema, {c: _bin_expr(q(c), (params or {}).get(c, [])) for c in self.columns}
+        )
+
+
+class BinUniform(_FittedBins):
+    """Equal-width bins between the minimum and maximum of the fit data (ordinal bin index)."""
+
+    op: ClassVar[str] = "bin_uniform"
     bins: int = 5
 
     def fit(self, frame: Frame) -> Params | None:
@@ -36,20 +47,11 @@ class BinUniform(Transform):
             out[c] = [] if lo is None or hi is None else [lo + (hi - lo) * k / self.bins for k in range(self.bins + 1)]
         return out
 
-    def sql(self, frame: Frame, params: Params | None, *, fitting: bool = False) -> str:
-        return with_columns(
-            frame.name, frame.schema, {c: _bin_expr(q(c), (params or {}).get(c, [])) for c in self.columns}
-        )
 
-
-class BinQuantile(Transform):
+class BinQuantile(_FittedBins):
     """Bins holding equal shares of the fit data (edges are its quantiles; ordinal bin index)."""
 
     op: ClassVar[str] = "bin_quantile"
-    group: ClassVar[str] = "numeric"
-    needs: ClassVar[Literal["numeric"]] = "numeric"
-    fitted: ClassVar[bool] = True
-    columns: list[str]
     bins: int = 4
 
     def fit(self, frame: Frame) -> Params | None:
@@ -59,11 +61,6 @@ class BinQuantile(Transform):
             edges = frame.rows(f"SELECT quantile_cont({q(c)}, [{qs}]) FROM {frame.name}")[0][0]
             out[c] = [] if edges is None else sorted({float(e) for e in edges})
         return out
-
-    def sql(self, frame: Frame, params: Params | None, *, fitting: bool = False) -> str:
-        return with_columns(
-            frame.name, frame.schema, {c: _bin_expr(q(c), (params or {}).get(c, [])) for c in self.columns}
-        )
 
 
 class BinEdges(Transform):
