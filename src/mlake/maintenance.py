@@ -27,7 +27,7 @@ from pyiceberg.table import Table as IcebergTable
 from mlake.errors import CommitConflictError, ValidationError
 from mlake.tables.lineage import WriteRecord
 from mlake.tables.names import TableName
-from mlake.tables.scan import duckdb_path, local_path, schema_map
+from mlake.tables.scan import duckdb_path, local_path, nan_option, schema_map
 from mlake.tables.table import Table
 from mlake.tables.types import quote_ident, quote_literal
 from mlake.tables.writer import can_write_with_duckdb, remove_files, with_retries, write_arrow, write_duckdb
@@ -262,7 +262,8 @@ def _rewrite(lake: Lake, tbl: IcebergTable, files: list[DataFile], write_id: str
     schema = tbl.schema()
     paths = "[" + ", ".join(quote_literal(duckdb_path(f.file_path, remote=True) or "") for f in files) + "]"
     cols = ", ".join(quote_ident(f.name) for f in schema.fields)
-    select = f"SELECT {cols} FROM read_parquet({paths}, schema={schema_map(schema)}, hive_partitioning=false)"
+    args = f"schema={schema_map(schema)}{nan_option(schema)}, hive_partitioning=false"
+    select = f"SELECT {cols} FROM read_parquet({paths}, {args})"
     con = connect_duckdb()
     try:
         con.execute(f"SET memory_limit = {quote_literal(lake.settings.ingest_memory_limit)}")

@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from mlake.features.groups import WRITE_TIME, FeatureGroup
 from mlake.features.metastore import materializations_table
 from mlake.features.online.base import OnlineRecord, OnlineStore
-from mlake.tables.scan import duckdb_path, schema_map
+from mlake.tables.scan import duckdb_path, nan_option, schema_map
 from mlake.tables.types import quote_ident, quote_literal
 
 if TYPE_CHECKING:
@@ -124,9 +124,9 @@ class _Plan:
     reconcile: str = ""
 
 
-def _files_sql(paths: list[str], schema_sql: str) -> str:
+def _files_sql(paths: list[str], read_args: str) -> str:
     files = "[" + ", ".join(quote_literal(p) for p in paths) + "]"
-    return f"(SELECT * FROM read_parquet({files}, schema={schema_sql}, hive_partitioning=false))"
+    return f"(SELECT * FROM read_parquet({files}, {read_args}, hive_partitioning=false))"
 
 
 def _plan(lake: Lake, group: FeatureGroup, snapshot_id: int, since: int | None) -> _Plan:
@@ -135,7 +135,7 @@ def _plan(lake: Lake, group: FeatureGroup, snapshot_id: int, since: int | None) 
     remote = lake.engine.connection is not None and lake.engine.remote  # can DuckDB open s3:// files?
     paths = {t.file.file_path: duckdb_path(t.file.file_path, remote) for t in tasks}
     readable = all(paths.values())
-    schema_sql = schema_map(tbl.schema())
+    read_args = f"schema={schema_map(tbl.schema())}{nan_option(tbl.schema())}"
     if since is not None and readable and tbl.snapshot_by_id(since) is not None:
         before = {
             t.file.file_path: {d.file_path for d in t.delete_files} for t in tbl.scan(snapshot_id=since).plan_files()
@@ -147,14 +147,14 @@ def _plan(lake: Lake, group: FeatureGroup, snapshot_id: int, since: int | None) 
         if not removed and not redeleted and not any(now[f] for f in added):
             new = [t for t in tasks if t.file.file_path in set(added)]
             rows = sum(t.file.record_count for t in new)
-            source = _files_sql([paths[f] or "" for f in added], schema_sql) if new else ""
+            source = _files_sql([paths[f] or "" for f in added], read_args) if new else ""
             return _Plan(source, rows, True)
         # Rows were deleted or rewritten: the entities of every file that changed are read again from
         # the snapshot, whatever their times (an entity's newest row may be gone).
         changed = [duckdb_path(f, remote) for f in [*removed, *redeleted, *added]]
         if all(changed):
             view = lake.engine.view_for(group.table_name, snapshot_id)
-            files = _files_sql([c or "" for c in changed], schema_sql)
+            files = _files_sql([c or "" for c in changed], read_args)
             rows = sum(t.file.record_count for t in tasks if t.file.file_path in set(added) | set(redeleted))
             return _Plan("", rows, True, _reconcile_sql(group, view, files))
     if not tasks:
@@ -163,7 +163,7 @@ def _plan(lake: Lake, group: FeatureGroup, snapshot_id: int, since: int | None) 
         view = lake.engine.view_for(group.table_name, snapshot_id)
         return _Plan(view, sum(t.file.record_count for t in tasks), False)
     return _Plan(
-        _files_sql([p or "" for p in paths.values()], schema_sql), sum(t.file.record_count for t in tasks), False
+        _files_sql([p or "" for p in paths.values()], read_args), sum(t.file.record_count for t in tasks), False
     )
 
 

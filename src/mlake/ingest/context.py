@@ -29,7 +29,7 @@ from mlake.metastore import ingest_log_table
 from mlake.tables.frames import conform
 from mlake.tables.lineage import LineageInput, WriteRecord
 from mlake.tables.names import TableName
-from mlake.tables.scan import duckdb_path, schema_map
+from mlake.tables.scan import duckdb_path, nan_option, schema_map
 from mlake.tables.table import Table
 from mlake.tables.types import quote_literal
 from mlake.tables.writer import (
@@ -79,7 +79,8 @@ class StagedData:
             raise IngestError("Staged files of this warehouse cannot be read by DuckDB")
         files = "[" + ", ".join(quote_literal(p or "") for p in paths) + "]"
         cols = ", ".join(f'"{f.name}"' for f in self.schema.fields)
-        return f"SELECT {cols} FROM read_parquet({files}, schema={schema_map(self.schema)}, hive_partitioning=false)"
+        args = f"schema={schema_map(self.schema)}{nan_option(self.schema)}, hive_partitioning=false"
+        return f"SELECT {cols} FROM read_parquet({files}, {args})"
 
     def relation(self) -> duckdb.DuckDBPyRelation:
         return self.connection.sql(self.sql())

@@ -21,6 +21,7 @@ from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.manifest import DataFileContent, FileFormat
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table as IcebergTable
+from pyiceberg.types import DoubleType, FloatType
 
 from mlake.tables.types import duckdb_type, is_flat, quote_ident, quote_literal
 
@@ -80,6 +81,18 @@ def schema_map(schema: Schema) -> str:
         for f in schema.fields
     )
     return f"MAP {{{entries}}}"
+
+
+def nan_option(schema: Schema) -> str:
+    """``, can_have_nan=true`` when ``schema`` has a floating-point column, else nothing.
+
+    Parquet writers leave NaN out of a column's min/max (the spec says so), and pyiceberg records no
+    ``nan_value_counts``, so nothing tells DuckDB a file holds NaN; by default DuckDB then prunes on
+    those bounds and ``WHERE isnan(x)`` or ``x > 5`` silently drops the NaN rows. Only float columns can
+    hold NaN, so only their tables pay the (small) loss of pruning on unbounded-above ranges.
+    """
+    floating = any(isinstance(f.field_type, (FloatType, DoubleType)) for f in schema.fields)
+    return ", can_have_nan=true" if floating else ""
 
 
 def _file_list(paths: list[str]) -> str:
@@ -144,6 +157,7 @@ def plan_scan(
     delete_paths = sorted({duckdb_path(d.file_path, remote) or "" for t in tasks for d in t.delete_files})
     reader = (
         f"read_parquet({_file_list(paths)}, schema={schema_map(schema)}, hive_partitioning=false"
+        + nan_option(schema)
         + (", filename=true, file_row_number=true" if delete_paths else "")
         + ")"
     )
