@@ -3,6 +3,7 @@ same recipe on Ray (2 workers) versus DuckDB.
 
     .venv/bin/python -m benchmarks.bench_recipe            # 10 M rows
     .venv/bin/python -m benchmarks.bench_recipe --quick    # 1 M rows
+    .venv/bin/python -m benchmarks.bench_recipe --breakdown  # where the DuckDB time goes, step by step
 
 Contenders, each in a fresh process (time and peak RSS of that process):
 
@@ -154,8 +155,46 @@ def pandas_by_hand(rows: int) -> dict[str, Any]:
     return {"rows": len(df)}
 
 
+def breakdown(rows: int) -> str:
+    """Time the compiled recipe cut after each keyed step, and the Parquet write on its own."""
+    import re
+    import time
+
+    ensure_data(rows)
+    start = time.perf_counter()
+    fitted, ex, src = _fitted_over_files(rows)
+    lines = [f"fit (statistics pass): {time.perf_counter() - start:.2f} s"]
+    sql = fitted.compile(ex, src, fitting=True).sql()
+
+    def cut(after: str) -> str:
+        head = sql.split(f"s{int(after) + 1}_")[0].rstrip().rstrip(",")
+        last = re.findall(r"(s\d+_\w+) AS \(", head)[-1]
+        return f"{head}\nSELECT * FROM {last}"
+
+    no_tie_break = re.sub(r", hash\(0, [^)]*\)\)", ")", cut("9"))
+    for label, query in [
+        ("steps 1-8 (row-local)", cut("8")),
+        ("steps 1-9 (+ dedupe_by_key)", cut("9")),
+        ("steps 1-9 without the row-hash tie-break", no_tie_break),
+        ("all 10 steps (+ lag)", sql),
+    ]:
+        start = time.perf_counter()
+        ex.con.execute(f"SELECT count(*), max(COLUMNS(*)) FROM ({query})").fetchall()  # every column computed
+        lines.append(f"{label}: {time.perf_counter() - start:.2f} s")
+    out = data_dir(rows) / "out_breakdown.parquet"
+    for label, query in [("COPY of the input alone to Parquet", src), ("COPY of all 10 steps to Parquet", sql)]:
+        start = time.perf_counter()
+        ex.con.execute(f"COPY ({query if query != src else 'SELECT * FROM ' + src}) TO '{out}' (FORMAT parquet)")
+        lines.append(f"{label}: {time.perf_counter() - start:.2f} s")
+    text = "\n".join(lines)
+    print(text)
+    return text
+
+
 def main() -> str:
     rows = 1_000_000 if "--quick" in sys.argv else 10_000_000
+    if "--breakdown" in sys.argv:
+        return breakdown(rows)
     ensure_lake(rows)
     ours = run_contender("benchmarks.bench_recipe", "mlake_lake", rows, name="mlake recipe (lake, DuckDB)")
     files = run_contender("benchmarks.bench_recipe", "mlake_files", rows, name="mlake recipe (DuckDB, Parquet files)")
