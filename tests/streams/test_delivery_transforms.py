@@ -96,3 +96,21 @@ def test_nested_objects_keep_flowing_across_buffers(lake: Lake) -> None:
     assert lake.sql("SELECT count(*) AS n FROM raw.nested WHERE attributes.country = 'DE'").to_arrow().to_pylist() == [
         {"n": 6}
     ]
+
+
+def test_an_oversized_record_lands_in_the_error_table_and_the_rest_flow(lake: Lake) -> None:
+    """The put limit is the stream's; a delivery has its own (a broker's other clients may write larger
+    records): a record over it is kept whole, unparsed, in the error table, and the position moves on."""
+    big = {"id": 2, "blob": "x" * 5_000}
+    put = lake.streams.put_batch("events", [PutRecord("k", {"id": 1}), PutRecord("k", big), PutRecord("k", {"id": 3})])
+    assert put.ok
+    delivery = lake.streams.delivery("events", "raw.sized", max_record_bytes=4_096)
+    stats = delivery.run(idle_timeout=0.2)
+    assert (stats.rows_written, stats.errors) == (2, 1)
+    assert lake.sql("SELECT id FROM raw.sized ORDER BY id").to_arrow().column("id").to_pylist() == [1, 3]
+    (data, reason), = errors(lake, "raw.sized").items()
+    assert len(data) > 5_000 and '"id":2' in data.replace(" ", "")
+    assert reason.startswith("record of 5,") and "limit of 4,096 bytes (max_record_bytes)" in reason
+    assert lake.streams.delivery("events", "raw.sized", max_record_bytes=4_096).run(idle_timeout=0.2).records == 0
+    with pytest.raises(ValidationError, match="max_record_bytes must be positive"):
+        lake.streams.delivery("events", "raw.other", max_record_bytes=0)

@@ -209,12 +209,19 @@ def deliver(
     partition_by: Annotated[
         list[str] | None, typer.Option(help="Partition a new table: a field, day(field), bucket(16, field)...")
     ] = None,
+    max_record_bytes: Annotated[
+        int, typer.Option(help="A larger record goes to the error table unparsed (default 1 MiB).")
+    ] = 1024 * 1024,
 ) -> None:
     """Deliver a stream into a table in the foreground, exactly once, until Ctrl-C (or --idle-timeout)."""
     from mlake.streams.delivery import BufferHints
 
     hints = BufferHints(max_records=max_records, max_bytes=max_bytes, max_seconds=max_seconds)
-    options: dict[str, Any] = {"time_fields": time_field or [], "partition_by": partition_by or []}
+    options: dict[str, Any] = {
+        "time_fields": time_field or [],
+        "partition_by": partition_by or [],
+        "max_record_bytes": max_record_bytes,
+    }
     if transform_sql:
         options["transform_sql"] = transform_sql
     d = state.lake().streams.delivery(

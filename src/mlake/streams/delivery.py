@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pyarrow as pa
 
 from mlake.errors import MlakeError, SchemaError, ValidationError
-from mlake.streams.base import check_stream_name
+from mlake.streams.base import DEFAULT_MAX_RECORD_BYTES, check_stream_name
 from mlake.streams.models import Position, Record
 from mlake.streams.service import Streams
 
@@ -132,13 +132,18 @@ class Delivery:
         transform_sql: str | None = None,
         time_fields: Sequence[str] = (),
         partition_by: Sequence[str] = (),
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
     ) -> None:
         """``transform`` is called with each record's JSON object and returns the row (None: leave the
         record out, counted in ``stats.filtered``); a record it raises on goes to the error table.
         ``transform_sql`` is one SELECT over the table ``records`` (the buffer's rows), run in a sandboxed
         DuckDB that sees nothing else. ``time_fields`` are read as timestamps (ISO 8601, UTC unless they
         say, or epoch seconds), so that ``partition_by`` (``day(event_time)``, ``country``) can use them
-        when the table is created."""
+        when the table is created. A record larger than ``max_record_bytes`` (default 1 MiB, the put
+        limit; a broker's other clients may write larger ones) goes to the error table unparsed."""
+        if max_record_bytes < 1:
+            raise ValidationError(f"max_record_bytes must be positive, not {max_record_bytes}")
+        self.max_record_bytes = max_record_bytes
         if transform_sql is not None:
             check_select(transform_sql, "transform_sql")
         self.transform = transform
@@ -255,7 +260,7 @@ class Delivery:
         reached = dict(committed)
         for r in records:
             reached[r.partition] = max(reached.get(r.partition, -1), r.sequence)
-        rows, errors = _decode(records)
+        rows, errors = _decode(records, self.max_record_bytes)
         rows = self._transform(rows, errors, stats)
         table = self.lake.table(self.table_name) if self.lake.table_exists(self.table_name) else None
         data, more_errors = self._rows(rows, table)
@@ -474,10 +479,18 @@ def parse_time(value: Any) -> datetime:
     raise TypeError(f"cannot read {value!r} as a time")
 
 
-def _decode(records: list[Record]) -> tuple[list[tuple[Record, dict[str, Any]]], list[tuple[Record, str]]]:
+def _decode(
+    records: list[Record], max_bytes: int
+) -> tuple[list[tuple[Record, dict[str, Any]]], list[tuple[Record, str]]]:
     rows: list[tuple[Record, dict[str, Any]]] = []
     errors: list[tuple[Record, str]] = []
     for r in records:
+        if len(r.data) > max_bytes:
+            errors.append(
+                (r, f"record of {len(r.data):,} bytes is larger than the delivery's limit of {max_bytes:,} bytes "
+                 "(max_record_bytes): kept here unparsed")
+            )
+            continue
         try:
             value = json.loads(r.data)
         except (ValueError, UnicodeDecodeError) as exc:
