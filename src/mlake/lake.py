@@ -660,13 +660,17 @@ class Lake:
         """Streams on the backend ``settings.stream_url`` names (the embedded log by default), deliveries
         into tables and status; a principal needs grants on ``stream:NAME``. See :mod:`mlake.streams`."""
         from mlake.streams.lake_streams import LakeStreams
+        from mlake.streams.managed import ManagedStore
         from mlake.streams.metastore import DeliveryRegistry
 
+        principal = self.access.principal
         return LakeStreams(
             cast("Lake", self._core.owner).stream_backend,
             tables=self,
             registry=DeliveryRegistry(self._core.metadata_engine),
             guard=_StreamGuard(self),
+            managed=ManagedStore(self._core.metadata_engine),
+            principal=None if principal is None else principal.name,
         )
 
     @cached_property

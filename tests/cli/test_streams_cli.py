@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -108,3 +109,33 @@ def test_deliver_and_query_into_feature_groups(tmp_path: Path) -> None:
         assert got.values == [{"n": 5, "views": 2}, {"n": 7, "views": 1}]  # the newest event of a, not the last put
     code, out = invoke(home, "streams", "deliver", "views", "--into", "raw.x", "--feature-group", "clicks")
     assert code != 0  # refused: one table or one feature group
+
+
+def test_managed_deliveries_run_under_the_worker(tmp_path: Path) -> None:
+    home = tmp_path / "lake"
+    assert invoke(home, "streams", "create", "clicks")[0] == 0
+    code, out = invoke(home, "streams", "deliver", "clicks", "--into", "raw.clicks", "--managed", "--max-seconds", "0.05")
+    assert code == 0 and "`mlake worker` runs it" in out
+    code, out = invoke(home, "streams", "managed", "--json")
+    (saved,) = json.loads(out)
+    assert (saved["stream"], saved["into"], saved["worker"], saved["hints"]["max_seconds"]) == (
+        "clicks", "raw.clicks", None, 0.05
+    )
+    lines = "\n".join(json.dumps({"n": i}) for i in range(5))
+    assert invoke(home, "streams", "put", "clicks", "--file", "-", "--key", "k", stdin=lines)[0] == 0
+    from mlake.pipelines.service import Worker
+
+    with mlake.connect(home) as lake:
+        worker = Worker(lake, "cli-test")
+        try:
+            worker.run_once()
+            assert "cli-test" in invoke(home, "streams", "managed")[1]
+            for _ in range(200):
+                if lake.table_exists("raw.clicks") and lake.sql("SELECT count(*) FROM raw.clicks").scalar() == 5:
+                    break
+                time.sleep(0.05)
+            assert lake.sql("SELECT sum(n) FROM raw.clicks").scalar() == 10
+        finally:
+            worker.close()
+    assert invoke(home, "streams", "unmanage", "clicks")[0] == 0
+    assert json.loads(invoke(home, "streams", "managed", "--json")[1]) == []

@@ -88,7 +88,8 @@ def worker(
     interval: Annotated[float, typer.Option(help="Seconds between rounds.")] = 5.0,
     once: Annotated[bool, typer.Option(help="One round, then exit.")] = False,
 ) -> None:
-    """Execute triggered pipeline runs (several workers never run the same run twice)."""
+    """Execute triggered pipeline runs and run managed stream deliveries (several workers never run the
+    same run twice, nor the same delivery at once)."""
     from mlake.pipelines.service import Worker
 
     w = Worker(state.lake(), name)

@@ -212,28 +212,31 @@ def deliver(
     max_record_bytes: Annotated[
         int, typer.Option(help="A larger record goes to the error table unparsed (default 1 MiB).")
     ] = 1024 * 1024,
+    managed: Annotated[
+        bool, typer.Option(help="Do not run it here: save it for `mlake worker` to run (and restart, and hand over).")
+    ] = False,
 ) -> None:
-    """Deliver a stream into a table in the foreground, exactly once, until Ctrl-C (or --idle-timeout)."""
+    """Deliver a stream into a table in the foreground, exactly once, until Ctrl-C (or --idle-timeout);
+    with --managed, save it for the long-running worker instead."""
     from mlake.streams.delivery import BufferHints
 
-    hints = BufferHints(max_records=max_records, max_bytes=max_bytes, max_seconds=max_seconds)
     options: dict[str, Any] = {
+        "feature_group": feature_group,
+        "name": delivery,
+        "hints": BufferHints(max_records=max_records, max_bytes=max_bytes, max_seconds=max_seconds),
+        "error_table": error_table,
+        "changes_of": changes_of,
         "time_fields": time_field or [],
         "partition_by": partition_by or [],
         "max_record_bytes": max_record_bytes,
     }
     if transform_sql:
         options["transform_sql"] = transform_sql
-    d = state.lake().streams.delivery(
-        name,
-        into,
-        feature_group=feature_group,
-        name=delivery,
-        hints=hints,
-        error_table=error_table,
-        changes_of=changes_of,
-        **options,
-    )
+    if managed:
+        spec = state.lake().streams.manage(name, into, **options)
+        console.print(f"saved delivery {escape(spec.name)} of {escape(spec.stream)}: `mlake worker` runs it")
+        return
+    d = state.lake().streams.delivery(name, into, **options)
     stop = threading.Event()
     target = d.table_name if feature_group is None else f"feature group {feature_group}"
     err_console.print(f"delivering {escape(name)} into {escape(target)} from position {d.positions() or 'oldest'}")
@@ -246,6 +249,30 @@ def deliver(
         f"delivered {stats.rows_written} row(s) in {stats.flushes} write(s), {stats.errors} bad record(s) "
         f"into {escape(d.error_table_name)}; position {stats.positions}"
     )
+
+
+@app.command("managed")
+def managed(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """The deliveries `mlake worker` runs, and which worker holds each now."""
+    found = state.lake().streams.managed()
+    if as_json:
+        print_json([{**asdict(d), "lease_until": d.lease_until.isoformat() if d.lease_until else None} for d in found])
+        return
+    rows = [
+        [d.stream, d.name, d.into or f"feature group {d.feature_group}", d.principal or "(owner)", d.worker or "-"]
+        for d in found
+    ]
+    console.print(rich_table(["stream", "delivery", "into", "runs as", "worker"], rows))
+
+
+@app.command("unmanage")
+def unmanage(
+    name: Annotated[str, typer.Argument(help="Stream name.")],
+    delivery: Annotated[str | None, typer.Option("--name", help="Delivery name (default: the stream's).")] = None,
+) -> None:
+    """Stop `mlake worker` running a delivery; its table and position stay (managing it again resumes)."""
+    state.lake().streams.unmanage(name, delivery)
+    console.print(f"removed delivery {escape(delivery or name)} of {escape(name)}")
 
 
 @app.command("query")

@@ -16,7 +16,7 @@ import time
 import traceback
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 
@@ -27,6 +27,7 @@ from mlake.tables.names import TableName
 
 if TYPE_CHECKING:
     from mlake.core import LakeHandle
+    from mlake.streams.managed import DeliverySupervisor, WorkerLake
 
 
 @dataclass
@@ -421,15 +422,31 @@ class _CheckFailed(PipelineError):
 
 
 class Worker:
-    """Executes triggered runs: polls triggers, requeues runs of dead workers, claims and runs."""
+    """Executes triggered runs (polls triggers, requeues runs of dead workers, claims and runs) and, with
+    ``deliveries``, runs the lake's managed stream deliveries it holds a lease on
+    (:mod:`mlake.streams.managed`)."""
 
-    def __init__(self, lake: LakeHandle, name: str, *, lease_seconds: float = 300.0) -> None:
+    def __init__(
+        self, lake: LakeHandle, name: str, *, lease_seconds: float = 300.0, deliveries: bool = True
+    ) -> None:
         self.pipelines = Pipelines(lake)
         self.name = name
         self.lease_seconds = lease_seconds
+        self.deliveries: DeliverySupervisor | None = None
+        if deliveries:
+            from mlake.streams.managed import DeliverySupervisor, ManagedStore
+            from mlake.streams.metastore import DeliveryRegistry
+
+            db = lake._core.metadata_engine
+            self.deliveries = DeliverySupervisor(
+                cast("WorkerLake", lake), ManagedStore(db), DeliveryRegistry(db), name
+            )
 
     def run_once(self) -> list[int]:
-        """One round: the ids of the runs this worker executed."""
+        """One round: the ids of the runs this worker executed (managed deliveries are started or stopped
+        first, and keep running on their threads until :meth:`close`)."""
+        if self.deliveries is not None:
+            self.deliveries.tick()
         self.pipelines.poll_triggers()
         self.pipelines.requeue_stale(self.lease_seconds)
         done = []
@@ -440,10 +457,21 @@ class Worker:
         return done
 
     def run_forever(self, interval: float = 5.0, stop: Any = None) -> None:
-        """Rounds every ``interval`` seconds until ``stop`` (a threading.Event) is set."""
-        while stop is None or not stop.is_set():
-            self.run_once()
-            if stop is not None:
-                stop.wait(interval)
-            else:
-                time.sleep(interval)
+        """Rounds every ``interval`` seconds until ``stop`` (a threading.Event) is set; the managed
+        deliveries' leases are renewed on their own thread meanwhile, even during a long pipeline run."""
+        if self.deliveries is not None:
+            self.deliveries.start(interval)
+        try:
+            while stop is None or not stop.is_set():
+                self.run_once()
+                if stop is not None:
+                    stop.wait(interval)
+                else:
+                    time.sleep(interval)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the managed deliveries running here (each writes what it buffered) and free their leases."""
+        if self.deliveries is not None:
+            self.deliveries.close()

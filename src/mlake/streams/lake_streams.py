@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlake.errors import MlakeError, PermissionDeniedError, ValidationError
-from mlake.streams.base import StreamBackend, check_stream_name
+from mlake.streams.base import DEFAULT_MAX_RECORD_BYTES, StreamBackend, check_stream_name
 from mlake.streams.delivery import BufferHints, Delivery, TableAccess, delivered_positions, summary_value
+from mlake.streams.managed import ManagedDelivery, ManagedStore
 from mlake.streams.metastore import DeliveryInfo, DeliveryRegistry
 from mlake.streams.models import Position, StreamDescription, to_us
 from mlake.streams.service import StreamGuard, Streams
@@ -85,10 +87,14 @@ class LakeStreams(Streams):
         tables: TableAccess,
         registry: DeliveryRegistry,
         guard: StreamGuard | None = None,
+        managed: ManagedStore | None = None,
+        principal: str | None = None,
     ) -> None:
         super().__init__(backend, guard=guard, owns_backend=False)
         self._tables = tables
         self._registry = registry
+        self._managed = managed
+        self._principal = principal
 
     def delete(self, name: str) -> None:
         super().delete(name)
@@ -154,6 +160,87 @@ class LakeStreams(Streams):
             registry=self._registry,
             **options,
         )
+
+    def manage(
+        self,
+        stream: str,
+        into: str | None = None,
+        *,
+        feature_group: str | None = None,
+        name: str | None = None,
+        hints: BufferHints | None = None,
+        error_table: str | None = None,
+        changes_of: str | None = None,
+        transform_sql: str | None = None,
+        time_fields: Sequence[str] = (),
+        partition_by: Sequence[str] = (),
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    ) -> ManagedDelivery:
+        """Save a delivery for the long-running worker (``mlake worker``) to run, restart after a crash and
+        hand over to another worker when this one dies (see :mod:`mlake.streams.managed`).
+
+        It takes what :meth:`delivery` takes except a Python ``transform`` (code cannot be stored; use
+        ``transform_sql``), is checked the same way now, and runs with the caller's grants. Saving it again
+        under the same name changes it: the worker restarts it from its committed position."""
+        options: dict[str, Any] = {
+            "time_fields": list(time_fields),
+            "partition_by": list(partition_by),
+            "max_record_bytes": max_record_bytes,
+        }
+        if transform_sql is not None:
+            options["transform_sql"] = transform_sql
+        checked = self.delivery(
+            stream,
+            into,
+            feature_group=feature_group,
+            name=name,
+            hints=hints,
+            error_table=error_table,
+            changes_of=changes_of,
+            **options,
+        )  # grants, names and SQL checked as for a delivery run by hand
+        h = hints or BufferHints()
+        spec = ManagedDelivery(
+            stream=checked.stream,
+            name=checked.name,
+            into=into,
+            feature_group=feature_group,
+            changes_of=changes_of,
+            error_table=error_table,
+            hints={"max_records": h.max_records, "max_bytes": h.max_bytes, "max_seconds": h.max_seconds},
+            options=options,
+            principal=self._principal,
+        )
+        self._managed_store().save(spec)
+        return self._managed_store().get(spec.stream, spec.name) or spec
+
+    def managed(self) -> list[ManagedDelivery]:
+        """The deliveries the worker runs, of the streams this handle may read."""
+        out = []
+        for d in self._managed_store().list():
+            try:
+                self._check("select", d.stream)
+            except PermissionDeniedError:
+                continue
+            out.append(d)
+        return out
+
+    def unmanage(self, stream: str, name: str | None = None) -> None:
+        """Stop the worker running a delivery (it writes what it buffered first) and forget its definition;
+        its table and committed position stay, so managing it again resumes where it stopped."""
+        self._check("select", check_stream_name(stream))
+        found = self._managed_store().get(stream, name or stream)
+        if found is not None and self._principal is not None and found.principal != self._principal:
+            raise PermissionDeniedError(
+                f"The managed delivery {found.name!r} of stream {stream!r} was made by another principal",
+                hint="its maker or an administrator can remove it",
+            )
+        self._managed_store().remove(stream, name or stream)
+
+    def _managed_store(self) -> ManagedStore:
+        if self._managed is None:
+            raise ValidationError("This streams handle has no metadata database for managed deliveries")
+        return self._managed
 
     def query(
         self,

@@ -28,8 +28,21 @@ deliveries_table = sa.Table(
     sa.Column("last_error_at", sa.DateTime(timezone=True), nullable=True),
 )
 
+managed_table = sa.Table(
+    "mlake_stream_managed",
+    metadata,
+    sa.Column("stream", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("spec", sa.Text, nullable=False),  # JSON: target and options (mlake.streams.managed)
+    sa.Column("principal", sa.String(200), nullable=True),  # who made it: its grants apply when it runs
+    sa.Column("worker", sa.String(200), nullable=True),  # the worker holding the lease
+    sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 MIGRATIONS = [
-    Migration("streams", 1, "deliveries and streaming queries of streams into tables", create_tables(deliveries_table))
+    Migration("streams", 1, "deliveries and streaming queries of streams into tables", create_tables(deliveries_table)),
+    Migration("streams", 2, "deliveries run by the long-running worker", create_tables(managed_table)),
 ]
 
 

@@ -104,6 +104,9 @@ class _State:
     """Windows the watermark closed, not written yet."""
     read: dict[int, int] = field(default_factory=dict)
     """The last sequence number read per partition."""
+    replayed: dict[int, int] = field(default_factory=dict)
+    """Per partition, the last sequence number a run before a restart had read: a record up to it is read
+    again only for its open windows, and was counted (late or not) the first time."""
 
 
 class StreamingQuery:
@@ -220,7 +223,7 @@ class StreamingQuery:
             state.windows.setdefault(w, []).append(value)
             need = state.needs.setdefault(w, {})
             need[record.partition] = min(need.get(record.partition, record.sequence), record.sequence)
-        if not placed:
+        if not placed and record.sequence > state.replayed.get(record.partition, -1):
             stats.late += 1
         self._close(state, state.max_event - _us(self.lateness))
 
@@ -246,7 +249,13 @@ class StreamingQuery:
             con.close()
         data = pa.concat_tables(results, promote_options="permissive")
         data = self._shape(data)
-        new = {"resume": self._resume(state), "emitted_end": state.emitted_end, "max_event": state.max_event}
+        read = {str(p): s for p, s in (state.replayed | state.read).items()}
+        new = {
+            "resume": self._resume(state),
+            "emitted_end": state.emitted_end,
+            "max_event": state.max_event,
+            "read": read,
+        }
         if self.lake.table_exists(self.table_name):
             table = self.lake.table(self.table_name)
         else:
@@ -282,6 +291,8 @@ class StreamingQuery:
                 out[str(p)] = ["at", min(needed)]
             elif p in state.read:
                 out[str(p)] = ["after", state.read[p]]
+            elif p in state.replayed:  # nothing read from it since the restart
+                out[str(p)] = ["after", state.replayed[p]]
             elif str(p) in self._start:
                 out[str(p)] = self._start[str(p)]
         return out
@@ -311,6 +322,7 @@ class StreamingQuery:
         if committed:
             state.emitted_end = int(committed["emitted_end"])
             state.max_event = int(committed["max_event"])
+            state.replayed = {int(p): int(s) for p, s in committed.get("read", {}).items()}
         resume: dict[str, list[Any]] = committed.get("resume", self._start)
         cursor: dict[int, Position] = {}
         for p in range(self.partitions):
