@@ -52,6 +52,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     )
     lake.streams.create("vault-stream")
     lake.streams.put("vault-stream", {"zebra_launch_code": "zebra-4242"}, key="agent-1")
+    lake.streams.manage("vault-stream", "vault.classified_xq_copy", transform_sql="SELECT zebra_launch_code FROM records")
     (home / "files").mkdir()
     (home / "files" / "plan.txt").write_text("zebra-4242: Plans nobody may see")
     lake.objects.add(str(home / "files"), into="vault.files")
