@@ -74,8 +74,11 @@ def test_streams_query_command(tmp_path: Path) -> None:
         for m, u in [(0, "a"), (1, "a"), (5, "b"), (12, "a")]
     )
     assert invoke(home, "streams", "put", "views", "--file", "-", "--key-field", "user", stdin=lines)[0] == 0
-    code, out = count_views(home, "--into", "live.views")
+    invoke(home, "streams", "create", "view-counts")
+    code, out = count_views(home, "--into", "live.views", "--to-stream", "view-counts", "--key-field", "user")
     assert code == 0 and "2 window(s), 3 row(s) into live.views" in out, out
+    tail = [json.loads(line) for line in invoke(home, "streams", "tail", "view-counts")[1].splitlines()]
+    assert sorted((r["key"], r["value"]["views"]) for r in tail) == [("a", 1), ("a", 2), ("b", 1)]
     status = json.loads(invoke(home, "streams", "status", "views", "--json")[1])
     (query,) = status["queries"]
     assert (query["name"], query["table"], query["lag"]["lag_records"]) == ("views-query", "live.views", 0)

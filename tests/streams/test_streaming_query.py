@@ -174,3 +174,84 @@ def test_a_record_read_again_after_a_restart_is_not_counted_late(lake: Lake) -> 
     assert streamed(lake, "out.replay") == batch_results(rows, Window(timedelta(minutes=1)))
     third = query().run(idle_timeout=0.05)  # nothing new: resumes after the last record, reads nothing
     assert (third.records, third.late) == (0, 0)
+
+
+def _stream_rows(lake: Lake, stream: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for p in range(lake.streams.describe(stream).partitions):
+        out += [r.json() for r in lake.streams.read(stream, p, limit=10_000).records]
+    return out
+
+
+def _key(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (row["window_start"][:19], row["window_end"][:19], row["user_id"], row["n"], int(row["total"]))
+
+
+def _norm(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    return sorted((s.isoformat()[:19], e.isoformat()[:19], u, n, int(t)) for s, e, u, n, t in rows)
+
+
+class _KilledBeforePut(StreamingQuery):
+    """Dies (as a SIGKILL would) after committing its rows to the table and before putting them."""
+
+    def _forward(self, data: Any) -> None:
+        raise KeyboardInterrupt("killed")
+
+
+def test_results_into_another_stream_exactly_once_into_the_table_at_least_once_into_the_stream(lake: Lake) -> None:
+    lake.streams.create("fwd-in")
+    lake.streams.create("fwd-out", partitions=2)
+    at = [5, 20, 65, 70, 130, 200]
+    rows = [
+        {"user_id": f"u{i % 2}", "amount": i, "at": (EPOCH + timedelta(seconds=s)).isoformat()}
+        for i, s in enumerate(at)
+    ]
+
+    def query(kind: type[StreamingQuery] = StreamingQuery) -> StreamingQuery:
+        return kind(
+            lake,
+            lake.streams,
+            "fwd-in",
+            SQL,
+            "out.fwd",
+            event_time="at",
+            window=Window(timedelta(minutes=1)),
+            to_stream="fwd-out",
+            key_field="user_id",
+        )
+
+    lake.streams.put_batch("fwd-in", [PutRecord(r["user_id"], r) for r in rows[:4]])
+    query().run(idle_timeout=0.05)  # closes [0, 60): its rows go to the table and the stream
+    first = _norm(streamed(lake, "out.fwd"))
+    assert first != [] and sorted(map(_key, _stream_rows(lake, "fwd-out"))) == first
+    lake.streams.put_batch("fwd-in", [PutRecord(r["user_id"], r) for r in rows[4:]])
+    with pytest.raises(KeyboardInterrupt):
+        query(_KilledBeforePut).run(idle_timeout=0.05)  # commits [60, 120) to the table, dies before the put
+    assert len(streamed(lake, "out.fwd")) > len(_stream_rows(lake, "fwd-out"))
+    query().run(idle_timeout=0.05, drain=True)  # the restart puts the committed rows, then the rest
+    table = _norm(streamed(lake, "out.fwd"))
+    assert table == _norm(batch_results(rows, Window(timedelta(minutes=1))))
+    assert sorted(map(_key, _stream_rows(lake, "fwd-out"))) == table  # nothing lost, none twice here
+    for p in range(2):  # keyed by user: each key's rows in one partition, in window order
+        records = [r.json() for r in lake.streams.read("fwd-out", p).records]
+        for user in {r["user_id"] for r in records}:
+            ends = [r["window_end"] for r in records if r["user_id"] == user]
+            assert ends == sorted(ends)
+    assert query().run(idle_timeout=0.05).records == 0  # nothing new: nothing put again
+    assert len(_stream_rows(lake, "fwd-out")) == len(table)
+
+
+def test_results_into_a_stream_need_a_write_grant_and_another_stream(lake: Lake) -> None:
+    lake.streams.create("fwd-src")
+    lake.streams.create("fwd-dst")
+    with pytest.raises(ValidationError, match="stream it reads"):
+        lake.streams.query(
+            "fwd-src", SQL, "out.x", event_time="at", window=Window(timedelta(minutes=1)), to_stream="fwd-src"
+        )
+    lake.governance.create_principal("qbob")
+    lake.governance.grant("qbob", "read", "stream:fwd-src")
+    bob = lake.as_principal("qbob")
+    with pytest.raises(mlake.errors.PermissionDeniedError):
+        bob.streams.query(
+            "fwd-src", SQL, "out.x", event_time="at", window=Window(timedelta(minutes=1)), to_stream="fwd-dst"
+        )

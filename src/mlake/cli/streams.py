@@ -295,6 +295,12 @@ def query(
         float | None, typer.Option(help="Stop after this many seconds without new records (default: run on).")
     ] = None,
     drain: Annotated[bool, typer.Option("--drain", help="At the stop, close and write every open window.")] = False,
+    to_stream: Annotated[
+        str | None, typer.Option(help="Also put each result row into this stream (at least once).")
+    ] = None,
+    key_field: Annotated[
+        str | None, typer.Option(help="The result column that keys records put into --to-stream.")
+    ] = None,
 ) -> None:
     """Run a continuous SQL query over windows of event time, in the foreground, until Ctrl-C."""
     from mlake.streams.query import Window
@@ -310,6 +316,8 @@ def query(
         lateness=_duration(lateness),
         name=query_name,
         start=start,
+        to_stream=to_stream,
+        key_field=key_field,
     )
     stop = threading.Event()
     try:

@@ -254,16 +254,23 @@ class LakeStreams(Streams):
         name: str | None = None,
         feature_group: str | None = None,
         start: str = "oldest",
+        to_stream: str | None = None,
+        key_field: str | None = None,
     ) -> StreamingQuery:
         """A continuous SQL query over windows of ``stream``'s event time, results appended to ``into``;
         ``run`` it (see :mod:`mlake.streams.query`). It reads the stream with this handle's grants and
         writes the table with the lake's. With ``feature_group`` instead of ``into``, each result row is a
         feature value of that group, as of its window's end, offline and online (a live feature; see
-        :mod:`mlake.streams.features`)."""
+        :mod:`mlake.streams.features`). With ``to_stream``, the result rows are also put into that stream
+        (at least once; this handle needs a write grant on it)."""
         from mlake.streams.query import StreamingQuery
 
         self._check("select", check_stream_name(stream))
         _one_target(into, feature_group, "A streaming query writes")
+        if to_stream is not None:
+            if feature_group is not None:
+                raise ValidationError("A streaming query puts into a stream beside a table, not a feature group")
+            self._check("insert", check_stream_name(to_stream))
         if feature_group is not None:
             from mlake.streams.features import FeatureQuery
 
@@ -293,6 +300,8 @@ class LakeStreams(Streams):
             name=name,
             registry=self._registry,
             start=start,
+            to_stream=to_stream,
+            key_field=key_field,
         )
 
     def capture(self, url: str, tables: list[str], stream: str, *, name: str | None = None) -> PostgresCapture:

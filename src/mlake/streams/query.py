@@ -16,6 +16,13 @@ from (the oldest record of a window still open, per partition), the last window 
 watermark. A query killed and restarted re-reads the open windows' records, skips the windows it
 emitted, and emits each window once.
 
+**Results into a stream.** With ``to_stream``, each result row is also put, as a JSON record (times in
+ISO 8601) keyed by its ``key_field`` (default: its window's end), into another stream, after the rows are
+committed to the table. What was put is recorded with the next commit (``forwarded_end``), so a query
+killed between its commit and its puts puts those windows' rows again when it restarts: *at least once*
+into the stream (as Kinesis Data Analytics' stream outputs), exactly once into the table. A consumer
+that must not see a row twice keys on (``window_start``, ``window_end``, the row's key).
+
 The SQL runs in a private in-memory DuckDB with external access off: it sees the window's records and
 nothing else (no lake tables, no files).
 """
@@ -28,6 +35,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -126,10 +134,15 @@ class StreamingQuery:
         name: str | None = None,
         registry: DeliveryRegistry | None = None,
         start: str = "oldest",
+        to_stream: str | None = None,
+        key_field: str | None = None,
     ) -> None:
-        """``start`` is where a query with no state yet begins: ``oldest`` (the stream's oldest records)
-        or ``latest`` (the records put from now on: the end of each partition is taken here, when the
-        query is made, as Kinesis Data Analytics' ``NOW``). A query with state resumes from it."""
+        """``to_stream`` also puts each result row, as a JSON record keyed by its ``key_field`` (default:
+        its window's end), into another stream after the rows are committed to ``into`` (module doc,
+        *Results into a stream*). ``start`` is where a query with no state yet begins: ``oldest`` (the
+        stream's oldest records) or ``latest`` (the records put from now on: the end of each partition is
+        taken here, when the query is made, as Kinesis Data Analytics' ``NOW``). A query with state
+        resumes from it."""
         if start not in ("oldest", "latest"):
             raise ValidationError(f"A streaming query starts at oldest or latest, not {start!r}")
         if lateness < timedelta(0):
@@ -146,6 +159,11 @@ class StreamingQuery:
         self.name = check_stream_name(name or f"{stream}-query", "streaming query")
         self.key = f"{QUERY_PREFIX}{self.name}"
         self.partitions = streams.describe(stream).partitions
+        self.to_stream = None if to_stream is None else check_stream_name(to_stream)
+        if self.to_stream == self.stream:
+            raise ValidationError("A streaming query cannot put its results into the stream it reads")
+        self.key_field = key_field
+        self._forwarded_end: int | None = None
         self._check_sql()
         self._start: dict[str, list[Any]] = {}
         if start == "latest":
@@ -182,6 +200,8 @@ class StreamingQuery:
     ) -> QueryStats:
         stats = QueryStats()
         state, cursor, committed = self._restore()
+        if self.to_stream is not None:
+            committed = self._forward_backlog(committed)
         last_seen = time.monotonic()
         while not (stop is not None and stop.is_set()):
             got = False
@@ -201,7 +221,9 @@ class StreamingQuery:
                 time.sleep(poll_seconds)
         if drain:
             self._close(state, None)
-            self._emit(state, committed, stats)
+            committed = self._emit(state, committed, stats)
+        if self.to_stream is not None and committed and self._forwarded_end != committed.get("forwarded_end"):
+            self._commit_marker(committed)
         return stats
 
     def _add(self, state: _State, record: Record, stats: QueryStats) -> None:
@@ -256,6 +278,8 @@ class StreamingQuery:
             "max_event": state.max_event,
             "read": read,
         }
+        if self.to_stream is not None:  # what was put into the stream before this commit
+            new["forwarded_end"] = self._forwarded_end if self._forwarded_end is not None else -(2**62)
         if self.lake.table_exists(self.table_name):
             table = self.lake.table(self.table_name)
         else:
@@ -269,9 +293,70 @@ class StreamingQuery:
         if self.registry is not None:
             self.registry.flushed(self.stream, self.name)
         self._after_emit()
+        if self.to_stream is not None:
+            self._forward(data)
+            self._forwarded_end = state.emitted_end
         stats.windows += len(state.ready)
         stats.rows_written += data.num_rows
         state.ready.clear()
+        return new
+
+    def _forward(self, data: pa.Table) -> None:
+        """Put result rows into ``to_stream``, in window order; a record refused is retried, then raises
+        (the rows are committed: a restart puts them again)."""
+        assert self.to_stream is not None
+        from mlake.streams.models import PutRecord
+
+        rows = data.to_pylist()
+        records = [
+            PutRecord(str(row.get(self.key_field) if self.key_field else row["window_end"].isoformat()), _jsonable(row))
+            for row in rows
+        ]
+        for attempt in range(3):
+            if not records:
+                return
+            result = self.streams.put_batch(self.to_stream, records)
+            failed = result.failed_indices
+            if not failed:
+                return
+            if not all(result.results[i].retryable for i in failed):
+                break
+            records = [records[i] for i in failed]
+            time.sleep(0.1 * (attempt + 1))
+        raise MlakeError(
+            f"The streaming query {self.name!r} could not put {len(records)} result row(s) into stream "
+            f"{self.to_stream!r}: {result.results[failed[0]].error}",
+            hint="run the query again: the rows are committed to its table and put into the stream again",
+        )
+
+    def _forward_backlog(self, committed: dict[str, Any]) -> dict[str, Any]:
+        """Put the windows committed but not put into ``to_stream`` before a crash (at least once)."""
+        if not committed:
+            return committed
+        done = int(committed.get("forwarded_end", -(2**62)))
+        emitted = int(committed["emitted_end"])
+        self._forwarded_end = done
+        if done < emitted:
+            import pyarrow.compute as pc
+
+            data = self.lake.table(self.table_name).to_arrow()
+            ends = pc.cast(data.column("window_end"), pa.int64())  # µs since the epoch, UTC
+            keep = pc.greater(ends, pa.scalar(done, pa.int64()))
+            self._forward(data.filter(keep).sort_by([("window_end", "ascending"), ("window_start", "ascending")]))
+            self._forwarded_end = emitted
+            committed = self._commit_marker(committed)
+        return committed
+
+    def _commit_marker(self, committed: dict[str, Any]) -> dict[str, Any]:
+        """Record what was put into ``to_stream`` (an empty snapshot with the state)."""
+        new = {**committed, "forwarded_end": self._forwarded_end}
+        table = self.lake.table(self.table_name)
+        table.append(
+            table.schema.as_arrow().empty_table(),
+            command=f"streaming query {self.name}: results put into stream {self.to_stream}",
+            properties={self.key: json.dumps(new)},
+            precondition=_state_is(self.key, committed, self.table_name),
+        )
         return new
 
     def _shape(self, data: pa.Table) -> pa.Table:
@@ -357,6 +442,19 @@ def _event_us(value: Any) -> int:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return round(value * 1_000_000)
     return to_us(parse_time(value))
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    """A result row as JSON-encodable values: times as ISO 8601, decimals (DuckDB's sums of integers) as
+    integers when whole, else as floats."""
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        if isinstance(v, Decimal):
+            v = int(v) if v == v.to_integral_value() else float(v)
+        elif hasattr(v, "isoformat"):
+            v = v.isoformat()
+        out[k] = v
+    return out
 
 
 def _us(delta: timedelta) -> int:
