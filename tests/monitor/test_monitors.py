@@ -294,3 +294,42 @@ def test_false_alarm_rate_over_100_clean_batches() -> None:
     rate, by_check = false_alarm_rate()
     print(f"false-alarm rate over 100 clean batches of {BATCH_ROWS} rows: {rate:.0%} {by_check}")
     assert rate <= 0.05, by_check
+
+
+MONITOR_PIPELINE = """
+name: watch_scored
+triggers:
+  - on_new_data: shop.scored
+steps:
+  - {name: watch, kind: monitor, monitor: shop-model}
+  - name: publish
+    kind: sql
+    sql: CREATE OR REPLACE TABLE shop.published AS SELECT count(*) AS n FROM shop.scored
+    depends_on: [watch]
+"""
+
+
+def test_a_monitor_runs_on_new_data_through_the_pipeline_triggers(monitored: Lake) -> None:
+    """New data in the target starts the pipeline; violations fail the monitor step and stop its dependants."""
+    from mlake.pipelines.service import Pipelines, Worker
+
+    lake = monitored
+    pipelines = Pipelines(lake)
+    pipelines.save(MONITOR_PIPELINE)
+    worker = Worker(lake, "monitor-worker", deliveries=False)
+    append(lake, 11)
+    [clean] = worker.run_once()
+    run = pipelines.status(clean)
+    assert run.status == "succeeded" and [s.status for s in run.steps] == ["succeeded", "succeeded"]
+    assert "monitor shop-model: ok" in (run.steps[0].log or "")
+    assert lake.sql("SELECT n FROM shop.published").scalar() == BASELINE_ROWS + BATCH_ROWS
+    assert worker.run_once() == []  # no new snapshot: no run
+
+    append(lake, 12, shift=40.0)
+    [drifted] = worker.run_once()
+    run = pipelines.status(drifted)
+    assert run.status == "failed" and [s.status for s in run.steps] == ["failed", "stopped"]
+    assert "violation" in (run.steps[0].error or "") and "drift" in (run.steps[0].error or "")
+    assert lake.sql("SELECT n FROM shop.published").scalar() == BASELINE_ROWS + BATCH_ROWS  # not republished
+    (latest,) = lake.monitoring.runs("shop-model", limit=1)
+    assert latest.status == "violations"  # the monitor's own record, as a run by hand would leave

@@ -1,10 +1,11 @@
 """What a pipeline is: named steps with dependencies (a DAG), and triggers.
 
 Steps run mlake's own operations — a quality ``check`` (a failing suite stops the steps that depend
-on it), a saved ``recipe``, a ``sql`` statement (``CREATE TABLE ... AS`` / ``INSERT``), or a
-``python`` function (``module:function`` called with the lake and the step's context). A step's
-*inputs* are the tables it reads; when none of their snapshots changed since the step last succeeded,
-the step is skipped (cached).
+on it), a ``monitor`` run (violations stop its dependants, after the monitor's own alert), a saved
+``recipe``, a ``sql`` statement (``CREATE TABLE ... AS`` / ``INSERT``), or a ``python`` function
+(``module:function`` called with the lake and the step's context). A step's *inputs* are the tables
+it reads; when none of their snapshots changed since the step last succeeded, the step is skipped
+(cached).
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ class Step(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    kind: Literal["check", "recipe", "sql", "python"]
+    kind: Literal["check", "monitor", "recipe", "sql", "python"]
     depends_on: list[str] = Field(default_factory=list)
     inputs: list[str] = Field(default_factory=list)  # tables read; the cache key is their snapshots
     output: str | None = None  # the table written (recipe ``into``), recorded with its snapshot
     table: str | None = None  # check: the table checked
     suite: str | dict[str, Any] | None = None  # check: suite YAML text, a dict, or a stored suite's name
+    monitor: str | None = None  # monitor: the stored monitor's name (its target is an input)
     recipe: str | None = None
     version: int | None = None
     sql: str | None = None
@@ -44,7 +46,13 @@ class Step(BaseModel):
 
     @model_validator(mode="after")
     def _complete(self) -> Step:
-        need = {"check": ("table", "suite"), "recipe": ("recipe", "output"), "sql": ("sql",), "python": ("function",)}
+        need = {
+            "check": ("table", "suite"),
+            "monitor": ("monitor",),
+            "recipe": ("recipe", "output"),
+            "sql": ("sql",),
+            "python": ("function",),
+        }
         missing = [f for f in need[self.kind] if getattr(self, f) in (None, "")]
         if missing:
             raise ValueError(f"a {self.kind} step needs {', '.join(missing)}")

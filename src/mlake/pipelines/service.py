@@ -350,6 +350,16 @@ class Pipelines:
             if not result.passed:
                 raise _CheckFailed(f"{len(result.failures)} check(s) failed on {step.table}")
             return f"{len(result.results)} checks passed on {step.table}"
+        if step.kind == "monitor":
+            from mlake.monitor.monitors import Monitoring
+
+            assert step.monitor is not None
+            run = Monitoring(lake).run(step.monitor)  # type: ignore[arg-type]
+            summary = f"monitor {step.monitor}: {run.status} over {run.rows} row(s) (run {run.run_id})"
+            if not run.passed:
+                kinds = sorted({v.check for v in run.violations})
+                raise _CheckFailed(f"{summary}: {len(run.violations)} violation(s) ({', '.join(kinds)})")
+            return summary
         if step.kind == "recipe":
             from mlake.processing.api import Recipes
 
