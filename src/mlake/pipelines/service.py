@@ -354,11 +354,11 @@ class Pipelines:
             from mlake.monitor.monitors import Monitoring
 
             assert step.monitor is not None
-            run = Monitoring(lake).run(step.monitor)  # type: ignore[arg-type]
-            summary = f"monitor {step.monitor}: {run.status} over {run.rows} row(s) (run {run.run_id})"
-            if not run.passed:
-                kinds = sorted({v.check for v in run.violations})
-                raise _CheckFailed(f"{summary}: {len(run.violations)} violation(s) ({', '.join(kinds)})")
+            watched = Monitoring(lake).run(step.monitor)  # type: ignore[arg-type]
+            summary = f"monitor {step.monitor}: {watched.status} over {watched.rows} row(s) (run {watched.run_id})"
+            if not watched.passed:
+                kinds = sorted({v.check for v in watched.violations})
+                raise _CheckFailed(f"{summary}: {len(watched.violations)} violation(s) ({', '.join(kinds)})")
             return summary
         if step.kind == "recipe":
             from mlake.processing.api import Recipes
