@@ -97,6 +97,8 @@ LOCAL_ONLY: dict[str, str] = {
     "takes the actor and a superuser flag); the REST routes exist, a client object over them does not yet",
     "Bias.explain": "takes the model object (SHAP runs where the model is); remote: compute attributions beside "
     "the model and write them with append/create_table",
+    "Bias.partial_dependence": "takes the model object (it is called where the model is); remote: compute the "
+    "curves beside the model with mlake.bias.explain.partial_dependence and write them with create_table",
     "Table.iceberg": "returns the live pyiceberg Table (commits on it would bypass mlake)",
     "Table.evolve_for": "ingest's schema-evolution step; remote appends and ingests evolve the schema on the server",
     "Table.snapshot_properties": "a static helper for writers that commit on their own (in-process plumbing)",

@@ -11,7 +11,8 @@ import pyarrow as pa
 import pytest
 
 from mlake.bias import Facet
-from mlake.bias.explain import attribution_ndcg, by_facet, explain
+from mlake.bias.explain import attribution_ndcg, by_facet, explain, partial_dependence
+from mlake.errors import PermissionDeniedError, SchemaError, ValidationError
 from mlake.lake import Lake
 from mlake.monitor.checks import AttributionDrift, MonitorConfig
 
@@ -92,3 +93,51 @@ def test_explain_on_the_lake_stores_tables_and_monitor_flags_attribution_drift(l
     assert violation.check == "attribution_drift" and violation.statistic is not None and violation.statistic < 0.9
     lake.table("ml.scored").append(dataset(seed=6))
     assert "skipped" in lake.monitoring.run("attr").summary["attribution"]
+
+
+@pytest.mark.parametrize("kind", ["tree", "kernel"])
+def test_partial_dependence_equals_scikit_learns(kind: str) -> None:
+    from sklearn.inspection import partial_dependence as sk_partial_dependence
+
+    model = fitted(kind)
+    data = dataset(n=400, seed=2)
+    ours = partial_dependence(model, data, features=FEATURES, grid_resolution=15, rows=None, individual=True)
+    frame = data.to_pandas()[FEATURES]
+    for j, name in enumerate(FEATURES):
+        theirs = sk_partial_dependence(model, frame, [j], grid_resolution=15, method="brute", kind="both")
+        mine = ours.filter(pa.compute.equal(ours["feature"], name))
+        assert np.allclose(mine["value"].to_numpy(), theirs["grid_values"][0])
+        assert np.allclose(mine["average"].to_numpy(), theirs["average"][0], atol=1e-12)
+        ice = np.array(mine["individual"].to_pylist())  # (grid, rows)
+        assert np.allclose(ice.T, theirs["individual"][0], atol=1e-12)
+
+
+def test_partial_dependence_grid_and_bad_input() -> None:
+    data = pa.table({"a": [0.0, 1.0, 1.0, 2.0] * 10, "b": np.linspace(0, 1, 40)})
+    pd_table = partial_dependence(lambda f: f["a"] * 2 + f["b"], data, features=["a", "b"], grid_resolution=5)
+    a = pd_table.filter(pa.compute.equal(pd_table["feature"], "a"))
+    assert a["value"].to_pylist() == [0.0, 1.0, 2.0]  # fewer distinct values than the grid: those values
+    assert np.allclose(a["average"].to_numpy(), np.array([0.0, 2.0, 4.0]) + 0.5)
+    b = pd_table.filter(pa.compute.equal(pd_table["feature"], "b"))
+    # the ends are the 5th and 95th percentiles by Cunnane's plotting positions (scipy's mquantiles):
+    # n p + 0.4 + 0.2 p = 2.41 -> 0.59 x(2) + 0.41 x(3) of the 40 values i / 39
+    assert np.allclose(b["value"].to_numpy(), np.linspace(1.41 / 39, 1 - 1.41 / 39, 5))
+    with pytest.raises(ValidationError, match="cannot vary"):
+        partial_dependence(lambda f: f["a"], data, features=["a"], vary=["c"])
+    with pytest.raises(ValidationError, match="grid_resolution"):
+        partial_dependence(lambda f: f["a"], data, features=["a"], grid_resolution=1)
+    with pytest.raises(SchemaError, match="numeric"):
+        partial_dependence(lambda f: f["a"], pa.table({"a": ["x"]}), features=["a"])
+
+
+def test_partial_dependence_on_the_lake_is_stored_and_governed(lake: Lake) -> None:
+    lake.create_table("ml.pd_source", dataset(n=300, seed=7))
+    curves = lake.bias.partial_dependence(
+        fitted("kernel"), "ml.pd_source", features=FEATURES, vary=["x0"], into="ml.pd", grid_resolution=10
+    )
+    assert curves.num_rows == 10 and lake.table("ml.pd").to_arrow().equals(curves)
+    averages = curves["average"].to_numpy()
+    assert np.all(np.diff(averages) > 0)  # the probability rises with x0, as the data were made
+    lake.governance.create_principal("nobody")
+    with pytest.raises(PermissionDeniedError):
+        lake.as_principal("nobody").bias.partial_dependence(fitted("kernel"), "ml.pd_source", features=FEATURES)

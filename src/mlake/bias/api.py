@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from mlake.bias.explain import Explanation, explain
+from mlake.bias.explain import Explanation, explain, partial_dependence
 from mlake.bias.report import DEFAULT_RESAMPLES, BiasReport, bias_report
 from mlake.bias.spec import Facet, Outcome, Scalar
 from mlake.errors import ValidationError
@@ -106,11 +106,30 @@ class Bias:
             self._store(f"{into}_global", result.global_)
         return result
 
-    def _store(self, name: str, data: pa.Table) -> None:
+    def partial_dependence(
+        self,
+        model: Any,
+        source: str,
+        *,
+        features: Sequence[str],
+        into: str | None = None,
+        snapshot_id: int | None = None,
+        **options: Any,
+    ) -> pa.Table:
+        """Partial dependence of ``model`` on ``source`` (a table or SQL, read as the caller); see
+        :func:`mlake.bias.explain.partial_dependence` for ``options`` (vary, grid_resolution,
+        percentiles, rows, individual, seed). With ``into``, the curves are written to that table."""
+        data = self._read(source, snapshot_id)
+        result = partial_dependence(model, data, features=features, **options)
+        if into is not None:
+            self._store(into, result, "Partial dependence curves", "partial_dependence")
+        return result
+
+    def _store(self, name: str, data: pa.Table, what: str = "Feature attributions (SHAP)", by: str = "explain") -> None:
         if self._lake.table_exists(name):
-            self._lake.table(name).overwrite(data, command="bias.explain")
+            self._lake.table(name).overwrite(data, command=f"bias.{by}")
         else:
-            self._lake.create_table(name, data, description="Feature attributions (SHAP) written by lake.bias.explain")
+            self._lake.create_table(name, data, description=f"{what} written by lake.bias.{by}")
 
     def _read(self, source: str, snapshot_id: int | None) -> pa.Table:
         text = source.strip()

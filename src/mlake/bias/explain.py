@@ -170,6 +170,86 @@ def explain(
     return Explanation(used, names, base, pa.table(per_row), global_.sort_by("rank"))
 
 
+def partial_dependence(
+    model: Any,
+    data: Any,
+    *,
+    features: Sequence[str],
+    vary: Sequence[str] | None = None,
+    grid_resolution: int = 20,
+    percentiles: tuple[float, float] = (0.05, 0.95),
+    rows: int | None = 1000,
+    individual: bool = False,
+    seed: int = 0,
+) -> pa.Table:
+    """Partial dependence of ``model``'s output (what :func:`explain` explains) on each feature of
+    ``vary`` (default: all ``features``), over (up to ``rows`` sampled rows of) ``data``.
+
+    For each grid value v of a feature, every row gets that feature set to v and the model's outputs are
+    averaged: one row (``feature``, ``value``, ``average``) per grid value. The grid is scikit-learn's
+    (``sklearn.inspection.partial_dependence``, method "brute"): ``grid_resolution`` evenly spaced values
+    between the ``percentiles`` of the feature, or its distinct values when there are fewer; the test
+    compares the two. With ``individual`` the curves of each row (ICE) come too, in a column
+    ``individual`` (a list, one value per row, in the sampled rows' order)."""
+    if grid_resolution < 2:
+        raise ValidationError(f"grid_resolution must be at least 2, not {grid_resolution}")
+    low, high = percentiles
+    if not 0 <= low < high <= 1:
+        raise ValidationError(f"percentiles must be two increasing fractions in [0, 1], not {percentiles}")
+    table = as_arrow(data)
+    names = tuple(features)
+    chosen = tuple(vary) if vary is not None else names
+    unknown = [f for f in chosen if f not in names]
+    if unknown:
+        raise ValidationError(f"cannot vary {', '.join(unknown)}: not among the model's features {list(names)}")
+    x = _matrix(table, names)
+    if rows is not None and x.shape[0] > rows:
+        x = x[np.sort(np.random.default_rng(seed).choice(x.shape[0], rows, replace=False))]
+    predict = _predict_fn(model, names)
+    out: dict[str, list[Any]] = {"feature": [], "value": [], "average": []}
+    if individual:
+        out["individual"] = []
+    for name in chosen:
+        j = names.index(name)
+        column = x[:, j]
+        distinct = np.unique(column[~np.isnan(column)])
+        if len(distinct) < grid_resolution:
+            grid = distinct
+        else:
+            lo, hi = _mquantiles(column[~np.isnan(column)], (low, high))
+            if lo == hi:
+                raise ValidationError(f"feature {name!r} has the same value at both percentiles {percentiles}")
+            grid = np.linspace(lo, hi, grid_resolution)
+        varied = np.repeat(x[np.newaxis, :, :], len(grid), axis=0)  # (grid, rows, features)
+        varied[:, :, j] = grid[:, np.newaxis]
+        predictions = predict(varied.reshape(-1, len(names))).reshape(len(grid), x.shape[0])
+        for value, curve in zip(grid, predictions, strict=True):
+            out["feature"].append(name)
+            out["value"].append(float(value))
+            out["average"].append(float(curve.mean()))
+            if individual:
+                out["individual"].append(curve.tolist())
+    schema = {"feature": pa.string(), "value": pa.float64(), "average": pa.float64()}
+    if individual:
+        schema["individual"] = pa.list_(pa.float64())
+    return pa.table({k: pa.array(v, schema[k]) for k, v in out.items()})
+
+
+def _mquantiles(values: NDArray[np.float64], probs: tuple[float, float]) -> tuple[float, float]:
+    """Quantiles with plotting positions alpha = beta = 0.4 (Cunnane's), as ``scipy.stats.mstats.mquantiles``
+    computes them by default and scikit-learn's partial dependence takes its grid ends from (numpy's
+    ``quantile`` has no such method)."""
+    x = np.sort(values)
+    n = len(x)
+    out = []
+    for p in probs:
+        aleph = n * p + 0.4 + p * (1 - 0.4 - 0.4)
+        k = int(np.floor(np.clip(aleph, 1, n - 1)))
+        gamma = float(np.clip(aleph - k, 0, 1))
+        out.append((1 - gamma) * x[k - 1] + gamma * x[k])
+    return out[0], out[1]
+
+
 def by_facet(explanation: Explanation, data: Any, facet: Facet) -> pa.Table:
     """Mean |attribution| of each feature in facet d and in the rest a (the rows the explanation covers)."""
     table = as_arrow(data).take(pa.array(explanation.per_row["row"]))
