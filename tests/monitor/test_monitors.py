@@ -333,3 +333,37 @@ def test_a_monitor_runs_on_new_data_through_the_pipeline_triggers(monitored: Lak
     assert lake.sql("SELECT n FROM shop.published").scalar() == BASELINE_ROWS + BATCH_ROWS  # not republished
     (latest,) = lake.monitoring.runs("shop-model", limit=1)
     assert latest.status == "violations"  # the monitor's own record, as a run by hand would leave
+
+
+def _species(seed: int, n: int, skill: float) -> pa.Table:
+    """A three-class model right with probability about ``skill``."""
+    rng = np.random.default_rng(seed)
+    names = np.array(["cat", "dog", "emu"])
+    y = rng.choice(3, n, p=[0.5, 0.3, 0.2])
+    right = rng.random(n) < skill
+    pred = np.where(right, y, (y + rng.integers(1, 3, n)) % 3)
+    probs = np.full((n, 3), 0.15)
+    probs[np.arange(n), pred] = 0.7
+    return pa.table({"y": names[y], "pred": names[pred], **{f"p_{c}": probs[:, j] for j, c in enumerate(names)}})
+
+
+def test_a_multiclass_model_quality_monitor(lake: Lake) -> None:
+    lake.create_table("zoo.scored", _species(0, 3000, skill=0.8))
+    labels = Labels(
+        "y", "pred", problem="multiclass", class_scores=("p_cat", "p_dog", "p_emu"), classes=("cat", "dog", "emu")
+    )
+    config = MonitorConfig(labels=labels, drift=False, data_quality=False)
+    monitor = lake.monitoring.create("zoo", target="zoo.scored", config=config)
+    assert monitor.baseline_metrics["quality"]["accuracy"] == pytest.approx(0.8, abs=0.03)
+    assert {"precision", "recall", "f1", "f1_weighted", "auc", "log_loss"} <= set(monitor.baseline_metrics["quality"])
+    lake.table("zoo.scored").append(_species(1, 1000, skill=0.8))
+    assert lake.monitoring.run("zoo").violations == ()
+    lake.table("zoo.scored").append(_species(2, 1000, skill=0.5))
+    flagged = {v.feature for v in lake.monitoring.run("zoo").violations if v.check == "model_quality"}
+    assert {"accuracy", "f1"} <= flagged
+    with pytest.raises(ValidationError, match="binary label"):
+        MonitorConfig(labels=labels, bias=BiasDrift("y", values=("cat",)))
+    with pytest.raises(ValidationError, match="no positive outcome"):
+        Labels("y", "pred", problem="multiclass", positive_values=("cat",))
+    stored = MonitorConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    assert stored.labels == labels  # the classes and score columns survive the stored JSON

@@ -12,7 +12,8 @@ from hypothesis import strategies as hst
 from sklearn import metrics as skm
 
 from mlake.bias import Facet, Outcome
-from mlake.monitor.quality import classification_quality, regression_quality, roc_auc
+from mlake.errors import ValidationError
+from mlake.monitor.quality import classification_quality, multiclass_quality, regression_quality, roc_auc
 
 pytestmark = pytest.mark.slow  # importing scikit-learn takes seconds
 
@@ -93,3 +94,55 @@ def test_auc_equals_sklearn_with_any_ties(labels: list[bool], scores: list[float
         assert math.isnan(roc_auc(y, s))
     else:
         assert roc_auc(y, s) == pytest.approx(skm.roc_auc_score(y, s))
+
+
+def multiclass_table(seed: int = 0, n: int = 3000) -> pa.Table:
+    """Three classes, a model right about 70 % of the time, probabilities that favour its prediction."""
+    rng = np.random.default_rng(seed)
+    classes = np.array(["cat", "dog", "emu"])
+    y = rng.choice(3, n, p=[0.5, 0.3, 0.2])
+    logits = rng.normal(0, 1, (n, 3))
+    logits[np.arange(n), y] += 1.2
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    pred = probs.argmax(axis=1)
+    return pa.table(
+        {
+            "region": rng.choice(["north", "south"], n),
+            "y": classes[y],
+            "pred": classes[pred],
+            **{f"p_{c}": probs[:, j] for j, c in enumerate(classes)},
+        }
+    )
+
+
+def test_multiclass_metrics_equal_sklearn_overall_and_per_region() -> None:
+    table = multiclass_table()
+    classes = ["cat", "dog", "emu"]
+    scores = [f"p_{c}" for c in classes]
+    report = multiclass_quality(table, "y", "pred", scores=scores, classes=classes, by="region")
+    frame = table.to_pandas()
+    for q in (report.overall, *report.groups):
+        part = frame if q.group == "all" else frame[frame["region"] == q.group]
+        y, p, probs = part["y"], part["pred"], part[scores].to_numpy()
+        assert q.rows == len(part) and q.classes == 3
+        assert q.accuracy == pytest.approx(skm.accuracy_score(y, p), abs=1e-12)
+        assert q.precision == pytest.approx(skm.precision_score(y, p, average="macro", zero_division=np.nan))
+        assert q.recall == pytest.approx(skm.recall_score(y, p, average="macro", zero_division=np.nan))
+        assert q.f1 == pytest.approx(skm.f1_score(y, p, average="macro", zero_division=np.nan))
+        assert q.f1_weighted == pytest.approx(skm.f1_score(y, p, average="weighted"))
+        assert q.auc == pytest.approx(skm.roc_auc_score(y, probs, multi_class="ovr", average="macro", labels=classes))
+        assert q.log_loss == pytest.approx(skm.log_loss(y, probs, labels=classes))
+    assert [g.group for g in report.groups] == ["north", "south"]
+
+
+def test_multiclass_without_scores_a_class_never_predicted_and_bad_input() -> None:
+    table = pa.table({"y": [1, 2, 3, 3, None], "pred": ["1", "2", "2", "2", "3"]})  # 1 and "1": one class
+    q = multiclass_quality(table, "y", "pred").overall
+    assert (q.rows, q.classes, q.auc, q.log_loss) == (4, 3, None, None)
+    assert q.accuracy == pytest.approx(0.5)
+    # class 3 is never predicted: its precision is undefined and left out of the macro mean, as sklearn's nan
+    ys, ps = ["1", "2", "3", "3"], ["1", "2", "2", "2"]
+    assert q.precision == pytest.approx(skm.precision_score(ys, ps, average="macro", zero_division=np.nan))
+    assert q.recall == pytest.approx(skm.recall_score(ys, ps, average="macro", zero_division=np.nan))
+    with pytest.raises(ValidationError, match="one class per score column"):
+        multiclass_quality(table, "y", "pred", scores=["y"])

@@ -37,7 +37,14 @@ from mlake.bias.spec import Facet, Outcome, Scalar
 from mlake.errors import ValidationError
 from mlake.monitor.baseline import CategoricalBaseline, DriftBaseline, NumericBaseline, category_counts, column_kind
 from mlake.monitor.drift import DriftOptions, DriftReport, detect_drift
-from mlake.monitor.quality import ClassificationQuality, RegressionQuality, classification_quality, regression_quality
+from mlake.monitor.quality import (
+    ClassificationQuality,
+    MulticlassQuality,
+    RegressionQuality,
+    classification_quality,
+    multiclass_quality,
+    regression_quality,
+)
 
 HIGHER_IS_BETTER = {"accuracy", "precision", "recall", "f1", "auc", "r2"}
 LOWER_IS_BETTER = {"log_loss", "mae", "rmse"}
@@ -83,7 +90,9 @@ class Labels:
     """Where the ground truth and the predictions are: columns of the target, or a label table joined by key.
 
     ``positive_values`` / ``threshold`` define the positive outcome for classification (of the label and,
-    with ``prediction_threshold``, of the prediction); ``problem="regression"`` compares numbers."""
+    with ``prediction_threshold``, of the prediction); ``problem="regression"`` compares numbers;
+    ``problem="multiclass"`` compares class values, with optional per-class probability columns
+    (``class_scores``, one per class of ``classes``) for AUC and log loss."""
 
     label: str
     predicted: str
@@ -94,10 +103,18 @@ class Labels:
     threshold: float | None = None
     prediction_threshold: float | None = None  # the predicted label is a score cut here; default: as the label
     score: str | None = None  # the probability of the positive outcome, for AUC and log loss
+    class_scores: tuple[str, ...] | None = None  # multiclass: one probability column per class
+    classes: tuple[Scalar, ...] | None = None  # multiclass: the class of each class_scores column
 
     def __post_init__(self) -> None:
-        if self.problem not in ("classification", "regression"):
-            raise ValidationError(f"unknown problem {self.problem!r}", hint="use 'classification' or 'regression'")
+        if self.problem not in ("classification", "multiclass", "regression"):
+            raise ValidationError(
+                f"unknown problem {self.problem!r}", hint="use 'classification', 'multiclass' or 'regression'"
+            )
+        if self.problem == "multiclass" and (self.positive_values is not None or self.threshold is not None):
+            raise ValidationError("a multi-class label has no positive outcome: leave positive_values/threshold out")
+        if self.class_scores is not None and (self.classes is None or len(self.classes) != len(self.class_scores)):
+            raise ValidationError("class_scores need classes: one class per score column, in the same order")
         if (self.table is None) != (self.key is None):
             raise ValidationError(
                 "a label table needs a join key, and a key needs a label table",
@@ -180,6 +197,11 @@ class MonitorConfig:
             raise ValidationError(f"completeness_alpha must be in (0, 1) (got {self.completeness_alpha})")
         if self.webhook is not None and not self.webhook.startswith(("http://", "https://")):
             raise ValidationError(f"the webhook {self.webhook!r} is not an http(s) URL")
+        if self.bias is not None and self.labels is not None and self.labels.problem != "classification":
+            raise ValidationError(
+                f"bias drift compares outcomes of a binary label, not of a {self.labels.problem} one",
+                hint="monitor bias with a binary Labels (positive_values= or threshold=) in a second monitor",
+            )
         self.drift_opts()  # reject unknown drift options now rather than at the first run
 
     def drift_opts(self) -> DriftOptions:
@@ -212,8 +234,9 @@ class MonitorConfig:
         raw = dict(raw)
         if raw.get("labels"):
             lab = dict(raw["labels"])
-            if lab.get("positive_values") is not None:
-                lab["positive_values"] = tuple(lab["positive_values"])
+            for field_name in ("positive_values", "class_scores", "classes"):
+                if lab.get(field_name) is not None:
+                    lab[field_name] = tuple(lab[field_name])
             raw["labels"] = Labels(**lab)
         if raw.get("bias"):
             b = dict(raw["bias"])
@@ -353,16 +376,20 @@ def drift(baseline: DriftBaseline, batch: pa.Table, options: DriftOptions) -> tu
 
 def quality_figures(labels: Labels, data: pa.Table) -> dict[str, float]:
     """The model-quality metrics of labelled rows, as a flat dict (NaN left out)."""
-    q: ClassificationQuality | RegressionQuality
+    q: ClassificationQuality | MulticlassQuality | RegressionQuality
     if labels.problem == "regression":
         q = regression_quality(data, labels.label, labels.predicted).overall
+    elif labels.problem == "multiclass":
+        q = multiclass_quality(
+            data, labels.label, labels.predicted, scores=labels.class_scores, classes=labels.classes
+        ).overall
     else:
         label, predicted = labels.outcomes()
         q = classification_quality(data, label, predicted, score=labels.score).overall
     return {
         k: float(v)
         for k, v in asdict(q).items()
-        if k not in ("group", "rows", "positives") and v is not None and math.isfinite(v)
+        if k not in ("group", "rows", "positives", "classes") and v is not None and math.isfinite(v)
     }
 
 

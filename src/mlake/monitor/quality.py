@@ -5,12 +5,19 @@ Definitions are scikit-learn's (and tests check them against it): precision, rec
 positive outcome; ROC AUC from the ranks of the scores (ties share their average rank); log loss with
 probabilities clipped to [ε, 1 − ε], ε the float64 machine epsilon; R² = 1 − SSres/SStot. A rate whose
 denominator is empty is ``nan`` (scikit-learn returns 0 with a warning), so an undefined value is never
-mistaken for a bad one. Multi-class metrics are not built yet.
+mistaken for a bad one.
+
+Multi-class (:func:`multiclass_quality`): accuracy; precision, recall and F1 *macro*-averaged over the
+classes (the mean of each class's one-vs-rest figure, a class whose figure is undefined left out, as
+scikit-learn's ``zero_division=np.nan`` does) and F1 weighted by class support; given one probability
+column per class, ROC AUC one-vs-rest macro-averaged and log loss of the true class's probability (each
+row's probabilities normalised to sum to one, then clipped as above).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +47,20 @@ class ClassificationQuality:
 
 
 @dataclass(frozen=True)
+class MulticlassQuality:
+    group: str
+    rows: int
+    classes: int
+    accuracy: float
+    precision: float  # macro
+    recall: float  # macro
+    f1: float  # macro
+    f1_weighted: float
+    auc: float | None  # macro one-vs-rest; None without probability columns
+    log_loss: float | None
+
+
+@dataclass(frozen=True)
 class RegressionQuality:
     group: str
     rows: int
@@ -52,8 +73,8 @@ class RegressionQuality:
 class QualityReport:
     """``overall`` plus one entry per group (empty when no grouping was asked for)."""
 
-    overall: ClassificationQuality | RegressionQuality
-    groups: tuple[ClassificationQuality | RegressionQuality, ...]
+    overall: ClassificationQuality | MulticlassQuality | RegressionQuality
+    groups: tuple[ClassificationQuality | MulticlassQuality | RegressionQuality, ...]
     rows_excluded: int
 
 
@@ -180,3 +201,97 @@ def regression_quality(
     overall = _regression("all", y[usable], p[usable])
     per_group = tuple(_regression(name, y[usable & m], p[usable & m]) for name, m in groups)
     return QualityReport(overall, per_group, int(table.num_rows - usable.sum()))
+
+
+def _nanmean(values: list[float]) -> float:
+    defined = [v for v in values if not math.isnan(v)]
+    return sum(defined) / len(defined) if defined else math.nan
+
+
+def _multiclass(
+    name: str, y: NDArray[np.str_], p: NDArray[np.str_], probs: NDArray[np.float64] | None, classes: list[str]
+) -> MulticlassQuality:
+    n = len(y)
+    precisions, recalls, f1s, supports = [], [], [], []
+    for c in classes:
+        yt, pt = y == c, p == c
+        tp = int(np.sum(yt & pt))
+        fp = int(np.sum(~yt & pt))
+        fn = int(np.sum(yt & ~pt))
+        precisions.append(_div(tp, tp + fp))
+        recalls.append(_div(tp, tp + fn))
+        f1s.append(_div(2 * tp, 2 * tp + fp + fn))
+        supports.append(int(yt.sum()))
+    weighted = [f * w for f, w in zip(f1s, supports, strict=True) if not math.isnan(f)]
+    weights = sum(w for f, w in zip(f1s, supports, strict=True) if not math.isnan(f))
+    auc = loss = None
+    if probs is not None:
+        auc = _nanmean([roc_auc(y == c, probs[:, j]) for j, c in enumerate(classes)])
+        if n:
+            total = probs.sum(axis=1, keepdims=True)
+            normed = np.divide(probs, total, out=np.zeros_like(probs), where=total > 0)
+            index = {c: j for j, c in enumerate(classes)}
+            true = np.array([normed[i, index[v]] if v in index else 0.0 for i, v in enumerate(y)])
+            loss = float(-np.mean(np.log(np.clip(true, EPS, 1 - EPS))))
+    return MulticlassQuality(
+        group=name,
+        rows=n,
+        classes=len(classes),
+        accuracy=_div(float(np.sum(y == p)), n),
+        precision=_nanmean(precisions),
+        recall=_nanmean(recalls),
+        f1=_nanmean(f1s),
+        f1_weighted=_div(sum(weighted), weights),
+        auc=auc,
+        log_loss=loss,
+    )
+
+
+def _labels_as_text(table: pa.Table, name: str, role: str) -> tuple[NDArray[np.str_], NDArray[np.bool_]]:
+    column = column_of(table, name, role=role)
+    present = np.asarray(pc.is_valid(column).to_numpy(zero_copy_only=False), dtype=bool)
+    text = pc.cast(column, pa.string()).fill_null("").to_numpy(zero_copy_only=False)
+    return np.asarray(text, dtype=str), present
+
+
+def multiclass_quality(
+    data: Any,
+    label: str,
+    predicted: str,
+    *,
+    scores: Sequence[str] | None = None,
+    classes: Sequence[Any] | None = None,
+    by: str | None = None,
+    facet: Facet | None = None,
+) -> QualityReport:
+    """Multi-class accuracy, macro precision/recall/F1, weighted F1 (and, given ``scores`` — one probability
+    column per class of ``classes``, in that order — one-vs-rest macro AUC and log loss), overall and per
+    group. Classes are compared as text (``1`` and ``"1"`` are one class); without ``classes`` they are
+    the values seen in the label and predicted columns."""
+    table = as_arrow(data)
+    y, usable = _labels_as_text(table, label, "label")
+    p, p_ok = _labels_as_text(table, predicted, "predicted label")
+    usable = usable & p_ok
+    probs = None
+    if scores is not None:
+        if classes is None or len(classes) != len(scores):
+            raise ValidationError(
+                "probability columns need their classes: one class per score column, in the same order",
+                hint="e.g. scores=['p_cat', 'p_dog'], classes=['cat', 'dog']",
+            )
+        cols = []
+        for column in scores:
+            values, ok = _numbers(table, column, "score")
+            cols.append(values)
+            usable &= ok
+        probs = np.column_stack(cols)
+    names = [str(c) for c in classes] if classes is not None else sorted(set(y[usable]) | set(p[usable]))
+    groups, g_ok = _groups(table, by, facet)
+    usable &= g_ok
+
+    def one(name: str, mask: NDArray[np.bool_]) -> MulticlassQuality:
+        return _multiclass(name, y[mask], p[mask], probs[mask] if probs is not None else None, names)
+
+    return QualityReport(
+        one("all", usable), tuple(one(n, usable & m) for n, m in groups), int(table.num_rows - usable.sum())
+    )
