@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -450,9 +450,12 @@ class LabelingProjects:
         features: Sequence[str] | None = None,
         model: Any = None,
         random_state: int = 0,
+        embed: str | Callable[[Sequence[bytes]], Any] | None = None,
     ) -> AutoLabelRound:
         """One auto-labeling round of a classification project: train on the consolidated human labels
-        (the source's numeric columns, or ``features``), pick the threshold that keeps auto-labels at
+        (the source's numeric columns, or ``features``; for a project over an object table, ``embed``
+        turns each object's bytes into a vector — ``"image_pixels"`` or the caller's function, see
+        :mod:`mlake.labeling.embeddings`), pick the threshold that keeps auto-labels at
         ``target_accuracy`` on held-out human labels, and append the auto-labels (model, round,
         threshold) to ``labeling.<project>__auto`` and the round's report to ``labeling.<project>__rounds``."""
         import numpy as np
@@ -464,20 +467,34 @@ class LabelingProjects:
             raise LabelingError(f"Auto-labeling needs a classification project; {name!r} is {project.task}")
         human = self.consolidate(name).labels
         source = self._lake.sql(f"SELECT * FROM {project.source_table}").to_arrow()
-        if features is None:
+        if embed is not None:
+            features = ()  # the embedding is the vector
+        elif features is None:
             features = [
                 f.name
                 for f in source.schema
                 if f.name != project.id_column and (pa.types.is_integer(f.type) or pa.types.is_floating(f.type))
             ]
-        if not features:
+        if not features and embed is None:
             raise LabelingError(
-                f"Table {project.source_table} has no numeric feature columns", hint="pass features=[...]"
+                f"Table {project.source_table} has no numeric feature columns",
+                hint="pass features=[...], or embed='image_pixels' for a project over images",
             )
         ids = [str(v) for v in source.column(project.id_column).to_pylist()]
-        matrix = np.column_stack(
-            [np.asarray(source.column(c).to_numpy(zero_copy_only=False), dtype=float) for c in features]
-        )
+        if embed is not None:
+            from mlake.labeling.embeddings import embedded
+
+            if project.id_column != "id":
+                raise LabelingError(
+                    f"embed= reads objects by id, but project {name!r} identifies items by {project.id_column!r}",
+                    hint="make the project over an object table with id_column='id'",
+                )
+            blobs = [self._lake.objects.open(project.source_table, i) for i in ids]
+            matrix = embedded(embed, blobs)
+        else:
+            matrix = np.column_stack(
+                [np.asarray(source.column(c).to_numpy(zero_copy_only=False), dtype=float) for c in features]
+            )
         known = dict(zip(human.column("item_id").to_pylist(), human.column("label").to_pylist(), strict=True))
         labels = np.array([json.loads(known[i]) if i in known else None for i in ids], dtype=object)
         auto_name = f"{NAMESPACE}.{name}__auto"
