@@ -31,6 +31,8 @@ LAG_CAP = 100_000
 """Lag is counted by reading: beyond this many records per consumer it is reported as at least this."""
 
 THROUGHPUT_WINDOW = timedelta(minutes=1)
+THROUGHPUT_CAP = 1_000_000
+"""A throughput history reads at most this many records; beyond, its last buckets are reported as capped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,29 @@ class StreamStatus:
     deliveries: list[DeliveryStatus] = field(default_factory=list)
     queries: list[DeliveryStatus] = field(default_factory=list)
     """Streaming queries (their ``error_table`` is empty and ``error_rows`` None: they count bad records)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Throughput:
+    """Records that arrived per time bucket over a window (``lake.streams.throughput``), by arrival time
+    at the backend, all partitions together."""
+
+    stream: str
+    start: datetime
+    """Start of the first bucket; bucket ``i`` covers [start + i·width, start + (i+1)·width)."""
+    bucket_seconds: float
+    counts: list[int]
+    capped: bool
+    """True when the read stopped at ``THROUGHPUT_CAP`` records or its time limit: the counts of the last
+    buckets are then lower bounds."""
+
+    @property
+    def rates(self) -> list[float]:
+        """Records per second in each bucket."""
+        return [c / self.bucket_seconds for c in self.counts]
+
+    def bucket_start(self, i: int) -> datetime:
+        return self.start + timedelta(seconds=i * self.bucket_seconds)
 
 
 class LakeStreams(Streams):
@@ -329,6 +354,43 @@ class LakeStreams(Streams):
         queries = [self._query_status(i, description.partitions) for i in infos if i.kind == "query"]
         rate = recent / THROUGHPUT_WINDOW.total_seconds()
         return StreamStatus(description, now, recent, rate, groups, deliveries, queries)
+
+    def throughput(
+        self, name: str, *, window: timedelta = timedelta(minutes=15), buckets: int = 30, end: datetime | None = None
+    ) -> Throughput:
+        """Records per bucket over the ``window`` before ``end`` (now), by arrival time, read from the stream
+        itself — so the history needs no sampler and is the same for every viewer with a read grant."""
+        if buckets < 1 or buckets > 10_000 or window.total_seconds() <= 0:
+            raise ValidationError(
+                f"a throughput history needs 1..10000 buckets over a positive window (got {buckets}, {window})",
+                hint="e.g. window=timedelta(minutes=15), buckets=30",
+            )
+        description = self.describe(name)
+        stop = end or datetime.now(UTC)
+        start = stop - window
+        start_us, stop_us = to_us(start), to_us(stop)
+        width_us = (stop_us - start_us) / buckets
+        counts = [0] * buckets
+        capped = False
+        read = 0
+        deadline = time.monotonic() + 10.0
+        for p in range(description.partitions):
+            position = Position.at_time(start)
+            while True:
+                if read >= THROUGHPUT_CAP or time.monotonic() > deadline:
+                    capped = True
+                    break
+                batch = self._backend.read(name, p, position, 5000)
+                if not batch.records:
+                    break
+                read += len(batch.records)
+                for r in batch.records:
+                    if start_us <= r.timestamp_us < stop_us:
+                        counts[min(int((r.timestamp_us - start_us) // width_us), buckets - 1)] += 1
+                if batch.records[-1].timestamp_us >= stop_us:
+                    break
+                position = batch.next_position
+        return Throughput(name, start, width_us / 1e6, counts, capped)
 
     def _query_status(self, info: DeliveryInfo, partitions: int) -> DeliveryStatus:
         from mlake.streams.query import QUERY_PREFIX
