@@ -8,9 +8,9 @@ import time
 
 import numpy as np
 import pyarrow as pa
-from tests.monitor.test_monitors import BASELINE_ROWS, CONFIG, append, scored
 
 from mlake.lake import Lake
+from tests.monitor.test_monitors import BASELINE_ROWS, CONFIG, append, scored
 
 MONITOR = "shop-model"
 ATTRIBUTIONS = "ml.explained_global"

@@ -15,7 +15,7 @@ def test_line_draws_its_threshold_and_band_inside_the_value_axis() -> None:
     assert 4 <= float(y) <= 46
     assert svg.count('class="band"') == 1 and svg.count('class="dot mark"') == 1
     top, height = re.search(r'class="band" x="[\d.]+" y="([\d.]+)" width="[\d.]+" height="([\d.]+)"', svg).groups()
-    assert 4 <= float(top) and float(top) + float(height) <= 46.01
+    assert float(top) >= 4 and float(top) + float(height) <= 46.01
     assert "threshold" not in charts.line([1.0, 2.0])  # nothing drawn when not asked
 
 
@@ -49,6 +49,6 @@ def test_interval_rows_shade_the_band_and_flag_values_outside() -> None:
     assert svg.count('class="band"') == 3 and svg.count('class="ci"') == 2 and svg.count('class="dot"') == 2
     assert svg.count('class="bar bad"') == 1 and "undefined" in svg
     shared = charts.interval_rows([charts.Interval("a", 0.5, 0.4, 0.6, None, None, "a")], domain=(0.0, 1.0), width=300)
-    (x, w) = re.search(r'class="bar" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"', shared).groups()
+    (_, w) = re.search(r'class="bar" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"', shared).groups()
     track = re.search(r'class="track" x1="([\d.]+)" x2="([\d.]+)"', shared).groups()
     assert abs(float(w) / (float(track[1]) - float(track[0])) - 0.5) < 0.01  # from 0 to 0.5 of [0, 1]

@@ -3,10 +3,8 @@ scipy, acceptable bands, and one chart row per metric and per facet/outcome."""
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 from scipy import stats
-from tests.charts_world import applicants
 
 from mlake.bias import Facet, Outcome
 from mlake.bias.charts import (
@@ -21,6 +19,7 @@ from mlake.bias.charts import (
 )
 from mlake.bias.html import report_html
 from mlake.bias.report import bias_report
+from tests.charts_world import applicants
 
 
 @pytest.fixture(scope="module")

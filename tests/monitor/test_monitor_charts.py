@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tests.charts_world import MONITOR, build_monitor
 from typer.testing import CliRunner
 
 from mlake.cli.main import app
 from mlake.lake import Lake
 from mlake.monitor.charts import drift_gauges, headline, latest_with_drift, run_series
 from mlake.monitor.html import monitor_report_html
+from tests.charts_world import MONITOR, build_monitor
 
 
 @pytest.fixture(scope="module")
@@ -74,15 +74,19 @@ def test_the_html_report_is_self_contained_with_charts_and_violations(watched: L
     violations = watched.monitoring.violations(MONITOR).num_rows
     assert page.startswith("<!doctype html>") and f"Violations ({violations})" in page
     assert "<script" not in page and not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # nothing external
-    assert page.count('class="chart m-line"') == len(run_series(
-        watched.monitoring.get(MONITOR),
-        list(reversed(watched.monitoring.runs(MONITOR))),
-        watched.monitoring.violations(MONITOR).to_pylist(),
-    ))
+    assert page.count('class="chart m-line"') == len(
+        run_series(
+            watched.monitoring.get(MONITOR),
+            list(reversed(watched.monitoring.runs(MONITOR))),
+            watched.monitoring.violations(MONITOR).to_pylist(),
+        )
+    )
     assert page.count('class="dot mark"') >= 2 and "m-drift-bars" in page
 
     out = tmp_path / "report.html"
-    result = CliRunner().invoke(app, ["--home", str(watched.settings.home), "monitor", "report", MONITOR, "--html", str(out)])
+    result = CliRunner().invoke(
+        app, ["--home", str(watched.settings.home), "monitor", "report", MONITOR, "--html", str(out)]
+    )
     assert result.exit_code == 0, result.output
     written = out.read_text(encoding="utf-8")
     assert f"Violations ({violations})" in written and written.count("<svg") == page.count("<svg")

@@ -22,7 +22,9 @@ def test_throughput_per_bucket_equals_pandas(lake: Lake) -> None:
         lake.streams.put_batch("tp", [(f"k{i}", {"b": b, "i": i}) for i in range(5 * (b + 1))])
         time.sleep(0.3)
     t = lake.streams.throughput("tp", window=timedelta(seconds=4), buckets=8)
-    stamps = [r.timestamp_us for p in range(3) for r in lake.streams.read("tp", p, Position.oldest(), limit=1000).records]
+    stamps = [
+        r.timestamp_us for p in range(3) for r in lake.streams.read("tp", p, Position.oldest(), limit=1000).records
+    ]
     start_us = int(t.start.timestamp() * 1_000_000)
     edges = [start_us + i * t.bucket_seconds * 1_000_000 for i in range(9)]
     expected = pd.cut(pd.Series(stamps), bins=edges, right=False).value_counts(sort=False).tolist()
@@ -53,8 +55,8 @@ def test_lag_samples_per_viewer_and_consumer(lake: Lake) -> None:
     bob = history.record("bob", lake.streams.status("lagged"))
     assert len(bob) == 1 and bob[0].lags["group:g"][0] == 4  # a new viewer starts its own history
     assert len(history.record("bob", lake.streams.status("lagged"))) == 2  # bob's own samples only
-    ((name, svg),) = lag_svgs(samples)
-    assert name == "group:g" and svg.count('<circle class="dot"') == 2
+    ((name, caption, svg),) = lag_svgs(samples)
+    assert name == "group:g" and svg.count('<circle class="dot"') == 2 and caption == "now 4 records behind · peak 7"
     slow = LagHistory(min_seconds=3600)
     slow.record("ada", lake.streams.status("lagged"))
     assert len(slow.record("ada", lake.streams.status("lagged"))) == 1  # too soon for a new sample

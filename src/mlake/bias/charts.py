@@ -63,7 +63,7 @@ def _metric_row(m: MetricResult, tolerance: float) -> charts.Interval:
 
 def metric_chart(report: BiasReport, tolerance: float = DEFAULT_TOLERANCE) -> str:
     return charts.interval_rows(
-        metric_intervals(report, tolerance), cls="chart b-metric-chart", label="bias metrics with intervals"
+        metric_intervals(report, tolerance), width=640, cls="chart b-metric-chart", label="bias metrics with intervals"
     )
 
 
@@ -141,6 +141,7 @@ def facet_chart(report: BiasReport) -> str:
     return charts.interval_rows(
         facet_intervals(report),
         domain=(0.0, 1.0),
+        width=640,
         value_text=lambda v: f"{v:.1%}",
         cls="chart b-facet-chart",
         label="positive rates per facet",

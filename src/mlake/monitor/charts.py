@@ -171,7 +171,9 @@ def series_svg(series: MetricSeries, runs: Sequence[MonitorRun], *, width: float
 
 
 def gauges_svg(gauges: Sequence[charts.Gauge]) -> str:
-    return charts.threshold_bars(gauges, cls="chart m-drift-bars", label="drift score per feature with thresholds")
+    return charts.threshold_bars(
+        gauges, width=560, cls="chart m-drift-bars", label="drift score per feature with thresholds"
+    )
 
 
 def attribution_pair(monitor: Monitor, runs: Sequence[MonitorRun]) -> tuple[dict[str, float], dict[str, float]] | None:

@@ -35,13 +35,13 @@ def lag_series(samples: list[LagSample]) -> dict[str, list[int | None]]:
     return out
 
 
-def lag_svgs(samples: list[LagSample], *, width: float = 300, height: float = 56) -> list[tuple[str, str]]:
-    """(consumer, chart) per consumer: its lag in records over the samples, from zero."""
+def lag_svgs(samples: list[LagSample], *, width: float = 300, height: float = 56) -> list[tuple[str, str, str]]:
+    """(consumer, caption, chart) per consumer: its lag in records over the samples, from zero; the caption
+    gives the newest and the largest lag, which the small chart has no axis for."""
     out = []
     for name, values in lag_series(samples).items():
         titles = [
-            f"{s.at:%H:%M:%S} UTC · {name}: "
-            + ("—" if v is None else f"{v:,} records, {s.lags[name][1]:.1f} s behind")
+            f"{s.at:%H:%M:%S} UTC · {name}: " + ("—" if v is None else f"{v:,} records, {s.lags[name][1]:.1f} s behind")
             for s, v in zip(samples, values, strict=True)
         ]
         points: list[float | None] = [None if v is None else float(v) for v in values]
@@ -55,5 +55,7 @@ def lag_svgs(samples: list[LagSample], *, width: float = 300, height: float = 56
             cls="chart s-lag",
             label=f"lag of {name} over {len(samples)} samples",
         )
-        out.append((name, svg))
+        known = [v for v in values if v is not None]
+        caption = f"now {known[-1]:,} records behind · peak {max(known):,}" if known else ""
+        out.append((name, caption, svg))
     return out

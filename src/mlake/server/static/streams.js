@@ -42,7 +42,11 @@
         box.className = "m-series";
         box.dataset.consumer = l.consumer;
         const h = document.createElement("h3");
-        h.textContent = l.consumer;
+        h.textContent = l.consumer + " ";
+        const small = document.createElement("small");
+        small.className = "muted";
+        small.textContent = l.caption;
+        h.append(small);
         box.append(h);
         box.insertAdjacentHTML("beforeend", l.svg);
         grid.append(box);

@@ -53,7 +53,7 @@ def stream_page(request: Request, name: str, lake: Lk) -> HTMLResponse:
         newest = _newest(lake, name, p, Position.at_time(status.at - TAIL_WINDOW))
         tail.extend(_row(r) for r in newest)
         cursor[p] = (Position.after(newest[-1].sequence) if newest else Position.at_time(status.at)).text()
-    tail.sort(key=lambda r: r["at"], reverse=True)
+    tail.sort(key=lambda r: (r["at"], r["partition"], r["sequence"]), reverse=True)
     errors: dict[str, list[dict[str, Any]]] = {}
     for d in status.deliveries:
         try:
@@ -75,7 +75,7 @@ def stream_page(request: Request, name: str, lake: Lk) -> HTMLResponse:
         errors=errors,
         cursor=" ".join(f"{p}:{pos}" for p, pos in cursor.items()),
         throughput=Markup(charts["throughput"]),  # the chart kit escapes every text
-        lags=[(c, Markup(svg)) for c, svg in charts["lags"]],
+        lags=[(c, caption, Markup(svg)) for c, caption, svg in charts["lags"]],
         window_minutes=int(THROUGHPUT_WINDOW.total_seconds() // 60),
     )
 
@@ -112,7 +112,7 @@ def stream_live(
             "records_per_second": status.records_per_second,
             "records_last_minute": status.records_last_minute,
             "throughput_svg": drawn["throughput"],
-            "lag_svgs": [{"consumer": c, "svg": svg} for c, svg in drawn["lags"]],
+            "lag_svgs": [{"consumer": c, "caption": caption, "svg": svg} for c, caption, svg in drawn["lags"]],
         }
     return out
 
