@@ -12,6 +12,7 @@ throughput and lag charts redrawn on the server (no chart code in the browser)."
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -34,6 +35,7 @@ TAIL_WINDOW = timedelta(hours=1)
 LIVE_READ = 500  # records read per partition and poll; the newest TAIL of them are sent
 THROUGHPUT_WINDOW = timedelta(minutes=15)
 THROUGHPUT_BUCKETS = 30
+_HISTORY_LOCK = threading.Lock()  # one lag history per app, made on first use by whichever request comes
 
 router = APIRouter(include_in_schema=False)
 
@@ -126,10 +128,11 @@ def _charts(request: Request, lake: Lake, status: StreamStatus) -> dict[str, Any
 
 def _history(request: Request) -> LagHistory:
     state = request.app.state
-    history: LagHistory | None = getattr(state, "stream_lag_history", None)
-    if history is None:
-        history = state.stream_lag_history = LagHistory()
-    return history
+    with _HISTORY_LOCK:
+        history: LagHistory | None = getattr(state, "stream_lag_history", None)
+        if history is None:
+            history = state.stream_lag_history = LagHistory()
+        return history
 
 
 def _viewer(request: Request) -> str:
