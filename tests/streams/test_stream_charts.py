@@ -3,6 +3,7 @@ arrival times, and lag samples keep each consumer's lag per viewer."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 
@@ -62,3 +63,44 @@ def test_lag_samples_per_viewer_and_consumer(lake: Lake) -> None:
     assert len(slow.record("ada", lake.streams.status("lagged"))) == 1  # too soon for a new sample
     history.forget("lagged")
     assert len(history.record("ada", lake.streams.status("lagged"))) == 1
+
+
+def test_delivery_lag_after_each_commit_equals_pandas(lake: Lake) -> None:
+    from mlake.streams.charts import lag_points
+    from mlake.streams.delivery import BufferHints
+
+    lake.streams.create("dl", partitions=2)
+    lake.streams.put_batch("dl", [(f"k{i}", {"i": i}) for i in range(10)])
+    lake.streams.delivery("dl", "raw.dl", hints=BufferHints(max_records=4)).run(idle_timeout=0.3)
+    lake.streams.put_batch("dl", [(f"k{i}", {"i": i}) for i in range(10, 15)])
+    time.sleep(0.05)
+    history = lake.streams.delivery_lag("dl", "dl")
+    lake.streams.delivery("dl", "raw.dl", hints=BufferHints(max_records=4)).run(idle_timeout=0.3)
+    history_after = lake.streams.delivery_lag("dl", "dl")
+
+    records = pd.DataFrame(
+        [
+            {"partition": p, "sequence": r.sequence, "ts": r.timestamp_us}
+            for p in range(2)
+            for r in lake.streams.read("dl", p, Position.oldest(), limit=1000).records
+        ]
+    )
+    iceberg = lake.table("raw.dl").iceberg
+    commits = [
+        (s.timestamp_ms * 1000, json.loads(s.summary.additional_properties["mlake.delivery.dl"]))
+        for s in sorted(iceberg.metadata.snapshots, key=lambda s: s.timestamp_ms)
+        if s.summary and "mlake.delivery.dl" in s.summary.additional_properties
+    ]
+    expected = []
+    for t_us, positions in commits:
+        done = records["partition"].map(lambda p, pos=positions: int(pos.get(str(p), -1)))
+        expected.append(int(((records["sequence"] > done) & (records["ts"] <= t_us)).sum()))
+    assert len(commits) >= 3  # 10 records in buffers of at most 4
+    assert [n for _, n in history_after] == expected
+    assert expected[-1] == 0 and max(expected) > 0  # a commit left records behind; the last caught up
+    assert [n for _, n in history] == expected[: len(history)]
+    assert lake.table("raw.dl").count() == 15
+    points = lag_points([], {"delivery:dl": history_after})["delivery:dl"]
+    assert [p.records for p in points] == expected and {p.source for p in points} == {"commit"}
+    with pytest.raises(ValidationError):
+        lake.streams.delivery_lag("dl", "nope")

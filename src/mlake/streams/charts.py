@@ -3,6 +3,10 @@ lag over the samples Studio took (:mod:`mlake.streams.lag_history`), drawn with 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
 from mlake import charts
 from mlake.streams.lag_history import LagSample, consumers
 from mlake.streams.lake_streams import Throughput
@@ -35,27 +39,49 @@ def lag_series(samples: list[LagSample]) -> dict[str, list[int | None]]:
     return out
 
 
-def lag_svgs(samples: list[LagSample], *, width: float = 300, height: float = 56) -> list[tuple[str, str, str]]:
-    """(consumer, caption, chart) per consumer: its lag in records over the samples, from zero; the caption
-    gives the newest and the largest lag, which the small chart has no axis for."""
+@dataclass(frozen=True, slots=True)
+class LagPoint:
+    at: datetime
+    records: int
+    source: str  # "sampled" (a status Studio drew) or "commit" (read back from a delivery's snapshot)
+
+
+def lag_points(
+    samples: list[LagSample], commits: Mapping[str, list[tuple[datetime, int]]] | None = None
+) -> dict[str, list[LagPoint]]:
+    """Per consumer, its lag points in time order: the viewer's samples, and for deliveries also the lag
+    after each commit (``LakeStreams.delivery_lag``), so a delivery's chart has a history on first sight."""
+    out: dict[str, list[LagPoint]] = {name: [] for name in consumers(samples)}
+    for s in samples:
+        for name, (records, _) in s.lags.items():
+            out[name].append(LagPoint(s.at, records, "sampled"))
+    for name, history in (commits or {}).items():
+        out.setdefault(name, []).extend(LagPoint(at, n, "commit") for at, n in history)
+    return {name: sorted(points, key=lambda p: p.at) for name, points in out.items() if points}
+
+
+def lag_svgs(
+    samples: list[LagSample],
+    commits: Mapping[str, list[tuple[datetime, int]]] | None = None,
+    *,
+    width: float = 300,
+    height: float = 56,
+) -> list[tuple[str, str, str]]:
+    """(consumer, caption, chart) per consumer: its lag in records over its points (:func:`lag_points`),
+    from zero; the caption gives the newest and the largest lag, which the small chart has no axis for."""
     out = []
-    for name, values in lag_series(samples).items():
-        titles = [
-            f"{s.at:%H:%M:%S} UTC · {name}: " + ("—" if v is None else f"{v:,} records, {s.lags[name][1]:.1f} s behind")
-            for s, v in zip(samples, values, strict=True)
-        ]
-        points: list[float | None] = [None if v is None else float(v) for v in values]
+    for name, points in lag_points(samples, commits).items():
+        titles = [f"{p.at:%H:%M:%S} UTC · {name}: {p.records:,} records behind ({p.source})" for p in points]
         svg = charts.line(
-            points,
+            [float(p.records) for p in points],
             titles=titles,
             width=width,
             height=height,
             from_zero=True,
             area=True,
             cls="chart s-lag",
-            label=f"lag of {name} over {len(samples)} samples",
+            label=f"lag of {name} over {len(points)} points",
         )
-        known = [v for v in values if v is not None]
-        caption = f"now {known[-1]:,} records behind · peak {max(known):,}" if known else ""
+        caption = f"now {points[-1].records:,} records behind · peak {max(p.records for p in points):,}"
         out.append((name, caption, svg))
     return out

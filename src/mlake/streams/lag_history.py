@@ -63,3 +63,19 @@ def consumers(samples: list[LagSample]) -> list[str]:
         for name in s.lags:
             seen.setdefault(name, None)
     return list(seen)
+
+
+def lag_at_commits(commits: list[tuple[int, dict[int, int]]], arrivals: dict[int, list[tuple[int, int]]]) -> list[int]:
+    """A delivery's lag in records just after each of its commits: the records that had arrived by the
+    commit's time (``ts <= t_us``) and lay beyond its delivered position in their partition.
+
+    ``commits``: (commit time in µs, partition -> last delivered sequence) in commit order; ``arrivals``:
+    partition -> (sequence, arrival µs) of the records after the smallest delivered position, in order."""
+    out = []
+    for t_us, positions in commits:
+        lag = 0
+        for p, records in arrivals.items():
+            done = positions.get(p, -1)
+            lag += sum(1 for seq, ts in records if seq > done and ts <= t_us)
+        out.append(lag)
+    return out

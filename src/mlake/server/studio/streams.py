@@ -123,7 +123,9 @@ def _charts(request: Request, lake: Lake, status: StreamStatus) -> dict[str, Any
     """The throughput chart (from the stream) and the lag charts (from the viewer's samples, this one added)."""
     t = lake.streams.throughput(status.stream.name, window=THROUGHPUT_WINDOW, buckets=THROUGHPUT_BUCKETS)
     samples = _history(request).record(_viewer(request), status)
-    return {"throughput": throughput_svg(t), "lags": lag_svgs(samples)}
+    name = status.stream.name
+    commits = {f"delivery:{d.name}": lake.streams.delivery_lag(name, d.name) for d in status.deliveries}
+    return {"throughput": throughput_svg(t), "lags": lag_svgs(samples, commits)}
 
 
 def _history(request: Request) -> LagHistory:
