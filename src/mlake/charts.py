@@ -9,7 +9,11 @@ value labels and rotated column names are never clipped by the picture's edge.
 
 - :func:`bars` / :func:`histogram`: vertical bars (a histogram adds the two ends of its axis);
 - :func:`hbars`: labelled horizontal bars (top values, shares, scores);
-- :func:`line`: a line over a series, with hover titles and marked points (anomalies);
+- :func:`line`: a line over a series, with hover titles, marked points (anomalies, violations), and
+  optionally a threshold line or an acceptable band behind it;
+- :func:`threshold_bars`: labelled horizontal bars, each with its own threshold tick (drift per feature);
+- :func:`interval_rows`: one row per estimate: a bar from a reference, its confidence interval as a
+  whisker and the acceptable band behind it (bias metrics, rates per group);
 - :func:`heatmap`: a square matrix (correlations, joint nulls);
 - :func:`meter` / :func:`diverging_meter`: a share or a correlation as a thin bar;
 - :func:`svg`, :func:`text`, :func:`esc`: the parts, for pictures that are no chart (the lineage graph).
@@ -19,15 +23,21 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 ACCENT = "#2f6fed"
 BAD = "#d64545"
 MUTED = "#98a2b3"
+GOOD_BAND = "#12b76a"
 EMPTY = "#eee"
 CHAR_WIDTH = 0.6  # a character's width, in font sizes: what labels are measured with
 
 NO_VALUES = '<span class="muted small">no values</span>'
+
+
+def _finite(v: float | None) -> bool:
+    return v is not None and v == v and v not in (float("inf"), float("-inf"))
 
 
 def esc(value: Any) -> str:
@@ -192,6 +202,169 @@ def hbars(
     return svg(parts, width, row * len(items) + 2, cls=cls, label=label)
 
 
+@dataclass(frozen=True)
+class Gauge:
+    """One row of :func:`threshold_bars`: a value, its threshold and whether it crossed it."""
+
+    label: str
+    value: float | None
+    threshold: float | None
+    flagged: bool
+    title: str
+
+
+def threshold_bars(
+    rows: Sequence[Gauge],
+    *,
+    value_text: Callable[[float], str] = lambda v: f"{v:,.3g}",
+    width: float = 420,
+    row: float = 18,
+    label_chars: int = 22,
+    font_size: float = 11,
+    cls: str | None = None,
+    label: str = "bars with thresholds",
+) -> str:
+    """Labelled horizontal bars on one scale from zero, each with a dashed tick at its own threshold; a
+    flagged row's bar is red (class ``bar bad``). Rows without a value keep their label and draw no bar."""
+    if not rows:
+        return ""
+    shown = [clip(r.label, label_chars) for r in rows]
+    written = ["—" if r.value is None or not _finite(r.value) else value_text(r.value) for r in rows]
+    label_w = max(text_width(s, font_size) for s in shown) + 6
+    value_w = max(text_width(s, font_size) for s in written) + 8
+    width = max(width, label_w + value_w + 60)
+    room = width - label_w - value_w
+    peak = max(
+        [max(r.value, 0.0) for r in rows if r.value is not None and _finite(r.value)]
+        + [max(r.threshold, 0.0) for r in rows if r.threshold is not None and _finite(r.threshold)]
+        + [1e-12]
+    )
+    parts = []
+    for i, (r, short, value) in enumerate(zip(rows, shown, written, strict=True)):
+        y = i * row
+        parts.append(f'<g class="gauge"><title>{esc(r.title)}</title>')
+        parts.append(text(label_w - 4, y + row - 5, short, anchor="end", font_size=f"{font_size:g}"))
+        end = label_w
+        if r.value is not None and _finite(r.value):
+            w = max(room * max(r.value, 0.0) / peak, 1.5 if r.value > 0 else 0.0)
+            klass, fill = ("bar bad", BAD) if r.flagged else ("bar", ACCENT)
+            parts.append(
+                f'<rect class="{klass}" x="{label_w:.2f}" y="{y + 3:.2f}" width="{w:.2f}" height="{row - 6:g}" '
+                f'rx="1" fill="{fill}"/>'
+            )
+            end = label_w + w
+        if r.threshold is not None and _finite(r.threshold):
+            tx = f"{label_w + room * max(r.threshold, 0.0) / peak:.2f}"
+            parts.append(
+                f'<line class="threshold" x1="{tx}" x2="{tx}" y1="{y + 1:.2f}" y2="{y + row - 1:.2f}" '
+                f'stroke="{BAD if r.flagged else MUTED}" stroke-width="1.5" stroke-dasharray="2 2"/>'
+            )
+            end = max(end, float(tx))
+        parts.append(text(end + 4, y + row - 5, value, font_size=f"{font_size:g}"))
+        parts.append("</g>")
+    return svg(parts, width, row * len(rows) + 2, cls=cls, label=label)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """One row of :func:`interval_rows`: an estimate, its confidence interval, a reference (the ideal
+    value, or the other group's) and the acceptable band (None: no band)."""
+
+    label: str
+    value: float | None
+    low: float | None
+    high: float | None
+    reference: float | None
+    band: tuple[float, float] | None
+    title: str
+
+    @property
+    def outside(self) -> bool:
+        """The value lies outside its acceptable band."""
+        if self.band is None or self.value is None or not _finite(self.value):
+            return False
+        return not min(self.band) <= self.value <= max(self.band)
+
+
+def interval_rows(
+    rows: Sequence[Interval],
+    *,
+    domain: tuple[float, float] | None = None,
+    value_text: Callable[[float], str] = lambda v: f"{v:,.3g}",
+    width: float = 520,
+    row: float = 22,
+    label_chars: int = 26,
+    font_size: float = 11,
+    min_span: float = 0.1,
+    cls: str | None = None,
+    label: str = "estimates with intervals",
+) -> str:
+    """One row per estimate: the acceptable band shaded green (``band``), the reference as a dashed tick
+    (``ref``), a bar from the reference to the value (``bar``; ``bar bad`` in red outside the band), the
+    interval as a whisker with caps (``ci``) and the value as a dot. With ``domain`` every row shares that
+    scale (rates in [0, 1]); without, each row is centred on its reference and wide enough for its value,
+    interval and band (at least ±``min_span``) — metrics of different ranges side by side."""
+    if not rows:
+        return ""
+    shown = [clip(r.label, label_chars) for r in rows]
+    written = ["undefined" if r.value is None or not _finite(r.value) else value_text(r.value) for r in rows]
+    label_w = max(text_width(s, font_size) for s in shown) + 8
+    value_w = max(text_width(s, font_size) for s in written) + 10
+    width = max(width, label_w + value_w + 80)
+    x0, x1 = label_w + 4, width - value_w - 4
+    parts = []
+    for i, (r, short, value) in enumerate(zip(rows, shown, written, strict=True)):
+        top, mid = i * row, i * row + row / 2
+        known = [v for v in (r.value, r.low, r.high, *(r.band or ())) if v is not None and _finite(v)]
+        if domain is not None:
+            lo, hi = domain
+        else:
+            centre = r.reference if r.reference is not None else (known[0] if known else 0.0)
+            half = max([min_span] + [abs(v - centre) for v in known]) * 1.1
+            lo, hi = centre - half, centre + half
+        span = (hi - lo) or 1.0
+
+        def x(v: float, lo: float = lo, span: float = span) -> float:
+            return x0 + (min(max(v, lo), lo + span) - lo) / span * (x1 - x0)
+
+        parts.append(f'<g class="interval{" outside" if r.outside else ""}"><title>{esc(r.title)}</title>')
+        parts.append(text(label_w, top + row / 2 + font_size / 2 - 1, short, anchor="end", font_size=f"{font_size:g}"))
+        parts.append(
+            f'<line class="track" x1="{x0:.2f}" x2="{x1:.2f}" y1="{mid:.2f}" y2="{mid:.2f}" stroke="{EMPTY}"/>'
+        )
+        if r.band is not None and all(_finite(v) for v in r.band):
+            bl, bh = x(min(r.band)), x(max(r.band))
+            parts.append(
+                f'<rect class="band" x="{bl:.2f}" y="{top + 2:.2f}" width="{max(bh - bl, 0.5):.2f}" '
+                f'height="{row - 4:g}" fill="{GOOD_BAND}" fill-opacity="0.15"/>'
+            )
+        if r.reference is not None and _finite(r.reference):
+            rx_ = f"{x(r.reference):.2f}"
+            parts.append(
+                f'<line class="ref" x1="{rx_}" x2="{rx_}" y1="{top + 2:.2f}" y2="{top + row - 2:.2f}" '
+                f'stroke="{MUTED}" stroke-dasharray="2 2"/>'
+            )
+        end = x1
+        if r.value is not None and _finite(r.value):
+            start = x(r.reference if r.reference is not None and _finite(r.reference) else lo)
+            vx = x(r.value)
+            klass, fill = ("bar bad", BAD) if r.outside else ("bar", ACCENT)
+            parts.append(
+                f'<rect class="{klass}" x="{min(start, vx):.2f}" y="{mid - 4:.2f}" '
+                f'width="{max(abs(vx - start), 1.0):.2f}" height="8" fill="{fill}" fill-opacity="0.55"/>'
+            )
+            if r.low is not None and r.high is not None and _finite(r.low) and _finite(r.high):
+                cl, ch = x(r.low), x(r.high)
+                parts.append(
+                    f'<path class="ci" d="M{cl:.2f},{mid - 5:.2f}v10M{cl:.2f},{mid:.2f}H{ch:.2f}'
+                    f'M{ch:.2f},{mid - 5:.2f}v10" stroke="#1b1f29" stroke-width="1.3" fill="none"/>'
+                )
+            parts.append(f'<circle class="dot" cx="{vx:.2f}" cy="{mid:.2f}" r="3.2" fill="#1b1f29"/>')
+        parts.append(text(end + 6, top + row / 2 + font_size / 2 - 1, value, font_size=f"{font_size:g}"))
+        parts.append("</g>")
+    return svg(parts, width, row * len(rows) + 2, cls=cls, label=label)
+
+
 # --- lines ----------------------------------------------------------------------------------------------
 
 
@@ -209,15 +382,21 @@ def line(
     cls: str | None = None,
     label: str = "line chart",
     sized: bool = True,
+    threshold: float | None = None,
+    band: tuple[float, float] | None = None,
 ) -> str:
     """A line over a series (None: no value at that index). ``marks`` (indexes) are drawn as red dots;
     with ``titles`` every point gets a hover dot (visible up to ``max_dots`` points, and the last one).
-    ``from_zero``: the value axis starts at zero at most (rates); ``area``: the area under it is filled."""
+    ``from_zero``: the value axis starts at zero at most (rates); ``area``: the area under it is filled.
+    ``threshold``: a dashed red line at that value; ``band``: the acceptable range, shaded green — both
+    are kept inside the value axis, so a series far from its limit still shows where the limit is."""
     points = [(i, v) for i, v in enumerate(values) if v is not None]
     if not points:
         return ""
     marked = set(marks)
-    lo, hi = min(v for _, v in points), max(v for _, v in points)
+    limits = [v for v in ((threshold,) + (band or ())) if v is not None and _finite(v)]
+    lo = min([v for _, v in points] + limits)
+    hi = max([v for _, v in points] + limits)
     if from_zero:
         lo = min(lo, 0.0)
     span = hi - lo
@@ -233,6 +412,18 @@ def line(
 
     path = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in points)
     parts = []
+    if band is not None and all(_finite(v) for v in band):
+        top, bottom = y(max(band)), y(min(band))
+        parts.append(
+            f'<rect class="band" x="{pad:g}" y="{top:.1f}" width="{width - 2 * pad:g}" height="{bottom - top:.1f}" '
+            f'fill="{GOOD_BAND}" fill-opacity="0.12"/>'
+        )
+    if threshold is not None and _finite(threshold):
+        ty = f"{y(threshold):.1f}"
+        parts.append(
+            f'<line class="threshold" x1="{pad:g}" x2="{width - pad:g}" y1="{ty}" y2="{ty}" stroke="{BAD}" '
+            f'stroke-dasharray="4 3"><title>threshold {threshold:,.4g}</title></line>'
+        )
     if area:
         base = height - pad
         parts.append(

@@ -128,6 +128,7 @@ def samples(w: dict[str, Any]) -> dict[str, Any]:
         "label": "zebra_launch_code",
         # streams: eve aiming at the secret stream
         "stream": "vault-stream",
+        "delivery": "probe",
         "partition": 0,
         "key": "agent-1",
         "value": {"probe": 1},

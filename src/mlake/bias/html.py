@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from html import escape
 
+from mlake.bias.charts import facet_chart, metric_chart
 from mlake.bias.report import BiasReport, MetricResult
 
 WIDTH, HEIGHT, PAD = 260, 22, 8
@@ -93,6 +94,10 @@ td,th{{padding:4px 10px;border-bottom:1px solid #e4e7ec;text-align:left}}
 ({report.rows_excluded:,} left out). Dot: the value; blue bar: its bootstrap interval; dashed line: the ideal value.</p>
 <h2>Groups</h2><table><thead><tr><th>Group</th><th>Rows</th><th>Label positive</th><th>Predicted positive</th></tr>
 </thead><tbody>{groups}</tbody></table>
+<h2>Positive rates per facet</h2><p class="muted">Bar and dot: the rate; whisker: its Wilson 95% interval;
+facet d's green band: four fifths to five fourths of facet a's rate (dashed).</p>{facet_chart(report)}
+<h2>Metrics against their acceptable band</h2><p class="muted">Bar from the ideal value (dashed) to the value;
+whisker: the bootstrap interval; green: the acceptable band; red: outside it.</p>{metric_chart(report)}
 <h2>Metrics</h2>{metric_rows_svg(report)}
 {f"<h2>Warnings</h2><ul>{warnings}</ul>" if warnings else ""}
 </body></html>"""

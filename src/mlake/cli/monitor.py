@@ -1,9 +1,10 @@
-"""``mlake monitor create|run|status|list``: thin over ``lake.monitoring``; ``run`` exits 1 on violations."""
+"""``mlake monitor create|run|status|report|list``: thin over ``lake.monitoring``; ``run`` exits 1 on violations."""
 
 from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -161,6 +162,21 @@ def status(name: NameArg, as_json: JsonOpt = False) -> None:
                 title=f"violations of run {last_bad.run_id[:12] if last_bad else ''}",
             )
         )
+
+
+@app.command()
+def report(
+    name: NameArg,
+    html: Annotated[Path, typer.Option("--html", help="Write the self-contained HTML report to this file")],
+    runs: Annotated[int, typer.Option(help="How many recent runs the report covers", min=1)] = 50,
+) -> None:
+    """Write the monitor's report — charts of every series with its threshold, drift per feature, the
+    violations and the runs — as one HTML file with no external assets."""
+    from mlake.monitor.html import monitor_report_html
+
+    page = monitor_report_html(state.lake().monitoring, name, runs=runs)
+    html.write_text(page, encoding="utf-8")
+    console.print(f"Wrote the report of monitor [bold]{escape(name)}[/bold] to {escape(str(html))}")
 
 
 @app.command("list")

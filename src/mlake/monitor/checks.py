@@ -393,6 +393,16 @@ def quality_figures(labels: Labels, data: pa.Table) -> dict[str, float]:
     }
 
 
+def quality_limit(metric: str, base: float, tolerance: float) -> float:
+    """The worst acceptable value of ``metric`` given its baseline value: ``tolerance`` below a score that
+    should be high, above an error (relative for MAE and RMSE, whose scale is the target's)."""
+    if metric in HIGHER_IS_BETTER:
+        return base - tolerance
+    if metric in ("mae", "rmse"):
+        return base * (1 + tolerance)
+    return base + tolerance
+
+
 def model_quality(
     baseline: Mapping[str, float], current: Mapping[str, float], tolerance: Mapping[str, float]
 ) -> list[Violation]:
@@ -404,15 +414,8 @@ def model_quality(
         if metric not in baseline or metric not in current:
             continue
         base, now = baseline[metric], current[metric]
-        if metric in HIGHER_IS_BETTER:
-            limit = base - tol
-            bad = now < limit
-        elif metric in ("mae", "rmse"):
-            limit = base * (1 + tol)
-            bad = now > limit
-        else:
-            limit = base + tol
-            bad = now > limit
+        limit = quality_limit(metric, base, tol)
+        bad = now < limit if metric in HIGHER_IS_BETTER else now > limit
         if bad:
             out.append(Violation("model_quality", metric, now, limit, f"{metric} {now:.4g}; baseline {base:.4g}"))
     return out

@@ -487,8 +487,11 @@ def _decode(
     for r in records:
         if len(r.data) > max_bytes:
             errors.append(
-                (r, f"record of {len(r.data):,} bytes is larger than the delivery's limit of {max_bytes:,} bytes "
-                 "(max_record_bytes): kept here unparsed")
+                (
+                    r,
+                    f"record of {len(r.data):,} bytes is larger than the delivery's limit of {max_bytes:,} bytes "
+                    "(max_record_bytes): kept here unparsed",
+                )
             )
             continue
         try:

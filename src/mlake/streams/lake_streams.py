@@ -31,6 +31,8 @@ LAG_CAP = 100_000
 """Lag is counted by reading: beyond this many records per consumer it is reported as at least this."""
 
 THROUGHPUT_WINDOW = timedelta(minutes=1)
+THROUGHPUT_CAP = 1_000_000
+"""A throughput history reads at most this many records; beyond, its last buckets are reported as capped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,29 @@ class StreamStatus:
     deliveries: list[DeliveryStatus] = field(default_factory=list)
     queries: list[DeliveryStatus] = field(default_factory=list)
     """Streaming queries (their ``error_table`` is empty and ``error_rows`` None: they count bad records)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Throughput:
+    """Records that arrived per time bucket over a window (``lake.streams.throughput``), by arrival time
+    at the backend, all partitions together."""
+
+    stream: str
+    start: datetime
+    """Start of the first bucket; bucket ``i`` covers [start + i·width, start + (i+1)·width)."""
+    bucket_seconds: float
+    counts: list[int]
+    capped: bool
+    """True when the read stopped at ``THROUGHPUT_CAP`` records or its time limit: the counts of the last
+    buckets are then lower bounds."""
+
+    @property
+    def rates(self) -> list[float]:
+        """Records per second in each bucket."""
+        return [c / self.bucket_seconds for c in self.counts]
+
+    def bucket_start(self, i: int) -> datetime:
+        return self.start + timedelta(seconds=i * self.bucket_seconds)
 
 
 class LakeStreams(Streams):
@@ -330,6 +355,43 @@ class LakeStreams(Streams):
         rate = recent / THROUGHPUT_WINDOW.total_seconds()
         return StreamStatus(description, now, recent, rate, groups, deliveries, queries)
 
+    def throughput(
+        self, name: str, *, window: timedelta = timedelta(minutes=15), buckets: int = 30, end: datetime | None = None
+    ) -> Throughput:
+        """Records per bucket over the ``window`` before ``end`` (now), by arrival time, read from the stream
+        itself — so the history needs no sampler and is the same for every viewer with a read grant."""
+        description = self.describe(name)  # the grant first: a refused caller learns nothing else
+        if buckets < 1 or buckets > 10_000 or window.total_seconds() <= 0:
+            raise ValidationError(
+                f"a throughput history needs 1..10000 buckets over a positive window (got {buckets}, {window})",
+                hint="e.g. window=timedelta(minutes=15), buckets=30",
+            )
+        stop = end or datetime.now(UTC)
+        start = stop - window
+        start_us, stop_us = to_us(start), to_us(stop)
+        width_us = (stop_us - start_us) / buckets
+        counts = [0] * buckets
+        capped = False
+        read = 0
+        deadline = time.monotonic() + 10.0
+        for p in range(description.partitions):
+            position = Position.at_time(start)
+            while True:
+                if read >= THROUGHPUT_CAP or time.monotonic() > deadline:
+                    capped = True
+                    break
+                batch = self._backend.read(name, p, position, 5000)
+                if not batch.records:
+                    break
+                read += len(batch.records)
+                for r in batch.records:
+                    if start_us <= r.timestamp_us < stop_us:
+                        counts[min(int((r.timestamp_us - start_us) // width_us), buckets - 1)] += 1
+                if batch.records[-1].timestamp_us >= stop_us:
+                    break
+                position = batch.next_position
+        return Throughput(name, start, width_us / 1e6, counts, capped)
+
     def _query_status(self, info: DeliveryInfo, partitions: int) -> DeliveryStatus:
         from mlake.streams.query import QUERY_PREFIX
 
@@ -345,6 +407,58 @@ class LakeStreams(Streams):
         return DeliveryStatus(
             info.name, info.table, "", lag, None, info.last_flush_at, info.last_error, info.last_error_at
         )
+
+    def delivery_lag(
+        self, name: str, delivery: str, *, window: timedelta = timedelta(hours=1), cap: int = LAG_CAP
+    ) -> list[tuple[datetime, int]]:
+        """A delivery's lag in records just after each commit of the last ``window``, read back from its
+        table's snapshots (each records the stream position it reached) and the stream's arrival times —
+        a lag history that needs no sampler. Empty when the caller may not read the table."""
+        from mlake.streams.lag_history import lag_at_commits
+
+        description = self.describe(name)
+        info = next((i for i in self._registry.deliveries(name) if i.name == delivery and i.kind == "delivery"), None)
+        if info is None:
+            raise ValidationError(
+                f"stream {name!r} has no delivery {delivery!r}", hint="see lake.streams.status(name).deliveries"
+            )
+        try:
+            if not self._tables.table_exists(info.table):
+                return []
+            iceberg = self._tables.table(info.table).iceberg
+        except PermissionDeniedError:
+            return []
+        key = f"mlake.delivery.{info.name}"
+        chain = []
+        snapshot = iceberg.current_snapshot()
+        while snapshot is not None:
+            chain.append(snapshot)
+            parent = snapshot.parent_snapshot_id
+            snapshot = iceberg.snapshot_by_id(parent) if parent is not None else None
+        since_us = to_us(datetime.now(UTC) - window)
+        commits: list[tuple[int, dict[int, int]]] = []
+        for snap in reversed(chain):  # oldest first; a snapshot without the key keeps the last position
+            raw = (snap.summary.additional_properties if snap.summary else {}).get(key)
+            if raw is None:
+                continue
+            commits.append((snap.timestamp_ms * 1000, {int(p): int(q) for p, q in json.loads(raw).items()}))
+        commits = [c for c in commits if c[0] >= since_us]
+        if not commits:
+            return []
+        arrivals: dict[int, list[tuple[int, int]]] = {}
+        for p in range(description.partitions):
+            done = min((c[1].get(p, -1) for c in commits), default=-1)
+            position = Position.after(done) if done >= 0 else Position.oldest()
+            seen: list[tuple[int, int]] = []
+            while len(seen) < cap:
+                batch = self._backend.read(name, p, position, min(5000, cap - len(seen)))
+                if not batch.records or batch.records[0].timestamp_us > commits[-1][0]:
+                    break
+                seen.extend((r.sequence, r.timestamp_us) for r in batch.records)
+                position = batch.next_position
+            arrivals[p] = seen
+        lags = lag_at_commits(commits, arrivals)
+        return [(datetime.fromtimestamp(t / 1e6, UTC), lag) for (t, _), lag in zip(commits, lags, strict=True)]
 
     def _delivery_status(self, info: DeliveryInfo, partitions: int) -> DeliveryStatus:
         try:

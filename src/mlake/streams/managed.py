@@ -105,9 +105,7 @@ class ManagedStore:
         """Take (or keep) the lease when it is free, expired or this worker's; True when taken."""
         now = _now()
         free = (
-            managed_table.c.worker.is_(None)
-            | (managed_table.c.worker == worker)
-            | (managed_table.c.lease_until < now)
+            managed_table.c.worker.is_(None) | (managed_table.c.worker == worker) | (managed_table.c.lease_until < now)
         )
         with self._engine.begin() as conn:
             result = conn.execute(

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi import Path as PathParam
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from mlake.errors import ValidationError
@@ -86,6 +86,17 @@ class MonitorIn(BaseModel):
     categorical: list[str] | None = Field(default=None, max_length=2000)
     config: dict[str, Any] = Field(default_factory=dict, description="MonitorConfig fields (rows, labels, bias, ...).")
     replace: bool = False
+
+
+@router.get(
+    "/monitors/{name}/report",
+    summary="The monitor's self-contained HTML report (charts, violations, runs)",
+    response_class=HTMLResponse,
+)
+def monitor_report(name: Name, lake: Lk, runs: Annotated[int, Query(ge=1, le=1000)] = 50) -> HTMLResponse:
+    from mlake.monitor.html import monitor_report_html
+
+    return HTMLResponse(monitor_report_html(lake.monitoring, name, runs=runs))
 
 
 @router.post("/monitors", status_code=201, summary="Create a monitor (computes its baseline)")
