@@ -196,3 +196,33 @@ def test_spilled_results_are_reused_only_when_they_are_the_same_rows(lake: Lake)
     assert volatile[0].plan.files[0].uri != volatile[1].plan.files[0].uri
     lake.table("ml.small").append(pa.table({"id": [1]}))  # a new snapshot: the same SQL spills again
     assert lake.sql("select id from ml.small where id < 5").loader().num_rows == 6
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    parts=st.lists(st.integers(1, 200), min_size=1, max_size=9),
+    batch_size=st.integers(1, 64),
+    shuffle=st.booleans(),
+    even=st.sampled_from(["drop", "pad"]),
+)
+def test_even_shards_give_every_rank_the_same_steps(
+    shared: Lake, parts: list[int], batch_size: int, shuffle: bool, even: str
+) -> None:
+    """DistributedDataParallel hangs when one rank takes fewer steps: with ``even`` every rank × worker
+    yields the same rows (hence batches); "drop" reads each row at most once, "pad" every row at least
+    once."""
+    name = make_table(shared, parts)
+    loaders = shard_loaders(shared, name, batch_size=batch_size, shuffle=shuffle, seed=3, even=even)
+    per_shard = []
+    for loader in loaders:
+        loader.set_epoch(1)
+        per_shard.append([[int(i) for i in b["id"]] for b in loader])  # type: ignore[index]
+    sizes = {sum(len(b) for b in batches) for batches in per_shard}
+    steps = {len(batches) for batches in per_shard}
+    assert len(sizes) == 1 and len(steps) == 1
+    seen = [i for batches in per_shard for b in batches for i in b]
+    own_counts = [sum(p.rows for p in loader.pieces()) for loader in loaders]
+    if even == "drop":
+        assert sizes == {min(own_counts)} and len(seen) == len(set(seen))
+    else:
+        assert sizes == {max(own_counts)} and set(seen) == set(range(sum(parts)))

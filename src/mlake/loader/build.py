@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from mlake.errors import ValidationError
 from mlake.loader.cache import DEFAULT_MAX_BYTES, LoaderCache
@@ -61,6 +61,7 @@ def build_loader(
     snapshot_id: int | None = None,
     worker: int | None = None,
     num_workers: int | None = None,
+    even: Literal["drop", "pad"] | None = None,
 ) -> Loader:
     """A :class:`Loader` over ``source``: a table (name or handle), a query result, or a training set.
 
@@ -68,7 +69,9 @@ def build_loader(
     are local already); True caches every data file under the lake's home; a folder or a
     :class:`LoaderCache` chooses where and how large; False turns caching off. See the module docstring
     for which path is used when. ``worker``/``num_workers`` name this process's worker when workers are
-    not PyTorch's (which the loader finds by itself), or simulate them."""
+    not PyTorch's (which the loader finds by itself), or simulate them. ``even`` ("drop" or "pad") gives
+    every rank and worker the same number of rows, as DistributedDataParallel needs (see
+    :mod:`mlake.loader.stream`)."""
     wanted = list(columns) if columns is not None else None
     file_cache = _cache(lake, cache)
     plan = _plan(lake, source, wanted, snapshot_id)
@@ -91,6 +94,7 @@ def build_loader(
         read_threads=read_threads,
         worker=worker,
         num_workers=num_workers,
+        even=even,
     )
 
 

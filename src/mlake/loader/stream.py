@@ -7,8 +7,12 @@ One epoch, for one shard:
    ``s, s + n, s + 2n, ...``. Shards are ``rank × DataLoader workers``: ``n = world_size × num_workers``
    and ``s = rank × num_workers + worker``. Every process computes the same order from the same seed,
    so the shards partition the rows: each row is read exactly once per epoch across all of them.
-   (Shards can differ in rows by up to one row group; with DistributedDataParallel, stop all ranks at
-   the shortest or pass ``drop_last``.)
+   Shards can differ in rows by up to one row group. DistributedDataParallel needs every rank to take
+   the same number of steps (a rank that stops early leaves the others waiting in an all-reduce), so
+   ``even="drop"`` cuts every shard to the smallest shard's row count (those rows are not read this
+   epoch; another epoch's shuffle cuts others) and ``even="pad"`` tops every shard up to the largest's
+   by reading rows again from the epoch's first pieces — as PyTorch's ``DistributedSampler`` does with
+   ``drop_last`` True / False. Either way every shard yields the same rows and batches.
 2. **Read** the shard's pieces in that order, ``read_threads`` at a time in background threads, from
    the cache when the file is in it (see :mod:`mlake.loader.cache`).
 3. **Shuffle rows** (when ``shuffle``) through a buffer of ``shuffle_buffer`` rows: when full, it is
@@ -79,7 +83,10 @@ class Loader:
         read_threads: int = 2,
         worker: int | None = None,
         num_workers: int | None = None,
+        even: Literal["drop", "pad"] | None = None,
     ) -> None:
+        if even not in (None, "drop", "pad"):
+            raise ValidationError(f"even must be 'drop', 'pad' or None, not {even!r}")
         if batch_size < 1:
             raise ValidationError(f"batch_size must be at least 1, not {batch_size}")
         if world_size < 1 or not 0 <= rank < world_size:
@@ -106,6 +113,7 @@ class Loader:
         self.read_threads = max(1, read_threads)
         self.worker = worker
         self.num_workers = num_workers
+        self.even = even
         self.epoch = 0
         self._io: FileIO | None = None
 
@@ -163,16 +171,31 @@ class Loader:
     def pieces(self, shard: Shard | None = None) -> list[Piece]:
         """The pieces ``shard`` (default: this process's) reads this epoch, in reading order."""
         shard = shard or self.shard()
-        order = np.arange(len(self.plan.pieces))
+        return [self.plan.pieces[i] for i in self._order()[shard.index :: shard.count]]
+
+    def _order(self) -> np.ndarray[Any, Any]:
+        """This epoch's order of the plan's pieces (the same in every process)."""
         if self.shuffle:
-            order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.plan.pieces))
-        return [self.plan.pieces[i] for i in order[shard.index :: shard.count]]
+            return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.plan.pieces))
+        return np.arange(len(self.plan.pieces))
+
+    def shard_rows(self, shard: Shard | None = None) -> int:
+        """The rows ``shard`` yields this epoch (after ``even``)."""
+        shard = shard or self.shard()
+        counts = [sum(p.rows for p in self.pieces(Shard(i, shard.count))) for i in range(shard.count)]
+        if self.even == "drop":
+            return min(counts)
+        if self.even == "pad":
+            return max(counts)
+        return counts[shard.index]
 
     # --- iteration ----------------------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[Batch]:
         shard = self.shard()
         pieces = self.pieces(shard)
+        if self.even == "pad":  # after its own pieces, the epoch's first pieces again, as many as needed
+            pieces = pieces + [self.plan.pieces[i] for i in self._order()]
         handoff: queue.Queue[Any] = queue.Queue(maxsize=self.prefetch)
         stop = threading.Event()
         producer = threading.Thread(
@@ -233,6 +256,8 @@ class Loader:
                 f.cancel()
 
     def _batches(self, tables: Iterator[pa.Table], shard: Shard) -> Iterator[pa.Table]:
+        if self.even is not None:
+            tables = _first_rows(tables, self.shard_rows(shard))
         if self.shuffle:
             tables = self._shuffled(tables, np.random.default_rng([self.seed, self.epoch, shard.index, 1]))
         pending: list[pa.Table] = []
@@ -310,6 +335,16 @@ class Loader:
 
             self._io = load_file_io(self.plan.io_properties)
         return self._io
+
+
+def _first_rows(tables: Iterator[pa.Table], rows: int) -> Iterator[pa.Table]:
+    """The first ``rows`` rows of ``tables``, then stop (no further piece is read)."""
+    left = rows
+    for table in tables:
+        if left <= 0:
+            return
+        yield table if table.num_rows <= left else table.slice(0, left)
+        left -= table.num_rows
 
 
 def _numpy(column: pa.ChunkedArray) -> np.ndarray[Any, Any]:
