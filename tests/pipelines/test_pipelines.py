@@ -3,8 +3,10 @@ failing check, and executed exactly once by racing workers (SQLite and PostgreSQ
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -267,3 +269,36 @@ def test_a_worker_killed_mid_step_leaves_the_run_retried(lake: Lake, tmp_path: A
     status = pipelines.status(run)  # type: ignore[arg-type]
     assert (status.status, status.worker, status.attempts) == ("succeeded", "rescuer", 2)
     assert status.steps[-1].log == "finished on retry"
+
+
+STEP_MODULE = '''
+import os
+
+import pyarrow as pa
+
+
+def record_pid(lake, step):
+    lake.create_table("ops.ray_step", pa.table({"pid": [os.getpid()], "step": [step.name]}))
+    return f"wrote from process {os.getpid()}"
+'''
+
+
+@pytest.mark.slow  # starts a local Ray
+def test_a_python_step_runs_as_a_ray_task(lake: Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The step's function comes from a module only the driver can import (shipped by value); the task
+    opens the lake from the driver's settings and writes through it."""
+    pytest.importorskip("ray")
+    (tmp_path / "mlake_ray_step_mod.py").write_text(STEP_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    pipelines = Pipelines(lake)
+    pipelines.save(
+        "name: on_ray\nsteps:\n"
+        "  - {name: remote, kind: python, function: 'mlake_ray_step_mod:record_pid', engine: ray}\n"
+    )
+    run = pipelines.run("on_ray")
+    assert run.status == "succeeded", run.steps[0].error
+    [row] = lake.table("ops.ray_step").to_arrow().to_pylist()
+    assert row["step"] == "remote" and row["pid"] != os.getpid()  # it ran in a Ray worker process
+    assert run.steps[0].log == f"wrote from process {row['pid']}"
+    with pytest.raises(PipelineError, match="engine: ray"):
+        Pipeline.from_yaml("name: p\nsteps:\n  - {name: a, kind: sql, sql: select 1, engine: ray}\n")

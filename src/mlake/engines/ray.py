@@ -69,6 +69,21 @@ class RayCompute:
             self._started = False
 
 
+def run_function(fn: Any, *args: Any, module_by_value: Any = None) -> Any:
+    """``fn(*args)`` as one Ray task (a local Ray started on demand, left running for the next task), its
+    result back. ``module_by_value``: a module whose functions are shipped to the workers by value
+    (a script's or notebook's module the workers cannot import)."""
+    try:
+        import ray
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise ConfigError("Running a step on Ray needs Ray", hint="pip install 'mlake[ray]'") from exc
+    if not ray.is_initialized():
+        ray.init(include_dashboard=False, log_to_driver=False)
+    if module_by_value is not None:
+        ray.cloudpickle.register_pickle_by_value(module_by_value)  # type: ignore[no-untyped-call]
+    return ray.get(ray.remote(num_cpus=1)(fn).remote(*args))
+
+
 def _run_many(sql: str, tables: dict[str, pa.Table], *pieces: Partition) -> pa.Table:
     """One task: ``sql`` over its pieces (Ray resolves pieces given as arguments, not inside lists)."""
     return run_sql(sql, list(pieces), tables)
@@ -79,4 +94,4 @@ def _split(data: Partition | list[Partition], keys: tuple[str, ...], buckets: in
     return out[0] if buckets == 1 else tuple(out)
 
 
-__all__ = ["RayCompute"]
+__all__ = ["RayCompute", "run_function"]

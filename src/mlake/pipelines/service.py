@@ -364,15 +364,31 @@ class Pipelines:
             from mlake.processing.api import Recipes
 
             assert step.recipe is not None and step.output is not None
-            run = Recipes(lake).run(step.recipe, step.output, version=step.version)
+            run = Recipes(lake).run(step.recipe, step.output, version=step.version, engine=step.engine)
             return f"recipe {run.recipe} v{run.version} wrote {run.rows} rows to {run.table}"
         if step.kind == "sql":
             assert step.sql is not None
             rows = lake.engine.query(step.sql).to_pylist()
             return json.dumps(rows[:5], default=str)
         assert step.function is not None
-        module, _, attr = step.function.partition(":")
-        fn: Any = getattr(importlib.import_module(module), attr)
+        module_name, _, attr = step.function.partition(":")
+        module = importlib.import_module(module_name)
+        fn: Any = getattr(module, attr)
+        if step.engine == "ray":
+            from mlake.engines.ray import run_function
+
+            principal = lake.access.principal
+            shipped = None if module_name.split(".")[0] == "mlake" else module
+            return str(
+                run_function(
+                    _python_step_task,
+                    fn,
+                    lake.settings.model_dump(mode="json"),
+                    None if principal is None else principal.name,
+                    step.model_dump(),
+                    module_by_value=shipped,
+                )
+            )
         out = fn(lake, step)
         return "" if out is None else str(out)
 
@@ -429,6 +445,17 @@ class Pipelines:
 
 class _CheckFailed(PipelineError):
     """A check step's suite failed: not retried, its dependants stop."""
+
+
+def _python_step_task(fn: Any, settings: dict[str, Any], principal: str | None, step: dict[str, Any]) -> str:
+    """A python step in a Ray worker: it opens the lake from the driver's settings and calls the step's
+    function with the same actor's handle (so its reads and writes are governed as in the worker)."""
+    import mlake
+
+    with mlake.connect(**settings) as lake:
+        actor = lake if principal is None else lake.as_principal(principal)
+        out = fn(actor, Step(**step))
+    return "" if out is None else str(out)
 
 
 class Worker:
