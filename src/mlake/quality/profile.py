@@ -16,7 +16,12 @@ column count:
    string lengths, empty and space-padded strings, exact counts of the patterns the sample showed and of
    the top-value candidates, histograms, outliers by IQR and beyond median ± 5 robust standard deviations
    (1.4826 × MAD), and missing-value co-occurrence. A column with few distinct values (at most 1,000 in
-   the sample) gets its exact value counts instead, from which all of its metrics are computed.
+   the sample) gets its exact value counts instead, from which all of its metrics are computed: the
+   sample's values counted by 64-bit hash (``histogram_exact``), then, only if the sample missed some,
+   those by value in one more statement.
+
+   No full scan uses ``histogram`` or ``count(DISTINCT ...)`` beside other aggregates: DuckDB 2.0 plans
+   them as GROUP BYs over a materialized copy of the input, which held 3.5 GB for 10M rows × 20 columns.
 3. **Distinct counts** — grouped counts for duplicate keys and key candidates (columns unique in the
    sample), which DuckDB computes several times faster as GROUP BYs of their own than as DISTINCT
    aggregates beside the others; then, unless a column already proved every row distinct, duplicate
