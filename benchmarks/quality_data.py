@@ -59,12 +59,15 @@ def lake_for_benchmarks():  # type: ignore[no-untyped-def]
     return mlake.connect(LAKE, threads=os.cpu_count() or 2)
 
 
-def ensure_orders(rows: int = 10_000_000) -> dict[str, object]:
-    """Create ``bench.orders`` (and the 1M-row parquet sample) unless they exist."""
+def ensure_orders(rows: int = 10_000_000, name: str = ORDERS) -> dict[str, object]:
+    """Create ``name`` (default ``bench.orders``) with ``rows`` rows, and the 1M-row parquet sample of
+    ``bench.orders``, unless they exist."""
     with lake_for_benchmarks() as lake:
-        if not lake.table_exists(ORDERS) or lake.table(ORDERS).count() != rows:
-            lake.drop_table(ORDERS, missing_ok=True)
-            lake.sql(f"CREATE TABLE {ORDERS} AS {orders_select(rows)}")
+        if not lake.table_exists(name) or lake.table(name).count() != rows:
+            lake.drop_table(name, missing_ok=True)
+            lake.sql(f"CREATE TABLE {name} AS {orders_select(rows)}")
+        if name != ORDERS:
+            return lake.table(name).describe()
         if not SAMPLE.exists():
             cur = lake.engine.connection.cursor()
             view = lake.engine.view_for(lake.table(ORDERS).name)
