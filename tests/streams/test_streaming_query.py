@@ -255,3 +255,27 @@ def test_results_into_a_stream_need_a_write_grant_and_another_stream(lake: Lake)
         bob.streams.query(
             "fwd-src", SQL, "out.x", event_time="at", window=Window(timedelta(minutes=1)), to_stream="fwd-dst"
         )
+
+
+def test_an_output_stream_added_later_gets_results_from_then_on(lake: Lake) -> None:
+    lake.streams.create("late-in")
+    lake.streams.create("late-out")
+    rows = [{"user_id": "a", "amount": 1, "at": (EPOCH + timedelta(seconds=s)).isoformat()} for s in (5, 70, 130)]
+    lake.streams.put_batch("late-in", [PutRecord("a", r) for r in rows])
+
+    def query(**extra: Any) -> StreamingQuery:
+        return StreamingQuery(
+            lake,
+            lake.streams,
+            "late-in",
+            SQL,
+            "out.late",
+            event_time="at",
+            window=Window(timedelta(minutes=1)),
+            **extra,
+        )
+
+    query().run(idle_timeout=0.05)  # emits [0, 60) and [60, 120) into the table only
+    assert _stream_rows(lake, "late-out") == []
+    query(to_stream="late-out").run(idle_timeout=0.05, drain=True)  # from now on: [120, 180) only
+    assert [r["window_start"][11:19] for r in _stream_rows(lake, "late-out")] == ["00:02:00"]

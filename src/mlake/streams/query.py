@@ -333,8 +333,9 @@ class StreamingQuery:
         """Put the windows committed but not put into ``to_stream`` before a crash (at least once)."""
         if not committed:
             return committed
-        done = int(committed.get("forwarded_end", -(2**62)))
         emitted = int(committed["emitted_end"])
+        # A query that ran before without to_stream starts putting from now, not its whole history.
+        done = int(committed.get("forwarded_end", emitted))
         self._forwarded_end = done
         if done < emitted:
             import pyarrow.compute as pc
