@@ -17,8 +17,10 @@ Annotators are principals: to see items a principal needs ``select`` on the sour
 filters decide which items it is shown), to submit ``insert`` on the answers table. A project a
 principal may not use is refused with the same words whether or not it exists.
 
-The queue and the duplicate check count answers with the lake owner's handle (an annotator usually
-cannot read other people's answers), but they only ever reveal item ids the annotator may read.
+The queue and the duplicate check use an index in the metadata database (:mod:`mlake.labeling.queue`),
+kept in step with the answers table with the lake owner's handle (an annotator usually cannot read other
+people's answers); they only ever reveal item ids the annotator may read. The index's primary key is
+also what refuses a duplicate answer submitted at the same moment by two requests.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ from mlake.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+from mlake.labeling.queue import MIGRATION as QUEUE_MIGRATION
+from mlake.labeling.queue import QueueIndex
 from mlake.metastore import Migration, create_tables, metadata
 from mlake.tables.names import TableName
 
@@ -63,7 +67,10 @@ projects_table = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
-MIGRATIONS = [Migration("labeling", 1, "labeling projects and review loops", create_tables(projects_table))]
+MIGRATIONS = [
+    Migration("labeling", 1, "labeling projects and review loops", create_tables(projects_table)),
+    QUEUE_MIGRATION,
+]
 
 ANSWERS_SCHEMA = pa.schema(
     [
@@ -190,6 +197,7 @@ class LabelingProjects:
         self._lake = lake
         self._owner = owner
         self._engine = engine
+        self._index = QueueIndex(engine, owner)
 
     # --- definitions ------------------------------------------------------------------------------
 
@@ -304,20 +312,24 @@ class LabelingProjects:
         who = annotator or self._lake.principal.name
         if annotator is not None and annotator != self._lake.principal.name:
             self._lake.access.require_superuser("look at another annotator's queue")
-        rows = {str(r[project.id_column]): r for r in self._source_rows(project)}
-        counts: dict[str, int] = {}
-        mine: set[str] = set()
-        for item, by in self._answer_pairs(project):
-            counts[item] = counts.get(item, 0) + 1
-            if by == who:
-                mine.add(item)
-        gold = [i for i in sorted(project.gold) if i in rows and i not in mine]
-        need = [
-            i
-            for i in rows
-            if i not in mine and i not in project.gold and counts.get(i, 0) < project.annotators_per_item
-        ]
-        need.sort(key=lambda i: (-counts.get(i, 0), i))  # finish started items first
+        self._index.sync(project)
+        need: list[str] = []
+        rows: dict[str, dict[str, Any]] = {}
+        after: tuple[int, str] | None = None
+        while len(need) < n:
+            batch = self._index.candidates(project, after, max(4 * n, 64))
+            if not batch:
+                break
+            after = batch[-1]
+            ids = [i for _, i in batch if i not in project.gold]
+            mine = self._index.answered(project, who, ids)
+            found = self._rows(project, [i for i in ids if i not in mine])
+            rows.update(found)
+            need.extend(i for i in ids if i in found)
+        need = need[:n]
+        gold_ids = [i for i in sorted(project.gold) if i not in self._index.answered(project, who, project.gold)]
+        rows.update(self._rows(project, gold_ids))
+        gold = [i for i in gold_ids if i in rows]
         out: list[QueueItem] = []
         while len(out) < n and (need or gold):
             if gold and (len(out) % 5 == 4 or not need):
@@ -338,21 +350,25 @@ class LabelingProjects:
                 f"Review loop {name!r} expired at {(project.review or {})['expires']}", hint="create a new loop"
             )
         item = str(item_id)
-        rows = {str(r[project.id_column]): r for r in self._source_rows(project)}
+        rows = self._rows(project, [item])
         if item not in rows:
             raise LabelingError(
                 f"Item {item!r} is not among the items of project {name!r} you may see",
                 hint="answer items that lake.labeling.next_items() gives",
             )
         who = self._lake.principal.name
-        if any(i == item and by == who for i, by in self._answer_pairs(project)):
-            raise DuplicateAnswerError(
-                f"Annotator {who!r} has answered item {item!r} of project {name!r} already",
-                hint="each annotator answers an item once; the first answer is kept",
-            )
+        self._index.sync(project)
+        duplicate = DuplicateAnswerError(
+            f"Annotator {who!r} has answered item {item!r} of project {name!r} already",
+            hint="each annotator answers an item once; the first answer is kept",
+        )
+        if self._index.answered(project, who, [item]):
+            raise duplicate
         _validate(project, answer, item, rows[item])
         if seconds is not None and (not math.isfinite(seconds) or seconds < 0):
             raise LabelingError(f"seconds={seconds!r} is not a time spent", hint="give seconds >= 0")
+        if not self._index.claim(project, who, item):  # the same answer, submitted at this very moment
+            raise duplicate
         now = datetime.now(UTC)
         record: dict[str, Any] = {
             "item_id": item,
@@ -361,10 +377,23 @@ class LabelingProjects:
             "answer": json.dumps(answer, sort_keys=True),
             "seconds": None if seconds is None else float(seconds),
         }
-        self._lake.table(project.answers_table).append(
-            pa.Table.from_pylist([record], schema=ANSWERS_SCHEMA), command=f"labeling submit {name}"
-        )
+        try:
+            write = self._lake.table(project.answers_table).append(
+                pa.Table.from_pylist([record], schema=ANSWERS_SCHEMA), command=f"labeling submit {name}"
+            )
+        except BaseException:
+            self._index.release(project, who, item)
+            raise
+        self._advance(project, write.snapshot_id)
         return {**record, "submitted_at": now.isoformat()}
+
+    def _advance(self, project: Project, snapshot: int | None) -> None:
+        """Tell the queue index the answers table moved to ``snapshot`` by our own append."""
+        if snapshot is None:
+            return
+        found = self._owner.iceberg_table(project.answers_table).snapshot_by_id(snapshot)
+        parent = found.parent_snapshot_id if found is not None else None
+        self._index.advance(project, parent, snapshot)
 
     def answers(self, name: str) -> pa.Table:
         """The project's answers, as the actor may read them (``select`` on the answers table)."""
@@ -581,13 +610,14 @@ class LabelingProjects:
         me = self._lake.principal.name
         if any(who != me for _, who, _, _ in found):
             self._lake.access.require_superuser("import answers on behalf of other annotators")
-        seen = set(self._answer_pairs(project))
+        self._index.sync(project)
+        seen: set[tuple[str, str]] = set()
         now = datetime.now(UTC)
-        records = []
+        records: list[dict[str, Any]] = []
         for item, who, answer, seconds in found:
             if item not in rows:
                 raise LabelingError(f"Imported item {item!r} is not an item of project {name!r}")
-            if (item, who) in seen:
+            if (item, who) in seen or self._index.answered(project, who, [item]):
                 raise DuplicateAnswerError(f"Annotator {who!r} has answered item {item!r} already (import refused)")
             seen.add((item, who))
             _validate(project, answer, item, rows[item])
@@ -600,10 +630,23 @@ class LabelingProjects:
                     "seconds": None if seconds is None else float(seconds),
                 }
             )
-        if records:
-            self._lake.table(project.answers_table).append(
-                pa.Table.from_pylist(records, schema=ANSWERS_SCHEMA), command=f"labeling import {name} ({format})"
-            )
+        claimed: list[tuple[str, str]] = []
+        try:
+            for r in records:
+                if not self._index.claim(project, r["annotator"], r["item_id"]):
+                    raise DuplicateAnswerError(
+                        f"Annotator {r['annotator']!r} has answered item {r['item_id']!r} already (import refused)"
+                    )
+                claimed.append((r["annotator"], r["item_id"]))
+            if records:
+                write = self._lake.table(project.answers_table).append(
+                    pa.Table.from_pylist(records, schema=ANSWERS_SCHEMA), command=f"labeling import {name} ({format})"
+                )
+                self._advance(project, write.snapshot_id)
+        except BaseException:
+            for who, item in claimed:
+                self._index.release(project, who, item)
+            raise
         return len(records)
 
     # --- human review loops ---------------------------------------------------------------------
@@ -750,10 +793,16 @@ class LabelingProjects:
         """The source rows the actor may read (its row filters and masks apply)."""
         return self._lake.sql(f"SELECT * FROM {project.source_table}").to_pylist()
 
-    def _answer_pairs(self, project: Project) -> list[tuple[str, str]]:
-        """(item, annotator) of every answer, read with the owner's handle (counts only; see the module doc)."""
-        table = self._owner.table(project.answers_table).to_arrow(columns=["item_id", "annotator"])
-        return list(zip(table.column("item_id").to_pylist(), table.column("annotator").to_pylist(), strict=True))
+    def _rows(self, project: Project, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The source rows of ``ids`` the actor may read (row filters and masks apply), by item id."""
+        if not ids:
+            return {}
+        column = '"' + project.id_column.replace('"', '""') + '"'
+        found = self._lake.sql(
+            f"SELECT * FROM {project.source_table} WHERE CAST({column} AS VARCHAR) IN (SELECT unnest(?))",
+            params=[list(ids)],
+        ).to_pylist()
+        return {str(r[project.id_column]): r for r in found}
 
     def _write(self, name: str, data: pa.Table, command: str) -> None:
         if self._lake.table_exists(name):
