@@ -189,7 +189,9 @@ def test_bounding_boxes_drawn_on_the_image(browser: Any, studio: Studio) -> None
     page = _page(browser, studio, "ann")
     page.goto(studio.url + "/labeling/photo_boxes/annotate")
     first = _shown(page)
-    page.wait_for_function("() => { const i = document.querySelector('#box-stage img'); return i && i.complete && i.naturalWidth === 200; }")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('#box-stage img'); return i && i.complete && i.naturalWidth === 200; }"
+    )
     box = page.locator("#box-stage img").bounding_box()
     scale = box["width"] / 200
     page.keyboard.press("2")  # class "sky"

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -378,9 +379,10 @@ class LabelingProjects:
             "seconds": None if seconds is None else float(seconds),
         }
         try:
-            write = self._lake.table(project.answers_table).append(
-                pa.Table.from_pylist([record], schema=ANSWERS_SCHEMA), command=f"labeling submit {name}"
-            )
+            with _append_lock(project.answers_table):
+                write = self._lake.table(project.answers_table).append(
+                    pa.Table.from_pylist([record], schema=ANSWERS_SCHEMA), command=f"labeling submit {name}"
+                )
         except BaseException:
             self._index.release(project, who, item)
             raise
@@ -428,7 +430,7 @@ class LabelingProjects:
 
         project = self.project(name)
         answers = self.answers(name)
-        items = len(self._source_rows(project))
+        items = int(self._lake.sql(f"SELECT count(*) AS n FROM {project.source_table}").to_pylist()[0]["n"])
         per_item: dict[str, int] = {}
         for item in answers.column("item_id").to_pylist():
             per_item[item] = per_item.get(item, 0) + 1
@@ -815,6 +817,21 @@ class LabelingProjects:
             self._lake.table(name).append(data, command=command)
         else:
             self._lake.create_table(name, data)
+
+
+# --- appending answers ---------------------------------------------------------------------------
+
+
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _append_lock(table: str) -> threading.Lock:
+    """One lock per answers table in this process: a server's threads take turns appending answers
+    instead of racing Iceberg's optimistic commit (each loser re-reads the metadata and retries with
+    back-off, which under a burst of submits costs more than waiting). Other processes still race."""
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(table, threading.Lock())
 
 
 # --- validation -----------------------------------------------------------------------------------
