@@ -383,10 +383,10 @@ class LabelingProjects:
                 write = self._lake.table(project.answers_table).append(
                     pa.Table.from_pylist([record], schema=ANSWERS_SCHEMA), command=f"labeling submit {name}"
                 )
+                self._advance(project, write.snapshot_id)  # under the lock: this process's commits in order
         except BaseException:
             self._index.release(project, who, item)
             raise
-        self._advance(project, write.snapshot_id)
         return {**record, "submitted_at": now.isoformat()}
 
     def _advance(self, project: Project, snapshot: int | None) -> None:
@@ -641,10 +641,12 @@ class LabelingProjects:
                     )
                 claimed.append((r["annotator"], r["item_id"]))
             if records:
-                write = self._lake.table(project.answers_table).append(
-                    pa.Table.from_pylist(records, schema=ANSWERS_SCHEMA), command=f"labeling import {name} ({format})"
-                )
-                self._advance(project, write.snapshot_id)
+                with _append_lock(project.answers_table):
+                    write = self._lake.table(project.answers_table).append(
+                        pa.Table.from_pylist(records, schema=ANSWERS_SCHEMA),
+                        command=f"labeling import {name} ({format})",
+                    )
+                    self._advance(project, write.snapshot_id)
         except BaseException:
             for who, item in claimed:
                 self._index.release(project, who, item)

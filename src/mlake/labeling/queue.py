@@ -91,9 +91,10 @@ class QueueIndex:
             ).first()
         if state is not None and (state.source_snapshot, state.answers_snapshot) == (source_snap, answers_snap):
             return
-        if state is None or state.source_snapshot != source_snap:
+        built = state is None and self._build(project)
+        if not built and (state is None or state.source_snapshot != source_snap):
             self._index_items(project)
-        if state is None or state.answers_snapshot != answers_snap:
+        if not built and (state is None or state.answers_snapshot != answers_snap):
             self._index_answers(project)
         with self._engine.begin() as conn:
             values = {"source_snapshot": source_snap, "answers_snapshot": answers_snap}
@@ -106,6 +107,34 @@ class QueueIndex:
                         conn.execute(index_state_table.insert().values(project=project.name, **values))
                 except sa.exc.IntegrityError:
                     pass  # another process indexed it at the same moment
+
+    def _build(self, project: Project) -> bool:
+        """The first indexing of a project: every item with its count and every pair, in one transaction
+        (no per-item updates). False when part of the index exists (another process built it at the same
+        moment, or the state row was lost): then the incremental path runs."""
+        ids = self._owner.table(project.source_table).to_arrow(columns=[project.id_column]).column(0).to_pylist()
+        table = self._owner.table(project.answers_table).to_arrow(columns=["item_id", "annotator"])
+        pairs = set(zip(table.column("annotator").to_pylist(), table.column("item_id").to_pylist(), strict=True))
+        counts: dict[str, int] = {}
+        for _, item in pairs:
+            counts[item] = counts.get(item, 0) + 1
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    queue_table.insert(),
+                    [
+                        {"project": project.name, "item_id": i, "answers": counts.get(i, 0)}
+                        for i in {str(v) for v in ids}
+                    ],
+                )
+                if pairs:
+                    conn.execute(
+                        answered_table.insert(),
+                        [{"project": project.name, "annotator": a, "item_id": i} for a, i in pairs],
+                    )
+        except sa.exc.IntegrityError:
+            return False
+        return True
 
     def _index_items(self, project: Project) -> None:
         """Every source item gets a queue row (0 answers); items gone from the source leave the queue."""
@@ -137,19 +166,33 @@ class QueueIndex:
                 )
             )
             known = {(str(a), str(i)) for a, i in found}
-        missing = pairs - known
-        if not missing:
-            return
-        self._insert_missing(
-            answered_table, [{"project": project.name, "annotator": a, "item_id": i} for a, i in missing]
-        )
-        counted = (
-            sa.select(sa.func.count())
-            .where(answered_table.c.project == queue_table.c.project, answered_table.c.item_id == queue_table.c.item_id)
-            .scalar_subquery()
-        )
-        with self._engine.begin() as conn:
-            conn.execute(queue_table.update().where(queue_table.c.project == project.name).values(answers=counted))
+        missing = sorted(pairs - known, key=lambda p: p[1])
+        for start in range(0, len(missing), _CHUNK):
+            self._add_pairs(project, missing[start : start + _CHUNK])
+
+    def _add_pairs(self, project: Project, pairs: Sequence[tuple[str, str]]) -> None:
+        """Insert (annotator, item) pairs and count them on their items in the same transaction, as a
+        claim does — so a pair is counted once whichever path inserts it. A pair inserted meanwhile by
+        another process makes the chunk go again one pair at a time, skipping those."""
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    answered_table.insert(), [{"project": project.name, "annotator": a, "item_id": i} for a, i in pairs]
+                )
+                per_item: dict[str, int] = {}
+                for _, item in pairs:
+                    per_item[item] = per_item.get(item, 0) + 1
+                conn.execute(
+                    queue_table.update()
+                    .where(queue_table.c.project == project.name, queue_table.c.item_id == sa.bindparam("item"))
+                    .values(answers=queue_table.c.answers + sa.bindparam("n")),
+                    [{"item": i, "n": n} for i, n in per_item.items()],
+                )
+        except sa.exc.IntegrityError:
+            if len(pairs) == 1:
+                return
+            for pair in pairs:
+                self._add_pairs(project, [pair])
 
     def _insert_missing(self, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
         """Insert rows whose key may meanwhile have been inserted by another process (then kept as is)."""

@@ -13,7 +13,7 @@
   const P = data.project;
   const task = P.task;
   const KEYS = data.keys; // [{key: "1", label}]
-  const LOW = 8, BATCH = 24; // fetch more when fewer than LOW items are waiting
+  const LOW = 12, BATCH = 30; // fetch more when fewer than LOW items are waiting
   const base = `/api/v1/labeling/projects/${encodeURIComponent(P.name)}`;
 
   const queue = [];
