@@ -98,6 +98,11 @@ async def test_an_annotator_sees_its_queue_not_the_others_answers(clients: dict[
     assert page.status_code == 200 and "need <code>select</code>" in page.text
     assert 'data-annotator="owner"' not in page.text and "dawid_skene" not in page.text
     assert (await ann.get("/labeling/rev/review")).status_code == 403  # not granted on the loop's items
+    # what the page posts when answers queue up: one request, each answer saved or refused on its own
+    batch = [{"item_id": "d2", "answer": "ok", "seconds": 2}, {"item_id": "d1", "answer": "maybe"}]
+    r = await ann.post("/api/v1/labeling/projects/docs/answers/batch", json=batch)
+    assert r.status_code == 200 and [x["status"] for x in r.json()] == ["saved", "refused"]
+    assert r.json()[0]["annotator"] == "ann" and r.json()[1]["code"] == "answer_outside_schema"
 
 
 async def test_no_grants_no_labeling(clients: dict[str, httpx.AsyncClient]) -> None:
@@ -110,3 +115,5 @@ async def test_no_grants_no_labeling(clients: dict[str, httpx.AsyncClient]) -> N
     missing, hidden = await eve.get("/labeling/nope/annotate"), await eve.get("/labeling/docs/annotate")
     assert missing.text.replace("nope", "docs") == hidden.text  # existence is not revealed
     assert (await eve.post("/labeling/docs/consolidate")).status_code == 403
+    batch = await eve.post("/api/v1/labeling/projects/docs/answers/batch", json=[{"item_id": "d2", "answer": "ok"}])
+    assert batch.status_code == 403

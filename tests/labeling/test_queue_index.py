@@ -72,3 +72,28 @@ def test_answers_appended_outside_submit_are_indexed(lake: Lake) -> None:
     assert lake.labeling.progress("bulk").items_done == 3
     lake.table("raw.texts").append(pa.table({"tid": [9], "text": ["new"]}))  # a new item joins the queue
     assert [q.item_id for q in lake.labeling.next_items("bulk", 10)] == ["3", "4", "9"]
+
+
+def test_submit_many_saves_the_good_answers_in_one_commit_and_reports_the_rest(lake: Lake) -> None:
+    _project(lake, "many", items=6, per_item=1)
+    lake.labeling.submit("many", 0, "a")
+    commits = len(lake.table("labeling.many__answers").history())
+    results = lake.labeling.submit_many(
+        "many",
+        [
+            {"item_id": 1, "answer": "a", "seconds": 1.5},
+            {"item_id": 0, "answer": "b"},  # answered before
+            {"item_id": 2, "answer": "zebra"},  # outside the schema
+            {"item_id": 99, "answer": "a"},  # no such item
+            {"item_id": 3, "answer": "b"},
+            {"item_id": 3, "answer": "a"},  # twice in the same batch
+            {"item_id": 4, "answer": "a", "seconds": -1},
+        ],
+    )
+    assert [r["status"] for r in results] == ["saved", "refused", "refused", "refused", "saved", "refused", "refused"]
+    assert [r.get("code") for r in results][1:4] == ["duplicate_answer", "answer_outside_schema", "labeling_error"]
+    assert len(lake.table("labeling.many__answers").history()) == commits + 1  # one commit for the batch
+    stored = {r["item_id"]: (r["answer"], r["seconds"]) for r in lake.labeling.answers("many").to_pylist()}
+    assert stored == {"0": ('"a"', None), "1": ('"a"', 1.5), "3": ('"b"', None)}
+    assert [q.item_id for q in lake.labeling.next_items("many", 10)] == ["2", "4", "5"]
+    assert lake.labeling.submit_many("many", []) == []

@@ -42,6 +42,7 @@ from mlake.errors import (
     BoxOutsideImageError,
     DuplicateAnswerError,
     LabelingError,
+    MlakeError,
     NotFoundError,
     PermissionDeniedError,
 )
@@ -345,49 +346,104 @@ class LabelingProjects:
         """Record the actor's answer to an item, after checking it against the label schema (and, for
         boxes, the image's ``width``/``height`` columns when the source has them). A duplicate answer,
         an unknown item or an answer outside the schema is refused and nothing is written."""
+        outcome = self._submit(name, [{"item_id": item_id, "answer": answer, "seconds": seconds}])[0]
+        if isinstance(outcome, MlakeError):
+            raise outcome
+        return outcome
+
+    def submit_many(self, name: str, answers: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Record several of the actor's answers (each ``{"item_id", "answer", "seconds"?}``) in one commit
+        — what the Studio annotate page sends when answers queue up faster than single commits land.
+
+        Each answer is checked as :meth:`submit` checks it; the refused ones are reported, not written, and
+        do not stop the others: the result has one entry per answer, in order, with ``"status"``
+        ``"saved"`` (and the stored record) or ``"refused"`` (with the error's ``code`` and ``message``)."""
+        if len(answers) > 1000:
+            raise LabelingError(f"{len(answers)} answers in one call", hint="send at most 1,000 answers at a time")
+        out: list[dict[str, Any]] = []
+        for given, outcome in zip(answers, self._submit(name, answers), strict=True):
+            if isinstance(outcome, MlakeError):
+                item = str(given.get("item_id")) if isinstance(given, Mapping) else None
+                out.append({"item_id": item, "status": "refused", "code": outcome.code, "message": str(outcome)})
+            else:
+                out.append({**outcome, "status": "saved"})
+        return out
+
+    def _submit(self, name: str, answers: Sequence[Mapping[str, Any]]) -> list[dict[str, Any] | MlakeError]:
+        """Check, claim and append ``answers`` (one commit); per answer its record or why it was refused.
+        Access and an expired loop refuse the whole call (raised)."""
         project = self._project(name, "insert", "answers")
         if project.expired:
             raise LabelingError(
                 f"Review loop {name!r} expired at {(project.review or {})['expires']}", hint="create a new loop"
             )
-        item = str(item_id)
-        rows = self._rows(project, [item])
+        who = self._lake.principal.name
+        items = [str(a.get("item_id")) if isinstance(a, Mapping) else "" for a in answers]
+        rows = self._rows(project, sorted(set(items)))
+        self._index.sync(project)
+        before = self._index.answered(project, who, items)
+        now = datetime.now(UTC)
+        outcomes: list[dict[str, Any] | MlakeError] = []
+        claimed: list[str] = []
+        records: list[dict[str, Any]] = []
+        for given, item in zip(answers, items, strict=True):
+            try:
+                record = self._check(project, who, given, item, rows, before, now)
+                if not self._index.claim(project, who, item):  # the same answer, submitted at this very moment
+                    raise _duplicate(project, who, item)
+            except MlakeError as exc:
+                outcomes.append(exc)
+                continue
+            claimed.append(item)
+            records.append(record)
+            outcomes.append(record)
+        if not records:
+            return outcomes
+        try:
+            with _append_lock(project.answers_table):
+                write = self._lake.table(project.answers_table).append(
+                    pa.Table.from_pylist(records, schema=ANSWERS_SCHEMA),
+                    command=f"labeling submit {name}" + (f" ({len(records)} answers)" if len(records) > 1 else ""),
+                )
+                self._advance(project, write.snapshot_id)  # under the lock: this process's commits in order
+        except BaseException:
+            for item in claimed:
+                self._index.release(project, who, item)
+            raise
+        return [o if isinstance(o, MlakeError) else {**o, "submitted_at": now.isoformat()} for o in outcomes]
+
+    def _check(
+        self,
+        project: Project,
+        who: str,
+        given: Any,
+        item: str,
+        rows: Mapping[str, Mapping[str, Any]],
+        before: set[str],
+        now: datetime,
+    ) -> dict[str, Any]:
+        """One answer as a record of the answers table, or the error that refuses it."""
+        if not isinstance(given, Mapping) or "answer" not in given:
+            raise LabelingError(f"{given!r} is not an answer", hint='give {"item_id": ..., "answer": ...}')
         if item not in rows:
             raise LabelingError(
-                f"Item {item!r} is not among the items of project {name!r} you may see",
+                f"Item {item!r} is not among the items of project {project.name!r} you may see",
                 hint="answer items that lake.labeling.next_items() gives",
             )
-        who = self._lake.principal.name
-        self._index.sync(project)
-        duplicate = DuplicateAnswerError(
-            f"Annotator {who!r} has answered item {item!r} of project {name!r} already",
-            hint="each annotator answers an item once; the first answer is kept",
-        )
-        if self._index.answered(project, who, [item]):
-            raise duplicate
+        if item in before:
+            raise _duplicate(project, who, item)
+        answer, seconds = given["answer"], given.get("seconds")
         _validate(project, answer, item, rows[item])
-        if seconds is not None and (not math.isfinite(seconds) or seconds < 0):
+        number = isinstance(seconds, int | float) and not isinstance(seconds, bool)
+        if seconds is not None and (not number or not math.isfinite(seconds) or seconds < 0):
             raise LabelingError(f"seconds={seconds!r} is not a time spent", hint="give seconds >= 0")
-        if not self._index.claim(project, who, item):  # the same answer, submitted at this very moment
-            raise duplicate
-        now = datetime.now(UTC)
-        record: dict[str, Any] = {
+        return {
             "item_id": item,
             "annotator": who,
             "submitted_at": now,
             "answer": json.dumps(answer, sort_keys=True),
             "seconds": None if seconds is None else float(seconds),
         }
-        try:
-            with _append_lock(project.answers_table):
-                write = self._lake.table(project.answers_table).append(
-                    pa.Table.from_pylist([record], schema=ANSWERS_SCHEMA), command=f"labeling submit {name}"
-                )
-                self._advance(project, write.snapshot_id)  # under the lock: this process's commits in order
-        except BaseException:
-            self._index.release(project, who, item)
-            raise
-        return {**record, "submitted_at": now.isoformat()}
 
     def _advance(self, project: Project, snapshot: int | None) -> None:
         """Tell the queue index the answers table moved to ``snapshot`` by our own append."""
@@ -819,6 +875,13 @@ class LabelingProjects:
             self._lake.table(name).append(data, command=command)
         else:
             self._lake.create_table(name, data)
+
+
+def _duplicate(project: Project, who: str, item: str) -> DuplicateAnswerError:
+    return DuplicateAnswerError(
+        f"Annotator {who!r} has answered item {item!r} of project {project.name!r} already",
+        hint="each annotator answers an item once; the first answer is kept",
+    )
 
 
 # --- appending answers ---------------------------------------------------------------------------

@@ -60,7 +60,7 @@
     const n = Math.min(500, queue.length + history.filter((h) => h.status === "sending").length + BATCH);
     fetching = fetch(`${base}/next?n=${n}`, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`${r.status} ${r.statusText}`))))
-      .then((items) => { if (!enqueue(items)) exhausted = true; })
+      .then((items) => { if (!enqueue(items) && items.length < n) exhausted = true; }) // nothing more to answer
       .catch((e) => toast("Could not fetch more items: " + e.message))
       .finally(() => { fetching = null; });
     return fetching;
@@ -314,18 +314,40 @@
     history.push(entry);
     $("#label-counter").textContent = `${history.length} submitted`;
     advance(); // the next item first: the answer travels while it is on screen
-    fetch(`${base}/answers`, {
+    outbox.push({ entry, body: { item_id: item.item_id, answer, seconds } });
+    pump();
+  }
+  // One request at a time, with every answer waiting: a browser opens only six connections to a server,
+  // and posts waiting on the server's commits must never hold up the fetch of the next items; answers
+  // that queue up while one commit runs travel together in the next (one commit for all of them).
+  const outbox = [];
+  let posting = false;
+  function pump() {
+    if (posting || !outbox.length) return;
+    posting = true;
+    const batch = outbox.splice(0, 200);
+    const one = batch.length === 1;
+    fetch(one ? `${base}/answers` : `${base}/answers/batch`, {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ item_id: item.item_id, answer, seconds }),
+      body: JSON.stringify(one ? batch[0].body : batch.map((b) => b.body)),
     }).then(async (r) => {
-      if (r.ok) { entry.status = "saved"; saved++; $("#label-saved").textContent = `${saved} saved`; return; }
       let p = {}; try { p = await r.json(); } catch (e) { /* not JSON */ }
       if (r.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname); return; }
-      entry.status = "refused"; entry.message = p.message || `${r.status}`;
-      toast(`Item ${item.item_id}: ${entry.message}`);
-    }).catch((e) => { entry.status = "refused"; entry.message = String(e); toast(`Item ${item.item_id} not saved: ${e}`); });
+      const results = r.ok ? (one ? [{ status: "saved" }] : p) : batch.map(() => ({ status: "refused", message: p.message || `${r.status}` }));
+      batch.forEach(({ entry }, i) => {
+        const res = results[i] || { status: "refused", message: "no answer from the server" };
+        if (res.status === "saved") { entry.status = "saved"; saved++; return; }
+        entry.status = "refused"; entry.message = res.message;
+        toast(`Item ${entry.item.item_id}: ${entry.message}`);
+      });
+      $("#label-saved").textContent = `${saved} saved`;
+    }).catch((e) => {
+      batch.forEach(({ entry }) => { entry.status = "refused"; entry.message = String(e); });
+      toast(`${batch.length} answer(s) not saved: ${e}`);
+    }).finally(() => { posting = false; pump(); });
   }
+  window.addEventListener("beforeunload", (e) => { if (outbox.length || posting) e.preventDefault(); });
   function skip() {
     if (!current || back) return;
     advance();
