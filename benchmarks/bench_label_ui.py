@@ -12,7 +12,8 @@ driven by Playwright, served by uvicorn on loopback.
   (``event.timeStamp``) to the next item drawn and a frame produced (the page's ``labeling:shown`` event,
   then ``requestAnimationFrame`` + ``setTimeout 0``), measured in the page over ``--presses`` items, one
   item every ``--pace-ms`` (a fast annotator; 0 presses as fast as the page allows). The answers are posted
-  in the background and must all land (checked at the end).
+  in the background (one request at a time; answers queued meanwhile go together to ``answers/batch``,
+  one commit) and must all land (checked at the end).
 - **baseline** (same run, same page): a full page load of the annotate page — navigation start to the
   first item drawn and a frame produced, i.e. what a server-rendered page per item costs (30 loads).
 - **core**: ``next_items(n=20)`` and ``submit`` for ``ann`` (50 calls each) next to one read of the answers
