@@ -266,7 +266,8 @@ def test_every_public_member_refuses_or_hides(world: dict[str, Any]) -> None:
     labeling = {"name": "vault_probe", "source_table": "vault.secrets", "id_column": "agent_id", "item_id": 1}
     labeling |= {"predictions_table": "vault.secrets", "prediction_column": "zebra_launch_code"}
     labeling |= {"confidence_column": "agent_id"}
-    problems += walk(eve.labeling, {**given, **labeling, "answer": "a"}, "LabelingProjects")
+    labeling |= {"answer": "a", "answers": [{"item_id": 1, "answer": "a"}]}
+    problems += walk(eve.labeling, {**given, **labeling}, "LabelingProjects")
     assert not problems, "\n".join(problems)
     # nothing was changed by the probes
     owner: Lake = world["lake"]

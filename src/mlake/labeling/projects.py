@@ -17,8 +17,10 @@ Annotators are principals: to see items a principal needs ``select`` on the sour
 filters decide which items it is shown), to submit ``insert`` on the answers table. A project a
 principal may not use is refused with the same words whether or not it exists.
 
-The queue and the duplicate check count answers with the lake owner's handle (an annotator usually
-cannot read other people's answers), but they only ever reveal item ids the annotator may read.
+The queue and the duplicate check use an index in the metadata database (:mod:`mlake.labeling.queue`),
+kept in step with the answers table with the lake owner's handle (an annotator usually cannot read other
+people's answers); they only ever reveal item ids the annotator may read. The index's primary key is
+also what refuses a duplicate answer submitted at the same moment by two requests.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -39,9 +42,12 @@ from mlake.errors import (
     BoxOutsideImageError,
     DuplicateAnswerError,
     LabelingError,
+    MlakeError,
     NotFoundError,
     PermissionDeniedError,
 )
+from mlake.labeling.queue import MIGRATION as QUEUE_MIGRATION
+from mlake.labeling.queue import QueueIndex
 from mlake.metastore import Migration, create_tables, metadata
 from mlake.tables.names import TableName
 
@@ -63,7 +69,10 @@ projects_table = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
-MIGRATIONS = [Migration("labeling", 1, "labeling projects and review loops", create_tables(projects_table))]
+MIGRATIONS = [
+    Migration("labeling", 1, "labeling projects and review loops", create_tables(projects_table)),
+    QUEUE_MIGRATION,
+]
 
 ANSWERS_SCHEMA = pa.schema(
     [
@@ -190,6 +199,7 @@ class LabelingProjects:
         self._lake = lake
         self._owner = owner
         self._engine = engine
+        self._index = QueueIndex(engine, owner)
 
     # --- definitions ------------------------------------------------------------------------------
 
@@ -304,20 +314,24 @@ class LabelingProjects:
         who = annotator or self._lake.principal.name
         if annotator is not None and annotator != self._lake.principal.name:
             self._lake.access.require_superuser("look at another annotator's queue")
-        rows = {str(r[project.id_column]): r for r in self._source_rows(project)}
-        counts: dict[str, int] = {}
-        mine: set[str] = set()
-        for item, by in self._answer_pairs(project):
-            counts[item] = counts.get(item, 0) + 1
-            if by == who:
-                mine.add(item)
-        gold = [i for i in sorted(project.gold) if i in rows and i not in mine]
-        need = [
-            i
-            for i in rows
-            if i not in mine and i not in project.gold and counts.get(i, 0) < project.annotators_per_item
-        ]
-        need.sort(key=lambda i: (-counts.get(i, 0), i))  # finish started items first
+        self._index.sync(project)
+        need: list[str] = []
+        rows: dict[str, dict[str, Any]] = {}
+        after: tuple[int, str] | None = None
+        while len(need) < n:
+            batch = self._index.candidates(project, after, max(4 * n, 64))
+            if not batch:
+                break
+            after = batch[-1]
+            ids = [i for _, i in batch if i not in project.gold]
+            mine = self._index.answered(project, who, ids)
+            found = self._rows(project, [i for i in ids if i not in mine])
+            rows.update(found)
+            need.extend(i for i in ids if i in found)
+        need = need[:n]
+        gold_ids = [i for i in sorted(project.gold) if i not in self._index.answered(project, who, project.gold)]
+        rows.update(self._rows(project, gold_ids))
+        gold = [i for i in gold_ids if i in rows]
         out: list[QueueItem] = []
         while len(out) < n and (need or gold):
             if gold and (len(out) % 5 == 4 or not need):
@@ -332,39 +346,112 @@ class LabelingProjects:
         """Record the actor's answer to an item, after checking it against the label schema (and, for
         boxes, the image's ``width``/``height`` columns when the source has them). A duplicate answer,
         an unknown item or an answer outside the schema is refused and nothing is written."""
+        outcome = self._submit(name, [{"item_id": item_id, "answer": answer, "seconds": seconds}])[0]
+        if isinstance(outcome, MlakeError):
+            raise outcome
+        return outcome
+
+    def submit_many(self, name: str, answers: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Record several of the actor's answers (each ``{"item_id", "answer", "seconds"?}``) in one commit
+        — what the Studio annotate page sends when answers queue up faster than single commits land.
+
+        Each answer is checked as :meth:`submit` checks it; the refused ones are reported, not written, and
+        do not stop the others: the result has one entry per answer, in order, with ``"status"``
+        ``"saved"`` (and the stored record) or ``"refused"`` (with the error's ``code`` and ``message``)."""
+        if len(answers) > 1000:
+            raise LabelingError(f"{len(answers)} answers in one call", hint="send at most 1,000 answers at a time")
+        out: list[dict[str, Any]] = []
+        for given, outcome in zip(answers, self._submit(name, answers), strict=True):
+            if isinstance(outcome, MlakeError):
+                item = str(given.get("item_id")) if isinstance(given, Mapping) else None
+                out.append({"item_id": item, "status": "refused", "code": outcome.code, "message": str(outcome)})
+            else:
+                out.append({**outcome, "status": "saved"})
+        return out
+
+    def _submit(self, name: str, answers: Sequence[Mapping[str, Any]]) -> list[dict[str, Any] | MlakeError]:
+        """Check, claim and append ``answers`` (one commit); per answer its record or why it was refused.
+        Access and an expired loop refuse the whole call (raised)."""
         project = self._project(name, "insert", "answers")
         if project.expired:
             raise LabelingError(
                 f"Review loop {name!r} expired at {(project.review or {})['expires']}", hint="create a new loop"
             )
-        item = str(item_id)
-        rows = {str(r[project.id_column]): r for r in self._source_rows(project)}
+        who = self._lake.principal.name
+        items = [str(a.get("item_id")) if isinstance(a, Mapping) else "" for a in answers]
+        rows = self._rows(project, sorted(set(items)))
+        self._index.sync(project)
+        before = self._index.answered(project, who, items)
+        now = datetime.now(UTC)
+        outcomes: list[dict[str, Any] | MlakeError] = []
+        claimed: list[str] = []
+        records: list[dict[str, Any]] = []
+        for given, item in zip(answers, items, strict=True):
+            try:
+                record = self._check(project, who, given, item, rows, before, now)
+                if not self._index.claim(project, who, item):  # the same answer, submitted at this very moment
+                    raise _duplicate(project, who, item)
+            except MlakeError as exc:
+                outcomes.append(exc)
+                continue
+            claimed.append(item)
+            records.append(record)
+            outcomes.append(record)
+        if not records:
+            return outcomes
+        try:
+            with _append_lock(project.answers_table):
+                write = self._lake.table(project.answers_table).append(
+                    pa.Table.from_pylist(records, schema=ANSWERS_SCHEMA),
+                    command=f"labeling submit {name}" + (f" ({len(records)} answers)" if len(records) > 1 else ""),
+                )
+                self._advance(project, write.snapshot_id)  # under the lock: this process's commits in order
+        except BaseException:
+            for item in claimed:
+                self._index.release(project, who, item)
+            raise
+        return [o if isinstance(o, MlakeError) else {**o, "submitted_at": now.isoformat()} for o in outcomes]
+
+    def _check(
+        self,
+        project: Project,
+        who: str,
+        given: Any,
+        item: str,
+        rows: Mapping[str, Mapping[str, Any]],
+        before: set[str],
+        now: datetime,
+    ) -> dict[str, Any]:
+        """One answer as a record of the answers table, or the error that refuses it."""
+        if not isinstance(given, Mapping) or "answer" not in given:
+            raise LabelingError(f"{given!r} is not an answer", hint='give {"item_id": ..., "answer": ...}')
         if item not in rows:
             raise LabelingError(
-                f"Item {item!r} is not among the items of project {name!r} you may see",
+                f"Item {item!r} is not among the items of project {project.name!r} you may see",
                 hint="answer items that lake.labeling.next_items() gives",
             )
-        who = self._lake.principal.name
-        if any(i == item and by == who for i, by in self._answer_pairs(project)):
-            raise DuplicateAnswerError(
-                f"Annotator {who!r} has answered item {item!r} of project {name!r} already",
-                hint="each annotator answers an item once; the first answer is kept",
-            )
+        if item in before:
+            raise _duplicate(project, who, item)
+        answer, seconds = given["answer"], given.get("seconds")
         _validate(project, answer, item, rows[item])
-        if seconds is not None and (not math.isfinite(seconds) or seconds < 0):
+        number = isinstance(seconds, int | float) and not isinstance(seconds, bool)
+        if seconds is not None and (not number or not math.isfinite(seconds) or seconds < 0):
             raise LabelingError(f"seconds={seconds!r} is not a time spent", hint="give seconds >= 0")
-        now = datetime.now(UTC)
-        record: dict[str, Any] = {
+        return {
             "item_id": item,
             "annotator": who,
             "submitted_at": now,
             "answer": json.dumps(answer, sort_keys=True),
             "seconds": None if seconds is None else float(seconds),
         }
-        self._lake.table(project.answers_table).append(
-            pa.Table.from_pylist([record], schema=ANSWERS_SCHEMA), command=f"labeling submit {name}"
-        )
-        return {**record, "submitted_at": now.isoformat()}
+
+    def _advance(self, project: Project, snapshot: int | None) -> None:
+        """Tell the queue index the answers table moved to ``snapshot`` by our own append."""
+        if snapshot is None:
+            return
+        found = self._owner.iceberg_table(project.answers_table).snapshot_by_id(snapshot)
+        parent = found.parent_snapshot_id if found is not None else None
+        self._index.advance(project, parent, snapshot)
 
     def answers(self, name: str) -> pa.Table:
         """The project's answers, as the actor may read them (``select`` on the answers table)."""
@@ -399,7 +486,7 @@ class LabelingProjects:
 
         project = self.project(name)
         answers = self.answers(name)
-        items = len(self._source_rows(project))
+        items = int(self._lake.sql(f"SELECT count(*) AS n FROM {project.source_table}").to_pylist()[0]["n"])
         per_item: dict[str, int] = {}
         for item in answers.column("item_id").to_pylist():
             per_item[item] = per_item.get(item, 0) + 1
@@ -581,13 +668,14 @@ class LabelingProjects:
         me = self._lake.principal.name
         if any(who != me for _, who, _, _ in found):
             self._lake.access.require_superuser("import answers on behalf of other annotators")
-        seen = set(self._answer_pairs(project))
+        self._index.sync(project)
+        seen: set[tuple[str, str]] = set()
         now = datetime.now(UTC)
-        records = []
+        records: list[dict[str, Any]] = []
         for item, who, answer, seconds in found:
             if item not in rows:
                 raise LabelingError(f"Imported item {item!r} is not an item of project {name!r}")
-            if (item, who) in seen:
+            if (item, who) in seen or self._index.answered(project, who, [item]):
                 raise DuplicateAnswerError(f"Annotator {who!r} has answered item {item!r} already (import refused)")
             seen.add((item, who))
             _validate(project, answer, item, rows[item])
@@ -600,10 +688,25 @@ class LabelingProjects:
                     "seconds": None if seconds is None else float(seconds),
                 }
             )
-        if records:
-            self._lake.table(project.answers_table).append(
-                pa.Table.from_pylist(records, schema=ANSWERS_SCHEMA), command=f"labeling import {name} ({format})"
-            )
+        claimed: list[tuple[str, str]] = []
+        try:
+            for r in records:
+                if not self._index.claim(project, r["annotator"], r["item_id"]):
+                    raise DuplicateAnswerError(
+                        f"Annotator {r['annotator']!r} has answered item {r['item_id']!r} already (import refused)"
+                    )
+                claimed.append((r["annotator"], r["item_id"]))
+            if records:
+                with _append_lock(project.answers_table):
+                    write = self._lake.table(project.answers_table).append(
+                        pa.Table.from_pylist(records, schema=ANSWERS_SCHEMA),
+                        command=f"labeling import {name} ({format})",
+                    )
+                    self._advance(project, write.snapshot_id)
+        except BaseException:
+            for who, item in claimed:
+                self._index.release(project, who, item)
+            raise
         return len(records)
 
     # --- human review loops ---------------------------------------------------------------------
@@ -750,10 +853,16 @@ class LabelingProjects:
         """The source rows the actor may read (its row filters and masks apply)."""
         return self._lake.sql(f"SELECT * FROM {project.source_table}").to_pylist()
 
-    def _answer_pairs(self, project: Project) -> list[tuple[str, str]]:
-        """(item, annotator) of every answer, read with the owner's handle (counts only; see the module doc)."""
-        table = self._owner.table(project.answers_table).to_arrow(columns=["item_id", "annotator"])
-        return list(zip(table.column("item_id").to_pylist(), table.column("annotator").to_pylist(), strict=True))
+    def _rows(self, project: Project, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The source rows of ``ids`` the actor may read (row filters and masks apply), by item id."""
+        if not ids:
+            return {}
+        column = '"' + project.id_column.replace('"', '""') + '"'
+        found = self._lake.sql(
+            f"SELECT * FROM {project.source_table} WHERE CAST({column} AS VARCHAR) IN (SELECT unnest(?))",
+            params=[list(ids)],
+        ).to_pylist()
+        return {str(r[project.id_column]): r for r in found}
 
     def _write(self, name: str, data: pa.Table, command: str) -> None:
         if self._lake.table_exists(name):
@@ -766,6 +875,28 @@ class LabelingProjects:
             self._lake.table(name).append(data, command=command)
         else:
             self._lake.create_table(name, data)
+
+
+def _duplicate(project: Project, who: str, item: str) -> DuplicateAnswerError:
+    return DuplicateAnswerError(
+        f"Annotator {who!r} has answered item {item!r} of project {project.name!r} already",
+        hint="each annotator answers an item once; the first answer is kept",
+    )
+
+
+# --- appending answers ---------------------------------------------------------------------------
+
+
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _append_lock(table: str) -> threading.Lock:
+    """One lock per answers table in this process: a server's threads take turns appending answers
+    instead of racing Iceberg's optimistic commit (each loser re-reads the metadata and retries with
+    back-off, which under a burst of submits costs more than waiting). Other processes still race."""
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(table, threading.Lock())
 
 
 # --- validation -----------------------------------------------------------------------------------

@@ -80,6 +80,14 @@ def submit(name: str, body: AnswerIn, lake: Lk) -> dict[str, Any]:
     return lake.labeling.submit(name, body.item_id, body.answer, seconds=body.seconds)
 
 
+@router.post(
+    "/labeling/projects/{name}/answers/batch",
+    summary="Submit several of the caller's answers in one commit; each is saved or refused on its own",
+)
+def submit_many(name: str, body: Annotated[list[AnswerIn], Body(max_length=1000)], lake: Lk) -> list[dict[str, Any]]:
+    return lake.labeling.submit_many(name, [a.model_dump() for a in body])
+
+
 @router.post("/labeling/projects/{name}/consolidate", summary="Consolidate answers into the labels table")
 def consolidate(name: str, lake: Lk, method: str | None = None) -> dict[str, Any]:
     return lake.labeling.consolidate(name, method=method).to_dict()
