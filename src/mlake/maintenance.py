@@ -89,24 +89,60 @@ def maintain_table(
 # --- expiry ------------------------------------------------------------------------------------------
 
 
+def pinned_snapshots(lake: Lake, name: TableName, tbl: IcebergTable | None = None) -> dict[int, str]:
+    """The snapshots of ``name`` that must outlive expiry, each with why: read by a saved training set
+    (which rebuilds from exactly those snapshots) or held by an Iceberg tag or branch."""
+    import json
+
+    import sqlalchemy as sa
+
+    from mlake.features.metastore import training_sets_table
+
+    tbl = tbl if tbl is not None else lake.iceberg_table(name)
+    pins: dict[int, str] = {
+        ref.snapshot_id: f"{getattr(ref.snapshot_ref_type, 'value', ref.snapshot_ref_type)} {ref_name}"
+        for ref_name, ref in tbl.refs().items()
+    }
+    table = str(name)
+    query = sa.select(training_sets_table.c.id, training_sets_table.c.name, training_sets_table.c.snapshots,
+                      training_sets_table.c.entities)  # fmt: skip
+    with lake._core.metadata_engine.connect() as conn:
+        for row in conn.execute(query):
+            label = f"training set {row.name or row.id}"
+            snap = json.loads(row.snapshots).get(table)
+            entities = json.loads(row.entities)
+            if snap is not None:
+                pins.setdefault(int(snap), label)
+            if entities.get("table") == table and entities.get("snapshot_id") is not None:
+                pins.setdefault(int(entities["snapshot_id"]), label)
+    return pins
+
+
+def snapshots_to_expire(tbl: IcebergTable, older_than: timedelta, retain_last: int, pinned: set[int]) -> list[int]:
+    """The snapshots expiry would remove: older than ``older_than``, not among the newest ``retain_last``
+    of the current history (the current one always stays), and not ``pinned``."""
+    cutoff_ms = int((datetime.now(UTC) - older_than).timestamp() * 1000)
+    keep: set[int] = set()
+    snap = tbl.current_snapshot()
+    while snap is not None and len(keep) < max(retain_last, 1):
+        keep.add(snap.snapshot_id)
+        snap = tbl.snapshot_by_id(snap.parent_snapshot_id) if snap.parent_snapshot_id else None
+    protected = {ref.snapshot_id for ref in tbl.metadata.refs.values()} | pinned
+    return [
+        s.snapshot_id
+        for s in tbl.snapshots()
+        if s.timestamp_ms < cutoff_ms and s.snapshot_id not in keep and s.snapshot_id not in protected
+    ]
+
+
 def expire_snapshots(lake: Lake, name: TableName, older_than: timedelta, retain_last: int = 5) -> int:
     """Expire snapshots older than ``older_than``, always keeping the newest ``retain_last`` of the
-    current history (and the current snapshot). Time travel to expired snapshots is then impossible."""
-    cutoff_ms = int((datetime.now(UTC) - older_than).timestamp() * 1000)
+    current history, the current snapshot, and every snapshot a training set or a tag pins
+    (:func:`pinned_snapshots`). Time travel to expired snapshots is then impossible."""
     expired: list[int] = []
 
     def attempt(tbl: IcebergTable) -> None:
-        keep: set[int] = set()
-        snap = tbl.current_snapshot()
-        while snap is not None and len(keep) < max(retain_last, 1):
-            keep.add(snap.snapshot_id)
-            snap = tbl.snapshot_by_id(snap.parent_snapshot_id) if snap.parent_snapshot_id else None
-        protected = {ref.snapshot_id for ref in tbl.metadata.refs.values()}
-        ids = [
-            s.snapshot_id
-            for s in tbl.snapshots()
-            if s.timestamp_ms < cutoff_ms and s.snapshot_id not in keep and s.snapshot_id not in protected
-        ]
+        ids = snapshots_to_expire(tbl, older_than, retain_last, set(pinned_snapshots(lake, name, tbl)))
         expired[:] = ids
         if ids:
             tbl.maintenance.expire_snapshots().by_ids(ids).commit()
@@ -157,17 +193,31 @@ def _mtime(info: dict[str, Any]) -> float:
     return value.timestamp() if isinstance(value, datetime) else float(value or 0)
 
 
-def remove_orphan_files(lake: Lake, name: TableName, grace: timedelta) -> tuple[int, int]:
-    """Delete unreferenced files under the table's location (local folder or object-store prefix)."""
+def list_files(lake: Lake, location: str) -> dict[str, dict[str, Any]]:
+    """Every file under ``location`` (a local folder or an object-store prefix), by scheme-less path."""
+    fs = _filesystem(lake, location)
+    try:
+        found: dict[str, dict[str, Any]] = fs.find(_strip_scheme(location), detail=True)
+    except FileNotFoundError:
+        return {}
+    return {p: info for p, info in found.items() if info.get("type") != "directory"}
+
+
+def remove_orphan_files(
+    lake: Lake, name: TableName, grace: timedelta, *, dry_run: bool = False, extra_roots: tuple[str, ...] = ()
+) -> tuple[int, int]:
+    """Delete unreferenced files under the table's location (local folder or object-store prefix) and
+    under ``extra_roots`` (the table's folder in a colder tier); ``dry_run`` only counts them."""
     tbl = lake.table(name).iceberg
     root = _strip_scheme(tbl.location())
     fs = _filesystem(lake, tbl.location())
     keep = referenced_files(tbl)
     current = _strip_scheme(tbl.metadata_location or "")
     cutoff = time.time() - grace.total_seconds()
-    try:
-        listing: dict[str, dict[str, Any]] = fs.find(root, detail=True)
-    except FileNotFoundError:
+    listing: dict[str, dict[str, Any]] = {}
+    for location in (tbl.location(), *extra_roots):
+        listing |= list_files(lake, location)
+    if not listing:
         return 0, 0
     current_mtime = _mtime(listing[current]) if current in listing else None
     removed = freed = 0
@@ -179,13 +229,17 @@ def remove_orphan_files(lake: Lake, name: TableName, grace: timedelta) -> tuple[
             continue
         if path.endswith(".metadata.json") and current_mtime is not None and mtime > current_mtime:
             continue  # written by a commit that may be landing right now
+        if dry_run:
+            removed += 1
+            freed += int(info.get("size") or 0)
+            continue
         try:
             fs.rm(path)
             removed += 1
             freed += int(info.get("size") or 0)
         except FileNotFoundError:
             pass
-    if local_path(tbl.location()) is not None:
+    if not dry_run and local_path(tbl.location()) is not None:
         for dirpath, dirs, files in os.walk(root, topdown=False):
             if not dirs and not files and dirpath != root:
                 try:
@@ -213,20 +267,36 @@ def _bins(files: list[DataFile], target: int) -> list[list[DataFile]]:
     return [b for b in bins if len(b) > 1]
 
 
-def compact_table(lake: Lake, name: TableName, report: MaintenanceReport, target: int = DEFAULT_TARGET_BYTES) -> None:
-    """Rewrite small files of each partition into files of about ``target`` bytes, in one commit."""
-    handle = lake.table(name)
-    tbl = handle.iceberg
+def compaction_plan(
+    tbl: IcebergTable, target: int = DEFAULT_TARGET_BYTES, exclude: tuple[str, ...] = ()
+) -> list[list[DataFile]]:
+    """The groups of small files of one partition each that compaction would rewrite into one file each;
+    files under an ``exclude`` prefix (a colder tier) are left where they are."""
     if tbl.current_snapshot() is None:
-        return
+        return []
     groups: dict[tuple[int, str], list[DataFile]] = {}
     for task in tbl.scan().plan_files():
         if task.delete_files or duckdb_path(task.file.file_path, remote=True) is None:
             continue  # files with deletes are rewritten by a delete, not here
+        if exclude and task.file.file_path.startswith(exclude):
+            continue
         if task.file.file_size_in_bytes < target * 3 // 4:
             key = (task.file.spec_id, repr(task.file.partition))
             groups.setdefault(key, []).append(task.file)
-    bins = [b for files in groups.values() for b in _bins(files, target)]
+    return [b for files in groups.values() for b in _bins(files, target)]
+
+
+def compact_table(
+    lake: Lake,
+    name: TableName,
+    report: MaintenanceReport,
+    target: int = DEFAULT_TARGET_BYTES,
+    exclude: tuple[str, ...] = (),
+) -> None:
+    """Rewrite small files of each partition into files of about ``target`` bytes, in one commit."""
+    handle = lake.table(name)
+    tbl = handle.iceberg
+    bins = compaction_plan(tbl, target, exclude)
     if not bins:
         return
     write = WriteRecord(
@@ -245,7 +315,7 @@ def compact_table(lake: Lake, name: TableName, report: MaintenanceReport, target
                 new.extend(_rewrite(lake, tbl, b, write.write_id))
                 old.extend(b)
                 task.advance()
-            _swap(lake, name, old, new, props)
+            swap_files(lake, name, old, new, props)
         except BaseException:
             remove_files(f.file_path for f in new)
             raise
@@ -282,7 +352,9 @@ class _Gone(Exception):
     pass
 
 
-def _swap(lake: Lake, name: TableName, old: list[DataFile], new: list[DataFile], props: dict[str, str]) -> None:
+def swap_files(lake: Lake, name: TableName, old: list[DataFile], new: list[DataFile], props: dict[str, str]) -> None:
+    """Replace data files ``old`` by ``new`` (the same rows) in one commit, refused with
+    :class:`CommitConflictError` when an old file is no longer live (a concurrent delete or overwrite)."""
     old_paths = {f.file_path for f in old}
 
     def attempt(tbl: IcebergTable) -> None:
@@ -299,9 +371,9 @@ def _swap(lake: Lake, name: TableName, old: list[DataFile], new: list[DataFile],
         with_retries(lake.catalog_for_write(name, "alter"), name.identifier, attempt, lake.settings.commit_retries)
     except _Gone as exc:
         raise CommitConflictError(
-            f"Files of {name} changed while compacting (a concurrent delete or overwrite)",
+            f"Files of {name} changed while they were rewritten (a concurrent delete or overwrite)",
             hint="run maintain again",
         ) from exc
 
 
-__all__ = ["MaintenanceReport", "maintain_table", "parse_duration"]
+__all__ = ["MaintenanceReport", "maintain_table", "parse_duration", "pinned_snapshots", "swap_files"]
