@@ -102,6 +102,7 @@ def pinned_snapshots(lake: Lake, name: TableName, tbl: IcebergTable | None = Non
     pins: dict[int, str] = {
         ref.snapshot_id: f"{getattr(ref.snapshot_ref_type, 'value', ref.snapshot_ref_type)} {ref_name}"
         for ref_name, ref in tbl.refs().items()
+        if ref_name != "main"  # the current snapshot: never expired anyway
     }
     table = str(name)
     query = sa.select(training_sets_table.c.id, training_sets_table.c.name, training_sets_table.c.snapshots,
