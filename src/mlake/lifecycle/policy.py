@@ -35,6 +35,9 @@ class LifecyclePolicy(BaseModel):
     )
     tier_location: str | None = Field(default=None, max_length=2000, description="A colder folder or bucket prefix.")
     tier_zstd_level: int | None = Field(default=None, ge=1, le=22, description="zstd level of tiered files.")
+    metadata_versions_kept: int | None = Field(
+        default=None, ge=1, le=10_000, description="Keep this many old metadata files (Iceberg keeps 100)."
+    )
     remove_orphans: bool | None = Field(default=None, description="Delete files no snapshot references.")
     orphan_grace: str | None = Field(default=None, description="Leave orphans younger than this (in-flight writes).")
 

@@ -420,6 +420,8 @@ class LakeStorage:
             target = policy.target_file_bytes or DEFAULT_TARGET_BYTES
             if policy.compact:
                 report.actions.append(self._compact(name, target, roots, dry_run))
+            if policy.metadata_versions_kept is not None:
+                report.actions.append(self._metadata_versions(name, policy.metadata_versions_kept, dry_run))
             expire = self._expire(name, policy, dry_run)
             report.actions.append(expire)
             if policy.remove_orphans:
@@ -483,6 +485,31 @@ class LakeStorage:
         compact_table(self._lake, name, report, target, roots)
         detail = f"compacted {report.files_compacted} file(s) into {report.files_written}"
         return LifecycleAction("compact", detail, report.files_compacted)
+
+    def _metadata_versions(self, name: TableName, keep: int, dry_run: bool) -> LifecycleAction:
+        """Every commit writes a new metadata file and Iceberg keeps the last 100 by default, each listing
+        every snapshot: on a table of many small commits they outweigh the data. The table's properties
+        are set so that commits keep ``keep`` and delete older ones (the next commit, expiry, trims them)."""
+        tbl = self._lake.iceberg_table(name)
+        extra = max(len(tbl.metadata.metadata_log) - keep, 0)
+        wanted = {
+            "write.metadata.previous-versions-max": str(keep),
+            "write.metadata.delete-after-commit.enabled": "true",
+        }
+        if dry_run:
+            return LifecycleAction(
+                "metadata", f"would keep {keep} old metadata file(s) of {len(tbl.metadata.metadata_log)}", extra
+            )
+        if any(tbl.properties.get(k) != v for k, v in wanted.items()):
+
+            def attempt(t: IcebergTable) -> None:
+                t.transaction().set_properties(wanted).commit_transaction()
+
+            catalog = self._lake.catalog_for_write(name, "alter")
+            with_retries(catalog, name.identifier, attempt, self._lake.settings.commit_retries)
+        return LifecycleAction(
+            "metadata", f"keeps {keep} old metadata file(s) (had {len(tbl.metadata.metadata_log)})", extra
+        )
 
     def _expire(self, name: TableName, policy: LifecyclePolicy, dry_run: bool) -> LifecycleAction:
         older = parse_duration(policy.expire_older_than or "7d")
