@@ -1,7 +1,8 @@
 """Lifecycle: a table with 1,000 snapshots — time and bytes reclaimed by expiry + orphan removal + compaction.
 
-Two identical tables are built in one lake: 1,000 small appends each (one snapshot per append, 1,000 rows
-of 6 columns), plus 20 orphaned Parquet files left by "failed writes". Then, each in its own process:
+One table is built: 1,000 small appends (one snapshot per append, 1,000 rows of 6 columns), plus 20
+orphaned Parquet files left by "failed writes". The lake's folder is copied aside; each contender runs, in
+its own process, on the same lake at the same path (the copy is put back before the second one):
 
 - **mlake**: ``lake.storage.apply(table, expire_older_than="0s", retain_last=1, orphan_grace="0s",
   metadata_versions_kept=5)`` — compacts the 1,000 small files into one, expires every snapshot but the
@@ -63,25 +64,34 @@ def disk(path: str) -> dict[str, int]:
     return {"bytes": sum(p.stat().st_size for p in files), "files": len(files)}
 
 
-def build(snapshots: int) -> dict[str, str]:
-    if HOME.exists():
-        shutil.rmtree(HOME)
+TABLE = "bench.events"
+SAVED = DATA / "lifecycle_lake.saved"
+
+
+def build(snapshots: int) -> str:
+    for p in (HOME, SAVED):
+        if p.exists():
+            shutil.rmtree(p)
     lake = mlake.connect(HOME, threads=2)
-    out = {}
-    for table in ("bench.events_mlake", "bench.events_pyiceberg"):
-        lake.create_table(table, _batch(0))
-        t = lake.table(table)
-        for i in range(1, snapshots):
-            t.append(_batch(i))
-        folder = _folder(lake, table)
-        for k in range(ORPHANS):  # what failed writes leave behind
-            pq.write_table(_batch(10_000 + k), folder / "data" / f"failed-write-{k}.parquet")
-        old = time.time() - 7200
-        for p in folder.rglob("*"):
-            os.utime(p, (old, old))  # written two hours ago: past any grace period
-        out[table] = str(folder)
+    lake.create_table(TABLE, _batch(0))
+    t = lake.table(TABLE)
+    for i in range(1, snapshots):
+        t.append(_batch(i))
+    folder = _folder(lake, TABLE)
+    for k in range(ORPHANS):  # what failed writes leave behind
+        pq.write_table(_batch(10_000 + k), folder / "data" / f"failed-write-{k}.parquet")
+    old = time.time() - 7200
+    for p in folder.rglob("*"):
+        os.utime(p, (old, old))  # written two hours ago: past any grace period
     lake.close()
-    return out
+    shutil.copytree(HOME, SAVED)
+    return str(folder)
+
+
+def restore() -> None:
+    """Put the saved lake back (same absolute paths, so its catalog and metadata stay valid)."""
+    shutil.rmtree(HOME)
+    shutil.copytree(SAVED, HOME)
 
 
 def scan_seconds(lake: mlake.Lake, table: str) -> float:
@@ -164,19 +174,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--snapshots", type=int, default=1000)
     args = parser.parse_args()
-    print(f"machine: {machine()}; building 2 tables of {args.snapshots} snapshots ...")
+    print(f"machine: {machine()}; building a table of {args.snapshots} snapshots ...")
     t = time.perf_counter()
-    folders = build(args.snapshots)
+    folder = build(args.snapshots)
     print(f"built in {time.perf_counter() - t:.0f}s")
-    before = run_contender("benchmarks.bench_lifecycle", "scan_before", "bench.events_mlake", name="scan before")
-    ours = run_contender(
-        "benchmarks.bench_lifecycle", "run_mlake", "bench.events_mlake", folders["bench.events_mlake"],
-        name="mlake storage.apply",
-    )  # fmt: skip
-    base = run_contender(
-        "benchmarks.bench_lifecycle", "run_pyiceberg", "bench.events_pyiceberg", folders["bench.events_pyiceberg"],
-        name="pyiceberg expire + rm",
-    )  # fmt: skip
+    module = "benchmarks.bench_lifecycle"
+    before = run_contender(module, "scan_before", TABLE, name="scan before")
+    ours = run_contender(module, "run_mlake", TABLE, folder, name="mlake storage.apply")
+    restore()
+    base = run_contender(module, "run_pyiceberg", TABLE, folder, name="pyiceberg expire + rm")
+    shutil.rmtree(SAVED)
     for m in (ours, base):  # the time of the maintenance itself, not of the checks around it
         m.seconds = float(m.extra.pop("apply_seconds"))
     print(f"full scan before maintenance: {before.extra['scan_seconds']} s")

@@ -48,9 +48,11 @@ from mlake.maintenance import (
     compact_table,
     compaction_plan,
     expire_snapshots,
+    manifest_files,
     parse_duration,
     pinned_snapshots,
     remove_orphan_files,
+    snapshot_manifests,
     snapshots_to_expire,
 )
 from mlake.tables.names import TableName, check_part
@@ -530,22 +532,13 @@ class LakeStorage:
 
 def _freed_by_expiry(tbl: IcebergTable, expiring: set[int]) -> tuple[int, int]:
     """Data files (count, bytes) that only the ``expiring`` snapshots reference."""
-    from pyiceberg.manifest import ManifestEntryStatus
-
     if not expiring:
         return 0, 0
-    cache: dict[str, list[tuple[str, int]]] = {}
     gone: dict[str, int] = {}
     kept: set[str] = set()
     for snap in tbl.metadata.snapshots:
-        for manifest in snap.manifests(tbl.io):
-            if manifest.manifest_path not in cache:
-                cache[manifest.manifest_path] = [
-                    (e.data_file.file_path, e.data_file.file_size_in_bytes)
-                    for e in manifest.fetch_manifest_entry(tbl.io, discard_deleted=False)
-                    if e.status != ManifestEntryStatus.DELETED
-                ]
-            for path, size in cache[manifest.manifest_path]:
+        for manifest in snapshot_manifests(tbl.io, snap):
+            for path, size in manifest_files(tbl.io, manifest):
                 if snap.snapshot_id in expiring:
                     gone[path] = size
                 else:

@@ -14,10 +14,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from pyiceberg.manifest import ManifestEntryStatus
 from pyiceberg.table import Table as IcebergTable
 
-from mlake.maintenance import list_files
+from mlake.maintenance import list_files, manifest_files, snapshot_manifests
 from mlake.tables.names import TableName
 
 if TYPE_CHECKING:
@@ -168,17 +167,6 @@ def measure_table(lake: Lake, name: TableName, tbl: IcebergTable, extra_roots: t
     usage = TableUsage(str(name), name.namespace, snapshots=len(tbl.metadata.snapshots))
     io = tbl.io
     root = _strip(tbl.location()).rstrip("/") + "/"
-    entries: dict[str, list[tuple[str, int]]] = {}  # manifest path -> live (file, size)
-
-    def files_of(manifest: Any) -> list[tuple[str, int]]:
-        if manifest.manifest_path not in entries:
-            entries[manifest.manifest_path] = [
-                (_strip(e.data_file.file_path), e.data_file.file_size_in_bytes)
-                for e in manifest.fetch_manifest_entry(io, discard_deleted=False)
-                if e.status != ManifestEntryStatus.DELETED
-            ]
-        return entries[manifest.manifest_path]
-
     current: dict[str, int] = {}
     everything: dict[str, int] = {}
     referenced: set[str] = set()
@@ -189,9 +177,10 @@ def measure_table(lake: Lake, name: TableName, tbl: IcebergTable, extra_roots: t
     now = tbl.current_snapshot()
     for snap in tbl.metadata.snapshots:
         referenced.add(_strip(snap.manifest_list))
-        for manifest in snap.manifests(io):
+        for manifest in snapshot_manifests(io, snap):
             referenced.add(_strip(manifest.manifest_path))
-            for path, size in files_of(manifest):
+            for uri, size in manifest_files(io, manifest):
+                path = _strip(uri)
                 everything[path] = size
                 if now is not None and snap.snapshot_id == now.snapshot_id:
                     current[path] = size
