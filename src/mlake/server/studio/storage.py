@@ -55,7 +55,12 @@ def growth_svg(points: list[UsagePoint], width: float = 640, height: float = 120
         totals, titles=titles, width=width, height=height, pad=6, area=True, from_zero=True,
         cls="storage-growth", label="storage over time", sized=False,
     )  # fmt: skip
-    return Markup(svg)
+    low, high = min(v or 0 for v in totals), max(v or 0 for v in totals)
+    caption = (
+        f'<div class="muted small">{times[0]:%Y-%m-%d %H:%M} → {times[-1]:%Y-%m-%d %H:%M} UTC · '
+        f"from {_size(totals[0] or 0)} to {_size(totals[-1] or 0)} (range {_size(low)}–{_size(high)})</div>"
+    )
+    return Markup(svg + caption)
 
 
 @router.get("/storage", response_class=HTMLResponse)
