@@ -414,7 +414,12 @@ def swap_files(lake: Lake, name: TableName, old: list[DataFile], new: list[DataF
     old_paths = {f.file_path for f in old}
 
     def attempt(tbl: IcebergTable) -> None:
-        live = {t.file.file_path for t in tbl.scan().plan_files()}
+        current = tbl.current_snapshot()
+        live = (
+            {path for m in snapshot_manifests(tbl.io, current) for path, _ in manifest_files(tbl.io, m)}
+            if current is not None
+            else set()
+        )  # the files live in the current snapshot, from manifests already read (a plan_files reads them again)
         if not old_paths <= live:
             raise _Gone()
         with tbl.transaction() as tx, tx.update_snapshot(snapshot_properties=props).overwrite() as ow:

@@ -5,11 +5,13 @@ tiered data reads the same row for row, and a dry run changes nothing."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pytest
 
+import mlake
 from mlake.errors import ValidationError
 from mlake.lake import Lake
 from tests.lifecycle.conftest import Warehouse
@@ -160,3 +162,19 @@ def test_policies_merge_and_are_validated(warehouse: Warehouse) -> None:
     lake.storage.remove_policy("shop.p")
     assert lake.storage.get_policy("shop.p") is None
     assert lake.storage.effective_policy("shop.p").retain_last == 10
+
+
+def test_a_rewrite_is_refused_when_its_files_changed_meanwhile(tmp_path: Path) -> None:
+    """Compaction and tiering swap files in one commit that checks every replaced file is still live: a
+    delete that landed in between must not be undone by the swap."""
+    from mlake.errors import CommitConflictError
+    from mlake.maintenance import swap_files
+    from mlake.tables.names import TableName
+
+    with mlake.connect(tmp_path / "lake", threads=2) as lake:
+        make_history(lake, "shop.race", batches=3)
+        old = [t.file for t in lake.table("shop.race").iceberg.scan().plan_files()]
+        lake.table("shop.race").delete("id < 10")  # drops the first batch's file
+        with pytest.raises(CommitConflictError, match="changed while"):
+            swap_files(lake, TableName("shop", "race"), old, [], {})
+        assert lake.table("shop.race").count() == 20
