@@ -34,11 +34,13 @@ from mlake.client.quality import RemoteQuality, RemoteSuiteStore
 from mlake.client.recipes import RemoteRecipes
 from mlake.client.remote import RemoteLake
 from mlake.client.sources import RemoteSourceRegistry
+from mlake.client.storage import RemoteStorage
 from mlake.client.tables import RemoteResult, RemoteTable
 from mlake.features.store import FeatureStore
 from mlake.features.training import TrainingSet
 from mlake.governance.service import Governance, GovernanceAdmin, GuardedGovernance
 from mlake.lake import Lake
+from mlake.lifecycle import LakeStorage
 from mlake.monitor.monitors import Monitoring
 from mlake.objects.service import LakeObjects
 from mlake.pipelines.service import Pipelines
@@ -60,6 +62,7 @@ PAIRS: list[tuple[type, type, type]] = [
     (Quality, RemoteQuality, api.QualityAPI),
     (SuiteStore, RemoteSuiteStore, api.SuiteStoreAPI),
     (SourceRegistry, RemoteSourceRegistry, api.SourceRegistryAPI),
+    (LakeStorage, RemoteStorage, api.StorageAPI),
     (Recipes, RemoteRecipes, api.RecipesAPI),
     (Pipelines, RemotePipelines, api.PipelinesAPI),
     (Monitoring, RemoteMonitoring, api.MonitoringAPI),

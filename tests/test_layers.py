@@ -37,6 +37,7 @@ AREAS = (
     "mlake.processing",
     "mlake.pipelines",
     "mlake.objects",
+    "mlake.lifecycle",
 )
 GROUND = ("mlake.tables", "mlake.sql", "mlake.results", "mlake.metastore", "mlake.storage", "mlake.governance")
 BASE = ("mlake.settings", "mlake.errors", "mlake.events", "mlake.backends", "mlake.engines", "mlake.charts")

@@ -41,6 +41,14 @@ if TYPE_CHECKING:
     from mlake.governance.model import Identity, Principal
     from mlake.governance.service import GovernanceAdmin as GovernanceAPI
     from mlake.ingest.report import IngestReport
+    from mlake.lifecycle import (
+        LifecyclePolicy,
+        LifecycleReport,
+        SnapshotPin,
+        StorageReport,
+        StoredPolicy,
+        UsagePoint,
+    )
     from mlake.loader.stream import Loader
     from mlake.maintenance import MaintenanceReport
     from mlake.monitor.capture import CaptureLogger
@@ -78,6 +86,7 @@ __all__ = [
     "RecipesAPI",
     "ResultAPI",
     "SourceRegistryAPI",
+    "StorageAPI",
     "SuiteStoreAPI",
     "TableAPI",
     "TrainingSetAPI",
@@ -469,6 +478,36 @@ class SourceRegistryAPI(Protocol):
 
 
 @runtime_checkable
+class StorageAPI(Protocol):
+    """Storage usage and its growth, lifecycle policies and applying them (see :mod:`mlake.lifecycle`)."""
+
+    def usage(
+        self, table: str | TableName | None = None, namespace: str | None = None, *, record: bool = False
+    ) -> StorageReport: ...
+    def history(
+        self, table: str | TableName | None = None, namespace: str | None = None, *, limit: int = 10_000
+    ) -> builtins.list[UsagePoint]: ...
+    def set_policy(
+        self, scope: str, policy: LifecyclePolicy | dict[str, Any] | None = None, **rules: Any
+    ) -> StoredPolicy: ...
+    def get_policy(self, scope: str) -> StoredPolicy | None: ...
+    def policies(self) -> builtins.list[StoredPolicy]: ...
+    def remove_policy(self, scope: str) -> None: ...
+    def effective_policy(self, table: str | TableName) -> LifecyclePolicy: ...
+    def pins(self, table: str | TableName) -> builtins.list[SnapshotPin]: ...
+    def pin(self, table: str | TableName, tag: str, snapshot_id: int | None = None) -> SnapshotPin: ...
+    def unpin(self, table: str | TableName, tag: str) -> None: ...
+    def apply(
+        self,
+        table: str | TableName | None = None,
+        *,
+        namespace: str | None = None,
+        dry_run: bool = False,
+        **overrides: Any,
+    ) -> builtins.list[LifecycleReport]: ...
+
+
+@runtime_checkable
 class RecipesAPI(Protocol):
     """Saved, versioned recipes of transforms over lake tables (see :mod:`mlake.processing`)."""
 
@@ -573,6 +612,8 @@ class LakeAPI(Protocol):
     def quality(self) -> QualityAPI: ...
     @property
     def sources(self) -> SourceRegistryAPI: ...
+    @property
+    def storage(self) -> StorageAPI: ...
     @property
     def recipes(self) -> RecipesAPI: ...
     @property

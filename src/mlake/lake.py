@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from mlake.governance.service import Governance, GovernanceAdmin
     from mlake.ingest.report import IngestReport
     from mlake.labeling.projects import LabelingProjects
+    from mlake.lifecycle import LakeStorage
     from mlake.loader import Loader
     from mlake.maintenance import MaintenanceReport
     from mlake.monitor.capture import CaptureLogger
@@ -718,6 +719,14 @@ class Lake:
         return all(self.access.can("select", ref.name) for ref in refs)
 
     # --- maintenance --------------------------------------------------------------------------------
+
+    @cached_property
+    def storage(self) -> LakeStorage:
+        """Storage usage and its growth, lifecycle policies (retention, tiering, compaction, expiry) and
+        applying them; see :mod:`mlake.lifecycle`."""
+        from mlake.lifecycle import LakeStorage
+
+        return LakeStorage(self)
 
     def maintain(self, name: str | TableName | None = None, **options: Any) -> list[MaintenanceReport]:
         """Expire old snapshots, compact small files, remove orphaned files; see :mod:`mlake.maintenance`."""

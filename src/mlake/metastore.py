@@ -120,6 +120,7 @@ MIGRATION_MODULES: tuple[str, ...] = (
     "mlake.pipelines.metastore",
     "mlake.streams.metastore",
     "mlake.labeling.projects",
+    "mlake.lifecycle.metastore",
 )
 
 

@@ -59,6 +59,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     object_id = lake.objects.list("vault.files").to_pylist()[0]["id"]
     lake.labeling.create_project("vault_probe", "vault.secrets", "agent_id", labels=["a", "b"], gold={1: "a"})
     lake.labeling.submit("vault_probe", 2, "b")
+    lake.storage.set_policy("vault", compact=True, tier_location=str(home / "classified_xq-cold"))
+    lake.storage.set_policy("vault.secrets", orphan_grace="2h")
+    lake.storage.pin("vault.secrets", "classified_xq-pin")
+    lake.storage.usage(record=True)
     lake.governance.create_principal("eve")
     csv = home / "rows.csv"
     csv.write_text("agent_id,code\n3,probe\n")
@@ -121,6 +125,8 @@ def samples(w: dict[str, Any]) -> dict[str, Any]:
         "token_id": "tok_probe",
         "action": "probe",
         "use": "model_training",
+        # lifecycle: eve measuring, setting a policy on, pinning and applying to the secret table
+        "tag": "probe-tag",
         # monitoring: a capture logger of eve's own, a bias report over the secret table
         "model": "probe_model",
         "version": "v1",
@@ -156,6 +162,7 @@ HARMLESS = {
     ("Lake", "features"): "the feature store; walked below",
     ("Lake", "governance"): "the guarded administration API; walked below",
     ("Lake", "sources"): "the source registry; walked below",
+    ("Lake", "storage"): "storage usage and lifecycle policies; walked below",
     ("Lake", "monitoring"): "the monitoring area; walked below",
     ("Lake", "bias"): "the bias area; walked below",
     ("Lake", "streams"): "the principal's guarded streams; walked below",
@@ -258,6 +265,7 @@ def test_every_public_member_refuses_or_hides(world: dict[str, Any]) -> None:
     problems += walk(eve.engine, given, "SqlEngine")
     problems += walk(eve.governance, given, "GuardedGovernance")
     problems += walk(eve.sources, given, "SourceRegistry")
+    problems += walk(eve.storage, given, "LakeStorage")
     problems += walk(eve.monitoring, given, "Monitoring")
     problems += walk(eve.bias, given, "Bias")
     problems += walk(eve.streams, {**given, "name": "vault-stream", "group": "probe"}, "LakeStreams")

@@ -23,6 +23,7 @@ from mlake.cli import recipes as recipes_cli
 from mlake.cli import serve as serve_cli
 from mlake.cli import sources as sources_cli
 from mlake.cli import sql as sql_cli
+from mlake.cli import storage as storage_cli
 from mlake.cli import streams as streams_cli
 from mlake.cli import tables as tables_cli
 from mlake.cli.context import console, err_console, state
@@ -76,7 +77,8 @@ app.command("sql")(sql_cli.sql)
 app.add_typer(tables_cli.app, name="tables")
 app.add_typer(features_cli.app, name="features")
 app.command("lineage")(tables_cli.lineage)
-app.command("maintain")(tables_cli.maintain)
+app.command("maintain")(storage_cli.maintain)
+app.add_typer(storage_cli.app, name="storage")
 app.command("serve")(serve_cli.serve)
 app.add_typer(access_cli.app, name="access")
 app.add_typer(sources_cli.app, name="sources")

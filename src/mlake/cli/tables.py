@@ -1,4 +1,4 @@
-"""``mlake tables ...``, ``mlake lineage`` and ``mlake maintain``."""
+"""``mlake tables ...`` and ``mlake lineage`` (``mlake maintain`` is in :mod:`mlake.cli.storage`)."""
 
 from __future__ import annotations
 
@@ -173,35 +173,3 @@ def lineage(
             f"{e.write.at:%Y-%m-%d %H:%M})[/dim]"
         )
     console.print(root)
-
-
-def maintain(
-    name: Annotated[str | None, typer.Argument(help="Table (default: every table).")] = None,
-    older_than: Annotated[str, typer.Option(help="Expire snapshots older than this (e.g. 7d, 12h).")] = "7d",
-    retain_last: Annotated[int, typer.Option(help="Always keep this many recent snapshots.")] = 5,
-    compact: Annotated[bool, typer.Option(help="Rewrite small files into bigger ones.")] = True,
-    orphans: Annotated[bool, typer.Option(help="Delete files no snapshot references.")] = True,
-    orphan_grace: Annotated[str, typer.Option(help="Leave orphan files younger than this (in-flight writes).")] = "1h",
-) -> None:
-    """Expire old snapshots, compact small files and remove orphaned files."""
-    from mlake.maintenance import parse_duration
-
-    reports = state.lake().maintain(
-        name,
-        expire_older_than=parse_duration(older_than),
-        retain_last=retain_last,
-        compact=compact,
-        remove_orphans=orphans,
-        orphan_grace=parse_duration(orphan_grace),
-    )
-    rows = [
-        (
-            r.table,
-            r.snapshots_expired,
-            f"{r.files_compacted} → {r.files_written}",
-            r.orphans_removed,
-            f"{r.bytes_freed / 1e6:,.1f} MB",
-        )
-        for r in reports
-    ]
-    console.print(rich_table(["table", "snapshots expired", "files compacted", "orphans removed", "freed"], rows))

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from mlake.client.quality import RemoteQuality
     from mlake.client.recipes import RemoteRecipes
     from mlake.client.sources import RemoteSourceRegistry
+    from mlake.client.storage import RemoteStorage
     from mlake.governance.model import Identity, Principal
     from mlake.ingest.report import IngestReport
     from mlake.loader.stream import Loader
@@ -167,6 +168,13 @@ class RemoteLake:
         from mlake.client.sources import RemoteSourceRegistry
 
         return RemoteSourceRegistry(self)
+
+    @cached_property
+    def storage(self) -> RemoteStorage:
+        """Storage usage and its growth, lifecycle policies and runs; see :mod:`mlake.client.storage`."""
+        from mlake.client.storage import RemoteStorage
+
+        return RemoteStorage(self)
 
     @cached_property
     def recipes(self) -> RemoteRecipes:

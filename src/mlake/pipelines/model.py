@@ -2,7 +2,8 @@
 
 Steps run mlake's own operations — a quality ``check`` (a failing suite stops the steps that depend
 on it), a ``monitor`` run (violations stop its dependants, after the monitor's own alert), a saved
-``recipe``, a ``sql`` statement (``CREATE TABLE ... AS`` / ``INSERT``), or a ``python`` function
+``recipe``, a ``sql`` statement (``CREATE TABLE ... AS`` / ``INSERT``), ``maintain`` (apply the
+lifecycle policies of ``table``, or of every table, on the pipeline's schedule), or a ``python`` function
 (``module:function`` called with the lake and the step's context). A step's *inputs* are the tables
 it reads; when none of their snapshots changed since the step last succeeded, the step is skipped
 (cached).
@@ -30,11 +31,11 @@ class Step(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    kind: Literal["check", "monitor", "recipe", "sql", "python"]
+    kind: Literal["check", "monitor", "recipe", "sql", "python", "maintain"]
     depends_on: list[str] = Field(default_factory=list)
     inputs: list[str] = Field(default_factory=list)  # tables read; the cache key is their snapshots
     output: str | None = None  # the table written (recipe ``into``), recorded with its snapshot
-    table: str | None = None  # check: the table checked
+    table: str | None = None  # check: the table checked; maintain: the table (None: every table)
     suite: str | dict[str, Any] | None = None  # check: suite YAML text, a dict, or a stored suite's name
     monitor: str | None = None  # monitor: the stored monitor's name (its target is an input)
     recipe: str | None = None
@@ -47,12 +48,13 @@ class Step(BaseModel):
 
     @model_validator(mode="after")
     def _complete(self) -> Step:
-        need = {
+        need: dict[str, tuple[str, ...]] = {
             "check": ("table", "suite"),
             "monitor": ("monitor",),
             "recipe": ("recipe", "output"),
             "sql": ("sql",),
             "python": ("function",),
+            "maintain": (),
         }
         missing = [f for f in need[self.kind] if getattr(self, f) in (None, "")]
         if missing:
@@ -63,7 +65,7 @@ class Step(BaseModel):
 
     def input_tables(self) -> list[str]:
         found = list(self.inputs)
-        if self.kind == "check" and self.table and self.table not in found:
+        if self.kind == "check" and self.table and self.table not in found:  # a maintain step is never cached
             found.append(self.table)
         return found
 

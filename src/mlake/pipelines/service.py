@@ -366,6 +366,9 @@ class Pipelines:
             assert step.recipe is not None and step.output is not None
             run = Recipes(lake).run(step.recipe, step.output, version=step.version, engine=step.engine)
             return f"recipe {run.recipe} v{run.version} wrote {run.rows} rows to {run.table}"
+        if step.kind == "maintain":
+            reports = lake.storage.apply(step.table)
+            return "\n".join(r.summary() for r in reports) or "no table to maintain"
         if step.kind == "sql":
             assert step.sql is not None
             rows = lake.engine.query(step.sql).to_pylist()

@@ -36,6 +36,7 @@ BUILTIN_AREAS = (
     "mlake.server.areas.objects",
     "mlake.server.areas.labeling",
     "mlake.server.areas.processing",
+    "mlake.server.areas.storage",
 )
 
 

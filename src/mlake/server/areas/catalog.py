@@ -14,13 +14,14 @@ if TYPE_CHECKING:
 
 
 def _api() -> APIRouter:
-    from mlake.server.api import catalog, ingest, pipelines, recipes, sources, tables
+    from mlake.server.api import catalog, ingest, pipelines, recipes, sources, storage, tables
 
     r = APIRouter()
     r.include_router(catalog.router)
     r.include_router(tables.router)
     r.include_router(ingest.router())
     r.include_router(sources.router)
+    r.include_router(storage.router)
     r.include_router(recipes.router)
     r.include_router(pipelines.router)
     return r
@@ -77,6 +78,7 @@ register_area(
             {"name": "catalog", "description": "Namespaces, tables, schema, history, lineage, rows and exports."},
             {"name": "ingest", "description": "Upload files into tables; bad rows are quarantined."},
             {"name": "sources", "description": "Where data came from, under which license; provenance and uses."},
+            {"name": "storage", "description": "Storage usage and growth, lifecycle policies, snapshot pins, runs."},
             {"name": "recipes", "description": "Saved, versioned recipes of transforms: preview, run, export."},
             {"name": "pipelines", "description": "DAGs of steps with recorded runs (superusers only)."},
             {"name": "server", "description": "Health, the caller, the areas of this server."},
