@@ -16,8 +16,10 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from mlake.streams.lake_streams import StreamStatus
+if TYPE_CHECKING:
+    from mlake.streams.lake_streams import StreamStatus
 
 
 @dataclass(frozen=True, slots=True)
