@@ -11,9 +11,10 @@ Status per value:
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 PRESENT, MISSING, EXPIRED = "present", "missing", "expired"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -66,6 +68,8 @@ class OnlineFeatures:
 
 def normalize_keys(keys: Any) -> list[dict[str, Any]]:
     """Entities as a list of {key column: value}: accepts one dict, a list of dicts, or a dict of lists."""
+    if keys.__class__ is dict and not any(v.__class__ in (list, tuple) for v in keys.values()):
+        return [keys.copy()]  # one entity as a plain dict: the common online read
     if isinstance(keys, Mapping):
         values = list(keys.values())
         if values and all(isinstance(v, list | tuple) for v in values):
@@ -95,6 +99,12 @@ class GroupPlan:
     decoders: tuple[Callable[[Any], Any], ...]
     key_names: tuple[str, ...]
     ttl_us: int | None
+    # The hot path's view of the same plan, worked out once so a read allocates little: (feature, output
+    # name, decoder or None where the JSON value is already the answer) and the payload parser to use.
+    columns: tuple[tuple[str, str, Callable[[Any], Any] | None], ...] = ()
+    loads: Callable[[str], Any] = json.loads
+    plain: bool = False  # no value needs a decoder: the payload's values are the answer
+    present: Mapping[str, str] = field(default_factory=dict)  # output name -> PRESENT, copied into each row
 
 
 @dataclass(frozen=True)
@@ -109,27 +119,56 @@ def _identity(value: Any) -> Any:
     return value
 
 
+def _as_double(value: Any) -> Any:
+    """A double stored as a JSON integer (``1`` for ``1.0``) read back as a float."""
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+_PASS_THROUGH = ("string", "long", "int", "bool")
+_DOUBLES = ("double", "float")
+# Parses every JSON integer as a float: for a payload whose requested features are all doubles, the parser
+# does in C what ``_as_double`` would do per value (the other features of the payload are not read).
+_loads_doubles = json.JSONDecoder(parse_int=float).decode
+
+
 def _decoder(dtype: str) -> Callable[[Any], Any]:
-    if dtype in ("string", "long", "int", "bool"):
+    if dtype in _PASS_THROUGH:
         return _identity
-    if dtype in ("double", "float"):
-        return lambda v: float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+    if dtype in _DOUBLES:
+        return _as_double
     return lambda v: decode_value(v, dtype)
 
 
-def plan_read(selected: list[tuple[FeatureGroup, list[str]]], names: list[list[str]]) -> ReadPlan:
-    groups = tuple(
-        GroupPlan(
-            group,
-            tuple(feats),
-            tuple(outs),
-            tuple(_decoder(group.feature(f).dtype) for f in feats),
-            tuple(group.key_names),
-            group.ttl_us,
-        )
-        for (group, feats), outs in zip(selected, names, strict=True)
+def _group_plan(group: FeatureGroup, feats: list[str], outs: list[str]) -> GroupPlan:
+    dtypes = [group.feature(f).dtype for f in feats]
+    all_doubles = bool(dtypes) and all(d in _DOUBLES for d in dtypes)
+    columns = tuple(
+        (f, out, None if all_doubles or d in _PASS_THROUGH else _decoder(d))
+        for f, out, d in zip(feats, outs, dtypes, strict=True)
     )
+    return GroupPlan(
+        group,
+        tuple(feats),
+        tuple(outs),
+        tuple(_decoder(d) for d in dtypes),
+        tuple(group.key_names),
+        group.ttl_us,
+        columns,
+        _loads_doubles if all_doubles else json.loads,
+        all(decode is None for _, _, decode in columns),
+        dict.fromkeys(outs, PRESENT),
+    )
+
+
+def plan_read(selected: list[tuple[FeatureGroup, list[str]]], names: list[list[str]]) -> ReadPlan:
+    groups = tuple(_group_plan(group, feats, outs) for (group, feats), outs in zip(selected, names, strict=True))
     return ReadPlan(groups, tuple(o for outs in names for o in outs))
+
+
+def _now_us(now: datetime | None) -> int:
+    if now is None:
+        return time.time_ns() // 1000
+    return int(reading_instant(now).timestamp() * 1_000_000)
 
 
 def reading_instant(now: datetime | None) -> datetime:
@@ -138,6 +177,8 @@ def reading_instant(now: datetime | None) -> datetime:
         return datetime.now(UTC)
     return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
 
+
+_ABSENT = object()
 
 RowPolicy = Callable[["GroupPlan", list[dict[str, Any]], list[Any]], dict[int, dict[str, Any]]]
 """A reader's masks and row filters over one group's stored rows: (group plan, entities, stored records)
@@ -153,6 +194,10 @@ class GroupPolicy:
 
 
 def _keys_of(gp: GroupPlan, entities: list[dict[str, Any]]) -> list[str]:
+    if len(entities) == 1 and len(gp.key_names) == 1:  # one entity, one key: the common online read
+        value = entities[0].get(gp.key_names[0], _ABSENT)
+        if value.__class__ in (int, str):
+            return [str(value)]
     keys = []
     for e in entities:
         try:
@@ -174,7 +219,7 @@ def read_online(
 ) -> OnlineFeatures:
     """The values of ``plan`` for ``entities``; a group named in ``policies`` is read through the reader's
     masks and row filters (a row they hide is ``missing``, as if the store had none)."""
-    now_us = int(reading_instant(now).timestamp() * 1_000_000)
+    now_us = _now_us(now)
     result = OnlineFeatures(
         entities, list(plan.features), [{} for _ in entities], [{} for _ in entities], [{} for _ in entities]
     )
@@ -190,27 +235,32 @@ def read_online(
 
 def _fill(gp: GroupPlan, stored: list[Any], now_us: int, result: OnlineFeatures) -> None:
     """The stored values as they are (the hot path: no masks or filters)."""
-    group, values, statuses, times = gp.group, result.values, result.statuses, result.event_times
-    columns = list(zip(gp.features, gp.outputs, gp.decoders, strict=True))
+    name, ttl_us, columns, loads = gp.group.name, gp.ttl_us, gp.columns, gp.loads
+    values, statuses, times = result.values, result.statuses, result.event_times
     for i, record in enumerate(stored):
         row_values, row_status = values[i], statuses[i]
         if record is None:
             for _, out, _ in columns:
                 row_values[out] = None
                 row_status[out] = MISSING
-            times[i][group.name] = None
+            times[i][name] = None
             continue
-        times[i][group.name] = datetime.fromtimestamp(record.event_time_us / 1_000_000, UTC)
-        if gp.ttl_us is not None and now_us - record.event_time_us > gp.ttl_us:
+        event_us = record.event_time_us
+        times[i][name] = _EPOCH + timedelta(microseconds=event_us)
+        if ttl_us is not None and now_us - event_us > ttl_us:
             for _, out, _ in columns:
                 row_values[out] = None
                 row_status[out] = EXPIRED
             continue
-        payload = json.loads(record.payload)
+        payload = loads(record.payload)
+        row_status.update(gp.present)
+        if gp.plain:
+            row_values.update(zip(gp.outputs, map(payload.get, gp.features), strict=True))
+            continue
+        get = payload.get
         for f, out, decode in columns:
-            value = payload.get(f)
-            row_values[out] = None if value is None else decode(value)
-            row_status[out] = PRESENT
+            value = get(f)
+            row_values[out] = value if decode is None or value is None else decode(value)
 
 
 def _fill_visible(gp: GroupPlan, policy: GroupPolicy, stored: list[Any], now_us: int, result: OnlineFeatures) -> None:
