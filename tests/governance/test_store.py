@@ -173,11 +173,12 @@ def test_event_ids_are_never_reused(lake: Lake) -> None:
 
 
 def test_group_commit_keeps_every_event(lake: Lake) -> None:
-    """In server mode concurrent events are committed together, and each caller returns after its commit."""
+    """In server mode with ``wait=True`` concurrent events are committed together, and each caller returns
+    after its commit."""
     import threading
 
     audit = lake.governance.audit
-    audit.start(interval=0.2)
+    audit.start(interval=0.2, wait=True)
     try:
 
         def burst(i: int) -> None:

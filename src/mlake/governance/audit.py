@@ -1,9 +1,15 @@
 """The audit log: who did what, when, to which tables, with what outcome — an Iceberg table.
 
-Recording is synchronous and durable: each event is one INSERT into a small metastore table
-(``mlake_audit_pending``) before the action's answer goes out, so nothing acknowledged is lost when the
-process dies. Appending each event to Iceberg directly would make one snapshot, one manifest list and
-one metadata file per request — slow, and a table of millions of tiny commits. Instead a flusher moves
+Each event becomes one row of a small metastore table (``mlake_audit_pending``). Embedded use commits
+each event before the action returns. A server (after :meth:`AuditLog.start`) queues events in memory and
+one writer thread commits them in batches every few milliseconds — one transaction, one disk sync for many
+requests — so a request does not wait for a disk sync; :meth:`AuditLog.stop` (the server's shutdown) and
+every flush write what is queued first, and a batch whose commit fails stays queued and is retried, so no
+event is dropped. What a hard kill (SIGKILL, power loss) can lose is the last few milliseconds of events;
+``start(wait=True)`` makes each request wait for its event's commit instead (durable before the answer).
+
+Appending each event to Iceberg directly would make one snapshot, one manifest list and one metadata file
+per request — slow, and a table of millions of tiny commits. Instead a flusher moves
 pending events into the Iceberg table ``mlake.audit_log`` in batches (every few seconds in a server, and
 before every read of the log), so the log is queryable with SQL like any table and stays compact.
 
@@ -15,6 +21,7 @@ deleted afterwards (and on the next flush, if the process died in between).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -33,6 +40,7 @@ from mlake.tables.writer import remove_files, with_retries, write_arrow
 if TYPE_CHECKING:
     from mlake.core import LakeHandle as Lake
 
+_log = logging.getLogger("mlake.audit")
 AUDIT_TABLE = TableName("mlake", "audit_log")
 _HIGH_WATER = "mlake.audit.last-event-id"
 _BATCH = 10_000
@@ -65,8 +73,10 @@ class AuditLog:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._writer: threading.Thread | None = None
-        self._queue: list[tuple[dict[str, Any], _Waiter]] = []
+        self._queue: list[tuple[dict[str, Any], _Waiter | None]] = []
         self._queue_cond = threading.Condition()
+        self._commit_lock = threading.Lock()  # one committer of queued events at a time, in queue order
+        self._wait = True
 
     # --- recording --------------------------------------------------------------------------------
 
@@ -82,11 +92,11 @@ class AuditLog:
         client: str | None = None,
         duration_ms: float | None = None,
     ) -> None:
-        """Write one event durably: this returns once the event is committed to the metastore.
+        """Record one event. Embedded, this returns once the event is committed to the metastore.
 
-        In a server (after :meth:`start`), concurrent requests' events are committed together by one
-        writer thread — group commit: one transaction, one disk sync for many events — and each
-        caller still waits for its own event's commit.
+        In a server (after :meth:`start`) the event is queued and committed by the writer thread together
+        with other requests' events within milliseconds (group commit); with ``start(wait=True)`` each
+        caller waits for its own event's commit.
         """
         row = {
             "at": datetime.now(UTC),
@@ -103,10 +113,15 @@ class AuditLog:
             with self._engine.begin() as conn:
                 conn.execute(audit_pending_table.insert(), [row])
             return
-        waiter = _Waiter()
+        waiter = _Waiter() if self._wait else None
         with self._queue_cond:
             self._queue.append((row, waiter))
             self._queue_cond.notify()
+        if self._writer is None:  # stopped meanwhile: the writer may be gone, commit it here
+            self._commit_queued(raise_errors=True)
+            return
+        if waiter is None:
+            return
         if not waiter.done.wait(timeout=60):
             raise RuntimeError("the audit log writer did not answer within 60 s")
         if waiter.error is not None:
@@ -119,16 +134,41 @@ class AuditLog:
                     self._queue_cond.wait(0.5)
                 if not self._queue and self._stop.is_set():
                     return
+            if not self._commit_queued(raise_errors=False) and not self._stop.is_set():
+                self._stop.wait(0.2)  # the metastore refused: the events stay queued; retry shortly
+
+    def _commit_queued(self, *, raise_errors: bool) -> bool:
+        """Commit every queued event in one transaction; False (or the error, with ``raise_errors``) when
+        the commit failed — the events are then queued again, ahead of newer ones."""
+        with self._commit_lock:
+            with self._queue_cond:
                 batch, self._queue = self._queue, []
-            error: BaseException | None = None
+            if not batch:
+                return True
             try:
                 with self._engine.begin() as conn:
                     conn.execute(audit_pending_table.insert(), [row for row, _ in batch])
-            except BaseException as exc:  # every waiter learns that its event was not recorded
-                error = exc
+            except Exception as exc:
+                _log.warning("Audit events stay queued: the metastore refused them (%s); retrying", exc)
+                with self._queue_cond:
+                    self._queue[:0] = [(row, None) for row, _ in batch]
+                for _, waiter in batch:  # a waiting caller learns that its event was not recorded
+                    if waiter is not None:
+                        waiter.error = exc
+                        waiter.done.set()
+                if raise_errors:
+                    raise
+                return False
             for _, waiter in batch:
-                waiter.error = error
-                waiter.done.set()
+                if waiter is not None:
+                    waiter.done.set()
+            return True
+
+    def queued(self) -> int:
+        """Events recorded but not yet committed to the metastore (a server's writer commits them within
+        milliseconds)."""
+        with self._queue_cond:
+            return len(self._queue)
 
     def pending(self) -> int:
         with self._engine.connect() as conn:
@@ -154,7 +194,9 @@ class AuditLog:
         return self._lake.table(AUDIT_TABLE).iceberg
 
     def flush(self) -> int:
-        """Move pending events into the Iceberg table; returns how many were written by this call."""
+        """Move pending events into the Iceberg table; returns how many were written by this call. Events
+        still queued in memory are committed first, so the log shows every event recorded so far."""
+        self._commit_queued(raise_errors=True)
         with self._flush_lock:
             written = 0
             while True:
@@ -225,11 +267,13 @@ class AuditLog:
             conn.execute(audit_pending_table.delete().where(audit_pending_table.c.event_id <= mark))
         return len(rows)
 
-    def start(self, interval: float = 5.0) -> None:
+    def start(self, interval: float = 5.0, *, wait: bool = False) -> None:
         """Group-commit events from a writer thread and flush them to Iceberg every ``interval`` s
-        (servers call this; embedded use commits each event itself and flushes on read)."""
+        (servers call this; embedded use commits each event itself and flushes on read). ``wait``: each
+        :meth:`record` waits for its event's commit (durable before the action answers)."""
         if self._thread is not None:
             return
+        self._wait = wait
         self._stop.clear()
 
         def run() -> None:
@@ -253,7 +297,7 @@ class AuditLog:
             if thread is not None:
                 thread.join(timeout=30)
         self._writer = self._thread = None
-        self.flush()
+        self.flush()  # commits what the writer left queued (raising if the metastore refuses it)
 
     # --- reading ----------------------------------------------------------------------------------
 

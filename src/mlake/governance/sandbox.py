@@ -33,6 +33,7 @@ import json
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -306,6 +307,10 @@ class _Walker:
         )
 
 
+_MAX_CACHED_TREES = 512
+_MAX_CACHED_SQL = 20_000  # characters: longer statements are parsed each time (and rarely repeated)
+
+
 class SqlSandbox:
     """Checks untrusted SQL and runs it under limits."""
 
@@ -313,13 +318,27 @@ class SqlSandbox:
         self.limits = limits or SandboxLimits()
         self._parser = duckdb.connect(":memory:")
         self._parser_lock = threading.Lock()
+        # Syntax trees by SQL text: a tree depends on the text alone (the checks that use it — which
+        # tables and functions are allowed — run on every call), so a repeated query is parsed once. The
+        # trees are only read by the checks; a copy is not needed. Bounded, least recently used first out.
+        self._trees: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     def close(self) -> None:
         self._parser.close()
 
     def parse(self, sql: str) -> dict[str, Any]:
+        """The syntax tree of ``sql`` (SqlError / SandboxError when it does not parse or is refused)."""
         with self._parser_lock:
-            return _serialize(self._parser, sql)
+            tree = self._trees.get(sql)
+            if tree is not None:
+                self._trees.move_to_end(sql)
+                return tree
+            tree = _serialize(self._parser, sql)  # raises for text that does not parse: never cached
+            if len(sql) <= _MAX_CACHED_SQL:
+                self._trees[sql] = tree
+                if len(self._trees) > _MAX_CACHED_TREES:
+                    self._trees.popitem(last=False)
+            return tree
 
     def check_select(self, sql: str, allowed_tables: set[tuple[str, str]]) -> None:
         """Refuse ``sql`` unless it is one SELECT reading only ``allowed_tables`` (schema, name) and CTEs."""
@@ -390,12 +409,14 @@ class _Watchdog:
 
     def arm(self, seconds: float, callback: Callable[[], None]) -> int:
         handle = next(self._ids)
+        entry = (time.monotonic() + seconds, handle, callback)
         with self._cond:
-            heapq.heappush(self._heap, (time.monotonic() + seconds, handle, callback))
+            heapq.heappush(self._heap, entry)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="mlake-sql-deadlines", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            if self._heap[0] is entry:  # the thread sleeps until an earlier deadline: wake it only for this one
+                self._cond.notify()
         return handle
 
     def disarm(self, handle: int) -> None:

@@ -48,7 +48,7 @@ def create_app(lake: Lake, settings: ServerSettings | None = None) -> FastAPI:
         # Every route is a plain function: Starlette runs it in this pool, so a slow query holds one
         # thread (until the statement timeout) while the event loop keeps serving the other clients.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
-        lake.governance_service.audit.start(settings.audit_flush_seconds)
+        lake.governance_service.audit.start(settings.audit_flush_seconds, wait=settings.audit_wait_for_commit)
         try:
             yield
         finally:

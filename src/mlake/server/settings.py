@@ -27,6 +27,11 @@ class ServerSettings(BaseModel):
     statement_timeout: float = Field(default=30.0, gt=0, description="Seconds a query may run.")
     max_result_rows: int = Field(default=100_000, gt=0, description="Rows a query may return as JSON.")
     audit_flush_seconds: float = Field(default=5.0, gt=0, description="How often audit events move to Iceberg.")
+    audit_wait_for_commit: bool = Field(
+        default=False,
+        description="Answer a request only after its audit event is committed (otherwise events are "
+        "group-committed within milliseconds, and written at shutdown; a hard kill may lose the last few).",
+    )
     cookie_secure: bool = Field(default=False, description="Mark the Studio login cookie Secure (behind HTTPS).")
     worker_threads: int = Field(
         default=40, ge=2, le=1000, description="Threads running blocking work (queries, uploads) off the event loop."
