@@ -41,6 +41,11 @@ if TYPE_CHECKING:
     from mlake.core import LakeHandle as Lake
     from mlake.governance.access import Access
 
+COPY_MAX_BYTES = 16 * 1024 * 1024
+"""Parquet bytes up to which a table's snapshot is copied into the sandboxed database (see _build_view)."""
+COPY_BUDGET_BYTES = 64 * 1024 * 1024
+"""Parquet bytes of all the copies held at once; beyond it tables are read through their scans."""
+
 _EXPLAIN = re.compile(r"^\s*EXPLAIN\s+(ANALYZE\s+)?", re.IGNORECASE)
 _REF = re.compile(r'^"((?:[^"]|"")*)"\."((?:[^"]|"")*)"$')
 
@@ -64,6 +69,7 @@ class SandboxedEngine(SqlEngine):
     def __init__(self, lake: Lake, sandbox: SqlSandbox) -> None:
         super().__init__(lake)
         self.sandbox = sandbox
+        self._copied: dict[str, int] = {}  # view schema -> file bytes of a table copied into the database
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         s = self._lake.settings
@@ -80,9 +86,22 @@ class SandboxedEngine(SqlEngine):
         snapshot_id: int | None,
         row_filter: BooleanExpression | None,
     ) -> tuple[str, ...]:
+        """The view of ``table`` at a snapshot. A small table is copied into the database once instead
+        (``CREATE TABLE``): a pinned snapshot never changes, and DuckDB then scans its own storage rather
+        than calling back into Python for record batches on every query — the cost of a small query over
+        REST. The copies are bounded (:data:`COPY_MAX_BYTES` per table, :data:`COPY_BUDGET_BYTES` in all,
+        counted in Parquet bytes) and go with the view schema when it is evicted."""
         plan = plan_arrow_scan(table, snapshot_id, row_filter)
         for scan_name, source in plan.sources.items():
             con.from_arrow(source).create_view(scan_name, replace=True)
+        tag = _split_ref(ref)[0]
+        self._copied = {t: n for t, n in self._copied.items() if t in self._schemas}  # the evicted are freed
+        if plan.file_bytes <= COPY_MAX_BYTES and sum(self._copied.values()) + plan.file_bytes <= COPY_BUDGET_BYTES:
+            con.execute(f"CREATE OR REPLACE TABLE {ref} AS {plan.sql}")
+            for scan_name in plan.sources:
+                con.execute(f"DROP VIEW IF EXISTS main.{quote_ident(scan_name)}")
+            self._copied[tag] = plan.file_bytes
+            return ()
         con.execute(f"CREATE OR REPLACE VIEW {ref} AS {plan.sql}")
         return tuple(plan.sources)
 

@@ -61,6 +61,7 @@ class ArrowScanPlan:
     sources: dict[str, pads.Dataset | pa.Table] = field(default_factory=dict)
     files: int = 0
     delete_files: int = 0
+    file_bytes: int = 0  # the data files' total size: what copying the table into the database would read
 
 
 @lru_cache(maxsize=4096)
@@ -134,6 +135,7 @@ def plan_arrow_scan(
         sql=empty_select(schema),
         files=len(tasks),
         delete_files=len({d.file_path for t in tasks for d in t.delete_files}),
+        file_bytes=sum(t.file.file_size_in_bytes for t in tasks),
     )
     if not tasks:
         return plan
