@@ -240,6 +240,16 @@ def feature_reads(home: Path, token: str, masked_token: str, requests: int) -> l
 
 def serve(home: str, port: str) -> None:
     """The server process: uvicorn with one worker, tokens required, access log off."""
+    _serve_lake(home, port, auth=True)
+
+
+def serve_owner(home: str, port: str) -> None:
+    """The same server without tokens (loopback): every request acts as the lake's local superuser, the
+    owner path (no grants, masks or filters to apply)."""
+    _serve_lake(home, port, auth=False)
+
+
+def _serve_lake(home: str, port: str, *, auth: bool) -> None:
     import uvicorn
 
     import mlake
@@ -248,7 +258,7 @@ def serve(home: str, port: str) -> None:
 
     lake = mlake.connect(home, threads=2)
     uvicorn.run(
-        create_app(lake, ServerSettings(port=int(port))),
+        create_app(lake, ServerSettings(port=int(port), auth=auth)),
         host="127.0.0.1",
         port=int(port),
         log_level="warning",
@@ -349,6 +359,35 @@ def bare_server(port: str) -> None:
     uvicorn.run(app, host="127.0.0.1", port=int(port), log_level="warning", access_log=False)
 
 
+def bare_duckdb_server(home: str, port: str) -> None:
+    """Baseline server: FastAPI + uvicorn (same settings: one worker, access log off) whose endpoint runs
+    the same small query with DuckDB on the same Parquet files (``read_parquet`` of the table's current
+    snapshot), one cursor per request, and returns the rows as JSON — no auth, no catalog, no policy."""
+    import duckdb
+    import uvicorn
+    from fastapi import FastAPI
+
+    import mlake
+    from mlake.tables.scan import plan_scan
+
+    with mlake.connect(home, threads=2) as lake:
+        source = plan_scan(lake.iceberg_table("shop.orders"), None, None).sql
+    con = duckdb.connect(":memory:", config={"threads": 2})
+    con.execute(f"CREATE SCHEMA shop; CREATE VIEW shop.orders AS {source}")
+    app = FastAPI()
+
+    @app.post("/sql")
+    def sql(body: dict[str, Any]) -> dict[str, Any]:
+        cursor = con.cursor()
+        try:
+            table = cursor.sql(str(body["sql"])).limit(1001).to_arrow_table()
+        finally:
+            cursor.close()
+        return {"columns": table.column_names, "rows": [list(r.values()) for r in table.to_pylist()]}
+
+    uvicorn.run(app, host="127.0.0.1", port=int(port), log_level="warning", access_log=False)
+
+
 def _start(target: str, *args: str) -> tuple[subprocess.Popen[bytes], str]:
     port = str(_free_port())
     env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}"}
@@ -391,6 +430,22 @@ def main() -> None:
         print("\n".join(lines), flush=True)
     if args.part == "features":
         return
+    owner, owner_url = _start("serve_owner", str(home))
+    try:
+        with httpx.Client(base_url=owner_url, timeout=60) as client:
+            owner_sql = latency(client, "POST", "/api/v1/sql", {"sql": QUERY}, args.requests)
+        load_owner = throughput(owner_url, "", "POST", "/api/v1/sql", {"sql": QUERY}, args.clients, args.seconds)
+    finally:
+        owner.terminate()
+        owner.wait(timeout=30)
+    duck, duck_url = _start("bare_duckdb_server", str(home))
+    try:
+        with httpx.Client(base_url=duck_url, timeout=60) as client:
+            duck_sql = latency(client, "POST", "/sql", {"sql": QUERY}, args.requests)
+        load_duck = throughput(duck_url, "", "POST", "/sql", {"sql": QUERY}, args.clients, args.seconds)
+    finally:
+        duck.terminate()
+        duck.wait(timeout=30)
     server, url = _start("serve", str(home))
     try:
         headers = {"Authorization": f"Bearer {token}"}
@@ -414,6 +469,8 @@ def main() -> None:
 
     rows = [
         ("REST: small SQL query (POST /api/v1/sql)", sql),
+        ("REST: same query, owner path (server without tokens: local superuser)", owner_sql),
+        ("baseline: bare FastAPI + DuckDB, same query on the same files", duck_sql),
         ("REST: table preview, 20 rows (GET .../rows)", preview),
         ("baseline: REST with no work (GET /api/v1/me: auth + JSON)", health),
         ("baseline: same query in process (governed lake, no HTTP)", local),
@@ -436,7 +493,9 @@ def main() -> None:
         "|---|---|---|---|---|---|---|",
     ]
     for name, r in (
-        ("REST: small SQL query", load_sql),
+        ("REST: small SQL query (principal: tag grant + column mask)", load_sql),
+        ("REST: same query, owner path (local superuser)", load_owner),
+        ("baseline: bare FastAPI + DuckDB, same query on the same files", load_duck),
         ("REST: table preview, 20 rows", load_preview),
         ("baseline: REST with no work (GET /api/v1/me: auth + JSON)", load_floor),
         ("baseline: bare FastAPI + uvicorn, constant answer", load_bare),
@@ -446,6 +505,11 @@ def main() -> None:
             f"{load_sql['rps'] / r['rps']:.2f} |"
         )
     lines += [
+        "",
+        f"Principal ÷ owner path: {load_sql['rps'] / load_owner['rps']:.2f}× the requests/s, "
+        f"{_percentiles(sql)[0] / _percentiles(owner_sql)[0]:.2f}× the one-client p50 (target: within 20%). "
+        f"Principal ÷ bare FastAPI + DuckDB: {load_sql['rps'] / load_duck['rps']:.2f}× the requests/s. "
+        f"Target ≥ 500 requests/s: {load_sql['rps']:.0f}.",
         "",
         f"Command: `.venv/bin/python -m benchmarks.bench_rest --customers {args.customers} --requests {args.requests} "
         f"--seconds {args.seconds:g} --clients {args.clients}`; {date.today().isoformat()}; {machine()}; server: one "
