@@ -390,7 +390,8 @@ def bare_duckdb_server(home: str, port: str) -> None:
 
 def _start(target: str, *args: str) -> tuple[subprocess.Popen[bytes], str]:
     port = str(_free_port())
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}"}
+    # The servers import the same mlake as this process (a PYTHONPATH given, e.g. another checkout to compare).
+    env = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH") or f"{ROOT}:{ROOT / 'src'}"}
     call = ", ".join(repr(a) for a in (*args, port))
     proc = subprocess.Popen(
         [sys.executable, "-c", f"from benchmarks.bench_rest import {target}; {target}({call})"], cwd=ROOT, env=env
