@@ -64,8 +64,13 @@ def run_contender(
     return best
 
 
-def report(title: str, ours: Measurement, baselines: list[Measurement], note: str = "") -> str:
-    """Print and return a markdown table: each contender's time, peak memory, ratio to ours."""
+def report(
+    title: str, ours: Measurement, baselines: list[Measurement], note: str = "", target: float | None = None
+) -> str:
+    """Print and return a markdown table: each contender's time, peak memory, ratio to ours.
+
+    Each call is also recorded in ``benchmarks/results/<bench>.json`` (see :func:`record`): ours against the
+    first baseline, met when the time ratio is at most ``target``."""
     from rich.console import Console
     from rich.table import Table
 
@@ -82,7 +87,84 @@ def report(title: str, ours: Measurement, baselines: list[Measurement], note: st
     Console().print(table)
     if note:
         print(note)
+    if baselines:
+        limit = baselines[0]
+        record(
+            [
+                Figure(
+                    title,
+                    ours.seconds,
+                    limit.seconds,
+                    "s",
+                    limit.name,
+                    target=f"≤ {target:g}×" if target is not None else None,
+                )
+            ]
+        )
     return "\n".join(md)
+
+
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+@dataclass
+class Figure:
+    """One line of ``python -m benchmarks``: mlake's figure next to the limit measured in the same run.
+
+    ``target`` reads ``"≤ 1.15×"`` (the ratio mlake ÷ limit at most that: times, memory), ``"≥ 0.5×"`` (at
+    least that: throughputs), or ``"≤ 0.5 s"`` (mlake's own figure, in its unit); None when the benchmark
+    sets no target."""
+
+    name: str
+    mlake: float
+    limit: float
+    unit: str
+    limit_name: str
+    target: str | None = None
+
+    @property
+    def ratio(self) -> float:
+        return self.mlake / self.limit if self.limit else float("nan")
+
+    @property
+    def met(self) -> bool | None:
+        if not self.target:
+            return None
+        op, number = self.target.split()[:2]
+        figure = self.ratio if number.endswith("×") else self.mlake
+        value = float(number.rstrip("×"))
+        return figure <= value if op == "≤" else figure >= value
+
+
+def bench_name() -> str:
+    """The running benchmark's module (``bench_cli`` for ``python -m benchmarks.bench_cli``)."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    name = spec.name if spec is not None else Path(sys.argv[0]).stem
+    return name.rsplit(".", 1)[-1]
+
+
+def record(figures: list[Figure], bench: str | None = None, command: str | None = None) -> Path:
+    """Write this run's figures to ``benchmarks/results/<bench>.json`` for the summary of
+    ``python -m benchmarks``, replacing those of an earlier run under the same names."""
+    import datetime as dt
+    from dataclasses import asdict
+
+    bench = bench or bench_name()
+    path = RESULTS / f"{bench}.json"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    old = json.loads(path.read_text()) if path.exists() else {}
+    kept = [f for f in old.get("figures", []) if f["name"] not in {g.name for g in figures}]
+    data = {
+        "bench": bench,
+        "command": command or f"python -m benchmarks.{bench} {' '.join(sys.argv[1:])}".strip(),
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "load": os.getloadavg()[0],
+        "figures": kept + [asdict(f) | {"ratio": f.ratio, "met": f.met} for f in figures],
+    }
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+    return path
 
 
 def machine() -> str:

@@ -5,12 +5,14 @@
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
-
 from mlake.errors import MlakeError
 
+# Not `from typing import TYPE_CHECKING`: the CLI's catalog commands import this package, and without
+# cached bytecode `typing` alone costs tens of milliseconds to compile.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from mlake.connection import connect
     from mlake.lake import Lake
     from mlake.results import Result
@@ -34,6 +36,8 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
+        from importlib import import_module
+
         value = getattr(import_module(_LAZY[name]), name)
         globals()[name] = value
         return value

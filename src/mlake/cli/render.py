@@ -6,15 +6,18 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
 from rich.markup import escape
 from rich.table import Table as RichTable
 from rich.text import Text
 
 from mlake.cli.context import console, err_console
 from mlake.errors import MlakeError, ValidationError
+from mlake.formatting import format_value
+
+if TYPE_CHECKING:
+    import pyarrow as pa  # only where data is printed or written: `mlake --help` need not load it
 
 FORMATS = ("table", "csv", "json", "parquet")
 
@@ -28,8 +31,6 @@ def print_error(exc: MlakeError) -> None:
 
 
 def rich_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> RichTable:
-    from mlake.results import format_value  # with DuckDB: not at import time, so that --help is quick
-
     table = RichTable(title=title, header_style="bold cyan", show_lines=False)
     for i, c in enumerate(columns):
         # the first column names things (tables, snapshots): never wrap it
