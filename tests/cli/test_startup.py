@@ -110,14 +110,19 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
-def test_wide_characters_are_laid_out_by_rich(tmp_path: Path) -> None:
-    """A cell rich measures otherwise than by its length is printed through rich (not Typer, not the lake)."""
+@pytest.mark.parametrize("columns", ["", "60"], ids=["wide characters", "COLUMNS=60"])
+def test_what_the_plain_layout_does_not_cover_is_laid_out_by_rich(tmp_path: Path, columns: str) -> None:
+    """Cells rich measures otherwise than by their length, or a width that makes rich fold cells: printed
+    through the CLI's rich table (rich, but neither Typer nor the lake)."""
     home = tmp_path / "lake"
     with mlake.connect(str(home)) as lake:
-        lake.create_table("a.t", pa.table({"x": [1]}), description="顧客 (customers)")
-    fast_run, imported = entry(home, ["tables", "list"])
-    assert fast_run.stdout == typer_app(home, ["tables", "list"]).stdout and "顧客" in fast_run.stdout
-    assert "rich" in imported and heavy(imported) == [m for m in heavy(imported) if m.startswith("rich")]
+        lake.create_table("a.t", pa.table({"x": [1]}), description="顧客 (customers)" if not columns else "d" * 80)
+    env = {"COLUMNS": columns} if columns else {}
+    fast_run, imported = entry(home, ["tables", "list"], **env)
+    before = typer_app(home, ["tables", "list"], **env)
+    assert (fast_run.returncode, fast_run.stdout, fast_run.stderr) == (before.returncode, before.stdout, before.stderr)
+    assert "a.t" in fast_run.stdout and "rich.table" in imported
+    assert [m for m in heavy(imported) if not m.startswith("rich")] == []
 
 
 @pytest.mark.parametrize("args", CATALOG_COMMANDS, ids=" ".join)
@@ -143,7 +148,6 @@ def test_history_shows_every_marker(home: Path) -> None:
         (["tables", "list", "nosuch"], {}),  # the error names the namespace
         (["tables", "history", "shop.nosuch"], {}),  # the error suggests close names
         (["tables", "history", "nodots"], {}),
-        (["tables", "list"], {"COLUMNS": "60"}),  # rich folds the cells to fit
         (["tables", "list"], {"MLAKE_ENGINE": "bogus"}),  # a setting the full CLI validates
         (["tables", "list", "--bogus"], {}),  # Typer's usage error
         (["tables", "show", "shop.orders", "--rows", "0"], {}),
@@ -229,13 +233,6 @@ def test_constants_mirror_the_core() -> None:
     assert fast.UNLIMITED_WIDTH == UNLIMITED_WIDTH
 
 
-class _Pipe(io.StringIO):
-    encoding = "utf-8"
-
-    def isatty(self) -> bool:
-        return False
-
-
 _text = st.text(alphabet=st.sampled_from(list("ab Zz09.,:-_[]/—…●×→·é漢\t")), max_size=14)
 
 
@@ -245,20 +242,18 @@ _text = st.text(alphabet=st.sampled_from(list("ab Zz09.,:-_[]/—…●×→·é
     data=st.data(),
     width=st.sampled_from([10_000, 80, 40]),
 )
-def test_plain_layout_is_rich_layout(
-    columns: list[str], data: st.DataObject, width: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_plain_layout_is_rich_layout(columns: list[str], data: st.DataObject, width: int) -> None:
     """Where the plain renderer lays a table out, it is rich's layout character for character."""
     from mlake.cli.render import rich_table
 
     rows = data.draw(st.lists(st.lists(_text, min_size=len(columns), max_size=len(columns)), max_size=4))
+    legend = data.draw(st.sampled_from([None, fast.HISTORY_LEGEND]))
     expected = io.StringIO()
-    Console(file=expected, highlight=False, width=width).print(rich_table(columns, rows))
-    monkeypatch.setenv("COLUMNS", str(width))
-    for name in fast._RICH_TERMINAL_ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(sys, "stdout", _Pipe())
-    mine = fast.render(columns, rows, None)
+    console = Console(file=expected, highlight=False, width=width)
+    console.print(rich_table(columns, rows))
+    if legend:
+        console.print(f"[dim]{legend}[/dim]")
+    mine = fast.render(columns, rows, legend, width)
     if mine is not None:
         assert mine == expected.getvalue()
 

@@ -110,7 +110,8 @@ def run(argv: Sequence[str]) -> bool:
                 columns, rows, legend = LIST_COLUMNS, list_rows(catalog, command[2], command[3]), None
             else:
                 columns, rows, legend = HISTORY_COLUMNS, history_rows(catalog, command[2]), HISTORY_LEGEND
-        output = render(columns, rows, legend)
+        width = plain_width()
+        output = None if width is None else render(columns, rows, legend, width)
     except Exception as exc:  # Decline, or anything unexpected (sqlite3, JSON, a file): the full CLI answers
         if os.environ.get("MLAKE_DEBUG_FAST_PATH"):
             print(f"mlake: the catalog fast path left this to the full CLI: {exc!r}", file=sys.stderr)
@@ -396,12 +397,9 @@ def plain_width() -> int | None:
     return int(columns) if columns.isdigit() and int(columns) > 0 else UNLIMITED_WIDTH
 
 
-def render(columns: Sequence[str], rows: Sequence[Sequence[str]], legend: str | None) -> str | None:
-    """The table (and legend) exactly as rich prints them to a pipe with the CLI's table style, or None
-    when rich must lay it out (a terminal, cells or a width this plain layout does not cover)."""
-    width = plain_width()
-    if width is None:
-        return None
+def render(columns: Sequence[str], rows: Sequence[Sequence[str]], legend: str | None, width: int) -> str | None:
+    """The table (and legend) exactly as rich prints them in ``width`` columns of plain text with the CLI's
+    table style, or None when rich must lay it out (cells or a width this plain layout does not cover)."""
     cells = [list(columns), *rows]
     if any(not set(text) <= _ONE_CELL for row in cells for text in row):
         return None  # wide, zero-width or control characters: rich decides
