@@ -44,11 +44,11 @@ def run_quick() -> list[str]:
     return failed
 
 
-def summary(width: int = 60) -> list[str]:
+def summary(width: int = 60, results: Path = RESULTS) -> list[str]:
     """The table: one line per recorded figure, benchmarks in name order."""
     lines = [f"{'benchmark · figure':<{width}} {'mlake':>10} {'limit':>10} {'ratio':>7}  {'target':<9} met"]
     lines.append("─" * len(lines[0]))
-    recorded = {p.stem: json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))}
+    recorded = {p.stem: json.loads(p.read_text()) for p in sorted(results.glob("*.json"))}
     for bench in sorted({p.stem for p in benches()} | set(recorded)):
         data = recorded.get(bench)
         if data is None:
@@ -63,7 +63,10 @@ def summary(width: int = 60) -> list[str]:
                 f"{name:<{width}} {_num(fig.mlake, fig.unit):>10} {_num(fig.limit, fig.unit):>10} "
                 f"{fig.ratio:>6.2f}×  {fig.target or '—':<9} {met}"
             )
-    lines.append("ratio = mlake ÷ limit (the limit measured in the same run); details and dates in benchmarks/results/")
+    lines.append("ratio = mlake ÷ limit (the limit measured in the same run); details in benchmarks/results/")
+    if recorded:
+        runs = [f"{b.removeprefix('bench_')} {d['at'][:16]} load {d.get('load', 0):.0f}" for b, d in recorded.items()]
+        lines.append("recorded (UTC, load average): " + "; ".join(runs))
     return lines
 
 

@@ -35,7 +35,8 @@ TYPER_APP = "import sys; sys.argv = ['mlake', *sys.argv[1:]]; from mlake.cli.app
 def demo_lake(rows: int) -> Path:
     """The demo lake, built by the CLI as a user builds it (once; kept under benchmarks/.data)."""
     home = DATA / f"cli-demo-{rows}" / ".mlake-demo"
-    if not (home / "catalog.db").exists():
+    built = home.parent / "built"  # written last: an interrupted build is built again
+    if not built.exists():
         shutil.rmtree(home.parent, ignore_errors=True)
         home.parent.mkdir(parents=True)
         subprocess.run(
@@ -44,6 +45,7 @@ def demo_lake(rows: int) -> Path:
             cwd=home.parent,
             stdout=subprocess.DEVNULL,
         )
+        built.touch()
     return home
 
 
@@ -76,7 +78,7 @@ def main() -> None:
     quick = "--quick" in sys.argv
     n = 3 if quick else 7
     home = demo_lake(500 if quick else 5000)
-    commands = [["tables", "list"], ["tables", "history", "shop.orders"], ["tables", "list", "shop", "--no-quarantine"]]
+    commands = [["tables", "list"], ["tables", "history", "shop.orders"]]
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("MLAKE_") and k != "COLUMNS"}
     base_env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), *filter(None, [os.environ.get("PYTHONPATH")])])
     figures: list[Figure] = []
@@ -92,31 +94,34 @@ def main() -> None:
             for args in commands:
                 argv = ["--home", str(home), *args]
                 wall, cpu, base_wall, base_cpu = paired([PY, "-m", "mlake", *argv], [PY, "-c", "pass"], env, n)
-                typer_runs = [run_once([PY, "-c", TYPER_APP, *argv], env) for _ in range(1 if quick else 3)]
+                full = args == ["tables", "list"]  # the Typer app (tens of seconds under load): on one command
+                typer_runs = (
+                    [run_once([PY, "-c", TYPER_APP, *argv], env) for _ in range(1 if quick else 3)]
+                    if full
+                    else [(float("nan"), float("nan"))]
+                )
                 typer_wall = statistics.median(w for w, _ in typer_runs)
                 typer_cpu = statistics.median(c for _, c in typer_runs)
                 label = f"mlake {' '.join(args)}"
                 mode = "cached" if cached else "no"
                 lines.append(
                     f"{label:<40} {mode:<8} {wall:>9.3f}s {cpu:>5.3f}s {base_wall:>13.3f}s "
-                    f"{wall / base_wall:>5.1f}× {typer_wall:>13.2f}s {typer_cpu:>5.2f}s"
-                )
-                figures.append(
-                    Figure(
-                        f"{label} ({mode} bytecode), wall",
-                        wall,
-                        base_wall,
-                        "s",
-                        "python -c pass",
-                        target=f"≤ {TARGET_S} s",
+                    + (
+                        f"{wall / base_wall:>5.1f}× {typer_wall:>13.2f}s {typer_cpu:>5.2f}s"
+                        if full
+                        else f"{wall / base_wall:>5.1f}×"
                     )
                 )
+                short = " ".join(args[:2])
                 figures.append(
-                    Figure(f"{label} ({mode} bytecode), cpu", cpu, base_cpu, "s", "python -c pass", f"≤ {TARGET_S} s")
+                    Figure(f"{short}, {mode} bytecode, wall", wall, base_wall, "s", "-c pass", f"≤ {TARGET_S} s")
                 )
-                for what, value, limit in (("wall", typer_wall, base_wall), ("cpu", typer_cpu, base_cpu)):
+                if full:  # CPU (about the wall time on an idle machine) and the full path
                     figures.append(
-                        Figure(f"{label} ({mode} bytecode), Typer app (full path), {what}", value, limit, "s", "-c pass")
+                        Figure(f"{short}, {mode} bytecode, cpu", cpu, base_cpu, "s", "-c pass", f"≤ {TARGET_S} s")
+                    )
+                    figures.append(
+                        Figure(f"{short}, {mode} bytecode, Typer app, wall", typer_wall, base_wall, "s", "-c pass")
                     )
     print(f"CLI start-up on the demo lake ({machine()}, load {os.getloadavg()[0]:.1f}; medians of {n} runs)")
     print("\n".join(lines))

@@ -144,15 +144,17 @@ def bench_name() -> str:
     return name.rsplit(".", 1)[-1]
 
 
-def record(figures: list[Figure], bench: str | None = None, command: str | None = None) -> Path:
+def record(
+    figures: list[Figure], bench: str | None = None, command: str | None = None, directory: Path = RESULTS
+) -> Path:
     """Write this run's figures to ``benchmarks/results/<bench>.json`` for the summary of
     ``python -m benchmarks``, replacing those of an earlier run under the same names."""
     import datetime as dt
     from dataclasses import asdict
 
     bench = bench or bench_name()
-    path = RESULTS / f"{bench}.json"
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{bench}.json"
+    directory.mkdir(parents=True, exist_ok=True)
     old = json.loads(path.read_text()) if path.exists() else {}
     kept = [f for f in old.get("figures", []) if f["name"] not in {g.name for g in figures}]
     data = {

@@ -17,13 +17,14 @@ Commands that read rows (``tables show`` with its preview, ``sql``, ``profile``)
 not catalog commands; ``--json`` output, and any option this module does not know, also go to the full
 CLI.
 
-This path answers only what it can answer *identically*; anything else returns ``None`` and the full
+This path answers only what it can answer *identically*; anything else it leaves (:func:`run` returns False): the full
 CLI runs the same command over the full lake, which gives the canonical answer or error. It steps aside
 for: a catalog that is not a local SQLite file, metadata not on local disk or compressed, settings it
 does not read (any ``MLAKE_*`` setting but the home, a SQLite catalog URL and plain text ones), a lake
 that does not exist yet (the full CLI creates it), a missing namespace or table (the full CLI says so
 with suggestions), unreadable metadata, output to a terminal or of a width the plain renderer does not
-lay out (then rich renders the same rows), and any error at all.
+lay out (then rich renders the same rows), and any error at all. ``MLAKE_DEBUG_FAST_PATH=1`` prints why
+it stepped aside.
 
 Access: the CLI acts as the lake's owner — whoever may read the lake's files holds its catalog — so the
 full path lists every table and describes each without checks that could narrow it (the owner's
