@@ -25,8 +25,10 @@ import pytest
 from mlake import api
 from mlake.bias.api import Bias
 from mlake.client.bias import RemoteBias
+from mlake.client.dashboards import RemoteDashboards
 from mlake.client.features import RemoteFeatureStore, RemoteTrainingSet
 from mlake.client.governance import RemoteGovernance
+from mlake.client.labeling import RemoteLabeling
 from mlake.client.monitoring import RemoteMonitoring
 from mlake.client.objects import RemoteObjects
 from mlake.client.pipelines import RemotePipelines
@@ -35,10 +37,13 @@ from mlake.client.recipes import RemoteRecipes
 from mlake.client.remote import RemoteLake
 from mlake.client.sources import RemoteSourceRegistry
 from mlake.client.storage import RemoteStorage
+from mlake.client.streams import RemoteConsumerGroup, RemoteStreams
 from mlake.client.tables import RemoteResult, RemoteTable
+from mlake.dashboards.store import DashboardStore
 from mlake.features.store import FeatureStore
 from mlake.features.training import TrainingSet
 from mlake.governance.service import Governance, GovernanceAdmin, GuardedGovernance
+from mlake.labeling.projects import LabelingProjects
 from mlake.lake import Lake
 from mlake.lifecycle import LakeStorage
 from mlake.monitor.monitors import Monitoring
@@ -49,6 +54,8 @@ from mlake.quality.api import Quality
 from mlake.quality.store import SuiteStore
 from mlake.results import Result
 from mlake.sources.registry import SourceRegistry
+from mlake.streams.lake_streams import LakeStreams
+from mlake.streams.service import ConsumerGroup
 from mlake.tables.table import Table
 
 # (local, remote, protocol): the local side of governance is its administration protocol, which the
@@ -69,6 +76,10 @@ PAIRS: list[tuple[type, type, type]] = [
     (Bias, RemoteBias, api.BiasAPI),
     (GovernanceAdmin, RemoteGovernance, GovernanceAdmin),
     (LakeObjects, RemoteObjects, api.ObjectsAPI),
+    (LakeStreams, RemoteStreams, api.StreamsAPI),
+    (ConsumerGroup, RemoteConsumerGroup, api.ConsumerGroupAPI),
+    (LabelingProjects, RemoteLabeling, api.LabelingAPI),
+    (DashboardStore, RemoteDashboards, api.DashboardsAPI),
 ]
 
 # A local type in a signature matches its remote counterpart.
@@ -79,11 +90,7 @@ LOCAL_ONLY: dict[str, str] = {
     # the owner's plumbing: it bypasses access control, so a server never hands it out
     "Lake.catalog": "the pyiceberg catalog itself (bypasses access control; the owner's, in process)",
     "Lake.catalog_for_write": "hands out the live catalog to commit through (the in-process write choke point)",
-    "Lake.labeling": "remote client not built yet: the REST routes exist (/api/v1/labeling), a RemoteLabeling "
-    "client is not (docs/labeling.md, status)",
     "Lake.stream_backend": "the raw stream backend (bypasses stream grants; the owner's, in process)",
-    "Lake.streams": "no remote twin yet: the REST routes exist (/api/v1/streams), a RemoteStreams client is not "
-    "built (docs/streams.md, what is not built yet)",
     "Table.apply_changes": "no remote twin yet: change deliveries (CDC) run in process beside the lake",
     "Lake.iceberg_table": "returns a live pyiceberg Table (the in-process metadata choke point)",
     "Lake.lineage_store": "the lineage database object (owner's plumbing; remote: lineage(), recent_writes())",
@@ -96,8 +103,14 @@ LOCAL_ONLY: dict[str, str] = {
     "Lake.policy": "the resolved AccessPolicy object of the in-process access check (remote: me() lists grants)",
     "Lake.client": "the client label the server puts in its audit log for a connection",
     "Lake.not_found": "builds the error a face raises for a missing table; remote errors come from the server",
-    "Lake.dashboards": "NOT YET REMOTE: the local DashboardStore is a storage layer its faces drive (every change "
-    "takes the actor and a superuser flag); the REST routes exist, a client object over them does not yet",
+    "LakeStreams.backend": "the raw stream backend (bypasses stream grants; the owner's, in process)",
+    "LakeStreams.delivery": "a delivery is a loop run in process beside the lake (it commits with the lake's "
+    "handle); no REST route starts one yet (docs/streams.md, what is not built yet)",
+    "LakeStreams.query": "a streaming query is a loop run in process beside the lake, like a delivery",
+    "LakeStreams.capture": "change data capture connects to PostgreSQL from the process that runs it",
+    "LabelingProjects.auto_label": "trains a model where the data is (model= is a Python object) and returns "
+    "the round's arrays, which have no wire form yet; REST POST .../auto runs a round on the server and "
+    "gives its summary (docs/labeling.md, not built yet)",
     "Bias.explain": "takes the model object (SHAP runs where the model is); remote: compute attributions beside "
     "the model and write them with append/create_table",
     "Bias.partial_dependence": "takes the model object (it is called where the model is); remote: compute the "

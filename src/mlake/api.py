@@ -1,5 +1,5 @@
-"""The public API of mlake as protocols: what a lake, a table, a result, the feature store, quality and
-access control offer, whether they run in this process or on a server.
+"""The public API of mlake as protocols: what a lake, a table, a result, the feature store, quality,
+access control, streams, labeling and dashboards offer, whether they run in this process or on a server.
 
 ``mlake.connect(path)`` returns an embedded :class:`~mlake.lake.Lake`, ``mlake.connect("http://...")`` a
 :class:`~mlake.client.remote.RemoteLake`; both satisfy :class:`LakeAPI`, and so do their tables
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from mlake.bias.report import BiasReport
     from mlake.bias.spec import Facet, Outcome, Scalar
+    from mlake.dashboards.store import Dashboard, SavedQuery
     from mlake.features.groups import Feature, FeatureGroup
     from mlake.features.lookup import OnlineFeatures
     from mlake.features.materialize import MaterializeReport
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from mlake.governance.model import Identity, Principal
     from mlake.governance.service import GovernanceAdmin as GovernanceAPI
     from mlake.ingest.report import IngestReport
+    from mlake.labeling.projects import Answer, Consolidation, Progress, Project, QueueItem, ReviewReport, Task
     from mlake.lifecycle import (
         LifecyclePolicy,
         LifecycleReport,
@@ -69,6 +71,9 @@ if TYPE_CHECKING:
     from mlake.quality.suggest import SuggestedSuite
     from mlake.quality.suite import Suite, SuiteResult
     from mlake.sources.registry import Provenance, Source
+    from mlake.streams.lake_streams import StreamStatus
+    from mlake.streams.models import Position as StreamPosition
+    from mlake.streams.models import PutBatchResult, PutRecord, PutResult, ReadBatch, Record, StreamDescription
     from mlake.tables.lineage import LineageGraph, LineageInput, WriteRecord
     from mlake.tables.models import TableInfo, TableSummary
     from mlake.tables.names import TableName
@@ -76,8 +81,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BiasAPI",
+    "ConsumerGroupAPI",
+    "DashboardsAPI",
     "FeatureStoreAPI",
     "GovernanceAPI",
+    "LabelingAPI",
     "LakeAPI",
     "MonitoringAPI",
     "ObjectsAPI",
@@ -87,6 +95,7 @@ __all__ = [
     "ResultAPI",
     "SourceRegistryAPI",
     "StorageAPI",
+    "StreamsAPI",
     "SuiteStoreAPI",
     "TableAPI",
     "TrainingSetAPI",
@@ -603,6 +612,136 @@ class BiasAPI(Protocol):
 
 
 @runtime_checkable
+class ConsumerGroupAPI(Protocol):
+    """A consumer group's cursor over every partition of a stream, resumed from durable checkpoints."""
+
+    stream: str
+    name: str
+    start: StreamPosition
+    partitions: int
+
+    @property
+    def cursor(self) -> dict[int, StreamPosition]: ...
+    def poll(self, *, limit: int = 1000, partitions: Sequence[int] | None = None) -> list[Record]: ...
+    def commit(self) -> dict[int, int]: ...
+    def checkpoint(self, partition: int, sequence: int) -> None: ...
+    def checkpoints(self) -> dict[int, int]: ...
+
+
+@runtime_checkable
+class StreamsAPI(Protocol):
+    """Durable, partitioned streams of records: put, read, consumer groups, status (see :mod:`mlake.streams`)."""
+
+    @property
+    def max_record_bytes(self) -> int: ...
+    def create(
+        self, name: str, *, partitions: int = 1, retention: timedelta = timedelta(hours=24)
+    ) -> StreamDescription: ...
+    def describe(self, name: str) -> StreamDescription: ...
+    def exists(self, name: str) -> bool: ...
+    def list_streams(self) -> list[str]: ...
+    def delete(self, name: str) -> None: ...
+    def partition_of(self, name: str, key: str) -> int: ...
+    def put(self, name: str, value: Any, *, key: str) -> PutResult: ...
+    def put_batch(self, name: str, records: Iterable[PutRecord | tuple[str, Any]]) -> PutBatchResult: ...
+    def read(
+        self, name: str, partition: int, position: StreamPosition | None = None, *, limit: int = 1000
+    ) -> ReadBatch: ...
+    def group(self, name: str, group: str, *, start: StreamPosition | None = None) -> ConsumerGroupAPI: ...
+    def groups(self, name: str) -> list[str]: ...
+    def delete_group(self, name: str, group: str) -> None: ...
+    def status(self, name: str) -> StreamStatus: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> StreamsAPI: ...
+    def __exit__(self, *exc: object) -> None: ...
+
+
+@runtime_checkable
+class LabelingAPI(Protocol):
+    """Labeling projects over a table's rows and human review loops over predictions (:mod:`mlake.labeling`)."""
+
+    def create_project(
+        self,
+        name: str,
+        source_table: str,
+        id_column: str,
+        task: Task = "classification",
+        labels: Sequence[Any] = (),
+        *,
+        instructions: str = "",
+        annotators_per_item: int = 1,
+        gold: Mapping[Any, Any] | None = None,
+        bounds: tuple[float, float] | None = None,
+    ) -> Project: ...
+    def list_projects(self) -> list[Project]: ...
+    def project(self, name: str) -> Project: ...
+    def next_items(self, name: str, n: int = 10, *, annotator: str | None = None) -> list[QueueItem]: ...
+    def submit(self, name: str, item_id: Any, answer: Any, *, seconds: float | None = None) -> Answer: ...
+    def answers(self, name: str) -> pa.Table: ...
+    def consolidate(self, name: str, *, method: str | None = None) -> Consolidation: ...
+    def progress(self, name: str) -> Progress: ...
+    def export(
+        self,
+        name: str,
+        format: Literal["label_studio", "coco"] = "label_studio",
+        *,
+        what: Literal["answers", "labels"] = "answers",
+    ) -> Any: ...
+    def import_answers(self, name: str, data: Any, format: Literal["label_studio", "coco"] = "label_studio") -> int: ...
+    def create_review_loop(
+        self,
+        name: str,
+        predictions_table: str,
+        id_column: str,
+        prediction_column: str,
+        confidence_column: str,
+        *,
+        threshold: float | Mapping[str, float] = 0.5,
+        where: str | None = None,
+        audit_percent: float = 0.0,
+        reviewers: int = 1,
+        expires: datetime | timedelta | None = None,
+        labels: Sequence[Any] | None = None,
+        seed: int = 0,
+        instructions: str = "",
+    ) -> Project: ...
+    def activate(self, name: str) -> pa.Table: ...
+    def review_results(self, name: str) -> ReviewReport: ...
+
+
+@runtime_checkable
+class DashboardsAPI(Protocol):
+    """Saved queries (SQL with a chart) and dashboards of them, bound to the acting principal."""
+
+    def save_query(self, name: str, sql: str, chart: dict[str, Any] | None = None) -> SavedQuery: ...
+    def query(self, query_id: int) -> SavedQuery: ...
+    def queries(self) -> list[SavedQuery]: ...
+    def update_query(
+        self,
+        query_id: int,
+        *,
+        name: str | None = None,
+        sql: str | None = None,
+        chart: dict[str, Any] | None = None,
+    ) -> SavedQuery: ...
+    def delete_query(self, query_id: int) -> None: ...
+    def create_dashboard(self, name: str, description: str | None = None, refresh_seconds: int = 60) -> Dashboard: ...
+    def dashboards(self) -> list[Dashboard]: ...
+    def dashboard(self, dashboard_id: int) -> Dashboard: ...
+    def update_dashboard(
+        self,
+        dashboard_id: int,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        refresh_seconds: int | None = None,
+    ) -> Dashboard: ...
+    def delete_dashboard(self, dashboard_id: int) -> None: ...
+    def pin(self, dashboard_id: int, query_id: int, width: int = 1) -> Dashboard: ...
+    def unpin(self, dashboard_id: int, tile_id: int) -> Dashboard: ...
+
+
+@runtime_checkable
 class LakeAPI(Protocol):
     """A lake: its catalog, tables, SQL, lineage, ingestion, maintenance and areas."""
 
@@ -624,6 +763,12 @@ class LakeAPI(Protocol):
     def bias(self) -> BiasAPI: ...
     @property
     def objects(self) -> ObjectsAPI: ...
+    @property
+    def streams(self) -> StreamsAPI: ...
+    @property
+    def labeling(self) -> LabelingAPI: ...
+    @property
+    def dashboards(self) -> DashboardsAPI: ...
     @property
     def governance(self) -> GovernanceAPI: ...
     @property

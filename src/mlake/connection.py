@@ -10,7 +10,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
 if TYPE_CHECKING:
-    from mlake.api import FeatureStoreAPI, GovernanceAPI, LakeAPI, QualityAPI, ResultAPI, TableAPI
+    from mlake.api import (
+        DashboardsAPI,
+        FeatureStoreAPI,
+        GovernanceAPI,
+        LabelingAPI,
+        LakeAPI,
+        QualityAPI,
+        ResultAPI,
+        StreamsAPI,
+        TableAPI,
+    )
     from mlake.lake import Lake
 
 
@@ -65,3 +75,8 @@ if TYPE_CHECKING:
 
     def _guarded_conforms(gov: GuardedGovernance, remote: RemoteFeatureStore) -> tuple[GovernanceAPI, FeatureStoreAPI]:
         return gov, remote
+
+    def _areas_conform(
+        lake: Lake, remote: RemoteLake
+    ) -> tuple[StreamsAPI, LabelingAPI, DashboardsAPI, StreamsAPI, LabelingAPI, DashboardsAPI]:
+        return lake.streams, lake.labeling, lake.dashboards, remote.streams, remote.labeling, remote.dashboards

@@ -700,10 +700,16 @@ class Lake:
 
     @cached_property
     def dashboards(self) -> DashboardStore:
-        """Saved queries and dashboards; a principal sees those whose SQL reads only tables it may read."""
+        """Saved queries and dashboards; a principal sees those whose SQL reads only tables it may read, and
+        changes those it owns (a superuser: all)."""
         from mlake.dashboards.store import DashboardStore
 
-        return DashboardStore(self._core.metadata_engine, self.can_read_sql)
+        return DashboardStore(
+            self._core.metadata_engine,
+            self.can_read_sql,
+            actor=self.principal.name,
+            superuser=self.access.superuser,
+        )
 
     def can_read_sql(self, sql: str) -> bool:
         """Whether the actor may read every lake table that ``sql`` names (for showing SQL text)."""

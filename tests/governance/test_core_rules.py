@@ -38,11 +38,11 @@ def test_a_handle_obeys_grants_revoked_and_masks_added_after_it_was_made(governe
 
 def test_saved_queries_naming_unreadable_tables_are_not_shown(governed: Governed) -> None:
     lake = governed.lake
-    lake.dashboards.save_query("secret plans", "SELECT * FROM vault.secrets", None, "owner")
-    lake.dashboards.save_query("orders", "SELECT * FROM shop.orders", None, "owner")
-    board = lake.dashboards.create_dashboard("mixed", "owner")
+    lake.dashboards.save_query("secret plans", "SELECT * FROM vault.secrets")
+    lake.dashboards.save_query("orders", "SELECT * FROM shop.orders")
+    board = lake.dashboards.create_dashboard("mixed")
     for q in lake.dashboards.queries():
-        lake.dashboards.pin(board.id, q.id, "owner", True)
+        lake.dashboards.pin(board.id, q.id)
     bob = lake.as_principal("bob")
     assert [q.name for q in bob.dashboards.queries()] == ["orders"]
     assert [t.query.name for t in bob.dashboards.dashboard(board.id).tiles] == ["orders"]

@@ -44,8 +44,10 @@ if TYPE_CHECKING:
     from pyiceberg.schema import Schema
 
     from mlake.client.bias import RemoteBias
+    from mlake.client.dashboards import RemoteDashboards
     from mlake.client.features import RemoteFeatureStore
     from mlake.client.governance import RemoteGovernance
+    from mlake.client.labeling import RemoteLabeling
     from mlake.client.monitoring import RemoteMonitoring
     from mlake.client.objects import RemoteObjects
     from mlake.client.pipelines import RemotePipelines
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
     from mlake.client.recipes import RemoteRecipes
     from mlake.client.sources import RemoteSourceRegistry
     from mlake.client.storage import RemoteStorage
+    from mlake.client.streams import RemoteStreams
     from mlake.governance.model import Identity, Principal
     from mlake.ingest.report import IngestReport
     from mlake.loader.stream import Loader
@@ -65,8 +68,12 @@ def _error_classes() -> dict[str, type[MlakeError]]:
     from mlake.governance.tokens import AuthenticationError
     from mlake.pipelines.model import PipelineError
     from mlake.processing.base import ProcessingError
+    from mlake.streams.base import StreamError, StreamExistsError, StreamNotFoundError
+    from mlake.streams.models import RecordDecodeError
+    from mlake.streams.service import PutError
 
     areas = [SandboxError, QueryLimitError, AuthenticationError, PipelineError, ProcessingError]
+    areas += [StreamError, StreamExistsError, StreamNotFoundError, RecordDecodeError, PutError]
     classes: dict[str, type[MlakeError]] = {}
     for value in [*vars(errors).values(), *areas]:
         if isinstance(value, type) and issubclass(value, MlakeError):
@@ -210,6 +217,27 @@ class RemoteLake:
         from mlake.client.objects import RemoteObjects
 
         return RemoteObjects(self)
+
+    @cached_property
+    def streams(self) -> RemoteStreams:
+        """Streams on the server: put, read, consumer groups, status; see :mod:`mlake.client.streams`."""
+        from mlake.client.streams import RemoteStreams
+
+        return RemoteStreams(self)
+
+    @cached_property
+    def labeling(self) -> RemoteLabeling:
+        """Labeling projects and review loops on the server; see :mod:`mlake.client.labeling`."""
+        from mlake.client.labeling import RemoteLabeling
+
+        return RemoteLabeling(self)
+
+    @cached_property
+    def dashboards(self) -> RemoteDashboards:
+        """Saved queries and dashboards on the server; see :mod:`mlake.client.dashboards`."""
+        from mlake.client.dashboards import RemoteDashboards
+
+        return RemoteDashboards(self)
 
     @cached_property
     def quality(self) -> RemoteQuality:

@@ -88,6 +88,18 @@ class SavedQuery:
         d["updated_at"] = self.updated_at.isoformat()
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SavedQuery:
+        return cls(
+            d["id"],
+            d["name"],
+            d["sql"],
+            d["chart"],
+            d["owner"],
+            datetime.fromisoformat(d["created_at"]),
+            datetime.fromisoformat(d["updated_at"]),
+        )
+
 
 @dataclass
 class Tile:
@@ -98,6 +110,10 @@ class Tile:
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "position": self.position, "width": self.width, "query": self.query.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Tile:
+        return cls(d["id"], SavedQuery.from_dict(d["query"]), d["position"], d["width"])
 
 
 @dataclass
@@ -121,6 +137,12 @@ class Dashboard:
             "tiles": [t.to_dict() for t in self.tiles],
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Dashboard:
+        tiles = [Tile.from_dict(t) for t in d["tiles"]]
+        created = datetime.fromisoformat(d["created_at"])
+        return cls(d["id"], d["name"], d["description"], d["refresh_seconds"], d["owner"], created, tiles)
+
 
 def _aware(v: datetime) -> datetime:
     return v if v.tzinfo else v.replace(tzinfo=UTC)
@@ -136,17 +158,29 @@ def _name(name: str) -> str:
 class DashboardStore:
     """CRUD for saved queries and dashboards; owners and superusers change them.
 
+    A store is bound to one actor (``lake.dashboards`` binds the lake's principal), who owns what it
+    saves and may change what it owns (a superuser: everything), so the same calls serve every face and
+    the remote client (:mod:`mlake.client.dashboards`) without anyone passing who they are.
+
     A saved query is shown — its name, its SQL, as a tile of a dashboard — only to whom ``can_read_sql``
     allows: ``lake.dashboards`` passes the actor's rule, under which a principal sees a query only when
     it may read every table its SQL names (the SQL itself would name tables it may not know of)."""
 
-    def __init__(self, engine: Engine, can_read_sql: Callable[[str], bool] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        can_read_sql: Callable[[str], bool] | None = None,
+        *,
+        actor: str = "owner",
+        superuser: bool = True,
+    ) -> None:
         self._engine = engine
         self._visible = can_read_sql or (lambda sql: True)
+        self._actor = actor
+        self._superuser = superuser
 
-    @staticmethod
-    def _may_change(owner: str, actor: str, superuser: bool, what: str) -> None:
-        if actor != owner and not superuser:
+    def _may_change(self, owner: str, what: str) -> None:
+        if self._actor != owner and not self._superuser:
             raise PermissionDeniedError(f"Only {owner!r} (its owner) or a superuser may change this {what}")
 
     # --- saved queries ----------------------------------------------------------------------------
@@ -155,7 +189,8 @@ class DashboardStore:
     def _query(r: Any) -> SavedQuery:
         return SavedQuery(r.id, r.name, r.sql, json.loads(r.chart), r.owner, _aware(r.created_at), _aware(r.updated_at))
 
-    def save_query(self, name: str, sql: str, chart: dict[str, Any] | None, owner: str) -> SavedQuery:
+    def save_query(self, name: str, sql: str, chart: dict[str, Any] | None = None) -> SavedQuery:
+        """Save a query with its chart (``{"type": "bar", "x": col, "y": [cols]}``); the actor owns it."""
         if not sql or not sql.strip():
             raise ValidationError("A saved query needs SQL")
         now = datetime.now(UTC)
@@ -165,7 +200,7 @@ class DashboardStore:
                     name=_name(name),
                     sql=sql.strip(),
                     chart=json.dumps(check_chart(chart)),
-                    owner=owner,
+                    owner=self._actor,
                     created_at=now,
                     updated_at=now,
                 )
@@ -188,15 +223,13 @@ class DashboardStore:
     def update_query(
         self,
         query_id: int,
-        actor: str,
-        superuser: bool,
         *,
         name: str | None = None,
         sql: str | None = None,
         chart: dict[str, Any] | None = None,
     ) -> SavedQuery:
         q = self.query(query_id)
-        self._may_change(q.owner, actor, superuser, "saved query")
+        self._may_change(q.owner, "saved query")
         values: dict[str, Any] = {"updated_at": datetime.now(UTC)}
         if name is not None:
             values["name"] = _name(name)
@@ -210,18 +243,16 @@ class DashboardStore:
             conn.execute(queries_table.update().where(queries_table.c.id == query_id).values(**values))
         return self.query(query_id)
 
-    def delete_query(self, query_id: int, actor: str, superuser: bool) -> None:
+    def delete_query(self, query_id: int) -> None:
         q = self.query(query_id)
-        self._may_change(q.owner, actor, superuser, "saved query")
+        self._may_change(q.owner, "saved query")
         with self._engine.begin() as conn:
             conn.execute(tiles_table.delete().where(tiles_table.c.query_id == query_id))
             conn.execute(queries_table.delete().where(queries_table.c.id == query_id))
 
     # --- dashboards -------------------------------------------------------------------------------
 
-    def create_dashboard(
-        self, name: str, owner: str, description: str | None = None, refresh_seconds: int = 60
-    ) -> Dashboard:
+    def create_dashboard(self, name: str, description: str | None = None, refresh_seconds: int = 60) -> Dashboard:
         if refresh_seconds < 0 or refresh_seconds > 86_400:
             raise ValidationError("refresh_seconds must be between 0 (never) and 86400")
         with self._engine.begin() as conn:
@@ -230,7 +261,7 @@ class DashboardStore:
                     name=_name(name),
                     description=description,
                     refresh_seconds=refresh_seconds,
-                    owner=owner,
+                    owner=self._actor,
                     created_at=datetime.now(UTC),
                 )
             )
@@ -274,15 +305,13 @@ class DashboardStore:
     def update_dashboard(
         self,
         dashboard_id: int,
-        actor: str,
-        superuser: bool,
         *,
         name: str | None = None,
         description: str | None = None,
         refresh_seconds: int | None = None,
     ) -> Dashboard:
         d = self.dashboard(dashboard_id)
-        self._may_change(d.owner, actor, superuser, "dashboard")
+        self._may_change(d.owner, "dashboard")
         values: dict[str, Any] = {}
         if name is not None:
             values["name"] = _name(name)
@@ -297,17 +326,17 @@ class DashboardStore:
                 conn.execute(dashboards_table.update().where(dashboards_table.c.id == dashboard_id).values(**values))
         return self.dashboard(dashboard_id)
 
-    def delete_dashboard(self, dashboard_id: int, actor: str, superuser: bool) -> None:
+    def delete_dashboard(self, dashboard_id: int) -> None:
         d = self.dashboard(dashboard_id)
-        self._may_change(d.owner, actor, superuser, "dashboard")
+        self._may_change(d.owner, "dashboard")
         with self._engine.begin() as conn:
             conn.execute(tiles_table.delete().where(tiles_table.c.dashboard_id == dashboard_id))
             conn.execute(dashboards_table.delete().where(dashboards_table.c.id == dashboard_id))
 
-    def pin(self, dashboard_id: int, query_id: int, actor: str, superuser: bool, width: int = 1) -> Dashboard:
+    def pin(self, dashboard_id: int, query_id: int, width: int = 1) -> Dashboard:
         """Add a saved query's chart to a dashboard (at the end)."""
         d = self.dashboard(dashboard_id)
-        self._may_change(d.owner, actor, superuser, "dashboard")
+        self._may_change(d.owner, "dashboard")
         self.query(query_id)
         if width not in (1, 2, 3):
             raise ValidationError("A tile's width is 1, 2 or 3 columns")
@@ -320,9 +349,9 @@ class DashboardStore:
             )
         return self.dashboard(dashboard_id)
 
-    def unpin(self, dashboard_id: int, tile_id: int, actor: str, superuser: bool) -> Dashboard:
+    def unpin(self, dashboard_id: int, tile_id: int) -> Dashboard:
         d = self.dashboard(dashboard_id)
-        self._may_change(d.owner, actor, superuser, "dashboard")
+        self._may_change(d.owner, "dashboard")
         if not any(t.id == tile_id for t in d.tiles):
             raise NotFoundError(f"Dashboard {dashboard_id} has no tile {tile_id}")
         with self._engine.begin() as conn:

@@ -123,6 +123,10 @@ class Project:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Project:
+        return cls(**d)
+
 
 @dataclass(frozen=True)
 class QueueItem:
@@ -132,6 +136,27 @@ class QueueItem:
     item_id: str
     row: dict[str, Any]
     gold: bool = False
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One stored answer, as ``submit`` wrote it to ``labeling.<project>__answers``."""
+
+    item_id: str
+    annotator: str
+    submitted_at: datetime
+    answer: str
+    """The answer as JSON text (keys sorted), as stored."""
+    seconds: float | None = None
+    """Time the annotator spent, when given."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form of REST (``submitted_at`` as ISO text)."""
+        return {**asdict(self), "submitted_at": self.submitted_at.isoformat()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Answer:
+        return cls(d["item_id"], d["annotator"], datetime.fromisoformat(d["submitted_at"]), d["answer"], d["seconds"])
 
 
 @dataclass(frozen=True)
@@ -342,14 +367,14 @@ class LabelingProjects:
                 out.append(QueueItem(item, rows[item]))
         return out
 
-    def submit(self, name: str, item_id: Any, answer: Any, *, seconds: float | None = None) -> dict[str, Any]:
+    def submit(self, name: str, item_id: Any, answer: Any, *, seconds: float | None = None) -> Answer:
         """Record the actor's answer to an item, after checking it against the label schema (and, for
         boxes, the image's ``width``/``height`` columns when the source has them). A duplicate answer,
         an unknown item or an answer outside the schema is refused and nothing is written."""
         outcome = self._submit(name, [{"item_id": item_id, "answer": answer, "seconds": seconds}])[0]
         if isinstance(outcome, MlakeError):
             raise outcome
-        return outcome
+        return Answer.from_dict(outcome)
 
     def submit_many(self, name: str, answers: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Record several of the actor's answers (each ``{"item_id", "answer", "seconds"?}``) in one commit

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -50,6 +50,11 @@ class ConsumerLag:
     lag_seconds: float
     """Age of the oldest record not consumed yet; 0 when caught up."""
 
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> ConsumerLag:
+        positions = {int(p): int(s) for p, s in body["positions"].items()}
+        return cls(body["kind"], body["name"], positions, body["lag_records"], body["lag_capped"], body["lag_seconds"])
+
 
 @dataclass(frozen=True, slots=True)
 class DeliveryStatus:
@@ -62,6 +67,23 @@ class DeliveryStatus:
     last_flush_at: datetime | None
     last_error: str | None
     last_error_at: datetime | None
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> DeliveryStatus:
+        return cls(
+            body["name"],
+            body["table"],
+            body["error_table"],
+            ConsumerLag.from_dict(body["lag"]),
+            body["error_rows"],
+            _time(body["last_flush_at"]),
+            body["last_error"],
+            _time(body["last_error_at"]),
+        )
+
+
+def _time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +99,28 @@ class StreamStatus:
     deliveries: list[DeliveryStatus] = field(default_factory=list)
     queries: list[DeliveryStatus] = field(default_factory=list)
     """Streaming queries (their ``error_table`` is empty and ``error_rows`` None: they count bad records)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form of REST and the remote client (times as ISO text)."""
+        out = asdict(self)
+        out["stream"] = self.stream.to_dict()
+        out["at"] = self.at.isoformat()
+        for d in out["deliveries"] + out["queries"]:
+            for key in ("last_flush_at", "last_error_at"):
+                d[key] = None if d[key] is None else d[key].isoformat()
+        return out
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> StreamStatus:
+        return cls(
+            StreamDescription.from_dict(body["stream"]),
+            datetime.fromisoformat(body["at"]),
+            body["records_last_minute"],
+            body["records_per_second"],
+            [ConsumerLag.from_dict(g) for g in body["groups"]],
+            [DeliveryStatus.from_dict(d) for d in body["deliveries"]],
+            [DeliveryStatus.from_dict(d) for d in body["queries"]],
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -256,3 +256,23 @@ class StreamDescription:
     created_at: datetime
     backend: str = field(default="")
     """The backend's identity (its URL without secrets)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form of REST (``retention_seconds`` for the retention)."""
+        return {
+            "name": self.name,
+            "partitions": self.partitions,
+            "created_at": self.created_at.isoformat(),
+            "backend": self.backend,
+            "retention_seconds": self.retention.total_seconds(),
+        }
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> StreamDescription:
+        return cls(
+            name=body["name"],
+            partitions=int(body["partitions"]),
+            retention=timedelta(seconds=float(body["retention_seconds"])),
+            created_at=datetime.fromisoformat(body["created_at"]),
+            backend=body.get("backend", ""),
+        )

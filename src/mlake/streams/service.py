@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, Self
 
 import xxhash
 
@@ -213,12 +213,12 @@ class Streams:
                 if type(value) is bytes:
                     data = value
                 else:
-                    data, failure = _encode(value)
+                    data, failure = encode_value(value)
                     if failure is not None:
                         failures[i] = failure
                         continue
                 if type(key) is not str or not key or len(key) > MAX_KEY_CHARS:
-                    failures[i] = _bad_key(key)
+                    failures[i] = bad_key(key)
                 elif len(data) > limit:
                     failures[i] = PutResult(
                         None,
@@ -285,7 +285,7 @@ class Streams:
         if self._owns_backend:
             self._backend.close()
 
-    def __enter__(self) -> Streams:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -312,7 +312,7 @@ class ConsumerGroup:
     """
 
     def __init__(self, streams: Streams, stream: str, name: str, start: Position) -> None:
-        self.streams = streams
+        self._streams = streams
         self.stream = stream
         self.name = name
         self.start = start
@@ -335,7 +335,7 @@ class ConsumerGroup:
         for p in partitions if partitions is not None else range(self.partitions):
             if len(records) >= limit:
                 break
-            batch = self.streams.read(self.stream, p, self._cursor[p], limit=limit - len(records))
+            batch = self._streams.read(self.stream, p, self._cursor[p], limit=limit - len(records))
             self._cursor[p] = batch.next_position
             if batch.records:
                 records.extend(batch.records)
@@ -346,22 +346,28 @@ class ConsumerGroup:
         """Checkpoint everything polled so far; returns the checkpoints written."""
         done = dict(self._uncommitted)
         for p, seq in done.items():
-            self.streams._backend.commit_checkpoint(self.stream, self.name, p, seq)
+            self._streams._backend.commit_checkpoint(self.stream, self.name, p, seq)
         self._uncommitted.clear()
         return done
 
     def checkpoint(self, partition: int, sequence: int) -> None:
         """Checkpoint one partition explicitly (e.g. after processing part of a poll)."""
         check_partition(self.stream, partition, self.partitions)
-        self.streams._backend.commit_checkpoint(self.stream, self.name, partition, sequence)
+        self._streams._backend.commit_checkpoint(self.stream, self.name, partition, sequence)
         self._uncommitted.pop(partition, None)
 
     def checkpoints(self) -> dict[int, int]:
         """The durable checkpoints (what a restarted consumer resumes after)."""
-        return self.streams._backend.checkpoints(self.stream, self.name)
+        return self._streams._backend.checkpoints(self.stream, self.name)
+
+    @property
+    def cursor(self) -> dict[int, Position]:
+        """Where the next poll of each partition starts (moved by ``poll``, in memory until ``commit``)."""
+        return dict(self._cursor)
 
 
-def _bad_key(key: object) -> PutResult:
+def bad_key(key: object) -> PutResult:
+    """The result of a record whose key cannot be a partition key (shared with the remote client)."""
     return PutResult(
         None,
         error=f"a partition key must be a non-empty string of at most {MAX_KEY_CHARS} characters, not {key!r}",
@@ -369,8 +375,10 @@ def _bad_key(key: object) -> PutResult:
     )
 
 
-def _encode(value: Any) -> tuple[bytes, PutResult | None]:
-    """Bytes stay bytes; anything else becomes compact JSON (a value JSON cannot encode fails alone)."""
+def encode_value(value: Any) -> tuple[bytes, PutResult | None]:
+    """Bytes stay bytes; anything else becomes compact JSON (a value JSON cannot encode fails alone).
+
+    The remote client encodes with this too, so a record stores the same bytes whichever way it is put."""
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value), None
     try:

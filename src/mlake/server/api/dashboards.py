@@ -69,10 +69,6 @@ def run_saved(lake: Lake, sql: str, limit: int = 5000) -> dict[str, Any]:
 router = APIRouter(tags=["dashboards"])
 
 
-def who(lake: Lake) -> tuple[str, bool]:
-    return lake.principal.name, lake.principal.superuser
-
-
 @router.get("/queries", summary="Saved queries")
 def queries(lake: Lk) -> list[dict[str, Any]]:
     return [q.to_dict() for q in store(lake).queries()]
@@ -80,7 +76,7 @@ def queries(lake: Lk) -> list[dict[str, Any]]:
 
 @router.post("/queries", status_code=201, summary="Save a query with its chart")
 def save_query(body: QueryIn, lake: Lk) -> dict[str, Any]:
-    return store(lake).save_query(body.name, body.sql, body.chart.model_dump(), lake.principal.name).to_dict()
+    return store(lake).save_query(body.name, body.sql, body.chart.model_dump()).to_dict()
 
 
 @router.get("/queries/{query_id}", summary="A saved query")
@@ -91,13 +87,13 @@ def get_query(query_id: RecordId, lake: Lk) -> dict[str, Any]:
 @router.patch("/queries/{query_id}", summary="Change a saved query (its owner)")
 def update_query(query_id: RecordId, body: QueryPatch, lake: Lk) -> dict[str, Any]:
     chart = body.chart.model_dump() if body.chart else None
-    q = store(lake).update_query(query_id, *who(lake), name=body.name, sql=body.sql, chart=chart)
+    q = store(lake).update_query(query_id, name=body.name, sql=body.sql, chart=chart)
     return q.to_dict()
 
 
 @router.delete("/queries/{query_id}", status_code=204, summary="Delete a saved query (and its tiles)")
 def delete_query(query_id: RecordId, lake: Lk) -> Response:
-    store(lake).delete_query(query_id, *who(lake))
+    store(lake).delete_query(query_id)
     return Response(status_code=204)
 
 
@@ -114,7 +110,7 @@ def dashboards(lake: Lk) -> list[dict[str, Any]]:
 
 @router.post("/dashboards", status_code=201, summary="Create a dashboard")
 def create_dashboard(body: DashboardIn, lake: Lk) -> dict[str, Any]:
-    d = store(lake).create_dashboard(body.name, lake.principal.name, body.description, body.refresh_seconds)
+    d = store(lake).create_dashboard(body.name, body.description, body.refresh_seconds)
     return d.to_dict()
 
 
@@ -126,22 +122,22 @@ def get_dashboard(dashboard_id: RecordId, lake: Lk) -> dict[str, Any]:
 @router.patch("/dashboards/{dashboard_id}", summary="Change a dashboard (its owner)")
 def update_dashboard(dashboard_id: RecordId, body: DashboardPatch, lake: Lk) -> dict[str, Any]:
     d = store(lake).update_dashboard(
-        dashboard_id, *who(lake), name=body.name, description=body.description, refresh_seconds=body.refresh_seconds
+        dashboard_id, name=body.name, description=body.description, refresh_seconds=body.refresh_seconds
     )
     return d.to_dict()
 
 
 @router.delete("/dashboards/{dashboard_id}", status_code=204, summary="Delete a dashboard")
 def delete_dashboard(dashboard_id: RecordId, lake: Lk) -> Response:
-    store(lake).delete_dashboard(dashboard_id, *who(lake))
+    store(lake).delete_dashboard(dashboard_id)
     return Response(status_code=204)
 
 
 @router.post("/dashboards/{dashboard_id}/tiles", status_code=201, summary="Pin a saved query to a dashboard")
 def pin(dashboard_id: RecordId, body: TileIn, lake: Lk) -> dict[str, Any]:
-    return store(lake).pin(dashboard_id, body.query_id, *who(lake), width=body.width).to_dict()
+    return store(lake).pin(dashboard_id, body.query_id, width=body.width).to_dict()
 
 
 @router.delete("/dashboards/{dashboard_id}/tiles/{tile_id}", summary="Unpin a tile")
 def unpin(dashboard_id: RecordId, tile_id: RecordId, lake: Lk) -> dict[str, Any]:
-    return store(lake).unpin(dashboard_id, tile_id, *who(lake)).to_dict()
+    return store(lake).unpin(dashboard_id, tile_id).to_dict()

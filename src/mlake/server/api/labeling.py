@@ -7,14 +7,17 @@ and a project the caller may not use is refused with the same words whether or n
 
 from __future__ import annotations
 
+import base64
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
+import pyarrow as pa
 from fastapi import APIRouter, Body, Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from mlake.lake import Lake
+from mlake.server.downloads import arrow_response
 from mlake.server.state import principal_lake
 
 Lk = Annotated[Lake, Depends(principal_lake)]
@@ -50,8 +53,10 @@ class ReviewLoopIn(BaseModel):
     audit_percent: float = Field(default=0.0, ge=0, le=100)
     reviewers: int = Field(default=1, ge=1, le=9)
     expires_in_seconds: float | None = Field(default=None, gt=0, le=10 * 365 * 86_400)
+    expires_at: AwareDatetime | None = Field(default=None, description="Instead of expires_in_seconds: when.")
     labels: list[Any] | None = None
     seed: int = 0
+    instructions: str = Field(default="", max_length=20_000)
 
 
 @router.get("/labeling/projects", summary="List labeling projects and review loops the caller may see")
@@ -71,13 +76,34 @@ def get_project(name: str, lake: Lk) -> dict[str, Any]:
 
 
 @router.get("/labeling/projects/{name}/next", summary="The caller's next items to answer (gold items mixed in)")
-def next_items(name: str, lake: Lk, n: Annotated[int, Query(ge=1, le=500)] = 10) -> list[dict[str, Any]]:
-    return [{"item_id": q.item_id, "row": q.row} for q in lake.labeling.next_items(name, n)]
+def next_items(
+    name: str,
+    lake: Lk,
+    n: Annotated[int, Query(ge=1, le=500)] = 10,
+    annotator: Annotated[str | None, Query(max_length=200, description="Another's queue (superusers).")] = None,
+) -> list[dict[str, Any]]:
+    # ``gold`` is no secret from the caller: the project's definition (GET .../{name}) lists the gold items
+    return [
+        {"item_id": q.item_id, "row": q.row, "gold": q.gold}
+        for q in lake.labeling.next_items(name, n, annotator=annotator)
+    ]
 
 
 @router.post("/labeling/projects/{name}/answers", status_code=201, summary="Submit the caller's answer to an item")
 def submit(name: str, body: AnswerIn, lake: Lk) -> dict[str, Any]:
-    return lake.labeling.submit(name, body.item_id, body.answer, seconds=body.seconds)
+    return lake.labeling.submit(name, body.item_id, body.answer, seconds=body.seconds).to_dict()
+
+
+@router.get("/labeling/projects/{name}/answers", summary="The project's answers (as the caller may read them)")
+def answers(name: str, lake: Lk, format: Literal["json", "arrow"] = "json") -> Any:
+    table = lake.labeling.answers(name)
+    if format == "arrow":
+        return arrow_response(table)
+    return [{**r, "submitted_at": r["submitted_at"].isoformat()} for r in table.to_pylist()]
+
+
+def _ipc(table: pa.Table) -> str:
+    return base64.b64encode(bytes(arrow_response(table).body)).decode()
 
 
 @router.post(
@@ -89,8 +115,18 @@ def submit_many(name: str, body: Annotated[list[AnswerIn], Body(max_length=1000)
 
 
 @router.post("/labeling/projects/{name}/consolidate", summary="Consolidate answers into the labels table")
-def consolidate(name: str, lake: Lk, method: str | None = None) -> dict[str, Any]:
-    return lake.labeling.consolidate(name, method=method).to_dict()
+def consolidate(
+    name: str,
+    lake: Lk,
+    method: str | None = None,
+    format: Annotated[
+        Literal["json", "arrow"], Query(description="arrow: each table as a base64 Arrow IPC stream, types kept.")
+    ] = "json",
+) -> dict[str, Any]:
+    result = lake.labeling.consolidate(name, method=method)
+    if format == "arrow":
+        return {"method": result.method, "labels": _ipc(result.labels), "annotators": _ipc(result.annotators)}
+    return result.to_dict()
 
 
 @router.get("/labeling/projects/{name}/progress", summary="Items done, agreement, per-annotator gold accuracy")
@@ -138,8 +174,10 @@ def import_answers(
 
 @router.post("/labeling/review-loops", status_code=201, summary="Create a human review loop over predictions")
 def create_review_loop(body: ReviewLoopIn, lake: Lk) -> dict[str, Any]:
-    options = body.model_dump(exclude={"expires_in_seconds"})
-    expires = timedelta(seconds=body.expires_in_seconds) if body.expires_in_seconds else None
+    options = body.model_dump(exclude={"expires_in_seconds", "expires_at"})
+    expires: datetime | timedelta | None = body.expires_at
+    if body.expires_in_seconds:
+        expires = timedelta(seconds=body.expires_in_seconds)
     return lake.labeling.create_review_loop(**options, expires=expires).to_dict()
 
 

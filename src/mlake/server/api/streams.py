@@ -1,4 +1,5 @@
-"""REST: streams — create, list, describe, delete; batch put (the producer endpoint); read; status.
+"""REST: streams — create, list, describe, delete; batch put (the producer endpoint); read; consumer
+groups and their checkpoints; status. The remote client (:mod:`mlake.client.streams`) is built on these.
 
 Every route calls ``lake.streams`` of the caller's lake, so a principal's grants on ``stream:NAME``
 apply (read needs ``read``/``select``, put needs ``write``/``insert``), refused with the same words
@@ -9,9 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import asdict
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
@@ -40,13 +40,24 @@ class RecordIn(BaseModel):
 
     @model_validator(mode="after")
     def one_of(self) -> RecordIn:
-        if (self.value is None) == (self.data_base64 is None):
+        # a JSON null is a value too: what counts is whether the field was given
+        if ("value" in self.model_fields_set) == (self.data_base64 is not None):
             raise ValueError("give exactly one of value and data_base64")
         return self
 
 
 class PutIn(BaseModel):
-    records: list[RecordIn] = Field(min_length=1, max_length=MAX_BATCH)
+    records: list[RecordIn] = Field(
+        max_length=MAX_BATCH, description="An empty batch stores nothing but is checked like any put."
+    )
+
+
+class GroupIn(BaseModel):
+    start: str = Field(default="oldest", max_length=64, description="oldest, latest or an ISO time.")
+
+
+class CheckpointsIn(BaseModel):
+    checkpoints: dict[int, int] = Field(description="Partition -> last sequence number processed.")
 
 
 class PutResultOut(BaseModel):
@@ -78,19 +89,21 @@ class ReadOut(BaseModel):
 
 
 def _description(d: StreamDescription, groups: list[str] | None = None) -> dict[str, Any]:
-    out = {**asdict(d), "retention_seconds": d.retention.total_seconds()}
-    del out["retention"]
+    out = d.to_dict()
     if groups is not None:
         out["groups"] = groups
     return out
 
 
-def _record(r: Record) -> RecordOut:
+def _record(r: Record, raw: bool = False) -> RecordOut:
     out = RecordOut(partition=r.partition, sequence=r.sequence, key=r.key, timestamp=r.timestamp.isoformat())
-    try:
-        out.value = r.json()
-    except RecordDecodeError:
-        out.data_base64 = base64.b64encode(r.data).decode()
+    if not raw:
+        try:
+            out.value = r.json()
+            return out
+        except RecordDecodeError:
+            pass
+    out.data_base64 = base64.b64encode(r.data).decode()
     return out
 
 
@@ -151,14 +164,61 @@ def read_records(
         str, Query(alias="from", max_length=64, description="oldest, latest, SEQ, after:SEQ or an ISO time.")
     ] = "oldest",
     limit: Annotated[int, Query(ge=1, le=MAX_READ)] = 100,
+    encoding: Annotated[
+        Literal["json", "base64"],
+        Query(description="json: a JSON record's value as JSON; base64: every record's exact bytes."),
+    ] = "json",
 ) -> ReadOut:
     batch = lake.streams.read(name, partition, Position.parse(start), limit=limit)
-    return ReadOut(records=[_record(r) for r in batch.records], next_position=batch.next_position.text())
+    raw = encoding == "base64"
+    return ReadOut(records=[_record(r, raw) for r in batch.records], next_position=batch.next_position.text())
 
 
 @router.get("/streams/{name}/status", summary="Throughput, lag of consumer groups and deliveries, errors")
 def stream_status(name: str, lake: Lk) -> dict[str, Any]:
-    s = lake.streams.status(name)
-    out = asdict(s)
-    out["stream"] = _description(s.stream)
-    return out
+    return lake.streams.status(name).to_dict()
+
+
+@router.get("/stream-limits", summary="The server's limits: largest record, records per put and per read")
+def stream_limits(lake: Lk) -> dict[str, int]:
+    return {"max_record_bytes": lake.streams.max_record_bytes, "max_batch": MAX_BATCH, "max_read": MAX_READ}
+
+
+@router.get("/streams/{name}/exists", summary="Whether a stream exists (refused without a read grant on it)")
+def stream_exists(name: str, lake: Lk) -> dict[str, bool]:
+    return {"exists": lake.streams.exists(name)}
+
+
+@router.get("/streams/{name}/partition", summary="The partition records of a key go to")
+def partition_of(name: str, lake: Lk, key: Annotated[str, Query(max_length=256)]) -> dict[str, int]:
+    return {"partition": lake.streams.partition_of(name, key)}
+
+
+@router.get("/streams/{name}/groups", summary="The stream's consumer groups")
+def groups(name: str, lake: Lk) -> list[str]:
+    return lake.streams.groups(name)
+
+
+@router.delete("/streams/{name}/groups/{group}", status_code=204, summary="Forget a consumer group's checkpoints")
+def delete_group(name: str, group: str, lake: Lk) -> Response:
+    lake.streams.delete_group(name, group)
+    return Response(status_code=204)
+
+
+@router.post("/streams/{name}/groups/{group}/open", summary="Open a consumer group: where each partition resumes")
+def open_group(name: str, group: str, body: GroupIn, lake: Lk) -> dict[str, Any]:
+    opened = lake.streams.group(name, group, start=Position.parse(body.start))
+    return {"partitions": opened.partitions, "cursor": {p: c.text() for p, c in opened.cursor.items()}}
+
+
+@router.get("/streams/{name}/groups/{group}/checkpoints", summary="A consumer group's durable checkpoints")
+def checkpoints(name: str, group: str, lake: Lk) -> dict[int, int]:
+    return lake.streams.group(name, group).checkpoints()
+
+
+@router.post("/streams/{name}/groups/{group}/checkpoints", summary="Checkpoint partitions of a consumer group")
+def commit_checkpoints(name: str, group: str, body: CheckpointsIn, lake: Lk) -> dict[int, int]:
+    opened = lake.streams.group(name, group)
+    for partition, sequence in sorted(body.checkpoints.items()):
+        opened.checkpoint(partition, sequence)
+    return dict(body.checkpoints)
