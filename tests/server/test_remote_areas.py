@@ -41,17 +41,17 @@ def _remote(url: str, token: str) -> RemoteLake:
     return remote
 
 
-def _outcome(call: Callable[[], Any]) -> tuple[str, Any]:
-    """What a call gives: ("ok", value) or ("error", (class name, message))."""
+def _outcome(call: Callable[[Any], Any], side: Any) -> tuple[str, Any]:
+    """What a call on one side gives: ("ok", value) or ("error", (class name, message))."""
     try:
-        return "ok", call()
+        return "ok", call(side)
     except MlakeError as exc:
         return "error", (type(exc).__name__, str(exc))
 
 
 def _same_refusals(local: Any, remote: Any, calls: dict[str, Callable[[Any], Any]]) -> None:
     for what, call in calls.items():
-        here, there = _outcome(lambda: call(local)), _outcome(lambda: call(remote))
+        here, there = _outcome(call, local), _outcome(call, remote)
         assert here[0] == "error", f"{what}: allowed locally"
         assert there == here, f"{what}: {there} remotely, {here} locally"
 
