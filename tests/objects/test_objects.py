@@ -67,7 +67,7 @@ def test_open_get_and_thumbnail(lake: Lake, files: Path) -> None:
     oid = str(row["id"])
     assert lake.objects.open("raw.photos", oid) == (files / "photos/cat/a.png").read_bytes()
     assert lake.objects.read("raw.photos", oid) == lake.objects.open("raw.photos", oid)
-    assert lake.objects.get("raw.photos", oid)["sha256"] == row["sha256"]
+    assert lake.objects.get("raw.photos", oid).sha256 == row["sha256"]
     thumb = lake.objects.thumbnail("raw.photos", oid, size=16)
     meta = extract("t.png", thumb)
     assert (meta.width, meta.height) == (16, 12)
@@ -132,3 +132,12 @@ def test_principals_need_an_allowed_source_insert_and_select(tmp_path: Path, fil
         assert len(bob.objects.list("raw.photos").to_pylist()) == 4
     finally:
         lake.close()
+
+
+def test_object_info_has_the_object_tables_columns() -> None:
+    """``objects.get`` returns an ObjectInfo whose fields are the object table's columns, in order."""
+    from dataclasses import fields
+
+    from mlake.objects import OBJECT_SCHEMA, ObjectInfo
+
+    assert [f.name for f in fields(ObjectInfo)] == OBJECT_SCHEMA.names

@@ -29,8 +29,9 @@ def test_remote_objects_match_local(tmp_path: Path, files: Path) -> None:
             a = next(r for r in rows if r["path"].endswith("a.png"))
             assert remote.objects.open("raw.photos", a["id"]) == (files / "photos/cat/a.png").read_bytes()
             row, chunks = remote.objects.stream("raw.photos", a["id"], chunk_size=16)
-            assert row["sha256"] == a["sha256"] and b"".join(chunks) == remote.objects.read("raw.photos", a["id"])
-            assert remote.objects.get("raw.photos", a["id"])["width"] == 40
+            assert row.sha256 == a["sha256"] and b"".join(chunks) == remote.objects.read("raw.photos", a["id"])
+            assert remote.objects.get("raw.photos", a["id"]).width == 40
+            assert remote.objects.get("raw.photos", a["id"]) == lake.objects.get("raw.photos", a["id"])
             assert remote.objects.thumbnail("raw.photos", a["id"], 16) == lake.objects.thumbnail(
                 "raw.photos", a["id"], 16
             )

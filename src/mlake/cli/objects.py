@@ -70,7 +70,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Everything the object table holds about one object."""
-    row = state.lake().objects.get(table, object_id)
+    row = state.lake().objects.get(table, object_id).to_dict()
     if as_json:
         print_json(row)
         return

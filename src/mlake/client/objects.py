@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote
 
 from mlake.client.tables import RemoteResult
+from mlake.objects.models import ObjectInfo
 from mlake.objects.service import OBJECT_COLUMNS, AddReport, check_id
 from mlake.tables.names import TableName
 
@@ -69,10 +70,9 @@ class RemoteObjects:
             sql += f" LIMIT {int(limit)}"
         return RemoteResult(self._lake, sql)
 
-    def get(self, table: str, object_id: str) -> dict[str, Any]:
+    def get(self, table: str, object_id: str) -> ObjectInfo:
         """One object's row."""
-        row: dict[str, Any] = self._lake._json("GET", self._path(table, object_id) + "/info")
-        return row
+        return ObjectInfo.from_dict(self._lake._json("GET", self._path(table, object_id) + "/info"))
 
     def open(self, table: str, object_id: str) -> bytes:
         """An object's bytes."""
@@ -80,7 +80,7 @@ class RemoteObjects:
 
     read = open
 
-    def stream(self, table: str, object_id: str, chunk_size: int = 1 << 20) -> tuple[dict[str, Any], Iterator[bytes]]:
+    def stream(self, table: str, object_id: str, chunk_size: int = 1 << 20) -> tuple[ObjectInfo, Iterator[bytes]]:
         """An object's row, and its bytes in chunks as the server sends them."""
         row = self.get(table, object_id)
         path = self._path(table, object_id)

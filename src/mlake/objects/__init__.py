@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from mlake.errors import ObjectError
 from mlake.objects.metadata import ObjectMetadata, extract
+from mlake.objects.models import ObjectInfo
 from mlake.objects.service import OBJECT_SCHEMA, AddReport, LakeObjects
 
-__all__ = ["OBJECT_SCHEMA", "AddReport", "LakeObjects", "ObjectError", "ObjectMetadata", "extract"]
+__all__ = ["OBJECT_SCHEMA", "AddReport", "LakeObjects", "ObjectError", "ObjectInfo", "ObjectMetadata", "extract"]

@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from mlake.errors import NotFoundError, ObjectError, PermissionDeniedError, ValidationError
 from mlake.objects.metadata import extract, thumbnail
+from mlake.objects.models import ObjectInfo
 from mlake.tables.lineage import LineageInput
 
 if TYPE_CHECKING:
@@ -307,27 +308,27 @@ class LakeObjects:
         """The object table's rows (governed as any table read)."""
         return self._lake.table(table).query(list(OBJECT_COLUMNS), where, limit=limit, order_by="path")
 
-    def get(self, table: str, object_id: str) -> dict[str, Any]:
+    def get(self, table: str, object_id: str) -> ObjectInfo:
         """One object's row; NotFoundError when the table has no such id."""
         rows = self._lake.table(table).query(list(OBJECT_COLUMNS), f"id = '{check_id(object_id)}'").to_pylist()
         if not rows:
             raise NotFoundError(f"Object {object_id} is not in {table}", hint=f"`mlake objects list {table}`")
-        return rows[0]
+        return ObjectInfo.from_dict(rows[0])
 
     def open(self, table: str, object_id: str) -> bytes:
         """An object's bytes; the caller needs ``select`` on the object table."""
         _, chunks = self.stream(table, object_id)
         return b"".join(chunks)
 
-    def stream(self, table: str, object_id: str, chunk_size: int = 1 << 20) -> tuple[dict[str, Any], Iterator[bytes]]:
+    def stream(self, table: str, object_id: str, chunk_size: int = 1 << 20) -> tuple[ObjectInfo, Iterator[bytes]]:
         """An object's row and its bytes in chunks (for serving large objects without holding them).
 
         The row is looked up (and access checked) now, before the first chunk is asked for."""
         row = self.get(table, object_id)
-        if not row["uri"]:
-            raise NotFoundError(f"Object {object_id} in {table} has no stored content ({row['error']})")
+        if not row.uri:
+            raise NotFoundError(f"Object {object_id} in {table} has no stored content ({row.error})")
         with self._lake.audited("objects.read", [table], object_id):
-            stream = self._lake.iceberg_table(table).io.new_input(row["uri"]).open()
+            stream = self._lake.iceberg_table(table).io.new_input(row.uri).open()
 
         def chunks() -> Iterator[bytes]:
             with stream:
@@ -341,11 +342,11 @@ class LakeObjects:
     def thumbnail(self, table: str, object_id: str, size: int = 256) -> bytes:
         """A PNG thumbnail of an image object, cached by content hash under the lake's home."""
         row = self.get(table, object_id)
-        if not str(row["media_type"]).startswith("image/") or row["error"]:
+        if not str(row.media_type).startswith("image/") or row.error:
             raise ObjectError(f"Object {object_id} in {table} is not a readable image", hint="open it instead")
         if not 16 <= size <= 1024:
             raise ValidationError(f"Thumbnail size {size} is out of range", hint="use 16 to 1024 pixels")
-        cache = self._lake.settings.home / "cache" / "thumbnails" / f"{row['sha256']}-{size}.png"
+        cache = self._lake.settings.home / "cache" / "thumbnails" / f"{row.sha256}-{size}.png"
         if cache.exists():
             return cache.read_bytes()
         png = thumbnail(self.open(table, object_id), size)

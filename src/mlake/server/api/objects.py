@@ -59,16 +59,16 @@ def list_objects(table: str, lake: Lk, limit: Annotated[int, Query(ge=1, le=10_0
 
 @router.get("/{table}/{object_id}/info")
 def object_info(table: str, object_id: str, lake: Lk) -> dict[str, Any]:
-    return lake.objects.get(table, object_id)
+    return lake.objects.get(table, object_id).to_dict()
 
 
 @router.get("/{table}/{object_id}", response_class=StreamingResponse)
 def object_bytes(table: str, object_id: str, lake: Lk) -> StreamingResponse:
     row, chunks = lake.objects.stream(table, object_id)
-    headers = {"ETag": f'"{row["sha256"]}"'}
-    if row["copied"]:  # a referenced file may have changed since it was added: its size is not promised
-        headers["Content-Length"] = str(row["size"])
-    return StreamingResponse(chunks, media_type=row["media_type"], headers=headers)
+    headers = {"ETag": f'"{row.sha256}"'}
+    if row.copied:  # a referenced file may have changed since it was added: its size is not promised
+        headers["Content-Length"] = str(row.size)
+    return StreamingResponse(chunks, media_type=row.media_type, headers=headers)
 
 
 @router.get("/{table}/{object_id}/thumbnail", response_class=Response)
