@@ -33,8 +33,8 @@ def test_demo_builds_feature_groups_and_a_training_set(lake: Lake) -> None:
     assert {k: v for k, v in got.items() if v is not None} == expected
     assert fs.load_training_set(ts.id).to_arrow().equals(data)
     info = fs.describe("customer_orders")
-    assert info["lineage"]["upstream_tables"] == ["shop.orders"]
-    assert [t["name"] for t in info["training_sets"]] == ["churn-training"]
+    assert info.lineage.upstream_tables == ["shop.orders"]
+    assert [t.name for t in info.training_sets] == ["churn-training"]
     from mlake.features.demo import build_feature_demo
 
     build_feature_demo(lake)  # the demo built again: still one training set of that name

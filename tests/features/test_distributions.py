@@ -34,7 +34,7 @@ def _group(lake: Lake) -> None:
 
 def test_distributions_of_each_kind(lake: Lake) -> None:
     _group(lake)
-    dist = lake.features.describe("shape", distributions=True)["distributions"]
+    dist = lake.features.describe("shape", distributions=True).distributions or {}
     assert list(dist) == ["ts", "spend", "visits", "segment", "active"]
     spend = dist["spend"]
     assert spend["kind"] == "histogram" and spend["clipped"] and spend["max"] == 1e6
@@ -63,7 +63,7 @@ def test_distributions_of_each_kind(lake: Lake) -> None:
 
 def test_charts(lake: Lake) -> None:
     _group(lake)
-    dist = lake.features.describe("shape", distributions=True)["distributions"]
+    dist = lake.features.describe("shape", distributions=True).distributions or {}
     spend = histogram_svg(dist["spend"])
     assert spend.count('<rect class="bar"') == len(dist["spend"]["bins"]) and "1.0M" in spend  # the max, in a tooltip
     visits = distribution_svg(dist["visits"])

@@ -106,7 +106,7 @@ def test_materialization_is_incremental_and_idempotent(served: Lake) -> None:
     after = fs.materialize("profile")
     assert fs.get_online_features({"customer_id": [5, 6, 500]}, ["profile:spend"], now=T0 + DAY).values == values
     assert after.to_snapshot == served.table("features.profile").iceberg.current_snapshot().snapshot_id  # type: ignore[union-attr]
-    assert fs.describe("profile")["online"]["stores"][0]["up_to_date"]
+    assert fs.describe("profile").online.stores[0].up_to_date
 
 
 def test_offline_deletes_and_rollbacks_reach_the_online_store(served: Lake) -> None:

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mlake.cli.main import app as cli_app
+from mlake.features.models import GroupDescription
 from mlake.lake import Lake
 from mlake.server.serving import create_app
 
@@ -94,12 +95,14 @@ def test_search_by_name_description_tag_and_owner(shop: Lake) -> None:
 def test_describe_shows_schema_stats_lineage_and_training_sets(shop: Lake) -> None:
     ts = shop.features.training_set({"customer_id": [1], "t": [NOW]}, ["customer_spend:spend_7d"], name="ts1")
     info = shop.features.describe("customer_spend")
-    assert [f["name"] for f in info["features"]] == ["spend_7d"]
-    assert info["statistics"]["rows"] == 3 and info["statistics"]["entities"] == 3
-    assert info["statistics"]["features"]["spend_7d"]["max"] == 10.0
-    assert info["lineage"]["upstream_tables"] == ["shop.stats"]
-    assert [t["id"] for t in info["training_sets"]] == [ts.id]
-    assert info["online"]["stores"][0]["up_to_date"] is True
+    assert [f.name for f in info.group.features] == ["spend_7d"]
+    assert info.statistics is not None
+    assert info.statistics["rows"] == 3 and info.statistics["entities"] == 3
+    assert info.statistics["features"]["spend_7d"]["max"] == 10.0
+    assert info.lineage.upstream_tables == ["shop.stats"]
+    assert [t.id for t in info.training_sets] == [ts.id]
+    assert info.online.stores[0].up_to_date is True
+    assert GroupDescription.from_dict(info.to_dict()) == info  # the JSON form REST serves carries it all
 
 
 def test_skew_finds_a_value_changed_behind_the_store(shop: Lake) -> None:

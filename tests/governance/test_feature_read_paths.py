@@ -129,7 +129,8 @@ def test_column_grants_limit_training_sets_and_online_reads(fresh: Governed) -> 
     assert online.values == [{"orders": 1}]
     assert online.statuses == [{"orders": "present"}]
     stats = alice.features.describe("order_stats", distributions=True)  # over the granted columns only
-    assert stats["statistics"]["features"].keys() == {"orders"} and stats["distributions"].keys() == {"ts", "orders"}
+    assert stats.statistics is not None and stats.distributions is not None
+    assert stats.statistics["features"].keys() == {"orders"} and stats.distributions.keys() == {"ts", "orders"}
 
 
 def test_online_read_path(features_lake: Governed) -> None:
@@ -177,14 +178,14 @@ def test_describe_listing_and_search(features_lake: Governed) -> None:
     lake = features_lake.lake
     bob = lake.as_principal("bob").features
     assert [g.name for g in bob.groups()] == ["customer_profile", "order_stats"]
-    info = bob.describe("customer_profile", distributions=True)
+    info = bob.describe("customer_profile", distributions=True).to_dict()
     stats = info["statistics"]
     assert stats["rows"] == 4 and stats["entities"] == 4  # DE rows only: 1, 3, 5 and customer 2's old row
     assert stats["features"]["age"]["min"] == 30 and stats["features"]["age"]["max"] == 40  # masked
     countries = info["distributions"]["country"]["values"]
     assert countries == [{"value": "DE", "count": 4}]
     assert info["privileges"] == ["select"]
-    full = lake.features.describe("customer_profile", distributions=True)
+    full = lake.features.describe("customer_profile", distributions=True).to_dict()
     assert full["statistics"]["rows"] == 7 and {v["value"] for v in full["distributions"]["country"]["values"]} == {
         "DE",
         "FR",

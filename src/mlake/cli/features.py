@@ -128,7 +128,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """A group's schema, statistics, lineage, training sets and online state."""
-    info = state.lake().features.describe(name, statistics=stats)
+    info = state.lake().features.describe(name, statistics=stats).to_dict()
     if as_json:
         print_json(info)
         return

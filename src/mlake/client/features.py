@@ -24,6 +24,7 @@ from mlake.errors import ValidationError
 from mlake.features.groups import Feature, FeatureGroup, group_from_dict
 from mlake.features.lookup import OnlineFeatures, normalize_keys
 from mlake.features.materialize import MaterializeReport
+from mlake.features.models import GroupDescription
 from mlake.features.offline import WriteSummary
 from mlake.features.search import SearchHit
 from mlake.features.skew import SkewReport
@@ -121,13 +122,11 @@ class RemoteFeatureStore:
         return [group_from_dict(g) for g in self._lake._json("GET", "/features/groups")]
 
     def group(self, name: str) -> FeatureGroup:
-        return group_from_dict(self.describe(name, statistics=False))
+        return self.describe(name, statistics=False).group
 
-    def describe(self, group: str, *, statistics: bool = True, distributions: bool = False) -> dict[str, Any]:
-        info: dict[str, Any] = self._lake._json(
-            "GET", f"/features/groups/{group}", params={"statistics": statistics, "distributions": distributions}
-        )
-        return info
+    def describe(self, group: str, *, statistics: bool = True, distributions: bool = False) -> GroupDescription:
+        params = {"statistics": statistics, "distributions": distributions}
+        return GroupDescription.from_dict(self._lake._json("GET", f"/features/groups/{group}", params=params))
 
     def search(self, text: str | None = None, *, tag: str | None = None, owner: str | None = None) -> list[SearchHit]:
         params = {k: v for k, v in {"q": text, "tag": tag, "owner": owner}.items() if v}

@@ -16,6 +16,14 @@ import sqlalchemy as sa
 
 from mlake.features.groups import WRITE_TIME, FeatureGroup
 from mlake.features.metastore import materializations_table
+from mlake.features.models import (
+    GroupDescription,
+    GroupLineage,
+    OfflineState,
+    OnlineState,
+    OnlineStoreState,
+    TrainingSetRef,
+)
 from mlake.features.training import list_training_sets
 from mlake.tables.types import quote_ident, quote_literal
 
@@ -246,48 +254,48 @@ def _plain(value: Any) -> Any:
 
 def describe_group(
     lake: Lake, group: FeatureGroup, *, with_statistics: bool = True, with_distributions: bool = False
-) -> dict[str, Any]:
-    info = group.to_dict()
+) -> GroupDescription:
+    offline: OfflineState | None = None
+    lineage = GroupLineage()
+    stats: dict[str, Any] | None = None
+    dists: dict[str, Any] | None = None
     table_name = group.table_name
     if lake.table_exists(table_name):
-        table = lake.table(table_name)
-        described = table.describe().to_dict()
-        info["offline"] = {
-            k: described[k] for k in ("name", "snapshot_id", "rows", "files", "size_bytes", "last_updated")
-        }
+        described = lake.table(table_name).describe()
+        offline = OfflineState(
+            described.name,
+            described.snapshot_id,
+            described.rows,
+            described.files,
+            described.size_bytes,
+            described.last_updated,
+        )
         graph = lake.lineage(table_name)
-        info["lineage"] = {
-            "upstream_tables": sorted(graph.upstream_tables()),
-            "upstream": [e.to_dict() for e in graph.upstream],
-        }
+        lineage = GroupLineage(sorted(graph.upstream_tables()), [e.to_dict() for e in graph.upstream])
         if with_statistics:
-            info["statistics"] = statistics(lake, group)
+            stats = statistics(lake, group)
         if with_distributions:
-            info["distributions"] = distributions(lake, group)
-    else:
-        info["offline"] = None
-        info["lineage"] = {"upstream_tables": [], "upstream": []}
-    info["training_sets"] = [
-        {"id": t.id, "name": t.name, "created_at": t.created_at.isoformat() if t.created_at else None}
+            dists = distributions(lake, group)
+    training_sets = [
+        TrainingSetRef(t.id, t.name, t.created_at.isoformat() if t.created_at else None)
         for t in list_training_sets(lake, group.name)
     ]
     with lake._core.metadata_engine.connect() as conn:
         rows = conn.execute(
             sa.select(materializations_table).where(materializations_table.c.group_name == group.name)
         ).fetchall()
-    current = info["offline"]["snapshot_id"] if info["offline"] else None
-    info["online"] = {
-        "enabled": group.online,
-        "stores": [
-            {
-                "store": r.store,
-                "snapshot_id": r.snapshot_id,
-                "up_to_date": r.snapshot_id == current,
-                "at": r.at.isoformat() if r.at else None,
-                "rows_read": r.rows_read,
-                "entities_written": r.entities_written,
-            }
-            for r in rows
-        ],
-    }
-    return info
+    current = offline.snapshot_id if offline is not None else None
+    stores = [
+        OnlineStoreState(
+            r.store,
+            r.snapshot_id,
+            r.snapshot_id == current,
+            r.at.isoformat() if r.at else None,
+            r.rows_read,
+            r.entities_written,
+        )
+        for r in rows
+    ]
+    return GroupDescription(
+        group, offline, lineage, training_sets, OnlineState(group.online, stores), statistics=stats, distributions=dists
+    )

@@ -41,6 +41,7 @@ import json
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +65,7 @@ from mlake.features.lookup import (
     read_online,
 )
 from mlake.features.materialize import MaterializeReport, forget_materializations, materialize_group
+from mlake.features.models import GroupDescription
 from mlake.features.offline import WriteSummary, ensure_offline_table, write_features
 from mlake.features.online import OnlineStore, open_online_store
 from mlake.features.training import (
@@ -579,7 +581,7 @@ class FeatureStore:
 
         return search(self, text, tag=tag, owner=owner)
 
-    def describe(self, group: str, *, statistics: bool = True, distributions: bool = False) -> dict[str, Any]:
+    def describe(self, group: str, *, statistics: bool = True, distributions: bool = False) -> GroupDescription:
         """Schema, statistics, lineage, training sets using the group, online state; ``distributions``
         adds a histogram (numbers, times) or the top values (text, booleans) of each feature."""
         from mlake.features.search import describe_group
@@ -588,11 +590,15 @@ class FeatureStore:
         with self._lake.audited("features.describe", [str(g.table_name)], g.name):
             self._require("select", g)
             info = describe_group(self._lake, g, with_statistics=statistics, with_distributions=distributions)
-            info["online"]["serving_store"] = self.online_store.identity if info["online"]["enabled"] else None
+            serving = self.online_store.identity if info.online.enabled else None
+            info = replace(info, online=replace(info.online, serving_store=serving))
             if self._lake.access.governed:
                 loadable = {t.id for t in self.training_sets(g.name)}
-                info["training_sets"] = [t for t in info["training_sets"] if t["id"] in loadable]
-                info["privileges"] = self._lake.privileges(g.table_name)
+                info = replace(
+                    info,
+                    training_sets=[t for t in info.training_sets if t.id in loadable],
+                    privileges=self._lake.privileges(g.table_name),
+                )
             return info
 
     def skew(self, group: str, *, sample: int = 100, seed: int = 0, now: datetime | None = None) -> SkewReport:

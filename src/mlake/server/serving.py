@@ -126,7 +126,7 @@ def router(lake_of: Callable[..., Lake]) -> APIRouter:
         """Schema, statistics (and with `distributions=true` a histogram or top values per feature),
         entity keys, TTL, lineage, the training sets using it and the state of the online store."""
         info = lake.features.describe(name, statistics=statistics, distributions=distributions)
-        return JSONResponse(_json(info))
+        return JSONResponse(_json(info.to_dict()))
 
     @api.get("/search", summary="Search feature groups and features")
     def search_features(

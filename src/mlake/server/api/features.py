@@ -178,7 +178,7 @@ def _created(lake: Lake, body: GroupIn | RecipeGroupIn, **spec: Any) -> dict[str
         online=body.online,
         **spec,
     )
-    info: dict[str, Any] = json_value(lake.features.describe(body.name, statistics=False))
+    info: dict[str, Any] = json_value(lake.features.describe(body.name, statistics=False).to_dict())
     return info
 
 

@@ -90,11 +90,12 @@ def search(
 @router.get("/features/groups/{name}", response_class=HTMLResponse)
 def group_page(request: Request, lake: Lk, name: Annotated[str, Path(max_length=128)]) -> HTMLResponse:
     group = lake.features.group(name)
-    info = lake.features.describe(name, statistics=True, distributions=True)
-    dists = info.get("distributions", {})
+    described = lake.features.describe(name, statistics=True, distributions=True)
+    info = described.to_dict()  # the template reads the JSON form REST serves
+    dists = described.distributions or {}
     charts = {c: distribution_svg(d) for c, d in dists.items()}
     timeline = histogram_svg(dists.get(group.event_time), width=1100, height=110, axis=True)
-    graph = lake.lineage(group.table_name, max_depth=3) if info.get("offline") else None
+    graph = lake.lineage(group.table_name, max_depth=3) if described.offline is not None else None
     columns = lake.table(group.table_name).describe().columns  # what the viewer may read, and how
     masked = {c.name for c in columns if c.masked}
     readable = [f for f in group.feature_names if f in {c.name for c in columns}]
@@ -104,7 +105,7 @@ def group_page(request: Request, lake: Lk, name: Annotated[str, Path(max_length=
         title=f"{name} · features",
         group=group,
         info=info,
-        stats=info.get("statistics") or {},
+        stats=described.statistics or {},
         charts=charts,
         timeline=timeline,
         lineage=lineage_svg(graph) if graph is not None else None,
