@@ -108,9 +108,6 @@ LOCAL_ONLY: dict[str, str] = {
     "handle); no REST route starts one yet (docs/streams.md, what is not built yet)",
     "LakeStreams.query": "a streaming query is a loop run in process beside the lake, like a delivery",
     "LakeStreams.capture": "change data capture connects to PostgreSQL from the process that runs it",
-    "LabelingProjects.auto_label": "trains a model where the data is (model= is a Python object) and returns "
-    "the round's arrays, which have no wire form yet; REST POST .../auto runs a round on the server and "
-    "gives its summary (docs/labeling.md, not built yet)",
     "Bias.explain": "takes the model object (SHAP runs where the model is); remote: compute attributions beside "
     "the model and write them with append/create_table",
     "Bias.partial_dependence": "takes the model object (it is called where the model is); remote: compute the "
@@ -159,6 +156,8 @@ PARAMETER_DIFFERENCES: dict[tuple[str, str], str] = {
     ("Monitoring.create", "model"): "a model object (for attribution drift) stays in process",
     ("Monitoring.run", "model"): "a model object (for attribution drift) stays in process",
     ("Quality.dimensions", "checks"): "a check run made in process; the server runs the suite itself",
+    ("LabelingProjects.auto_label", "model"): "a model object of one's own stays in process; remotely the "
+    "server trains its default classifier",
 }
 
 EXTRA_DUNDERS = ("__len__", "__arrow_c_stream__", "__enter__", "__exit__")

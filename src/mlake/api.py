@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from mlake.governance.model import Identity, Principal
     from mlake.governance.service import GovernanceAdmin as GovernanceAPI
     from mlake.ingest.report import IngestReport
+    from mlake.labeling.autolabel import AutoLabelRound
     from mlake.labeling.projects import Answer, Consolidation, Progress, Project, QueueItem, ReviewReport, Task
     from mlake.lifecycle import (
         LifecyclePolicy,
@@ -680,6 +681,15 @@ class LabelingAPI(Protocol):
     def answers(self, name: str) -> pa.Table: ...
     def consolidate(self, name: str, *, method: str | None = None) -> Consolidation: ...
     def progress(self, name: str) -> Progress: ...
+    def auto_label(
+        self,
+        name: str,
+        *,
+        target_accuracy: float = 0.95,
+        min_human: int = 1250,
+        features: Sequence[str] | None = None,
+        random_state: int = 0,
+    ) -> AutoLabelRound: ...
     def export(
         self,
         name: str,

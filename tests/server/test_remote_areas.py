@@ -314,3 +314,56 @@ def test_dashboards_remote_equals_local(served: tuple[Governed, str]) -> None:
         assert after == root_local.dashboard(board.id) and len(after.tiles) == 1
         root.dashboards.delete_dashboard(board.id)
         assert root_local.dashboards() == []
+
+
+def test_auto_label_remote_equals_local(served: tuple[Governed, str]) -> None:
+    """A round run through the client comes back whole (items, labels, queue, curve; NaN kept) and makes
+    the same decisions as the same round run in process."""
+    import json
+    from datetime import UTC, datetime
+
+    import numpy as np
+    from sklearn.datasets import make_classification
+
+    from mlake.labeling.autolabel import AutoLabelRound
+
+    governed, url = served
+    lake = governed.lake
+    x, y = make_classification(
+        n_samples=300, n_features=4, n_informative=3, n_redundant=0, class_sep=3.0, random_state=1
+    )
+    ids = [f"r{i}" for i in range(len(y))]
+    lake.create_table("raw.points", pa.table({"rid": ids, **{f"f{k}": x[:, k] for k in range(4)}}))
+    lake.labeling.create_project("points", "raw.points", "rid", labels=["a", "b"])
+    names = np.array(["a", "b"])
+    lake.table("labeling.points__answers").append(
+        pa.table(
+            {
+                "item_id": ids[:200],
+                "annotator": ["sim"] * 200,
+                "submitted_at": pa.array([datetime(2026, 1, 1, tzinfo=UTC)] * 200, pa.timestamp("us", tz="UTC")),
+                "answer": [json.dumps(str(v)) for v in names[y[:200]]],
+                "seconds": [1.0] * 200,
+            }
+        )
+    )
+
+    def again() -> None:  # the round number counts recorded rounds: forget them, to run the same round again
+        lake.drop_table("labeling.points__rounds")
+
+    with _remote(url, governed.admin_token) as root:
+        waiting = root.labeling.auto_label("points", min_human=1000)  # too few labels: no model, NaN uncertainty
+        assert waiting.status == "waiting_for_labels" and np.isnan(waiting.queue_uncertainty).all()
+        again()
+        assert waiting.to_dict() == lake.labeling.auto_label("points", min_human=1000).to_dict()
+        again()
+        remote_round = root.labeling.auto_label("points", target_accuracy=0.9, min_human=100, random_state=3)
+        again()
+        local_round = lake.labeling.auto_label("points", target_accuracy=0.9, min_human=100, random_state=3)
+    assert remote_round.status == "threshold_met" and len(remote_round.auto_items) > 0
+    assert remote_round.model is not None and remote_round.model == local_round.model  # the same model id
+    assert remote_round.to_dict() == local_round.to_dict()
+    assert remote_round.curve is not None and local_round.curve is not None
+    assert np.array_equal(remote_round.curve.covered, local_round.curve.covered)
+    assert np.array_equal(remote_round.auto_items, local_round.auto_items)
+    assert AutoLabelRound.from_dict(local_round.to_dict()).to_dict() == local_round.to_dict()

@@ -6,9 +6,8 @@ dataclasses, and tables (answers, consolidated labels, review items) as Arrow ta
 The server applies the caller's grants exactly as in process: the queue needs ``select`` on the
 project's source table, submitting ``insert`` on its answers table.
 
-Auto-labeling trains a model where the data is; its round report (arrays of items, labels, the
-threshold curve) has no wire form yet, so ``auto_label`` runs in process (REST ``POST .../auto`` gives a
-summary of a round run on the server).
+``auto_label`` trains the model on the server (a model object of your own, ``model=``, stays in process:
+run such rounds with ``lake.labeling`` beside the lake); the round comes back whole, arrays included.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from urllib.parse import quote
 
 import pyarrow as pa
 
+from mlake.labeling.autolabel import AutoLabelRound
 from mlake.labeling.projects import (
     REVIEW_ITEMS_SCHEMA,
     Answer,
@@ -116,6 +116,29 @@ class RemoteLabeling:
     def progress(self, name: str) -> Progress:
         """Items done, agreement, and per annotator: answers, accuracy on gold, median seconds."""
         return Progress(**self._lake._json("GET", self._path(name, "/progress")))
+
+    # --- auto-labeling ----------------------------------------------------------------------------
+
+    def auto_label(
+        self,
+        name: str,
+        *,
+        target_accuracy: float = 0.95,
+        min_human: int = 1250,
+        features: Sequence[str] | None = None,
+        random_state: int = 0,
+    ) -> AutoLabelRound:
+        """One auto-labeling round of a classification project, run on the server (see
+        ``LabelingProjects.auto_label``)."""
+        params: dict[str, Any] = {
+            "target_accuracy": target_accuracy,
+            "min_human": min_human,
+            "random_state": random_state,
+            "detail": True,
+        }
+        if features is not None:
+            params["features"] = list(features)
+        return AutoLabelRound.from_dict(self._lake._json("POST", self._path(name, "/auto"), params=params))
 
     # --- import and export ----------------------------------------------------------------------
 

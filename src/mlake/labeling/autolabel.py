@@ -14,8 +14,9 @@ threshold); here the threshold rule and every number behind it are visible in :c
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -114,6 +115,66 @@ class AutoLabelRound:
     held_out_covered: int = 0
     curve: ThresholdCurve | None = field(default=None, repr=False)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (REST ``POST .../auto?detail=true``, the remote client): arrays as lists, NaN as null."""
+        curve = self.curve
+        return {
+            "round": self.round,
+            "status": self.status,
+            "reason": self.reason,
+            "settings": asdict(self.settings),
+            "candidates": self.candidates,
+            "auto_items": _plain_list(self.auto_items),
+            "auto_labels": _plain_list(self.auto_labels),
+            "auto_confidence": _float_list(self.auto_confidence),
+            "queue": _plain_list(self.queue),
+            "queue_uncertainty": _float_list(self.queue_uncertainty),
+            "model": asdict(self.model) if self.model is not None else None,
+            "threshold": self.threshold,
+            "held_out_accuracy": self.held_out_accuracy,
+            "held_out_lower_bound": self.held_out_lower_bound,
+            "held_out_covered": self.held_out_covered,
+            "curve": None
+            if curve is None
+            else {
+                "thresholds": _float_list(curve.thresholds),
+                "covered": [int(v) for v in curve.covered],
+                "correct": [int(v) for v in curve.correct],
+                "accuracy": _float_list(curve.accuracy),
+                "lower_bound": _float_list(curve.lower_bound),
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AutoLabelRound:
+        curve = d.get("curve")
+        return cls(
+            round=d["round"],
+            status=d["status"],
+            reason=d["reason"],
+            settings=AutoLabelSettings(**d["settings"]),
+            candidates=d["candidates"],
+            auto_items=np.array(d["auto_items"], dtype=object),
+            auto_labels=np.array(d["auto_labels"], dtype=object),
+            auto_confidence=_floats(d["auto_confidence"]),
+            queue=np.array(d["queue"], dtype=object),
+            queue_uncertainty=_floats(d["queue_uncertainty"]),
+            model=ModelRecord(**d["model"]) if d.get("model") is not None else None,
+            threshold=d.get("threshold"),
+            held_out_accuracy=d.get("held_out_accuracy"),
+            held_out_lower_bound=d.get("held_out_lower_bound"),
+            held_out_covered=d.get("held_out_covered", 0),
+            curve=None
+            if curve is None
+            else ThresholdCurve(
+                _floats(curve["thresholds"]),
+                np.array(curve["covered"], dtype=np.int64),
+                np.array(curve["correct"], dtype=np.int64),
+                _floats(curve["accuracy"]),
+                _floats(curve["lower_bound"]),
+            ),
+        )
+
     @property
     def fraction_auto_labeled(self) -> float:
         """Share of this round's candidates that were auto-labeled."""
@@ -132,6 +193,18 @@ class AutoLabelRound:
                 "threshold": pa.array([self.threshold] * n, type=pa.float64()),
             }
         )
+
+
+def _plain_list(values: npt.NDArray[Any]) -> list[Any]:
+    return [v.item() if isinstance(v, np.generic) else v for v in values.tolist()]
+
+
+def _float_list(values: FloatArray) -> list[float | None]:
+    return [None if math.isnan(v) else float(v) for v in np.asarray(values, dtype=float).tolist()]
+
+
+def _floats(values: list[float | None]) -> FloatArray:
+    return np.array([math.nan if v is None else v for v in values], dtype=float)
 
 
 def auto_label_round(

@@ -140,8 +140,15 @@ def auto_label(
     lake: Lk,
     target_accuracy: Annotated[float, Query(gt=0, lt=1)] = 0.95,
     min_human: Annotated[int, Query(ge=10)] = 1250,
+    features: Annotated[list[str] | None, Query(description="Feature columns (default: the numeric ones).")] = None,
+    random_state: int = 0,
+    detail: Annotated[bool, Query(description="The whole round (items, labels, queue, curve), not a summary.")] = False,
 ) -> dict[str, Any]:
-    r = lake.labeling.auto_label(name, target_accuracy=target_accuracy, min_human=min_human)
+    r = lake.labeling.auto_label(
+        name, target_accuracy=target_accuracy, min_human=min_human, features=features, random_state=random_state
+    )
+    if detail:
+        return r.to_dict()
     return {
         "round": r.round,
         "status": r.status,
