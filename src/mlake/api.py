@@ -74,7 +74,9 @@ if TYPE_CHECKING:
     from mlake.quality.suggest import SuggestedSuite
     from mlake.quality.suite import Suite, SuiteResult
     from mlake.sources.registry import Provenance, Source
+    from mlake.streams.delivery import BufferHints
     from mlake.streams.lake_streams import StreamStatus
+    from mlake.streams.managed import ManagedDelivery
     from mlake.streams.models import Position as StreamPosition
     from mlake.streams.models import PutBatchResult, PutRecord, PutResult, ReadBatch, Record, StreamDescription
     from mlake.tables.lineage import LineageGraph, LineageInput, WriteRecord
@@ -651,6 +653,23 @@ class StreamsAPI(Protocol):
     def group(self, name: str, group: str, *, start: StreamPosition | None = None) -> ConsumerGroupAPI: ...
     def groups(self, name: str) -> list[str]: ...
     def delete_group(self, name: str, group: str) -> None: ...
+    def manage(
+        self,
+        stream: str,
+        into: str | None = None,
+        *,
+        feature_group: str | None = None,
+        name: str | None = None,
+        hints: BufferHints | None = None,
+        error_table: str | None = None,
+        changes_of: str | None = None,
+        transform_sql: str | None = None,
+        time_fields: Sequence[str] = (),
+        partition_by: Sequence[str] = (),
+        max_record_bytes: int = ...,
+    ) -> ManagedDelivery: ...
+    def managed(self) -> list[ManagedDelivery]: ...
+    def unmanage(self, stream: str, name: str | None = None) -> None: ...
     def status(self, name: str) -> StreamStatus: ...
     def close(self) -> None: ...
     def __enter__(self) -> StreamsAPI: ...

@@ -143,6 +143,27 @@ def test_streams_remote_equals_local(served: tuple[Governed, str]) -> None:
         with pytest.raises(ValidationError):
             remote.group("r-clicks", "x", start=Position.at(3))
 
+        # deliveries for the server's worker: saved through the client, the same definition as in process
+        from mlake.streams.delivery import BufferHints
+
+        hints = BufferHints(max_records=50, max_seconds=0.5)
+        saved = remote.manage(
+            "r-bulk", "raw.bulk", hints=hints, time_fields=["at"], transform_sql="SELECT * FROM records"
+        )
+        assert saved.principal == "root" and saved.hints == {
+            "max_records": 50,
+            "max_bytes": 8 * 1024 * 1024,
+            "max_seconds": 0.5,
+        }
+        assert remote.managed() == local.managed() == [saved]
+        remote.unmanage("r-bulk")
+        assert local.managed() == []
+        again = local.manage(
+            "r-bulk", "raw.bulk", hints=hints, time_fields=["at"], transform_sql="SELECT * FROM records"
+        )
+        assert (again.spec(), again.principal) == (saved.spec(), saved.principal)
+        local.unmanage("r-bulk")
+
         status_remote, status_local = remote.status("r-clicks"), local.status("r-clicks")
         assert status_remote.stream == status_local.stream
         assert status_remote.records_last_minute == status_local.records_last_minute == 6
@@ -176,10 +197,14 @@ def test_streams_refuse_a_principal_without_grants_as_locally(served: tuple[Gove
         "delete_group": lambda s: s.delete_group("events", "g"),
         "status": lambda s: s.status("events"),
         "delete": lambda s: s.delete("events"),
+        "manage": lambda s: s.manage("events", "raw.events"),
+        "unmanage": lambda s: s.unmanage("events"),
     }
     with _remote(url, governed.analyst_token) as bob:
         local = governed.lake.as_principal("bob").streams
         assert bob.streams.list_streams() == local.list_streams() == []
+        governed.lake.streams.manage("events", "raw.events")  # the owner's: bob may not see it
+        assert bob.streams.managed() == local.managed() == []
         _same_refusals(local, bob.streams, calls)
 
         # a read grant on the stream: reading works on both sides, putting is still refused alike

@@ -10,7 +10,8 @@ bytes, so a record stores the same bytes whichever way it was put; a record that
 has a bad key fails alone, here, as it would in process. Larger batches than the server takes in one
 request are split (in order), and reads larger than it returns at once are continued, so ``limit`` means
 the same on both sides. Deliveries, streaming queries and change data captures run in process beside the
-lake (their loops write tables with the lake's own handle), so they have no remote twin.
+lake (their loops write tables with the lake's own handle), so they have no remote twin: to start a
+delivery from a client, save it for the server's worker with ``manage``.
 """
 
 from __future__ import annotations
@@ -23,8 +24,16 @@ from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import quote
 
 from mlake.errors import ValidationError
-from mlake.streams.base import MAX_KEY_CHARS, check_limit, check_partition, check_stream_name
+from mlake.streams.base import (
+    DEFAULT_MAX_RECORD_BYTES,
+    MAX_KEY_CHARS,
+    check_limit,
+    check_partition,
+    check_stream_name,
+)
+from mlake.streams.delivery import BufferHints
 from mlake.streams.lake_streams import StreamStatus
+from mlake.streams.managed import ManagedDelivery
 from mlake.streams.models import (
     Position,
     PutBatchResult,
@@ -174,6 +183,52 @@ class RemoteStreams:
         """Forget a group's checkpoints (``select`` on the stream suffices)."""
         check_stream_name(group, "consumer group")
         self._lake._json("DELETE", self._path(name, f"/groups/{quote(group, safe='')}"))
+
+    # -- deliveries run by the server's worker ---------------------------------------------------
+
+    def manage(
+        self,
+        stream: str,
+        into: str | None = None,
+        *,
+        feature_group: str | None = None,
+        name: str | None = None,
+        hints: BufferHints | None = None,
+        error_table: str | None = None,
+        changes_of: str | None = None,
+        transform_sql: str | None = None,
+        time_fields: Sequence[str] = (),
+        partition_by: Sequence[str] = (),
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    ) -> ManagedDelivery:
+        """Save a delivery for the server's worker (``mlake worker``) to run (see ``LakeStreams.manage``):
+        checked now on the server with the caller's grants, and run with them."""
+        h = hints
+        body = {
+            "stream": stream,
+            "into": into,
+            "feature_group": feature_group,
+            "name": name,
+            "hints": None
+            if h is None
+            else {"max_records": h.max_records, "max_bytes": h.max_bytes, "max_seconds": h.max_seconds},
+            "error_table": error_table,
+            "changes_of": changes_of,
+            "transform_sql": transform_sql,
+            "time_fields": list(time_fields),
+            "partition_by": list(partition_by),
+            "max_record_bytes": max_record_bytes,
+        }
+        return ManagedDelivery.from_dict(self._lake._json("POST", "/managed-deliveries", json=body))
+
+    def managed(self) -> list[ManagedDelivery]:
+        """The deliveries the server's workers run, of the streams the caller may read."""
+        return [ManagedDelivery.from_dict(d) for d in self._lake._json("GET", "/managed-deliveries")]
+
+    def unmanage(self, stream: str, name: str | None = None) -> None:
+        """Stop the worker running a delivery and forget its definition (its table and position stay)."""
+        params = {"name": name} if name is not None else {}
+        self._lake._json("DELETE", f"/managed-deliveries/{quote(check_stream_name(stream), safe='')}", params=params)
 
     def status(self, name: str) -> StreamStatus:
         """Throughput over the last minute, each consumer group's and delivery's lag, deliveries' errors."""

@@ -56,6 +56,17 @@ class ManagedDelivery:
         data = {k: v for k, v in asdict(self).items() if k not in _NOT_SPEC}
         return json.dumps(data, sort_keys=True)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form of REST and the remote client (``lease_until`` as ISO text)."""
+        out = asdict(self)
+        out["lease_until"] = self.lease_until.isoformat() if self.lease_until is not None else None
+        return out
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> ManagedDelivery:
+        lease = body.get("lease_until")
+        return cls(**{**body, "lease_until": datetime.fromisoformat(lease) if lease else None})
+
     def buffer_hints(self) -> BufferHints:
         return BufferHints(
             max_records=int(self.hints.get("max_records", 10_000)),

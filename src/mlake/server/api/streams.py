@@ -21,6 +21,8 @@ from mlake.errors import ValidationError
 from mlake.lake import Lake
 from mlake.server.state import principal_lake
 from mlake.streams import Position, PutRecord, Record, RecordDecodeError, StreamDescription
+from mlake.streams.base import DEFAULT_MAX_RECORD_BYTES
+from mlake.streams.delivery import BufferHints
 
 Lk = Annotated[Lake, Depends(principal_lake)]
 MAX_BATCH = 500  # records per put, as Kinesis PutRecords
@@ -54,6 +56,28 @@ class PutIn(BaseModel):
 
 class GroupIn(BaseModel):
     start: str = Field(default="oldest", max_length=64, description="oldest, latest or an ISO time.")
+
+
+class HintsIn(BaseModel):
+    max_records: int = Field(default=10_000, ge=1)
+    max_bytes: int = Field(default=8 * 1024 * 1024, ge=1)
+    max_seconds: float = Field(default=1.0, gt=0)
+
+
+class ManagedIn(BaseModel):
+    """A delivery for the server's worker to run (see ``lake.streams.manage``)."""
+
+    stream: str = Field(max_length=63)
+    into: str | None = Field(default=None, description="The table (or give feature_group).")
+    feature_group: str | None = None
+    name: str | None = Field(default=None, max_length=63)
+    hints: HintsIn | None = None
+    error_table: str | None = None
+    changes_of: str | None = None
+    transform_sql: str | None = Field(default=None, max_length=100_000)
+    time_fields: list[str] = Field(default_factory=list)
+    partition_by: list[str] = Field(default_factory=list)
+    max_record_bytes: int = Field(default=DEFAULT_MAX_RECORD_BYTES, ge=1)
 
 
 class CheckpointsIn(BaseModel):
@@ -177,6 +201,24 @@ def read_records(
 @router.get("/streams/{name}/status", summary="Throughput, lag of consumer groups and deliveries, errors")
 def stream_status(name: str, lake: Lk) -> dict[str, Any]:
     return lake.streams.status(name).to_dict()
+
+
+@router.get("/managed-deliveries", summary="The deliveries the worker runs (of streams the caller may read)")
+def managed(lake: Lk) -> list[dict[str, Any]]:
+    return [d.to_dict() for d in lake.streams.managed()]
+
+
+@router.post("/managed-deliveries", status_code=201, summary="Save a delivery for the server's worker to run")
+def manage(body: ManagedIn, lake: Lk) -> dict[str, Any]:
+    options = body.model_dump(exclude={"stream", "into", "hints"})
+    hints = BufferHints(**body.hints.model_dump()) if body.hints is not None else None
+    return lake.streams.manage(body.stream, body.into, hints=hints, **options).to_dict()
+
+
+@router.delete("/managed-deliveries/{stream}", status_code=204, summary="Stop the worker running a delivery")
+def unmanage(stream: str, lake: Lk, name: Annotated[str | None, Query(max_length=63)] = None) -> Response:
+    lake.streams.unmanage(stream, name)
+    return Response(status_code=204)
 
 
 @router.get("/stream-limits", summary="The server's limits: largest record, records per put and per read")
