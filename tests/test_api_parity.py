@@ -158,6 +158,8 @@ PARAMETER_DIFFERENCES: dict[tuple[str, str], str] = {
     ("Quality.dimensions", "checks"): "a check run made in process; the server runs the suite itself",
     ("LabelingProjects.auto_label", "model"): "a model object of one's own stays in process; remotely the "
     "server trains its default classifier",
+    ("LabelingProjects.auto_label", "embed"): "an embedding function stays in process; remotely only a built-in "
+    "embedding's name (image_pixels) travels",
 }
 
 EXTRA_DUNDERS = ("__len__", "__arrow_c_stream__", "__enter__", "__exit__")

@@ -143,6 +143,17 @@ def test_streams_remote_equals_local(served: tuple[Governed, str]) -> None:
         with pytest.raises(ValidationError):
             remote.group("r-clicks", "x", start=Position.at(3))
 
+        # throughput and a delivery's lag history, read on the server, as in process
+        from datetime import UTC, datetime
+
+        end = datetime.now(UTC) + timedelta(seconds=1)
+        assert remote.throughput("r-bulk", end=end, buckets=4) == local.throughput("r-bulk", end=end, buckets=4)
+        assert sum(remote.throughput("r-bulk", end=end).counts) == 2300
+        governed.lake.streams.delivery("r-bulk", "raw.bulk").run(idle_timeout=0.2)
+        lag = remote.delivery_lag("r-bulk", "r-bulk")
+        assert lag == local.delivery_lag("r-bulk", "r-bulk") and lag and lag[-1][1] == 0
+        governed.lake.drop_table("raw.bulk")
+
         # deliveries for the server's worker: saved through the client, the same definition as in process
         from mlake.streams.delivery import BufferHints
 

@@ -6,8 +6,9 @@ dataclasses, and tables (answers, consolidated labels, review items) as Arrow ta
 The server applies the caller's grants exactly as in process: the queue needs ``select`` on the
 project's source table, submitting ``insert`` on its answers table.
 
-``auto_label`` trains the model on the server (a model object of your own, ``model=``, stays in process:
-run such rounds with ``lake.labeling`` beside the lake); the round comes back whole, arrays included.
+``auto_label`` trains the model on the server (a model object or an embedding function of your own stays
+in process: run such rounds with ``lake.labeling`` beside the lake; a built-in embedding travels by name);
+the round comes back whole, arrays included.
 """
 
 from __future__ import annotations
@@ -127,6 +128,7 @@ class RemoteLabeling:
         min_human: int = 1250,
         features: Sequence[str] | None = None,
         random_state: int = 0,
+        embed: str | None = None,
     ) -> AutoLabelRound:
         """One auto-labeling round of a classification project, run on the server (see
         ``LabelingProjects.auto_label``)."""
@@ -138,6 +140,8 @@ class RemoteLabeling:
         }
         if features is not None:
             params["features"] = list(features)
+        if embed is not None:
+            params["embed"] = embed
         return AutoLabelRound.from_dict(self._lake._json("POST", self._path(name, "/auto"), params=params))
 
     # --- import and export ----------------------------------------------------------------------

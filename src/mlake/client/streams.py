@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import quote
@@ -32,7 +32,7 @@ from mlake.streams.base import (
     check_stream_name,
 )
 from mlake.streams.delivery import BufferHints
-from mlake.streams.lake_streams import StreamStatus
+from mlake.streams.lake_streams import LAG_CAP, StreamStatus, Throughput
 from mlake.streams.managed import ManagedDelivery
 from mlake.streams.models import (
     Position,
@@ -229,6 +229,24 @@ class RemoteStreams:
         """Stop the worker running a delivery and forget its definition (its table and position stay)."""
         params = {"name": name} if name is not None else {}
         self._lake._json("DELETE", f"/managed-deliveries/{quote(check_stream_name(stream), safe='')}", params=params)
+
+    def throughput(
+        self, name: str, *, window: timedelta = timedelta(minutes=15), buckets: int = 30, end: datetime | None = None
+    ) -> Throughput:
+        """Records per bucket over the ``window`` before ``end`` (now), by arrival time, read on the server."""
+        params: dict[str, Any] = {"window_seconds": window.total_seconds(), "buckets": buckets}
+        if end is not None:
+            params["end"] = (end if end.tzinfo else end.replace(tzinfo=UTC)).isoformat()
+        return Throughput.from_dict(self._lake._json("GET", self._path(name, "/throughput"), params=params))
+
+    def delivery_lag(
+        self, name: str, delivery: str, *, window: timedelta = timedelta(hours=1), cap: int = LAG_CAP
+    ) -> list[tuple[datetime, int]]:
+        """A delivery's lag in records just after each commit of the last ``window`` (see
+        ``LakeStreams.delivery_lag``); empty when the caller may not read its table."""
+        path = self._path(name, f"/deliveries/{quote(delivery, safe='')}/lag")
+        found = self._lake._json("GET", path, params={"window_seconds": window.total_seconds(), "cap": cap})
+        return [(datetime.fromisoformat(at), int(n)) for at, n in found]
 
     def status(self, name: str) -> StreamStatus:
         """Throughput over the last minute, each consumer group's and delivery's lag, deliveries' errors."""

@@ -145,6 +145,21 @@ class Throughput:
     def bucket_start(self, i: int) -> datetime:
         return self.start + timedelta(seconds=i * self.bucket_seconds)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form of REST and the remote client (``start`` as ISO text)."""
+        return {
+            "stream": self.stream,
+            "start": self.start.isoformat(),
+            "bucket_seconds": self.bucket_seconds,
+            "counts": list(self.counts),
+            "capped": self.capped,
+        }
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> Throughput:
+        start = datetime.fromisoformat(body["start"])
+        return cls(body["stream"], start, body["bucket_seconds"], list(body["counts"]), body["capped"])
+
 
 class LakeStreams(Streams):
     """The streams of a lake (``lake.streams``): access-checked, with deliveries and status."""

@@ -142,10 +142,16 @@ def auto_label(
     min_human: Annotated[int, Query(ge=10)] = 1250,
     features: Annotated[list[str] | None, Query(description="Feature columns (default: the numeric ones).")] = None,
     random_state: int = 0,
+    embed: Annotated[str | None, Query(max_length=100, description="A built-in embedding (image_pixels).")] = None,
     detail: Annotated[bool, Query(description="The whole round (items, labels, queue, curve), not a summary.")] = False,
 ) -> dict[str, Any]:
     r = lake.labeling.auto_label(
-        name, target_accuracy=target_accuracy, min_human=min_human, features=features, random_state=random_state
+        name,
+        target_accuracy=target_accuracy,
+        min_human=min_human,
+        features=features,
+        random_state=random_state,
+        embed=embed,
     )
     if detail:
         return r.to_dict()

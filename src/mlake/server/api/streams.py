@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from mlake.errors import ValidationError
 from mlake.lake import Lake
@@ -23,6 +23,7 @@ from mlake.server.state import principal_lake
 from mlake.streams import Position, PutRecord, Record, RecordDecodeError, StreamDescription
 from mlake.streams.base import DEFAULT_MAX_RECORD_BYTES
 from mlake.streams.delivery import BufferHints
+from mlake.streams.lake_streams import LAG_CAP
 
 Lk = Annotated[Lake, Depends(principal_lake)]
 MAX_BATCH = 500  # records per put, as Kinesis PutRecords
@@ -219,6 +220,30 @@ def manage(body: ManagedIn, lake: Lk) -> dict[str, Any]:
 def unmanage(stream: str, lake: Lk, name: Annotated[str | None, Query(max_length=63)] = None) -> Response:
     lake.streams.unmanage(stream, name)
     return Response(status_code=204)
+
+
+@router.get("/streams/{name}/throughput", summary="Records per time bucket over a window, read from the stream")
+def throughput(
+    name: str,
+    lake: Lk,
+    window_seconds: Annotated[float, Query(gt=0, le=366 * 86_400)] = 900,
+    buckets: Annotated[int, Query(ge=1, le=10_000)] = 30,
+    end: Annotated[AwareDatetime | None, Query(description="The window's end (default: now).")] = None,
+) -> dict[str, Any]:
+    window = timedelta(seconds=window_seconds)
+    return lake.streams.throughput(name, window=window, buckets=buckets, end=end).to_dict()
+
+
+@router.get("/streams/{name}/deliveries/{delivery}/lag", summary="A delivery's lag in records after each commit")
+def delivery_lag(
+    name: str,
+    delivery: str,
+    lake: Lk,
+    window_seconds: Annotated[float, Query(gt=0, le=366 * 86_400)] = 3600,
+    cap: Annotated[int, Query(ge=1, le=10_000_000)] = LAG_CAP,
+) -> list[tuple[str, int]]:
+    lag = lake.streams.delivery_lag(name, delivery, window=timedelta(seconds=window_seconds), cap=cap)
+    return [(at.isoformat(), n) for at, n in lag]
 
 
 @router.get("/stream-limits", summary="The server's limits: largest record, records per put and per read")
