@@ -267,6 +267,11 @@ def test_labeling_remote_equals_local(served: tuple[Governed, str]) -> None:
             bob_local.submit("churn", "3", "stay")
         assert (type(twice_remote.value), str(twice_remote.value)) == (type(twice_local.value), str(twice_local.value))
 
+        batch = bob_remote.labeling.submit_many(
+            "churn", [{"item_id": "5", "answer": "go"}, {"item_id": "3", "answer": "go"}]
+        )
+        assert [b["status"] for b in batch] == ["saved", "refused"]
+        assert batch[1]["code"] == type(twice_local.value).code and batch[1]["message"] == str(twice_local.value)
         assert root.labeling.answers("churn").equals(owner.labeling.answers("churn"))
         assert root.labeling.answers("churn").schema == owner.labeling.answers("churn").schema
         done_remote = root.labeling.consolidate("churn", method="majority_vote")

@@ -101,6 +101,15 @@ class RemoteLabeling:
         body = {"item_id": str(item_id), "answer": answer, "seconds": seconds}
         return Answer.from_dict(self._lake._json("POST", self._path(name, "/answers"), json=body))
 
+    def submit_many(self, name: str, answers: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Record several of the caller's answers in one commit; per answer ``"saved"`` (with the stored
+        record) or ``"refused"`` (with the error's ``code`` and ``message``), as ``LabelingProjects.submit_many``."""
+        body = [
+            {"item_id": str(a.get("item_id")), "answer": a.get("answer"), "seconds": a.get("seconds")} for a in answers
+        ]
+        found: list[dict[str, Any]] = self._lake._json("POST", self._path(name, "/answers/batch"), json=body)
+        return found
+
     def answers(self, name: str) -> pa.Table:
         """The project's answers, as the caller may read them."""
         return _arrow(self._lake.request("GET", self._path(name, "/answers"), params={"format": "arrow"}).content)
