@@ -167,20 +167,24 @@ def point_in_time(
     """The point-in-time join of ``entities`` (Arrow, with a ``__mlake_row`` column giving their order)
     with every group.
 
-    Returns the relation (in the entity rows' order, without the row number), its SQL over a view
-    registered on ``cursor``, and the Arrow tables that must outlive it. Each group is joined on its own
+    Returns the relation (in the entity rows' order, without the row number: a view of the Arrow table
+    registered on ``cursor``), the SQL that computed it (each group's join over the entity rows, for
+    lineage and cache keys: it names no per-run object but the entity view, ``__mlake_entities_<hex>``)
+    and the Arrow tables that must outlive the relation. Each group is joined on its own
     (one narrow ASOF join, see :func:`_group_join_sql`), its values put into entity order by row number,
     and the columns are set next to the entity columns: time and memory grow linearly with the number
     of groups, and entity columns are never copied.
     """
     entities = _positional(entities)
     n = entities.num_rows
-    name = f"__mlake_pit_entities_{uuid.uuid4().hex}"
+    name = f"__mlake_entities_{uuid.uuid4().hex}"
     cursor.register(name, entities)
+    joins = []
     try:
         columns = {c: entities.column(c) for c in entities.column_names if c != ROW}
         for i, read in enumerate(reads):
-            part = cursor.sql(_group_join_sql(quote_ident(name), entity_time, read, i, as_of)).to_arrow_table()
+            joins.append(_group_join_sql(quote_ident(name), entity_time, read, i, as_of))
+            part = cursor.sql(joins[-1]).to_arrow_table()
             position = pc.inverse_permutation(part.column(ROW).combine_chunks(), max_index=n - 1)
             ordered = part.drop_columns([ROW]).take(position) if n else part.drop_columns([ROW])
             del part
@@ -191,5 +195,6 @@ def point_in_time(
     table = pa.table(columns)
     view = f"__mlake_pit_{uuid.uuid4().hex}"
     cursor.register(view, table)
-    sql = f"SELECT * FROM {quote_ident(view)}"
-    return cursor.sql(sql), sql, [table]
+    relation = cursor.sql(f"SELECT * FROM {quote_ident(view)}")
+    sql = f"/* each group's join, its rows put in {ROW} order */ " + "; ".join(joins)
+    return relation, sql, [table]
