@@ -7,7 +7,14 @@ Contenders, each in a fresh process, all producing the same rows as an Arrow tab
 - pandas ``merge_asof`` over the same files (which needs both sides sorted by time).
 Then scaling: the same entity rows joined with 1, 2 and 4 groups of 10M rows each.
 
+``--issue16`` measures exactly issue 16's comparison instead: the training set (lake already open, timed
+from ``training_set(...)`` to the Arrow table) against the raw ASOF JOIN over the same Parquet files, at
+1M entity x 10M feature rows and 3M x 30M, both with 2 threads and a 4 GB DuckDB memory limit, each run
+in its own process (peak RSS is that process's), alternating for ``--rounds`` rounds (default 3). It
+prints wall and CPU seconds, peak RSS, and mlake / limit ratios.
+
     .venv/bin/python -m benchmarks.bench_pit [--quick]
+    .venv/bin/python -m benchmarks.bench_pit --issue16 [--rounds 3] [--small]
 """
 
 from __future__ import annotations
@@ -23,16 +30,20 @@ import pandas as pd
 import mlake
 from benchmarks.common import DATA, Measurement, machine, report, run_contender
 
-KEYS = 100_000
+KEYS = 100_000  # at 10M feature rows: 100 rows per key (the density is kept at other sizes)
 MODULE = "benchmarks.bench_pit"
+
+
+def _keys(feature_rows: int) -> int:
+    return max(1, feature_rows * KEYS // 10_000_000)
 
 
 def _home(rows: int) -> Path:
     return DATA / f"pit_lake_{rows}"
 
 
-def _lake(rows: int) -> Any:
-    return mlake.connect(_home(rows), memory_limit="2GB")
+def _lake(rows: int, memory_limit: str = "2GB") -> Any:
+    return mlake.connect(_home(rows), memory_limit=memory_limit)
 
 
 def _manifest(rows: int) -> dict[str, list[str]]:
@@ -44,6 +55,7 @@ def prepare(feature_rows: int, entity_rows: int, groups: int) -> dict[str, Any]:
     """Build (once) a lake with ``groups`` feature groups of ``feature_rows`` rows and an entity table."""
     lake = _lake(feature_rows)
     fs = lake.features
+    keys = _keys(feature_rows)
     con = duckdb.connect()
     for g in range(groups):
         name = f"pit{g}"
@@ -58,7 +70,7 @@ def prepare(feature_rows: int, entity_rows: int, groups: int) -> dict[str, Any]:
         )
         src = DATA / f"pit_features_{feature_rows}_{g}.parquet"
         con.execute(
-            f"COPY (SELECT (hash(i * 31 + {g}) % {KEYS})::BIGINT AS k, TIMESTAMPTZ '2025-01-01 00:00:00+00' + "
+            f"COPY (SELECT (hash(i * 31 + {g}) % {keys})::BIGINT AS k, TIMESTAMPTZ '2025-01-01 00:00:00+00' + "
             f"to_microseconds((hash(i * 7 + {g}) % 31536000000000)::BIGINT) AS et, "
             f"random() AS f1, random() AS f2, random() AS f3, random() AS f4, random() AS f5 "
             f"FROM range({feature_rows}) t(i)) TO '{src}' (FORMAT parquet)"
@@ -69,7 +81,7 @@ def prepare(feature_rows: int, entity_rows: int, groups: int) -> dict[str, Any]:
         import pyarrow as pa
 
         ent = con.sql(
-            f"SELECT (hash(i + 99) % {KEYS})::BIGINT AS k, TIMESTAMPTZ '2025-01-01 00:00:00+00' + "
+            f"SELECT (hash(i + 99) % {keys})::BIGINT AS k, TIMESTAMPTZ '2025-01-01 00:00:00+00' + "
             f"to_microseconds((hash(i * 13) % 31536000000000)::BIGINT) AS ts, (i % 2 = 0) AS label "
             f"FROM range({entity_rows}) t(i)"
         ).to_arrow_table()
@@ -138,8 +150,93 @@ def _interleaved(feature_rows: int, groups: int, rounds: int) -> tuple[Measureme
     return best_ours, best_raw, ratios
 
 
+_LIMIT = "4GB"  # both sides of --issue16: mlake's default memory limit
+
+
+def _cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def ours_timed(feature_rows: int) -> dict[str, Any]:
+    """The training set of one group, the lake already open: wall and CPU seconds of the call alone."""
+    import time
+
+    lake = _lake(feature_rows, _LIMIT)
+    lake.features.registry.exists("pit0")  # warm the metastore connection, as in an open session
+    cpu, start = _cpu(), time.perf_counter()
+    out = lake.features.training_set("bench.entities", ["pit0:*"], entity_time="ts").to_arrow()
+    seconds, cpu = time.perf_counter() - start, _cpu() - cpu
+    return {"seconds": seconds, "cpu": cpu, "rows": out.num_rows, "matched": out.num_rows - out.column(3).null_count}
+
+
+def raw_timed(feature_rows: int) -> dict[str, Any]:
+    """The raw ASOF LEFT JOIN of the same Parquet files into an Arrow table (no tie-break, no order)."""
+    import time
+
+    files = _manifest(feature_rows)
+    ent, feats = files["bench.entities"], files["features.pit0"]
+    cpu, start = _cpu(), time.perf_counter()
+    con = duckdb.connect(config={"threads": 2, "memory_limit": _LIMIT})
+    out = con.sql(
+        f"SELECT e.*, f.f1, f.f2, f.f3, f.f4, f.f5 FROM read_parquet({ent!r}) e "
+        f"ASOF LEFT JOIN read_parquet({feats!r}) f ON e.k = f.k AND e.ts >= f.et"
+    ).to_arrow_table()
+    seconds, cpu = time.perf_counter() - start, _cpu() - cpu
+    return {"seconds": seconds, "cpu": cpu, "rows": out.num_rows, "matched": out.num_rows - out.column(3).null_count}
+
+
+def issue16(rounds: int, sizes: list[tuple[int, int]]) -> None:
+    """Issue 16's table: mlake's training set next to the raw ASOF JOIN, same data, same run."""
+    import os
+    import statistics
+
+    lines = [
+        "| entity x feature rows | mlake s (cpu s) | limit s (cpu s) | time ratio (median of rounds) "
+        "| mlake peak MB | limit peak MB | memory ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for feature_rows, entity_rows in sizes:
+        run_contender(MODULE, "prepare", feature_rows, entity_rows, 1)
+        mine, raw, ratios = [], [], []
+        for r in range(rounds):
+            order = ("ours_timed", "raw_timed") if r % 2 == 0 else ("raw_timed", "ours_timed")
+            got = {name: run_contender(MODULE, name, feature_rows) for name in order}
+            assert got["ours_timed"].extra["matched"] == got["raw_timed"].extra["matched"], "different rows"
+            mine.append(got["ours_timed"])
+            raw.append(got["raw_timed"])
+            ratios.append(got["ours_timed"].extra["seconds"] / got["raw_timed"].extra["seconds"])
+            print(
+                f"{entity_rows:,} x {feature_rows:,} round {r + 1}: "
+                + ", ".join(
+                    f"{n} {m.extra['seconds']:.2f} s (cpu {m.extra['cpu']:.2f}) {m.peak_mb:.0f} MB"
+                    for n, m in got.items()
+                ),
+                flush=True,
+            )
+        best_m = min(mine, key=lambda m: m.extra["seconds"])
+        best_r = min(raw, key=lambda m: m.extra["seconds"])
+        peak_m, peak_r = max(m.peak_mb for m in mine), max(m.peak_mb for m in raw)
+        lines.append(
+            f"| {entity_rows / 1e6:g}M x {feature_rows / 1e6:g}M | {best_m.extra['seconds']:.2f} ({best_m.extra['cpu']:.2f}) "
+            f"| {best_r.extra['seconds']:.2f} ({best_r.extra['cpu']:.2f}) "
+            f"| {best_m.extra['seconds'] / best_r.extra['seconds']:.2f}x ({statistics.median(ratios):.2f}x) "
+            f"| {peak_m:.0f} | {peak_r:.0f} | {peak_m / peak_r:.2f}x |"
+        )
+    print(f"\nmachine: {machine()}, load average {os.getloadavg()[0]:.1f} at the end; best of {rounds} rounds each")
+    print("\n".join(lines))
+
+
 def main() -> None:
     import statistics
+
+    if "--issue16" in sys.argv:
+        rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 3
+        sizes = [(10_000_000, 1_000_000)] + ([] if "--small" in sys.argv else [(30_000_000, 3_000_000)])
+        issue16(rounds, sizes)
+        return
 
     quick = "--quick" in sys.argv
     feature_rows, entity_rows = (1_000_000, 100_000) if quick else (10_000_000, 1_000_000)

@@ -56,11 +56,14 @@ class Result:
         inputs: list[LineageInput] | None = None,
         keepalive: Any = None,
         lake: Any = None,
+        arrow: pa.Table | None = None,
     ) -> None:
         self._relation = relation
         self.sql = sql
         self.lineage_inputs: list[LineageInput] = list(inputs or [])
-        self._arrow: pa.Table | None = None
+        # ``arrow``: the relation's rows when mlake already holds them (the relation reads this very
+        # table), so that fetching them does not copy them through DuckDB again.
+        self._arrow: pa.Table | None = arrow
         self._keepalive = keepalive  # the cursor the relation lives on
         self.lake = lake
 

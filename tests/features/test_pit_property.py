@@ -13,11 +13,12 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlake.features.groups import WRITE_TIME, EntityKey, Feature, FeatureGroup
-from mlake.features.pit import ROW, GroupRead, point_in_time
+from mlake.features.pit import ROW, GroupRead, WriteTimes, point_in_time
 
 BASE = datetime(2025, 1, 1, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -76,12 +77,30 @@ def _reference(
     return best
 
 
+def _us(t: datetime) -> int:
+    return (t - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
+def _metadata(rows: list[dict[str, Any]], pad: bool) -> WriteTimes:
+    """What the Iceberg statistics would say about ``rows``; ``pad``: a superset (a write time no row has,
+    a wider event-time range), as statistics of files whose rows were deleted say."""
+    writes = {_us(r[WRITE_TIME]) for r in rows} | ({_us(BASE)} if pad else set())
+    times = [_us(r["et"]) for r in rows]
+    if not times:
+        return WriteTimes(tuple(sorted(writes)))
+    lo, hi = min(times) - (3_600_000_000 if pad else 0), max(times) + (3_600_000_000 if pad else 0)
+    return WriteTimes(tuple(sorted(writes)), (lo, hi))
+
+
 def _run(
     con: duckdb.DuckDBPyConnection,
     groups: list[tuple[FeatureGroup, list[dict[str, Any]]]],
     entities: list[tuple[int, int | None]],
     as_of: datetime | None,
+    known: str = "nothing",
 ) -> list[dict[str, Any]]:
+    """The join as training sets run it; ``known``: what the metadata tells (``nothing``: the 128-bit
+    key; ``exact`` or ``padded`` statistics: the 64-bit keys)."""
     schema = pa.schema(
         [
             ("k", pa.int64()),
@@ -94,7 +113,8 @@ def _run(
     reads = []
     for i, (group, rows) in enumerate(groups):
         con.register(f"g{i}", pa.Table.from_pylist(rows, schema=schema))
-        reads.append(GroupRead(group, f"g{i}", ("v", "x"), (f"v{i}", f"x{i}"), ("k",), f"et{i}"))
+        meta = None if known == "nothing" else _metadata(rows, known == "padded")
+        reads.append(GroupRead(group, f"g{i}", ("v", "x"), (f"v{i}", f"x{i}"), ("k",), f"et{i}", meta))
     ent = pa.table(
         {
             "k": pa.array([k for k, _ in entities], pa.int64()),
@@ -104,12 +124,11 @@ def _run(
             ROW: pa.array(range(len(entities)), pa.int64()),
         }
     )
-    con.register("entities", ent)
-    relation, _, _ = point_in_time(con, "entities", ent.column_names, "t", reads, as_of)
+    relation, _, _ = point_in_time(con, ent, "t", reads, as_of)
     return relation.to_arrow_table().to_pylist()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     writes_a=writes_strategy,
     writes_b=writes_strategy,
@@ -118,6 +137,7 @@ def _run(
     ttl_b=st.one_of(st.none(), st.integers(0, 10)),
     as_of_write=st.one_of(st.none(), st.integers(-1, 5)),
     single=st.booleans(),
+    known=st.sampled_from(["nothing", "exact", "padded"]),
 )
 def test_training_set_equals_brute_force(
     writes_a: list[list[tuple[int, int, float | None]]],
@@ -127,6 +147,7 @@ def test_training_set_equals_brute_force(
     ttl_b: int | None,
     as_of_write: int | None,
     single: bool,
+    known: str,
 ) -> None:
     feats_a, feats_b = _feature_rows(writes_a), _feature_rows(writes_b)
     group_a, group_b = _group("a", ttl_a), _group("b", ttl_b)
@@ -135,7 +156,7 @@ def test_training_set_equals_brute_force(
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     groups = [(group_a, feats_a)] if single else [(group_a, feats_a), (group_b, feats_b)]
-    result = _run(con, groups, entities, as_of)
+    result = _run(con, groups, entities, as_of, known)
 
     assert len(result) == len(entities), "every entity row is kept"
     for row, (key, minute) in zip(result, entities, strict=True):
@@ -152,7 +173,8 @@ def test_training_set_equals_brute_force(
                 assert group.ttl is None or t - source["et"] <= group.ttl
 
 
-def test_ties_latest_write_wins_and_ttl_edge_is_inclusive() -> None:
+@pytest.mark.parametrize("known", ["nothing", "exact", "padded"])
+def test_ties_latest_write_wins_and_ttl_edge_is_inclusive(known: str) -> None:
     group = _group("a", 5)
     rows = [
         {"k": 1, "et": BASE, "v": 1, "x": 1.0, WRITE_TIME: BASE + timedelta(days=1)},
@@ -160,7 +182,25 @@ def test_ties_latest_write_wins_and_ttl_edge_is_inclusive() -> None:
     ]
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    out = _run(con, [(group, rows)], [(1, 0), (1, 5), (1, 6)], None)
-    assert [r["v0"] for r in out] == [2, 2, None]  # same event time: later write wins; t - et == ttl still valid
-    out = _run(con, [(group, rows)], [(1, 0)], BASE + timedelta(days=1, hours=12))
+    out = _run(con, [(group, rows)], [(1, 0), (1, 5), (1, 6), (1, -1), (1, 10_000)], None, known)
+    # same event time: later write wins; t - et == ttl still valid; before the first row: nothing; long
+    # after the last event time (beyond the statistics' range): matched, then expired by the TTL
+    assert [r["v0"] for r in out] == [2, 2, None, None, None]
+    assert [r["et0"] for r in out] == [BASE, BASE, BASE, None, BASE]
+    out = _run(con, [(group, rows)], [(1, 0)], BASE + timedelta(days=1, hours=12), known)
     assert [r["v0"] for r in out] == [1]  # as of before the correction, the first value was known
+
+
+def test_entity_rows_come_back_in_row_number_order() -> None:
+    """Entity rows given in any order come back ordered by their row numbers, with their own values."""
+    group = _group("a", None)
+    rows = [{"k": k, "et": BASE, "v": k, "x": None, WRITE_TIME: BASE + timedelta(days=1)} for k in range(3)]
+    con = duckdb.connect()
+    con.register("g0", pa.Table.from_pylist(rows))
+    ent = pa.table(
+        {"k": pa.array([2, 0, 1], pa.int64()), "t": pa.array([BASE] * 3, pa.timestamp("us", tz="UTC")), ROW: [7, 3, 5]}
+    )
+    read = GroupRead(group, "g0", ("v",), ("v",), ("k",), write_times=WriteTimes((_us(BASE + timedelta(days=1)),)))
+    relation, _, _ = point_in_time(con, ent, "t", [read])
+    assert relation.columns == ["k", "t", "v"]
+    assert relation.to_arrow_table().to_pydict()["k"] == [0, 1, 2] == relation.to_arrow_table().to_pydict()["v"]

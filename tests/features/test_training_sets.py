@@ -158,3 +158,23 @@ def test_a_name_is_one_training_set_in_versions(shop: Lake) -> None:
         shop.features.load_training_set("churn@3")
     assert forget_training_sets(shop, "churn") == 2
     assert shop.features.training_sets() == [] and not shop.table_exists(f"training_sets.ts_{first.id}")
+
+
+def test_a_correction_with_the_same_event_time_wins_through_the_file_statistics(shop: Lake) -> None:
+    """Corrections written later with the same keys and event time win; the join ranks the writes read
+    from the Iceberg file statistics (a 64-bit key), also after a deletion rewrote a file."""
+    from mlake.features.training import _write_times
+
+    shop.features.write("orders", {"customer_id": [1, 2], "ts": [T0, T0], "spend": [10.0, 50.0]})  # corrections
+    shop.features.write("orders", {"customer_id": [1], "ts": [T0], "spend": [100.0]})  # and again
+    entities = {"customer_id": [1, 2, 1], "when": [T0, T0 + DAY, T0 - DAY]}
+    out = shop.features.training_set(entities, ["orders:spend"], save=False).to_arrow()
+    assert out["spend"].to_pylist() == [100.0, 50.0, None]
+    group = shop.features.group("orders")
+    snapshot = shop.table("features.orders").iceberg.current_snapshot()
+    assert snapshot is not None
+    known = _write_times(shop, group, snapshot.snapshot_id)
+    assert known is not None and len(known.write_times) == 3 and known.ranked()
+    shop.table("features.orders").delete("spend = 100.0")
+    out = shop.features.training_set(entities, ["orders:spend"], save=False).to_arrow()
+    assert out["spend"].to_pylist() == [10.0, 50.0, None]

@@ -10,7 +10,6 @@ online directly, a store that lost data, or a TTL read differently on the two si
 from __future__ import annotations
 
 import math
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -109,13 +108,10 @@ def check_skew(
     offline_feats = tuple(f for f in feats if f.lower() in present)
     read = GroupRead(group, view, offline_feats, offline_feats, tuple(group.key_names), _ET)
     cursor = lake.engine.connection.cursor()
-    name = f"__mlake_skew_{uuid.uuid4().hex}"
-    cursor.register(name, entities)
     try:
-        relation, _, _ = point_in_time(cursor, quote_ident(name), entities.column_names, "__mlake_now", [read])
-        offline = relation.to_arrow_table().to_pylist()
+        _, _, kept = point_in_time(cursor, entities, "__mlake_now", [read])
+        offline = kept[0].to_pylist()
     finally:
-        cursor.unregister(name)
         cursor.close()
     entity_dicts = sampled.to_pylist()
     online = read_online(store, plan_read([(group, feats)], [feats]), entity_dicts, now)

@@ -163,6 +163,14 @@ class FeatureStore:
                 )
         return access
 
+    def reads_stored_times(self, group: FeatureGroup) -> bool:
+        """Whether the actor reads the group's event and write times as stored (no column mask on them),
+        so that a training set may trust the table's file statistics about them."""
+        if not self._lake.access.governed:
+            return True
+        masked = {c.lower() for c in self._require("select", group).masks}
+        return group.event_time.lower() not in masked and WRITE_TIME not in masked
+
     def _training_columns(self, group: FeatureGroup, features: Sequence[str]) -> TableAccess:
         return self._require_columns(
             group, [*group.key_names, group.event_time, WRITE_TIME, *features], "a training set"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,13 +21,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
 from mlake.errors import NotFoundError, ValidationError
-from mlake.features.groups import FeatureGroup
+from mlake.features.groups import WRITE_TIME, FeatureGroup
 from mlake.features.metastore import training_set_groups_table, training_sets_table
-from mlake.features.pit import ROW, GroupRead, point_in_time
+from mlake.features.pit import ROW, GroupRead, WriteTimes, point_in_time
 from mlake.results import Result, translate_duckdb_error
 from mlake.tables.lineage import LineageInput
 from mlake.tables.names import TableName
@@ -203,11 +205,14 @@ def _entity_arrow(lake: Lake, ts: TrainingSet) -> pa.Table:
         data = table.query().reader().read_all()  # no entity rows were given: the copy never got a snapshot
     else:
         raise NotFoundError(f"The entity table {source['table']} of training set {ts.id} was empty when it was made")
-    if source.get("copied"):
-        data = data.sort_by(ROW)
-    else:
-        data = data.append_column(ROW, pa.array(range(data.num_rows), pa.int64()))
+    if not source.get("copied"):  # a copy keeps its row numbers (the join puts the rows in their order)
+        data = data.append_column(ROW, _numbers(data.num_rows))
     return data
+
+
+def _numbers(n: int) -> pa.Array:
+    """0 .. n-1 as an Arrow int64 array, built without a Python loop (millions of entity rows)."""
+    return pa.array(np.arange(n, dtype=np.int64))
 
 
 def _check_snapshot(lake: Lake, table: str, snapshot_id: int) -> None:
@@ -252,11 +257,13 @@ def _build(ts: TrainingSet) -> Result:
     for (group, feats), outs in zip(selected, names, strict=True):
         table = str(group.table_name)
         snapshot_id = ts.snapshots.get(table)
+        known: WriteTimes | None = WriteTimes(())
         if snapshot_id is None:
             source = _empty_source(group)
         else:
             _check_snapshot(lake, table, snapshot_id)
             source = lake.engine.view_for(group.table_name, snapshot_id)
+            known = _write_times(lake, group, snapshot_id) if store.reads_stored_times(group) else None
         inputs.append(LineageInput("table", table, snapshot_id=snapshot_id))
         keys = []
         for k in group.key_names:
@@ -266,17 +273,61 @@ def _build(ts: TrainingSet) -> Result:
                     hint=f"entity columns are {', '.join(entity_columns)}",
                 )
             keys.append(by_lower[k.lower()])
-        reads.append(GroupRead(group, source, tuple(feats), tuple(outs), tuple(keys)))
+        reads.append(GroupRead(group, source, tuple(feats), tuple(outs), tuple(keys), write_times=known))
     cursor = lake.engine.connection.cursor()
-    view = f"__mlake_entities_{uuid.uuid4().hex}"
-    cursor.register(view, data)
     try:
-        relation, sql, kept = point_in_time(
-            cursor, quote_ident(view), data.column_names, entity_time, reads, _as_of(ts.spec.get("as_of"))
-        )
+        with lake.engine.deadline(cursor):  # a principal's statement timeout bounds the joins
+            relation, sql, kept = point_in_time(cursor, data, entity_time, reads, _as_of(ts.spec.get("as_of")))
     except duckdb.Error as exc:
         raise translate_duckdb_error(exc) from exc
-    return store.training_result(Result(relation, sql, inputs, keepalive=(cursor, data, kept), lake=lake))
+    result = Result(relation, sql, inputs, keepalive=(cursor, data, kept), lake=lake, arrow=kept[0])
+    return store.training_result(result)
+
+
+_WRITE_TIMES: OrderedDict[tuple[str, int, str], WriteTimes | None] = OrderedDict()
+
+
+def _write_times(lake: Lake, group: FeatureGroup, snapshot_id: int) -> WriteTimes | None:
+    """The distinct write times and the event-time range of a group's rows at ``snapshot_id``, from the
+    Iceberg statistics of its data files (each write's files hold one write time), or None when the
+    statistics do not tell (a file without bounds, a file holding several writes, times not in µs).
+
+    A snapshot never changes, so the answer is kept (for the last 256 snapshots read).
+    """
+    from pyiceberg.conversions import from_bytes
+    from pyiceberg.types import TimestampType, TimestamptzType
+
+    from mlake.tables.scan import plan_files
+
+    table = lake.iceberg_table(group.table_name)
+    cache_key = (table.metadata.table_uuid.hex, snapshot_id, group.event_time.lower())
+    if cache_key in _WRITE_TIMES:
+        return _WRITE_TIMES[cache_key]
+    schema, _, tasks = plan_files(table, snapshot_id, None)
+    by_name = {f.name.lower(): f for f in schema.fields}
+    et, wt = by_name.get(group.event_time.lower()), by_name.get(WRITE_TIME)
+    known: WriteTimes | None = None
+    micros = (TimestampType, TimestamptzType)
+    if et is not None and wt is not None and isinstance(et.field_type, micros) and isinstance(wt.field_type, micros):
+        writes: set[int] = set()
+        lows: list[int] = []
+        highs: list[int] = []
+        for task in tasks:
+            lower, upper = task.file.lower_bounds or {}, task.file.upper_bounds or {}
+            if not {et.field_id, wt.field_id} <= lower.keys() & upper.keys():
+                break
+            first, last = from_bytes(wt.field_type, lower[wt.field_id]), from_bytes(wt.field_type, upper[wt.field_id])
+            if first != last:
+                break
+            writes.add(int(first))
+            lows.append(int(from_bytes(et.field_type, lower[et.field_id])))
+            highs.append(int(from_bytes(et.field_type, upper[et.field_id])))
+        else:
+            known = WriteTimes(tuple(sorted(writes)), (min(lows), max(highs)) if lows else None)
+    _WRITE_TIMES[cache_key] = known
+    while len(_WRITE_TIMES) > 256:
+        _WRITE_TIMES.popitem(last=False)
+    return known
 
 
 def _as_of(value: str | None) -> datetime | None:
@@ -383,7 +434,7 @@ def create_training_set(
         entity_data = source_relation(lake, entities, number_rows=False).reader().read_all()
         if ROW in entity_data.column_names:
             entity_data = entity_data.drop_columns([ROW])
-        entity_data = entity_data.append_column(ROW, pa.array(range(entity_data.num_rows), pa.int64()))
+        entity_data = entity_data.append_column(ROW, _numbers(entity_data.num_rows))
         entity_source = {
             "kind": "sql" if isinstance(entities, str) else "dataframe",
             "source": described,
