@@ -92,8 +92,6 @@ def test_rest_takes_a_list_of_facet_conditions(app: FastAPI, governed: Governed)
     )
 
 
-
-
 def group_rows(page: str) -> dict[str, int]:
     body = page.split('class="data b-groups"', 1)[1].split("</table>", 1)[0]
     cells = re.findall(r"<tr><td>(\w)</td><td class=\"num\">([\d,]+)</td>", body)
