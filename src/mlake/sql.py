@@ -292,12 +292,26 @@ class SqlEngine:
         name: TableName,
         snapshot_id: int | None = None,
         where: str | BooleanExpression | None = None,
+        *,
+        added_since: int | None = None,
     ) -> str:
         """A SQL reference to ``name`` at ``snapshot_id`` (default: current), files pruned by ``where``, as
-        the actor may read it (its policy's view)."""
-        return self.policy.view(self, name, snapshot_id, lambda: self._table_view(name, snapshot_id, where))
+        the actor may read it (its policy's view).
 
-    def _table_view(self, name: TableName, snapshot_id: int | None, where: str | BooleanExpression | None) -> str:
+        ``added_since``: only the rows of the data files appended after that snapshot — what a read of new
+        rows needs when :func:`mlake.tables.scan.appended_files` says the history in between is
+        append-only (ask it first); older files are not read at all."""
+        return self.policy.view(
+            self, name, snapshot_id, lambda: self._table_view(name, snapshot_id, where, added_since)
+        )
+
+    def _table_view(
+        self,
+        name: TableName,
+        snapshot_id: int | None,
+        where: str | BooleanExpression | None,
+        added_since: int | None = None,
+    ) -> str:
         """The table's own view at a snapshot, shared by every actor (a policy adds its view on top)."""
         table = self._lake.iceberg_table(name)
         row_filter = _pruning_filter(where)
@@ -308,6 +322,8 @@ class SqlEngine:
         else:
             # Time travel: the schema the snapshot was written with, as other Iceberg engines do.
             tag = f"{name}@{snapshot_id}"
+        if added_since is not None:
+            tag += f"+after{added_since}"
         if row_filter is not None:
             tag += "~" + hashlib.sha1(repr(row_filter).encode()).hexdigest()[:10]
         ref = f"{quote_ident(tag)}.{quote_ident(name.name)}"
@@ -317,7 +333,7 @@ class SqlEngine:
                 return ref
             con = self.connection
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(tag)}")
-            helpers = (self._database or self)._build_view(con, ref, table, snapshot_id, row_filter)
+            helpers = (self._database or self)._build_view(con, ref, table, snapshot_id, row_filter, added_since)
             self._remember(tag, helpers)
         return ref
 
@@ -328,10 +344,11 @@ class SqlEngine:
         table: IcebergTable,
         snapshot_id: int | None,
         row_filter: BooleanExpression | None,
+        added_since: int | None = None,
     ) -> tuple[str, ...]:
         """Create the view ``ref`` of ``table`` at ``snapshot_id``; return the names of helper objects
         (in ``main``) to drop with it. The owner's views read the data files with ``read_parquet``."""
-        source = plan_scan(table, snapshot_id, row_filter, remote=self.remote)
+        source = plan_scan(table, snapshot_id, row_filter, remote=self.remote, added_since=added_since)
         if source.sql is not None:
             con.execute(f"CREATE OR REPLACE VIEW {ref} AS {source.sql}")
         else:

@@ -169,6 +169,39 @@ def test_bias_page_draws_a_row_per_metric_and_facet_and_a_bar_per_feature(browse
     _shot(page, "42-bias-charts")
 
 
+def test_bias_form_adds_a_facet_column_and_reports_the_intersection(browser: Any, world: World) -> None:
+    from mlake.bias import Condition, Facet
+
+    want = world.lake.bias.report(
+        "hr.applicants",
+        facet=Facet.all_of(Condition("sex", ("Female",)), Condition("score", threshold=0.6)),
+        label="hired",
+        positive_values=[1],
+        resamples=0,
+    )
+    page = _page(browser, world, "ada")
+    page.goto(world.url + "/bias")
+    page.fill("input[name=source]", "hr.applicants")
+    page.fill("input[name=facet]", "sex")
+    page.fill("input[name=facet_value]", "Female")
+    page.fill("input[name=label]", "hired")
+    page.fill("input[name=positive]", "1")
+    page.click("button:has-text('Add a facet column')")
+    page.wait_for_function("document.querySelectorAll('input[name=facet]').length === 2")
+    assert page.locator("#b-facets").count() == 0  # adding a column reports nothing yet
+    assert page.locator("input[name=facet_value]").first.input_value() == "Female"  # the form comes back filled
+    page.locator("input[name=facet]").nth(1).fill("score")
+    page.locator("input[name=facet_threshold]").nth(1).fill("0.6")
+    page.press("input[name=label]", "Enter")  # Enter reports (the first submit button is Report)
+    page.wait_for_selector("#b-facets svg")
+    assert page.locator("input[name=facet]").count() == 2
+    title = page.locator("h2.card-title").first.text_content() or ""
+    assert want.facet in title  # "sex in {Female} and score > 0.6"
+    cells = page.locator("table.b-groups tbody tr td:nth-child(2)").all_text_contents()
+    assert [int(c.replace(",", "")) for c in cells] == [g.rows for g in want.groups]
+    _shot(page, "43-bias-intersectional-facet")
+
+
 def test_stream_page_charts_and_a_live_tail_that_pauses(browser: Any, world: World) -> None:
     page = _page(browser, world, "bob")
     page.goto(world.url + f"/streams/{STREAM}")

@@ -71,10 +71,13 @@ def test_bias_reports_remotely_as_locally(remotes: dict[str, RemoteLake], govern
         resamples=50,
     )
     assert by_objects == local
-    with pytest.raises(ValidationError, match="intersectional"):
-        remotes["admin"].bias.report(
-            "hr.applicants", facet=Facet.all_of(Condition("sex", ("Female",)), Condition("hired", (1,))), label="hired"
-        )
+    both = Facet.all_of(Condition("sex", ("Female",)), Condition("score", threshold=0.3))  # intersectional
+    intersectional = {**ask, "facet": both, "facet_values": None}
+    remote_both = remotes["admin"].bias.report("hr.applicants", **intersectional)  # type: ignore[arg-type]
+    assert remote_both == governed.lake.bias.report("hr.applicants", **intersectional)  # type: ignore[arg-type]
+    assert remote_both.facet == "sex in {Female} and score > 0.3"
+    with pytest.raises(ValidationError, match="not a Facet"):  # values beside a Facet object: refused as locally
+        remotes["admin"].bias.report("hr.applicants", **{**ask, "facet": both})  # type: ignore[arg-type]
     # refused as locally (the local core's table read names the missing grant; the SQL path does not)
     for source in ("hr.applicants", "SELECT * FROM hr.applicants"):
         with pytest.raises(PermissionDeniedError) as info:

@@ -55,8 +55,15 @@ class Bias:
     ) -> BiasReport:
         """Clarify's metrics with bootstrap confidence intervals for ``source`` (a table name or SQL).
 
-        The predicted label is positive for the label's ``positive_values``, or above
-        ``predicted_threshold`` (a score); without ``predicted`` only pre-training metrics are computed."""
+        ``facet`` is a column (with ``facet_values`` or ``facet_threshold``) or a :class:`Facet`, possibly
+        intersectional (``Facet.all_of(...)``, ``Facet.parse(["sex=Female", "age>40"])``). The predicted
+        label is positive for the label's ``positive_values``, or above ``predicted_threshold`` (a score);
+        without ``predicted`` only pre-training metrics are computed."""
+        if isinstance(facet, Facet) and (facet_values is not None or facet_threshold is not None):
+            raise ValidationError(
+                "facet_values= and facet_threshold= go with a facet column, not a Facet",
+                hint="put the values or the threshold in the Facet's conditions",
+            )
         data = self._read(source, snapshot_id)
         facet_ = facet if isinstance(facet, Facet) else _facet(facet, facet_values, facet_threshold)
         label_ = label if isinstance(label, Outcome) else _outcome(label, positive_values, label_threshold, "label")
@@ -140,6 +147,23 @@ class Bias:
                 "snapshot_id= applies to a table, not to SQL", hint="time-travel inside the SQL instead"
             )
         return self._lake.sql(text).to_arrow()
+
+
+def facet_from_options(specs: Sequence[str], values: Sequence[Scalar] | None, threshold: float | None) -> Facet:
+    """The facet of the CLI's options: one bare ``--facet COLUMN`` with ``--facet-value`` or
+    ``--facet-threshold``, or one or more conditions ``--facet sex=Female --facet age>40`` (all must hold:
+    an intersectional facet)."""
+    specs = [s for s in specs if s.strip()]
+    if not specs:
+        raise ValidationError("a bias report needs a facet", hint="e.g. --facet sex=Female or --facet age>40")
+    if len(specs) == 1 and "=" not in specs[0] and ">" not in specs[0]:
+        return _facet(specs[0].strip(), values, threshold)
+    if values is not None or threshold is not None:
+        raise ValidationError(
+            "--facet-value and --facet-threshold go with one bare --facet COLUMN",
+            hint="write each condition whole instead: --facet sex=Female --facet age>40",
+        )
+    return Facet.parse(specs)
 
 
 def _facet(column: str, values: Sequence[Scalar] | None, threshold: float | None) -> Facet:

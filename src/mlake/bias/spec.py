@@ -15,6 +15,8 @@ evidence for either side.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -91,6 +93,55 @@ class Condition:
         column = column_of(table, self.column, role="facet")
         return _select(column, self.column, self.values, self.threshold, role="facet")
 
+    @classmethod
+    def parse(cls, text: str) -> Condition:
+        """A condition written as the CLI takes it: ``sex=Female`` (a value), ``race=Black,Asian`` (a value
+        set) or ``age>40`` (values greater than 40). Values stay text; the report casts them to the
+        column's type."""
+        match = _CONDITION.match(text)
+        if match is None:
+            raise ValidationError(
+                f"the facet {text!r} is not COLUMN=VALUES or COLUMN>THRESHOLD",
+                hint="e.g. --facet sex=Female, --facet race=Black,Asian or --facet age>40",
+            )
+        column, op, rest = match.group(1).strip(), match.group(2), match.group(3).strip()
+        if op == ">":
+            return cls(column, threshold=_threshold(rest, column))
+        return cls(column, values=tuple(v.strip() for v in rest.split(",") if v.strip()))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Condition:
+        """``{"column": ..., "values": [...]}`` or ``{"column": ..., "threshold": t}`` (REST's form)."""
+        values = data.get("values")
+        threshold = data.get("threshold")
+        return cls(
+            str(data["column"]),
+            tuple(values) if values is not None else None,
+            float(threshold) if threshold is not None else None,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "column": self.column,
+            "values": list(self.values) if self.values is not None else None,
+            "threshold": self.threshold,
+        }
+
+
+_CONDITION = re.compile(r"^\s*([^=>]+?)\s*(=|>)\s*(.*)$")
+
+
+def _threshold(text: str, column: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValidationError(
+            f"the facet threshold {text!r} of {column!r} is not a number", hint="e.g. age>40"
+        ) from None
+    if not math.isfinite(value):
+        raise ValidationError(f"the facet threshold of {column!r} must be a finite number, not {text!r}")
+    return value
+
 
 @dataclass(frozen=True)
 class Facet:
@@ -119,6 +170,19 @@ class Facet:
     @property
     def label(self) -> str:
         return " and ".join(c.label for c in self.conditions)
+
+    @classmethod
+    def from_dicts(cls, conditions: Sequence[dict[str, Any]]) -> Facet:
+        """An (intersectional) facet from REST's list of conditions (see :meth:`Condition.from_dict`)."""
+        return cls(tuple(Condition.from_dict(c) for c in conditions))
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        return [c.to_dict() for c in self.conditions]
+
+    @classmethod
+    def parse(cls, specs: Sequence[str]) -> Facet:
+        """A facet from the CLI's ``--facet`` options, one condition each (see :meth:`Condition.parse`)."""
+        return cls(tuple(Condition.parse(s) for s in specs))
 
     def resolve(self, table: pa.Table) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
         """(in facet d, usable) per row; a row is usable when every facet column is non-null there."""

@@ -23,10 +23,18 @@ def _num(v: float | None) -> str:
 @app.command()
 def report(
     source: Annotated[str, typer.Argument(help="A table (hr.applicants) or a SQL query in quotes.")],
-    facet: Annotated[str, typer.Option(help="The sensitive column.")],
+    facet: Annotated[
+        list[str],
+        typer.Option(
+            help="The sensitive column (with --facet-value or --facet-threshold), or a condition COL=V1,V2 or "
+            "COL>T; repeat for an intersectional facet: --facet sex=Female --facet age>40 (all must hold)."
+        ),
+    ],
     label: Annotated[str, typer.Option(help="The label (observed outcome) column.")],
     facet_value: Annotated[list[str] | None, typer.Option(help="A value of the facet group d (repeat).")] = None,
-    facet_threshold: Annotated[float | None, typer.Option(help="Facet group d: values above this.")] = None,
+    facet_threshold: Annotated[
+        float | None, typer.Option(help="Facet group d: values above this (with one bare --facet COLUMN).")
+    ] = None,
     positive: Annotated[list[str] | None, typer.Option(help="A positive label value (repeat).")] = None,
     label_threshold: Annotated[float | None, typer.Option(help="Positive label: values above this.")] = None,
     predicted: Annotated[str | None, typer.Option(help="The predicted label or score column.")] = None,
@@ -38,11 +46,11 @@ def report(
     html: Annotated[Path | None, typer.Option(help="Also write a self-contained HTML report here.")] = None,
 ) -> None:
     """Every Clarify metric the columns allow, with its 95% interval and the group sizes."""
+    from mlake.bias.api import facet_from_options
+
     r = state.lake().bias.report(
         source,
-        facet=facet,
-        facet_values=facet_value,
-        facet_threshold=facet_threshold,
+        facet=facet_from_options(facet, facet_value, facet_threshold),
         label=label,
         positive_values=positive,
         label_threshold=label_threshold,

@@ -2,8 +2,8 @@
 
 ``report`` takes the arguments of :meth:`mlake.bias.api.Bias.report` and returns the same
 :class:`~mlake.bias.report.BiasReport`, computed on the server from the rows the caller may read (row
-filters and masks apply). A :class:`~mlake.bias.spec.Facet` or :class:`~mlake.bias.spec.Outcome` object
-travels as its column and values; an intersectional facet (several conditions) is Python only.
+filters and masks apply). A :class:`~mlake.bias.spec.Facet` travels as its list of conditions (so an
+intersectional facet works remotely too); an :class:`~mlake.bias.spec.Outcome` as its column and values.
 """
 
 from __future__ import annotations
@@ -26,16 +26,7 @@ def _facet(facet: str | Facet, values: Sequence[Scalar] | None, threshold: float
             "facet_values": _list(values),
             "facet_threshold": threshold,
         }
-    if len(facet.conditions) != 1:
-        raise ValidationError(
-            "an intersectional facet cannot be sent to a server", hint="compute it with lake.bias beside the lake"
-        )
-    c = facet.conditions[0]
-    return {
-        "facet": c.column,
-        "facet_values": _list(c.values),
-        "facet_threshold": c.threshold,
-    }
+    return {"facets": facet.to_dicts(), "facet_values": _list(values), "facet_threshold": threshold}
 
 
 def _list(values: Sequence[Scalar] | None) -> list[Scalar] | None:

@@ -30,9 +30,15 @@ class Engine(Protocol):
         ...
 
     def view_for(
-        self, name: TableName, snapshot_id: int | None = None, where: str | BooleanExpression | None = None
+        self,
+        name: TableName,
+        snapshot_id: int | None = None,
+        where: str | BooleanExpression | None = None,
+        *,
+        added_since: int | None = None,
     ) -> str:
-        """A SQL reference to ``name`` at a snapshot, as the actor may read it (its secure view)."""
+        """A SQL reference to ``name`` at a snapshot (only its files appended after ``added_since``, if
+        given), as the actor may read it (its secure view)."""
         ...
 
     def run_internal(self, sql: str, inputs: list[LineageInput] | None = None) -> Result:

@@ -85,13 +85,14 @@ class SandboxedEngine(SqlEngine):
         table: IcebergTable,
         snapshot_id: int | None,
         row_filter: BooleanExpression | None,
+        added_since: int | None = None,
     ) -> tuple[str, ...]:
         """The view of ``table`` at a snapshot. A small table is copied into the database once instead
         (``CREATE TABLE``): a pinned snapshot never changes, and DuckDB then scans its own storage rather
         than calling back into Python for record batches on every query — the cost of a small query over
         REST. The copies are bounded (:data:`COPY_MAX_BYTES` per table, :data:`COPY_BUDGET_BYTES` in all,
         counted in Parquet bytes) and go with the view schema when it is evicted."""
-        plan = plan_arrow_scan(table, snapshot_id, row_filter)
+        plan = plan_arrow_scan(table, snapshot_id, row_filter, added_since)
         for scan_name, source in plan.sources.items():
             con.from_arrow(source).create_view(scan_name, replace=True)
         tag = _split_ref(ref)[0]

@@ -10,7 +10,8 @@ The baseline is computed once, at creation, from a table (optionally one snapsho
 labels are configured. Runs never read the baseline table again.
 
 Where the rows of a run come from (``MonitorConfig.rows``): ``"new"`` — the rows the target gained since
-the snapshot the last run saw (the multiset difference of the two snapshots, so appends are exact; rows
+the snapshot the last run saw: when every snapshot since is an append, exactly the rows of the data files
+they added (older files are not read); otherwise the multiset difference of the two snapshots (rows
 rewritten by an update count as new); ``"all"`` — the current table; ``"window"`` — rows whose
 ``time_column`` lies within ``window_seconds`` of the run.
 
@@ -45,6 +46,7 @@ from mlake.monitor.baseline import DriftBaseline
 from mlake.monitor.checks import MonitorConfig, Violation
 from mlake.monitor.store import monitors_table, runs_table
 from mlake.tables.names import TableName
+from mlake.tables.scan import appended_files
 
 if TYPE_CHECKING:
     from mlake.lake import Lake
@@ -279,11 +281,12 @@ class Monitoring:
             current = lake.iceberg_table(target).current_snapshot()
             snapshot = current.snapshot_id if current else None
             since = monitor.last_snapshot_id if monitor.config.rows == "new" else None
-            batch = self._rows(monitor, snapshot, since, now)
+            batch, read = self._rows(monitor, snapshot, since, now)
             violations: builtins.list[Violation] = []
             summary: dict[str, Any] = {}
             if batch.num_rows:
                 violations, summary = self._check(monitor, batch, model)
+            summary["read"] = read
             status = "no_data" if batch.num_rows == 0 else "violations" if violations else "ok"
             run = MonitorRun(
                 run_id=uuid.uuid4().hex,
@@ -412,26 +415,50 @@ class Monitoring:
                 hint="monitors describe whole tables: ask for an unrestricted select grant",
             )
 
-    def _rows(self, monitor: Monitor, snapshot: int | None, since: int | None, now: datetime) -> pa.Table:
+    def _rows(
+        self, monitor: Monitor, snapshot: int | None, since: int | None, now: datetime
+    ) -> tuple[pa.Table, dict[str, Any]]:
+        """The run's rows, and how they were read (kept in the run's summary as ``read``).
+
+        ``rows="new"`` reads only the data files appended since the last run's snapshot when every
+        snapshot in between is an append (``"appended files"``: older files are not opened); otherwise it
+        reads both snapshots and takes their multiset difference (``"snapshot difference"``)."""
         lake = self._lake
         table = lake.table(monitor.target)
         if snapshot is None:
-            return pa.table({})
+            return pa.table({}), {"method": "empty table"}
         config = monitor.config
+        read: dict[str, Any]
         if config.rows == "window":
             assert config.time_column is not None and config.window_seconds is not None
             start = now - timedelta(seconds=config.window_seconds)
             col = '"' + config.time_column.replace('"', '""') + '"'
             where = f"{col} >= TIMESTAMPTZ '{start.isoformat()}' AND {col} <= TIMESTAMPTZ '{now.isoformat()}'"
             data = table.query(where=where, snapshot_id=snapshot).to_arrow()
+            read = {"method": "time window"}
+        elif since == snapshot:
+            data = table.query(snapshot_id=snapshot, limit=0).to_arrow()
+            read = {"method": "no new snapshot"}
+        elif since is not None and (appended := appended_files(table.iceberg, since, snapshot)) is not None:
+            data = self._appended_rows(table.name, snapshot, since)
+            read = {"method": "appended files", "files": len(appended)}
+        elif since is not None:
+            data = _new_rows(table.query(snapshot_id=snapshot).to_arrow(), table.query(snapshot_id=since).to_arrow())
+            read = {"method": "snapshot difference"}
         else:
             data = table.query(snapshot_id=snapshot).to_arrow()
-            if since is not None and since != snapshot:
-                before = table.query(snapshot_id=since).to_arrow()
-                data = _new_rows(data, before)
-            elif since == snapshot:
-                data = data.slice(0, 0)
-        return self._with_labels(config, data)
+            read = {"method": "whole snapshot"}
+        return self._with_labels(config, data), read
+
+    def _appended_rows(self, name: TableName, snapshot: int, since: int) -> pa.Table:
+        """The rows of the data files appended after ``since`` up to ``snapshot``, read as the caller: the
+        engine's view for the caller (a principal's secure view in its sandbox), audited as a table read
+        like :meth:`mlake.tables.table.Table.query`."""
+        lake = self._lake
+        with lake.access.audited("table.read", [str(name)], f"files appended after snapshot {since}"):
+            lake.access.require("select", name)
+            view = lake.engine.view_for(name, snapshot, added_since=since)
+            return lake.engine.run_internal(f"SELECT * FROM {view}").to_arrow()
 
     def _figures(self, config: MonitorConfig, data: pa.Table) -> dict[str, dict[str, float]]:
         """Model quality and bias of labelled rows (empty dicts when no labels are configured or joined)."""

@@ -123,12 +123,13 @@ def plan_arrow_scan(
     table: IcebergTable,
     snapshot_id: int | None = None,
     row_filter: BooleanExpression | None = None,
+    added_since: int | None = None,
 ) -> ArrowScanPlan:
     """Plan a read of ``table`` at ``snapshot_id`` (default: current) through registered scans.
 
     The row filter only prunes files, as in :func:`mlake.tables.scan.plan_scan`.
     """
-    schema, snap_id, tasks = plan_files(table, snapshot_id, row_filter)
+    schema, snap_id, tasks = plan_files(table, snapshot_id, row_filter, added_since)
     plan = ArrowScanPlan(
         schema=schema,
         snapshot_id=snap_id,

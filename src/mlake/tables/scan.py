@@ -14,19 +14,18 @@ reader, materialised as Arrow.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
-from pyiceberg.manifest import DataFileContent, FileFormat
+from pyiceberg.io.pyarrow import ArrowScan
+from pyiceberg.manifest import DataFile, DataFileContent, FileFormat, ManifestContent, ManifestEntryStatus
 from pyiceberg.schema import Schema
+from pyiceberg.table import FileScanTask
 from pyiceberg.table import Table as IcebergTable
+from pyiceberg.table.snapshots import Operation
 from pyiceberg.types import DoubleType, FloatType
 
 from mlake.tables.types import duckdb_type, is_flat, quote_ident, quote_literal
-
-if TYPE_CHECKING:
-    from pyiceberg.table import FileScanTask
 
 
 @dataclass
@@ -115,15 +114,61 @@ def _fast_path_possible(table: IcebergTable, schema: Schema, tasks: list[FileSca
     return True
 
 
+def appended_files(table: IcebergTable, since: int, snapshot_id: int) -> list[DataFile] | None:
+    """The data files the snapshots after ``since`` up to ``snapshot_id`` added, when those snapshots are
+    all appends of the same schema; None otherwise.
+
+    Then the rows of ``snapshot_id`` beyond those of ``since`` are exactly these files' rows: an append
+    rewrites and deletes nothing, and no delete file can apply to a data file committed after it. None
+    when ``since`` is not an ancestor of ``snapshot_id`` (a rollback), when a snapshot in between
+    deleted, overwrote or replaced files, or when the schema changed (the caller's own rule decides
+    then). Only manifests are read, and of them only those the new snapshots wrote.
+    """
+    if since == snapshot_id:
+        return []
+    chain = []
+    snap = table.snapshot_by_id(snapshot_id)
+    while snap is not None and snap.snapshot_id != since:
+        if snap.summary is None or snap.summary.operation != Operation.APPEND:
+            return None
+        chain.append(snap)
+        snap = table.snapshot_by_id(snap.parent_snapshot_id) if snap.parent_snapshot_id is not None else None
+    if snap is None or any(s.schema_id != snap.schema_id for s in chain):
+        return None
+    files: list[DataFile] = []
+    for s in reversed(chain):
+        for manifest in s.manifests(table.io):
+            if manifest.content != ManifestContent.DATA or manifest.added_snapshot_id != s.snapshot_id:
+                continue
+            files += [
+                e.data_file
+                for e in manifest.fetch_manifest_entry(table.io, discard_deleted=True)
+                if e.status == ManifestEntryStatus.ADDED and e.snapshot_id == s.snapshot_id
+            ]
+    return files
+
+
 def plan_files(
-    table: IcebergTable, snapshot_id: int | None, row_filter: BooleanExpression | None
+    table: IcebergTable,
+    snapshot_id: int | None,
+    row_filter: BooleanExpression | None,
+    added_since: int | None = None,
 ) -> tuple[Schema, int | None, list[FileScanTask]]:
     """The schema read, the snapshot id (None: an empty table) and the file tasks of one read of
-    ``table``: Iceberg's scan planning, shared by the owner's views and the sandbox's registered scans."""
+    ``table``: Iceberg's scan planning, shared by the owner's views and the sandbox's registered scans.
+
+    ``added_since``: only the data files appended after that snapshot (see :func:`appended_files`; a
+    :class:`ValueError` when the history in between is not append-only — ask that function first). The
+    row filter then prunes nothing (the caller still applies it)."""
     scan = table.scan(snapshot_id=snapshot_id, row_filter=row_filter or AlwaysTrue())
     snapshot = scan.snapshot()
     if snapshot is None:
         return scan.projection(), None, []
+    if added_since is not None:
+        files = appended_files(table, added_since, snapshot.snapshot_id)
+        if files is None:
+            raise ValueError(f"snapshots after {added_since} up to {snapshot.snapshot_id} are not all appends")
+        return scan.projection(), snapshot.snapshot_id, [FileScanTask(f) for f in files]
     return scan.projection(), snapshot.snapshot_id, list(scan.plan_files())
 
 
@@ -132,20 +177,26 @@ def plan_scan(
     snapshot_id: int | None = None,
     row_filter: BooleanExpression | None = None,
     remote: bool = False,
+    added_since: int | None = None,
 ) -> ScanSource:
     """Plan a read of ``table`` at ``snapshot_id`` (default: current), pruned by ``row_filter``.
 
     The row filter only prunes files; the caller still applies its full predicate in DuckDB. ``remote``
-    says the DuckDB connection can open ``s3://`` paths.
+    says the DuckDB connection can open ``s3://`` paths. ``added_since``: only the files appended after
+    that snapshot (see :func:`plan_files`).
     """
-    schema, snap_id, tasks = plan_files(table, snapshot_id, row_filter)
+    schema, snap_id, tasks = plan_files(table, snapshot_id, row_filter, added_since)
     if snap_id is None:
         return ScanSource(schema=schema, snapshot_id=None, sql=empty_select(schema))
     if not _fast_path_possible(table, schema, tasks, remote):
         return ScanSource(
             schema=schema,
             snapshot_id=snap_id,
-            arrow=table.scan(snapshot_id=snapshot_id, row_filter=row_filter or AlwaysTrue()).to_arrow(),
+            arrow=(
+                table.scan(snapshot_id=snapshot_id, row_filter=row_filter or AlwaysTrue()).to_arrow()
+                if added_since is None
+                else ArrowScan(table.metadata, table.io, schema, AlwaysTrue()).to_table(tasks)
+            ),
             files=len(tasks),
             delete_files=sum(len(t.delete_files) for t in tasks),
         )
