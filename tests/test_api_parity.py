@@ -122,6 +122,8 @@ LOCAL_ONLY: dict[str, str] = {
     "FeatureStore.use_online_store": "swaps the server's online store: the owner's, in process",
     "FeatureStore.save_entity_rows": "training-set builder's hook to keep entity rows (runs where the set is built)",
     "FeatureStore.training_result": "training-set builder's hook to bound a result (runs where the set is built)",
+    "FeatureStore.reads_stored_times": "training-set builder's hook: may it trust the file statistics of a group's "
+    "times (runs where the set is built)",
     "TrainingSet.lake": "the in-process lake the set was built on",
     "TrainingSet.result": "the live local Result the rows come from (remote: to_arrow/batches stream them)",
     "Lake.settings": "the lake's Settings: the server's paths, URLs and secrets",

@@ -163,9 +163,11 @@ class FeatureStore:
                 )
         return access
 
-    def reads_stored_times(self, group: FeatureGroup) -> bool:
+    def reads_stored_times(self, group: FeatureGroup | str) -> bool:
         """Whether the actor reads the group's event and write times as stored (no column mask on them),
         so that a training set may trust the table's file statistics about them."""
+        if isinstance(group, str):
+            group = self.group(group)
         if not self._lake.access.governed:
             return True
         masked = {c.lower() for c in self._require("select", group).masks}
