@@ -13,7 +13,7 @@ import pytest
 
 from mlake import Lake
 from mlake.errors import DuplicateAnswerError
-from mlake.labeling.projects import ANSWERS_SCHEMA
+from mlake.labeling.projects import ANSWERS_SCHEMA, Answer
 
 RACERS = 6
 
@@ -49,7 +49,7 @@ def test_concurrent_duplicate_submits_leave_one_answer(any_lake: Lake) -> None:
     assert len(outcomes) == RACERS
     stored = any_lake.labeling.answers("race").to_pylist()
     assert [(r["item_id"], r["annotator"]) for r in stored] == [("3", "ann")]
-    assert sum(isinstance(o, dict) for o in outcomes) == 1
+    assert sum(isinstance(o, Answer) for o in outcomes) == 1  # submit returns the stored Answer
     assert sum(isinstance(o, DuplicateAnswerError) for o in outcomes) == RACERS - 1
     # the item still needs one more annotator; ann is not shown it again
     assert "3" not in [q.item_id for q in any_lake.as_principal("ann").labeling.next_items("race", 50)]
