@@ -276,3 +276,92 @@ def test_distribution_statistics_leave_out_nan_like_the_profile(lake):
     assert checks["mean"].value == profile.mean == 2.0
     assert checks["max"].value == profile.max == 3.0 and checks["min"].value == profile.min == 1.0
     assert profile.nan == 1 and profile.infinite == 1
+
+
+def test_no_check_statement_materializes_the_source(lake, sql_source, statements, materializing):
+    """DuckDB plans ``count(DISTINCT ...)`` beside other aggregates as a GROUP BY over a materialized copy of
+    the input (a 10 million row suite held 2.3 GB): no statement of a suite may do that, and the distinct
+    counts, run apart, stay those pandas finds."""
+    import numpy as np
+    import pandas as pd
+
+    from mlake.quality.suite import run_suite
+
+    rng = np.random.default_rng(3)
+    n = 20_000
+    k = rng.integers(0, 3000, n).astype("float64")
+    k[rng.uniform(size=n) < 0.05] = np.nan
+    frame = pd.DataFrame(
+        {
+            "id": np.concatenate([np.arange(n - 50), np.arange(50)]),  # 50 repeated ids
+            "k": pd.array(k, dtype="Int64"),
+            "g": rng.integers(0, 4, n),
+            "x": rng.normal(size=n),
+            "s": pd.array([None if i % 97 == 0 else f"s{i % 1234}" for i in range(n)], dtype=object),
+        }
+    )
+    suite = Suite(
+        [
+            Unique("id"),
+            Unique(["k", "g"], where="x > 0", threshold=0.0, name="pairs"),
+            Distribution("s", metric_name="distinct", min=0, name="distinct_s"),
+            Distribution("k", metric_name="distinct", where="g < 2", min=0, name="distinct_k"),
+            Distribution("x", metric_name="median", min=-1, max=1),
+            Distribution("x", metric_name="std", min=0),
+            NotNull("k", threshold=0.9),
+            InRange("g", min=0, max=2),
+            RowCount(min=1),
+        ]
+    )
+    result = run_suite(sql_source(pa.Table.from_pandas(frame, preserve_index=False)), suite)
+    assert len(statements) >= 2
+    assert materializing(statements) == []
+
+    ids = frame["id"]
+    assert result["unique(id)"].failing_rows == len(ids) - ids.nunique() == 50
+    pairs = frame[frame["x"] > 0].dropna(subset=["k"])
+    assert result["pairs"].rows_checked == len(pairs)
+    assert result["pairs"].failing_rows == len(pairs) - len(pairs.drop_duplicates(["k", "g"])) > 0
+    assert result["distinct_s"].value == frame["s"].nunique() == 1234
+    assert result["distinct_k"].value == frame.loc[frame["g"] < 2, "k"].nunique()
+    assert result["not_null(k)"].failing_rows == int(frame["k"].isna().sum())
+    # one fused aggregate query, one statement of distinct counts, samples for 4 checks with failing rows
+    assert result.scans == 2 + 4
+
+
+def test_distinct_counts_are_those_of_count_distinct(lake, sql_source):
+    """Zeros of both signs, NaN, infinities and nulls: the distinct counts a suite reads apart are the values
+    ``count(DISTINCT ...) FILTER (WHERE ...)`` gives in one query."""
+    from mlake.quality.suite import run_suite
+
+    nan, inf = float("nan"), float("inf")
+    data = pa.table(
+        {
+            "d": pa.array([0.0, -0.0, nan, nan, inf, -inf, None, 1.5, 1.5, 0.0], pa.float64()),
+            "s": ["a", "a", "b", None, "b", "b", "c", "a", "A", "a"],
+        }
+    )
+    source = sql_source(data)
+    suite = Suite(
+        [
+            Unique("d", name="d", threshold=0.0),
+            Unique(["d", "s"], name="ds", threshold=0.0),
+            Unique("s", where="d > 0", name="s_where", threshold=0.0),
+            Distribution("d", metric_name="distinct", min=0, name="distinct_d"),
+            Distribution("s", metric_name="distinct", where="d <= 0", min=0, name="distinct_s"),
+        ]
+    )
+    result = run_suite(source, suite)
+    expected = lake.engine.connection.sql(
+        "SELECT count(DISTINCT (d,)) FILTER (WHERE d IS NOT NULL), count_if(d IS NOT NULL), "
+        "count(DISTINCT (d, s)) FILTER (WHERE d IS NOT NULL AND s IS NOT NULL), "
+        "count_if(d IS NOT NULL AND s IS NOT NULL), "
+        "count(DISTINCT (s,)) FILTER (WHERE (d > 0) AND s IS NOT NULL), count_if((d > 0) AND s IS NOT NULL), "
+        f"count(DISTINCT d), count(DISTINCT s) FILTER (WHERE d <= 0) FROM ({source.sql})"
+    ).fetchall()[0]
+    d, d_keyed, ds, ds_keyed, sw, sw_keyed, distinct_d, distinct_s = expected
+    assert (result["d"].rows_checked, result["d"].failing_rows) == (d_keyed, d_keyed - d) == (9, 4)
+    assert (result["ds"].rows_checked, result["ds"].failing_rows) == (ds_keyed, ds_keyed - ds)
+    assert (result["s_where"].rows_checked, result["s_where"].failing_rows) == (sw_keyed, sw_keyed - sw)
+    assert result["distinct_d"].value == distinct_d == 5
+    assert result["distinct_s"].value == distinct_s

@@ -130,3 +130,28 @@ def test_words_per_text_are_counted_per_text_and_empty_texts_have_none(lake):
     assert not words.ok and f"{sum(c >= 200 for c in counts)} of {n} texts" in words.note
     assert np.mean(counts) > 200  # what an average would have passed
 
+
+def test_no_readiness_statement_materializes_the_source(lake, sql_source, statements, materializing):
+    """DuckDB plans ``count(DISTINCT ...)`` beside other aggregates as a GROUP BY over a materialized copy of
+    the whole input: the whole-table counts (rows, duplicate rows) must not, and they stay pandas' counts."""
+    import pandas as pd
+
+    from mlake.quality.readiness import readiness
+
+    rng = np.random.default_rng(11)
+    n = 600
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "cat": rng.choice(["a", "b", "c"], n),
+            "series": rng.integers(0, 5, n),
+            "review": [" ".join(["fine"] * (3 + i % 7)) for i in range(n)],
+            "y": rng.uniform(size=n) < 0.5,
+        }
+    )
+    frame = pd.concat([frame, frame.iloc[:25]], ignore_index=True)  # 25 exact duplicate rows
+    r = readiness(sql_source(pa.Table.from_pandas(frame)), "y", series="series", text="review", folds=3)
+    assert len(statements) >= 4
+    assert materializing(statements) == []
+    assert r.rows == len(frame) and r.duplicates["rows"] == int(frame.duplicated().sum()) == 25
+    assert r.target_distribution["counts"] == {str(k).lower(): int(v) for k, v in frame["y"].value_counts().items()}

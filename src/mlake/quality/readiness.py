@@ -157,12 +157,14 @@ def readiness(
     x = q(target)
 
     # --- whole-table counts (SQL) --------------------------------------------------------------------
+    # The distinct row count is a SELECT of its own: beside other aggregates, DuckDB 2.0 plans a DISTINCT
+    # aggregate as a GROUP BY over a materialized copy of the whole input (every column, here).
     hash_all = ", ".join(q(c) for c in source.column_names())
     head = source.fetch(
-        f"SELECT count(*), count({x}), count(DISTINCT hash({hash_all})), approx_count_distinct({x}) "
-        f"FROM {source.from_clause()}"
+        f"SELECT * FROM (SELECT count(*), count({x}), approx_count_distinct({x}) FROM {source.from_clause()}), "
+        f"(SELECT count(DISTINCT hash({hash_all})) FROM {source.from_clause()})"
     )[0]
-    rows, labelled, distinct_rows, target_distinct = (int(v or 0) for v in head)
+    rows, labelled, target_distinct, distinct_rows = (int(v or 0) for v in head)
     if labelled < 10:
         raise ValidationError(
             f"{source.label} has {labelled} row(s) with a {target}; a readiness report needs at least 10"

@@ -21,10 +21,11 @@ A suite file looks like this (each check is ``type`` plus its arguments, or the 
         name: no_future_orders
         query: select * from {table} where ordered_at > now()
 
-Running a suite makes **one** fused aggregate query for every row-level and table-level check, then,
-for the checks with failing rows only (failed, or within their threshold), one ``LIMIT``-ed query each for
-a sample of them. Custom SQL
-checks run their own query.
+Running a suite makes **one** fused aggregate query for every row-level and table-level check — and, when
+checks count distinct values (``unique``, ``distribution`` of ``distinct``), one more statement for those
+counts, read apart so that DuckDB never copies the whole source into memory — then, for the checks with
+failing rows only (failed, or within their threshold), one ``LIMIT``-ed query each for a sample of them.
+Custom SQL checks run their own query.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from __future__ import annotations
 import html
 import time
 import uuid
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -41,7 +43,7 @@ from typing import Any
 import yaml
 
 from mlake.errors import MlakeError, ValidationError
-from mlake.quality.aggregate import AggregatePlan
+from mlake.quality.aggregate import AggregatePlan, count_distinct
 from mlake.quality.checks import CHECK_TYPES, Check, CustomSql, SchemaContract, Unique, _share_ok
 from mlake.quality.source import Source
 
@@ -337,6 +339,7 @@ def run_suite(source: Source, suite: Suite, sample_rows: int = SAMPLE_ROWS) -> S
             )
     plan = AggregatePlan()
     plan.add("rows", "count(*)")
+    distinct: dict[Hashable, tuple[str, str]] = {}
     violations: dict[int, str] = {}
     for n, check in enumerate(suite.checks):
         if check.row_level:
@@ -350,11 +353,14 @@ def run_suite(source: Source, suite: Suite, sample_rows: int = SAMPLE_ROWS) -> S
                 plan.add((n, "failing"), f"count_if({v})")
         for key, expr in check.aggregates(lake).items():
             plan.add((n, key), expr)
+        for key, counted in check.distinct_counts(lake).items():
+            distinct[(n, key)] = counted
     try:
         values = plan.run(source)
+        values.update(count_distinct(source, distinct))
     except MlakeError as exc:
         raise type(exc)(f"Running suite {suite.name} on {source.label}: {exc.message}", hint=exc.hint) from exc
-    scans = 1
+    scans = 1 + bool(distinct)
     rows = int(values["rows"] or 0)
     results: list[CheckResult] = []
     for n, check in enumerate(suite.checks):
