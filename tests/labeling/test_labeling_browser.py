@@ -7,7 +7,6 @@ the review loop page the items awaiting review. Screenshots under test-artifacts
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,9 @@ import mlake
 from mlake.lake import Lake
 from mlake.server.app import create_app
 from mlake.server.settings import ServerSettings
-from tests.live_server import free_port, live_server
+from tests.live_server import chromium, free_port, live_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "labeling"
 playwright_api = pytest.importorskip("playwright.sync_api")
 TEXTS = ["the cat sat", "a dog barked", "birds sing", "the cat again", "dogs run fast", "a quiet cat"]
@@ -75,12 +73,8 @@ def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: `make test` installs it (scripts/browser.sh)")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _page(browser: Any, studio: Studio, who: str) -> Any:

@@ -5,7 +5,6 @@ grant on a stream gets neither its page nor its tail. Screenshots go to test-art
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 from tests.charts_world import ATTRIBUTIONS, CLICKS, MONITOR, STREAM, VAULT, build_bias, build_monitor, build_streams
-from tests.live_server import free_port, live_server
+from tests.live_server import chromium, free_port, live_server
 
 import mlake
 from mlake.bias.charts import metric_intervals
@@ -24,7 +23,6 @@ from mlake.server.app import create_app
 from mlake.server.settings import ServerSettings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "studio"
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -59,12 +57,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: `make test` installs it (scripts/browser.sh)")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _page(browser: Any, world: World, who: str) -> Any:
