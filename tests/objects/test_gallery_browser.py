@@ -3,7 +3,6 @@ loads, a text shows its start, an audio object gets a player. Screenshot under t
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,12 +13,10 @@ import pytest
 import mlake
 from mlake.server.app import create_app
 from mlake.server.settings import ServerSettings
-from tests.live_server import free_port, live_server
+from tests.live_server import chromium, free_port, live_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "objects"
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture
@@ -39,10 +36,7 @@ def studio(tmp_path: Path, files: Path) -> Iterator[tuple[str, str]]:
 
 def test_gallery_shows_thumbnails_text_and_audio(studio: tuple[str, str]) -> None:
     url, token = studio
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: `make test` installs it (scripts/browser.sh)")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+    with chromium() as browser:
         page: Any = browser.new_page(viewport={"width": 1200, "height": 800})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -64,4 +58,3 @@ def test_gallery_shows_thumbnails_text_and_audio(studio: tuple[str, str]) -> Non
         page.wait_for_selector("nav.tabs")
         assert page.locator("a:text-is('Gallery')").count() == 0  # only object tables have a gallery
         assert not errors, errors
-        browser.close()

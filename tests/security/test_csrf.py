@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -14,6 +13,7 @@ from fastapi import FastAPI
 
 from mlake.server.state import COOKIE
 from tests.governed_lake import Governed
+from tests.live_server import chromium
 from tests.security.attempts import ATTEMPTS
 from tests.security.conftest import client_for
 
@@ -43,7 +43,9 @@ async def test_cookie_requests_need_the_servers_own_origin(shared_app: FastAPI, 
         assert r.status_code == 403 and lake.table_exists("shop.orders")
         ok = await browser.post("/api/v1/ingest", headers={"Origin": "http://studio.test"}, **_upload("csrf.own"))  # type: ignore[arg-type]
         assert ok.status_code == 201, ok.text
-        ok = await browser.post("/api/v1/ingest", headers={"Referer": "http://studio.test/catalog"}, **_upload("csrf.own"))  # type: ignore[arg-type]
+        ok = await browser.post(
+            "/api/v1/ingest", headers={"Referer": "http://studio.test/catalog"}, **_upload("csrf.own")
+        )  # type: ignore[arg-type]
         assert ok.status_code == 201, ok.text
     assert not lake.table_exists("csrf.forged")
     async with client_for(shared_app, None) as anon:  # a login form posted from elsewhere is refused too
@@ -82,35 +84,27 @@ def evil_site(tmp_path: Path, live: str) -> Iterator[str]:
 def test_a_page_on_another_port_cannot_ingest_with_the_studio_cookie(
     live: str, evil_site: str, shared: Governed
 ) -> None:
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(chromium).exists():
-        pytest.fail("Chromium is missing: `make test` installs it (scripts/browser.sh)")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_context().new_page()
-            page.goto(f"{live}/login")
-            page.fill("input[name=token]", shared.admin_token)
-            page.click("button.primary")
-            page.wait_for_load_state()
-            assert any(c["name"] == COOKIE for c in page.context.cookies())
-            page.goto(evil_site)
-            page.wait_for_function("document.title === 'sent'", timeout=20_000)
-            held = not shared.lake.table_exists("csrf.pwned")
-            ATTEMPTS.record("CSRF (Chromium)", held)
-            assert held, "a page on another port ingested a table with the Studio cookie"
-            # Studio's own pages still can: the same request from its origin goes through.
-            page.goto(f"{live}/")
-            status = page.evaluate(
-                """async () => {
-                    const fd = new FormData();
-                    fd.append('table', 'csrf.studio');
-                    fd.append('files', new Blob(['a,b\\n1,2\\n'], {type: 'text/csv'}), 'x.csv');
-                    return (await fetch('/api/v1/ingest', {method: 'POST', body: fd})).status;
-                }"""
-            )
-            assert status == 201 and shared.lake.table_exists("csrf.studio")
-            shared.lake.drop_table("csrf.studio")
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_context().new_page()
+        page.goto(f"{live}/login")
+        page.fill("input[name=token]", shared.admin_token)
+        page.click("button.primary")
+        page.wait_for_load_state()
+        assert any(c["name"] == COOKIE for c in page.context.cookies())
+        page.goto(evil_site)
+        page.wait_for_function("document.title === 'sent'", timeout=20_000)
+        held = not shared.lake.table_exists("csrf.pwned")
+        ATTEMPTS.record("CSRF (Chromium)", held)
+        assert held, "a page on another port ingested a table with the Studio cookie"
+        # Studio's own pages still can: the same request from its origin goes through.
+        page.goto(f"{live}/")
+        status = page.evaluate(
+            """async () => {
+                const fd = new FormData();
+                fd.append('table', 'csrf.studio');
+                fd.append('files', new Blob(['a,b\\n1,2\\n'], {type: 'text/csv'}), 'x.csv');
+                return (await fetch('/api/v1/ingest', {method: 'POST', body: fd})).status;
+            }"""
+        )
+        assert status == 201 and shared.lake.table_exists("csrf.studio")
+        shared.lake.drop_table("csrf.studio")

@@ -7,7 +7,6 @@ test-artifacts/studio/.
 
 from __future__ import annotations
 
-import shutil
 import socket
 import threading
 import time
@@ -18,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 import uvicorn
+from tests.live_server import chromium
 
 import mlake
 from mlake.demo import build_demo
@@ -26,10 +26,8 @@ from mlake.server.app import create_app
 from mlake.server.settings import ServerSettings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "studio"
 
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 
 def _free_port() -> int:
@@ -73,14 +71,8 @@ def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: `make test` installs it (scripts/browser.sh)")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-        )
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _page(browser: Any, studio: Studio, who: str) -> Any:
