@@ -91,7 +91,6 @@ LOCAL_ONLY: dict[str, str] = {
     "Lake.catalog": "the pyiceberg catalog itself (bypasses access control; the owner's, in process)",
     "Lake.catalog_for_write": "hands out the live catalog to commit through (the in-process write choke point)",
     "Lake.stream_backend": "the raw stream backend (bypasses stream grants; the owner's, in process)",
-    "Table.apply_changes": "no remote twin yet: change deliveries (CDC) run in process beside the lake",
     "Lake.iceberg_table": "returns a live pyiceberg Table (the in-process metadata choke point)",
     "Lake.lineage_store": "the lineage database object (owner's plumbing; remote: lineage(), recent_writes())",
     "Lake.metadata_engine": "a SQLAlchemy engine on the control-plane database (owner's plumbing)",
@@ -152,6 +151,7 @@ REMOTE_ONLY: dict[str, str] = {
 # Parameters that differ on purpose: (member, parameter) -> why. They are left out of the comparison.
 PARAMETER_DIFFERENCES: dict[tuple[str, str], str] = {
     ("Table.append", "precondition"): "a callable over the live pyiceberg table, run inside the commit",
+    ("Table.apply_changes", "precondition"): "a callable over the live pyiceberg table, run inside the commit",
     ("Table.overwrite", "where"): "locally also a pyiceberg BooleanExpression; over HTTP the filter is SQL-like text",
     ("Table.delete", "where"): "locally also a pyiceberg BooleanExpression; over HTTP the filter is SQL-like text",
     ("Quality.dimensions", "profile_result"): "a profile computed in process; the server profiles the table itself",

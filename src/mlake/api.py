@@ -225,6 +225,16 @@ class TableAPI(Protocol):
     def upsert(
         self, data: Any, on: Sequence[str], *, command: str | None = None, inputs: list[LineageInput] | None = None
     ) -> WriteRecord: ...
+    def apply_changes(
+        self,
+        rows: Any,
+        on: Sequence[str],
+        *,
+        delete_keys: Sequence[tuple[Any, ...]] = (),
+        delete_all: bool = False,
+        command: str | None = None,
+        properties: dict[str, str] | None = None,
+    ) -> WriteRecord: ...
     def delete(self, where: str, *, command: str | None = None) -> WriteRecord: ...
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 import pytest
@@ -19,7 +19,7 @@ from tests.governed_lake import Governed
 import mlake
 from mlake.api import FeatureStoreAPI, GovernanceAPI, LakeAPI, QualityAPI, ResultAPI, SuiteStoreAPI, TableAPI
 from mlake.client import RemoteLake
-from mlake.errors import AlreadyExistsError, MlakeError, NotFoundError, PermissionDeniedError
+from mlake.errors import AlreadyExistsError, MlakeError, NotFoundError, PermissionDeniedError, ValidationError
 from mlake.maintenance import MaintenanceReport
 from mlake.tables.lineage import LineageInput, WriteRecord
 from mlake.tables.table import Page
@@ -87,6 +87,40 @@ def test_writes_return_write_records_as_locally(clients: dict[str, RemoteLake], 
     write = copy.append(query)
     assert write.rows_written == 2 and ("table", "shop.orders") in {(i.kind, i.ref) for i in write.inputs}
     assert "shop.orders" in remote.lineage("sales.big_orders").upstream_tables()
+
+
+def test_a_batch_of_changes_is_one_commit_as_locally(clients: dict[str, RemoteLake], governed: Governed) -> None:
+    """CDC's write (deletes by key, then upserted rows, one snapshot with the source position) over HTTP,
+    with a date in the key: it travels as ISO text and must still match the date column."""
+    remote = clients["admin"]
+    days = pa.array([date(2026, 1, 1), date(2026, 1, 2), date(2026, 1, 3)], pa.date32())
+    made = remote.create_table("lab.cdc", pa.table({"id": [1, 2, 3], "day": days, "v": [1.0, 2.0, 3.0]}))
+    before = len(made.history())
+    write = made.apply_changes(
+        pa.table({"id": [2, 4], "day": pa.array([date(2026, 1, 2), date(2026, 1, 4)], pa.date32()), "v": [20.0, 4.0]}),
+        ["id", "day"],
+        delete_keys=[(3, date(2026, 1, 3)), (1, date(2025, 1, 1))],  # the second matches nothing: fine
+        command="cdc batch",
+        properties={"mlake.source-position": "lsn/42"},
+    )
+    assert write.operation == "upsert" and write.rows_written == 2 and write.command == "cdc batch"
+    history = made.history()
+    assert len(history) > before and history[-1].snapshot_id == write.snapshot_id
+    local = governed.lake.table("lab.cdc")
+    assert local.iceberg.current_snapshot().summary["mlake.source-position"] == "lsn/42"
+    assert made.to_arrow(order_by="id").to_pylist() == [
+        {"id": 1, "day": date(2026, 1, 1), "v": 1.0},
+        {"id": 2, "day": date(2026, 1, 2), "v": 20.0},
+        {"id": 4, "day": date(2026, 1, 4), "v": 4.0},
+    ]
+    made.apply_changes(pa.table({"id": [7], "day": days.take([0]), "v": [7.0]}), ["id"], delete_all=True)
+    assert made.to_arrow().column("id").to_pylist() == [7]
+    with pytest.raises(ValidationError, match="delete_keys"):
+        remote._json(
+            "POST",
+            "/tables/lab.cdc/changes",
+            data={"on": '["id"]', "sql": "SELECT 1 AS id", "delete_keys": "[1]"},
+        )
 
 
 def test_schema_changes_and_time_travel(clients: dict[str, RemoteLake], governed: Governed) -> None:
@@ -168,6 +202,7 @@ def test_a_principal_without_grants_is_refused(clients: dict[str, RemoteLake], g
         "append": lambda: secrets.append(rows),
         "overwrite": lambda: secrets.overwrite(rows),
         "upsert": lambda: secrets.upsert(rows, ["k"]),
+        "apply_changes": lambda: secrets.apply_changes(rows, ["k"], delete_keys=[("launch",)]),
         "delete": lambda: secrets.delete("k = 'launch'"),
         "add_columns": lambda: secrets.add_columns({"z": "string"}),
         "rename_column": lambda: secrets.rename_column("v", "w"),

@@ -10,7 +10,8 @@ import io
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime, time
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -451,9 +452,41 @@ class RemoteTable:
         """Update rows whose key columns ``on`` match, insert the others."""
         return self._write("upsert", data, on=list(on), command=command, inputs=inputs)
 
+    def apply_changes(
+        self,
+        rows: Any,
+        on: Sequence[str],
+        *,
+        delete_keys: Sequence[tuple[Any, ...]] = (),
+        delete_all: bool = False,
+        command: str | None = None,
+        properties: dict[str, str] | None = None,
+    ) -> WriteRecord:
+        """Apply a batch of changes in one commit: remove the rows whose key (columns ``on``) is in
+        ``delete_keys`` or in ``rows`` (every row with ``delete_all``), then add ``rows``. Dates, times and
+        decimals in ``delete_keys`` travel as ISO text, which the server reads back as the key column's type."""
+        return self._write(
+            "changes",
+            rows,
+            on=list(on),
+            delete_keys=[[_key_value(v) for v in key] for key in delete_keys],
+            delete_all=delete_all,
+            command=command,
+            properties=properties,
+        )
+
     def delete(self, where: str, *, command: str | None = None) -> WriteRecord:
         """Delete the rows matching ``where`` (older snapshots keep them)."""
         return write_record(self._lake._json("POST", f"{self._path}/delete", json={"where": where, "command": command}))
+
+
+def _key_value(value: Any) -> Any:
+    """A key value as JSON can carry it (ISO text for dates and times, text for decimals)."""
+    if isinstance(value, date | datetime | time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
 
 
 def upload_report(body: dict[str, Any]) -> IngestReport:

@@ -197,6 +197,46 @@ def upsert(
     ).to_dict()
 
 
+@router.post(
+    "/tables/{name}/changes",
+    summary="Apply a batch of changes in one commit: delete keys, then add rows (Arrow IPC)",
+)
+def apply_changes(
+    name: str,
+    lake: Lk,
+    on: Annotated[str, Form(max_length=10_000, description="JSON list of key columns.")],
+    data: RowsPart = None,
+    sql: SqlForm = None,
+    as_of: AsOfForm = None,
+    params: ParamsForm = None,
+    delete_keys: Annotated[
+        str | None, Form(max_length=50_000_000, description="JSON list of keys to delete, each a list of values.")
+    ] = None,
+    delete_all: Annotated[bool, Form(description="Remove every row before adding the new ones.")] = False,
+    command: CommandForm = None,
+    properties: Annotated[str | None, Form(max_length=100_000, description="Snapshot properties, JSON.")] = None,
+) -> dict[str, Any]:
+    keys = _string_list(on, "on")
+    if not keys:
+        raise ValidationError("A batch of changes needs key columns", hint='send on=["id"]')
+    deletes = _json_form(delete_keys, "delete_keys") or []
+    if not isinstance(deletes, list) or not all(isinstance(k, list) and len(k) == len(keys) for k in deletes):
+        raise ValidationError(
+            f"Form field 'delete_keys' must be a JSON list of keys, each a list of {len(keys)} value(s)",
+            hint='e.g. delete_keys=[[1], [2]] for on=["id"]',
+        )
+    table = lake.table(TableName.parse(name))
+    write = table.apply_changes(
+        rows_of(lake, data, sql, as_of, params),
+        keys,
+        delete_keys=[tuple(k) for k in deletes],
+        delete_all=delete_all,
+        command=command,
+        properties=_string_map(properties, "properties"),
+    )
+    return write.to_dict()
+
+
 class DeleteIn(BaseModel):
     where: str = Field(min_length=1, max_length=10_000, description="The rows to delete, e.g. amount < 0.")
     command: str | None = Field(default=None, max_length=2000)
