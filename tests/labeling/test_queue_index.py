@@ -97,3 +97,21 @@ def test_submit_many_saves_the_good_answers_in_one_commit_and_reports_the_rest(l
     assert stored == {"0": ('"a"', None), "1": ('"a"', 1.5), "3": ('"b"', None)}
     assert [q.item_id for q in lake.labeling.next_items("many", 10)] == ["2", "4", "5"]
     assert lake.labeling.submit_many("many", []) == []
+
+
+def test_the_first_build_indexes_answers_given_before_it(any_lake: Lake) -> None:
+    """The first use of a project whose answers table already has rows (a restored or imported project)
+    builds the index in bulk, on SQLite and PostgreSQL alike: counts and the duplicate guard are right."""
+    items = ["o'brien", "naïve", "plain", 'say "hi"', "%s"]  # quotes, accents and a placeholder look-alike
+    any_lake.create_table("raw.words", pa.table({"w": items, "text": items}))
+    any_lake.labeling.create_project("pre", "raw.words", "w", labels=["a", "b"], annotators_per_item=2)
+    now = datetime.now(UTC)
+    given = [("tester", "o'brien"), ("bob", "o'brien"), ("tester", "%s"), ("bob", 'say "hi"')]
+    rows = [{"item_id": i, "annotator": a, "submitted_at": now, "answer": '"a"', "seconds": 1.0} for a, i in given]
+    any_lake.table("labeling.pre__answers").append(pa.Table.from_pylist(rows, schema=ANSWERS_SCHEMA))
+    queue = [q.item_id for q in any_lake.labeling.next_items("pre", 10)]
+    assert queue[0] == 'say "hi"' and sorted(queue[1:]) == ["naïve", "plain"]  # started items first
+    with pytest.raises(DuplicateAnswerError):  # the tester answered it before the index existed
+        any_lake.labeling.submit("pre", "%s", "b")
+    any_lake.labeling.submit("pre", 'say "hi"', "b")
+    assert any_lake.labeling.progress("pre").items_done == 2
