@@ -289,9 +289,11 @@ class RemoteFeatureStore:
         save: bool = True,
         use: str | None = None,
         override: str | None = None,
+        engine: str = "duckdb",
     ) -> RemoteTrainingSet:
         """Built on the server (point-in-time correct, through your grants, masks and row filters); ``use`` is
-        refused there when a source's terms forbid it, unless ``override`` gives a reason (see
+        refused there when a source's terms forbid it, unless ``override`` gives a reason; ``engine``
+        (``duckdb`` or ``ray``) is the server's compute for the joins (see
         :meth:`mlake.features.store.FeatureStore.training_set`)."""
         body = {
             "features": [features] if isinstance(features, str) else list(features),
@@ -302,6 +304,7 @@ class RemoteFeatureStore:
             "description": description,
             "use": use,
             "override": override,
+            "engine": engine,
         }
         info = self._lake._json("POST", "/features/training-sets", params={"save": save}, json=body)
         return RemoteTrainingSet(self._lake, info)

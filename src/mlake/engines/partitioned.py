@@ -3,7 +3,10 @@
 A job is a list of :class:`Stage`\\ s, each one SQL query over the relation ``__input`` (and broadcast
 tables by name). A stage with no keys is row-local and runs on each input partition as it is (a data
 file, a chunk); a stage with keys needs every row of a key together, so its input is first split by a
-hash of the keys; a global stage runs once over all rows. Every backend runs the same SQL with DuckDB,
+hash of the keys; a global stage runs once over all rows. A keyed stage may name tables to split the
+same way instead of broadcasting them (``split``: a join of two inputs by key, such as a point-in-time
+join of entity rows with a feature group's rows): each bucket's task sees the input's rows and each such
+table's rows whose keys hash to that bucket. Every backend runs the same SQL with DuckDB,
 so results are identical whatever the backend — the engine suite checks it.
 
 :class:`DuckDBCompute` runs a job in process (the reference); :mod:`mlake.engines.ray` runs it on Ray.
@@ -21,6 +24,8 @@ from typing import (
 import duckdb
 import pyarrow as pa
 
+from mlake.duckdb_connection import TIME_ZONE
+
 Partition: TypeAlias = "pa.Table | str"  # an Arrow table, or the path of a Parquet file
 
 
@@ -32,6 +37,17 @@ class Stage:
     sql: str
     keys: tuple[str, ...] | None = None
     global_: bool = False
+    # Tables (by name, from the job's ``tables``) split by the same hash as the input instead of broadcast,
+    # each with its own key columns (same number and order as ``keys``, of types that hash alike). Only
+    # for a keyed stage.
+    split: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.split and (self.keys is None or self.keys == ("*",)):
+            raise ValueError("a stage splits tables only by named keys")
+        for name, keys in self.split:
+            if self.keys is not None and len(keys) != len(self.keys):
+                raise ValueError(f"table {name!r} is split by {len(keys)} key(s), the input by {len(self.keys)}")
 
 
 @runtime_checkable
@@ -52,6 +68,7 @@ def run_sql(sql: str, data: Partition | list[Partition], tables: dict[str, pa.Ta
     con = duckdb.connect()
     try:
         con.execute("SET threads = 1")  # one task, one core: the backend runs tasks side by side
+        con.execute(f"SET TimeZone = '{TIME_ZONE}'")  # as the lake's own sessions: results never depend on TZ
         parts = data if isinstance(data, list) else [data]
         files = [p for p in parts if isinstance(p, str)]
         arrows = [p for p in parts if not isinstance(p, str)]
@@ -107,7 +124,15 @@ class SerialPartitionedCompute:
                 parts = [run_sql(stage.sql, parts, tables)]
             elif stage.keys is not None:
                 pieces = [split_by_key(p, stage.keys, self.buckets) for p in parts]
-                parts = [run_sql(stage.sql, [piece[b] for piece in pieces], tables) for b in range(self.buckets)]
+                split = {name: split_by_key((tables or {})[name], keys, self.buckets) for name, keys in stage.split}
+                parts = [
+                    run_sql(
+                        stage.sql,
+                        [piece[b] for piece in pieces],
+                        {**(tables or {}), **{name: by_bucket[b] for name, by_bucket in split.items()}},
+                    )
+                    for b in range(self.buckets)
+                ]
             else:
                 parts = [run_sql(stage.sql, p, tables) for p in parts]
         return run_sql("SELECT * FROM __input", parts)

@@ -29,12 +29,21 @@ measurable. Each join carries only the entity rows' row number, keys and time; i
 DuckDB's order and are put into the entity input's order by the row number (an Arrow ``take`` through
 the inverse permutation, linear, instead of a sort of the whole result), next to the entity columns
 as given (no copy). Every entity row is kept (LEFT join).
+
+On a partitioned engine (Ray: "Ray distributes, DuckDB computes each partition"), each group's join is
+one keyed :class:`~mlake.engines.partitioned.Stage`: the group's rows are read in the driver through
+the actor's secure view (masks, row filters: the same choke point as the in-process join, and only
+the rows written by ``as_of``), then the entity rows (row number, keys, time) and the group's rows are
+split into the same buckets by a hash of the entity key, and every bucket runs the very SQL above over
+its two pieces. A key's rows all land in one bucket, so each bucket's answer is exactly the in-process
+answer for its entity rows; the buckets' rows are put back in entity order by the row number as
+before, so the result is identical, values, nulls, types and order (the engine suite checks it).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import duckdb
@@ -42,6 +51,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mlake.engines.partitioned import PartitionedCompute, Stage
+from mlake.errors import ValidationError
 from mlake.features.groups import WRITE_TIME, FeatureGroup
 from mlake.tables.types import quote_ident, quote_literal
 
@@ -198,12 +209,63 @@ def _in_entity_order(part: pa.Table, n: int) -> dict[str, pa.Array | pa.ChunkedA
     return {c: out[c] for c in names}
 
 
+_GROUP_ROWS = "__mlake_group_rows"  # what a bucket's task names its piece of a group's rows
+
+
+def _int64_keys(table: pa.Table, columns: tuple[str, ...]) -> pa.Table:
+    """``table`` with its integer ``columns`` as int64: DuckDB hashes -5 as INTEGER and as BIGINT apart,
+    so both sides of a split join hash one type (equality, and so the join, is the same)."""
+    for column in dict.fromkeys(columns):
+        at = table.column_names.index(column)
+        dtype = table.schema.field(at).type
+        if pa.types.is_integer(dtype) and dtype != pa.int64():
+            try:
+                table = table.set_column(at, column, table.column(at).cast(pa.int64()))
+            except pa.ArrowInvalid as exc:
+                raise ValidationError(
+                    f"Entity column {column!r} holds values beyond a 64-bit integer",
+                    hint="feature group keys are int or long; drop or cast those rows first",
+                ) from exc
+    return table
+
+
+def _partitioned_join(
+    cursor: duckdb.DuckDBPyConnection,
+    compute: PartitionedCompute,
+    entities: pa.Table,
+    entity_time: str,
+    read: GroupRead,
+    i: int,
+    as_of: datetime | None,
+) -> tuple[pa.Table, str]:
+    """One group's join on ``compute``: the group's rows read through ``read.source`` (the actor's view)
+    on ``cursor``, both sides split by the entity key's hash, the same SQL per bucket; see the module
+    docstring. Returns the rows (row number + outputs, in no order) and the SQL each bucket ran."""
+    g = read.group
+    # keys are int or long (both hashed as BIGINT), string, date or bool; the entity side's are made alike
+    ints = {k.name for k in g.entities if k.dtype in ("int", "long")}
+    cols = ", ".join(
+        f"CAST({quote_ident(c)} AS BIGINT) AS {quote_ident(c)}" if c in ints else quote_ident(c)
+        for c in dict.fromkeys([*g.key_names, g.event_time, WRITE_TIME, *read.features])
+    )
+    where = f" WHERE {WRITE_TIME} <= TIMESTAMPTZ {quote_literal(as_of.isoformat())}" if as_of is not None else ""
+    rows = cursor.sql(f"SELECT {cols} FROM {read.source}{where}").to_arrow_table()
+    entity_ints = tuple(k for k, name in zip(read.key_columns, g.key_names, strict=True) if name in ints)
+    side = _int64_keys(entities.select(list(dict.fromkeys([ROW, *read.key_columns, entity_time]))), entity_ints)
+    sql = _group_join_sql("__input", entity_time, replace(read, source=_GROUP_ROWS), i, as_of)
+    chunk = max(1, -(-side.num_rows // 8))
+    chunks: list[pa.Table | str] = [side.slice(at, chunk) for at in range(0, max(side.num_rows, 1), chunk)]
+    stage = Stage(sql, keys=tuple(read.key_columns), split=((_GROUP_ROWS, tuple(g.key_names)),))
+    return compute.run([stage], chunks, {_GROUP_ROWS: rows}), sql
+
+
 def point_in_time(
     cursor: duckdb.DuckDBPyConnection,
     entities: pa.Table,
     entity_time: str,
     reads: list[GroupRead],
     as_of: datetime | None = None,
+    compute: PartitionedCompute | None = None,
 ) -> tuple[duckdb.DuckDBPyRelation, str, list[pa.Table]]:
     """The point-in-time join of ``entities`` (Arrow, with a ``__mlake_row`` column giving their order)
     with every group.
@@ -214,7 +276,8 @@ def point_in_time(
     and the Arrow tables that must outlive the relation. Each group is joined on its own
     (one narrow ASOF join, see :func:`_group_join_sql`), its values put into entity order by row number,
     and the columns are set next to the entity columns: time and memory grow linearly with the number
-    of groups, and entity columns are never copied.
+    of groups, and entity columns are never copied. ``compute``: a partitioned engine (Ray) to run each
+    group's join on, by buckets of the entity key (see :func:`_partitioned_join`); None: on ``cursor``.
     """
     entities = _positional(entities)
     n = entities.num_rows
@@ -224,8 +287,12 @@ def point_in_time(
     try:
         columns = {c: entities.column(c) for c in entities.column_names if c != ROW}
         for i, read in enumerate(reads):
-            joins.append(_group_join_sql(quote_ident(name), entity_time, read, i, as_of))
-            part = cursor.sql(joins[-1]).to_arrow_table()
+            if compute is None:
+                joins.append(_group_join_sql(quote_ident(name), entity_time, read, i, as_of))
+                part = cursor.sql(joins[-1]).to_arrow_table()
+            else:
+                part, sql = _partitioned_join(cursor, compute, entities, entity_time, read, i, as_of)
+                joins.append(f"/* on {compute.name}, per bucket of the entity key */ {sql}")
             ordered = _in_entity_order(part, n)
             del part
             for column in _outputs(read):

@@ -425,6 +425,7 @@ class FeatureStore:
         save: bool = True,
         use: str | None = None,
         override: str | None = None,
+        engine: str = "duckdb",
     ) -> TrainingSet:
         """Point-in-time correct feature values for each entity row; see :mod:`mlake.features.pit`.
 
@@ -434,7 +435,9 @@ class FeatureStore:
         Saved training sets (the default) can be rebuilt identically with :meth:`load_training_set`.
         ``use`` (e.g. ``"model_training"``): refused with UseForbiddenError when a source the rows derive
         from does not allow it (see :mod:`mlake.sources`), unless ``override`` gives a reason, which the
-        audit log records.
+        audit log records. ``engine``: ``duckdb`` (in process, the default) or ``ray`` (each group's join
+        split by a hash of the entity key, the same SQL per bucket on Ray; identical rows, see
+        :mod:`mlake.features.pit`); a saved set is rebuilt on the engine it was built with.
         """
         refs = parse_feature_refs(features)
         tables = list(dict.fromkeys(f"{OFFLINE_NAMESPACE}.{r.group}" for r in refs))
@@ -455,6 +458,7 @@ class FeatureStore:
                 save=save,
                 use=use,
                 override=override,
+                engine=engine,
             )
             entity_table = ts.entities.get("table")
             if entity_table and audit is not None:

@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
+from mlake.engines.partitioned import PartitionedCompute
 from mlake.errors import NotFoundError, ValidationError
 from mlake.features.groups import WRITE_TIME, FeatureGroup
 from mlake.features.metastore import training_set_groups_table, training_sets_table
@@ -243,6 +244,23 @@ def _name_of(dtype: pa.DataType) -> str:
 
 
 def _build(ts: TrainingSet) -> Result:
+    """The rows, on the engine the set was asked for: DuckDB in process, or a partitioned backend (Ray)
+    started for this build and closed after it."""
+    engine = ts.spec.get("engine") or "duckdb"
+    if engine == "duckdb":
+        return compute_rows(ts)
+    from mlake.backends import backend_named
+
+    compute = backend_named("compute", engine).load()()
+    try:
+        return compute_rows(ts, compute)
+    finally:
+        compute.close()
+
+
+def compute_rows(ts: TrainingSet, compute: PartitionedCompute | None = None) -> Result:
+    """The training set's rows: each group's point-in-time join in process (``compute`` None) or on a
+    partitioned backend by buckets of the entity key; both give the same rows (values, types, order)."""
     lake = ts.lake
     store = lake.features
     refs = parse_feature_refs(ts.spec["features"])
@@ -277,7 +295,9 @@ def _build(ts: TrainingSet) -> Result:
     cursor = lake.engine.connection.cursor()
     try:
         with lake.engine.deadline(cursor):  # a principal's statement timeout bounds the joins
-            relation, sql, kept = point_in_time(cursor, data, entity_time, reads, _as_of(ts.spec.get("as_of")))
+            relation, sql, kept = point_in_time(
+                cursor, data, entity_time, reads, _as_of(ts.spec.get("as_of")), compute=compute
+            )
     except duckdb.Error as exc:
         raise translate_duckdb_error(exc) from exc
     result = Result(relation, sql, inputs, keepalive=(cursor, data, kept), lake=lake, arrow=kept[0])
@@ -402,11 +422,14 @@ def create_training_set(
     save: bool = True,
     use: str | None = None,
     override: str | None = None,
+    engine: str = "duckdb",
 ) -> TrainingSet:
     """See :meth:`mlake.features.store.FeatureStore.training_set`."""
+    from mlake.backends import backend_named
     from mlake.features.offline import ensure_offline_table, source_relation
     from mlake.tables.table import Table
 
+    engine = backend_named("compute", engine).name  # an unknown engine is refused before anything is read
     store = lake.features
     selected = resolve_features(store, parse_feature_refs(features))
     keys = {k.lower() for g, _ in selected for k in g.key_names}
@@ -458,6 +481,8 @@ def create_training_set(
     }
     if use is not None:
         spec["use"] = use
+    if engine != "duckdb":  # how to build it, not what it holds: a load rebuilds it the same way
+        spec["engine"] = engine
     ts = TrainingSet(
         lake, ts_id if save else None, spec, entity_source, snapshots, name, description, lake.settings.user
     )

@@ -122,6 +122,11 @@ class TrainingSetIn(BaseModel):
     override: str | None = Field(
         default=None, max_length=2000, description="Why the use is allowed anyway (recorded in the audit log)."
     )
+    engine: str = Field(
+        default="duckdb",
+        max_length=64,
+        description="Where the joins run: duckdb (in process) or ray (by entity-key buckets; identical rows).",
+    )
 
 
 def _source(body: RowsSource, time_columns: set[str] | None) -> Any:
@@ -268,6 +273,7 @@ def create_training_set(body: TrainingSetIn, lake: Lk, save: bool = True) -> dic
         save=save,
         use=body.use,
         override=body.override,
+        engine=body.engine,
     )
     return training_set_info(lake, ts)
 
