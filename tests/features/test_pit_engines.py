@@ -22,8 +22,6 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.governed_features import NOW, add_feature_groups
-from tests.governed_lake import build_governed_lake
 
 import mlake
 from mlake.engines.partitioned import SerialPartitionedCompute, Stage
@@ -32,6 +30,8 @@ from mlake.features.groups import WRITE_TIME, EntityKey, Feature, FeatureGroup
 from mlake.features.pit import ROW, GroupRead, WriteTimes, point_in_time
 from mlake.features.training import compute_rows
 from mlake.lake import Lake
+from tests.governed_features import NOW, add_feature_groups
+from tests.governed_lake import build_governed_lake
 
 BASE = datetime(2025, 1, 1, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -127,7 +127,7 @@ def _join(
 
 
 @pytest.mark.slow
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     writes_a=writes_strategy,
     writes_b=writes_strategy,
