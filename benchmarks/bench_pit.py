@@ -13,8 +13,16 @@ from ``training_set(...)`` to the Arrow table) against the raw ASOF JOIN over th
 in its own process (peak RSS is that process's), alternating for ``--rounds`` rounds (default 3). It
 prints wall and CPU seconds, peak RSS, and mlake / limit ratios.
 
+``--engine ray`` measures issue 12's comparison: the same training set (1 group, ``save=False``, lake open)
+on DuckDB in process and on a local Ray with 2 CPUs (``engine="ray"``: each group's join split by a
+hash of the entity key, the same SQL per bucket), each in its own process; Ray's start-up is timed apart,
+and the job is run twice (cold workers, then warm). Both sides' rows are checked equal (a digest of the
+whole table). Then per-bucket scaling: Ray with 2 CPUs at 2, 4 and 8 buckets, and with 1 CPU at 2. Peak
+RSS is the driver's (Ray's workers and object store are other processes: their peak is printed apart).
+
     .venv/bin/python -m benchmarks.bench_pit [--quick]
     .venv/bin/python -m benchmarks.bench_pit --issue16 [--rounds 3] [--small]
+    .venv/bin/python -m benchmarks.bench_pit --engine ray [--rounds 2] [--small]
 """
 
 from __future__ import annotations
@@ -229,9 +237,119 @@ def issue16(rounds: int, sizes: list[tuple[int, int]]) -> None:
     print("\n".join(lines))
 
 
+def _digest(table: Any) -> str:
+    """Equal for equal tables whatever their chunking: the types and a hash of every row."""
+    import hashlib
+
+    frame = table.to_pandas()
+    rows = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    return hashlib.sha256(str(table.schema).encode() + rows.tobytes()).hexdigest()[:16]
+
+
+def _worker_peak_mb() -> float:
+    """The largest peak RSS (Linux: VmHWM) among this process's descendants — the Ray workers it started
+    (other users' Ray processes on a shared machine are not counted)."""
+    import os
+
+    parent: dict[int, int] = {}
+    peaks: dict[int, float] = {}
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+        except OSError:
+            continue
+        pid = int(status.parent.name)
+        parent[pid] = int(fields.get("PPid", "0").strip())
+        if "VmHWM" in fields:
+            peaks[pid] = int(fields["VmHWM"].split()[0]) / 1024
+    me, peak = os.getpid(), 0.0
+    for pid, mb in peaks.items():
+        up = parent.get(pid, 0)
+        while up not in (0, 1, me):
+            up = parent.get(up, 0)
+        if up == me and pid != me:
+            peak = max(peak, mb)
+    return peak
+
+
+def engine_timed(feature_rows: int, engine: str, buckets: int = 0, cpus: int = 2) -> dict[str, Any]:
+    """One group's training set on ``engine`` (``duckdb`` or ``ray``), the lake open: Ray's start-up, then
+    the job twice (cold, warm) for Ray; wall and CPU seconds of the driver, a digest of the rows."""
+    import time
+
+    from mlake.features.training import compute_rows
+
+    lake = _lake(feature_rows, _LIMIT)
+    lake.features.registry.exists("pit0")  # warm the metastore connection, as in an open session
+    out: dict[str, Any] = {"engine": engine, "buckets": buckets, "cpus": cpus}
+    compute = None
+    if engine == "ray":
+        import ray
+
+        from mlake.engines.ray import RayCompute
+
+        start = time.perf_counter()
+        ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
+        compute = RayCompute(buckets=buckets or None)
+        out["startup"] = time.perf_counter() - start
+    runs = []
+    for _ in range(2 if engine == "ray" else 1):
+        cpu, start = _cpu(), time.perf_counter()
+        ts = lake.features.training_set("bench.entities", ["pit0:*"], entity_time="ts", save=False)
+        table = compute_rows(ts, compute).to_arrow()
+        runs.append((time.perf_counter() - start, _cpu() - cpu))
+    out.update(seconds=runs[-1][0], cpu=runs[-1][1], cold=runs[0][0], rows=table.num_rows, digest=_digest(table))
+    if engine == "ray":
+        out["worker_peak_mb"] = _worker_peak_mb()
+        ray.shutdown()
+    return out
+
+
+def ray_vs_duckdb(rounds: int, feature_rows: int, entity_rows: int) -> None:
+    """Issue 12's table: a training set on Ray (2 CPUs) next to DuckDB in process, same run."""
+    import os
+
+    run_contender(MODULE, "prepare", feature_rows, entity_rows, 1)
+    print(f"{entity_rows:,} entity rows x {feature_rows:,} feature rows, load average {os.getloadavg()[0]:.1f}")
+    got: dict[str, list[Measurement]] = {"duckdb": [], "ray": []}
+    for r in range(rounds):
+        for engine in ("duckdb", "ray") if r % 2 == 0 else ("ray", "duckdb"):
+            m = run_contender(MODULE, "engine_timed", feature_rows, engine)
+            got[engine].append(m)
+            print(f"round {r + 1} {engine}: {m.extra} peak {m.peak_mb:.0f} MB", flush=True)
+    digests = {m.extra["digest"] for ms in got.values() for m in ms}
+    assert len(digests) == 1, f"the engines gave different rows: {digests}"
+    duck = min(got["duckdb"], key=lambda m: m.extra["seconds"])
+    ray = min(got["ray"], key=lambda m: m.extra["seconds"])
+    lines = [
+        "| engine | job s (driver cpu s) | cold job s | start-up s | driver peak MB | worker peak MB |",
+        "|---|---|---|---|---|---|",
+        f"| DuckDB in process | {duck.extra['seconds']:.2f} ({duck.extra['cpu']:.2f}) | - | - | {duck.peak_mb:.0f} | - |",
+        f"| Ray, 2 CPUs, 2 buckets | {ray.extra['seconds']:.2f} ({ray.extra['cpu']:.2f}) | {ray.extra['cold']:.2f} "
+        f"| {ray.extra['startup']:.2f} | {ray.peak_mb:.0f} | {ray.extra['worker_peak_mb']:.0f} |",
+    ]
+    print(f"Ray / DuckDB (warm job, best of {rounds}): {ray.extra['seconds'] / duck.extra['seconds']:.2f}x")
+    for cpus, buckets in ((2, 4), (2, 8), (1, 2)):
+        m = run_contender(MODULE, "engine_timed", feature_rows, "ray", buckets, cpus)
+        assert m.extra["digest"] in digests, f"{buckets} buckets gave different rows"
+        print(f"ray {cpus} cpu(s) {buckets} buckets: {m.extra} peak {m.peak_mb:.0f} MB", flush=True)
+        lines.append(
+            f"| Ray, {cpus} CPU{'s' if cpus > 1 else ''}, {buckets} buckets | {m.extra['seconds']:.2f} "
+            f"({m.extra['cpu']:.2f}) | {m.extra['cold']:.2f} | {m.extra['startup']:.2f} | {m.peak_mb:.0f} "
+            f"| {m.extra['worker_peak_mb']:.0f} |"
+        )
+    print(f"\nmachine: {machine()}, load average {os.getloadavg()[0]:.1f} at the end; rows equal (digest {digests})")
+    print("\n".join(lines))
+
+
 def main() -> None:
     import statistics
 
+    if "--engine" in sys.argv:
+        rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 2
+        small = "--small" in sys.argv
+        ray_vs_duckdb(rounds, *((1_000_000, 100_000) if small else (10_000_000, 1_000_000)))
+        return
     if "--issue16" in sys.argv:
         rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 3
         sizes = [(10_000_000, 1_000_000)] + ([] if "--small" in sys.argv else [(30_000_000, 3_000_000)])
