@@ -215,10 +215,19 @@ def training_set(
     ] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the rows to this file.")] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or parquet.")] = "table",
+    engine: Annotated[
+        str, typer.Option(help="duckdb (in process) or ray (the joins by entity-key buckets on Ray; same rows).")
+    ] = "duckdb",
 ) -> None:
     """Build a point-in-time correct training set; with --name, save it to rebuild later."""
     ts = state.lake().features.training_set(
-        _source(entities), feature, entity_time=entity_time, as_of=as_of, name=name, save=name is not None
+        _source(entities),
+        feature,
+        entity_time=entity_time,
+        as_of=as_of,
+        name=name,
+        save=name is not None,
+        engine=engine,
     )
     if name:
         console.print(f"[green]training set[/green] {ts.id} ({escape(name)} v{ts.version})", highlight=False)
