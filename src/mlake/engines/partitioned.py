@@ -24,8 +24,6 @@ from typing import (
 import duckdb
 import pyarrow as pa
 
-from mlake.duckdb_connection import TIME_ZONE
-
 Partition: TypeAlias = "pa.Table | str"  # an Arrow table, or the path of a Parquet file
 
 
@@ -68,7 +66,7 @@ def run_sql(sql: str, data: Partition | list[Partition], tables: dict[str, pa.Ta
     con = duckdb.connect()
     try:
         con.execute("SET threads = 1")  # one task, one core: the backend runs tasks side by side
-        con.execute(f"SET TimeZone = '{TIME_ZONE}'")  # as the lake's own sessions: results never depend on TZ
+        con.execute("SET TimeZone = 'UTC'")  # as every lake session (mlake.duckdb_connection): never the TZ's
         parts = data if isinstance(data, list) else [data]
         files = [p for p in parts if isinstance(p, str)]
         arrows = [p for p in parts if not isinstance(p, str)]
