@@ -36,7 +36,7 @@ import duckdb
 import pandas as pd
 
 import mlake
-from benchmarks.common import DATA, Measurement, machine, report, run_contender
+from benchmarks.common import DATA, Figure, Measurement, machine, record, report, run_contender
 
 KEYS = 100_000  # at 10M feature rows: 100 rows per key (the density is kept at other sizes)
 MODULE = "benchmarks.bench_pit"
@@ -340,6 +340,28 @@ def ray_vs_duckdb(rounds: int, feature_rows: int, entity_rows: int) -> None:
         )
     print(f"\nmachine: {machine()}, load average {os.getloadavg()[0]:.1f} at the end; rows equal (digest {digests})")
     print("\n".join(lines))
+    size = f"{entity_rows / 1e6:g}M x {feature_rows / 1e6:g}M"
+    record(
+        [
+            Figure(
+                f"training set on Ray, 2 CPUs ({size}), warm",
+                ray.extra["seconds"],
+                duck.extra["seconds"],
+                "s",
+                "DuckDB",
+            ),
+            Figure(
+                f"training set on Ray, 2 CPUs ({size}), start-up + cold",
+                ray.extra["startup"] + ray.extra["cold"],
+                duck.extra["seconds"],
+                "s",
+                "DuckDB",
+            ),
+            Figure(f"training set on Ray, driver peak ({size})", ray.peak_mb, duck.peak_mb, "MB", "DuckDB"),
+        ],
+        command=f"python -m benchmarks.bench_pit --engine ray --rounds {rounds}"
+        + (" --small" if entity_rows < 1e6 else ""),
+    )
 
 
 def main() -> None:

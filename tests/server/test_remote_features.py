@@ -17,7 +17,7 @@ from tests.governed_lake import Governed
 
 import mlake
 from mlake.client import RemoteLake
-from mlake.errors import AlreadyExistsError, NotFoundError, PermissionDeniedError
+from mlake.errors import AlreadyExistsError, ConfigError, NotFoundError, PermissionDeniedError
 
 
 @pytest.fixture
@@ -78,6 +78,23 @@ def test_training_sets_from_a_frame_and_a_table(
     assert len(from_table) == 2 and from_table.id is None
     with pytest.raises(PermissionDeniedError):
         bob.training_set("SELECT 1 AS customer_id, now() AS at FROM vault.secrets", ["order_stats:orders"])
+
+
+@pytest.mark.slow
+def test_a_training_set_on_ray_over_rest(clients: dict[str, RemoteLake], governed: Governed) -> None:
+    """``engine="ray"`` reaches the server, which joins on Ray through bob's views: the same rows as in
+    process; an unknown engine is refused with the engines there are."""
+    pytest.importorskip("ray")
+    bob = clients["bob"].features
+    frame = pd.DataFrame({"customer_id": [6, 1, 2, 3, 99], "at": [NOW] * 5})
+    ts = bob.training_set(frame, ["customer_profile:*", "order_stats:*"], entity_time="at", engine="ray")
+    assert ts.spec["features"] and len(ts) == 5
+    local = governed.lake.as_principal("bob").features.training_set(
+        frame, ["customer_profile:*", "order_stats:*"], entity_time="at", save=False
+    )
+    assert ts.to_arrow().equals(local.to_arrow())  # masks and the row filter apply on Ray too
+    with pytest.raises(ConfigError, match="ray"):
+        bob.training_set(frame, ["customer_profile:*"], entity_time="at", engine="spark")
 
 
 def test_changes(clients: dict[str, RemoteLake]) -> None:
