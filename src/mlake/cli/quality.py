@@ -20,6 +20,7 @@ app = typer.Typer(help="Metric history, anomalies, ML readiness and annotator ag
 TableArg = Annotated[str, typer.Argument(help="A table (shop.orders) or a SQL query in quotes.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 SnapshotOpt = Annotated[int | None, typer.Option("--snapshot", help="Measure this snapshot of the table.")]
+EngineOpt = Annotated[str, typer.Option(help="duckdb (in process) or ray (a table's data files over Ray tasks).")]
 
 
 def _pct(value: float | None) -> str:
@@ -32,10 +33,13 @@ def profile(
     key: Annotated[list[str] | None, typer.Option(help="Key column(s): duplicate keys are counted.")] = None,
     exact: Annotated[bool, typer.Option(help="Count distinct values exactly for every column.")] = False,
     save: Annotated[bool, typer.Option(help="Keep the metrics in the history.")] = True,
+    engine: EngineOpt = "duckdb",
     as_json: JsonOpt = False,
 ) -> None:
     """Profile a table, snapshot or query: per-column statistics in a few scans."""
-    p = state.lake().quality.profile(table, snapshot_id=snapshot, key=key or (), exact_distinct=exact, save=save)
+    p = state.lake().quality.profile(
+        table, snapshot_id=snapshot, key=key or (), exact_distinct=exact, save=save, engine=engine
+    )
     if as_json:
         print_json(p.to_dict())
         return
@@ -84,13 +88,16 @@ def check(
     snapshot: SnapshotOpt = None,
     samples: Annotated[int, typer.Option(help="Failing rows to show per check.")] = 3,
     save: Annotated[bool, typer.Option(help="Keep the results in the history.")] = True,
+    engine: EngineOpt = "duckdb",
     as_json: JsonOpt = False,
 ) -> None:
     """Run a suite of checks (a file or a stored suite); exits with 1 when a check of severity error fails.
 
     A stored suite's kept run becomes its last result, as in Studio."""
     lake = state.lake()
-    result = lake.quality.check(table, _suite(lake, table, suite), snapshot_id=snapshot, save=save, sample_rows=samples)
+    result = lake.quality.check(
+        table, _suite(lake, table, suite), snapshot_id=snapshot, save=save, sample_rows=samples, engine=engine
+    )
     if as_json:
         print_json(result.to_dict())
     else:

@@ -98,6 +98,7 @@ class RemoteQuality:
         bins: int = 20,
         top_k: int = 10,
         exact_distinct: bool = False,
+        engine: str = "duckdb",
         **options: Any,
     ) -> Profile:
         """Profile a table (any snapshot, or as it was at ``as_of``) or a query (SQL text or a
@@ -118,6 +119,7 @@ class RemoteQuality:
             "bins": bins,
             "top_k": top_k,
             "exact_distinct": exact_distinct,
+            "engine": engine,
         }
         if isinstance(table, RemoteResult) or is_query(table):
             sql, pinned = (table.sql, table.as_of) if isinstance(table, RemoteResult) else (table, None)
@@ -154,16 +156,23 @@ class RemoteQuality:
         as_of: datetime | str | None = None,
         save: bool = True,
         sample_rows: int = 5,
+        engine: str = "duckdb",
     ) -> SuiteResult:
         """Run a suite (a YAML path or text, a dict, a :class:`Suite`, or a stored suite from
         ``remote.quality.suites``) on a table (any snapshot, or as it was at ``as_of``); a stored
-        suite's kept run becomes its last result."""
+        suite's kept run becomes its last result. ``engine``: the server's ``duckdb`` or ``ray``."""
         name = _table(table)
         if as_of is not None:
             if snapshot_id is not None:
                 raise ValidationError("Give snapshot_id or as_of, not both")
             snapshot_id = self._snapshot_at(name, as_of)
-        body = {**_suite_body(suite), "snapshot_id": snapshot_id, "save": save, "sample_rows": sample_rows}
+        body = {
+            **_suite_body(suite),
+            "snapshot_id": snapshot_id,
+            "save": save,
+            "sample_rows": sample_rows,
+            "engine": engine,
+        }
         return SuiteResult.from_dict(self._lake._json("POST", f"/tables/{name}/quality/checks", json=body))
 
     def suggest(

@@ -44,7 +44,7 @@ class Step(BaseModel):
     function: str | None = None  # python: "module:function"
     retries: int = 0
     backoff_seconds: float = 0.5
-    engine: Literal["duckdb", "ray"] = "duckdb"  # recipe: its engine; python: "ray" runs it as a Ray task
+    engine: Literal["duckdb", "ray"] = "duckdb"  # recipe, check: its engine; python: "ray" runs it as a Ray task
 
     @model_validator(mode="after")
     def _complete(self) -> Step:
@@ -59,8 +59,8 @@ class Step(BaseModel):
         missing = [f for f in need[self.kind] if getattr(self, f) in (None, "")]
         if missing:
             raise ValueError(f"a {self.kind} step needs {', '.join(missing)}")
-        if self.engine == "ray" and self.kind not in ("recipe", "python"):
-            raise ValueError(f"a {self.kind} step runs in the worker; engine: ray is for recipe and python steps")
+        if self.engine == "ray" and self.kind not in ("recipe", "python", "check"):
+            raise ValueError(f"a {self.kind} step runs in the worker; engine: ray is for recipe, check and python steps")
         return self
 
     def input_tables(self) -> list[str]:

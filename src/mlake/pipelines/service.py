@@ -346,7 +346,7 @@ class Pipelines:
             from mlake.quality.api import Quality
 
             assert step.table is not None and step.suite is not None
-            result = Quality(lake).check(step.table, step.suite, save=False)  # type: ignore[arg-type]
+            result = Quality(lake).check(step.table, step.suite, save=False, engine=step.engine)  # type: ignore[arg-type]
             if not result.passed:
                 raise _CheckFailed(f"{len(result.failures)} check(s) failed on {step.table}")
             return f"{len(result.results)} checks passed on {step.table}"

@@ -9,7 +9,7 @@ and not with the number of queries.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from mlake.quality.source import Source
@@ -55,16 +55,27 @@ class AggregatePlan:
         """Run the plan (one scan of ``source``); an empty plan reads nothing."""
         if not self._exprs:
             return {}
+        if source.partitions is not None:
+            from mlake.quality.partitioned import aggregate, check_statement
+
+            check_statement(source, self.sql(source.from_clause()))
+            return aggregate(source, self._keys, self._exprs, self._derived)
         rows = source.fetch(self.sql(source.from_clause()))
         values = rows[0] if rows else (None,) * len(self._exprs)
         return dict(zip(self._keys, values, strict=True))
 
 
-def run_together(source: Source, plans: list[tuple[AggregatePlan, str]], with_clause: str = "") -> dict[Hashable, Any]:
+def run_together(
+    source: Source,
+    plans: list[tuple[AggregatePlan, str]],
+    with_clause: str = "",
+    fetch: Callable[[str], list[tuple[Any, ...]]] | None = None,
+) -> dict[Hashable, Any]:
     """Run several plans, each over its own FROM clause, as one statement (one result row).
 
     DuckDB executes the parts in one query, so, for example, the main aggregates and those over a
-    sample of the same source are computed together.
+    sample of the same source are computed together. ``fetch`` runs the statement instead of the source
+    (a partitioned engine's sample, gathered in the driver).
     """
     parts = [(p, f) for p, f in plans if len(p)]
     if not parts:
@@ -73,7 +84,7 @@ def run_together(source: Source, plans: list[tuple[AggregatePlan, str]], with_cl
         raise ValueError("plans run together need distinct prefixes")
     selects = ", ".join(f"({p.sql(f)}) AS __{p.prefix}" for p, f in parts)
     sql = f"{with_clause} SELECT * FROM {selects}"
-    rows = source.fetch(sql)
+    rows = (fetch or source.fetch)(sql)
     keys = [k for p, _ in parts for k in p.keys]
     values = rows[0] if rows else (None,) * len(keys)
     return dict(zip(keys, values, strict=True))
@@ -93,6 +104,14 @@ def count_groups(
     non-null values of each expression and its exact distinct count: ``key -> (distinct, [(value, count)])``
     (most frequent first, ties by value)."""
     keys, top_keys = list(groups), list(tops or {})
+    if source.partitions is not None:
+        from mlake.quality.partitioned import check_statement, distinct_counts, top_values
+
+        for expr, cond in groups.values():
+            check_statement(source, f"SELECT {expr} FROM {source.from_clause()} WHERE {cond} GROUP BY ALL")
+        out = dict(distinct_counts(source, groups, nulls=True))
+        out.update(top_values(source, tops or {}, top_k))
+        return out
     parts = [
         f"SELECT {n} AS k, count(*) AS n, NULL::VARCHAR AS v, NULL::BIGINT AS c "
         f"FROM (SELECT {expr} FROM {source.from_clause()} WHERE {cond} GROUP BY ALL)"
@@ -129,6 +148,12 @@ def count_distinct(source: Source, counts: dict[Hashable, tuple[str, str]]) -> d
     same."""
     if not counts:
         return {}
+    if source.partitions is not None:
+        from mlake.quality.partitioned import check_statement, distinct_counts
+
+        for expr, cond in counts.values():
+            check_statement(source, f"SELECT count(DISTINCT {expr}) FROM {source.from_clause()} WHERE {cond}")
+        return distinct_counts(source, counts, nulls=False)
     parts = [
         f"SELECT {n} AS k, count(DISTINCT {expr}) AS n FROM {source.from_clause()} WHERE {cond}"
         for n, (expr, cond) in enumerate(counts.values())

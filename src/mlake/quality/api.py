@@ -34,6 +34,7 @@ from mlake.quality.history import (
     record_profile,
     record_suite,
 )
+from mlake.quality.partitioned import on_engine
 from mlake.quality.profile import Profile, profile
 from mlake.quality.readiness import ReadinessReport, readiness
 from mlake.quality.report import QualityReport
@@ -75,13 +76,16 @@ class Quality:
         bins: int = 20,
         top_k: int = 10,
         exact_distinct: bool = False,
+        engine: str = "duckdb",
         **options: Any,
     ) -> Profile:
         """Profile a table, snapshot or query: ``columns`` (default all), ``key`` (columns that should
         identify a row), ``time_column`` (for freshness), histogram ``bins``, ``top_k`` values, and
         ``exact_distinct`` counts; further tuning options: see :func:`mlake.quality.profile.profile`.
 
-        ``save`` keeps the profile's metrics in the history (``mlake.quality_metrics``).
+        ``save`` keeps the profile's metrics in the history (``mlake.quality_metrics``). ``engine``:
+        ``duckdb`` (in process) or ``ray`` (a table's data files split over Ray tasks, same results: see
+        :mod:`mlake.quality.partitioned`).
         """
         options.update(
             columns=columns,
@@ -92,11 +96,11 @@ class Quality:
             exact_distinct=exact_distinct,
         )
         with self._audited("quality.profile", table):
-            return self._profile(self._source(table, snapshot_id, as_of), save, **options)
+            return self._profile(self._source(table, snapshot_id, as_of), save, engine=engine, **options)
 
-    def _profile(self, src: Source, save: bool, **options: Any) -> Profile:
-        with self._lake.progress.task(f"profiling {src.label}", total=None):
-            result = profile(src, **options)
+    def _profile(self, src: Source, save: bool, engine: str = "duckdb", **options: Any) -> Profile:
+        with self._lake.progress.task(f"profiling {src.label}", total=None), on_engine(src, engine) as on:
+            result = profile(on, **options)
         if save and (keeper := self._keeper(src)) is not None:
             record_profile(keeper, result, src.history_key, actor=access.actor(self._lake))
         return result
@@ -112,13 +116,15 @@ class Quality:
         as_of: datetime | str | None = None,
         save: bool = True,
         sample_rows: int = 5,
+        engine: str = "duckdb",
     ) -> SuiteResult:
         """Run a suite (YAML path or text, dict, :class:`Suite`, a stored suite or its name) on a table,
-        snapshot or query. A stored suite's kept run becomes its last result (see :mod:`mlake.quality.store`)."""
+        snapshot or query. A stored suite's kept run becomes its last result (see :mod:`mlake.quality.store`).
+        ``engine``: ``duckdb`` (in process) or ``ray`` (a table's data files split over Ray tasks)."""
         suite = self.resolve_suite(table, suite)
         stored = suite if isinstance(suite, StoredSuite) else None
         with self._audited("quality.check", table, stored.name if stored else None):
-            return self._check(self._source(table, snapshot_id, as_of), suite, save, sample_rows)
+            return self._check(self._source(table, snapshot_id, as_of), suite, save, sample_rows, engine)
 
     def resolve_suite(self, table: Target, suite: SuiteSpec) -> SuiteSpec:
         """``suite`` as :meth:`check` reads it: one line of text is a suite file when one exists at that
@@ -147,7 +153,9 @@ class Quality:
             hint="give a YAML file, or store one with `mlake quality store-suite TABLE NAME FILE`",
         )
 
-    def _check(self, src: Source, suite: SuiteSpec, save: bool, sample_rows: int = 5) -> SuiteResult:
+    def _check(
+        self, src: Source, suite: SuiteSpec, save: bool, sample_rows: int = 5, engine: str = "duckdb"
+    ) -> SuiteResult:
         stored = suite if isinstance(suite, StoredSuite) else None
         loaded = stored.suite if stored else Suite.load(suite)  # type: ignore[arg-type]
         if loaded.table and src.table and src.kind == "table" and loaded.table != src.table:
@@ -155,8 +163,8 @@ class Quality:
                 f"Suite {loaded.name} is for {loaded.table}, not {src.table}",
                 hint="remove the suite's table: line to use it on other tables",
             )
-        with self._lake.progress.task(f"checking {src.label}", total=None):
-            result = run_suite(src, loaded, sample_rows=sample_rows)
+        with self._lake.progress.task(f"checking {src.label}", total=None), on_engine(src, engine) as on:
+            result = run_suite(on, loaded, sample_rows=sample_rows)
         if save and (keeper := self._keeper(src)) is not None:
             record_suite(keeper, result, src.history_key, actor=access.actor(self._lake))
             if stored is not None and src.kind == "table" and src.table == stored.table:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numbers
 import re
+from collections.abc import Callable
 from dataclasses import KW_ONLY, MISSING, dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from types import UnionType
@@ -393,7 +394,9 @@ class References(Check):
             return self.columns
         return [self.key] if isinstance(self.key, str) else list(self.key)
 
-    def violation(self, lake: Lake) -> str:
+    def violation(self, lake: Lake, broadcast: Callable[[str], str] | None = None) -> str:
+        """``broadcast`` (a partitioned engine's): given SQL reading the referenced keys through the lake's
+        engine, the name under which its rows reach every partition's task."""
         name = TableName.parse(self.table)
         if not lake.table_exists(name):
             raise ValidationError(f"{self.label}: the referenced table {name} does not exist")
@@ -406,6 +409,9 @@ class References(Check):
         theirs = ", ".join(q(c) for c in self.key_columns)
         present = " AND ".join(f"{q(c)} IS NOT NULL" for c in self.columns)
         key_present = " AND ".join(f"{q(c)} IS NOT NULL" for c in self.key_columns)
+        if broadcast is not None:
+            keys = broadcast(f"SELECT DISTINCT ({theirs}) AS __key FROM {view} WHERE {key_present}")
+            return f"({present} AND ({mine}) NOT IN (SELECT __key FROM {keys}))"
         return f"({present} AND ({mine}) NOT IN (SELECT ({theirs}) FROM {view} WHERE {key_present}))"
 
 

@@ -184,20 +184,12 @@ def profile(
         if seeded:
             tuples = ", ".join(f"__sample.c{i}" for i in columns)
             plan.add(("s", "spread", columns[0]), f"[count(*), count(DISTINCT hash({tuples}))]")
-        got = run_together(
-            source,
-            [(plan, "__sample, __medians")],
-            with_sample.format(src=source.from_clause(), sampling=_hashed(sampling, cols, columns)),
-        )
+        got = _run_sample(source, plan, with_sample, _hashed(sampling, cols, columns))
         queries += 1
         if seeded:
             rows, distinct = got.pop(("s", "spread", columns[0])) or (0, 0)
             if not rows or distinct < 0.5 * rows:
-                got = run_together(
-                    source,
-                    [(plan, "__sample, __medians")],
-                    with_sample.format(src=source.from_clause(), sampling=seeded),
-                )
+                got = _run_sample(source, plan, with_sample, seeded)
                 got.pop(("s", "spread", columns[0]), None)
                 queries += 1
         return got
@@ -305,6 +297,23 @@ def profile(
         queries=queries,
         seconds=time.perf_counter() - started,
     )
+
+
+def _run_sample(source: Source, plan: AggregatePlan, with_sample: str, sampling: str) -> dict[Any, Any]:
+    """The sample plan over the rows ``sampling`` keeps. On a partitioned engine, each partition keeps its
+    rows with the same row-local clause (the hash filter keeps the very rows the DuckDB engine keeps), and the
+    driver computes the plan over them, with the same SQL."""
+    if source.partitions is None:
+        return run_together(
+            source, [(plan, "__sample, __medians")], with_sample.format(src=source.from_clause(), sampling=sampling)
+        )
+    from mlake.quality.partitioned import check_statement, local_source, sample_rows
+
+    statement = with_sample.format(src=source.from_clause(), sampling=sampling)
+    check_statement(source, f"{statement} {plan.sql('__sample, __medians')}")
+    rows = sample_rows(source, sampling, "*")
+    local = with_sample.format(src="__sampled AS __src", sampling="")
+    return run_together(source, [(plan, "__sample, __medians")], local, local_source(source, "__sampled", rows))
 
 
 def _as_double(x: str) -> str:
@@ -426,7 +435,7 @@ def _sample_plan(
         elif kinds[i] == TEMPORAL:
             plan.add(("s", i, "minmax"), f"[min(epoch({x})), max(epoch({x}))]")
         elif kinds[i] == STRING:
-            plan.add(("s", i, "top_candidates"), _with_hashes(f"approx_top_k({x}, {int(top_k)})"))
+            plan.add(("s", i, "top_candidates"), _with_hashes(_top_of_sample(x, top_k)))
             plan.add(("s", i, "patterns"), f"histogram({pattern_case(x)})")
     for a, ia in enumerate(correlated):
         for ib in correlated[a + 1 :]:
@@ -438,6 +447,14 @@ def _sample_plan(
     )
     with_clause = f"WITH __sample AS MATERIALIZED (SELECT {names} FROM {{src}} {{sampling}}), {medians_cte}"
     return plan, with_clause
+
+
+def _top_of_sample(x: str, top_k: int) -> str:
+    """The ``top_k`` most frequent values of the sample, exactly, ties by value: the same candidates
+    whatever order the sample's rows arrive in (``approx_top_k`` depends on it, so DuckDB's threads and a
+    partitioned engine would each pick other candidates for a column with many values seen a few times)."""
+    ranked = f"list_sort(list_transform(map_entries(histogram({x})), lambda e: {{'c': -(e.value::BIGINT), 'v': e.key}}))"
+    return f"list_transform(list_slice({ranked}, 1, {int(top_k)}), lambda e: e.v)"
 
 
 def _hashed(sampling: str, cols: list[tuple[str, str]], sampled: list[int]) -> str:
@@ -479,7 +496,22 @@ def _complete_values(
         missed = f"{x} IS NOT NULL AND NOT list_contains({_hash_list(known)}, hash({x}))"
         grouped = f"SELECT {x} AS v, count(*) AS c FROM {source.from_clause()} WHERE {missed} GROUP BY 1"
         parts.append(f"(SELECT list({{'v': v, 'c': c}}) FROM ({grouped} LIMIT {UNSEEN_VALUES + 1})) AS u{i}")
-    rows = source.fetch(f"SELECT {', '.join(parts)}")
+    if source.partitions is not None:
+        from mlake.quality.partitioned import check_statement, value_counts
+
+        check_statement(source, f"SELECT {', '.join(parts)}")
+        counted = {
+            i: (
+                q(cols[i][0]),
+                f"{q(cols[i][0])} IS NOT NULL AND NOT list_contains({_hash_list(hints[i].values or {})}, "
+                f"hash({q(cols[i][0])}))",
+            )
+            for i in short
+        }
+        by_column = value_counts(source, counted, UNSEEN_VALUES + 1)
+        rows = [tuple(by_column[i] for i in short)]
+    else:
+        rows = source.fetch(f"SELECT {', '.join(parts)}")
     statements = 1
     again = AggregatePlan()
     for i, found in zip(short, rows[0], strict=True):

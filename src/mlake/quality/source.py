@@ -23,6 +23,7 @@ from mlake.tables.types import quote_ident
 if TYPE_CHECKING:
     from mlake.ingest.context import StagedData
     from mlake.lake import Lake
+    from mlake.quality.partitioned import Partitioned
     from mlake.tables.table import Table
 
 _TABLE_NAME = re.compile(r'^\s*"?[A-Za-z_][\w]*"?\s*\.\s*"?[A-Za-z_][\w]*"?\s*$')
@@ -92,6 +93,8 @@ class Source:
     kind: str = "table"  # table | query | staged
     rows_hint: int | None = None  # the row count when known without a scan (snapshot summary, staged batch)
     _columns: list[tuple[str, str]] | None = field(default=None, repr=False)
+    # set when measured on a partitioned engine (Ray): see mlake.quality.partitioned
+    partitions: Partitioned | None = field(default=None, repr=False)
 
     @property
     def columns(self) -> list[tuple[str, str]]:

@@ -44,8 +44,8 @@ import yaml
 
 from mlake.errors import MlakeError, ValidationError
 from mlake.quality.aggregate import AggregatePlan, count_distinct
-from mlake.quality.checks import CHECK_TYPES, Check, CustomSql, SchemaContract, Unique, _share_ok
-from mlake.quality.source import Source
+from mlake.quality.checks import CHECK_TYPES, Check, CustomSql, References, SchemaContract, Unique, _share_ok
+from mlake.quality.source import Source, q
 
 SAMPLE_ROWS = 5
 
@@ -343,7 +343,7 @@ def run_suite(source: Source, suite: Suite, sample_rows: int = SAMPLE_ROWS) -> S
     violations: dict[int, str] = {}
     for n, check in enumerate(suite.checks):
         if check.row_level:
-            v = check.violation(lake)
+            v = _violation(source, check, n)
             assert v is not None
             violations[n] = v
             if check.where:
@@ -380,6 +380,22 @@ def run_suite(source: Source, suite: Suite, sample_rows: int = SAMPLE_ROWS) -> S
     )
 
 
+def _violation(source: Source, check: Check, n: int) -> str | None:
+    """A row-level check's violation predicate; on a partitioned engine a referenced table's keys are read
+    through the lake's engine (the actor's secure view) and broadcast to every partition's task."""
+    if source.partitions is None or not isinstance(check, References):
+        return check.violation(source.lake)
+    partitions = source.partitions
+
+    def broadcast(sql: str) -> str:
+        name = f"__references{n}"
+        partitions.tables[name] = source.fetch_arrow(sql)
+        partitions.broadcast_sql[name] = sql
+        return name
+
+    return check.violation(source.lake, broadcast)
+
+
 def _evaluate(
     source: Source, check: Check, values: dict[str, Any], rows: int, violation: str | None, sample_rows: int
 ) -> tuple[CheckResult, int]:
@@ -409,7 +425,7 @@ def _evaluate(
         scans = 0
         if failing and sample_rows > 0:
             cond = f"({check.where}) AND {violation}" if check.where else violation
-            samples = _sample(source, f"SELECT * FROM {source.from_clause()} WHERE {cond} LIMIT {int(sample_rows)}")
+            samples = _failing(source, cond, sample_rows)
             scans = 1
         share = failing / checked if checked else 0.0
         msg = f"{failing:,} of {checked:,} row(s) fail ({share:.2%})" if failing else f"all {checked:,} row(s) pass"
@@ -430,7 +446,7 @@ def _evaluate(
     samples = []
     scans = 0
     if isinstance(check, Unique) and failing_rows and sample_rows > 0:
-        samples = _sample(source, check.sample_sql(source.from_clause(), sample_rows))
+        samples = _duplicates(source, check, sample_rows)
         scans = 1
     keyed = int(values.get("keyed") or 0) if isinstance(check, Unique) else None
     return CheckResult(
@@ -464,6 +480,32 @@ def _custom(
         samples=samples,
         **base,
     ), 1 + bool(samples)
+
+
+def _failing(source: Source, cond: str, sample_rows: int) -> list[dict[str, Any]]:
+    """A few rows where ``cond`` holds (on a partitioned engine: a few from each partition, then a few)."""
+    sql = f"SELECT * FROM {source.from_clause()} WHERE {cond} LIMIT {int(sample_rows)}"
+    if source.partitions is None:
+        return _sample(source, sql)
+    from mlake.quality.partitioned import check_statement, some_rows
+
+    check_statement(source, sql)
+    found: list[dict[str, Any]] = some_rows(source, cond, sample_rows).to_pylist()
+    return found
+
+
+def _duplicates(source: Source, check: Unique, sample_rows: int) -> list[dict[str, Any]]:
+    """A few rows whose key repeats (on a partitioned engine, by buckets of rows split by the key)."""
+    if source.partitions is None:
+        return _sample(source, check.sample_sql(source.from_clause(), sample_rows))
+    from mlake.quality.partitioned import check_statement, keyed_rows
+
+    check_statement(source, check.sample_sql(source.from_clause(), sample_rows))
+    order = ", ".join(q(c) for c in check.columns)
+    found: list[dict[str, Any]] = keyed_rows(
+        source, check.columns, lambda frm: check.sample_sql(frm, sample_rows), order, sample_rows
+    ).to_pylist()
+    return found
 
 
 def _sample(source: Source, sql: str) -> list[dict[str, Any]]:

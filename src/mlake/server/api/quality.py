@@ -27,6 +27,9 @@ Lk = Annotated[Lake, Depends(principal_lake)]
 SuiteName = Annotated[str, PathParam(min_length=1, max_length=200, description="A stored suite's name.")]
 ColumnList = Annotated[list[str], Field(default_factory=list, max_length=500)]
 MAX_SAMPLES = 100
+Engine = Annotated[
+    Literal["duckdb", "ray"], Field(description="duckdb (in process) or ray (the table's data files over Ray tasks).")
+]
 MAX_HISTORY_ROWS = 100_000
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
 
@@ -40,9 +43,11 @@ class ProfileOptions(BaseModel):
     bins: int = Field(default=20, ge=1, le=200, description="Histogram bins of numeric and time columns.")
     top_k: int = Field(default=10, ge=1, le=100, description="Most frequent values kept per column.")
     exact_distinct: bool = Field(default=False, description="Count distinct values exactly for every column.")
+    engine: Engine = "duckdb"
 
     def options(self) -> dict[str, Any]:
         return {
+            "engine": self.engine,
             "columns": self.columns or None,
             "key": self.key,
             "time_column": self.time_column,
@@ -74,6 +79,7 @@ class CheckIn(BaseModel):
     snapshot_id: SnapshotField | None = None
     sample_rows: int = Field(default=5, ge=0, le=MAX_SAMPLES, description="Failing rows returned per check.")
     save: bool = Field(default=True, description="Keep the run in the history (when allowed).")
+    engine: Engine = "duckdb"
 
     @model_validator(mode="after")
     def _one_suite(self) -> CheckIn:
@@ -198,7 +204,7 @@ def check(name: str, body: CheckIn, lake: Lk) -> dict[str, Any]:
     table = _table(name)
     suite = _suite(body, lake, table)
     result = lake.quality.check(
-        table, suite, snapshot_id=body.snapshot_id, save=body.save, sample_rows=body.sample_rows
+        table, suite, snapshot_id=body.snapshot_id, save=body.save, sample_rows=body.sample_rows, engine=body.engine
     )
     return {**result.to_dict(), "kept": body.save and lake.quality.keeps(table)}
 
