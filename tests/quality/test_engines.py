@@ -4,6 +4,7 @@ counts, nulls, minima, maxima and sums exactly, floating means and moments withi
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -16,8 +17,6 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.governed_lake import Governed, build_governed_lake
-from tests.processing.test_engines import ray_compute  # noqa: F401  (the engine suite's Ray: 2 CPUs, 3 buckets)
 
 from mlake.engines.partitioned import PartitionedCompute, SerialPartitionedCompute
 from mlake.errors import MlakeError, PermissionDeniedError, ValidationError
@@ -26,6 +25,8 @@ from mlake.quality.partitioned import partitioned_source, split_call
 from mlake.quality.profile import Profile, profile
 from mlake.quality.source import Source
 from mlake.quality.suite import Suite, SuiteResult, run_suite
+from tests.governed_lake import Governed, build_governed_lake
+from tests.processing.test_engines import ray_compute  # noqa: F401  (the engine suite's Ray: 2 CPUs, 3 buckets)
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 # t-digest (approx_quantile: the median and quantile distribution checks) depends on the order values arrive
@@ -248,7 +249,9 @@ def test_a_text_column_checked_as_numbers(quality_lake: Lake) -> None:
     assert_same_profile(profile(on(src)), profile(src))
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(
     rows=st.lists(
         st.tuples(
@@ -273,7 +276,7 @@ def test_how_the_rows_are_split_never_changes_a_measurement(
     )
     src = sql_source(data)
     edges = sorted({0, data.num_rows, *(c for c in cuts if c <= data.num_rows)})
-    chunks = [data.slice(a, b - a) for a, b in zip(edges, edges[1:], strict=False)] or [data]
+    chunks = [data.slice(a, b - a) for a, b in itertools.pairwise(edges)] or [data]
     from mlake.quality.partitioned import Partitioned
 
     split = Source(src.lake, src.sql, src.label, table="t.t", kind="table", rows_hint=data.num_rows)
@@ -324,7 +327,9 @@ def test_a_principal_measures_its_secure_view_on_every_engine(governed: Governed
     assert got.rows < governed.lake.quality.profile("shop.customers", save=False).rows  # the row filter
     suite = Suite.load({"checks": [{"not_null": "email"}, {"unique": "email"}, {"type": "row_count", "min": 1}]})
     assert_same_checks(run_suite(split, suite), run_suite(src, suite))
-    reads_a_file = Suite.load({"checks": [{"type": "not_null", "column": "email", "where": "(SELECT 1 FROM read_csv('/etc/passwd')) = 1"}]})
+    reads_a_file = Suite.load(
+        {"checks": [{"type": "not_null", "column": "email", "where": "(SELECT 1 FROM read_csv('/etc/passwd')) = 1"}]}
+    )
     with pytest.raises(MlakeError):
         run_suite(split, reads_a_file)  # refused as the DuckDB engine refuses it, before any task runs
 

@@ -60,7 +60,9 @@ class Step(BaseModel):
         if missing:
             raise ValueError(f"a {self.kind} step needs {', '.join(missing)}")
         if self.engine == "ray" and self.kind not in ("recipe", "python", "check"):
-            raise ValueError(f"a {self.kind} step runs in the worker; engine: ray is for recipe, check and python steps")
+            raise ValueError(
+                f"a {self.kind} step runs in the worker; engine: ray is for recipe, check and python steps"
+            )
         return self
 
     def input_tables(self) -> list[str]:

@@ -109,9 +109,9 @@ def count_groups(
 
         for expr, cond in groups.values():
             check_statement(source, f"SELECT {expr} FROM {source.from_clause()} WHERE {cond} GROUP BY ALL")
-        out = dict(distinct_counts(source, groups, nulls=True))
-        out.update(top_values(source, tops or {}, top_k))
-        return out
+        merged: dict[Hashable, Any] = dict(distinct_counts(source, groups, nulls=True))
+        merged.update(top_values(source, tops or {}, top_k))
+        return merged
     parts = [
         f"SELECT {n} AS k, count(*) AS n, NULL::VARCHAR AS v, NULL::BIGINT AS c "
         f"FROM (SELECT {expr} FROM {source.from_clause()} WHERE {cond} GROUP BY ALL)"

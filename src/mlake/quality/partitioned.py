@@ -208,7 +208,9 @@ def _closing(text: str, start: int) -> int | None:
 
 
 def _top_level_split(args: str) -> list[str]:
-    out, depth, quote, cur = [], 0, "", []
+    out: list[str] = []
+    cur: list[str] = []
+    depth, quote = 0, ""
     for ch in args:
         if quote:
             quote = "" if ch == quote else quote
@@ -372,7 +374,9 @@ def _gather(p: Partitioned, frm: str, gathers: list[tuple[str, str, str, str]]) 
     parts = []
     for n, (alias, value, cond, final) in enumerate(gathers):
         distinct = "DISTINCT " if final.startswith("approx_count_distinct") else ""
-        parts.append(f"SELECT {distinct}{n} AS __g, {value} AS {alias} FROM {frm} WHERE ({cond}) AND {value} IS NOT NULL")
+        parts.append(
+            f"SELECT {distinct}{n} AS __g, {value} AS {alias} FROM {frm} WHERE ({cond}) AND {value} IS NOT NULL"
+        )
     rows = p.rows_of(" UNION ALL BY NAME ".join(parts))
     con = duckdb.connect()
     try:
@@ -417,7 +421,9 @@ def distinct_counts(source: Source, counts: dict[Hashable, tuple[str, str]], *, 
     return {key: found.get(n, 0) for n, key in enumerate(counts)}
 
 
-def top_values(source: Source, tops: dict[Hashable, str], top_k: int) -> dict[Hashable, tuple[int, list[tuple[Any, int]]]]:
+def top_values(
+    source: Source, tops: dict[Hashable, str], top_k: int
+) -> dict[Hashable, tuple[int, list[tuple[Any, int]]]]:
     """The exact ``top_k`` most frequent non-null values of text expressions and their distinct counts:
     partial counts per partition, summed per value in a keyed stage (one bucket holds all of a value's
     counts), each bucket's own top ``top_k`` (the overall top ``top_k`` are among them), ranked again in the
@@ -441,13 +447,17 @@ def top_values(source: Source, tops: dict[Hashable, str], top_k: int) -> dict[Ha
     con = duckdb.connect()
     try:
         con.register("__tops", got)
-        rows = con.sql(
-            "SELECT __t, sum(n) OVER (PARTITION BY __t) AS n, __v, c, "
-            "row_number() OVER (PARTITION BY __t ORDER BY c DESC, __v) AS r FROM __tops"
-        ).fetchall() if got.num_rows else []
+        rows = (
+            con.sql(
+                "SELECT __t, sum(n) OVER (PARTITION BY __t) AS n, __v, c, "
+                "row_number() OVER (PARTITION BY __t ORDER BY c DESC, __v) AS r FROM __tops"
+            ).fetchall()
+            if got.num_rows
+            else []
+        )
     finally:
         con.close()
-    out: dict[Hashable, tuple[int, list[tuple[Any, int]]]] = {}
+    out: dict[Hashable, Any] = {}  # key -> (distinct, [(value, count)])
     for n, key in enumerate(tops):
         mine = [(v, int(c), int(total or 0)) for t, total, v, c, r in rows if int(t) == n and r <= top_k]
         values = sorted(((v, c) for v, c, _ in mine), key=lambda vc: (-vc[1], str(vc[0])))
@@ -475,7 +485,8 @@ def value_counts(source: Source, counted: dict[int, tuple[str, str]], limit: int
         con.register("__counted", got)
         for i in counted:
             rows = con.sql(
-                f"SELECT __u{i} AS v, sum(__c)::BIGINT AS c FROM __counted WHERE __i = {i} GROUP BY 1 LIMIT {int(limit)}"
+                f"SELECT __u{i} AS v, sum(__c)::BIGINT AS c FROM __counted WHERE __i = {i} "
+                f"GROUP BY 1 LIMIT {int(limit)}"
             ).fetchall()
             out[i] = [{"v": v, "c": int(c)} for v, c in rows]
     finally:
@@ -558,8 +569,8 @@ __all__ = [
     "Partitioned",
     "aggregate",
     "check_statement",
-    "on_engine",
     "distinct_counts",
+    "on_engine",
     "partitioned_source",
     "split_call",
     "top_values",

@@ -453,7 +453,9 @@ def _top_of_sample(x: str, top_k: int) -> str:
     """The ``top_k`` most frequent values of the sample, exactly, ties by value: the same candidates
     whatever order the sample's rows arrive in (``approx_top_k`` depends on it, so DuckDB's threads and a
     partitioned engine would each pick other candidates for a column with many values seen a few times)."""
-    ranked = f"list_sort(list_transform(map_entries(histogram({x})), lambda e: {{'c': -(e.value::BIGINT), 'v': e.key}}))"
+    ranked = (
+        f"list_sort(list_transform(map_entries(histogram({x})), lambda e: {{'c': -(e.value::BIGINT), 'v': e.key}}))"
+    )
     return f"list_transform(list_slice({ranked}, 1, {int(top_k)}), lambda e: e.v)"
 
 
