@@ -466,7 +466,9 @@ class Worker:
     ``deliveries``, runs the lake's managed stream deliveries it holds a lease on
     (:mod:`mlake.streams.managed`)."""
 
-    def __init__(self, lake: LakeHandle, name: str, *, lease_seconds: float = 300.0, deliveries: bool = True) -> None:
+    def __init__(
+        self, lake: LakeHandle, name: str, *, lease_seconds: float = 300.0, deliveries: bool = True
+    ) -> None:
         self.pipelines = Pipelines(lake)
         self.name = name
         self.lease_seconds = lease_seconds
@@ -476,7 +478,9 @@ class Worker:
             from mlake.streams.metastore import DeliveryRegistry
 
             db = lake._core.metadata_engine
-            self.deliveries = DeliverySupervisor(cast("WorkerLake", lake), ManagedStore(db), DeliveryRegistry(db), name)
+            self.deliveries = DeliverySupervisor(
+                cast("WorkerLake", lake), ManagedStore(db), DeliveryRegistry(db), name
+            )
 
     def run_once(self) -> list[int]:
         """One round: the ids of the runs this worker executed (managed deliveries are started or stopped
