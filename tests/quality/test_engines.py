@@ -387,3 +387,22 @@ def test_ray_for_a_principal(governed: Governed, ray_compute: PartitionedCompute
     )
     with pytest.raises(PermissionDeniedError):
         bob.quality.profile("vault.secrets", engine="ray", save=False)
+
+
+@pytest.mark.slow
+def test_a_pipeline_check_step_on_ray(quality_lake: Lake, ray_compute: PartitionedCompute) -> None:  # noqa: F811
+    """A ``check`` step with ``engine: ray`` runs its suite on Ray; a failing check stops its dependants."""
+    from mlake.pipelines.service import Pipelines
+
+    _table(quality_lake, "s.t", [200, 300])
+    pipelines = Pipelines(quality_lake)
+    pipelines.save(
+        "name: gate\nsteps:\n"
+        "  - {name: ok, kind: check, table: s.t, engine: ray, suite: {checks: [{not_null: id}, {unique: id}]}}\n"
+        "  - {name: bad, kind: check, table: s.t, engine: ray, suite: {checks: [{unique: k}]}, depends_on: [ok]}\n"
+        "  - {name: after, kind: sql, sql: 'SELECT 1', depends_on: [bad]}\n"
+    )
+    run = pipelines.run("gate")
+    status = {s.name: s.status for s in run.steps}
+    assert status["ok"] == "succeeded" and status["bad"] == "failed" and status["after"] != "succeeded"
+    assert "1 check(s) failed on s.t" in (next(s for s in run.steps if s.name == "bad").error or "")
