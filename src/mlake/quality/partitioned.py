@@ -54,7 +54,6 @@ if TYPE_CHECKING:
     from mlake.quality.source import Source
 
 CHUNKS = 8  # chunks of rows read through a secure view (when the files cannot be handed to workers)
-ENGINES = ("duckdb", "ray")
 
 
 @dataclass
@@ -505,6 +504,28 @@ def some_rows(source: Source, where: str, limit: int) -> pa.Table:
     return rows.slice(0, limit)
 
 
+def failing_rows(source: Source, conditions: dict[int, str], limit: int) -> dict[int, list[dict[str, Any]]]:
+    """At most ``limit`` rows where each condition holds (a few failing rows per check), for every check in
+    one pass over the partitions rather than one pass per check."""
+    p = source.partitions
+    assert p is not None
+    if not conditions:
+        return {}
+    for cond in conditions.values():
+        check_statement(source, f"SELECT * FROM {source.from_clause()} WHERE {cond} LIMIT {int(limit)}")
+    parts = [
+        f"SELECT * FROM (SELECT {n} AS __check, * FROM {p.from_clause} WHERE {cond} LIMIT {int(limit)})"
+        for n, cond in conditions.items()
+    ]
+    rows = p.rows_of(" UNION ALL ".join(parts)).to_pylist()
+    out: dict[int, list[dict[str, Any]]] = {n: [] for n in conditions}
+    for row in rows:
+        mine = out[int(row.pop("__check"))]
+        if len(mine) < limit:
+            mine.append(row)
+    return out
+
+
 def keyed_rows(source: Source, keys: Sequence[str], sql: Callable[[str], str], order: str, limit: int) -> pa.Table:
     """``sql(from_clause)`` per bucket of rows split by ``keys`` (all rows of a key together), then the first
     ``limit`` rows by ``order``."""
@@ -565,11 +586,11 @@ def on_engine(source: Source, engine: str) -> Iterator[Source]:
 
 
 __all__ = [
-    "ENGINES",
     "Partitioned",
     "aggregate",
     "check_statement",
     "distinct_counts",
+    "failing_rows",
     "on_engine",
     "partitioned_source",
     "split_call",

@@ -362,10 +362,20 @@ def run_suite(source: Source, suite: Suite, sample_rows: int = SAMPLE_ROWS) -> S
         raise type(exc)(f"Running suite {suite.name} on {source.label}: {exc.message}", hint=exc.hint) from exc
     scans = 1 + bool(distinct)
     rows = int(values["rows"] or 0)
+    prefetched: dict[int, list[dict[str, Any]]] = {}
+    if source.partitions is not None and sample_rows > 0:
+        from mlake.quality.partitioned import failing_rows
+
+        failing = {
+            n: f"({suite.checks[n].where}) AND {v}" if suite.checks[n].where else v
+            for n, v in violations.items()
+            if int(values.get((n, "failing")) or 0)
+        }
+        prefetched = failing_rows(source, failing, sample_rows)
     results: list[CheckResult] = []
     for n, check in enumerate(suite.checks):
         mine = {k[1]: v for k, v in values.items() if isinstance(k, tuple) and k[0] == n}
-        result, extra_scans = _evaluate(source, check, mine, rows, violations.get(n), sample_rows)
+        result, extra_scans = _evaluate(source, check, mine, rows, violations.get(n), sample_rows, prefetched.get(n))
         scans += extra_scans
         results.append(result)
     return SuiteResult(
@@ -397,8 +407,16 @@ def _violation(source: Source, check: Check, n: int) -> str | None:
 
 
 def _evaluate(
-    source: Source, check: Check, values: dict[str, Any], rows: int, violation: str | None, sample_rows: int
+    source: Source,
+    check: Check,
+    values: dict[str, Any],
+    rows: int,
+    violation: str | None,
+    sample_rows: int,
+    prefetched: list[dict[str, Any]] | None = None,
 ) -> tuple[CheckResult, int]:
+    """One check's result; ``prefetched``: its sample of failing rows when already read (a partitioned
+    engine reads those of every check in one pass)."""
     base: dict[str, Any] = {
         "check": check.label,
         "kind": check.kind,
@@ -425,7 +443,7 @@ def _evaluate(
         scans = 0
         if failing and sample_rows > 0:
             cond = f"({check.where}) AND {violation}" if check.where else violation
-            samples = _failing(source, cond, sample_rows)
+            samples = prefetched if prefetched is not None else _failing(source, cond, sample_rows)
             scans = 1
         share = failing / checked if checked else 0.0
         msg = f"{failing:,} of {checked:,} row(s) fail ({share:.2%})" if failing else f"all {checked:,} row(s) pass"
