@@ -403,6 +403,6 @@ def test_a_pipeline_check_step_on_ray(quality_lake: Lake, ray_compute: Partition
         "  - {name: after, kind: sql, sql: 'SELECT 1', depends_on: [bad]}\n"
     )
     run = pipelines.run("gate")
-    status = {s.name: s.status for s in run.steps}
+    status = {s.step: s.status for s in run.steps}
     assert status["ok"] == "succeeded" and status["bad"] == "failed" and status["after"] != "succeeded"
-    assert "1 check(s) failed on s.t" in (next(s for s in run.steps if s.name == "bad").error or "")
+    assert "1 check(s) failed on s.t" in (next(s for s in run.steps if s.step == "bad").error or "")
