@@ -234,3 +234,23 @@ async def test_recent_anomalies_across_tables(
     assert (await admin.get("/api/v1/quality/anomalies", params={"days": 0})).status_code == 422
     page = await admin.get("/quality", headers={"Accept": "text/html"})
     assert "Anomalies this week" in page.text and "customer_id null_rate went from 0.00% to 50.00%" in page.text
+
+
+async def test_the_engine_is_chosen_per_request(admin: httpx.AsyncClient, outsider: httpx.AsyncClient) -> None:
+    """``engine`` picks duckdb or ray (tests/quality/test_engines.py compares them); anything else is refused
+    before any work, and so is a caller without grants, whatever the engine."""
+    on_duckdb = await admin.post("/api/v1/tables/shop.orders/quality/profile", json={"engine": "duckdb", "save": False})
+    assert on_duckdb.status_code == 200 and on_duckdb.json()["rows"] == 4
+    for path, body in (
+        ("/api/v1/tables/shop.orders/quality/profile", {"engine": "spark"}),
+        ("/api/v1/tables/shop.orders/quality/checks", {"yaml": BASICS, "engine": "spark"}),
+    ):
+        refused = await admin.post(path, json=body)
+        assert refused.status_code == 422 and "duckdb" in refused.text
+    checked = await admin.post(
+        "/api/v1/tables/shop.orders/quality/checks", json={"yaml": BASICS, "engine": "duckdb", "save": False}
+    )
+    assert checked.status_code == 200 and checked.json()["rows"] == 4
+    assert (
+        await outsider.post("/api/v1/tables/shop.orders/quality/checks", json={"yaml": BASICS, "engine": "ray"})
+    ).status_code in (403, 404)
