@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlake.engines.partitioned import PartitionedCompute, SerialPartitionedCompute
-from mlake.errors import MlakeError, PermissionDeniedError, ValidationError
+from mlake.errors import ConfigError, MlakeError, PermissionDeniedError, ValidationError
 from mlake.lake import Lake
 from mlake.quality.partitioned import partitioned_source, split_call
 from mlake.quality.profile import Profile, profile
@@ -406,3 +406,28 @@ def test_a_pipeline_check_step_on_ray(quality_lake: Lake, ray_compute: Partition
     status = {s.step: s.status for s in run.steps}
     assert status["ok"] == "succeeded" and status["bad"] == "failed" and status["after"] != "succeeded"
     assert "1 check(s) failed on s.t" in (next(s for s in run.steps if s.step == "bad").error or "")
+
+
+def test_the_cli_takes_an_engine(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    import mlake
+    from mlake.cli.main import app
+
+    home = tmp_path / "lake"
+    with mlake.connect(home, threads=2) as lake:
+        _table(lake, "s.t", [40, 60])
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("checks:\n  - not_null: id\n")
+
+    def run(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(app, ["--home", str(home), "--quiet", *args], catch_exceptions=False)
+        return result.exit_code, result.output
+
+    code, out = run("profile", "s.t", "--engine", "duckdb", "--no-save", "--json")
+    assert code == 0 and json.loads(out)["rows"] == 100
+    with pytest.raises(ConfigError, match="spark") as refused:
+        run("check", "s.t", "--suite", str(suite), "--engine", "spark", "--no-save")
+    assert "duckdb, ray" in (refused.value.hint or "")

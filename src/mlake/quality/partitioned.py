@@ -46,7 +46,7 @@ import duckdb
 import pyarrow as pa
 
 from mlake.engines.partitioned import Partition, PartitionedCompute, Stage
-from mlake.errors import ValidationError
+from mlake.errors import ConfigError, ValidationError
 from mlake.quality.source import q
 from mlake.results import translate_duckdb_error
 
@@ -572,8 +572,11 @@ def on_engine(source: Source, engine: str) -> Iterator[Source]:
     if name == "duckdb":
         yield source
         return
-    from mlake.backends import backend_named
+    from mlake.backends import backend_named, backends
 
+    if name not in backends("compute"):
+        known = ", ".join(sorted(backends("compute")))
+        raise ConfigError(f"Unknown engine {engine!r} for a profile or a check suite", hint=f"use one of {known}")
     backend = backend_named("compute", name)
     if backend.name == "duckdb":  # pragma: no cover - caught above
         yield source
